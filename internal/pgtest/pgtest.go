@@ -1,0 +1,294 @@
+// Package pgtest starts throwaway PostgreSQL clusters for tests and for the
+// demo. Each cluster lives in its own temporary directory, listens on
+// 127.0.0.1 with scram-sha-256 password authentication (so postgres_fdw user
+// mappings behave as on hosted plans) and is removed on Stop.
+//
+// initdb refuses to run as root, so when the process is root the server
+// binaries run as the "postgres" OS user.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Options tune a cluster.
+type Options struct {
+	// Logical sets wal_level=logical so logical replication can be used.
+	Logical bool
+}
+
+// Cluster is a running throwaway PostgreSQL server.
+type Cluster struct {
+	Dir  string // data and socket directory, removed by Stop
+	Port int
+
+	superPassword string
+	bin           string
+	cred          *syscall.Credential
+	stopOnce      sync.Once
+}
+
+// BinDir finds the directory holding initdb and pg_ctl: $PGLINKS_PG_BINDIR,
+// else the newest /usr/lib/postgresql/*/bin, else the directory of initdb on
+// $PATH.
+func BinDir() (string, error) {
+	if d := os.Getenv("PGLINKS_PG_BINDIR"); d != "" {
+		return d, nil
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { return versionOf(dirs[i]) > versionOf(dirs[j]) })
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+			return d, nil
+		}
+	}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		return filepath.Dir(p), nil
+	}
+	return "", errors.New("pgtest: PostgreSQL server binaries not found (install the Debian package \"postgresql\" or set PGLINKS_PG_BINDIR)")
+}
+
+func versionOf(binDir string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return v
+}
+
+// Start creates and starts a new cluster.
+func Start(ctx context.Context, opts Options) (*Cluster, error) {
+	bin, err := BinDir()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{bin: bin, superPassword: RandomToken(12)}
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return nil, fmt.Errorf("pgtest: running as root needs the \"postgres\" OS user: %w", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	}
+	// Short path: the unix socket path must stay under 107 bytes.
+	c.Dir, err = os.MkdirTemp("/tmp", "pglinks-pg-")
+	if err != nil {
+		return nil, err
+	}
+	if err := c.chown(c.Dir); err != nil {
+		c.removeDir()
+		return nil, err
+	}
+	if err := c.initdb(ctx, opts); err != nil {
+		c.removeDir()
+		return nil, err
+	}
+	// A free port can be taken between probing and binding; retry a few times.
+	for attempt := 0; ; attempt++ {
+		c.Port, err = freePort()
+		if err == nil {
+			err = c.start(ctx)
+		}
+		if err == nil {
+			return c, nil
+		}
+		if attempt == 4 || ctx.Err() != nil {
+			c.removeDir()
+			return nil, err
+		}
+	}
+}
+
+func (c *Cluster) dataDir() string { return filepath.Join(c.Dir, "data") }
+
+func (c *Cluster) initdb(ctx context.Context, opts Options) error {
+	pwfile := filepath.Join(c.Dir, "pwfile")
+	if err := os.WriteFile(pwfile, []byte(c.superPassword+"\n"), 0o600); err != nil {
+		return err
+	}
+	if err := c.chown(pwfile); err != nil {
+		return err
+	}
+	defer os.Remove(pwfile)
+	if out, err := c.run(ctx, "initdb", "-D", c.dataDir(), "-U", "postgres", "-E", "UTF8",
+		"--locale=C.UTF-8", "--auth-local=trust", "--auth-host=scram-sha-256",
+		"--pwfile="+pwfile, "--no-sync"); err != nil {
+		return fmt.Errorf("pgtest: initdb: %w: %s", err, out)
+	}
+	conf := []string{
+		"listen_addresses = '127.0.0.1'",
+		fmt.Sprintf("unix_socket_directories = '%s'", c.Dir),
+		"fsync = off",
+		"synchronous_commit = off",
+		"full_page_writes = off",
+		"max_connections = 200",
+		"shared_buffers = 32MB",
+		"log_min_messages = warning",
+	}
+	if opts.Logical {
+		conf = append(conf, "wal_level = logical", "max_replication_slots = 20", "max_wal_senders = 20")
+	}
+	f, err := os.OpenFile(filepath.Join(c.dataDir(), "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = f.WriteString("\n" + strings.Join(conf, "\n") + "\n")
+	return err
+}
+
+func (c *Cluster) start(ctx context.Context) error {
+	out, err := c.run(ctx, "pg_ctl", "start", "-w", "-t", "30", "-D", c.dataDir(),
+		"-l", filepath.Join(c.Dir, "server.log"), "-o", fmt.Sprintf("-p %d", c.Port))
+	if err != nil {
+		log, _ := os.ReadFile(filepath.Join(c.Dir, "server.log"))
+		return fmt.Errorf("pgtest: pg_ctl start: %w: %s %s", err, out, tail(string(log), 2000))
+	}
+	return nil
+}
+
+// Stop shuts the server down at once and removes its directory. Safe to call
+// more than once.
+func (c *Cluster) Stop() error {
+	var err error
+	c.stopOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if out, e := c.run(ctx, "pg_ctl", "stop", "-m", "immediate", "-w", "-D", c.dataDir()); e != nil {
+			err = fmt.Errorf("pgtest: pg_ctl stop: %w: %s", e, out)
+		}
+		c.removeDir()
+	})
+	return err
+}
+
+func (c *Cluster) removeDir() { os.RemoveAll(c.Dir) }
+
+func (c *Cluster) run(ctx context.Context, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(c.bin, name), args...)
+	cmd.Dir = c.Dir
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "LC_ALL=C.UTF-8"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred, Setpgid: true}
+	return cmd.CombinedOutput()
+}
+
+func (c *Cluster) chown(path string) error {
+	if c.cred == nil {
+		return nil
+	}
+	return os.Chown(path, int(c.cred.Uid), int(c.cred.Gid))
+}
+
+// URL is a TCP URL to database db as user with password.
+func (c *Cluster) URL(user, password, db string) string {
+	u := url.URL{
+		Scheme: "postgres",
+		User:   url.UserPassword(user, password),
+		Host:   net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port)),
+		Path:   "/" + db,
+	}
+	return u.String() + "?sslmode=disable"
+}
+
+// SuperURL is a superuser URL to database db.
+func (c *Cluster) SuperURL(db string) string { return c.URL("postgres", c.superPassword, db) }
+
+// Exec runs sql as the superuser in database db.
+func (c *Cluster) Exec(ctx context.Context, db, sql string, args ...any) error {
+	conn, err := pgx.Connect(ctx, c.SuperURL(db))
+	if err != nil {
+		return fmt.Errorf("pgtest: connect %s: %w", db, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+		return fmt.Errorf("pgtest: exec in %s: %w", db, err)
+	}
+	return nil
+}
+
+// Database is a database owned by a non-superuser role with a password, as a
+// hosted plan hands out.
+type Database struct {
+	Name     string
+	Owner    string
+	Password string
+	URL      string
+}
+
+// DBOptions tune CreateDatabase.
+type DBOptions struct {
+	// NoFDW leaves postgres_fdw uninstalled and the owner without USAGE on
+	// it, like a plan where links are not supported.
+	NoFDW bool
+}
+
+// CreateDatabase creates a role (LOGIN, password, not superuser), a database
+// it owns, and, unless opts.NoFDW, installs postgres_fdw there and grants the
+// role USAGE on it, which is what hosted plans do.
+func (c *Cluster) CreateDatabase(ctx context.Context, name string, opts DBOptions) (*Database, error) {
+	d := &Database{Name: name, Owner: name + "_owner", Password: RandomToken(12)}
+	d.URL = c.URL(d.Owner, d.Password, name)
+	owner := pgx.Identifier{d.Owner}.Sanitize()
+	stmts := []string{
+		fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", owner, d.Password),
+		fmt.Sprintf("CREATE DATABASE %s OWNER %s", pgx.Identifier{name}.Sanitize(), owner),
+	}
+	for _, s := range stmts {
+		if err := c.Exec(ctx, "postgres", s); err != nil {
+			return nil, err
+		}
+	}
+	// New objects in public belong to the owner, as on hosted plans.
+	if err := c.Exec(ctx, name, fmt.Sprintf("ALTER SCHEMA public OWNER TO %s", owner)); err != nil {
+		return nil, err
+	}
+	if !opts.NoFDW {
+		if err := c.Exec(ctx, name, fmt.Sprintf(
+			"CREATE EXTENSION IF NOT EXISTS postgres_fdw; GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO %s", owner)); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// RandomToken returns n random bytes as hex.
+func RandomToken(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
