@@ -292,3 +292,20 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+// PrependHBA puts line first in pg_hba.conf and reloads the server, e.g. to
+// let one role in without a password.
+func (c *Cluster) PrependHBA(ctx context.Context, line string) error {
+	path := filepath.Join(c.dataDir(), "pg_hba.conf")
+	old, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append([]byte(line+"\n"), old...), 0o600); err != nil {
+		return err
+	}
+	if err := c.chown(path); err != nil {
+		return err
+	}
+	return c.Exec(ctx, "postgres", "SELECT pg_reload_conf()")
+}

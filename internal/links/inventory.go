@@ -1,0 +1,195 @@
+package links
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pglinks/pglinks/internal/errs"
+)
+
+// Link is a data link as read back from a local database's catalog.
+type Link struct {
+	Name               string
+	LocalConfigVar     string
+	ServerName         string // the remote name: the foreign server
+	CreatedAt          time.Time
+	CreatedBy          string
+	RemoteConfigVar    string
+	RemoteResourceName string
+	RemoteSchema       string
+	Host, Port, DBName string // where the foreign server points
+	TableCount         int
+	// SchemaMissing is set when the server is there but its schema was
+	// dropped or replaced by hand.
+	SchemaMissing bool
+
+	meta linkMeta
+}
+
+// Support says whether links can be made in a database by pglinks' role.
+type Support struct {
+	OK            bool
+	Reason        string // why not, when !OK
+	Role          string
+	Superuser     bool
+	ServerVersion string
+}
+
+// DatabaseStatus is one card of the inventory.
+type DatabaseStatus struct {
+	DB        *Database
+	Reachable bool
+	Error     string // why it is unreachable or unreadable
+	Support   Support
+	Links     []Link
+}
+
+// Inventory reads every fleet database at once; each is bounded by
+// StatusTimeout so one unreachable database cannot hold up the page.
+func (s *Service) Inventory(ctx context.Context) []DatabaseStatus {
+	out := make([]DatabaseStatus, len(s.Fleet.Databases))
+	var wg sync.WaitGroup
+	for i, d := range s.Fleet.Databases {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = s.Status(ctx, d)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// Status reads one database's support and links.
+func (s *Service) Status(ctx context.Context, d *Database) DatabaseStatus {
+	st := DatabaseStatus{DB: d}
+	if d.ConfigErr != nil {
+		st.Error = d.ConfigErr.Error()
+		return st
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.StatusTimeout)
+	defer cancel()
+	conn, err := s.acquire(ctx, d)
+	if err != nil {
+		st.Error = errs.MessageOf(err)
+		return st
+	}
+	defer conn.Release()
+	st.Reachable = true
+	if st.Support, err = readSupport(ctx, conn.Conn()); err != nil {
+		st.Error = "could not read the catalog: " + err.Error()
+		return st
+	}
+	if st.Links, err = readLinks(ctx, conn.Conn(), d, nil); err != nil {
+		st.Error = "could not read the links: " + err.Error()
+	}
+	return st
+}
+
+func readSupport(ctx context.Context, conn *pgx.Conn) (Support, error) {
+	var sup Support
+	var installed, available, usage, canCreate bool
+	err := conn.QueryRow(ctx, sqlSupport).Scan(&sup.Role, &sup.Superuser, &installed, &available, &usage, &canCreate, &sup.ServerVersion)
+	if err != nil {
+		return sup, fmt.Errorf("links: support: %w", err)
+	}
+	switch {
+	case !installed && !available:
+		sup.Reason = "postgres_fdw is not available on this server, so data links cannot be made here."
+	case !installed && !sup.Superuser:
+		sup.Reason = fmt.Sprintf("postgres_fdw is not installed in this database and role %s cannot install it. A superuser can run: CREATE EXTENSION postgres_fdw; GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO %s;", sup.Role, ident(sup.Role))
+	case installed && !usage:
+		sup.Reason = fmt.Sprintf("Role %s lacks USAGE on the foreign data wrapper postgres_fdw. A superuser can run: GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO %s;", sup.Role, ident(sup.Role))
+	case !canCreate:
+		sup.Reason = fmt.Sprintf("Role %s cannot create schemas in this database (no CREATE privilege on it).", sup.Role)
+	default:
+		sup.OK = true
+	}
+	return sup, nil
+}
+
+// querier is what readLinks needs: a connection or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// readLinks lists pglinks' links in the database; name, when not nil,
+// restricts it to one.
+func readLinks(ctx context.Context, q querier, local *Database, name *string) ([]Link, error) {
+	rows, err := q.Query(ctx, sqlLinks, name)
+	if err != nil {
+		return nil, fmt.Errorf("links: list: %w", err)
+	}
+	defer rows.Close()
+	var out []Link
+	for rows.Next() {
+		var (
+			srvName, srvComment, schemaComment string
+			options                            []string
+			hasSchema                          bool
+			count                              int
+		)
+		if err := rows.Scan(&srvName, &srvComment, &options, &hasSchema, &schemaComment, &count); err != nil {
+			return nil, fmt.Errorf("links: list: %w", err)
+		}
+		m, ok := parseMeta(srvComment)
+		if !ok || m.Link != srvName {
+			continue
+		}
+		sm, sok := parseMeta(schemaComment)
+		l := Link{
+			Name:               srvName,
+			LocalConfigVar:     local.ConfigVar,
+			ServerName:         srvName,
+			CreatedAt:          m.CreatedAt,
+			CreatedBy:          m.CreatedBy,
+			RemoteConfigVar:    m.RemoteConfigVar,
+			RemoteResourceName: m.RemoteResourceName,
+			RemoteSchema:       m.RemoteSchema,
+			TableCount:         count,
+			SchemaMissing:      !hasSchema || !sok || sm.ID != m.ID,
+			meta:               m,
+		}
+		for _, o := range options {
+			k, v, _ := strings.Cut(o, "=")
+			switch k {
+			case "host":
+				l.Host = v
+			case "port":
+				l.Port = v
+			case "dbname":
+				l.DBName = v
+			}
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// GetLink reads one link of a local database.
+func (s *Service) GetLink(ctx context.Context, localVar, name string) (*Link, error) {
+	local, err := s.database(localVar, "local")
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidateName(name); err != nil {
+		return nil, errs.E(errs.NotFound, "There is no link named %q in %s.", name, localVar)
+	}
+	conn, err := s.acquire(ctx, local)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release()
+	ls, err := readLinks(ctx, conn, local, &name)
+	if err != nil {
+		return nil, err
+	}
+	if len(ls) == 0 {
+		return nil, errs.E(errs.NotFound, "There is no link named %q in %s.", name, localVar)
+	}
+	return &ls[0], nil
+}

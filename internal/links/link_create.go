@@ -1,0 +1,329 @@
+package links
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pglinks/pglinks/internal/errs"
+)
+
+// CreateRequest asks for a link from Remote into Local.
+type CreateRequest struct {
+	RemoteVar, LocalVar string
+	Name                string // "" derives it from the remote's resource name
+	RemoteSchema        string // "" means public
+	CopyEnums           bool   // create enum types the local database lacks
+	Actor               string // who asked, stored with the link
+}
+
+// CreateResult describes a created link.
+type CreateResult struct {
+	Link        Link
+	Tables      int
+	CopiedTypes []string
+	// DDL is every statement that ran, passwords masked, for the audit trail.
+	DDL []string
+}
+
+// CreateLink makes a link in one transaction: postgres_fdw if missing, a
+// foreign server, a user mapping for pglinks' role, a schema named after
+// the link and IMPORT FOREIGN SCHEMA into it. On any failure nothing is left
+// behind.
+func (s *Service) CreateLink(ctx context.Context, req CreateRequest) (*CreateResult, error) {
+	remote, err := s.database(req.RemoteVar, "remote")
+	if err != nil {
+		return nil, err
+	}
+	local, err := s.database(req.LocalVar, "local")
+	if err != nil {
+		return nil, err
+	}
+	if remote.ConfigVar == local.ConfigVar {
+		return nil, errs.E(errs.Invalid, "A database cannot be linked into itself: pick a different remote and local.").OnField("remote")
+	}
+	if req.Name == "" {
+		req.Name = DefaultName(remote.ResourceName)
+	}
+	if err := ValidateName(req.Name); err != nil {
+		return nil, err
+	}
+	if req.RemoteSchema == "" {
+		req.RemoteSchema = "public"
+	}
+
+	types, err := s.preflightRemote(ctx, remote, req.RemoteSchema)
+	if err != nil {
+		return nil, err
+	}
+
+	conn, err := s.acquire(ctx, local)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return nil, connectError(local, err)
+	}
+	defer tx.Rollback(ctx)
+
+	res := &CreateResult{}
+	if err := lockLink(ctx, tx, req.Name, s.LockTimeout); err != nil {
+		return nil, err
+	}
+	if err := checkNameFree(ctx, tx, local, req.Name); err != nil {
+		return nil, err
+	}
+	run := func(sql, masked string) error {
+		if _, err := tx.Exec(ctx, sql); err != nil {
+			return err
+		}
+		if masked == "" {
+			masked = sql
+		}
+		res.DDL = append(res.DDL, masked)
+		return nil
+	}
+	if err := ensureFDW(ctx, tx, local, run); err != nil {
+		return nil, err
+	}
+	missing, err := missingTypes(ctx, tx, types)
+	if err != nil {
+		return nil, err
+	}
+	if err := copyEnums(ctx, local, missing, req.CopyEnums, run, res); err != nil {
+		return nil, err
+	}
+
+	var role string
+	if err := tx.QueryRow(ctx, "SELECT current_user").Scan(&role); err != nil {
+		return nil, fmt.Errorf("links: current_user: %w", err)
+	}
+	meta := linkMeta{
+		Version:            1,
+		ID:                 newID(),
+		Link:               req.Name,
+		CreatedAt:          time.Now().UTC().Truncate(time.Millisecond),
+		CreatedBy:          req.Actor,
+		RemoteConfigVar:    remote.ConfigVar,
+		RemoteResourceName: remote.ResourceName,
+		RemoteSchema:       req.RemoteSchema,
+		MappingRole:        role,
+	}
+	stmts, err := createStatements(req.Name, remote, meta, s.RemoteConnectTimeout)
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range stmts {
+		if err := run(st.sql, st.masked); err != nil {
+			return nil, s.createError(local, remote, req.Name, err)
+		}
+	}
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid
+		WHERE c.relnamespace = to_regnamespace($1)`, ident(req.Name)).Scan(&res.Tables); err != nil {
+		return nil, fmt.Errorf("links: count tables: %w", err)
+	}
+	links, err := readLinks(ctx, tx, local, &req.Name)
+	if err != nil || len(links) != 1 {
+		return nil, fmt.Errorf("links: read back %s: %v", req.Name, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, s.createError(local, remote, req.Name, err)
+	}
+	res.Link = links[0]
+	s.Log.Info("link created", "local", local.ConfigVar, "remote", remote.ConfigVar, "link", req.Name, "tables", res.Tables, "actor", req.Actor)
+	return res, nil
+}
+
+// preflightRemote connects to the remote from pglinks itself, so an
+// unreachable remote or refused credentials are told apart before anything
+// is made, and reads the types its tables use.
+func (s *Service) preflightRemote(ctx context.Context, remote *Database, schema string) ([]RemoteType, error) {
+	conn, err := s.acquire(ctx, remote)
+	if err != nil {
+		return nil, errs.Wrap(errs.Unavailable, err, "Remote %s", errs.MessageOf(err)).OnField("remote")
+	}
+	defer conn.Release()
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT to_regnamespace($1) IS NOT NULL", ident(schema)).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("links: remote schema: %w", err)
+	}
+	if !exists {
+		return nil, errs.E(errs.Invalid, "%s has no schema %q to import.", remote.ConfigVar, schema).OnField("remote")
+	}
+	return remoteTypes(ctx, conn.Conn(), schema)
+}
+
+// lockLink serialises work on one link name across pglinks processes. A
+// second process waits at most timeout, then gets a clear message instead of
+// a unique-violation from the catalog.
+func lockLink(ctx context.Context, tx pgx.Tx, name string, timeout time.Duration) error {
+	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", timeout.Milliseconds())); err != nil {
+		return fmt.Errorf("links: lock_timeout: %w", err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('pglinks:link:' || $1, 0))", name); err != nil {
+		if pgCode(err) == codeLockNotAvailable {
+			return errs.Wrap(errs.Conflict, err, "Another pglinks operation on link %q is in progress. Try again in a moment.", name).OnField("name")
+		}
+		return fmt.Errorf("links: lock %s: %w", name, err)
+	}
+	return nil
+}
+
+func checkNameFree(ctx context.Context, tx pgx.Tx, local *Database, name string) error {
+	var schemaTaken, serverTaken bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1),
+		EXISTS (SELECT 1 FROM pg_foreign_server WHERE srvname = $1)`, name).Scan(&schemaTaken, &serverTaken)
+	if err != nil {
+		return fmt.Errorf("links: check name: %w", err)
+	}
+	switch {
+	case serverTaken:
+		return errs.E(errs.Conflict, "The name %q is taken: %s already has a foreign server with that name.", name, local.ConfigVar).OnField("name")
+	case schemaTaken:
+		return errs.E(errs.Conflict, "The name %q is taken: %s already has a schema with that name.", name, local.ConfigVar).OnField("name")
+	}
+	return nil
+}
+
+// ensureFDW installs postgres_fdw when it is missing and the role may; a
+// database where it cannot be had does not support links.
+func ensureFDW(ctx context.Context, tx pgx.Tx, local *Database, run func(sql, masked string) error) error {
+	var installed bool
+	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'postgres_fdw')").Scan(&installed); err != nil {
+		return fmt.Errorf("links: check postgres_fdw: %w", err)
+	}
+	if installed {
+		return nil
+	}
+	if err := run("CREATE EXTENSION IF NOT EXISTS postgres_fdw", ""); err != nil {
+		return errs.Wrap(errs.Invalid, err, "Links are not supported in %s: postgres_fdw is not installed there and pglinks' role cannot install it.", local.ConfigVar).OnField("local")
+	}
+	return nil
+}
+
+func copyEnums(ctx context.Context, local *Database, missing []RemoteType, copyAllowed bool, run func(sql, masked string) error, res *CreateResult) error {
+	if len(missing) == 0 {
+		return nil
+	}
+	allEnums := true
+	for _, t := range missing {
+		allEnums = allEnums && t.Kind == "enum"
+	}
+	if !copyAllowed || !allEnums {
+		var rest []RemoteType
+		for _, t := range missing {
+			if !copyAllowed || t.Kind != "enum" {
+				rest = append(rest, t)
+			}
+		}
+		return missingTypesError(local, rest, !copyAllowed && allEnums)
+	}
+	for _, t := range missing {
+		ddl, err := enumDDL(t)
+		if err != nil {
+			return err
+		}
+		if err := run(ddl, ""); err != nil {
+			return errs.Wrap(errs.Invalid, err, "Could not copy enum %s into %s: %s", t.QualifiedName(), local.ConfigVar, pgMessage(err)).OnField("remote")
+		}
+		res.CopiedTypes = append(res.CopiedTypes, t.QualifiedName())
+	}
+	return nil
+}
+
+type statement struct{ sql, masked string }
+
+// createStatements builds the DDL of a link. DDL takes no bind parameters:
+// identifiers are quoted with pgx.Identifier and values with quoteLiteral.
+func createStatements(name string, remote *Database, meta linkMeta, connectTimeout int) ([]statement, error) {
+	opts := [][2]string{
+		{"host", remote.Host},
+		{"port", remote.Port},
+		{"dbname", remote.DBName},
+	}
+	if remote.SSLMode != "" {
+		opts = append(opts, [2]string{"sslmode", remote.SSLMode})
+	}
+	opts = append(opts,
+		[2]string{"connect_timeout", fmt.Sprint(connectTimeout)},
+		[2]string{"application_name", "pglinks:" + name})
+	serverOpts, err := optionList(opts)
+	if err != nil {
+		return nil, err
+	}
+	user, err := quoteLiteral(remote.User)
+	if err != nil {
+		return nil, errs.E(errs.Invalid, "The user name in %s cannot be used: %v.", remote.ConfigVar, err)
+	}
+	password, err := quoteLiteral(remote.password)
+	if err != nil {
+		return nil, errs.E(errs.Invalid, "The password in %s cannot be used: %v.", remote.ConfigVar, err)
+	}
+	comment, _ := quoteLiteral(meta.comment())
+	id := ident(name)
+	mapping := "CREATE USER MAPPING FOR CURRENT_USER SERVER " + id + " OPTIONS (user " + user + ", password %s)"
+	return []statement{
+		{sql: "CREATE SERVER " + id + " FOREIGN DATA WRAPPER postgres_fdw OPTIONS (" + serverOpts + ")"},
+		{sql: fmt.Sprintf(mapping, password), masked: fmt.Sprintf(mapping, "'***'")},
+		{sql: "CREATE SCHEMA " + id},
+		{sql: "COMMENT ON SERVER " + id + " IS " + comment},
+		{sql: "COMMENT ON SCHEMA " + id + " IS " + comment},
+		{sql: "IMPORT FOREIGN SCHEMA " + ident(meta.RemoteSchema) + " FROM SERVER " + id + " INTO " + id},
+	}, nil
+}
+
+func optionList(opts [][2]string) (string, error) {
+	parts := make([]string, 0, len(opts))
+	for _, o := range opts {
+		v, err := quoteLiteral(o[1])
+		if err != nil {
+			return "", errs.E(errs.Invalid, "Server option %s cannot be used: %v.", o[0], err)
+		}
+		parts = append(parts, o[0]+" "+v)
+	}
+	return strings.Join(parts, ", "), nil
+}
+
+// createError turns a failed statement into a message that says what went
+// wrong and where.
+func (s *Service) createError(local, remote *Database, name string, err error) error {
+	switch pgCode(err) {
+	case codeUniqueViolation, codeDuplicateObject, codeDuplicateSchema:
+		return errs.Wrap(errs.Conflict, err, "The name %q is taken in %s.", name, local.ConfigVar).OnField("name")
+	case codeLockNotAvailable:
+		return errs.Wrap(errs.Conflict, err, "Another operation on %s is in progress. Try again in a moment.", local.ConfigVar)
+	case codeInsufficientPriv:
+		return errs.Wrap(errs.Forbidden, err, "pglinks' role in %s lacks a privilege: %s", local.ConfigVar, pgMessage(err)).OnField("local")
+	}
+	if e := fdwError(local, remote, err); e != err {
+		return e
+	}
+	if ctx := errors.Unwrap(err); ctx != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+		return errs.Wrap(errs.Unavailable, err, "Creating the link took too long and was abandoned; nothing was created.")
+	}
+	return fmt.Errorf("links: create %s in %s: %w", name, local.ConfigVar, err)
+}
+
+func pgMessage(err error) string {
+	msg := err.Error()
+	if strings.HasPrefix(msg, "ERROR: ") {
+		msg = strings.TrimPrefix(msg, "ERROR: ")
+	}
+	if i := strings.Index(msg, " (SQLSTATE"); i > 0 {
+		msg = msg[:i]
+	}
+	return msg
+}
+
+func newID() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

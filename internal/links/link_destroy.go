@@ -1,0 +1,225 @@
+package links
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pglinks/pglinks/internal/errs"
+)
+
+// Dependent is an object outside a link's schema that would be dropped
+// along with the link.
+type Dependent struct {
+	Type, Schema, Identity string
+}
+
+// DestroyPlan is what the confirmation page shows before a destroy.
+type DestroyPlan struct {
+	Link       Link
+	Tables     []string    // foreign tables in the link's schema
+	Dependents []Dependent // objects elsewhere that depend on them
+	// Blockers are objects pglinks will not drop (another user mapping or
+	// a foreign table elsewhere using the link's server).
+	Blockers []string
+	// Fingerprint identifies the dependents shown; destroy refuses if they
+	// changed since.
+	Fingerprint string
+}
+
+// DestroyRequest asks to destroy a link; Confirm is the name the user typed.
+type DestroyRequest struct {
+	LocalVar, Name string
+	Confirm        string
+	Fingerprint    string
+	Actor          string
+}
+
+// DestroyResult describes a destroyed link.
+type DestroyResult struct {
+	Link       Link
+	Dependents []Dependent
+	DDL        []string
+}
+
+// ErrNotALink marks refusals to touch something pglinks did not create.
+var ErrNotALink = errors.New("not a pglinks link")
+
+// PlanDestroy reads what destroying a link would remove.
+func (s *Service) PlanDestroy(ctx context.Context, localVar, name string) (*DestroyPlan, error) {
+	local, err := s.database(localVar, "local")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDestroyable(localVar, name); err != nil {
+		return nil, err
+	}
+	conn, err := s.acquire(ctx, local)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release()
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, connectError(local, err)
+	}
+	defer tx.Rollback(ctx)
+	return planDestroy(ctx, tx, local, name)
+}
+
+// DestroyLink removes exactly a link's schema (with what it holds), its
+// user mapping and its server, in one transaction, and only for a link
+// pglinks created.
+func (s *Service) DestroyLink(ctx context.Context, req DestroyRequest) (*DestroyResult, error) {
+	local, err := s.database(req.LocalVar, "local")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDestroyable(req.LocalVar, req.Name); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(req.Confirm) != req.Name {
+		return nil, errs.E(errs.Invalid, "The name you typed does not match %q. Nothing was destroyed.", req.Name).OnField("confirm")
+	}
+	conn, err := s.acquire(ctx, local)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return nil, connectError(local, err)
+	}
+	defer tx.Rollback(ctx)
+	if err := lockLink(ctx, tx, req.Name, s.LockTimeout); err != nil {
+		return nil, err
+	}
+	plan, err := planDestroy(ctx, tx, local, req.Name)
+	if err != nil {
+		return nil, err
+	}
+	if len(plan.Blockers) > 0 {
+		return nil, errs.E(errs.Conflict, "Link %q cannot be destroyed while other objects use its server: %s. Nothing was destroyed.", req.Name, strings.Join(plan.Blockers, "; "))
+	}
+	if req.Fingerprint != plan.Fingerprint {
+		return nil, errs.E(errs.Conflict, "The objects that depend on link %q changed since the confirmation page was shown. Review them again; nothing was destroyed.", req.Name)
+	}
+	id := ident(req.Name)
+	stmts := []string{
+		"DROP SCHEMA " + id + " CASCADE",
+		"DROP USER MAPPING IF EXISTS FOR " + ident(plan.Link.meta.MappingRole) + " SERVER " + id,
+		"DROP SERVER " + id,
+	}
+	res := &DestroyResult{Link: plan.Link, Dependents: plan.Dependents}
+	for _, st := range stmts {
+		if _, err := tx.Exec(ctx, st); err != nil {
+			if pgCode(err) == codeInsufficientPriv {
+				return nil, errs.Wrap(errs.Forbidden, err, "pglinks' role in %s may not destroy %q: %s. Nothing was destroyed.", local.ConfigVar, req.Name, pgMessage(err))
+			}
+			return nil, fmt.Errorf("links: destroy %s: %s: %w", req.Name, st, err)
+		}
+		res.DDL = append(res.DDL, st)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("links: destroy %s: commit: %w", req.Name, err)
+	}
+	s.Log.Info("link destroyed", "local", local.ConfigVar, "link", req.Name, "dependents", len(res.Dependents), "actor", req.Actor)
+	return res, nil
+}
+
+// checkDestroyable refuses names that can never be a link before any
+// database is touched.
+func checkDestroyable(localVar, name string) error {
+	if err := ValidateName(name); err != nil {
+		return errs.Wrap(errs.Forbidden, ErrNotALink, "%q is not a link created by pglinks in %s; pglinks destroys only links it created. Nothing was destroyed.", name, localVar)
+	}
+	return nil
+}
+
+// planDestroy verifies that name is a pglinks link (server and schema
+// carrying the same pglinks id) and lists what goes with it.
+func planDestroy(ctx context.Context, tx pgx.Tx, local *Database, name string) (*DestroyPlan, error) {
+	ls, err := readLinks(ctx, tx, local, &name)
+	if err != nil {
+		return nil, err
+	}
+	if len(ls) == 0 {
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)
+			OR EXISTS (SELECT 1 FROM pg_foreign_server WHERE srvname = $1)`, name).Scan(&exists); err != nil {
+			return nil, fmt.Errorf("links: look up %s: %w", name, err)
+		}
+		if exists {
+			return nil, errs.Wrap(errs.Forbidden, ErrNotALink, "%q in %s was not created by pglinks; pglinks destroys only links it created. Nothing was destroyed.", name, local.ConfigVar)
+		}
+		return nil, errs.E(errs.NotFound, "There is no link named %q in %s.", name, local.ConfigVar)
+	}
+	l := ls[0]
+	if l.SchemaMissing {
+		return nil, errs.Wrap(errs.Forbidden, ErrNotALink, "The schema of link %q in %s is missing or was replaced by hand, so pglinks will not drop it. Nothing was destroyed.", name, local.ConfigVar)
+	}
+	plan := &DestroyPlan{Link: l}
+	if err := collectRows(ctx, tx, `SELECT c.relname::text FROM pg_class c
+		WHERE c.relnamespace = to_regnamespace($1) AND c.relkind IN ('f', 'v', 'm', 'r', 'p')
+		ORDER BY 1`, []any{ident(name)}, func(r pgx.Rows) error {
+		var t string
+		err := r.Scan(&t)
+		plan.Tables = append(plan.Tables, t)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("links: tables of %s: %w", name, err)
+	}
+	if err := collectRows(ctx, tx, sqlDependents, []any{name}, func(r pgx.Rows) error {
+		var d Dependent
+		err := r.Scan(&d.Type, &d.Schema, &d.Identity)
+		plan.Dependents = append(plan.Dependents, d)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("links: dependents of %s: %w", name, err)
+	}
+	if err := collectRows(ctx, tx, `
+		SELECT 'user mapping for ' || um.usename::text
+		  FROM pg_user_mappings um
+		 WHERE um.srvname = $1 AND um.usename <> $2
+		UNION ALL
+		SELECT 'foreign table ' || n.nspname || '.' || c.relname
+		  FROM pg_foreign_table ft JOIN pg_foreign_server s ON s.oid = ft.ftserver
+		  JOIN pg_class c ON c.oid = ft.ftrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+		 WHERE s.srvname = $1 AND n.nspname <> $1
+		 ORDER BY 1`, []any{name, l.meta.MappingRole}, func(r pgx.Rows) error {
+		var b string
+		err := r.Scan(&b)
+		plan.Blockers = append(plan.Blockers, b)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("links: blockers of %s: %w", name, err)
+	}
+	plan.Fingerprint = fingerprint(plan.Dependents)
+	return plan, nil
+}
+
+func fingerprint(deps []Dependent) string {
+	h := sha256.New()
+	for _, d := range deps {
+		fmt.Fprintf(h, "%s\x00%s\x00%s\x00", d.Type, d.Schema, d.Identity)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+func collectRows(ctx context.Context, tx pgx.Tx, sql string, args []any, scan func(pgx.Rows) error) error {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -1,0 +1,137 @@
+package links
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pglinks/pglinks/internal/pgtest"
+)
+
+// Two clusters, so links cross servers as in production; each test gets
+// fresh databases on them.
+var clusterA, clusterB *pgtest.Cluster
+
+func TestMain(m *testing.M) {
+	ctx := context.Background()
+	var err error
+	if clusterA, err = pgtest.Start(ctx, pgtest.Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if clusterB, err = pgtest.Start(ctx, pgtest.Options{}); err != nil {
+		clusterA.Stop()
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	clusterA.Stop()
+	clusterB.Stop()
+	os.Exit(code)
+}
+
+var dbSeq atomic.Int64
+
+// fixture is a fresh local database (on A) and remote database (on B).
+type fixture struct {
+	svc           *Service
+	local, remote *pgtest.Database
+	env           []string
+}
+
+const remoteSchemaSQL = `
+CREATE TYPE order_status AS ENUM ('pending', 'paid', 'shipped');
+CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, email text);
+CREATE TABLE orders (id serial PRIMARY KEY, customer_id int REFERENCES customers, total numeric(10,2), status order_status NOT NULL DEFAULT 'pending');
+CREATE TABLE "<script>alert(1)</script>" ("<b>col</b>" int, "'; DROP TABLE customers; --" text);
+INSERT INTO customers (name, email) VALUES ('Ada', 'ada@example.com'), ('Grace', NULL);
+INSERT INTO orders (customer_id, total, status) VALUES (1, 10.50, 'paid');
+`
+
+func newDB(t testing.TB, c *pgtest.Cluster, prefix string, opts pgtest.DBOptions) *pgtest.Database {
+	t.Helper()
+	name := fmt.Sprintf("%s_%d", prefix, dbSeq.Add(1))
+	d, err := c.CreateDatabase(context.Background(), name, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// newFixture makes a local and a remote database (the remote filled with
+// remoteSchemaSQL as its owner) and a Service over
+// DATABASE_URL=local, HEROKU_POSTGRESQL_BLUE_URL=remote plus extra env.
+func newFixture(t testing.TB, extra ...string) *fixture {
+	t.Helper()
+	f := &fixture{
+		local:  newDB(t, clusterA, "local", pgtest.DBOptions{}),
+		remote: newDB(t, clusterB, "remote", pgtest.DBOptions{}),
+	}
+	execAs(t, f.remote.URL, remoteSchemaSQL)
+	f.env = append([]string{
+		"DATABASE_URL=" + f.local.URL,
+		"HEROKU_POSTGRESQL_BLUE_URL=" + f.remote.URL,
+	}, extra...)
+	f.svc = newService(t, f.env)
+	return f
+}
+
+func newService(t testing.TB, env []string) *Service {
+	t.Helper()
+	fleet, err := LoadFleet(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := NewService(fleet, slog.New(slog.DiscardHandler))
+	t.Cleanup(svc.Close)
+	return svc
+}
+
+func execAs(t testing.TB, url, sql string, args ...any) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+		t.Fatalf("exec %q: %v", sql, err)
+	}
+}
+
+func queryInt(t testing.TB, url, sql string, args ...any) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+		t.Fatalf("query %q: %v", sql, err)
+	}
+	return n
+}
+
+// linkObjects counts what a link named name left in the local database:
+// schemas, foreign servers and user mappings of that name.
+func linkObjects(t testing.TB, url, name string) (schemas, servers, mappings int) {
+	t.Helper()
+	schemas = queryInt(t, url, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", name)
+	servers = queryInt(t, url, "SELECT count(*) FROM pg_foreign_server WHERE srvname = $1", name)
+	mappings = queryInt(t, url, "SELECT count(*) FROM pg_user_mappings WHERE srvname = $1", name)
+	return
+}
+
+func assertNothingLeft(t testing.TB, url, name string) {
+	t.Helper()
+	if s, sv, m := linkObjects(t, url, name); s+sv+m != 0 {
+		t.Fatalf("left behind for %q: %d schemas, %d servers, %d user mappings", name, s, sv, m)
+	}
+}

@@ -1,0 +1,48 @@
+package links
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// Link metadata lives in the catalog itself, as JSON comments on the
+// foreign server and on the schema, so the inventory needs no other store and
+// survives pglinks being redeployed. Both comments carry the same random id:
+// destroy requires the pair to match, which a hand-made server or schema
+// never does by accident.
+
+const metaKey = "pglinks"
+
+type linkMeta struct {
+	Version            int       `json:"v"`
+	ID                 string    `json:"id"`
+	Link               string    `json:"link"`
+	CreatedAt          time.Time `json:"created_at"`
+	CreatedBy          string    `json:"created_by,omitempty"`
+	RemoteConfigVar    string    `json:"remote_config_var"`
+	RemoteResourceName string    `json:"remote_resource_name"`
+	RemoteSchema       string    `json:"remote_schema"`
+	MappingRole        string    `json:"mapping_role"`
+}
+
+func (m linkMeta) comment() string {
+	b, _ := json.Marshal(map[string]linkMeta{metaKey: m})
+	return string(b)
+}
+
+// parseMeta reads a pglinks comment; ok is false for anything else.
+func parseMeta(comment string) (linkMeta, bool) {
+	if !strings.HasPrefix(comment, `{"`+metaKey+`"`) {
+		return linkMeta{}, false
+	}
+	var wrapper map[string]linkMeta
+	if err := json.Unmarshal([]byte(comment), &wrapper); err != nil {
+		return linkMeta{}, false
+	}
+	m, ok := wrapper[metaKey]
+	if !ok || m.Version != 1 || m.ID == "" || m.Link == "" {
+		return linkMeta{}, false
+	}
+	return m, true
+}

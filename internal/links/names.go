@@ -1,0 +1,56 @@
+package links
+
+import (
+	"strings"
+
+	"github.com/pglinks/pglinks/internal/errs"
+)
+
+// MaxNameLen is PostgreSQL's identifier limit (NAMEDATALEN-1).
+const MaxNameLen = 63
+
+// ValidateName checks a link name: lowercase letters, digits and
+// underscores, at most 63 characters, and not a name PostgreSQL or every
+// database already uses.
+func ValidateName(name string) error {
+	if name == "" {
+		return errs.E(errs.Invalid, "Give the link a name.").OnField("name")
+	}
+	if len(name) > MaxNameLen {
+		return errs.E(errs.Invalid, "Link names are at most %d characters (this one has %d).", MaxNameLen, len(name)).OnField("name")
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			return errs.E(errs.Invalid, "Link names may contain only lowercase letters, digits and underscores.").OnField("name")
+		}
+	}
+	if isReservedName(name) {
+		return errs.E(errs.Invalid, "%q is reserved by PostgreSQL; choose another link name.", name).OnField("name")
+	}
+	return nil
+}
+
+func isReservedName(name string) bool {
+	return name == "public" || name == "information_schema" || strings.HasPrefix(name, "pg_")
+}
+
+// DefaultName derives a link name from a remote's resource name, as Heroku
+// does: "postgresql-colorful-33594" becomes "postgresql_colorful_33594".
+func DefaultName(resourceName string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(resourceName) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	s := strings.Trim(b.String(), "_")
+	if len(s) > MaxNameLen {
+		s = s[:MaxNameLen]
+	}
+	if s == "" || isReservedName(s) {
+		s = "link_" + s
+	}
+	return s
+}

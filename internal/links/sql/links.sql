@@ -1,0 +1,18 @@
+-- Links in the current database: postgres_fdw servers carrying a pglinks
+-- comment, with their schema (same name) and its foreign table count.
+SELECT s.srvname,
+       coalesce(obj_description(s.oid, 'pg_foreign_server'), '') AS server_comment,
+       coalesce(s.srvoptions, '{}') AS server_options,
+       n.oid IS NOT NULL AS has_schema,
+       coalesce(obj_description(n.oid, 'pg_namespace'), '') AS schema_comment,
+       (SELECT count(*)
+          FROM pg_foreign_table ft
+          JOIN pg_class c ON c.oid = ft.ftrelid
+         WHERE ft.ftserver = s.oid AND c.relnamespace = n.oid) AS table_count
+  FROM pg_foreign_server s
+  JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+  LEFT JOIN pg_namespace n ON n.nspname = s.srvname
+ WHERE w.fdwname = 'postgres_fdw'
+   AND obj_description(s.oid, 'pg_foreign_server') LIKE '{"pglinks"%'
+   AND ($1::text IS NULL OR s.srvname = $1)
+ ORDER BY s.srvname

@@ -1,0 +1,26 @@
+package links
+
+import (
+	"embed"
+	"strings"
+)
+
+//go:embed sql/*.sql
+var sqlFS embed.FS
+
+// stmt returns an embedded catalog query by file name.
+func stmt(name string) string {
+	b, err := sqlFS.ReadFile("sql/" + name + ".sql")
+	if err != nil {
+		panic("links: missing sql/" + name + ".sql")
+	}
+	return strings.TrimSpace(string(b))
+}
+
+var (
+	sqlLinks         = stmt("links")
+	sqlSupport       = stmt("support")
+	sqlForeignTables = stmt("foreign_tables")
+	sqlDependents    = stmt("dependents")
+	sqlRemoteTypes   = stmt("remote_types")
+)
