@@ -1,0 +1,98 @@
+# pglinks. Run `make` (or `make help`) to list the targets.
+#
+# The two commands a new machine needs: `make demo` and `make test`; each
+# installs what it needs first (scripts/deps.sh).
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+GO ?= go
+FUZZTIME ?= 10s
+
+# playwright-go finds the driver (scripts/deps.sh test puts it here) and node
+# through these; the e2e harness reads the same variables.
+PLAYWRIGHT_DRIVER_PATH ?= $(CURDIR)/.cache/playwright-driver
+PLAYWRIGHT_NODEJS_PATH ?= $(or $(wildcard /usr/bin/node),$(shell command -v node 2>/dev/null))
+export PLAYWRIGHT_DRIVER_PATH PLAYWRIGHT_NODEJS_PATH
+
+# Tailwind's "caniuse-lite is outdated" notice is noise for a pinned build.
+export BROWSERSLIST_IGNORE_OLD_DATA := 1
+TAILWIND := npx --no-install tailwindcss -c tailwind.config.js -i static/css/input.css -o static/css/app.css --minify
+
+# In CI, `make test` also proves the committed generated files are current.
+ifeq ($(CI),true)
+CI_CHECKS := check-generated
+endif
+
+.PHONY: help deps-demo deps-test generate css check-generated lint test fuzz e2e bench demo build
+
+help: ## Show this help
+	@echo 'Usage: make <target>'
+	@echo
+	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
+
+deps-demo: ## Install what the demo needs (PostgreSQL server binaries)
+	scripts/deps.sh demo
+
+deps-test: ## Install what the tests need (PostgreSQL, chromium, playwright driver)
+	scripts/deps.sh test
+
+generate: ## Generate Go code from templ files (views/*_templ.go)
+	$(GO) tool templ generate
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+css: node_modules/.package-lock.json ## Build static/css/app.css with Tailwind (minified)
+	$(TAILWIND)
+
+check-generated: generate css ## Fail if the committed *_templ.go or app.css are stale
+	@stale=$$(git diff --name-only -- views static/css; \
+		git ls-files --others --exclude-standard -- 'views/*_templ.go' static/css/app.css); \
+	if [ -n "$$stale" ]; then \
+		echo "$$stale"; \
+		echo; \
+		echo "check-generated: the files above differ from what is committed (or were never committed)."; \
+		echo "Run 'make generate css' and commit the results."; \
+		exit 1; \
+	fi; \
+	echo "check-generated: views/*_templ.go and static/css/app.css are current"
+
+lint: ## Run go vet and check gofmt (generated *_templ.go excluded)
+	$(GO) vet ./...
+	@unformatted=$$(find . \( -name node_modules -o -name '.*' ! -name . \) -prune -o \
+		-name '*.go' ! -name '*_templ.go' -print | xargs -r gofmt -l); \
+	if [ -n "$$unformatted" ]; then \
+		echo "gofmt: these files need formatting (run gofmt -w):"; echo "$$unformatted"; exit 1; \
+	fi
+
+test: deps-test $(CI_CHECKS) lint ## Run all tests (race detector, e2e included) and a short fuzz run
+	$(GO) test -race -count=1 -timeout 30m ./...
+	@$(MAKE) fuzz
+
+fuzz: ## Run each Fuzz function under internal/ for FUZZTIME (default 10s)
+	@found=0; \
+	for file in $$(grep -rlE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*\(' internal || true); do \
+		pkg=./$$(dirname "$$file"); \
+		for fn in $$(sed -nE 's/^func (Fuzz[A-Za-z0-9_]*)\(.*/\1/p' "$$file"); do \
+			found=$$((found + 1)); \
+			echo "$(GO) test -run '^\$$' -fuzz '^$$fn\$$' -fuzztime $(FUZZTIME) $$pkg"; \
+			$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
+		done; \
+	done; \
+	echo "fuzz: $$found fuzz target(s) run"
+
+e2e: deps-test ## Run the browser (e2e) tests only, verbose
+	$(GO) test -count=1 -v ./e2e/
+
+bench: ## Run the benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+demo: deps-demo ## Run the demo: throwaway PostgreSQL clusters + dashboard
+	$(GO) run ./cmd/web demo
+
+build: ## Build the binary to bin/web
+	$(GO) build -o bin/web ./cmd/web
