@@ -1,0 +1,138 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Audit actions. Keep the list closed so the audit page can filter on it.
+const (
+	ActionLogin              = "login"
+	ActionLoginFailed        = "login_failed"
+	ActionLogout             = "logout"
+	ActionLinkCreate         = "link_create"
+	ActionLinkDestroy        = "link_destroy"
+	ActionLinkDestroyRefused = "link_destroy_refused"
+	ActionUserAdd            = "user_add"
+	ActionUserRemove         = "user_remove"
+	ActionUserSetRole        = "user_set_role"
+)
+
+// Actions lists every audit action, for filters in the UI.
+var Actions = []string{
+	ActionLogin, ActionLoginFailed, ActionLogout,
+	ActionLinkCreate, ActionLinkDestroy, ActionLinkDestroyRefused,
+	ActionUserAdd, ActionUserRemove, ActionUserSetRole,
+}
+
+// Audit outcomes.
+const (
+	OutcomeOK      = "ok"
+	OutcomeRefused = "refused" // pglinks said no (wrong confirmation, not allowed)
+	OutcomeFailed  = "failed"  // it was tried and went wrong
+)
+
+// Audit listing limits.
+const (
+	DefaultAuditLimit = 100
+	MaxAuditLimit     = 1000
+)
+
+// AuditEntry is one row of the audit trail: who did what to which target,
+// how it ended and the DDL that ran.
+type AuditEntry struct {
+	ID         int64
+	At         time.Time
+	Actor      string // email of the user, or "" before sign-in
+	Action     string // one of the Action constants
+	Target     string // e.g. "DATABASE_URL/analytics" or a user's email
+	Outcome    string // OutcomeOK, OutcomeRefused or OutcomeFailed
+	Detail     string
+	DDL        string
+	RemoteAddr string
+}
+
+// Record appends e to the audit trail. Every text field goes through
+// MaskSecrets first, so a password that slipped into DDL, an error message
+// or a URL is never stored. At defaults to now.
+func (s *Store) Record(ctx context.Context, e AuditEntry) error {
+	if strings.TrimSpace(e.Action) == "" {
+		return errors.New("auth: record audit entry: empty action")
+	}
+	switch e.Outcome {
+	case OutcomeOK, OutcomeRefused, OutcomeFailed:
+	default:
+		return fmt.Errorf("auth: record audit entry: unknown outcome %q", e.Outcome)
+	}
+	if e.At.IsZero() {
+		e.At = s.now()
+	}
+	_, err := s.pool.Exec(ctx,
+		`INSERT INTO pglinks.audit (at, actor, action, target, outcome, detail, ddl, remote_addr)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		e.At, MaskSecrets(e.Actor), e.Action, MaskSecrets(e.Target), e.Outcome,
+		MaskSecrets(e.Detail), MaskSecrets(e.DDL), MaskSecrets(e.RemoteAddr))
+	if err != nil {
+		return fmt.Errorf("auth: record audit entry %s: %w", e.Action, err)
+	}
+	return nil
+}
+
+// AuditFilter narrows ListAudit. Zero values mean "any".
+type AuditFilter struct {
+	Target   string // case-insensitive substring of the target
+	Action   string // exact action
+	Limit    int    // DefaultAuditLimit when 0, at most MaxAuditLimit
+	BeforeID int64  // only entries older than this id, for paging
+}
+
+// ListAudit returns audit entries newest first.
+func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultAuditLimit
+	}
+	limit = min(limit, MaxAuditLimit)
+	var target, action *string
+	if t := strings.TrimSpace(f.Target); t != "" {
+		pattern := "%" + escapeLike(t) + "%"
+		target = &pattern
+	}
+	if f.Action != "" {
+		action = &f.Action
+	}
+	var before *int64
+	if f.BeforeID > 0 {
+		before = &f.BeforeID
+	}
+	rows, err := s.pool.Query(ctx,
+		`SELECT id, at, actor, action, target, outcome, detail, ddl, remote_addr
+		 FROM pglinks.audit
+		 WHERE ($1::text IS NULL OR target ILIKE $1 ESCAPE '\')
+		   AND ($2::text IS NULL OR action = $2)
+		   AND ($3::bigint IS NULL OR id < $3)
+		 ORDER BY id DESC
+		 LIMIT $4`, target, action, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("auth: list audit: %w", err)
+	}
+	entries, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (AuditEntry, error) {
+		var e AuditEntry
+		err := row.Scan(&e.ID, &e.At, &e.Actor, &e.Action, &e.Target, &e.Outcome, &e.Detail, &e.DDL, &e.RemoteAddr)
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("auth: list audit: %w", err)
+	}
+	return entries, nil
+}
+
+// escapeLike makes s match literally inside a LIKE pattern with ESCAPE '\'.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}

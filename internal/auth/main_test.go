@@ -1,0 +1,106 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/pgtest"
+)
+
+// cluster is shared by every test in the package; each test gets its own
+// database.
+var cluster *pgtest.Cluster
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	c, err := pgtest.Start(ctx, pgtest.Options{})
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cluster = c
+	code := m.Run()
+	if err := c.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	os.Exit(code)
+}
+
+// mustCreateDatabase makes a fresh, empty state database.
+func mustCreateDatabase(tb testing.TB) *pgtest.Database {
+	tb.Helper()
+	db, err := cluster.CreateDatabase(context.Background(), "auth_"+pgtest.RandomToken(6), pgtest.DBOptions{NoFDW: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return db
+}
+
+// mustOpen returns a migrated Store over a fresh database, with a clock the
+// test controls.
+func mustOpen(tb testing.TB) (*Store, *fakeClock) {
+	tb.Helper()
+	db := mustCreateDatabase(tb)
+	s, err := Open(context.Background(), db.URL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Close)
+	clk := newFakeClock()
+	s.now = clk.Now
+	return s, clk
+}
+
+// mustAddUser adds a user with a valid password and returns it.
+func mustAddUser(tb testing.TB, s *Store, email string, role Role) *User {
+	tb.Helper()
+	u, err := s.AddUser(context.Background(), email, role, testPassword)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return u
+}
+
+const testPassword = "correct horse battery"
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// assertKind fails unless err is a domain error of kind (and, if field is
+// not empty, on that field).
+func assertKind(tb testing.TB, err error, kind errs.Kind, field string) {
+	tb.Helper()
+	if err == nil {
+		tb.Fatalf("got no error, want %s", kind)
+	}
+	if got := errs.KindOf(err); got != kind {
+		tb.Fatalf("got %s error %v, want %s", got, err, kind)
+	}
+	if field != "" && errs.FieldOf(err) != field {
+		tb.Fatalf("error %q is on field %q, want %q", err, errs.FieldOf(err), field)
+	}
+}
