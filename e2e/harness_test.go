@@ -86,7 +86,29 @@ func runMain(m *testing.M) int {
 			os.RemoveAll(binDir)
 		}
 	}()
+	defer runAtExit()
 	return m.Run()
+}
+
+var (
+	atExitMu  sync.Mutex
+	atExitFns []func()
+)
+
+// atExit registers f to run after every test, last registered first: for
+// fixtures shared by the whole package, such as PostgreSQL clusters.
+func atExit(f func()) {
+	atExitMu.Lock()
+	defer atExitMu.Unlock()
+	atExitFns = append(atExitFns, f)
+}
+
+func runAtExit() {
+	atExitMu.Lock()
+	defer atExitMu.Unlock()
+	for i := len(atExitFns) - 1; i >= 0; i-- {
+		atExitFns[i]()
+	}
 }
 
 // startBrowser starts the playwright driver and launches chromium, after

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pglinks/pglinks/internal/app"
+	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/links"
+)
+
+// config is everything serve reads from the environment.
+type config struct {
+	Addr            string
+	StateURL        string
+	SessionKeys     []string
+	EphemeralKeys   bool
+	TrustedProxies  []*net.IPNet
+	TLSCert, TLSKey string
+	IdleTimeout     time.Duration
+	AbsoluteTimeout time.Duration
+	Env             []string
+}
+
+func configFromEnv(environ []string) (*config, error) {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	port := env["PORT"]
+	if port == "" {
+		port = "8080"
+	}
+	cfg := &config{
+		Addr:            net.JoinHostPort(env["HOST"], port),
+		StateURL:        env["PGLINKS_STATE_URL"],
+		TLSCert:         env["PGLINKS_TLS_CERT"],
+		TLSKey:          env["PGLINKS_TLS_KEY"],
+		IdleTimeout:     auth.DefaultIdleTimeout,
+		AbsoluteTimeout: auth.DefaultAbsoluteTimeout,
+		Env:             environ,
+	}
+	if cfg.StateURL == "" {
+		return nil, errors.New("PGLINKS_STATE_URL is not set: pglinks keeps its users, sessions and audit trail in that PostgreSQL database")
+	}
+	for _, k := range strings.Split(env["PGLINKS_SESSION_KEYS"], ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			cfg.SessionKeys = append(cfg.SessionKeys, k)
+		}
+	}
+	if len(cfg.SessionKeys) == 0 {
+		cfg.SessionKeys = []string{auth.GenerateSessionKey()}
+		cfg.EphemeralKeys = true
+	}
+	for _, s := range strings.Split(env["PGLINKS_TRUSTED_PROXIES"], ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if !strings.Contains(s, "/") {
+			if strings.Contains(s, ":") {
+				s += "/128"
+			} else {
+				s += "/32"
+			}
+		}
+		_, n, err := net.ParseCIDR(s)
+		if err != nil {
+			return nil, fmt.Errorf("PGLINKS_TRUSTED_PROXIES: %q is not an address or CIDR", s)
+		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, n)
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return nil, errors.New("set both PGLINKS_TLS_CERT and PGLINKS_TLS_KEY, or neither")
+	}
+	for name, dst := range map[string]*time.Duration{"PGLINKS_IDLE_TIMEOUT": &cfg.IdleTimeout, "PGLINKS_ABSOLUTE_TIMEOUT": &cfg.AbsoluteTimeout} {
+		if v := env[name]; v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < time.Minute {
+				return nil, fmt.Errorf("%s: want a duration of at least 1m, like 2h", name)
+			}
+			*dst = d
+		}
+	}
+	return cfg, nil
+}
+
+// program is a running pglinks server.
+type program struct {
+	server *http.Server
+	ln     net.Listener
+	links  *links.Service
+	store  *auth.Store
+	log    *slog.Logger
+}
+
+func newLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// open wires everything and binds the listener, without serving yet.
+func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) {
+	fleet, err := links.LoadFleet(cfg.Env)
+	if err != nil {
+		return nil, err
+	}
+	store, err := auth.Open(ctx, cfg.StateURL)
+	if err != nil {
+		return nil, fmt.Errorf("state database %s: %w", links.MaskURL(cfg.StateURL), err)
+	}
+	store.IdleTimeout, store.AbsoluteTimeout = cfg.IdleTimeout, cfg.AbsoluteTimeout
+	svc := links.NewService(fleet, log)
+	a, err := app.New(app.Config{Links: svc, Auth: store, Log: log, SessionKeys: cfg.SessionKeys, TrustedProxies: cfg.TrustedProxies})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	p := &program{
+		server: &http.Server{
+			Handler:           a.Handler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      90 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		},
+		ln: ln, links: svc, store: store, log: log,
+	}
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			p.close()
+			return nil, fmt.Errorf("TLS: %w", err)
+		}
+		p.server.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		p.ln = tls.NewListener(ln, p.server.TLSConfig)
+	}
+	for _, d := range fleet.Databases {
+		log.Info("fleet database", "config_var", d.ConfigVar, "resource", d.ResourceName, "url", d.MaskedURL())
+	}
+	if cfg.EphemeralKeys {
+		log.Warn("PGLINKS_SESSION_KEYS is not set: using a random key, so everyone is signed out when pglinks restarts")
+	}
+	return p, nil
+}
+
+// run serves until ctx ends, then shuts down gracefully.
+func (p *program) run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- p.server.Serve(p.ln) }()
+	select {
+	case err := <-errc:
+		p.close()
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := p.server.Shutdown(shutdown)
+	p.close()
+	return err
+}
+
+func (p *program) close() {
+	p.ln.Close()
+	p.links.Close()
+	p.store.Close()
+}
+
+func serve(ctx context.Context, cfg *config, stdout io.Writer) error {
+	log := newLogger(os.Stderr)
+	p, err := open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	log.Info("pglinks listening", "addr", p.ln.Addr().String())
+	return p.run(ctx)
+}

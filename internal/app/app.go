@@ -1,0 +1,135 @@
+// Package app is the HTTP side of pglinks: Echo routes, middleware and thin
+// handlers that parse a request, call internal/links or internal/auth, and
+// render a templ component or redirect.
+package app
+
+import (
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/static"
+)
+
+// Config wires the app.
+type Config struct {
+	Links   *links.Service
+	Auth    *auth.Store
+	Limiter *auth.Limiter
+	Log     *slog.Logger
+	// SessionKeys sign and encrypt cookies, newest first.
+	SessionKeys []string
+	// TrustedProxies are the CIDRs of reverse proxies whose
+	// X-Forwarded-For and X-Forwarded-Proto headers are believed. Empty:
+	// the direct peer address is the client.
+	TrustedProxies []*net.IPNet
+}
+
+// App is the web application.
+type App struct {
+	cfg          Config
+	echo         *echo.Echo
+	log          *slog.Logger
+	cookies      *auth.Cookies // Secure=false, for plain HTTP
+	cookiesHTTPS *auth.Cookies // Secure=true, for TLS or a trusted proxy saying https
+}
+
+// New builds the app and its routes.
+func New(cfg Config) (*App, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Limiter == nil {
+		cfg.Limiter = auth.NewLimiter(5, 20, 15*time.Minute)
+	}
+	plain, err := auth.NewCookies(cfg.SessionKeys, false)
+	if err != nil {
+		return nil, err
+	}
+	secure, err := auth.NewCookies(cfg.SessionKeys, true)
+	if err != nil {
+		return nil, err
+	}
+	if d := cfg.Auth.AbsoluteTimeout; d > 0 {
+		plain.SetMaxAge(d)
+		secure.SetMaxAge(d)
+	}
+	a := &App{cfg: cfg, log: cfg.Log, cookies: plain, cookiesHTTPS: secure}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = a.handleError
+	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
+	a.echo = e
+	a.routes()
+	return a, nil
+}
+
+// Handler is the http.Handler serving the app.
+func (a *App) Handler() http.Handler { return a.echo }
+
+func (a *App) routes() {
+	e := a.echo
+	e.Pre(middleware.RemoveTrailingSlash())
+	e.Use(middleware.RequestID())
+	e.Use(a.logRequests)
+	e.Use(a.recoverPanics)
+	e.Use(a.securityHeaders)
+	e.Use(middleware.BodyLimit("64K"))
+
+	e.GET("/healthz", a.healthz)
+	assets := e.Group("/static", a.cacheStatic)
+	assets.StaticFS("/", static.FS)
+	e.GET("/static/favicon.svg", a.favicon)
+
+	// Everything below knows who is asking; state changes need a token.
+	s := e.Group("", a.loadSession, a.checkOrigin, a.checkCSRF)
+	s.GET("/login", a.loginForm)
+	s.POST("/login", a.login)
+
+	u := s.Group("", a.requireUser)
+	u.POST("/logout", a.logout)
+	u.GET("/", a.inventory)
+	u.GET("/databases/:db/links/:name", a.showLink)
+
+	adm := u.Group("", a.requireAdmin)
+	adm.GET("/links/new", a.newLinkForm)
+	adm.POST("/links", a.createLink)
+	adm.GET("/databases/:db/links/:name/destroy", a.confirmDestroy)
+	adm.POST("/databases/:db/links/:name/destroy", a.destroyLink)
+	adm.GET("/audit", a.auditTrail)
+	adm.GET("/users", a.users)
+	adm.POST("/users", a.addUser)
+	adm.POST("/users/:id/role", a.setUserRole)
+	adm.POST("/users/:id/delete", a.removeUser)
+}
+
+// ipExtractor uses the direct peer unless trusted proxies are configured:
+// Echo's default believes X-Forwarded-For from anyone, which would let a
+// client pick the address the sign-in limiter sees.
+func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+func (a *App) healthz(c echo.Context) error {
+	return c.String(http.StatusOK, "ok\n")
+}
+
+const faviconSVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#3366ff"/><text x="16" y="21" font-family="system-ui,sans-serif" font-size="14" font-weight="700" fill="#fff" text-anchor="middle">pl</text></svg>`
+
+func (a *App) favicon(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "public, max-age=86400")
+	return c.Blob(http.StatusOK, "image/svg+xml", []byte(faviconSVG))
+}

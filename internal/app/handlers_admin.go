@@ -1,0 +1,150 @@
+package app
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/views"
+)
+
+const auditPageSize = 100
+
+func (a *App) auditTrail(c echo.Context) error {
+	target := field(c.QueryParams(), "target")
+	action := c.QueryParam("action")
+	if action != "" && !slices.Contains(auth.Actions, action) {
+		return errs.E(errs.Invalid, "Unknown action %q.", action)
+	}
+	var before int64
+	if v := c.QueryParam("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return errs.E(errs.Invalid, "The page marker %q is not valid.", v)
+		}
+		before = n
+	}
+	entries, err := a.cfg.Auth.ListAudit(c.Request().Context(), auth.AuditFilter{Target: target, Action: action, Limit: auditPageSize + 1, BeforeID: before})
+	if err != nil {
+		return err
+	}
+	p := views.AuditPage{Page: a.page(c, "Audit", "audit"), Target: target, Action: action, Actions: auth.Actions}
+	if len(entries) > auditPageSize {
+		entries = entries[:auditPageSize]
+		p.NextBefore = entries[len(entries)-1].ID
+	}
+	p.Entries = entries
+	return Render(c, http.StatusOK, views.AuditView(p))
+}
+
+func (a *App) usersPage(c echo.Context, p views.UsersPage) (views.UsersPage, error) {
+	users, err := a.cfg.Auth.ListUsers(c.Request().Context())
+	if err != nil {
+		return p, err
+	}
+	p.Page = a.page(c, "Users", "users")
+	p.Users = users
+	return p, nil
+}
+
+func (a *App) users(c echo.Context) error {
+	p, err := a.usersPage(c, views.UsersPage{})
+	if err != nil {
+		return err
+	}
+	return Render(c, http.StatusOK, views.UsersView(p))
+}
+
+func (a *App) addUser(c echo.Context) error {
+	form, err := c.FormParams()
+	if err != nil {
+		return errs.E(errs.Invalid, "The form could not be read.")
+	}
+	email, roleText := field(form, "email"), field(form, "role")
+	in := views.UsersPage{Email: email, Role: roleText}
+	role, err := auth.ParseRole(roleText)
+	var user *auth.User
+	password := auth.GeneratePassword()
+	if err == nil {
+		user, err = a.cfg.Auth.AddUser(c.Request().Context(), email, role, password)
+	}
+	if err != nil {
+		if errs.KindOf(err) == errs.Internal {
+			return err
+		}
+		a.audit(c, auth.ActionUserAdd, email, auth.OutcomeRefused, errs.MessageOf(err), "")
+		f := errs.FieldOf(err)
+		if f == "" && errs.Is(err, errs.Conflict) {
+			f = "email"
+		}
+		in.Errors = views.FormErrors{f: errs.MessageOf(err)}
+		p, perr := a.usersPage(c, in)
+		if perr != nil {
+			return perr
+		}
+		return Render(c, statusOf(errs.KindOf(err)), views.UsersView(p))
+	}
+	a.audit(c, auth.ActionUserAdd, user.Email, auth.OutcomeOK, "role "+string(user.Role), "")
+	// The password is shown in this response only, never stored in clear.
+	p, err := a.usersPage(c, views.UsersPage{NewEmail: user.Email, NewPassword: password})
+	if err != nil {
+		return err
+	}
+	return Render(c, http.StatusOK, views.UsersView(p))
+}
+
+func (a *App) userFromParam(c echo.Context) (*auth.User, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return nil, errs.E(errs.NotFound, "There is no such user.")
+	}
+	return a.cfg.Auth.GetUser(c.Request().Context(), id)
+}
+
+func (a *App) setUserRole(c echo.Context) error {
+	u, err := a.userFromParam(c)
+	if err != nil {
+		return err
+	}
+	role, err := auth.ParseRole(c.FormValue("role"))
+	if err == nil {
+		err = a.cfg.Auth.SetRole(c.Request().Context(), u.Email, role)
+	}
+	if err != nil {
+		if errs.KindOf(err) == errs.Internal {
+			return err
+		}
+		a.audit(c, auth.ActionUserSetRole, u.Email, auth.OutcomeRefused, errs.MessageOf(err), "")
+		a.flash(c, flashErr, errs.MessageOf(err))
+		return redirect(c, "/users")
+	}
+	a.audit(c, auth.ActionUserSetRole, u.Email, auth.OutcomeOK, fmt.Sprintf("%s -> %s", u.Role, role), "")
+	a.flash(c, flashOK, fmt.Sprintf("%s is now %s.", u.Email, role))
+	return redirect(c, "/users")
+}
+
+func (a *App) removeUser(c echo.Context) error {
+	u, err := a.userFromParam(c)
+	if err != nil {
+		return err
+	}
+	if u.ID == session(c).User.ID {
+		a.flash(c, flashErr, "You cannot remove yourself.")
+		return redirect(c, "/users")
+	}
+	if err := a.cfg.Auth.RemoveUser(c.Request().Context(), u.Email); err != nil {
+		if errs.KindOf(err) == errs.Internal {
+			return err
+		}
+		a.audit(c, auth.ActionUserRemove, u.Email, auth.OutcomeRefused, errs.MessageOf(err), "")
+		a.flash(c, flashErr, errs.MessageOf(err))
+		return redirect(c, "/users")
+	}
+	a.audit(c, auth.ActionUserRemove, u.Email, auth.OutcomeOK, "", "")
+	a.flash(c, flashOK, fmt.Sprintf("Removed %s.", u.Email))
+	return redirect(c, "/users")
+}

@@ -1,0 +1,93 @@
+package app
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/views"
+)
+
+func (a *App) loginForm(c echo.Context) error {
+	next := safeNext(c.QueryParam("next"))
+	if session(c) != nil {
+		return c.Redirect(http.StatusSeeOther, next)
+	}
+	return a.renderLogin(c, http.StatusOK, views.LoginPage{Next: next})
+}
+
+// renderLogin shows the sign-in form with a fresh login CSRF token: there is
+// no session to bind one to yet, so it lives in the signed cookie.
+func (a *App) renderLogin(c echo.Context, status int, p views.LoginPage) error {
+	token, err := a.cookieCodec(c).LoginCSRFToken(c.Response(), c.Request())
+	if err != nil {
+		return err
+	}
+	p.Page = a.page(c, "Sign in", "")
+	p.CSRF = token
+	return Render(c, status, views.LoginView(p))
+}
+
+func (a *App) login(c echo.Context) error {
+	form, err := c.FormParams()
+	if err != nil {
+		return errs.E(errs.Invalid, "The form could not be read.")
+	}
+	in := decodeLoginForm(form)
+	ctx := c.Request().Context()
+	ip := c.RealIP()
+	fail := func(status int, msg string) error {
+		return a.renderLogin(c, status, views.LoginPage{Email: in.Email, Next: in.Next, Error: msg})
+	}
+	if !a.cookieCodec(c).ValidLoginCSRF(c.Request(), form.Get("csrf")) {
+		return fail(http.StatusForbidden, "The sign-in form expired. Please try again.")
+	}
+	if ok, wait := a.cfg.Limiter.Allow(ip, in.Email); !ok {
+		a.auditAs(c, "", auth.ActionLoginFailed, in.Email, auth.OutcomeRefused, "too many failed attempts; throttled", "")
+		c.Response().Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
+		return fail(http.StatusTooManyRequests, fmt.Sprintf("Too many failed sign-in attempts. Try again in %d minute(s).", int(math.Ceil(wait.Minutes()))))
+	}
+	user, err := a.cfg.Auth.Authenticate(ctx, in.Email, in.Password)
+	if err != nil {
+		if !errs.Is(err, errs.Unauthorized) && !errs.Is(err, errs.Invalid) {
+			a.cfg.Limiter.Success(ip, in.Email) // not the user's fault: do not count it
+			return err
+		}
+		a.cfg.Limiter.Failure(ip, in.Email)
+		a.auditAs(c, "", auth.ActionLoginFailed, in.Email, auth.OutcomeRefused, "invalid email or password", "")
+		return fail(http.StatusUnauthorized, "Invalid email or password.")
+	}
+	a.cfg.Limiter.Success(ip, in.Email)
+	// A fresh session on every sign-in; any session the browser had ends.
+	if old := session(c); old != nil {
+		if err := a.cfg.Auth.DeleteSession(ctx, old.ID); err != nil {
+			return err
+		}
+	}
+	s, err := a.cfg.Auth.CreateSession(ctx, user.ID)
+	if err != nil {
+		return err
+	}
+	if err := a.cookieCodec(c).SetSessionID(c.Response(), c.Request(), s.ID); err != nil {
+		return err
+	}
+	c.Set(sessionKey, s)
+	a.audit(c, auth.ActionLogin, user.Email, auth.OutcomeOK, "", "")
+	return redirect(c, in.Next)
+}
+
+func (a *App) logout(c echo.Context) error {
+	s := session(c)
+	if err := a.cfg.Auth.DeleteSession(c.Request().Context(), s.ID); err != nil {
+		return err
+	}
+	a.audit(c, auth.ActionLogout, s.User.Email, auth.OutcomeOK, "", "")
+	codec := a.cookieCodec(c)
+	if err := codec.Clear(c.Response(), c.Request()); err != nil {
+		return err
+	}
+	return redirect(c, "/login")
+}

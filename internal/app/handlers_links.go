@@ -1,0 +1,198 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/views"
+)
+
+func (a *App) inventory(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 15*time.Second)
+	defer cancel()
+	dbs := a.cfg.Links.Inventory(ctx)
+	return Render(c, http.StatusOK, views.Inventory(views.InventoryPage{Page: a.page(c, "Databases", "databases"), Databases: dbs}))
+}
+
+func (a *App) showLink(c echo.Context) error {
+	local, ok := a.cfg.Links.Fleet.Get(c.Param("db"))
+	if !ok {
+		return errs.E(errs.NotFound, "There is no database %q in this fleet.", c.Param("db"))
+	}
+	l, tables, err := a.cfg.Links.ForeignTables(c.Request().Context(), local.ConfigVar, c.Param("name"))
+	if err != nil {
+		return err
+	}
+	return Render(c, http.StatusOK, views.LinkView(views.LinkPage{Page: a.page(c, l.Name, "databases"), Link: l, Local: local, Tables: tables}))
+}
+
+func (a *App) createForm(c echo.Context, in createInput, formErrs views.FormErrors) views.CreateForm {
+	return views.CreateForm{
+		Page:      a.page(c, "New data link", "databases"),
+		Databases: a.cfg.Links.Fleet.Databases,
+		Remote:    in.Remote,
+		Local:     in.Local,
+		Name:      in.Name,
+		CopyEnums: in.CopyEnums,
+		Errors:    formErrs,
+	}
+}
+
+func (a *App) newLinkForm(c echo.Context) error {
+	in := createInput{CopyEnums: true}
+	if v := c.QueryParam("local"); v != "" {
+		if _, ok := a.cfg.Links.Fleet.Get(v); ok {
+			in.Local = v
+		}
+	}
+	if v := c.QueryParam("remote"); v != "" {
+		if _, ok := a.cfg.Links.Fleet.Get(v); ok {
+			in.Remote = v
+		}
+	}
+	return Render(c, http.StatusOK, views.CreateLinkView(a.createForm(c, in, nil)))
+}
+
+func (a *App) createLink(c echo.Context) error {
+	form, err := c.FormParams()
+	if err != nil {
+		return errs.E(errs.Invalid, "The form could not be read.")
+	}
+	in := decodeCreateForm(form)
+	formErrs := views.FormErrors{}
+	if in.Remote == "" {
+		formErrs["remote"] = "Choose the remote database."
+	}
+	if in.Local == "" {
+		formErrs["local"] = "Choose the local database."
+	}
+	if len(formErrs) > 0 {
+		return Render(c, http.StatusUnprocessableEntity, views.CreateLinkView(a.createForm(c, in, formErrs)))
+	}
+	s := session(c)
+	res, err := a.cfg.Links.CreateLink(c.Request().Context(), links.CreateRequest{
+		RemoteVar: in.Remote, LocalVar: in.Local, Name: in.Name, CopyEnums: in.CopyEnums, Actor: s.User.Email,
+	})
+	target := in.Local + "/" + in.Name
+	if err != nil {
+		if errs.KindOf(err) == errs.Internal {
+			a.audit(c, auth.ActionLinkCreate, target, auth.OutcomeFailed, "internal error", "")
+			return err
+		}
+		a.audit(c, auth.ActionLinkCreate, target, outcomeOf(err), errs.MessageOf(err), "")
+		formErrs[errs.FieldOf(err)] = errs.MessageOf(err)
+		return Render(c, statusOf(errs.KindOf(err)), views.CreateLinkView(a.createForm(c, in, formErrs)))
+	}
+	target = in.Local + "/" + res.Link.Name
+	detail := fmt.Sprintf("from %s (%s), %d foreign tables", in.Remote, res.Link.RemoteResourceName, res.Tables)
+	if len(res.CopiedTypes) > 0 {
+		detail += "; copied enum types " + strings.Join(res.CopiedTypes, ", ")
+	}
+	a.audit(c, auth.ActionLinkCreate, target, auth.OutcomeOK, detail, strings.Join(res.DDL, ";\n")+";")
+	a.flash(c, flashOK, fmt.Sprintf("Link %s created in %s with %d foreign tables.", res.Link.Name, in.Local, res.Tables))
+	return redirect(c, views.LinkPath(in.Local, res.Link.Name))
+}
+
+func outcomeOf(err error) string {
+	switch errs.KindOf(err) {
+	case errs.Invalid, errs.Conflict, errs.Forbidden, errs.NotFound:
+		return auth.OutcomeRefused
+	}
+	return auth.OutcomeFailed
+}
+
+func (a *App) destroyPage(c echo.Context, in destroyInput, formErrs views.FormErrors) (views.DestroyPage, error) {
+	local, ok := a.cfg.Links.Fleet.Get(c.Param("db"))
+	if !ok {
+		return views.DestroyPage{}, errs.E(errs.NotFound, "There is no database %q in this fleet.", c.Param("db"))
+	}
+	plan, err := a.cfg.Links.PlanDestroy(c.Request().Context(), local.ConfigVar, c.Param("name"))
+	if err != nil {
+		return views.DestroyPage{}, err
+	}
+	return views.DestroyPage{
+		Page:    a.page(c, "Destroy "+plan.Link.Name, "databases"),
+		Plan:    plan,
+		Local:   local,
+		Confirm: in.Confirm,
+		Errors:  formErrs,
+	}, nil
+}
+
+func (a *App) confirmDestroy(c echo.Context) error {
+	p, err := a.destroyPage(c, destroyInput{}, nil)
+	if err != nil {
+		if errs.Is(err, errs.Forbidden) {
+			a.audit(c, auth.ActionLinkDestroyRefused, c.Param("db")+"/"+c.Param("name"), auth.OutcomeRefused, errs.MessageOf(err), "")
+		}
+		return err
+	}
+	return Render(c, http.StatusOK, views.DestroyView(p))
+}
+
+func (a *App) destroyLink(c echo.Context) error {
+	form, err := c.FormParams()
+	if err != nil {
+		return errs.E(errs.Invalid, "The form could not be read.")
+	}
+	in := decodeDestroyForm(form)
+	localVar, name := c.Param("db"), c.Param("name")
+	target := localVar + "/" + name
+	res, err := a.cfg.Links.DestroyLink(c.Request().Context(), links.DestroyRequest{
+		LocalVar: localVar, Name: name, Confirm: in.Confirm, Fingerprint: in.Fingerprint, Actor: session(c).User.Email,
+	})
+	if err != nil {
+		kind := errs.KindOf(err)
+		if kind == errs.Internal {
+			a.audit(c, auth.ActionLinkDestroy, target, auth.OutcomeFailed, "internal error", "")
+			return err
+		}
+		a.audit(c, auth.ActionLinkDestroyRefused, target, outcomeOf(err), errs.MessageOf(err), "")
+		if kind != errs.Invalid && kind != errs.Conflict {
+			return err
+		}
+		// Show the confirmation again, re-read, with the message.
+		p, perr := a.destroyPage(c, in, views.FormErrors{errs.FieldOf(err): errs.MessageOf(err)})
+		if perr != nil {
+			return perr
+		}
+		return Render(c, statusOf(kind), views.DestroyView(p))
+	}
+	detail := fmt.Sprintf("link to %s (%s)", res.Link.RemoteConfigVar, res.Link.RemoteResourceName)
+	if n := len(res.Dependents); n > 0 {
+		var ds []string
+		for _, d := range res.Dependents {
+			ds = append(ds, d.Type+" "+d.Identity)
+		}
+		detail += fmt.Sprintf("; also dropped %d dependent object(s): %s", n, strings.Join(ds, ", "))
+	}
+	a.audit(c, auth.ActionLinkDestroy, target, auth.OutcomeOK, detail, strings.Join(res.DDL, ";\n")+";")
+	a.flash(c, flashOK, fmt.Sprintf("Link %s destroyed in %s.", name, localVar))
+	return redirect(c, "/")
+}
+
+// audit records an action; a failure to record is logged, not shown, so it
+// never turns a done change into an error page.
+func (a *App) audit(c echo.Context, action, target, outcome, detail, ddl string) {
+	actor := ""
+	if s := session(c); s != nil {
+		actor = s.User.Email
+	}
+	a.auditAs(c, actor, action, target, outcome, detail, ddl)
+}
+
+func (a *App) auditAs(c echo.Context, actor, action, target, outcome, detail, ddl string) {
+	err := a.cfg.Auth.Record(c.Request().Context(), auth.AuditEntry{
+		Actor: actor, Action: action, Target: target, Outcome: outcome, Detail: detail, DDL: ddl, RemoteAddr: c.RealIP(),
+	})
+	if err != nil {
+		a.log.Error("audit record failed", "action", action, "target", target, "err", err)
+	}
+}

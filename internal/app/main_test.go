@@ -1,0 +1,228 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/pgtest"
+)
+
+var cluster *pgtest.Cluster
+
+func TestMain(m *testing.M) {
+	var err error
+	if cluster, err = pgtest.Start(context.Background(), pgtest.Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	cluster.Stop()
+	os.Exit(code)
+}
+
+var seq atomic.Int64
+
+const (
+	adminEmail  = "admin@example.com"
+	viewerEmail = "viewer@example.com"
+	password    = "a long enough password"
+)
+
+// env is one test's app over fresh databases: a local and a remote (same
+// cluster) and a state database with an admin and a viewer.
+type env struct {
+	app           *App
+	srv           *httptest.Server
+	store         *auth.Store
+	local, remote *pgtest.Database
+	keys          []string
+}
+
+func newEnv(t *testing.T, opts ...func(*Config)) *env {
+	t.Helper()
+	ctx := context.Background()
+	n := seq.Add(1)
+	mk := func(name string, o pgtest.DBOptions) *pgtest.Database {
+		d, err := cluster.CreateDatabase(ctx, fmt.Sprintf("%s_%d", name, n), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	e := &env{local: mk("local", pgtest.DBOptions{}), remote: mk("remote", pgtest.DBOptions{})}
+	state := mk("state", pgtest.DBOptions{NoFDW: true})
+	execSQL(t, e.remote.URL, `CREATE TABLE customers (id int, name text); CREATE TABLE "<script>alert(1)</script>" (x int)`)
+	store, err := auth.Open(ctx, state.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	e.store = store
+	for email, role := range map[string]auth.Role{adminEmail: auth.RoleAdmin, viewerEmail: auth.RoleViewer} {
+		if _, err := store.AddUser(ctx, email, role, password); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fleet, err := links.LoadFleet([]string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + e.remote.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	svc := links.NewService(fleet, log)
+	t.Cleanup(svc.Close)
+	e.keys = []string{pgtest.RandomToken(32)}
+	cfg := Config{Links: svc, Auth: store, Log: log, SessionKeys: e.keys}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e.app, err = New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(e.app.Handler())
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// client is a browser-like client: a cookie jar, no automatic redirects.
+type client struct {
+	t    *testing.T
+	e    *env
+	http *http.Client
+	csrf string
+}
+
+func (e *env) client(t *testing.T) *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: t, e: e, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+type response struct {
+	Status   int
+	Body     string
+	Header   http.Header
+	Location string
+}
+
+func (c *client) do(method, path string, form url.Values, headers ...string) response {
+	c.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, c.e.srv.URL+path, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	r := response{Status: resp.StatusCode, Body: string(b), Header: resp.Header, Location: resp.Header.Get("Location")}
+	if m := csrfRe.FindStringSubmatch(r.Body); m != nil {
+		c.csrf = m[1]
+	}
+	return r
+}
+
+var csrfRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func (c *client) get(path string) response { c.t.Helper(); return c.do("GET", path, nil) }
+
+// post sends a form with the client's current CSRF token.
+func (c *client) post(path string, form url.Values) response {
+	c.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	if form.Get("csrf") == "" && c.csrf != "" {
+		form.Set("csrf", c.csrf)
+	}
+	return c.do("POST", path, form)
+}
+
+// login fills in the sign-in form as a browser would: GET it, then POST
+// with its token.
+func (c *client) login(email, pw, next string, headers ...string) response {
+	c.t.Helper()
+	c.get("/login")
+	form := url.Values{"email": {email}, "password": {pw}, "csrf": {c.csrf}}
+	if next != "" {
+		form.Set("next", next)
+	}
+	return c.do("POST", "/login", form, headers...)
+}
+
+func (c *client) signIn(email string) {
+	c.t.Helper()
+	r := c.login(email, password, "")
+	if r.Status != http.StatusSeeOther {
+		c.t.Fatalf("sign in as %s: %d %s", email, r.Status, r.Body)
+	}
+	c.get("/") // pick up the CSRF token
+	if c.csrf == "" {
+		c.t.Fatal("no CSRF token after sign-in")
+	}
+}
+
+func execSQL(t *testing.T, url, sql string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func queryInt(t *testing.T, url, sql string, args ...any) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func linkCount(t *testing.T, e *env) int {
+	return queryInt(t, e.local.URL, "SELECT count(*) FROM pg_foreign_server")
+}
+
+func auditCount(t *testing.T, e *env, action string) int {
+	entries, err := e.store.ListAudit(context.Background(), auth.AuditFilter{Action: action})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
+}

@@ -1,0 +1,48 @@
+package app
+
+import (
+	"net/http"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/views"
+)
+
+// Render writes a templ component with a status.
+func Render(c echo.Context, status int, comp templ.Component) error {
+	buf := templ.GetBuffer()
+	defer templ.ReleaseBuffer(buf)
+	if err := comp.Render(c.Request().Context(), buf); err != nil {
+		return err
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// page builds the layout model: who is signed in and any flash messages.
+func (a *App) page(c echo.Context, title, nav string) views.Page {
+	p := views.Page{Title: title, Nav: nav}
+	if s := session(c); s != nil {
+		p.Viewer = &views.Viewer{Email: s.User.Email, IsAdmin: s.User.IsAdmin(), CSRF: s.CSRFToken}
+	}
+	flashes, err := a.cookieCodec(c).Flashes(c.Response(), c.Request())
+	if err != nil {
+		a.log.Warn("reading flashes", "err", err)
+	}
+	for _, f := range flashes {
+		p.Flashes = append(p.Flashes, views.Flash{Kind: f.Kind, Message: f.Message})
+	}
+	return p
+}
+
+// flash queues a message for the page after the redirect.
+func (a *App) flash(c echo.Context, kind, msg string) {
+	if err := a.cookieCodec(c).AddFlash(c.Response(), c.Request(), kind, msg); err != nil {
+		a.log.Warn("writing flash", "err", err)
+	}
+}
+
+// redirect answers a POST with 303 See Other.
+func redirect(c echo.Context, to string) error { return c.Redirect(http.StatusSeeOther, to) }
+
+var flashOK, flashErr = auth.FlashSuccess, auth.FlashError

@@ -1,0 +1,101 @@
+// Package demo starts throwaway PostgreSQL clusters filled with sample data
+// and returns the environment a pglinks fleet needs, for `web demo`.
+package demo
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pglinks/pglinks/internal/pgtest"
+)
+
+//go:embed seed_shop.sql
+var seedShop string
+
+//go:embed seed_crm.sql
+var seedCRM string
+
+//go:embed seed_analytics.sql
+var seedAnalytics string
+
+//go:embed seed_warehouse.sql
+var seedWarehouse string
+
+// Env is a running demo: two clusters and the config vars pointing at them.
+type Env struct {
+	Clusters []*pgtest.Cluster
+	// Vars are environment entries: the fleet's config vars, resource
+	// names and PGLINKS_STATE_URL.
+	Vars map[string]string
+}
+
+type dbSpec struct {
+	configVar, name, resource, seed string
+	cluster                         int
+	opts                            pgtest.DBOptions
+}
+
+// Start creates the demo: two clusters, four fleet databases owned by
+// non-superuser roles with password authentication (as on hosted plans),
+// one of them without postgres_fdw, and a state database.
+func Start(ctx context.Context) (*Env, error) {
+	env := &Env{Vars: map[string]string{}}
+	for range 2 {
+		c, err := pgtest.Start(ctx, pgtest.Options{Logical: true})
+		if err != nil {
+			env.Stop()
+			return nil, err
+		}
+		env.Clusters = append(env.Clusters, c)
+	}
+	specs := []dbSpec{
+		{"DATABASE_URL", "shop", "postgresql-animate-91581", seedShop, 0, pgtest.DBOptions{}},
+		{"HEROKU_POSTGRESQL_BLUE_URL", "analytics", "postgresql-colorful-33594", seedAnalytics, 0, pgtest.DBOptions{}},
+		{"HEROKU_POSTGRESQL_ORANGE_URL", "crm", "postgresql-round-06985", seedCRM, 1, pgtest.DBOptions{}},
+		{"HEROKU_POSTGRESQL_GRAY_URL", "warehouse", "postgresql-silent-27114", seedWarehouse, 1, pgtest.DBOptions{NoFDW: true}},
+	}
+	var names string
+	for _, s := range specs {
+		d, err := env.Clusters[s.cluster].CreateDatabase(ctx, s.name, s.opts)
+		if err != nil {
+			env.Stop()
+			return nil, err
+		}
+		if err := execAs(ctx, d.URL, s.seed); err != nil {
+			env.Stop()
+			return nil, fmt.Errorf("demo: seed %s: %w", s.name, err)
+		}
+		env.Vars[s.configVar] = d.URL
+		if names != "" {
+			names += ","
+		}
+		names += s.configVar + "=" + s.resource
+	}
+	env.Vars["PGLINKS_RESOURCE_NAMES"] = names
+	state, err := env.Clusters[0].CreateDatabase(ctx, "pglinks_state", pgtest.DBOptions{NoFDW: true})
+	if err != nil {
+		env.Stop()
+		return nil, err
+	}
+	env.Vars["PGLINKS_STATE_URL"] = state.URL
+	return env, nil
+}
+
+// Stop stops every cluster and removes its files.
+func (e *Env) Stop() {
+	for _, c := range e.Clusters {
+		c.Stop()
+	}
+}
+
+func execAs(ctx context.Context, url, sql string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, sql)
+	return err
+}

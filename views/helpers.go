@@ -1,0 +1,27 @@
+package views
+
+import (
+	"net/url"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// quoteIdent quotes an identifier the way psql users would type it.
+func quoteIdent(s string) string {
+	simple := s != ""
+	for i, r := range s {
+		if !(r >= 'a' && r <= 'z' || r == '_' || (i > 0 && r >= '0' && r <= '9')) {
+			simple = false
+			break
+		}
+	}
+	if simple {
+		return s
+	}
+	return pgx.Identifier{s}.Sanitize()
+}
+
+func urlQuery(s string) string { return url.QueryEscape(s) }
