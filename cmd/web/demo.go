@@ -84,6 +84,13 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 	}
 	log.Info("demo link created", "link", res.Link.Name, "tables", res.Tables)
 
+	pgpass, err := writePgpass(env)
+	if err != nil {
+		p.close()
+		return err
+	}
+	defer os.RemoveAll(filepath.Dir(pgpass))
+
 	_, port, _ := net.SplitHostPort(p.ln.Addr().String())
 	fmt.Fprintf(stdout, `
 pglinks demo is running: http://localhost:%s
@@ -91,21 +98,12 @@ pglinks demo is running: http://localhost:%s
   Sign in as  %s
   Password    %s   (shown once; the demo's data is thrown away on exit)
 
-Fleet:
-`, port, demoAdmin, password)
+Fleet (connect with psql after: export PGPASSFILE=%s):
+`, port, demoAdmin, password, pgpass)
 	for _, d := range p.links.Fleet.Databases {
-		fmt.Fprintf(stdout, "  %-30s %-28s %s\n", d.ConfigVar, d.ResourceName, d.MaskedURL())
+		fmt.Fprintf(stdout, "  %-29s %-26s psql -h %s -p %s -U %s %s\n", d.ConfigVar, d.ResourceName, d.Host, d.Port, d.User, d.DBName)
 	}
-	pgpass, err := writePgpass(env)
-	if err != nil {
-		p.close()
-		return err
-	}
-	defer os.RemoveAll(filepath.Dir(pgpass))
-	if u, err := url.Parse(env.Vars["HEROKU_POSTGRESQL_BLUE_URL"]); err == nil {
-		fmt.Fprintf(stdout, "\nThe demo links crm (HEROKU_POSTGRESQL_ORANGE_URL) into analytics. Query it with psql:\n  PGPASSFILE=%s psql -h %s -p %s -U %s %s -c 'SELECT stage, count(*) FROM crm.deals GROUP BY 1'\n",
-			pgpass, u.Hostname(), u.Port(), u.User.Username(), strings.TrimPrefix(u.Path, "/"))
-	}
+	fmt.Fprintf(stdout, "\nThe link crm (from HEROKU_POSTGRESQL_ORANGE_URL) is already in analytics:\n  psql ... analytics -c 'SELECT stage, count(*) FROM crm.deals GROUP BY 1'\n")
 	fmt.Fprintln(stdout, "\nPress Ctrl-C to stop and remove everything.")
 	return p.run(ctx)
 }

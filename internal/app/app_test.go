@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -427,6 +428,34 @@ func TestUsersThroughHandlers(t *testing.T) {
 	r = c.post("/users", url.Values{"email": {"x@example.com"}, "role": {"root"}})
 	if r.Status != http.StatusUnprocessableEntity {
 		t.Fatalf("bad role: %d", r.Status)
+	}
+
+	ctx := context.Background()
+	users, _ := e.store.ListUsers(ctx)
+	ids := map[string]string{}
+	for _, u := range users {
+		ids[u.Email] = strconv.FormatInt(u.ID, 10)
+	}
+	if r := c.post("/users/"+ids["new@example.com"]+"/role", url.Values{"role": {"admin"}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("set role: %d", r.Status)
+	}
+	if r := c.post("/users/"+ids[adminEmail]+"/delete", nil); r.Status != http.StatusSeeOther {
+		t.Fatalf("remove self: %d", r.Status)
+	}
+	if r := c.post("/users/"+ids["new@example.com"]+"/delete", nil); r.Status != http.StatusSeeOther {
+		t.Fatalf("remove: %d", r.Status)
+	}
+	if r := c.post("/users/999999/delete", nil); r.Status != http.StatusNotFound {
+		t.Fatalf("remove unknown: %d", r.Status)
+	}
+	users, _ = e.store.ListUsers(ctx)
+	if len(users) != 2 || users[0].Email != adminEmail {
+		t.Fatalf("users after changes: %+v", users)
+	}
+	for action, want := range map[string]int{auth.ActionUserSetRole: 1, auth.ActionUserRemove: 1} {
+		if n := auditCount(t, e, action); n != want {
+			t.Errorf("%s audit rows: %d, want %d", action, n, want)
+		}
 	}
 }
 

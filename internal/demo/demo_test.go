@@ -1,0 +1,80 @@
+package demo
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pglinks/pglinks/internal/links"
+)
+
+// TestDemoPath walks what the README asks a new user to try on the demo:
+// link shop into crm, list its foreign tables, query it, destroy it.
+func TestDemoPath(t *testing.T) {
+	ctx := context.Background()
+	env, err := Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Stop()
+	var environ []string
+	for k, v := range env.Vars {
+		environ = append(environ, k+"="+v)
+	}
+	fleet, err := links.LoadFleet(environ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := links.NewService(fleet, slog.New(slog.DiscardHandler))
+	defer svc.Close()
+
+	inv := svc.Inventory(ctx)
+	support := map[string]bool{}
+	for _, st := range inv {
+		if !st.Reachable {
+			t.Fatalf("%s unreachable: %s", st.DB.ConfigVar, st.Error)
+		}
+		support[st.DB.ConfigVar] = st.Support.OK
+	}
+	if len(inv) != 4 || !support["DATABASE_URL"] || !support["HEROKU_POSTGRESQL_ORANGE_URL"] || support["HEROKU_POSTGRESQL_GRAY_URL"] {
+		t.Fatalf("demo fleet support = %v", support)
+	}
+
+	res, err := svc.CreateLink(ctx, links.CreateRequest{RemoteVar: "DATABASE_URL", LocalVar: "HEROKU_POSTGRESQL_ORANGE_URL", Name: "shop", CopyEnums: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Tables != 4 || len(res.CopiedTypes) != 1 {
+		t.Fatalf("create: %d tables, copied %v", res.Tables, res.CopiedTypes)
+	}
+	_, tables, err := svc.ForeignTables(ctx, "HEROKU_POSTGRESQL_ORANGE_URL", "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tables[0].Name != "Order Items (2024) <draft>" {
+		t.Errorf("first table = %q", tables[0].Name)
+	}
+	conn, err := pgx.Connect(ctx, env.Vars["HEROKU_POSTGRESQL_ORANGE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var paid int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM shop.orders WHERE status = 'paid'").Scan(&paid); err != nil || paid != 250 {
+		t.Fatalf("paid orders through the link: %d, %v", paid, err)
+	}
+	plan, err := svc.PlanDestroy(ctx, "HEROKU_POSTGRESQL_ORANGE_URL", "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.DestroyLink(ctx, links.DestroyRequest{LocalVar: "HEROKU_POSTGRESQL_ORANGE_URL", Name: "shop", Confirm: "shop", Fingerprint: plan.Fingerprint}); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range env.Vars {
+		if strings.Contains(v, "postgres://") && !strings.Contains(v, "127.0.0.1") {
+			t.Errorf("demo URL not on loopback: %s", links.MaskURL(v))
+		}
+	}
+}
