@@ -4,6 +4,7 @@
 package app
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -123,7 +124,15 @@ func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
 	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
+// healthz answers 200 while the state database answers, so a load balancer
+// takes out an instance that cannot sign anyone in.
 func (a *App) healthz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := a.cfg.Auth.Pool().Ping(ctx); err != nil {
+		a.log.Warn("health check: state database", "err", err)
+		return c.String(http.StatusServiceUnavailable, "state database unavailable\n")
+	}
 	return c.String(http.StatusOK, "ok\n")
 }
 

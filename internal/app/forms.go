@@ -14,11 +14,15 @@ const maxFieldLen = 512
 // field returns a trimmed form value, cut to a sane length and to valid
 // UTF-8 so it can be echoed back into the form safely.
 func field(form url.Values, name string) string {
-	v := strings.TrimSpace(form.Get(name))
+	v := strings.ToValidUTF8(strings.TrimSpace(form.Get(name)), "\uFFFD")
 	if len(v) > maxFieldLen {
-		v = v[:maxFieldLen]
+		cut := maxFieldLen
+		for cut > 0 && !utf8.RuneStart(v[cut]) {
+			cut--
+		}
+		v = strings.TrimSpace(v[:cut])
 	}
-	return strings.ToValidUTF8(v, "\uFFFD")
+	return v
 }
 
 // createInput is the create-link form.
