@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
@@ -110,34 +109,6 @@ func (f *fleet) userAdd(t *testing.T, email, role, password string) {
 	}
 }
 
-func execSQL(t *testing.T, url, sql string) {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
-
-func queryInt(t *testing.T, url, sql string, args ...any) int {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var n int
-	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return n
-}
-
 func closedPortURL(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -146,4 +117,11 @@ func closedPortURL(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return "postgres://ghost:hunter2hunter2@" + addr + "/ghost?sslmode=disable"
+}
+
+func execSQL(t *testing.T, url, sql string) { t.Helper(); pgtest.MustExec(t, url, sql) }
+
+func queryInt(t *testing.T, url, sql string, args ...any) int {
+	t.Helper()
+	return pgtest.MustQueryInt(t, url, sql, args...)
 }

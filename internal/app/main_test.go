@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
@@ -187,34 +186,6 @@ func (c *client) signIn(email string) {
 	}
 }
 
-func execSQL(t *testing.T, url, sql string) {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func queryInt(t *testing.T, url, sql string, args ...any) int {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var n int
-	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 func linkCount(t *testing.T, e *env) int {
 	return queryInt(t, e.local.URL, "SELECT count(*) FROM pg_foreign_server")
 }
@@ -225,4 +196,11 @@ func auditCount(t *testing.T, e *env, action string) int {
 		t.Fatal(err)
 	}
 	return len(entries)
+}
+
+func execSQL(t *testing.T, url, sql string) { t.Helper(); pgtest.MustExec(t, url, sql) }
+
+func queryInt(t *testing.T, url, sql string, args ...any) int {
+	t.Helper()
+	return pgtest.MustQueryInt(t, url, sql, args...)
 }

@@ -62,21 +62,13 @@ func (s *Service) CreateLink(ctx context.Context, req CreateRequest) (*CreateRes
 		return nil, err
 	}
 
-	conn, err := s.acquire(ctx, local)
+	tx, done, err := s.beginLocked(ctx, local, req.Name)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Release()
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return nil, connectError(local, err)
-	}
-	defer tx.Rollback(ctx)
+	defer done()
 
 	res := &CreateResult{}
-	if err := lockLink(ctx, tx, req.Name, s.LockTimeout); err != nil {
-		return nil, err
-	}
 	if err := checkNameFree(ctx, tx, local, req.Name); err != nil {
 		return nil, err
 	}

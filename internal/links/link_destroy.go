@@ -58,16 +58,11 @@ func (s *Service) PlanDestroy(ctx context.Context, localVar, name string) (*Dest
 	if err := checkDestroyable(localVar, name); err != nil {
 		return nil, err
 	}
-	conn, err := s.acquire(ctx, local)
+	tx, done, err := s.begin(ctx, local, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Release()
-	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return nil, connectError(local, err)
-	}
-	defer tx.Rollback(ctx)
+	defer done()
 	return planDestroy(ctx, tx, local, name)
 }
 
@@ -85,19 +80,11 @@ func (s *Service) DestroyLink(ctx context.Context, req DestroyRequest) (*Destroy
 	if strings.TrimSpace(req.Confirm) != req.Name {
 		return nil, errs.E(errs.Invalid, "The name you typed does not match %q. Nothing was destroyed.", req.Name).OnField("confirm")
 	}
-	conn, err := s.acquire(ctx, local)
+	tx, done, err := s.beginLocked(ctx, local, req.Name)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Release()
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return nil, connectError(local, err)
-	}
-	defer tx.Rollback(ctx)
-	if err := lockLink(ctx, tx, req.Name, s.LockTimeout); err != nil {
-		return nil, err
-	}
+	defer done()
 	plan, err := planDestroy(ctx, tx, local, req.Name)
 	if err != nil {
 		return nil, err

@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
@@ -91,34 +90,6 @@ func newService(t testing.TB, env []string) *Service {
 	return svc
 }
 
-func execAs(t testing.TB, url, sql string, args ...any) {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql, args...); err != nil {
-		t.Fatalf("exec %q: %v", sql, err)
-	}
-}
-
-func queryInt(t testing.TB, url, sql string, args ...any) int {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var n int
-	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
-		t.Fatalf("query %q: %v", sql, err)
-	}
-	return n
-}
-
 // linkObjects counts what a link named name left in the local database:
 // schemas, foreign servers and user mappings of that name.
 func linkObjects(t testing.TB, url, name string) (schemas, servers, mappings int) {
@@ -134,4 +105,14 @@ func assertNothingLeft(t testing.TB, url, name string) {
 	if s, sv, m := linkObjects(t, url, name); s+sv+m != 0 {
 		t.Fatalf("left behind for %q: %d schemas, %d servers, %d user mappings", name, s, sv, m)
 	}
+}
+
+func execAs(t testing.TB, url, sql string, args ...any) {
+	t.Helper()
+	pgtest.MustExec(t, url, sql, args...)
+}
+
+func queryInt(t testing.TB, url, sql string, args ...any) int {
+	t.Helper()
+	return pgtest.MustQueryInt(t, url, sql, args...)
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pglinks/pglinks/internal/errs"
 )
@@ -109,6 +110,34 @@ func (s *Service) acquire(ctx context.Context, d *Database) (*pgxpool.Conn, erro
 		return nil, connectError(d, err)
 	}
 	return conn, nil
+}
+
+// begin opens a transaction on d. done rolls back (a no-op after Commit)
+// and returns the connection to the pool.
+func (s *Service) begin(ctx context.Context, d *Database, opts pgx.TxOptions) (tx pgx.Tx, done func(), err error) {
+	conn, err := s.acquire(ctx, d)
+	if err != nil {
+		return nil, nil, err
+	}
+	tx, err = conn.BeginTx(ctx, opts)
+	if err != nil {
+		conn.Release()
+		return nil, nil, connectError(d, err)
+	}
+	return tx, func() { tx.Rollback(ctx); conn.Release() }, nil
+}
+
+// beginLocked opens a write transaction holding the lock on link name.
+func (s *Service) beginLocked(ctx context.Context, d *Database, name string) (pgx.Tx, func(), error) {
+	tx, done, err := s.begin(ctx, d, pgx.TxOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := lockLink(ctx, tx, name, s.LockTimeout); err != nil {
+		done()
+		return nil, nil, err
+	}
+	return tx, done, nil
 }
 
 // connectError turns a failure to reach d from pglinks into a message that

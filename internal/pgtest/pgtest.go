@@ -309,3 +309,40 @@ func (c *Cluster) PrependHBA(ctx context.Context, line string) error {
 	}
 	return c.Exec(ctx, "postgres", "SELECT pg_reload_conf()")
 }
+
+// TB is the part of testing.TB the helpers below need (so this package does
+// not import testing into the demo binary).
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
+// MustExec runs sql against url (as whoever the URL names) or fails tb.
+func MustExec(tb TB, url, sql string, args ...any) {
+	tb.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		tb.Fatalf("pgtest: connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+		tb.Fatalf("pgtest: %s: %v", sql, err)
+	}
+}
+
+// MustQueryInt runs a query returning one integer, or fails tb.
+func MustQueryInt(tb TB, url, sql string, args ...any) int {
+	tb.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		tb.Fatalf("pgtest: connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+		tb.Fatalf("pgtest: %s: %v", sql, err)
+	}
+	return n
+}
