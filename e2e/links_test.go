@@ -115,8 +115,12 @@ func TestAdminCreatesInspectsAndDestroysALink(t *testing.T) {
 	must(t, expect.Locator(page.GetByTestId("destroy-confirm")).ToContainText("the tables and views created within it"))
 	must(t, expect.Locator(page.GetByTestId("destroy-confirm")).ToContainText("may break"))
 	screenshot(t, page, "destroy-confirm")
+	destroyButton := page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Destroy link"})
 	must(t, page.Locator("#confirm").Fill("sale"))
-	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Destroy link"}).Click())
+	must(t, expect.Locator(destroyButton).ToBeDisabled())
+	// The server checks too: submit the mismatch past the disabled button.
+	_, err = page.Locator("[data-testid=destroy-form]").Evaluate("form => form.submit()", nil)
+	must(t, err)
 	must(t, expect.Locator(page.GetByTestId("error-confirm")).ToContainText("does not match"))
 	if n := countLinkObjects(t, f.local.URL, "sales"); n != 3 {
 		t.Fatalf("a wrong confirmation changed the catalog: %d objects left", n)
@@ -125,7 +129,8 @@ func TestAdminCreatesInspectsAndDestroysALink(t *testing.T) {
 
 	// The right name destroys it.
 	must(t, page.Locator("#confirm").Fill("sales"))
-	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Destroy link"}).Click())
+	must(t, expect.Locator(destroyButton).ToBeEnabled())
+	must(t, destroyButton.Click())
 	must(t, expect.Page(page).ToHaveURL(srv.URL+"/"))
 	must(t, expect.Locator(page.GetByTestId("flash-success")).ToContainText("Link sales destroyed"))
 	must(t, expect.Locator(page.GetByTestId("db-DATABASE_URL").GetByTestId("no-links")).ToBeVisible())
