@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/links"
@@ -104,6 +105,9 @@ func TestViewerCannotChangeAnything(t *testing.T) {
 	if n := linkCount(t, e); n != 1 {
 		t.Fatalf("viewer changed the links: %d servers", n)
 	}
+	if n := auditCount(t, e, auth.ActionDenied); n != len(stateChanges(createForm, destroyForm)) {
+		t.Errorf("%d denied audit rows for the viewer's attempts", n)
+	}
 	users, _ := e.store.ListUsers(context.Background())
 	if len(users) != 2 || users[0].Role != auth.RoleAdmin {
 		t.Fatalf("viewer changed users: %+v", users)
@@ -140,6 +144,9 @@ func TestCSRF(t *testing.T) {
 	}
 	if n := linkCount(t, e); n != 1 {
 		t.Fatalf("forged requests changed the links: %d servers", n)
+	}
+	if n := auditCount(t, e, auth.ActionDenied); n != 3*len(stateChanges(createForm, destroyForm)) {
+		t.Errorf("%d denied audit rows for forged requests", n)
 	}
 	// A cross-site form post is refused even with the right token.
 	r := admin.do("POST", "/links", url.Values{"csrf": {admin.csrf}, "remote": {"HEROKU_POSTGRESQL_BLUE_URL"}, "local": {"DATABASE_URL"}, "name": {"x"}},
@@ -223,6 +230,9 @@ func TestLogoutEndsSessionServerSide(t *testing.T) {
 
 	if r := c.post("/logout", nil); r.Status != http.StatusSeeOther || r.Location != "/login" {
 		t.Fatalf("logout: %d %s", r.Status, r.Location)
+	}
+	if r := c.get("/login"); !strings.Contains(r.Body, "You have signed out.") {
+		t.Error("no sign-out message")
 	}
 	// Replay the old cookie in a fresh client.
 	replay := e.client(t)
@@ -469,3 +479,21 @@ func regexpFind(t *testing.T, s, re string) string {
 }
 
 var _ = links.ValidateName
+
+func TestIdleSessionEnds(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	c.signIn(adminEmail)
+	e.store.IdleTimeout = time.Nanosecond
+	r := c.get("/audit")
+	if r.Status != http.StatusSeeOther || r.Location != "/login?next=%2Faudit" {
+		t.Fatalf("idle session: %d %s", r.Status, r.Location)
+	}
+	e.store.IdleTimeout = auth.DefaultIdleTimeout
+	if r := c.get("/login"); !strings.Contains(r.Body, "Your session has ended") {
+		t.Error("no message saying the session ended")
+	}
+	if r := c.get("/"); r.Status != http.StatusSeeOther {
+		t.Fatalf("expired session came back: %d", r.Status)
+	}
+}

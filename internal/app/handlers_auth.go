@@ -89,5 +89,6 @@ func (a *App) logout(c echo.Context) error {
 	if err := codec.Clear(c.Response(), c.Request()); err != nil {
 		return err
 	}
+	a.flash(c, flashOK, "You have signed out.")
 	return redirect(c, "/login")
 }

@@ -124,6 +124,7 @@ func (a *App) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 			if err := codec.Clear(c.Response(), c.Request()); err != nil {
 				a.log.Warn("clearing session cookie", "err", err)
 			}
+			a.flash(c, flashErr, errs.MessageOf(err))
 		default:
 			return err
 		}
@@ -176,6 +177,7 @@ func (a *App) checkCSRF(next echo.HandlerFunc) echo.HandlerFunc {
 			token = c.Request().Header.Get("X-CSRF-Token")
 		}
 		if !auth.ValidCSRF(s, token) {
+			a.audit(c, auth.ActionDenied, c.Request().URL.Path, auth.OutcomeRefused, "missing or wrong CSRF token", "")
 			return errs.E(errs.Forbidden, "The form's security token is missing or wrong. Reload the page and try again.")
 		}
 		return next(c)
@@ -202,6 +204,9 @@ func (a *App) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 func (a *App) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if s := session(c); s == nil || !s.User.IsAdmin() {
+			if !isSafeMethod(c.Request().Method) {
+				a.audit(c, auth.ActionDenied, c.Request().URL.Path, auth.OutcomeRefused, "admin role required", "")
+			}
 			return errs.E(errs.Forbidden, "Only admins may do this. Ask an admin to change your role.")
 		}
 		return next(c)

@@ -21,13 +21,16 @@ const (
 	ActionUserAdd            = "user_add"
 	ActionUserRemove         = "user_remove"
 	ActionUserSetRole        = "user_set_role"
+	// ActionDenied is a change refused before it reached the domain: a
+	// viewer posting to an admin route, or a missing or wrong CSRF token.
+	ActionDenied = "denied"
 )
 
 // Actions lists every audit action, for filters in the UI.
 var Actions = []string{
 	ActionLogin, ActionLoginFailed, ActionLogout,
 	ActionLinkCreate, ActionLinkDestroy, ActionLinkDestroyRefused,
-	ActionUserAdd, ActionUserRemove, ActionUserSetRole,
+	ActionUserAdd, ActionUserRemove, ActionUserSetRole, ActionDenied,
 }
 
 // Audit outcomes.
