@@ -151,6 +151,16 @@ func TestAdminCreatesInspectsAndDestroysALink(t *testing.T) {
 	}
 	screenshot(t, page, "audit")
 
+	// Admins manage users in the UI; a new user's password is shown once.
+	must(t, page.GetByRole("link", playwright.PageGetByRoleOptions{Name: "Users"}).Click())
+	must(t, page.Locator("#email").Fill("ops@example.com"))
+	_, err = page.Locator("#role").SelectOption(playwright.SelectOptionValues{Values: &[]string{"viewer"}})
+	must(t, err)
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Add user"}).Click())
+	must(t, expect.Locator(page.GetByTestId("new-password")).ToContainText("ops@example.com"))
+	must(t, expect.Locator(page.GetByTestId("user-ops@example.com")).ToBeVisible())
+	screenshot(t, page, "users")
+
 	// Sign out ends the session.
 	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Sign out"}).Click())
 	must(t, expect.Page(page).ToHaveURL(srv.URL+"/login"))

@@ -3,6 +3,7 @@ package links
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/pglinks/pglinks/internal/errs"
@@ -155,5 +156,40 @@ func TestDestroyLink(t *testing.T) {
 		if s, sv, m := linkObjects(t, f.local.URL, "sales"); s != 1 || sv != 1 || m != 1 {
 			t.Fatal("destroyed despite a blocker")
 		}
+	})
+
+	t.Run("ConcurrentDestroy", func(t *testing.T) {
+		// Two pglinks processes destroy the same link at once: one wins, the
+		// other is told there is nothing left to destroy.
+		f := newFixture(t)
+		createSales(t, f)
+		other := newService(t, f.env)
+		plan, err := f.svc.PlanDestroy(ctx, "DATABASE_URL", "sales")
+		if err != nil {
+			t.Fatal(err)
+		}
+		results := make([]error, 2)
+		var wg sync.WaitGroup
+		for i, svc := range []*Service{f.svc, other} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, results[i] = svc.DestroyLink(ctx, DestroyRequest{LocalVar: "DATABASE_URL", Name: "sales", Confirm: "sales", Fingerprint: plan.Fingerprint})
+			}()
+		}
+		wg.Wait()
+		wins := 0
+		for _, err := range results {
+			switch {
+			case err == nil:
+				wins++
+			case !errs.Is(err, errs.NotFound) && !errs.Is(err, errs.Conflict):
+				t.Errorf("loser got %v", err)
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("%d destroys won: %v", wins, results)
+		}
+		assertNothingLeft(t, f.local.URL, "sales")
 	})
 }
