@@ -478,8 +478,6 @@ func regexpFind(t *testing.T, s, re string) string {
 	return m[1]
 }
 
-var _ = links.ValidateName
-
 func TestIdleSessionEnds(t *testing.T) {
 	e := newEnv(t)
 	c := e.client(t)
@@ -495,5 +493,23 @@ func TestIdleSessionEnds(t *testing.T) {
 	}
 	if r := c.get("/"); r.Status != http.StatusSeeOther {
 		t.Fatalf("expired session came back: %d", r.Status)
+	}
+}
+
+func TestInventoryShowsMisconfiguredDatabase(t *testing.T) {
+	e := newEnv(t)
+	fleet, err := links.LoadFleet([]string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_RED_URL=mysql://root:topsecret@db/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.app.cfg.Links.Fleet = fleet
+	c := e.client(t)
+	c.signIn(adminEmail)
+	r := c.get("/")
+	if r.Status != 200 || !strings.Contains(r.Body, "misconfigured") || !strings.Contains(r.Body, "does not hold a postgres:// URL") {
+		t.Fatalf("inventory: %d", r.Status)
+	}
+	if strings.Contains(r.Body, "topsecret") {
+		t.Fatal("a misconfigured URL's password is rendered")
 	}
 }
