@@ -44,6 +44,8 @@ type Cluster struct {
 	bin           string
 	cred          *syscall.Credential
 	stopOnce      sync.Once
+	proc          *exec.Cmd
+	exited        chan struct{}
 }
 
 // BinDir finds the directory holding initdb and pg_ctl: $PGLINKS_PG_BINDIR,
@@ -64,6 +66,22 @@ func BinDir() (string, error) {
 		return filepath.Dir(p), nil
 	}
 	return "", errors.New("pgtest: PostgreSQL server binaries not found (install the Debian package \"postgresql\" or set PGLINKS_PG_BINDIR)")
+}
+
+// sweepStale removes cluster directories left by processes that were
+// killed: no running postmaster (no postmaster.pid) and older than any
+// start could take.
+func sweepStale() {
+	dirs, _ := filepath.Glob("/tmp/pglinks-pg-*")
+	for _, d := range dirs {
+		fi, err := os.Stat(d)
+		if err != nil || time.Since(fi.ModTime()) < 10*time.Minute {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(d, "data", "postmaster.pid")); os.IsNotExist(err) {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 func versionOf(binDir string) int {
@@ -87,6 +105,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		gid, _ := strconv.Atoi(u.Gid)
 		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 	}
+	sweepStale()
 	// Short path: the unix socket path must stay under 107 bytes.
 	c.Dir, err = os.MkdirTemp("/tmp", "pglinks-pg-")
 	if err != nil {
@@ -154,29 +173,73 @@ func (c *Cluster) initdb(ctx context.Context, opts Options) error {
 	return err
 }
 
+// start runs the postmaster as a direct child (not daemonized by pg_ctl)
+// with a parent-death signal, so a test binary that is killed takes its
+// clusters with it instead of leaving them running.
 func (c *Cluster) start(ctx context.Context) error {
-	out, err := c.run(ctx, "pg_ctl", "start", "-w", "-t", "30", "-D", c.dataDir(),
-		"-l", filepath.Join(c.Dir, "server.log"), "-o", fmt.Sprintf("-p %d", c.Port))
+	logf, err := os.Create(filepath.Join(c.Dir, "server.log"))
 	if err != nil {
-		log, _ := os.ReadFile(filepath.Join(c.Dir, "server.log"))
-		return fmt.Errorf("pgtest: pg_ctl start: %w: %s %s", err, out, tail(string(log), 2000))
+		return err
 	}
-	return nil
+	defer logf.Close()
+	cmd := exec.Command(filepath.Join(c.bin, "postgres"), "-D", c.dataDir(), "-p", strconv.Itoa(c.Port))
+	cmd.Dir = c.Dir
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "LC_ALL=C.UTF-8"}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// SIGQUIT is PostgreSQL's immediate shutdown. Setpgid keeps a terminal's
+	// Ctrl-C away from the server: the owner stops it in order.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred, Setpgid: true, Pdeathsig: syscall.SIGQUIT}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("pgtest: start postgres: %w", err)
+	}
+	c.proc = cmd
+	c.exited = make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(c.exited)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		attempt, cancel := context.WithTimeout(ctx, time.Second)
+		conn, err := pgx.Connect(attempt, c.SuperURL("postgres"))
+		cancel()
+		if err == nil {
+			conn.Close(ctx)
+			return nil
+		}
+		select {
+		case <-c.exited:
+			log, _ := os.ReadFile(filepath.Join(c.Dir, "server.log"))
+			return fmt.Errorf("pgtest: postgres exited at start: %s", tail(string(log), 2000))
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			c.kill()
+			return fmt.Errorf("pgtest: postgres not ready after 30s: %v", err)
+		}
+	}
+}
+
+func (c *Cluster) kill() {
+	c.proc.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-c.exited:
+	case <-time.After(10 * time.Second):
+		c.proc.Process.Kill()
+		<-c.exited
+	}
 }
 
 // Stop shuts the server down at once and removes its directory. Safe to call
 // more than once.
 func (c *Cluster) Stop() error {
-	var err error
 	c.stopOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if out, e := c.run(ctx, "pg_ctl", "stop", "-m", "immediate", "-w", "-D", c.dataDir()); e != nil {
-			err = fmt.Errorf("pgtest: pg_ctl stop: %w: %s", e, out)
+		if c.proc != nil {
+			c.kill()
 		}
 		c.removeDir()
 	})
-	return err
+	return nil
 }
 
 func (c *Cluster) removeDir() { os.RemoveAll(c.Dir) }
