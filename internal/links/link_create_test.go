@@ -3,6 +3,7 @@ package links
 import (
 	"context"
 	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -75,6 +76,32 @@ func TestCreateLink(t *testing.T) {
 		}
 		if c := tables[0].Columns; len(c) != 2 || c[1].Name != "'; DROP TABLE customers; --" {
 			t.Errorf("hostile columns = %+v", c)
+		}
+	})
+
+	t.Run("PasswordWithQuotes", func(t *testing.T) {
+		// The remote password goes into the user mapping as a literal: quotes
+		// and backslashes must survive quoting exactly.
+		f := newFixture(t)
+		pw := `it's a \ "tricky" pa$$word`
+		lit, _ := quoteLiteral(pw)
+		if err := clusterB.Exec(ctx, "postgres", "ALTER ROLE "+ident(f.remote.Owner)+" PASSWORD "+lit); err != nil {
+			t.Fatal(err)
+		}
+		u, _ := url.Parse(f.remote.URL)
+		u.User = url.UserPassword(f.remote.Owner, pw)
+		svc := newService(t, []string{"DATABASE_URL=" + f.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + u.String()})
+		res, err := svc.CreateLink(ctx, CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "quoted", CopyEnums: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := queryInt(t, f.local.URL, "SELECT count(*) FROM quoted.customers"); n != 2 {
+			t.Fatalf("rows through the link: %d", n)
+		}
+		for _, ddl := range res.DDL {
+			if strings.Contains(ddl, "tricky") {
+				t.Fatalf("DDL for the audit trail holds the password: %s", ddl)
+			}
 		}
 	})
 
