@@ -328,10 +328,32 @@ func TestSecurityHeaders(t *testing.T) {
 			t.Errorf("%s headers = %v", p, h)
 		}
 	}
-	if r := c.get("/login"); strings.Contains(r.Body, "<script") || strings.Contains(r.Body, " style=") {
-		t.Error("inline script or style on the login page breaks the CSP")
+	checkNoInline := func(path, body string) {
+		for _, tag := range scriptTag.FindAllString(body, -1) {
+			if !strings.Contains(tag, ` src="/static/`) {
+				t.Errorf("%s: inline script %q breaks the CSP", path, tag)
+			}
+		}
+		if inlineAttr.MatchString(body) {
+			t.Errorf("%s: inline style or event handler %q breaks the CSP", path, inlineAttr.FindString(body))
+		}
+	}
+	checkNoInline("/login", c.get("/login").Body)
+	createSales(t, e)
+	c.signIn(adminEmail)
+	for _, p := range pages {
+		r := c.get(p)
+		if r.Status != http.StatusOK {
+			t.Fatalf("GET %s: %d", p, r.Status)
+		}
+		checkNoInline(p, r.Body)
 	}
 }
+
+var (
+	scriptTag  = regexpMust(`<script[^>]*>`)
+	inlineAttr = regexpMust(`\s(style|on[a-z]+)=`)
+)
 
 func TestCreateAndDestroyThroughHandlers(t *testing.T) {
 	e := newEnv(t)
