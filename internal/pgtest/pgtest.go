@@ -242,6 +242,37 @@ func (c *Cluster) Stop() error {
 	return nil
 }
 
+// Halt stops the server (fast shutdown: sessions are cut, committed data is
+// kept) but keeps its files, so Resume can start it again: for tests of a
+// database that goes away and comes back.
+func (c *Cluster) Halt() {
+	if c.proc == nil {
+		return
+	}
+	c.proc.Process.Signal(syscall.SIGINT)
+	select {
+	case <-c.exited:
+	case <-time.After(15 * time.Second):
+		c.kill()
+	}
+	c.proc = nil
+}
+
+// Resume starts a halted server again, on port when it is not 0 (a database
+// that moved, as after a failover) or on its old port.
+func (c *Cluster) Resume(ctx context.Context, port int) error {
+	if c.proc != nil {
+		return errors.New("pgtest: Resume: the server is running")
+	}
+	if port != 0 {
+		c.Port = port
+	}
+	return c.start(ctx)
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that nothing listens on now.
+func FreePort() (int, error) { return freePort() }
+
 func (c *Cluster) removeDir() { os.RemoveAll(c.Dir) }
 
 func (c *Cluster) run(ctx context.Context, name string, args ...string) ([]byte, error) {

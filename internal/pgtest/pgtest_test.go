@@ -37,3 +37,32 @@ func TestClusterOwnerDatabase(t *testing.T) {
 		t.Fatal("wrong password accepted: the cluster must ask for passwords over TCP")
 	}
 }
+
+func TestHaltResume(t *testing.T) {
+	ctx := context.Background()
+	c, err := Start(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	if err := c.Exec(ctx, "postgres", "CREATE TABLE kept (id int)"); err != nil {
+		t.Fatal(err)
+	}
+	c.Halt()
+	if err := c.Exec(ctx, "postgres", "SELECT 1"); err == nil {
+		t.Fatal("a halted cluster still answers")
+	}
+	port, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Resume(ctx, port); err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != port {
+		t.Fatalf("port = %d, want %d", c.Port, port)
+	}
+	if err := c.Exec(ctx, "postgres", "SELECT * FROM kept"); err != nil {
+		t.Fatalf("data lost across Halt/Resume: %v", err)
+	}
+}
