@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -36,6 +35,8 @@ type CreateResult struct {
 // the link and IMPORT FOREIGN SCHEMA into it. On any failure nothing is left
 // behind.
 func (s *Service) CreateLink(ctx context.Context, req CreateRequest) (*CreateResult, error) {
+	ctx, cancel := bound(ctx, s.WriteTimeout)
+	defer cancel()
 	remote, err := s.database(req.RemoteVar, "remote")
 	if err != nil {
 		return nil, err
@@ -108,12 +109,18 @@ func (s *Service) CreateLink(ctx context.Context, req CreateRequest) (*CreateRes
 		RemoteSchema:       req.RemoteSchema,
 		MappingRole:        role,
 	}
-	stmts, err := createStatements(req.Name, remote, meta, s.RemoteConnectTimeout)
+	stmts, err := createStatements(req.Name, remote, meta, s.serverOptions())
 	if err != nil {
 		return nil, err
 	}
 	for _, st := range stmts {
-		if err := run(st.sql, st.masked); err != nil {
+		stop := func() {}
+		if st.remote {
+			stop = s.guardRemote(ctx, remote, meta.appName())
+		}
+		err := run(st.sql, st.masked)
+		stop()
+		if err != nil {
 			return nil, s.createError(local, remote, req.Name, err)
 		}
 	}
@@ -230,11 +237,28 @@ func copyEnums(ctx context.Context, local *Database, missing []RemoteType, copyA
 	return nil
 }
 
-type statement struct{ sql, masked string }
+type statement struct {
+	sql, masked string
+	remote      bool // talks to the remote through the foreign server
+}
+
+// serverOptions are the libpq options every foreign server gets besides
+// where the remote is: connect_timeout bounds connecting, and TCP
+// keepalives notice a remote that vanished from the network mid-statement.
+func (s *Service) serverOptions() [][2]string {
+	idle := max(int(s.Keepalive.Seconds()), 1)
+	return [][2]string{
+		{"connect_timeout", fmt.Sprint(s.RemoteConnectTimeout)},
+		{"keepalives", "1"},
+		{"keepalives_idle", fmt.Sprint(idle)},
+		{"keepalives_interval", fmt.Sprint(max(idle/2, 1))},
+		{"keepalives_count", "3"},
+	}
+}
 
 // createStatements builds the DDL of a link. DDL takes no bind parameters:
 // identifiers are quoted with pgx.Identifier and values with quoteLiteral.
-func createStatements(name string, remote *Database, meta linkMeta, connectTimeout int) ([]statement, error) {
+func createStatements(name string, remote *Database, meta linkMeta, extra [][2]string) ([]statement, error) {
 	opts := [][2]string{
 		{"host", remote.Host},
 		{"port", remote.Port},
@@ -243,9 +267,8 @@ func createStatements(name string, remote *Database, meta linkMeta, connectTimeo
 	if remote.SSLMode != "" {
 		opts = append(opts, [2]string{"sslmode", remote.SSLMode})
 	}
-	opts = append(opts,
-		[2]string{"connect_timeout", fmt.Sprint(connectTimeout)},
-		[2]string{"application_name", "pglinks:" + name})
+	opts = append(opts, extra...)
+	opts = append(opts, [2]string{"application_name", meta.appName()})
 	serverOpts, err := optionList(opts)
 	if err != nil {
 		return nil, err
@@ -267,7 +290,7 @@ func createStatements(name string, remote *Database, meta linkMeta, connectTimeo
 		{sql: "CREATE SCHEMA " + id},
 		{sql: "COMMENT ON SERVER " + id + " IS " + comment},
 		{sql: "COMMENT ON SCHEMA " + id + " IS " + comment},
-		{sql: "IMPORT FOREIGN SCHEMA " + ident(meta.RemoteSchema) + " FROM SERVER " + id + " INTO " + id},
+		{sql: "IMPORT FOREIGN SCHEMA " + ident(meta.RemoteSchema) + " FROM SERVER " + id + " INTO " + id, remote: true},
 	}, nil
 }
 
@@ -297,8 +320,8 @@ func (s *Service) createError(local, remote *Database, name string, err error) e
 	if e := fdwError(local, remote, err); e != err {
 		return e
 	}
-	if ctx := errors.Unwrap(err); ctx != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
-		return errs.Wrap(errs.Unavailable, err, "Creating the link took too long and was abandoned; nothing was created.")
+	if isTimeout(err) {
+		return errs.Wrap(errs.Unavailable, err, "%s stopped answering while the link was being created, so pglinks gave up; nothing was created. Try again when it answers.", remote.ConfigVar).OnField("remote")
 	}
 	return fmt.Errorf("links: create %s in %s: %w", name, local.ConfigVar, err)
 }

@@ -46,3 +46,18 @@ func parseMeta(comment string) (linkMeta, bool) {
 	}
 	return m, true
 }
+
+// appName is the application_name of the link's remote connections:
+// unique per link, so pglinks can find them on the remote (for example to
+// cut a connection stuck on a remote that stopped answering).
+func (m linkMeta) appName() string {
+	id := m.ID
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	name := "pglinks/" + id + "/" + m.Link
+	if len(name) > 63 {
+		name = name[:63]
+	}
+	return name
+}

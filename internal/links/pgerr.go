@@ -25,7 +25,20 @@ const (
 	codePasswordRequired  = "2F003"
 	codeFeatureNotSupport = "0A000"
 	codeUndefinedFile     = "58P01" // extension control file missing
+	codeQueryCanceled     = "57014" // statement_timeout or a cancel request
+	codeIdleInTxTimeout   = "25P03"
+	codeAdminShutdown     = "57P01"
 )
+
+// isTimeout reports whether err means a statement ran out of time or its
+// context ended (deadline, cancel request, statement_timeout).
+func isTimeout(err error) bool {
+	switch pgCode(err) {
+	case codeQueryCanceled, codeIdleInTxTimeout, codeAdminShutdown:
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || pgconn.Timeout(err)
+}
 
 func pgCode(err error) string {
 	var pgErr *pgconn.PgError

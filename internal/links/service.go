@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pglinks/pglinks/internal/errs"
 )
@@ -33,6 +35,18 @@ type Service struct {
 	RemoteConnectTimeout int
 	// LockTimeout bounds waiting for another process working on the same link.
 	LockTimeout time.Duration
+	// StatementTimeout is set (SET LOCAL) in every transaction that changes
+	// a link, so a remote that stops answering mid-statement fails the
+	// operation instead of holding its transaction and lock.
+	StatementTimeout time.Duration
+	// ReadTimeout bounds a page's reads of one database (link page,
+	// destroy plan) when the caller's context has no earlier deadline.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds a whole create or destroy, pre-flight included.
+	WriteTimeout time.Duration
+	// Keepalive is the libpq TCP keepalive idle time set on every foreign
+	// server, so a remote that vanished from the network is noticed.
+	Keepalive time.Duration
 
 	mu    sync.Mutex
 	pools map[string]*pgxpool.Pool
@@ -50,6 +64,10 @@ func NewService(fleet *Fleet, log *slog.Logger) *Service {
 		StatusTimeout:        4 * time.Second,
 		RemoteConnectTimeout: 5,
 		LockTimeout:          5 * time.Second,
+		StatementTimeout:     30 * time.Second,
+		ReadTimeout:          8 * time.Second,
+		WriteTimeout:         60 * time.Second,
+		Keepalive:            10 * time.Second,
 		pools:                map[string]*pgxpool.Pool{},
 	}
 }
@@ -89,6 +107,7 @@ func (s *Service) pool(d *Database) (*pgxpool.Pool, error) {
 	}
 	cfg.ConnConfig.ConnectTimeout = s.ConnectTimeout
 	cfg.ConnConfig.RuntimeParams["application_name"] = "pglinks"
+	CancelOnContext(&cfg.ConnConfig.Config)
 	cfg.MaxConns = 4
 	cfg.MaxConnIdleTime = 5 * time.Minute
 	p, err := pgxpool.NewWithConfig(context.Background(), cfg)
@@ -112,8 +131,30 @@ func (s *Service) acquire(ctx context.Context, d *Database) (*pgxpool.Conn, erro
 	return conn, nil
 }
 
+// CancelOnContext makes a connection answer an ended context by asking
+// the server to cancel the running statement (then closing the socket if
+// that does not end it), instead of pgx's default of only closing the
+// socket, which leaves the backend running its statement, holding its
+// transaction and locks, long after the caller gave up.
+func CancelOnContext(cfg *pgconn.Config) {
+	cfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, CancelRequestDelay: 0, DeadlineDelay: 2 * time.Second}
+	}
+}
+
+// bound gives ctx a deadline of at most d from now.
+func bound(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
+}
+
 // begin opens a transaction on d. done rolls back (a no-op after Commit)
-// and returns the connection to the pool.
+// and returns the connection to the pool. The rollback gets a context of
+// its own: a request that ended must still end its transaction, and a
+// backend that does not finish rolling back in time is terminated, so no
+// transaction or advisory lock outlives the operation.
 func (s *Service) begin(ctx context.Context, d *Database, opts pgx.TxOptions) (tx pgx.Tx, done func(), err error) {
 	conn, err := s.acquire(ctx, d)
 	if err != nil {
@@ -124,20 +165,61 @@ func (s *Service) begin(ctx context.Context, d *Database, opts pgx.TxOptions) (t
 		conn.Release()
 		return nil, nil, connectError(d, err)
 	}
-	return tx, func() { tx.Rollback(ctx); conn.Release() }, nil
+	pid := conn.Conn().PgConn().PID()
+	return tx, func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := tx.Rollback(rctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
+			s.Log.Warn("rollback failed; terminating the backend", "database", d.ConfigVar, "pid", pid, "err", err)
+			conn.Conn().PgConn().Close(rctx)
+			s.terminateBackend(d, pid)
+		}
+		conn.Release()
+	}, nil
 }
 
-// beginLocked opens a write transaction holding the lock on link name.
+// terminateBackend ends a backend of pglinks' own role in d, over another
+// connection: for a transaction whose connection could not roll it back.
+func (s *Service) terminateBackend(d *Database, pid uint32) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := s.acquire(ctx, d)
+	if err != nil {
+		s.Log.Warn("terminate backend: connect", "database", d.ConfigVar, "pid", pid, "err", err)
+		return
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_terminate_backend($1, 5000)", int64(pid)); err != nil {
+		s.Log.Warn("terminate backend", "database", d.ConfigVar, "pid", pid, "err", err)
+	}
+}
+
+// beginLocked opens a write transaction holding the lock on link name,
+// with statement_timeout and idle_in_transaction_session_timeout set for
+// the transaction alone.
 func (s *Service) beginLocked(ctx context.Context, d *Database, name string) (pgx.Tx, func(), error) {
 	tx, done, err := s.begin(ctx, d, pgx.TxOptions{})
 	if err != nil {
 		return nil, nil, err
+	}
+	if err := setTxTimeouts(ctx, tx, s.StatementTimeout); err != nil {
+		done()
+		return nil, nil, connectError(d, err)
 	}
 	if err := lockLink(ctx, tx, name, s.LockTimeout); err != nil {
 		done()
 		return nil, nil, err
 	}
 	return tx, done, nil
+}
+
+func setTxTimeouts(ctx context.Context, tx pgx.Tx, statement time.Duration) error {
+	ms := statement.Milliseconds()
+	if ms <= 0 {
+		ms = 1
+	}
+	_, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d; SET LOCAL idle_in_transaction_session_timeout = %d", ms, ms+5000))
+	return err
 }
 
 // connectError turns a failure to reach d from pglinks into a message that
@@ -149,4 +231,45 @@ func connectError(d *Database, err error) error {
 	}
 	reason := classifyConnErr(err)
 	return errs.Wrap(errs.Unavailable, err, "%s (%s) %s", d.ConfigVar, d.ResourceName, reason)
+}
+
+// guardRemote watches a statement that talks to remote through a link's
+// foreign server. When it runs past StatementTimeout (plus a grace), or ctx
+// ends, it cuts the link's connections on the remote side: PostgreSQL
+// reports the timeout to pglinks only after postgres_fdw has waited (up to
+// 30 s) for the silent remote to answer its cancel. stop ends the watch.
+func (s *Service) guardRemote(ctx context.Context, remote *Database, appName string) (stop func()) {
+	var once sync.Once
+	abandon := func() { once.Do(func() { s.abandonRemote(remote, appName) }) }
+	timer := time.AfterFunc(s.StatementTimeout+time.Second, abandon)
+	stopCtx := context.AfterFunc(ctx, abandon)
+	return func() {
+		timer.Stop()
+		stopCtx()
+	}
+}
+
+// abandonRemote ends, on the remote, the connections a link's foreign
+// server opened (found by their application_name), over pglinks' own
+// connection to the remote. A postgres_fdw backend whose statement timed
+// out waits for its remote before it rolls back; once the remote side is
+// closed it rolls back at once and releases the link's lock.
+func (s *Service) abandonRemote(remote *Database, appName string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	conn, err := s.acquire(ctx, remote)
+	if err != nil {
+		s.Log.Warn("abandon remote connections: connect", "remote", remote.ConfigVar, "err", errs.MessageOf(err))
+		return
+	}
+	defer conn.Release()
+	var n int
+	err = conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid))
+		  FROM pg_stat_activity
+		 WHERE left(application_name, length($1)) = $1 AND usename = current_user AND pid <> pg_backend_pid()`, appName).Scan(&n)
+	if err != nil {
+		s.Log.Warn("abandon remote connections", "remote", remote.ConfigVar, "err", err)
+		return
+	}
+	s.Log.Info("abandoned stalled remote connections", "remote", remote.ConfigVar, "connections", n)
 }

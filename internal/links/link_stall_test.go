@@ -1,0 +1,105 @@
+package links
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pglinks/pglinks/internal/errs"
+)
+
+// A remote that lets pglinks' own pre-flight through, then stops answering
+// on the postgres_fdw connection once IMPORT FOREIGN SCHEMA starts.
+func TestCreateStalledRemote(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	proxy, err := clusterB.NewProxy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	svc := newService(t, []string{
+		"DATABASE_URL=" + f.local.URL,
+		"HEROKU_POSTGRESQL_BLUE_URL=" + proxy.URL(f.remote.URL),
+	})
+	svc.StatementTimeout = 2 * time.Second
+	svc.Keepalive = time.Second
+	// pglinks' own connections are named "pglinks"; the link's are
+	// "pglinks/<id>/<name>". The import's catalog query names pg_class.
+	proxy.Stall("pglinks/", "pg_class")
+
+	start := time.Now()
+	_, err = svc.CreateLink(ctx, CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "stall", CopyEnums: true})
+	took := time.Since(start)
+	if proxy.Stalled() == 0 {
+		t.Fatal("the proxy never stalled the import: the test reproduces nothing")
+	}
+	if !errs.Is(err, errs.Unavailable) || !strings.Contains(errs.MessageOf(err), "stopped answering") {
+		t.Fatalf("err = %v, want a clear unavailable message", err)
+	}
+	t.Logf("stalled create failed after %v (statement_timeout %v)", took.Round(time.Millisecond), svc.StatementTimeout)
+	// The documented bound: statement_timeout plus the time to cut the
+	// remote connection. Generous, to catch a hang, not to time the code.
+	if limit := svc.StatementTimeout + 8*time.Second; took > limit {
+		t.Fatalf("create took %v, more than %v", took, limit)
+	}
+
+	// Nothing is left running in the local database: no backend still in
+	// the import's transaction, no advisory lock held.
+	if n := queryInt(t, f.local.URL, `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'`); n != 0 {
+		t.Fatalf("%d local backends still busy after the stalled create", n)
+	}
+	if n := queryInt(t, f.local.URL, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'`); n != 0 {
+		t.Fatalf("%d advisory locks still held", n)
+	}
+	assertNothingLeft(t, f.local.URL, "stall")
+
+	// A retry of the same name right away works once the remote answers.
+	proxy.Unstall()
+	res, err := svc.CreateLink(ctx, CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "stall", CopyEnums: true})
+	if err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if res.Tables != 3 {
+		t.Fatalf("retry imported %d tables, want 3", res.Tables)
+	}
+}
+
+// A context that ends (the browser went away, the request deadline passed)
+// cancels the backend's statement: the lock is free again at once.
+func TestCreateCancelledContext(t *testing.T) {
+	f := newFixture(t)
+	proxy, err := clusterB.NewProxy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	svc := newService(t, []string{
+		"DATABASE_URL=" + f.local.URL,
+		"HEROKU_POSTGRESQL_BLUE_URL=" + proxy.URL(f.remote.URL),
+	})
+	svc.StatementTimeout = time.Minute // only the context can end it
+	proxy.Stall("pglinks/", "pg_class")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = svc.CreateLink(ctx, CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "gone", CopyEnums: true})
+	if err == nil || proxy.Stalled() == 0 {
+		t.Fatalf("err = %v, stalled = %d", err, proxy.Stalled())
+	}
+	if took := time.Since(start); took > 12*time.Second {
+		t.Fatalf("cancelled create took %v", took)
+	}
+	if n := queryInt(t, f.local.URL, `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'`); n != 0 {
+		t.Fatalf("%d local backends still busy after the cancelled create", n)
+	}
+	assertNothingLeft(t, f.local.URL, "gone")
+	proxy.Unstall()
+	if _, err := svc.CreateLink(context.Background(), CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "gone", CopyEnums: true}); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+}
