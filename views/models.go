@@ -4,6 +4,7 @@ package views
 
 import (
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/pglinks/pglinks/internal/auth"
@@ -70,12 +71,40 @@ type InventoryPage struct {
 	Databases []links.DatabaseStatus
 }
 
-// LinkPage shows one link and its foreign tables.
+// LinkPage shows one link and one page of its foreign tables.
 type LinkPage struct {
 	Page
-	Link   *links.Link
-	Local  *links.Database
-	Tables []links.ForeignTable
+	Link      *links.Link
+	Local     *links.Database
+	Tables    []links.ForeignTable // this page's
+	TablePage *links.TablePage
+}
+
+// TablesPerPage is how many foreign tables the link page shows at once.
+const TablesPerPage = 50
+
+// PageNo is the 1-based number of the table page shown.
+func (p LinkPage) PageNo() int { return p.TablePage.Offset/p.TablePage.Limit + 1 }
+
+// Pages is how many table pages the filter matches.
+func (p LinkPage) Pages() int {
+	return max(1, (p.TablePage.Matches+p.TablePage.Limit-1)/p.TablePage.Limit)
+}
+
+// TablePageURL is the link page showing table page n with the current filter.
+func (p LinkPage) TablePageURL(n int) string {
+	q := url.Values{}
+	if p.TablePage.Filter != "" {
+		q.Set("q", p.TablePage.Filter)
+	}
+	if n > 1 {
+		q.Set("page", strconv.Itoa(n))
+	}
+	u := LinkPath(p.Local.ConfigVar, p.Link.Name)
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	return u + "#tables"
 }
 
 // CreateForm is the create-link form with the user's input and errors.

@@ -120,6 +120,7 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 	}
 	store.IdleTimeout, store.AbsoluteTimeout = cfg.IdleTimeout, cfg.AbsoluteTimeout
 	svc := links.NewService(fleet, log)
+	svc.Registry = links.NewStateRegistry(store.Pool())
 	a, err := app.New(app.Config{Links: svc, Auth: store, Log: log, SessionKeys: cfg.SessionKeys, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		store.Close()

@@ -5,9 +5,11 @@ package app
 
 import (
 	"context"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -29,7 +31,15 @@ type Config struct {
 	// X-Forwarded-For and X-Forwarded-Proto headers are believed. Empty:
 	// the direct peer address is the client.
 	TrustedProxies []*net.IPNet
+	// RequestTimeout bounds every request (default DefaultRequestTimeout);
+	// it must stay below the HTTP server's write timeout.
+	RequestTimeout time.Duration
 }
+
+// DefaultRequestTimeout bounds a request: above the longest operation
+// (a create is bounded by links.Service.WriteTimeout, 60 s), below the
+// server's write timeout.
+const DefaultRequestTimeout = 75 * time.Second
 
 // App is the web application.
 type App struct {
@@ -82,11 +92,13 @@ func (a *App) routes() {
 	e.Use(a.recoverPanics)
 	e.Use(a.securityHeaders)
 	e.Use(middleware.BodyLimit("64K"))
+	e.Use(a.requestDeadline)
+	e.Use(a.rejectNUL)
 
 	e.GET("/healthz", a.healthz)
-	assets := e.Group("/static", a.cacheStatic)
-	assets.StaticFS("/", static.FS)
 	e.GET("/static/favicon.svg", a.favicon)
+	e.GET("/static/*", a.staticFile, a.cacheStatic)
+	e.GET("/static", a.staticFile)
 
 	// Everything below knows who is asking; state changes need a token.
 	s := e.Group("", a.loadSession, a.checkOrigin, a.checkCSRF)
@@ -122,6 +134,22 @@ func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
 		opts = append(opts, echo.TrustIPRange(n))
 	}
 	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// staticFile serves an embedded asset. Directories and unknown paths are
+// 404: Echo's static handler redirects a directory to its slash form, which
+// the trailing-slash remover sends back, in a loop.
+func (a *App) staticFile(c echo.Context) error {
+	name := strings.TrimPrefix(c.Param("*"), "/")
+	if name == "" || !fs.ValidPath(name) {
+		return echo.ErrNotFound
+	}
+	fi, err := fs.Stat(static.FS, name)
+	if err != nil || fi.IsDir() {
+		return echo.ErrNotFound
+	}
+	http.ServeFileFS(c.Response(), c.Request(), static.FS, name)
+	return nil
 }
 
 // healthz answers 200 while the state database answers, so a load balancer

@@ -53,7 +53,9 @@ func (a *App) login(c echo.Context) error {
 	user, err := a.cfg.Auth.Authenticate(ctx, in.Email, in.Password)
 	if err != nil {
 		if !errs.Is(err, errs.Unauthorized) && !errs.Is(err, errs.Invalid) {
-			a.cfg.Limiter.Success(ip, in.Email) // not the user's fault: do not count it
+			// The password was not checked: neither a failure nor a
+			// success, and never a reset of the account's failures.
+			a.cfg.Limiter.Abandon(ip, in.Email)
 			return err
 		}
 		a.cfg.Limiter.Failure(ip, in.Email)

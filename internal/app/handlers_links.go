@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,11 +27,20 @@ func (a *App) showLink(c echo.Context) error {
 	if !ok {
 		return errs.E(errs.NotFound, "There is no database %q in this fleet.", c.Param("db"))
 	}
-	l, tables, err := a.cfg.Links.ForeignTables(c.Request().Context(), local.ConfigVar, c.Param("name"))
+	filter := strings.TrimSpace(c.QueryParam("q"))
+	pageNo := 1
+	if v := c.QueryParam("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1_000_000 {
+			return errs.E(errs.Invalid, "The page number %q is not a whole number from 1 up.", v)
+		}
+		pageNo = n
+	}
+	l, tp, err := a.cfg.Links.ForeignTablesPage(c.Request().Context(), local.ConfigVar, c.Param("name"), filter, (pageNo-1)*views.TablesPerPage, views.TablesPerPage)
 	if err != nil {
 		return err
 	}
-	return Render(c, http.StatusOK, views.LinkView(views.LinkPage{Page: a.page(c, l.Name, "databases"), Link: l, Local: local, Tables: tables}))
+	return Render(c, http.StatusOK, views.LinkView(views.LinkPage{Page: a.page(c, l.Name, "databases"), Link: l, Local: local, Tables: tp.Tables, TablePage: tp}))
 }
 
 func (a *App) createForm(c echo.Context, in createInput, formErrs views.FormErrors) views.CreateForm {
@@ -94,6 +104,9 @@ func (a *App) createLink(c echo.Context) error {
 	detail := fmt.Sprintf("from %s (%s), %d foreign tables", in.Remote, res.Link.RemoteResourceName, res.Tables)
 	if len(res.CopiedTypes) > 0 {
 		detail += "; copied enum types " + strings.Join(res.CopiedTypes, ", ")
+	}
+	if len(res.ExtendedTypes) > 0 {
+		detail += "; added the remote's labels to enum types " + strings.Join(res.ExtendedTypes, ", ")
 	}
 	a.audit(c, auth.ActionLinkCreate, target, auth.OutcomeOK, detail, strings.Join(res.DDL, ";\n")+";")
 	a.flash(c, flashOK, fmt.Sprintf("Link %s created in %s with %d foreign tables.", res.Link.Name, in.Local, res.Tables))
@@ -189,7 +202,9 @@ func (a *App) audit(c echo.Context, action, target, outcome, detail, ddl string)
 }
 
 func (a *App) auditAs(c echo.Context, actor, action, target, outcome, detail, ddl string) {
-	err := a.cfg.Auth.Record(c.Request().Context(), auth.AuditEntry{
+	// The audit row must be written even when the request was cancelled or
+	// ran out of time: that is when it matters most. Record bounds itself.
+	err := a.cfg.Auth.Record(context.WithoutCancel(c.Request().Context()), auth.AuditEntry{
 		Actor: actor, Action: action, Target: target, Outcome: outcome, Detail: detail, DDL: ddl, RemoteAddr: c.RealIP(),
 	})
 	if err != nil {

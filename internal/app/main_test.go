@@ -82,6 +82,7 @@ func newEnv(t *testing.T, opts ...func(*Config)) *env {
 	}
 	log := slog.New(slog.DiscardHandler)
 	svc := links.NewService(fleet, log)
+	svc.Registry = links.NewStateRegistry(store.Pool())
 	t.Cleanup(svc.Close)
 	e.keys = []string{pgtest.RandomToken(32)}
 	cfg := Config{Links: svc, Auth: store, Log: log, SessionKeys: e.keys}

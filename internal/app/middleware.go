@@ -1,6 +1,8 @@
 package app
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,7 +15,10 @@ import (
 	"github.com/pglinks/pglinks/internal/errs"
 )
 
-const sessionKey = "pglinks.session"
+const (
+	sessionKey        = "pglinks.session"
+	deadlinePassedKey = "pglinks.deadline_passed"
+)
 
 // session is the signed-in session of the request, or nil.
 func session(c echo.Context) *auth.Session {
@@ -100,11 +105,79 @@ func (a *App) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		r := c.Request()
 		if r.URL.Path != "/healthz" && !strings.HasPrefix(r.URL.Path, "/static/") {
-			a.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", c.Response().Status,
-				"ms", time.Since(start).Milliseconds(), "ip", c.RealIP(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+			attrs := []any{"method", r.Method, "path", r.URL.Path, "status", c.Response().Status,
+				"ms", time.Since(start).Milliseconds(), "ip", c.RealIP(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID)}
+			// Say when the answer never reached anyone: the client went
+			// away or the request ran out of time.
+			switch {
+			case c.Get(deadlinePassedKey) != nil:
+				attrs = append(attrs, "ended", "request deadline passed")
+			case errors.Is(r.Context().Err(), context.Canceled):
+				attrs = append(attrs, "ended", "client went away")
+			}
+			a.log.Info("request", attrs...)
 		}
 		return nil
 	}
+}
+
+// requestDeadline bounds every request, so no handler outlives the
+// server's write timeout and a cancelled request cancels its database work.
+func (a *App) requestDeadline(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		d := a.cfg.RequestTimeout
+		if d <= 0 {
+			d = DefaultRequestTimeout
+		}
+		orig := c.Request()
+		ctx, cancel := context.WithTimeout(orig.Context(), d)
+		defer cancel()
+		c.SetRequest(orig.WithContext(ctx))
+		err := next(c)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			c.Set(deadlinePassedKey, true)
+		}
+		// The error page is rendered after this returns: give it the
+		// request's own context, not the one just cancelled.
+		c.SetRequest(orig)
+		return err
+	}
+}
+
+// rejectNUL refuses a NUL byte anywhere in the path, the query or a form
+// field with a clear 400: PostgreSQL cannot store one in text, and no
+// name, email or filter legitimately holds one.
+func (a *App) rejectNUL(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		bad := strings.Contains(r.URL.Path, "\x00") || strings.Contains(r.URL.RawQuery, "%00") || strings.Contains(r.URL.RawPath, "%00")
+		if !bad && r.Method == http.MethodPost {
+			if form, err := c.FormParams(); err == nil {
+				bad = hasNUL(form)
+			}
+		}
+		if !bad {
+			bad = hasNUL(c.QueryParams())
+		}
+		if bad {
+			return echo.NewHTTPError(http.StatusBadRequest, "The request holds a NUL byte (a control character), which no name, email or filter may contain. Nothing was done.")
+		}
+		return next(c)
+	}
+}
+
+func hasNUL(v url.Values) bool {
+	for k, vs := range v {
+		if strings.ContainsRune(k, 0) {
+			return true
+		}
+		for _, s := range vs {
+			if strings.ContainsRune(s, 0) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // loadSession resolves the session cookie against the state database. An

@@ -63,7 +63,9 @@ type AuditEntry struct {
 // Record appends e to the audit trail. Every text field goes through
 // MaskSecrets first, so a password that slipped into DDL, an error message
 // or a URL is never stored. At defaults to now.
-func (s *Store) Record(ctx context.Context, e AuditEntry) error {
+func (s *Store) Record(ctx context.Context, e AuditEntry) (rerr error) {
+	ctx, end := s.call(ctx, &rerr)
+	defer end()
 	if strings.TrimSpace(e.Action) == "" {
 		return errors.New("auth: record audit entry: empty action")
 	}
@@ -95,7 +97,9 @@ type AuditFilter struct {
 }
 
 // ListAudit returns audit entries newest first.
-func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
+func (s *Store) ListAudit(ctx context.Context, f AuditFilter) (_ []AuditEntry, rerr error) {
+	ctx, end := s.call(ctx, &rerr)
+	defer end()
 	limit := f.Limit
 	if limit <= 0 {
 		limit = DefaultAuditLimit

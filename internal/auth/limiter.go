@@ -106,6 +106,21 @@ func (l *Limiter) Failure(ip, email string) {
 	}
 }
 
+// Abandon ends an allowed attempt whose password was never checked (the
+// request was cancelled, the state database did not answer). It counts as
+// neither failure nor success: only a correct password clears failures.
+func (l *Limiter) Abandon(ip, email string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	for _, k := range l.keys(ip, email) {
+		if e, ok := l.entries[k.key]; ok {
+			e.pending = dropOldest(e.pending)
+			e.last = now
+		}
+	}
+}
+
 // Success records a successful sign-in. It clears the account's failures
 // but not the address's: otherwise one valid account would let an attacker
 // reset the per-address limit and spray guesses at every other account.

@@ -56,7 +56,9 @@ func hashSessionID(id string) ([]byte, bool) {
 // CreateSession starts a new session for userID. Call it on every sign-in,
 // never reuse an older id: that is what prevents session fixation. It also
 // sweeps expired sessions, so the table does not grow without bound.
-func (s *Store) CreateSession(ctx context.Context, userID int64) (*Session, error) {
+func (s *Store) CreateSession(ctx context.Context, userID int64) (_ *Session, rerr error) {
+	ctx, end := s.call(ctx, &rerr)
+	defer end()
 	now := s.now()
 	sess := &Session{ID: newToken(), CSRFToken: newToken(), CreatedAt: now, LastSeenAt: now}
 	idHash, _ := hashSessionID(sess.ID)
@@ -96,7 +98,9 @@ func (s *Store) CreateSession(ctx context.Context, userID int64) (*Session, erro
 // LookupSession returns the live session with id and its user's current
 // role. Unknown and expired sessions are errs.Unauthorized; an expired one
 // is deleted on the spot.
-func (s *Store) LookupSession(ctx context.Context, id string) (*Session, error) {
+func (s *Store) LookupSession(ctx context.Context, id string) (_ *Session, rerr error) {
+	ctx, end := s.call(ctx, &rerr)
+	defer end()
 	idHash, ok := hashSessionID(id)
 	if !ok {
 		return nil, errSessionEnded()
@@ -136,7 +140,9 @@ func (s *Store) LookupSession(ctx context.Context, id string) (*Session, error) 
 
 // DeleteSession ends the session with id. Ending one that does not exist is
 // not an error: logging out twice is harmless.
-func (s *Store) DeleteSession(ctx context.Context, id string) error {
+func (s *Store) DeleteSession(ctx context.Context, id string) (rerr error) {
+	ctx, end := s.call(ctx, &rerr)
+	defer end()
 	idHash, ok := hashSessionID(id)
 	if !ok {
 		return nil
@@ -145,7 +151,9 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 }
 
 // DeleteUserSessions ends every session of a user ("sign out everywhere").
-func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) error {
+func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) (rerr error) {
+	ctx, end := s.call(ctx, &rerr)
+	defer end()
 	if _, err := s.pool.Exec(ctx, "DELETE FROM pglinks.sessions WHERE user_id = $1", userID); err != nil {
 		return fmt.Errorf("auth: end sessions of user %d: %w", userID, err)
 	}

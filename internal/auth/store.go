@@ -6,10 +6,17 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/pgconf"
 )
 
 // Default session lifetimes: long enough for a working day, short enough that
@@ -26,6 +33,9 @@ type Store struct {
 	IdleTimeout time.Duration
 	// AbsoluteTimeout ends a session this long after sign-in, used or not.
 	AbsoluteTimeout time.Duration
+	// CallTimeout bounds each call to the state database (default
+	// DefaultCallTimeout).
+	CallTimeout time.Duration
 
 	pool *pgxpool.Pool
 	now  func() time.Time // replaced in tests to travel in time
@@ -41,6 +51,10 @@ func Open(ctx context.Context, stateURL string) (*Store, error) {
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "pglinks"
 	}
+	if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > 3*time.Second {
+		cfg.ConnConfig.ConnectTimeout = 3 * time.Second
+	}
+	pgconf.CancelOnContext(&cfg.ConnConfig.Config)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("auth: connect to state database: %w", err)
@@ -72,3 +86,50 @@ func (s *Store) Close() { s.pool.Close() }
 // Pool is the connection pool to the state database, for other packages
 // that keep their own state next to ours.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// DefaultCallTimeout bounds every call to the state database.
+const DefaultCallTimeout = 5 * time.Second
+
+// ErrStateUnavailable marks failures to reach the state database.
+var ErrStateUnavailable = errors.New("state database unavailable")
+
+// call bounds one call to the state database and, when it ends, turns a
+// failure to reach the database (refused, timed out, cut) into an
+// errs.Unavailable that names the state database, so pages answer 503 with
+// a message rather than hang or say "internal error".
+func (s *Store) call(ctx context.Context, errp *error) (context.Context, func()) {
+	timeout := s.CallTimeout
+	if timeout <= 0 {
+		timeout = DefaultCallTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	return ctx, func() {
+		cancel()
+		if *errp != nil && errs.KindOf(*errp) == errs.Internal && unreachable(*errp) {
+			*errp = errs.Wrap(errs.Unavailable, fmt.Errorf("%w: %w", ErrStateUnavailable, *errp),
+				"The state database (PGLINKS_STATE_URL) is not answering, so pglinks cannot check sign-ins or record changes right now. Try again in a moment; if it persists, check that database.")
+		}
+	}
+}
+
+// unreachable reports whether err means the database could not be reached
+// or did not answer in time, as opposed to a query that failed.
+func unreachable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || pgconn.Timeout(err) {
+		return true
+	}
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &connErr) {
+		return true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// connection exceptions, operator intervention (shutdown), cancel
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57")
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+}

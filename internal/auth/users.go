@@ -63,7 +63,9 @@ func scanUser(row pgx.Row) (*User, error) {
 }
 
 // AddUser creates an account. The email is normalised (trimmed, lowercased).
-func (s *Store) AddUser(ctx context.Context, email string, role Role, password string) (*User, error) {
+func (s *Store) AddUser(ctx context.Context, email string, role Role, password string) (_ *User, rerr error) {
+	ctx, end := s.call(ctx, &rerr)
+	defer end()
 	email, err := NormalizeEmail(email)
 	if err != nil {
 		return nil, err
@@ -92,7 +94,9 @@ func (s *Store) AddUser(ctx context.Context, email string, role Role, password s
 }
 
 // ListUsers returns every account, ordered by email.
-func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
+func (s *Store) ListUsers(ctx context.Context) (_ []User, rerr error) {
+	ctx, end := s.call(ctx, &rerr)
+	defer end()
 	rows, err := s.pool.Query(ctx, "SELECT "+userColumns+" FROM pglinks.users ORDER BY email")
 	if err != nil {
 		return nil, fmt.Errorf("auth: list users: %w", err)
@@ -111,7 +115,9 @@ func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
 }
 
 // GetUser returns the account with id.
-func (s *Store) GetUser(ctx context.Context, id int64) (*User, error) {
+func (s *Store) GetUser(ctx context.Context, id int64) (_ *User, rerr error) {
+	ctx, end := s.call(ctx, &rerr)
+	defer end()
 	u, err := scanUser(s.pool.QueryRow(ctx, "SELECT "+userColumns+" FROM pglinks.users WHERE id = $1", id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, errs.E(errs.NotFound, "No such user.")
@@ -124,7 +130,9 @@ func (s *Store) GetUser(ctx context.Context, id int64) (*User, error) {
 
 // RemoveUser deletes an account and, through the foreign key, its sessions.
 // The last admin cannot be removed: nobody could manage users afterwards.
-func (s *Store) RemoveUser(ctx context.Context, email string) error {
+func (s *Store) RemoveUser(ctx context.Context, email string) (rerr error) {
+	ctx, end := s.call(ctx, &rerr)
+	defer end()
 	email = normalizeEmail(email)
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
@@ -153,7 +161,9 @@ func (s *Store) RemoveUser(ctx context.Context, email string) error {
 // SetRole changes a user's role. It takes effect on the user's next request:
 // LookupSession reads the role from the users table, not from the session.
 // The last admin cannot be demoted.
-func (s *Store) SetRole(ctx context.Context, email string, role Role) error {
+func (s *Store) SetRole(ctx context.Context, email string, role Role) (rerr error) {
+	ctx, end := s.call(ctx, &rerr)
+	defer end()
 	if !role.valid() {
 		return errs.E(errs.Invalid, "Role must be admin or viewer.").OnField("role")
 	}
@@ -188,7 +198,9 @@ func (s *Store) SetRole(ctx context.Context, email string, role Role) error {
 
 // SetPassword replaces a user's password and ends all their sessions, since
 // a password change usually means the old one leaked.
-func (s *Store) SetPassword(ctx context.Context, email, password string) error {
+func (s *Store) SetPassword(ctx context.Context, email, password string) (rerr error) {
+	ctx, end := s.call(ctx, &rerr)
+	defer end()
 	email = normalizeEmail(email)
 	if err := validatePassword(password); err != nil {
 		return err
@@ -254,28 +266,43 @@ func ensureOtherAdmin(ctx context.Context, tx pgx.Tx, verb string) error {
 func (s *Store) Authenticate(ctx context.Context, email, password string) (*User, error) {
 	fail := errs.E(errs.Unauthorized, "Invalid email or password.")
 	email = normalizeEmail(email)
-
-	var u User
-	var role, hash string
-	err := s.pool.QueryRow(ctx,
-		"SELECT id, email, role, created_at, password_hash FROM pglinks.users WHERE email = $1", email).
-		Scan(&u.ID, &u.Email, &role, &u.CreatedAt, &hash)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("auth: authenticate: %w", err)
+	u, hash, found, err := s.credentials(ctx, email)
+	if err != nil {
+		return nil, err
 	}
-	found := err == nil
 	if !found || len(password) > MaxPasswordLength {
 		hash = dummyHash()
 	}
 	ok, err := verifyPassword(ctx, password, hash)
 	if err != nil {
-		return nil, fmt.Errorf("auth: authenticate %s: %w", email, err)
+		// Waiting for a hashing slot ended (busy server, or the request
+		// went away): the password was not checked.
+		return nil, errs.Wrap(errs.Unavailable, err, "Sign-in is busy right now; the password was not checked. Try again in a moment.")
 	}
 	if !found || !ok || len(password) > MaxPasswordLength {
 		return nil, fail
 	}
+	return u, nil
+}
+
+// credentials reads an account's password hash; found is false for an
+// unknown email.
+func (s *Store) credentials(ctx context.Context, email string) (_ *User, hash string, found bool, rerr error) {
+	ctx, end := s.call(ctx, &rerr)
+	defer end()
+	var u User
+	var role string
+	err := s.pool.QueryRow(ctx,
+		"SELECT id, email, role, created_at, password_hash FROM pglinks.users WHERE email = $1", email).
+		Scan(&u.ID, &u.Email, &role, &u.CreatedAt, &hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, "", false, nil
+	}
+	if err != nil {
+		return nil, "", false, fmt.Errorf("auth: authenticate: %w", err)
+	}
 	u.Role = Role(role)
-	return &u, nil
+	return &u, hash, true, nil
 }
 
 func isUniqueViolation(err error) bool {

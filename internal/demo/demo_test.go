@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/links"
 )
 
@@ -29,6 +30,12 @@ func TestDemoPath(t *testing.T) {
 	}
 	svc := links.NewService(fleet, slog.New(slog.DiscardHandler))
 	defer svc.Close()
+	store, err := auth.Open(ctx, env.Vars["PGLINKS_STATE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	svc.Registry = links.NewStateRegistry(store.Pool())
 
 	inv := svc.Inventory(ctx)
 	support := map[string]bool{}

@@ -27,7 +27,8 @@ type Link struct {
 	// dropped or replaced by hand.
 	SchemaMissing bool
 
-	meta linkMeta
+	meta   linkMeta
+	record LinkRecord
 }
 
 // Support says whether links can be made in a database by pglinks' role.
@@ -46,18 +47,22 @@ type DatabaseStatus struct {
 	Error     string // why it is unreachable or unreadable
 	Support   Support
 	Links     []Link
+	// Unrecorded names foreign servers that carry a pglinks comment but
+	// match none of pglinks' records: not links, and never managed here.
+	Unrecorded []string
 }
 
 // Inventory reads every fleet database at once; each is bounded by
 // StatusTimeout so one unreachable database cannot hold up the page.
 func (s *Service) Inventory(ctx context.Context) []DatabaseStatus {
 	out := make([]DatabaseStatus, len(s.Fleet.Databases))
+	recs, recErr := s.records(ctx, "")
 	var wg sync.WaitGroup
 	for i, d := range s.Fleet.Databases {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i] = s.Status(ctx, d)
+			out[i] = s.status(ctx, d, recs, recErr)
 		}()
 	}
 	wg.Wait()
@@ -66,14 +71,34 @@ func (s *Service) Inventory(ctx context.Context) []DatabaseStatus {
 
 // Status reads one database's support and links.
 func (s *Service) Status(ctx context.Context, d *Database) DatabaseStatus {
-	st := DatabaseStatus{DB: d}
+	recs, err := s.records(ctx, d.ConfigVar)
+	return s.status(ctx, d, recs, err)
+}
+
+// status reads one database. Concurrent reads of the same database (many
+// people loading the inventory at once) share one read.
+func (s *Service) status(ctx context.Context, d *Database, recs map[string]LinkRecord, recErr error) DatabaseStatus {
 	if d.ConfigErr != nil {
-		st.Error = d.ConfigErr.Error()
-		return st
+		return DatabaseStatus{DB: d, Error: d.ConfigErr.Error()}
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.StatusTimeout)
-	defer cancel()
-	conn, err := s.acquire(ctx, d)
+	ch := s.statusFlight.DoChan(d.ConfigVar, func() (any, error) {
+		// Detached from any one caller, so a caller that leaves does not
+		// fail the read for the others; bounded by StatusTimeout.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.StatusTimeout)
+		defer cancel()
+		return s.readStatus(rctx, d, recs, recErr), nil
+	})
+	select {
+	case r := <-ch:
+		return r.Val.(DatabaseStatus)
+	case <-ctx.Done():
+		return DatabaseStatus{DB: d, Error: "is unreachable: no answer in time"}
+	}
+}
+
+func (s *Service) readStatus(ctx context.Context, d *Database, recs map[string]LinkRecord, recErr error) DatabaseStatus {
+	st := DatabaseStatus{DB: d}
+	conn, err := s.acquireFrom(ctx, d, statusPool)
 	if err != nil {
 		st.Error = errs.MessageOf(err)
 		return st
@@ -84,7 +109,11 @@ func (s *Service) Status(ctx context.Context, d *Database) DatabaseStatus {
 		st.Error = "could not read the catalog: " + err.Error()
 		return st
 	}
-	if st.Links, err = readLinks(ctx, conn.Conn(), d, nil); err != nil {
+	if recErr != nil {
+		st.Error = "could not check pglinks' records of its links: " + errs.MessageOf(recErr)
+		return st
+	}
+	if st.Links, st.Unrecorded, err = readLinks(ctx, conn.Conn(), d, nil, recs); err != nil {
 		st.Error = "could not read the links: " + err.Error()
 	}
 	return st
@@ -117,27 +146,32 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// readLinks lists pglinks' links in the database; name, when not nil,
-// restricts it to one.
-func readLinks(ctx context.Context, q querier, local *Database, name *string) ([]Link, error) {
+// readLinks lists pglinks' links in the database: postgres_fdw servers
+// whose comment names a record of pglinks' registry with the same id, name
+// and server oid. name, when not nil, restricts it to one. unrecorded
+// names the servers that carry a pglinks comment but match no record
+// (made by hand, copied, or forged): they are never treated as links.
+func readLinks(ctx context.Context, q querier, local *Database, name *string, recs map[string]LinkRecord) (out []Link, unrecorded []string, err error) {
 	rows, err := q.Query(ctx, sqlLinks, name)
 	if err != nil {
-		return nil, fmt.Errorf("links: list: %w", err)
+		return nil, nil, fmt.Errorf("links: list: %w", err)
 	}
 	defer rows.Close()
-	var out []Link
 	for rows.Next() {
 		var (
+			srvOID, nspOID                     uint32
 			srvName, srvComment, schemaComment string
 			options                            []string
 			hasSchema                          bool
 			count                              int
 		)
-		if err := rows.Scan(&srvName, &srvComment, &options, &hasSchema, &schemaComment, &count); err != nil {
-			return nil, fmt.Errorf("links: list: %w", err)
+		if err := rows.Scan(&srvOID, &nspOID, &srvName, &srvComment, &options, &hasSchema, &schemaComment, &count); err != nil {
+			return nil, nil, fmt.Errorf("links: list: %w", err)
 		}
 		m, ok := parseMeta(srvComment)
-		if !ok || m.Link != srvName {
+		rec, recorded := recs[m.ID]
+		if !ok || m.Link != srvName || !recorded || rec.Name != srvName || rec.ServerOID != srvOID || rec.LocalConfigVar != local.ConfigVar {
+			unrecorded = append(unrecorded, srvName)
 			continue
 		}
 		sm, sok := parseMeta(schemaComment)
@@ -145,14 +179,15 @@ func readLinks(ctx context.Context, q querier, local *Database, name *string) ([
 			Name:               srvName,
 			LocalConfigVar:     local.ConfigVar,
 			ServerName:         srvName,
-			CreatedAt:          m.CreatedAt,
-			CreatedBy:          m.CreatedBy,
-			RemoteConfigVar:    m.RemoteConfigVar,
-			RemoteResourceName: m.RemoteResourceName,
-			RemoteSchema:       m.RemoteSchema,
+			CreatedAt:          rec.CreatedAt,
+			CreatedBy:          rec.CreatedBy,
+			RemoteConfigVar:    rec.RemoteConfigVar,
+			RemoteResourceName: rec.RemoteResourceName,
+			RemoteSchema:       rec.RemoteSchema,
 			TableCount:         count,
-			SchemaMissing:      !hasSchema || !sok || sm.ID != m.ID,
+			SchemaMissing:      !hasSchema || nspOID != rec.SchemaOID || !sok || sm.ID != rec.ID,
 			meta:               m,
+			record:             rec,
 		}
 		for _, o := range options {
 			k, v, _ := strings.Cut(o, "=")
@@ -167,7 +202,7 @@ func readLinks(ctx context.Context, q querier, local *Database, name *string) ([
 		}
 		out = append(out, l)
 	}
-	return out, rows.Err()
+	return out, unrecorded, rows.Err()
 }
 
 // GetLink reads one link of a local database.
@@ -179,17 +214,32 @@ func (s *Service) GetLink(ctx context.Context, localVar, name string) (*Link, er
 	if err := ValidateName(name); err != nil {
 		return nil, errs.E(errs.NotFound, "There is no link named %q in %s.", name, localVar)
 	}
+	ctx, cancel := bound(ctx, s.ReadTimeout)
+	defer cancel()
 	conn, err := s.acquire(ctx, local)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Release()
-	ls, err := readLinks(ctx, conn, local, &name)
+	recs, err := s.records(ctx, local.ConfigVar)
 	if err != nil {
 		return nil, err
+	}
+	ls, _, err := readLinks(ctx, conn, local, &name, recs)
+	if err != nil {
+		return nil, readError(local, err)
 	}
 	if len(ls) == 0 {
 		return nil, errs.E(errs.NotFound, "There is no link named %q in %s.", name, localVar)
 	}
 	return &ls[0], nil
+}
+
+// readError explains a catalog read that failed: a database that stopped
+// answering says so in words, anything else stays an internal error.
+func readError(d *Database, err error) error {
+	if isTimeout(err) {
+		return errs.Wrap(errs.Unavailable, err, "%s (%s) did not answer in time. Try again in a moment.", d.ConfigVar, d.ResourceName)
+	}
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -26,6 +27,8 @@ type CreateResult struct {
 	Link        Link
 	Tables      int
 	CopiedTypes []string
+	// ExtendedTypes are local enums that got the remote's missing labels.
+	ExtendedTypes []string
 	// DDL is every statement that ran, passwords masked, for the audit trail.
 	DDL []string
 }
@@ -86,11 +89,11 @@ func (s *Service) CreateLink(ctx context.Context, req CreateRequest) (*CreateRes
 	if err := ensureFDW(ctx, tx, local, run); err != nil {
 		return nil, err
 	}
-	missing, err := missingTypes(ctx, tx, types)
+	gaps, err := typeGaps(ctx, tx, types)
 	if err != nil {
 		return nil, err
 	}
-	if err := copyEnums(ctx, local, missing, req.CopyEnums, run, res); err != nil {
+	if err := copyEnums(local, gaps, req.CopyEnums, run, res); err != nil {
 		return nil, err
 	}
 
@@ -124,15 +127,32 @@ func (s *Service) CreateLink(ctx context.Context, req CreateRequest) (*CreateRes
 			return nil, s.createError(local, remote, req.Name, err)
 		}
 	}
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid
-		WHERE c.relnamespace = to_regnamespace($1)`, ident(req.Name)).Scan(&res.Tables); err != nil {
-		return nil, fmt.Errorf("links: count tables: %w", err)
+	rec := LinkRecord{
+		ID: meta.ID, LocalConfigVar: local.ConfigVar, Name: req.Name,
+		RemoteConfigVar: remote.ConfigVar, RemoteResourceName: remote.ResourceName,
+		RemoteSchema: req.RemoteSchema, MappingRole: role, CreatedAt: meta.CreatedAt, CreatedBy: req.Actor,
 	}
-	links, err := readLinks(ctx, tx, local, &req.Name)
+	if err := tx.QueryRow(ctx, `SELECT current_database(), s.oid, n.oid,
+		(SELECT count(*) FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid WHERE c.relnamespace = n.oid)
+		FROM pg_foreign_server s, pg_namespace n WHERE s.srvname = $1 AND n.nspname = $1`, req.Name).
+		Scan(&rec.LocalDatabase, &rec.ServerOID, &rec.SchemaOID, &res.Tables); err != nil {
+		return nil, fmt.Errorf("links: read back %s: %w", req.Name, err)
+	}
+	links, _, err := readLinks(ctx, tx, local, &req.Name, map[string]LinkRecord{rec.ID: rec})
 	if err != nil || len(links) != 1 {
 		return nil, fmt.Errorf("links: read back %s: %v", req.Name, err)
 	}
+	// The record is written first: a link whose record could not be
+	// written is not made. A record whose link did not commit is removed,
+	// and would match nothing anyway (its id and oids are the link's own).
+	if s.Registry == nil {
+		return nil, errors.New("links: no registry configured")
+	}
+	if err := s.Registry.AddLink(ctx, rec); err != nil {
+		return nil, err
+	}
 	if err := tx.Commit(ctx); err != nil {
+		s.forget(ctx, rec)
 		return nil, s.createError(local, remote, req.Name, err)
 	}
 	res.Link = links[0]
@@ -207,32 +227,51 @@ func ensureFDW(ctx context.Context, tx pgx.Tx, local *Database, run func(sql, ma
 	return nil
 }
 
-func copyEnums(ctx context.Context, local *Database, missing []RemoteType, copyAllowed bool, run func(sql, masked string) error, res *CreateResult) error {
-	if len(missing) == 0 {
+// copyEnums closes the gaps that can be closed: missing enum types are
+// created and missing labels added, when the user allowed it. Anything else
+// (a missing type that is not an enum, a type of another kind) is refused
+// with every gap named.
+func copyEnums(local *Database, gaps []typeGap, copyAllowed bool, run func(sql, masked string) error, res *CreateResult) error {
+	if len(gaps) == 0 {
 		return nil
 	}
-	allEnums := true
-	for _, t := range missing {
-		allEnums = allEnums && t.Kind == "enum"
+	var rest []typeGap
+	for _, g := range gaps {
+		if !copyAllowed || g.Kind != "enum" || g.LocalKind != "" {
+			rest = append(rest, g)
+		}
 	}
-	if !copyAllowed || !allEnums {
-		var rest []RemoteType
-		for _, t := range missing {
-			if !copyAllowed || t.Kind != "enum" {
-				rest = append(rest, t)
+	if len(rest) > 0 {
+		onlyEnums := true
+		for _, g := range rest {
+			onlyEnums = onlyEnums && g.Kind == "enum" && g.LocalKind == ""
+		}
+		return typeGapsError(local, rest, !copyAllowed && onlyEnums)
+	}
+	for _, g := range gaps {
+		var stmts []string
+		if g.Missing {
+			ddl, err := enumDDL(g.RemoteType)
+			if err != nil {
+				return err
+			}
+			stmts = []string{ddl}
+		} else {
+			var err error
+			if stmts, err = addLabelsDDL(g); err != nil {
+				return err
 			}
 		}
-		return missingTypesError(local, rest, !copyAllowed && allEnums)
-	}
-	for _, t := range missing {
-		ddl, err := enumDDL(t)
-		if err != nil {
-			return err
+		for _, ddl := range stmts {
+			if err := run(ddl, ""); err != nil {
+				return errs.Wrap(errs.Invalid, err, "Could not copy enum %s into %s: %s", g.QualifiedName(), local.ConfigVar, pgMessage(err)).OnField("remote")
+			}
 		}
-		if err := run(ddl, ""); err != nil {
-			return errs.Wrap(errs.Invalid, err, "Could not copy enum %s into %s: %s", t.QualifiedName(), local.ConfigVar, pgMessage(err)).OnField("remote")
+		if g.Missing {
+			res.CopiedTypes = append(res.CopiedTypes, g.QualifiedName())
+		} else {
+			res.ExtendedTypes = append(res.ExtendedTypes, g.QualifiedName())
 		}
-		res.CopiedTypes = append(res.CopiedTypes, t.QualifiedName())
 	}
 	return nil
 }

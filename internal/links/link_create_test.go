@@ -172,7 +172,7 @@ func TestCreateLink(t *testing.T) {
 		f := newFixture(t)
 		_, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "sales"})
 		msg := errs.MessageOf(err)
-		if !errs.Is(err, errs.Invalid) || !strings.Contains(msg, "public.order_status (enum, used by orders.status)") {
+		if !errs.Is(err, errs.Invalid) || !strings.Contains(msg, "public.order_status (enum, missing, used by orders.status)") {
 			t.Fatalf("err = %v", err)
 		}
 		assertNothingLeft(t, f.local.URL, "sales")

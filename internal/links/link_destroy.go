@@ -13,9 +13,12 @@ import (
 )
 
 // Dependent is an object outside a link's schema that would be dropped
-// along with the link.
+// along with the link: a whole object, or only a column of a table.
 type Dependent struct {
 	Type, Schema, Identity string
+	// Description is PostgreSQL's own, schema-qualified: "view
+	// public.totals", "column note of table public.keep".
+	Description string
 }
 
 // DestroyPlan is what the confirmation page shows before a destroy.
@@ -23,8 +26,9 @@ type DestroyPlan struct {
 	Link       Link
 	Tables     []string    // foreign tables in the link's schema
 	Dependents []Dependent // objects elsewhere that depend on them
-	// Blockers are objects pglinks will not drop (another user mapping or
-	// a foreign table elsewhere using the link's server).
+	// Blockers are objects pglinks will not drop: another user mapping or
+	// a foreign table elsewhere using the link's server, or anything in the
+	// link's schema besides its own foreign tables and views.
 	Blockers []string
 	// Fingerprint identifies the dependents shown; destroy refuses if they
 	// changed since.
@@ -58,12 +62,19 @@ func (s *Service) PlanDestroy(ctx context.Context, localVar, name string) (*Dest
 	if err := checkDestroyable(localVar, name); err != nil {
 		return nil, err
 	}
-	tx, done, err := s.begin(ctx, local, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	ctx, cancel := bound(ctx, s.ReadTimeout)
+	defer cancel()
+	// Read-write, because the plan is the drop itself, rolled back.
+	tx, done, err := s.begin(ctx, local, pgx.TxOptions{})
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	return planDestroy(ctx, tx, local, name)
+	if err := setTxTimeouts(ctx, tx, s.ReadTimeout); err != nil {
+		return nil, readError(local, err)
+	}
+	plan, err := s.planDestroy(ctx, tx, local, name)
+	return plan, readError(local, err)
 }
 
 // DestroyLink removes exactly a link's schema (with what it holds), its
@@ -80,17 +91,19 @@ func (s *Service) DestroyLink(ctx context.Context, req DestroyRequest) (*Destroy
 	if strings.TrimSpace(req.Confirm) != req.Name {
 		return nil, errs.E(errs.Invalid, "The name you typed does not match %q. Nothing was destroyed.", req.Name).OnField("confirm")
 	}
+	ctx, cancel := bound(ctx, s.WriteTimeout)
+	defer cancel()
 	tx, done, err := s.beginLocked(ctx, local, req.Name)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	plan, err := planDestroy(ctx, tx, local, req.Name)
+	plan, err := s.planDestroy(ctx, tx, local, req.Name)
 	if err != nil {
 		return nil, err
 	}
 	if len(plan.Blockers) > 0 {
-		return nil, errs.E(errs.Conflict, "Link %q cannot be destroyed while other objects use its server: %s. Nothing was destroyed.", req.Name, strings.Join(plan.Blockers, "; "))
+		return nil, errs.E(errs.Conflict, "Link %q cannot be destroyed while these are in the way: %s. Nothing was destroyed.", req.Name, strings.Join(plan.Blockers, "; "))
 	}
 	if req.Fingerprint != plan.Fingerprint {
 		return nil, errs.E(errs.Conflict, "The objects that depend on link %q changed since the confirmation page was shown. Review them again; nothing was destroyed.", req.Name)
@@ -98,7 +111,7 @@ func (s *Service) DestroyLink(ctx context.Context, req DestroyRequest) (*Destroy
 	id := ident(req.Name)
 	stmts := []string{
 		"DROP SCHEMA " + id + " CASCADE",
-		"DROP USER MAPPING IF EXISTS FOR " + ident(plan.Link.meta.MappingRole) + " SERVER " + id,
+		"DROP USER MAPPING IF EXISTS FOR " + ident(plan.Link.record.MappingRole) + " SERVER " + id,
 		"DROP SERVER " + id,
 	}
 	res := &DestroyResult{Link: plan.Link, Dependents: plan.Dependents}
@@ -114,6 +127,7 @@ func (s *Service) DestroyLink(ctx context.Context, req DestroyRequest) (*Destroy
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("links: destroy %s: commit: %w", req.Name, err)
 	}
+	s.forget(ctx, plan.Link.record)
 	s.Log.Info("link destroyed", "local", local.ConfigVar, "link", req.Name, "dependents", len(res.Dependents), "actor", req.Actor)
 	return res, nil
 }
@@ -127,10 +141,14 @@ func checkDestroyable(localVar, name string) error {
 	return nil
 }
 
-// planDestroy verifies that name is a pglinks link (server and schema
-// carrying the same pglinks id) and lists what goes with it.
-func planDestroy(ctx context.Context, tx pgx.Tx, local *Database, name string) (*DestroyPlan, error) {
-	ls, err := readLinks(ctx, tx, local, &name)
+// planDestroy verifies that name is a link pglinks made (its record in the
+// registry matches the server and the schema) and lists what goes with it.
+func (s *Service) planDestroy(ctx context.Context, tx pgx.Tx, local *Database, name string) (*DestroyPlan, error) {
+	recs, err := s.records(ctx, local.ConfigVar)
+	if err != nil {
+		return nil, err
+	}
+	ls, _, err := readLinks(ctx, tx, local, &name, recs)
 	if err != nil {
 		return nil, err
 	}
@@ -160,12 +178,21 @@ func planDestroy(ctx context.Context, tx pgx.Tx, local *Database, name string) (
 	}); err != nil {
 		return nil, fmt.Errorf("links: tables of %s: %w", name, err)
 	}
-	if err := collectRows(ctx, tx, sqlDependents, []any{name}, func(r pgx.Rows) error {
-		var d Dependent
-		err := r.Scan(&d.Type, &d.Schema, &d.Identity)
-		plan.Dependents = append(plan.Dependents, d)
+	// The schema must hold only what a link holds. Anything else (a real
+	// table, a function, a type, a collation someone put there) would go
+	// with DROP SCHEMA ... CASCADE: refuse and say what it is.
+	if err := collectRows(ctx, tx, sqlSchemaContents, []any{ident(name), l.record.ServerOID}, func(r pgx.Rows) error {
+		var what string
+		err := r.Scan(&what)
+		plan.Blockers = append(plan.Blockers, "the schema also holds "+what+", which is not part of the link")
 		return err
 	}); err != nil {
+		return nil, fmt.Errorf("links: contents of %s: %w", name, err)
+	}
+	if plan.Dependents, err = cascadeDependents(ctx, tx, name); err != nil {
+		if pgCode(err) == codeLockNotAvailable {
+			return nil, errs.Wrap(errs.Conflict, err, "Sessions are using link %q or objects that depend on it, so pglinks cannot work out what destroying it would drop. Try again in a moment.", name)
+		}
 		return nil, fmt.Errorf("links: dependents of %s: %w", name, err)
 	}
 	if err := collectRows(ctx, tx, `
@@ -177,10 +204,10 @@ func planDestroy(ctx context.Context, tx pgx.Tx, local *Database, name string) (
 		  FROM pg_foreign_table ft JOIN pg_foreign_server s ON s.oid = ft.ftserver
 		  JOIN pg_class c ON c.oid = ft.ftrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 		 WHERE s.srvname = $1 AND n.nspname <> $1
-		 ORDER BY 1`, []any{name, l.meta.MappingRole}, func(r pgx.Rows) error {
+		 ORDER BY 1`, []any{name, l.record.MappingRole}, func(r pgx.Rows) error {
 		var b string
 		err := r.Scan(&b)
-		plan.Blockers = append(plan.Blockers, b)
+		plan.Blockers = append(plan.Blockers, b+" uses the link's server")
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("links: blockers of %s: %w", name, err)
@@ -189,10 +216,77 @@ func planDestroy(ctx context.Context, tx pgx.Tx, local *Database, name string) (
 	return plan, nil
 }
 
+// cascadeDependents lists everything outside schema name that DROP SCHEMA
+// name CASCADE would drop, down to single columns, by asking PostgreSQL
+// itself: the drop runs inside a savepoint that is rolled back, and the
+// user objects that disappeared are the answer. No walk of pg_depend
+// written here can miss a dependency kind PostgreSQL follows.
+func cascadeDependents(ctx context.Context, tx pgx.Tx, name string) ([]Dependent, error) {
+	before, err := cascadeKeys(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, "SAVEPOINT pglinks_plan; SET LOCAL lock_timeout = 3000"); err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, "DROP SCHEMA "+ident(name)+" CASCADE"); err != nil {
+		tx.Exec(ctx, "ROLLBACK TO SAVEPOINT pglinks_plan")
+		return nil, err
+	}
+	after, err := cascadeKeys(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT pglinks_plan; RELEASE SAVEPOINT pglinks_plan"); err != nil {
+		return nil, err
+	}
+	var classes, objs []uint32
+	var subs []int32
+	for k := range before {
+		if !after[k] {
+			classes, objs, subs = append(classes, k.class), append(objs, k.obj), append(subs, k.sub)
+		}
+	}
+	if len(classes) == 0 {
+		return nil, nil
+	}
+	// Describe with every name schema-qualified, then put search_path back.
+	if _, err := tx.Exec(ctx, "SAVEPOINT pglinks_describe; SET LOCAL search_path = ''"); err != nil {
+		return nil, err
+	}
+	var out []Dependent
+	err = collectRows(ctx, tx, sqlDescribeDropped, []any{classes, objs, subs, name}, func(r pgx.Rows) error {
+		var d Dependent
+		err := r.Scan(&d.Type, &d.Schema, &d.Identity, &d.Description)
+		out = append(out, d)
+		return err
+	})
+	if _, rerr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT pglinks_describe; RELEASE SAVEPOINT pglinks_describe"); err == nil {
+		err = rerr
+	}
+	return out, err
+}
+
+type objKey struct {
+	class, obj uint32
+	sub        int32
+}
+
+func cascadeKeys(ctx context.Context, tx pgx.Tx) (map[objKey]bool, error) {
+	keys := map[objKey]bool{}
+	err := collectRows(ctx, tx, sqlCascadeKeys, nil, func(r pgx.Rows) error {
+		var k objKey
+		err := r.Scan(&k.class, &k.obj, &k.sub)
+		keys[k] = true
+		return err
+	})
+	return keys, err
+}
+
 func fingerprint(deps []Dependent) string {
 	h := sha256.New()
 	for _, d := range deps {
-		fmt.Fprintf(h, "%s\x00%s\x00%s\x00", d.Type, d.Schema, d.Identity)
+		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00", d.Type, d.Schema, d.Identity, d.Description)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }

@@ -146,7 +146,7 @@ func TestDestroyLink(t *testing.T) {
 		createSales(t, f)
 		execAs(t, f.local.URL, "CREATE FOREIGN TABLE public.stray (id int) SERVER sales OPTIONS (table_name 'customers')")
 		plan, err := f.svc.PlanDestroy(ctx, "DATABASE_URL", "sales")
-		if err != nil || len(plan.Blockers) != 1 || plan.Blockers[0] != "foreign table public.stray" {
+		if err != nil || len(plan.Blockers) != 1 || plan.Blockers[0] != "foreign table public.stray uses the link's server" {
 			t.Fatalf("plan = %+v, err = %v", plan, err)
 		}
 		_, err = f.svc.DestroyLink(ctx, DestroyRequest{LocalVar: "DATABASE_URL", Name: "sales", Confirm: "sales", Fingerprint: plan.Fingerprint})

@@ -103,3 +103,41 @@ func TestCreateCancelledContext(t *testing.T) {
 		t.Fatalf("retry: %v", err)
 	}
 }
+
+// A local database that accepts connections and stops answering: the link
+// page's reads and the destroy plan say so within ReadTimeout instead of
+// hanging the page.
+func TestReadsSilentDatabase(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	createSales(t, f)
+	proxy, err := clusterA.NewProxy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	svc := newService(t, []string{
+		"DATABASE_URL=" + proxy.URL(f.local.URL),
+		"HEROKU_POSTGRESQL_BLUE_URL=" + f.remote.URL,
+	})
+	svc.ReadTimeout = 2 * time.Second
+	proxy.Stall("pglinks", "pg_foreign_server")
+	for name, read := range map[string]func() error{
+		"GetLink":       func() error { _, err := svc.GetLink(ctx, "DATABASE_URL", "sales"); return err },
+		"ForeignTables": func() error { _, _, err := svc.ForeignTables(ctx, "DATABASE_URL", "sales"); return err },
+		"PlanDestroy":   func() error { _, err := svc.PlanDestroy(ctx, "DATABASE_URL", "sales"); return err },
+	} {
+		start := time.Now()
+		err := read()
+		took := time.Since(start)
+		if !errs.Is(err, errs.Unavailable) || !strings.Contains(errs.MessageOf(err), "DATABASE_URL") {
+			t.Errorf("%s: err = %v, want unavailable naming the database", name, err)
+		}
+		if took > svc.ReadTimeout+5*time.Second {
+			t.Errorf("%s took %v", name, took)
+		}
+	}
+	if proxy.Stalled() == 0 {
+		t.Fatal("nothing stalled: the test proves nothing")
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
@@ -79,6 +81,8 @@ func newFixture(t testing.TB, extra ...string) *fixture {
 	return f
 }
 
+// newService is a Service over env with a registry in a fresh state
+// database of its own.
 func newService(t testing.TB, env []string) *Service {
 	t.Helper()
 	fleet, err := LoadFleet(env)
@@ -87,7 +91,24 @@ func newService(t testing.TB, env []string) *Service {
 	}
 	svc := NewService(fleet, slog.New(slog.DiscardHandler))
 	t.Cleanup(svc.Close)
+	svc.Registry = newRegistry(t)
 	return svc
+}
+
+// newRegistry makes a migrated state database and a registry in it.
+func newRegistry(t testing.TB) *StateRegistry {
+	t.Helper()
+	ctx := context.Background()
+	state := newDB(t, clusterA, "state", pgtest.DBOptions{NoFDW: true})
+	pool, err := pgxpool.New(ctx, state.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := auth.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	return NewStateRegistry(pool)
 }
 
 // linkObjects counts what a link named name left in the local database:

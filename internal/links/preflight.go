@@ -61,17 +61,72 @@ func remoteTypes(ctx context.Context, conn *pgx.Conn, schema string) ([]RemoteTy
 	return out, rows.Err()
 }
 
-// missingTypes keeps the remote types the local database lacks.
-func missingTypes(ctx context.Context, tx pgx.Tx, types []RemoteType) ([]RemoteType, error) {
-	var out []RemoteType
+// typeGap is how a local type falls short of the remote type of the same
+// name: missing altogether, of another kind, or an enum lacking labels.
+type typeGap struct {
+	RemoteType
+	Missing       bool
+	LocalKind     string   // set when the local type is of another kind
+	MissingLabels []string // remote enum labels the local enum lacks
+}
+
+// typeGaps compares each remote type with the local type of the same name.
+// Copies of enums are serialised per type name across pglinks processes, so
+// two creates copying the same enum do not collide in the catalog: the
+// second waits for the first and then finds the type there.
+func typeGaps(ctx context.Context, tx pgx.Tx, types []RemoteType) ([]typeGap, error) {
+	var out []typeGap
 	for _, t := range types {
+		if t.Kind == "enum" {
+			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('pglinks:type:' || $1, 0))", t.sqlName()); err != nil {
+				if pgCode(err) == codeLockNotAvailable {
+					return nil, errs.Wrap(errs.Conflict, err, "Another pglinks operation is copying the type %s right now. Try again in a moment.", t.QualifiedName())
+				}
+				return nil, fmt.Errorf("links: lock type %s: %w", t.QualifiedName(), err)
+			}
+		}
 		var found bool
-		if err := tx.QueryRow(ctx, "SELECT to_regtype($1) IS NOT NULL", t.sqlName()).Scan(&found); err != nil {
+		var typtype string
+		var labels []string
+		err := tx.QueryRow(ctx, `SELECT t.oid IS NOT NULL, coalesce(t.typtype::text, ''),
+			coalesce((SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid), '{}')
+			FROM (SELECT to_regtype($1) AS oid) r LEFT JOIN pg_type t ON t.oid = r.oid`, t.sqlName()).Scan(&found, &typtype, &labels)
+		if err != nil {
 			return nil, fmt.Errorf("links: look up type %s: %w", t.QualifiedName(), err)
 		}
-		if !found {
-			out = append(out, t)
+		switch {
+		case !found:
+			out = append(out, typeGap{RemoteType: t, Missing: true})
+		case typeKind(typtype) != t.Kind:
+			out = append(out, typeGap{RemoteType: t, LocalKind: typeKind(typtype)})
+		case t.Kind == "enum":
+			have := map[string]bool{}
+			for _, l := range labels {
+				have[l] = true
+			}
+			var missing []string
+			for _, l := range t.Labels {
+				if !have[l] {
+					missing = append(missing, l)
+				}
+			}
+			if len(missing) > 0 {
+				out = append(out, typeGap{RemoteType: t, MissingLabels: missing})
+			}
 		}
+	}
+	return out, nil
+}
+
+// addLabelsDDL adds the labels a local enum lacks, in the remote's order.
+func addLabelsDDL(g typeGap) ([]string, error) {
+	var out []string
+	for _, l := range g.MissingLabels {
+		q, err := quoteLiteral(l)
+		if err != nil {
+			return nil, errs.E(errs.Invalid, "Enum %s has a label pglinks cannot copy: %v.", g.QualifiedName(), err)
+		}
+		out = append(out, fmt.Sprintf("ALTER TYPE %s ADD VALUE IF NOT EXISTS %s", g.sqlName(), q))
 	}
 	return out, nil
 }
@@ -89,25 +144,42 @@ func enumDDL(t RemoteType) (string, error) {
 	return fmt.Sprintf("CREATE TYPE %s AS ENUM (%s)", t.sqlName(), strings.Join(labels, ", ")), nil
 }
 
-// missingTypesError names every missing type, where it is used and what to
-// do about it.
-func missingTypesError(local *Database, missing []RemoteType, canCopyEnums bool) error {
+// typeGapsError names every type the local database lacks or has wrong,
+// where the remote uses it and what to do about it.
+func typeGapsError(local *Database, gaps []typeGap, canCopyEnums bool) error {
 	var parts []string
-	for _, t := range missing {
-		desc := fmt.Sprintf("%s (%s", t.QualifiedName(), t.Kind)
-		if t.Extension != "" {
-			desc += ", from extension " + t.Extension
+	for _, g := range gaps {
+		var desc string
+		switch {
+		case g.Missing:
+			desc = fmt.Sprintf("%s (%s", g.QualifiedName(), g.Kind)
+			if g.Extension != "" {
+				desc += ", from extension " + g.Extension
+			}
+			desc += ", missing"
+		case g.LocalKind != "":
+			desc = fmt.Sprintf("%s (a %s on the remote, but a %s in %s", g.QualifiedName(), g.Kind, g.LocalKind, local.ConfigVar)
+		default:
+			desc = fmt.Sprintf("%s (enum; %s lacks the label(s) %s", g.QualifiedName(), local.ConfigVar, quoteList(g.MissingLabels))
 		}
-		used := t.UsedBy
+		used := g.UsedBy
 		if len(used) > 3 {
-			used = append(used[:3:3], fmt.Sprintf("%d more", len(t.UsedBy)-3))
+			used = append(used[:3:3], fmt.Sprintf("%d more", len(g.UsedBy)-3))
 		}
 		desc += ", used by " + strings.Join(used, ", ") + ")"
 		parts = append(parts, desc)
 	}
-	hint := "Create them in " + local.ConfigVar + " first."
+	hint := "Fix them in " + local.ConfigVar + " first."
 	if canCopyEnums {
-		hint += " Enum types can be copied for you: tick \"Copy missing enum types\"."
+		hint += " Missing enum types and labels can be copied for you: tick \"Copy missing enum types\"."
 	}
-	return errs.E(errs.Invalid, "The remote's tables use types that %s lacks: %s. %s", local.ConfigVar, strings.Join(parts, "; "), hint).OnField("remote")
+	return errs.E(errs.Invalid, "The remote's tables use types that %s lacks or has differently: %s. %s", local.ConfigVar, strings.Join(parts, "; "), hint).OnField("remote")
+}
+
+func quoteList(ls []string) string {
+	q := make([]string, len(ls))
+	for i, l := range ls {
+		q[i] = "'" + l + "'"
+	}
+	return strings.Join(q, ", ")
 }

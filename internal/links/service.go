@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/pgconf"
+	"golang.org/x/sync/singleflight"
 )
 
 // Service manages links across a fleet. It keeps one small pool per
@@ -23,6 +23,9 @@ import (
 type Service struct {
 	Fleet *Fleet
 	Log   *slog.Logger
+	// Registry is pglinks' record of the links it made (the state
+	// database). Without it nothing counts as a link.
+	Registry Registry
 
 	// ConnectTimeout bounds connecting to a fleet database from pglinks.
 	ConnectTimeout time.Duration
@@ -48,8 +51,9 @@ type Service struct {
 	// server, so a remote that vanished from the network is noticed.
 	Keepalive time.Duration
 
-	mu    sync.Mutex
-	pools map[string]*pgxpool.Pool
+	mu           sync.Mutex
+	pools        map[string]*pgxpool.Pool
+	statusFlight singleflight.Group
 }
 
 // NewService returns a Service over fleet with production defaults.
@@ -95,10 +99,20 @@ func (s *Service) database(configVar, field string) (*Database, error) {
 	return d, nil
 }
 
-func (s *Service) pool(d *Database) (*pgxpool.Pool, error) {
+// Pool kinds: user-facing reads and writes, and the inventory's status
+// reads, so that however busy the link pages are, a status read never
+// waits for a connection and a healthy database never shows as
+// unreachable because pglinks' own pool was full.
+const (
+	userPool   = "user"
+	statusPool = "status"
+)
+
+func (s *Service) pool(d *Database, kind string) (*pgxpool.Pool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if p, ok := s.pools[d.ConfigVar]; ok {
+	key := d.ConfigVar + "\x00" + kind
+	if p, ok := s.pools[key]; ok {
 		return p, nil
 	}
 	cfg, err := pgxpool.ParseConfig(d.ConnString())
@@ -107,39 +121,40 @@ func (s *Service) pool(d *Database) (*pgxpool.Pool, error) {
 	}
 	cfg.ConnConfig.ConnectTimeout = s.ConnectTimeout
 	cfg.ConnConfig.RuntimeParams["application_name"] = "pglinks"
-	CancelOnContext(&cfg.ConnConfig.Config)
+	pgconf.CancelOnContext(&cfg.ConnConfig.Config)
 	cfg.MaxConns = 4
+	if kind == statusPool {
+		cfg.MaxConns = 2 // reads of one database are coalesced: one at a time
+	}
 	cfg.MaxConnIdleTime = 5 * time.Minute
 	p, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("links: pool for %s: %w", d.ConfigVar, err)
 	}
-	s.pools[d.ConfigVar] = p
+	s.pools[key] = p
 	return p, nil
 }
 
 // acquire returns a connection to d, with connection failures classified.
 func (s *Service) acquire(ctx context.Context, d *Database) (*pgxpool.Conn, error) {
-	p, err := s.pool(d)
+	return s.acquireFrom(ctx, d, userPool)
+}
+
+func (s *Service) acquireFrom(ctx context.Context, d *Database, kind string) (*pgxpool.Conn, error) {
+	p, err := s.pool(d, kind)
 	if err != nil {
 		return nil, err
 	}
 	conn, err := p.Acquire(ctx)
 	if err != nil {
+		if st := p.Stat(); isTimeout(err) && st.AcquiredConns() >= st.MaxConns() {
+			// Every connection was in use the whole time: pglinks is
+			// busy, the database may be fine.
+			return nil, errs.Wrap(errs.Unavailable, err, "%s (%s): pglinks' own connections to it are all busy; try again in a moment", d.ConfigVar, d.ResourceName)
+		}
 		return nil, connectError(d, err)
 	}
 	return conn, nil
-}
-
-// CancelOnContext makes a connection answer an ended context by asking
-// the server to cancel the running statement (then closing the socket if
-// that does not end it), instead of pgx's default of only closing the
-// socket, which leaves the backend running its statement, holding its
-// transaction and locks, long after the caller gave up.
-func CancelOnContext(cfg *pgconn.Config) {
-	cfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
-		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, CancelRequestDelay: 0, DeadlineDelay: 2 * time.Second}
-	}
 }
 
 // bound gives ctx a deadline of at most d from now.

@@ -18,9 +18,12 @@ func stmt(name string) string {
 }
 
 var (
-	sqlLinks         = stmt("links")
-	sqlSupport       = stmt("support")
-	sqlForeignTables = stmt("foreign_tables")
-	sqlDependents    = stmt("dependents")
-	sqlRemoteTypes   = stmt("remote_types")
+	sqlLinks             = stmt("links")
+	sqlSupport           = stmt("support")
+	sqlForeignTables     = stmt("foreign_tables")
+	sqlForeignTablesPage = stmt("foreign_tables_page")
+	sqlCascadeKeys       = stmt("cascade_keys")
+	sqlDescribeDropped   = stmt("describe_dropped")
+	sqlSchemaContents    = stmt("schema_contents")
+	sqlRemoteTypes       = stmt("remote_types")
 )

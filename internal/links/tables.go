@@ -3,6 +3,9 @@ package links
 import (
 	"context"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pglinks/pglinks/internal/errs"
 )
 
 // ForeignTable is one row of \det with its columns.
@@ -26,6 +29,8 @@ func (s *Service) ForeignTables(ctx context.Context, localVar, name string) (*Li
 		return nil, nil, err
 	}
 	local, _ := s.database(localVar, "local")
+	ctx, cancel := bound(ctx, s.ReadTimeout)
+	defer cancel()
 	conn, err := s.acquire(ctx, local)
 	if err != nil {
 		return nil, nil, err
@@ -33,15 +38,77 @@ func (s *Service) ForeignTables(ctx context.Context, localVar, name string) (*Li
 	defer conn.Release()
 	rows, err := conn.Query(ctx, sqlForeignTables, l.Name)
 	if err != nil {
-		return nil, nil, fmt.Errorf("links: foreign tables of %s: %w", name, err)
+		return nil, nil, readError(local, fmt.Errorf("links: foreign tables of %s: %w", name, err))
 	}
+	out, err := scanForeignTables(rows)
+	if err != nil {
+		return nil, nil, readError(local, fmt.Errorf("links: foreign tables of %s: %w", name, err))
+	}
+	return l, out, nil
+}
+
+// TablePage is one page of a link's foreign tables.
+type TablePage struct {
+	Tables  []ForeignTable
+	Filter  string // the name filter applied ("" for none)
+	Offset  int
+	Limit   int
+	Matches int // tables matching Filter, over all pages
+}
+
+// MaxTableFilter bounds the name filter of a table page.
+const MaxTableFilter = 200
+
+// ForeignTablesPage is ForeignTables one page at a time: the tables whose
+// name contains filter (case-insensitive), limit of them from offset,
+// ordered by name. Its cost does not grow with the size of the link.
+func (s *Service) ForeignTablesPage(ctx context.Context, localVar, name, filter string, offset, limit int) (*Link, *TablePage, error) {
+	if len(filter) > MaxTableFilter {
+		return nil, nil, errs.E(errs.Invalid, "The name filter is longer than %d characters.", MaxTableFilter).OnField("q")
+	}
+	if offset < 0 || limit < 1 || limit > 500 {
+		return nil, nil, errs.E(errs.Invalid, "That page of tables does not exist.")
+	}
+	l, err := s.GetLink(ctx, localVar, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	local, _ := s.database(localVar, "local")
+	ctx, cancel := bound(ctx, s.ReadTimeout)
+	defer cancel()
+	conn, err := s.acquire(ctx, local)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer conn.Release()
+	page := &TablePage{Filter: filter, Offset: offset, Limit: limit, Matches: l.TableCount}
+	if filter != "" {
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid
+			WHERE c.relnamespace = to_regnamespace($1) AND strpos(lower(c.relname), lower($2)) > 0`,
+			ident(l.Name), filter).Scan(&page.Matches); err != nil {
+			return nil, nil, readError(local, fmt.Errorf("links: count tables of %s: %w", name, err))
+		}
+	}
+	rows, err := conn.Query(ctx, sqlForeignTablesPage, l.Name, filter, limit, offset)
+	if err != nil {
+		return nil, nil, readError(local, fmt.Errorf("links: foreign tables of %s: %w", name, err))
+	}
+	page.Tables, err = scanForeignTables(rows)
+	if err != nil {
+		return nil, nil, readError(local, fmt.Errorf("links: foreign tables of %s: %w", name, err))
+	}
+	return l, page, nil
+}
+
+// scanForeignTables folds rows of (table..., column...) into tables.
+func scanForeignTables(rows pgx.Rows) ([]ForeignTable, error) {
 	defer rows.Close()
 	var out []ForeignTable
 	for rows.Next() {
 		var ft ForeignTable
 		var col Column
 		if err := rows.Scan(&ft.Schema, &ft.Name, &ft.Server, &ft.RemoteSchema, &ft.RemoteTable, &col.Name, &col.Type, &col.NotNull); err != nil {
-			return nil, nil, fmt.Errorf("links: foreign tables of %s: %w", name, err)
+			return nil, err
 		}
 		if n := len(out); n == 0 || out[n-1].Name != ft.Name {
 			out = append(out, ft)
@@ -51,5 +118,5 @@ func (s *Service) ForeignTables(ctx context.Context, localVar, name string) (*Li
 			last.Columns = append(last.Columns, col)
 		}
 	}
-	return l, out, rows.Err()
+	return out, rows.Err()
 }

@@ -1,6 +1,9 @@
--- Links in the current database: postgres_fdw servers carrying a pglinks
--- comment, with their schema (same name) and its foreign table count.
-SELECT s.srvname,
+-- Candidate links in the current database: postgres_fdw servers carrying a
+-- pglinks comment, with their schema (same name) and its foreign table
+-- count. Only those matching pglinks' records (ids and oids) are links.
+SELECT s.oid,
+       coalesce(n.oid, 0),
+       s.srvname,
        coalesce(obj_description(s.oid, 'pg_foreign_server'), '') AS server_comment,
        coalesce(s.srvoptions, '{}') AS server_options,
        n.oid IS NOT NULL AS has_schema,

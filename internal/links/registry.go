@@ -1,0 +1,139 @@
+package links
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pglinks/pglinks/internal/errs"
+)
+
+// LinkRecord is pglinks' own record of a link it made, kept in the state
+// database, outside the databases it manages. The catalog comments on a
+// link's server and schema are a convenience for people reading the
+// catalog; only a record whose id and oids match the catalog makes
+// something a link, because anyone with the app role of a fleet database
+// can write comments.
+type LinkRecord struct {
+	ID                 string
+	LocalConfigVar     string
+	LocalDatabase      string
+	Name               string
+	ServerOID          uint32
+	SchemaOID          uint32
+	RemoteConfigVar    string
+	RemoteResourceName string
+	RemoteSchema       string
+	MappingRole        string
+	CreatedAt          time.Time
+	CreatedBy          string
+}
+
+// Registry keeps the records. The state database implements it
+// (NewStateRegistry); its table is created by the state database's
+// migrations (internal/auth/migrations).
+type Registry interface {
+	AddLink(ctx context.Context, r LinkRecord) error
+	RemoveLink(ctx context.Context, id string) error
+	// Links lists the records of one local database, or of all when
+	// localVar is "".
+	Links(ctx context.Context, localVar string) ([]LinkRecord, error)
+}
+
+// StateRegistry is the Registry in the state database (schema pglinks).
+type StateRegistry struct {
+	pool    *pgxpool.Pool
+	timeout time.Duration
+}
+
+// NewStateRegistry keeps link records in the state database behind pool.
+func NewStateRegistry(pool *pgxpool.Pool) *StateRegistry {
+	return &StateRegistry{pool: pool, timeout: 5 * time.Second}
+}
+
+func (r *StateRegistry) AddLink(ctx context.Context, l LinkRecord) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	_, err := r.pool.Exec(ctx, `INSERT INTO pglinks.links (id, local_config_var, local_database, name, server_oid, schema_oid,
+		remote_config_var, remote_resource_name, remote_schema, mapping_role, created_at, created_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		l.ID, l.LocalConfigVar, l.LocalDatabase, l.Name, int64(l.ServerOID), int64(l.SchemaOID),
+		l.RemoteConfigVar, l.RemoteResourceName, l.RemoteSchema, l.MappingRole, l.CreatedAt, l.CreatedBy)
+	return stateError("record link "+l.Name, err)
+}
+
+func (r *StateRegistry) RemoveLink(ctx context.Context, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	_, err := r.pool.Exec(ctx, "DELETE FROM pglinks.links WHERE id = $1", id)
+	return stateError("remove link record", err)
+}
+
+func (r *StateRegistry) Links(ctx context.Context, localVar string) ([]LinkRecord, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	rows, err := r.pool.Query(ctx, `SELECT id, local_config_var, local_database, name, server_oid, schema_oid,
+		remote_config_var, remote_resource_name, remote_schema, mapping_role, created_at, created_by
+		FROM pglinks.links WHERE $1 = '' OR local_config_var = $1 ORDER BY local_config_var, name`, localVar)
+	if err != nil {
+		return nil, stateError("read link records", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (LinkRecord, error) {
+		var l LinkRecord
+		var srv, nsp int64
+		err := row.Scan(&l.ID, &l.LocalConfigVar, &l.LocalDatabase, &l.Name, &srv, &nsp,
+			&l.RemoteConfigVar, &l.RemoteResourceName, &l.RemoteSchema, &l.MappingRole, &l.CreatedAt, &l.CreatedBy)
+		l.ServerOID, l.SchemaOID = uint32(srv), uint32(nsp)
+		return l, err
+	})
+	return out, stateError("read link records", err)
+}
+
+// stateError says in words that the state database did not answer.
+func stateError(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	// A statement that failed in the database is a bug; anything else
+	// (refused, timed out, cut) means the database did not answer.
+	if code := pgCode(err); code == "" || strings.HasPrefix(code, "08") || isTimeout(err) {
+		return errs.Wrap(errs.Unavailable, err, "The state database (PGLINKS_STATE_URL) is not answering, so pglinks cannot check its records of links. Try again in a moment.")
+	}
+	return fmt.Errorf("links: %s: %w", what, err)
+}
+
+// recordsByID indexes records by id.
+func recordsByID(recs []LinkRecord) map[string]LinkRecord {
+	m := make(map[string]LinkRecord, len(recs))
+	for _, r := range recs {
+		m[r.ID] = r
+	}
+	return m
+}
+
+// records reads the records of a local database, refusing when there is
+// no registry: without one nothing can be proved to be a link.
+func (s *Service) records(ctx context.Context, localVar string) (map[string]LinkRecord, error) {
+	if s.Registry == nil {
+		return nil, errors.New("links: no registry configured")
+	}
+	recs, err := s.Registry.Links(ctx, localVar)
+	if err != nil {
+		return nil, err
+	}
+	return recordsByID(recs), nil
+}
+
+// forget removes a record whose link is gone (or never committed); a
+// failure is logged: a record that matches nothing in the catalog is inert.
+func (s *Service) forget(ctx context.Context, rec LinkRecord) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.Registry.RemoveLink(ctx, rec.ID); err != nil {
+		s.Log.Warn("removing a link record", "link", rec.Name, "local", rec.LocalConfigVar, "err", err)
+	}
+}

@@ -1,0 +1,64 @@
+package views
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// namePart is a run of a name: plain text, or one character people could
+// not see (a control, a bidi override, a zero-width space) shown as an
+// escape.
+type namePart struct {
+	Text   string
+	Escape bool
+}
+
+// nameParts splits a name read from a database so that every invisible or
+// direction-changing character shows as "<U+202E>": a table named with a
+// right-to-left override must not display "evil" as "live".
+func nameParts(s string) []namePart {
+	var out []namePart
+	var plain strings.Builder
+	flush := func() {
+		if plain.Len() > 0 {
+			out = append(out, namePart{Text: plain.String()})
+			plain.Reset()
+		}
+	}
+	for i, w := 0, 0; i < len(s); i += w {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		w = size
+		if r == utf8.RuneError && size == 1 {
+			flush()
+			out = append(out, namePart{Text: fmt.Sprintf("<0x%02X>", s[i]), Escape: true})
+			continue
+		}
+		if invisible(r) {
+			flush()
+			out = append(out, namePart{Text: fmt.Sprintf("<U+%04X>", r), Escape: true})
+			continue
+		}
+		plain.WriteRune(r)
+	}
+	flush()
+	return out
+}
+
+// invisible reports characters that change how text around them displays
+// or that cannot be seen: controls, format characters (bidi controls,
+// zero-width joiners, BOM), line and paragraph separators.
+func invisible(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Zl, r) || unicode.Is(unicode.Zp, r)
+}
+
+// HasInvisible reports whether a name holds characters shown as escapes.
+func HasInvisible(s string) bool {
+	for _, p := range nameParts(s) {
+		if p.Escape {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,42 @@
+package views
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestNameParts(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"customers", "customers"},
+		{"\u202Eevil", "<U+202E>evil"},
+		{"a\u200Bb", "a<U+200B>b"},
+		{"tab\there", "tab<U+0009>here"},
+		{"nul\x00", "nul<U+0000>"},
+		{"bad\xffbyte", "bad<0xFF>byte"},
+		{"Order Items (2024) <draft>", "Order Items (2024) <draft>"},
+		{"日本語", "日本語"},
+	} {
+		var b strings.Builder
+		for _, p := range nameParts(tc.in) {
+			b.WriteString(p.Text)
+		}
+		if b.String() != tc.want {
+			t.Errorf("nameParts(%q) = %q, want %q", tc.in, b.String(), tc.want)
+		}
+	}
+}
+
+func TestNameRendersEscapedAndIsolated(t *testing.T) {
+	var b strings.Builder
+	if err := Name("<b>\u202Eevil</b>").Render(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+	got := b.String()
+	if strings.Contains(got, "\u202E") || strings.Contains(got, "<b>") {
+		t.Fatalf("rendered %q: raw override or markup left in", got)
+	}
+	if !strings.HasPrefix(got, "<bdi") || !strings.Contains(got, "&lt;U+202E&gt;") {
+		t.Fatalf("rendered %q", got)
+	}
+}
