@@ -245,3 +245,50 @@ func queryString(t *testing.T, url, sql string) string {
 	}
 	return s
 }
+
+// Creating a link from a remote that stalls mid-import, through the form:
+// a clear 503 within the bound, the attempt in the audit trail, and the
+// same name free again right after.
+func TestCreateStalledRemoteThroughForm(t *testing.T) {
+	e := newEnv(t)
+	proxy, err := cluster.NewProxy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	fleet, _ := links.LoadFleet([]string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + proxy.URL(e.remote.URL)})
+	svc := links.NewService(fleet, slog.New(slog.DiscardHandler))
+	defer svc.Close()
+	svc.Registry = links.NewStateRegistry(e.store.Pool())
+	svc.StatementTimeout = 2 * time.Second
+	a, err := New(Config{Links: svc, Auth: e.store, Log: slog.New(slog.DiscardHandler), SessionKeys: e.keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	e2 := &env{app: a, srv: srv, store: e.store, local: e.local, remote: e.remote}
+	c := e2.client(t)
+	c.signIn(adminEmail)
+
+	proxy.Stall("pglinks/", "pg_class")
+	start := time.Now()
+	r := c.post("/links", url.Values{"remote": {"HEROKU_POSTGRESQL_BLUE_URL"}, "local": {"DATABASE_URL"}, "name": {"stall"}})
+	if r.Status != http.StatusServiceUnavailable || !strings.Contains(r.Body, "stopped answering") {
+		t.Fatalf("stalled create: %d %.300s", r.Status, r.Body)
+	}
+	if took := time.Since(start); took > 15*time.Second {
+		t.Fatalf("stalled create answered after %v", took)
+	}
+	entries, err := e.store.ListAudit(context.Background(), auth.AuditFilter{Action: auth.ActionLinkCreate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Outcome != auth.OutcomeFailed || !strings.Contains(entries[0].Detail, "stopped answering") {
+		t.Fatalf("audit = %+v", entries)
+	}
+	proxy.Unstall()
+	if r := c.post("/links", url.Values{"remote": {"HEROKU_POSTGRESQL_BLUE_URL"}, "local": {"DATABASE_URL"}, "name": {"stall"}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("retry: %d %.300s", r.Status, r.Body)
+	}
+}
