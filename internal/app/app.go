@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/replication"
 	"github.com/pglinks/pglinks/static"
 )
 
@@ -29,6 +30,12 @@ type Config struct {
 	// X-Forwarded-For and X-Forwarded-Proto headers are believed. Empty:
 	// the direct peer address is the client.
 	TrustedProxies []*net.IPNet
+	// Replication reads and changes logical replication; built over Links
+	// when nil.
+	Replication *replication.Service
+	// MetricsToken turns /metrics on; requests must carry it as a bearer
+	// token. Empty: /metrics is off.
+	MetricsToken string
 }
 
 // App is the web application.
@@ -44,6 +51,9 @@ type App struct {
 func New(cfg Config) (*App, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	if cfg.Replication == nil {
+		cfg.Replication = replication.New(cfg.Links)
 	}
 	if cfg.Limiter == nil {
 		cfg.Limiter = auth.NewLimiter(5, 20, 15*time.Minute)
@@ -87,6 +97,7 @@ func (a *App) routes() {
 	assets := e.Group("/static", a.cacheStatic)
 	assets.StaticFS("/", static.FS)
 	e.GET("/static/favicon.svg", a.favicon)
+	e.GET("/metrics", a.metricsHandler()) // bearer token, no session or CSRF
 
 	// Everything below knows who is asking; state changes need a token.
 	s := e.Group("", a.loadSession, a.checkOrigin, a.checkCSRF)
@@ -97,6 +108,7 @@ func (a *App) routes() {
 	u.POST("/logout", a.logout)
 	u.GET("/", a.inventory)
 	u.GET("/databases/:db/links/:name", a.showLink)
+	u.GET("/replication", a.replicationPage)
 
 	adm := u.Group("", a.requireAdmin)
 	adm.GET("/links/new", a.newLinkForm)
@@ -108,6 +120,12 @@ func (a *App) routes() {
 	adm.POST("/users", a.addUser)
 	adm.POST("/users/:id/role", a.setUserRole)
 	adm.POST("/users/:id/delete", a.removeUser)
+	adm.POST("/replication/subscriptions/enable", a.setSubscriptionEnabled(true))
+	adm.POST("/replication/subscriptions/disable", a.setSubscriptionEnabled(false))
+	adm.GET("/replication/subscriptions/drop", a.confirmDropSubscription)
+	adm.POST("/replication/subscriptions/drop", a.dropSubscription)
+	adm.GET("/replication/slots/drop", a.confirmDropSlot)
+	adm.POST("/replication/slots/drop", a.dropSlot)
 }
 
 // ipExtractor uses the direct peer unless trusted proxies are configured:

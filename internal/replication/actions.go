@@ -394,4 +394,3 @@ func writeErr(err error, what, configVar string) error {
 	}
 	return errs.Wrap(errs.Unavailable, err, "Could not %s on %s: the connection failed.", what, configVar)
 }
-
