@@ -107,8 +107,6 @@ func (s *Service) readSubscriptions(ctx context.Context, c *pgx.Conn, r *Databas
 	conninfo := "NULL::text"
 	if readable {
 		conninfo = "s.subconninfo"
-	} else {
-		r.Notes = append(r.Notes, fmt.Sprintf("The subscriptions' connection info (subconninfo) is not readable by this role (%s): only superusers may read it, so their publishers cannot be named.", r.Role))
 	}
 	// Only columns every version since 10 has, and granted to PUBLIC.
 	rows, err := c.Query(ctx, `SELECT s.oid, s.subname::text, pg_get_userbyid(s.subowner)::text, s.subenabled,
@@ -147,6 +145,9 @@ func (s *Service) readSubscriptions(ctx context.Context, c *pgx.Conn, r *Databas
 	r.Subscriptions = subs
 	if len(subs) == 0 {
 		return nil
+	}
+	if !readable {
+		r.Notes = append(r.Notes, fmt.Sprintf("The subscriptions' connection info (subconninfo) is not readable by this role (%s): only superusers may read it, so their publishers cannot be named.", r.Role))
 	}
 	// The apply worker of each subscription: relid IS NULL (table sync
 	// workers have one); from 16 on, parallel apply workers have a leader.

@@ -13,11 +13,11 @@ func warningsOf(d *Database, incomplete bool) []Warning {
 	for _, sub := range d.Subscriptions {
 		switch {
 		case !sub.Enabled:
-			slot := "its slot"
-			if sub.SlotName != "" {
-				slot = "its slot " + sub.SlotName
+			if sub.SlotName == "" {
+				add("disabled", sub.Name, "Subscription %s on %s is disabled: changes on its publisher are not applied. It has no slot, so nothing is retained on the publisher for it.", sub.Name, v)
+			} else {
+				add("disabled", sub.Name, "Subscription %s on %s is disabled: changes on its publisher are not applied, and its slot %s keeps WAL on the publisher until the subscription is enabled or dropped.", sub.Name, v, sub.SlotName)
 			}
-			add("disabled", sub.Name, "Subscription %s on %s is disabled: changes on its publisher are not applied, and %s keeps WAL on the publisher until the subscription is enabled or dropped.", sub.Name, v, slot)
 		case !sub.WorkerRunning:
 			add("worker_stopped", sub.Name, "Subscription %s on %s is enabled but its worker is not running: the publisher may be unreachable or the worker keeps failing (see the subscriber's server log).", sub.Name, v)
 		}
