@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/playwright-community/playwright-go"
 	"github.com/pglinks/pglinks/internal/pgtest"
+	"github.com/playwright-community/playwright-go"
 )
 
 // A publisher and a subscriber cluster with wal_level=logical, started on
@@ -183,7 +183,7 @@ func TestReplicationOrphanedSlotFlow(t *testing.T) {
 	must(t, expect.Locator(page.GetByTestId("flash-success")).ToContainText("disabled"))
 	row = page.GetByTestId("repl-db-DATABASE_URL").GetByTestId("sub-" + f.subName)
 	reloadUntil(t, page, row, `disabled.*worker stopped`, 15*time.Second)
-	must(t, expect.Locator(page.GetByTestId("replication-warnings").First()).ToContainText("Subscription " + f.subName + " on DATABASE_URL is disabled"))
+	must(t, expect.Locator(page.GetByTestId("replication-warnings").First()).ToContainText("Subscription "+f.subName+" on DATABASE_URL is disabled"))
 	must(t, row.GetByTestId("sub-enable").Click())
 	row = page.GetByTestId("repl-db-DATABASE_URL").GetByTestId("sub-" + f.subName)
 	reloadUntil(t, page, row, `enabled.*worker running`, 15*time.Second)
@@ -209,7 +209,7 @@ func TestReplicationOrphanedSlotFlow(t *testing.T) {
 	must(t, page.Locator("#confirm").Fill(f.subName))
 	start := time.Now()
 	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Drop subscription"}).Click())
-	must(t, expect.Locator(page.GetByTestId("flashes")).ToContainText("slot " + f.subName + " on HEROKU_POSTGRESQL_BLUE_URL is now orphaned"))
+	must(t, expect.Locator(page.GetByTestId("flashes")).ToContainText("slot "+f.subName+" on HEROKU_POSTGRESQL_BLUE_URL is now orphaned"))
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("dropping with the publisher down took %s", took)
 	}
@@ -226,7 +226,7 @@ func TestReplicationOrphanedSlotFlow(t *testing.T) {
 	slotRow := page.GetByTestId("repl-db-HEROKU_POSTGRESQL_BLUE_URL").GetByTestId("slot-" + f.subName)
 	goTo(t, page, srv.URL+"/replication")
 	reloadUntil(t, page, slotRow, `inactive.*orphaned`, 15*time.Second)
-	must(t, expect.Locator(page.GetByTestId("warning-orphaned_slot")).ToContainText("Slot " + f.subName + " on HEROKU_POSTGRESQL_BLUE_URL is orphaned"))
+	must(t, expect.Locator(page.GetByTestId("warning-orphaned_slot")).ToContainText("Slot "+f.subName+" on HEROKU_POSTGRESQL_BLUE_URL is orphaned"))
 	must(t, expect.Locator(page.GetByTestId("warning-orphaned_slot")).ToContainText(regexp.MustCompile(`holds [0-9.]+ (kB|MB) of WAL`)))
 	screenshot(t, page, "replication-orphaned-slot")
 
@@ -240,7 +240,7 @@ func TestReplicationOrphanedSlotFlow(t *testing.T) {
 	must(t, page.GetByTestId("repl-db-HEROKU_POSTGRESQL_BLUE_URL").GetByTestId("slot-"+f.subName).GetByTestId("slot-drop").Click())
 	must(t, page.Locator("#confirm").Fill(f.subName))
 	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Drop slot"}).Click())
-	must(t, expect.Locator(page.GetByTestId("flash-success")).ToContainText("Slot " + f.subName + " dropped"))
+	must(t, expect.Locator(page.GetByTestId("flash-success")).ToContainText("Slot "+f.subName+" dropped"))
 	if n := queryInt(t, pubCluster.SuperURL("postgres"), "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", f.subName); n != 0 {
 		t.Fatal("the slot is still there")
 	}
@@ -249,7 +249,7 @@ func TestReplicationOrphanedSlotFlow(t *testing.T) {
 	// The audit trail has the SQL that ran.
 	goTo(t, page, srv.URL+"/audit")
 	must(t, expect.Locator(page.Locator("body")).ToContainText("SET (slot_name = NONE)"))
-	must(t, expect.Locator(page.Locator("body")).ToContainText("pg_drop_replication_slot('" + f.subName + "')"))
+	must(t, expect.Locator(page.Locator("body")).ToContainText("pg_drop_replication_slot('"+f.subName+"')"))
 
 	// Narrow screens: the page stays readable.
 	must(t, page.SetViewportSize(390, 844))
