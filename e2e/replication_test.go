@@ -360,3 +360,68 @@ func TestReplicationViewerAndMetrics(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 }
+
+func TestReplicationCreateFromBrowser(t *testing.T) {
+	f := newReplFleet(t)
+	srv := startServer(t, f.env)
+	subName := f.subName + "_customers"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		subCluster.Exec(ctx, f.sub.Name, fmt.Sprintf(`DO $$BEGIN IF EXISTS (SELECT 1 FROM pg_subscription WHERE subname = '%s') THEN
+			ALTER SUBSCRIPTION %s DISABLE; ALTER SUBSCRIPTION %s SET (slot_name = NONE); DROP SUBSCRIPTION %s; END IF; END$$`, subName, subName, subName, subName))
+		pubCluster.Exec(ctx, "postgres", `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, subName)
+	})
+	execSQL(t, f.pub.URL, `CREATE TABLE customers (id int PRIMARY KEY, name text); INSERT INTO customers VALUES (1, 'Ada'), (2, 'Grace')`)
+	execSQL(t, f.sub.URL, `CREATE TABLE customers (id int PRIMARY KEY)`)
+	page := newPage(t)
+	goTo(t, page, srv.URL+"/replication")
+	signIn(t, page, srv.URL, f.adminEmail, f.adminPassword)
+
+	// A publication of customers, checked then created.
+	must(t, page.GetByTestId("new-publication").Click())
+	_, err := page.Locator("#db").SelectOption(playwright.SelectOptionValues{Values: &[]string{"HEROKU_POSTGRESQL_BLUE_URL"}})
+	must(t, err)
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Choose"}).Click())
+	must(t, page.Locator("#name").Fill("pub_customers"))
+	must(t, page.Locator(`input[name="tables"][value="public.customers"]`).Check())
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Check"}).Click())
+	must(t, expect.Locator(page.GetByTestId("preflight-sql")).ToHaveText(`CREATE PUBLICATION "pub_customers" FOR TABLE public.customers;`))
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Create publication"}).Click())
+	must(t, expect.Locator(page.GetByTestId("flash-success")).ToContainText("Publication pub_customers created"))
+
+	// A subscription: the preflight names the missing column; nothing runs.
+	must(t, page.GetByTestId("new-subscription").Click())
+	_, err = page.Locator("#publisher").SelectOption(playwright.SelectOptionValues{Values: &[]string{"HEROKU_POSTGRESQL_BLUE_URL"}})
+	must(t, err)
+	_, err = page.Locator("#subscriber").SelectOption(playwright.SelectOptionValues{Values: &[]string{"DATABASE_URL"}})
+	must(t, err)
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Choose"}).Click())
+	_, err = page.Locator("#publication").SelectOption(playwright.SelectOptionValues{Values: &[]string{"pub_customers"}})
+	must(t, err)
+	must(t, page.Locator("#name").Fill(subName))
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Create subscription"}).Click())
+	must(t, expect.Locator(page.GetByTestId("preflight-problems")).ToContainText("The table public.customers on DATABASE_URL lacks the published column(s) name."))
+	screenshot(t, page, "replication-new-subscription-problems")
+	if n := queryInt(t, f.subSuperURL, "SELECT count(*) FROM pg_subscription WHERE subname = $1", subName); n != 0 {
+		t.Fatal("a subscription with preflight problems was created")
+	}
+	execSQL(t, f.sub.URL, `ALTER TABLE customers ADD COLUMN name text`)
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Check"}).Click())
+	must(t, expect.Locator(page.GetByTestId("preflight-ok")).ToContainText(`CREATE SUBSCRIPTION "`+subName+`" CONNECTION 'postgres://`+f.pub.Owner+`:***@`))
+	html, _ := page.Content()
+	if strings.Contains(html, f.pub.Password) {
+		t.Fatal("the preview shows the publisher's password")
+	}
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Create subscription"}).Click())
+	must(t, expect.Locator(page.GetByTestId("flash-success")).ToContainText("Subscription "+subName+" created"))
+	deadline := time.Now().Add(20 * time.Second)
+	for queryInt(t, f.sub.URL, "SELECT count(*) FROM customers WHERE name IS NOT NULL") != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the customers were not copied to the subscriber")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	row := page.GetByTestId("repl-db-DATABASE_URL").GetByTestId("sub-" + subName)
+	reloadUntil(t, page, row, `worker running.*1 ready`, 20*time.Second)
+}

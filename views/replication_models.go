@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/replication"
 )
 
@@ -97,4 +98,31 @@ func ternary(cond bool, a, b string) string {
 		return a
 	}
 	return b
+}
+
+// NewPublicationPage is the create-publication form and its preflight.
+type NewPublicationPage struct {
+	Page
+	Databases []*links.Database
+	DB        string
+	Tables    []replication.Table
+	Name      string
+	AllTables bool
+	Chosen    map[string]bool
+	Preflight *replication.Preflight
+	Errors    FormErrors
+}
+
+// NewSubscriptionPage is the create-subscription form and its preflight.
+type NewSubscriptionPage struct {
+	Page
+	Databases    []*links.Database
+	Publisher    string
+	Subscriber   string
+	Publications []string
+	Publication  string
+	Name         string
+	CopyData     bool
+	Preflight    *replication.Preflight
+	Errors       FormErrors
 }

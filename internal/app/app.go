@@ -126,6 +126,10 @@ func (a *App) routes() {
 	adm.POST("/replication/subscriptions/drop", a.dropSubscription)
 	adm.GET("/replication/slots/drop", a.confirmDropSlot)
 	adm.POST("/replication/slots/drop", a.dropSlot)
+	adm.GET("/replication/publications/new", a.newPublicationForm)
+	adm.POST("/replication/publications", a.createPublication)
+	adm.GET("/replication/subscriptions/new", a.newSubscriptionForm)
+	adm.POST("/replication/subscriptions", a.createSubscription)
 }
 
 // ipExtractor uses the direct peer unless trusted proxies are configured:

@@ -33,6 +33,8 @@ const (
 	ActionSubscriptionDisable = "subscription_disable"
 	ActionSubscriptionDrop    = "subscription_drop"
 	ActionSlotDrop            = "slot_drop"
+	ActionPublicationCreate   = "publication_create"
+	ActionSubscriptionCreate  = "subscription_create"
 	ActionReplicationRefused  = "replication_refused"
 )
 
@@ -42,6 +44,7 @@ var Actions = []string{
 	ActionLinkCreate, ActionLinkDestroy, ActionLinkDestroyRefused,
 	ActionUserAdd, ActionUserRemove, ActionUserSetRole, ActionDenied,
 	ActionSubscriptionEnable, ActionSubscriptionDisable, ActionSubscriptionDrop, ActionSlotDrop, ActionReplicationRefused,
+	ActionPublicationCreate, ActionSubscriptionCreate,
 }
 
 // Audit outcomes.
