@@ -178,6 +178,14 @@ func TestReplicationOrphanedSlotFlow(t *testing.T) {
 	must(t, expect.Locator(plain.GetByTestId("sub-disable")).ToHaveCount(0))
 	screenshot(t, page, "replication")
 
+	// The hostile subscription's drop page shows its name as text; it has
+	// no slot, so nothing changes on the publisher.
+	must(t, subDB.GetByTestId("sub-"+hostileSub).GetByTestId("sub-drop").Click())
+	must(t, expect.Locator(page.GetByRole("heading", playwright.PageGetByRoleOptions{Level: playwright.Int(1)})).ToHaveText("Drop subscription "+hostileSub))
+	must(t, expect.Locator(page.GetByTestId("slot-fate")).ToContainText("no slot"))
+	must(t, page.GetByRole("link", playwright.PageGetByRoleOptions{Name: "Cancel"}).Click())
+	row = page.GetByTestId("repl-db-DATABASE_URL").GetByTestId("sub-" + f.subName)
+
 	// Disable: the worker stops and the warning says so; enable again.
 	must(t, row.GetByTestId("sub-disable").Click())
 	must(t, expect.Locator(page.GetByTestId("flash-success")).ToContainText("disabled"))
