@@ -316,7 +316,8 @@ func TestReplicationViewerAndMetrics(t *testing.T) {
 	if strings.Contains(string(body), "<script>alert(1)") || strings.Contains(string(body), "<img src=x") {
 		t.Fatal("a hostile name is rendered as markup")
 	}
-	for _, path := range []string{"/replication/subscriptions/disable", "/replication/subscriptions/drop", "/replication/slots/drop"} {
+	for _, path := range []string{"/replication/subscriptions/disable", "/replication/subscriptions/enable", "/replication/subscriptions/drop",
+		"/replication/slots/drop", "/replication/publications", "/replication/subscriptions"} {
 		resp, err := c.PostForm(srv.URL+path, url.Values{"csrf": {csrf}, "db": {"DATABASE_URL"}, "name": {f.subName}, "confirm": {f.subName}})
 		if err != nil {
 			t.Fatal(err)

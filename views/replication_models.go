@@ -126,3 +126,13 @@ type NewSubscriptionPage struct {
 	Preflight    *replication.Preflight
 	Errors       FormErrors
 }
+
+func errorCount(counts ...*int64) int {
+	n := 0
+	for _, c := range counts {
+		if c != nil {
+			n += int(*c)
+		}
+	}
+	return n
+}

@@ -236,15 +236,15 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 	defer pc.Release()
 	var walLevel, pubRole string
 	var pubSuper, pubRepl, pubExists, slotTaken bool
-	var freeSlots, freeSenders int
-	err = pc.QueryRow(ctx, `SELECT current_setting('wal_level'), current_user::text,
+	var freeSlots, freeSenders, pubVersion int
+	err = pc.QueryRow(ctx, `SELECT current_setting('server_version_num')::int, current_setting('wal_level'), current_user::text,
 		coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false),
 		coalesce((SELECT rolreplication FROM pg_roles WHERE rolname = current_user), false),
 		EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1),
 		EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $2),
 		current_setting('max_replication_slots')::int - (SELECT count(*) FROM pg_replication_slots)::int,
 		current_setting('max_wal_senders')::int - (SELECT count(*) FROM pg_stat_replication)::int`,
-		req.Publication, req.Name).Scan(&walLevel, &pubRole, &pubSuper, &pubRepl, &pubExists, &slotTaken, &freeSlots, &freeSenders)
+		req.Publication, req.Name).Scan(&pubVersion, &walLevel, &pubRole, &pubSuper, &pubRepl, &pubExists, &slotTaken, &freeSlots, &freeSenders)
 	if err != nil {
 		return nil, writeErr(err, "check the publisher", req.PublisherVar)
 	}
@@ -272,9 +272,19 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 	}
 	var tables []publishedTable
 	if pubExists {
-		rows, err := pc.Query(ctx, `SELECT t.schemaname::text, t.tablename::text,
-			coalesce((SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
-				WHERE a.attrelid = format('%I.%I', t.schemaname, t.tablename)::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''), '{}')
+		// From 15 on, pg_publication_tables names the published columns
+		// (column lists); before, every column is published (generated
+		// columns, from 12, never are).
+		columns := `t.attnames::text[]`
+		if pubVersion < 150000 {
+			generated := ""
+			if pubVersion >= 120000 {
+				generated = ` AND a.attgenerated = ''`
+			}
+			columns = `coalesce((SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
+				WHERE a.attrelid = format('%I.%I', t.schemaname, t.tablename)::regclass AND a.attnum > 0 AND NOT a.attisdropped` + generated + `), '{}')`
+		}
+		rows, err := pc.Query(ctx, `SELECT t.schemaname::text, t.tablename::text, `+columns+`
 			FROM pg_publication_tables t WHERE t.pubname = $1 ORDER BY 1, 2`, req.Publication)
 		if err != nil {
 			return nil, writeErr(err, "read the publication's tables", req.PublisherVar)

@@ -74,6 +74,12 @@ func TestCreateSubscriptionPreflight(t *testing.T) {
 	if len(p.Problems) != 2 {
 		t.Errorf("want exactly 2 problems, got:\n%s", all)
 	}
+	// A column list publishes only some columns: the subscriber needs only those.
+	pgtest.MustExec(t, w.pub.URL, `CREATE PUBLICATION pub_cols FOR TABLE wide (id, a)`)
+	p, err = w.svc.PlanSubscription(ctx, SubscriptionRequest{PublisherVar: pubVar, SubscriberVar: subVar, Publication: "pub_cols", Name: w.subName})
+	if err != nil || !p.OK() {
+		t.Errorf("column list: %v %v", err, p.Problems)
+	}
 	p, _ = w.svc.PlanSubscription(ctx, SubscriptionRequest{PublisherVar: pubVar, SubscriberVar: subVar, Publication: "nope", Name: w.subName})
 	if !strings.Contains(strings.Join(p.Problems, "\n"), "There is no publication nope") {
 		t.Errorf("problems %v", p.Problems)

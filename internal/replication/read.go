@@ -190,6 +190,9 @@ func (s *Service) readSubscriptions(ctx context.Context, c *pgx.Conn, r *Databas
 			}
 		}
 	}
+	if r.Version >= 150000 {
+		readSubscriptionStats(ctx, c, r)
+	}
 	srows, err := c.Query(ctx, `SELECT srsubid, srsubstate::text, count(*)::int FROM pg_subscription_rel GROUP BY 1, 2`)
 	if err != nil {
 		r.Notes = append(r.Notes, "Table sync states could not be read: "+readErr(err))
@@ -374,4 +377,27 @@ func sameHost(a, b string) bool {
 	}
 	local := map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true}
 	return local[a] && local[b]
+}
+
+// readSubscriptionStats reads the error counters PostgreSQL 15 added.
+func readSubscriptionStats(ctx context.Context, c *pgx.Conn, r *Database) {
+	rows, err := c.Query(ctx, `SELECT subid, apply_error_count, sync_error_count FROM pg_stat_subscription_stats`)
+	if err != nil {
+		r.Notes = append(r.Notes, "Subscription error counters could not be read: "+readErr(err))
+		return
+	}
+	var subid uint32
+	var apply, sync int64
+	_, err = pgx.ForEachRow(rows, []any{&subid, &apply, &sync}, func() error {
+		for i := range r.Subscriptions {
+			if r.Subscriptions[i].OID == subid {
+				a, s := apply, sync
+				r.Subscriptions[i].ApplyErrors, r.Subscriptions[i].SyncErrors = &a, &s
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		r.Notes = append(r.Notes, "Subscription error counters could not be read: "+readErr(err))
+	}
 }

@@ -64,6 +64,11 @@ type Subscription struct {
 	LatestEndTime  *time.Time
 	Tables         TableStates
 
+	// ApplyErrors and SyncErrors count errors of the subscription's
+	// workers (pg_stat_subscription_stats, PostgreSQL 15 and later; nil
+	// before).
+	ApplyErrors, SyncErrors *int64
+
 	// LagBytes is how far the subscription's slot on the publisher is
 	// behind the publisher's WAL (confirmed_flush_lsn), when the publisher
 	// is a readable fleet database.

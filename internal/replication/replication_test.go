@@ -42,6 +42,9 @@ func TestSubscriptionShownWithRowsFlowing(t *testing.T) {
 	if sub.Tables.Ready != 1 {
 		t.Errorf("tables %+v, want 1 ready", sub.Tables)
 	}
+	if sub.ApplyErrors == nil || *sub.ApplyErrors != 0 || sub.SyncErrors == nil {
+		t.Errorf("error counters %v %v, want read and zero", sub.ApplyErrors, sub.SyncErrors)
+	}
 	if sub.LagBytes == nil {
 		t.Error("lag not computed from the publisher's slot")
 	}
