@@ -143,6 +143,8 @@ func (s *Service) PlanDropSubscription(ctx context.Context, configVar, name stri
 	switch {
 	case sub.SlotName == "":
 		p.SlotFate = "The subscription has no slot (slot_name = NONE), so nothing changes on the publisher."
+	case !p.PublisherKnown:
+		p.SlotFate = fmt.Sprintf("pglinks cannot read where the publisher is (the connection info is not readable by this role), so it tries a plain DROP SUBSCRIPTION, which also drops the slot %s on the publisher, bounded to %s; if the publisher does not answer, it takes PostgreSQL's safe path (DISABLE, SET (slot_name = NONE), DROP) and the slot stays there, orphaned.", sub.SlotName, s.StatementTimeout)
 	case p.PublisherReachable:
 		p.SlotFate = fmt.Sprintf("The publisher %s answers, so DROP SUBSCRIPTION also drops the slot %s there and the WAL it holds is released.", p.Publisher, sub.SlotName)
 	default:
@@ -212,7 +214,7 @@ func (s *Service) DropSubscription(ctx context.Context, req DropSubscriptionRequ
 		}
 		return &Result{SQL: []string{drop}, Message: fmt.Sprintf("Subscription %s dropped from %s; it had no slot.", sub.Name, req.ConfigVar)}, nil
 	}
-	if plan.PublisherReachable {
+	if plan.PublisherReachable || !plan.PublisherKnown {
 		// With a slot, DROP SUBSCRIPTION cannot run in a transaction block:
 		// bound it with a session statement_timeout, reset afterwards.
 		setTimeout := fmt.Sprintf("SET statement_timeout = %d", s.StatementTimeout.Milliseconds())
