@@ -9,6 +9,7 @@ import (
 
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/replication"
 )
 
 // Viewer is the signed-in user as the layout needs them.
@@ -69,6 +70,8 @@ func When(t time.Time) string {
 type InventoryPage struct {
 	Page
 	Databases []links.DatabaseStatus
+	// ReplicationWarnings are each database's replication warnings.
+	ReplicationWarnings map[string][]replication.Warning
 }
 
 // LinkPage shows one link and one page of its foreign tables.

@@ -104,6 +104,7 @@ Fleet (connect with psql after: export PGPASSFILE=%s):
 		fmt.Fprintf(stdout, "  %-29s %-26s psql -h %s -p %s -U %s %s\n", d.ConfigVar, d.ResourceName, d.Host, d.Port, d.User, d.DBName)
 	}
 	fmt.Fprintf(stdout, "\nThe link crm (from HEROKU_POSTGRESQL_ORANGE_URL) is already in analytics:\n  psql ... analytics -c 'SELECT stage, count(*) FROM crm.deals GROUP BY 1'\n")
+	fmt.Fprintf(stdout, "\nThe subscription %s in %s replicates crm's deals (publication %s): see Replication.\n", demo.Subscription, demo.ReportingVar, demo.Publication)
 	fmt.Fprintln(stdout, "\nPress Ctrl-C to stop and remove everything.")
 	return p.run(ctx)
 }

@@ -28,6 +28,7 @@ type config struct {
 	TLSCert, TLSKey string
 	IdleTimeout     time.Duration
 	AbsoluteTimeout time.Duration
+	MetricsToken    string // PGLINKS_METRICS_TOKEN: /metrics is off when empty
 	Env             []string
 }
 
@@ -47,6 +48,7 @@ func configFromEnv(environ []string) (*config, error) {
 		StateURL:        env["PGLINKS_STATE_URL"],
 		TLSCert:         env["PGLINKS_TLS_CERT"],
 		TLSKey:          env["PGLINKS_TLS_KEY"],
+		MetricsToken:    strings.TrimSpace(env["PGLINKS_METRICS_TOKEN"]),
 		IdleTimeout:     auth.DefaultIdleTimeout,
 		AbsoluteTimeout: auth.DefaultAbsoluteTimeout,
 		Env:             environ,
@@ -121,7 +123,7 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 	store.IdleTimeout, store.AbsoluteTimeout = cfg.IdleTimeout, cfg.AbsoluteTimeout
 	svc := links.NewService(fleet, log)
 	svc.Registry = links.NewStateRegistry(store.Pool())
-	a, err := app.New(app.Config{Links: svc, Auth: store, Log: log, SessionKeys: cfg.SessionKeys, TrustedProxies: cfg.TrustedProxies})
+	a, err := app.New(app.Config{Links: svc, Auth: store, Log: log, SessionKeys: cfg.SessionKeys, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken})
 	if err != nil {
 		store.Close()
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/replication"
 	"github.com/pglinks/pglinks/static"
 )
 
@@ -34,6 +35,12 @@ type Config struct {
 	// RequestTimeout bounds every request (default DefaultRequestTimeout);
 	// it must stay below the HTTP server's write timeout.
 	RequestTimeout time.Duration
+	// Replication reads and changes logical replication; built over Links
+	// when nil.
+	Replication *replication.Service
+	// MetricsToken turns /metrics on; requests must carry it as a bearer
+	// token. Empty: /metrics is off.
+	MetricsToken string
 }
 
 // DefaultRequestTimeout bounds a request: above the longest operation
@@ -54,6 +61,9 @@ type App struct {
 func New(cfg Config) (*App, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	if cfg.Replication == nil {
+		cfg.Replication = replication.New(cfg.Links)
 	}
 	if cfg.Limiter == nil {
 		cfg.Limiter = auth.NewLimiter(5, 20, 15*time.Minute)
@@ -99,6 +109,7 @@ func (a *App) routes() {
 	e.GET("/static/favicon.svg", a.favicon)
 	e.GET("/static/*", a.staticFile, a.cacheStatic)
 	e.GET("/static", a.staticFile)
+	e.GET("/metrics", a.metricsHandler()) // bearer token, no session or CSRF
 
 	// Everything below knows who is asking; state changes need a token.
 	s := e.Group("", a.loadSession, a.checkOrigin, a.checkCSRF)
@@ -109,6 +120,7 @@ func (a *App) routes() {
 	u.POST("/logout", a.logout)
 	u.GET("/", a.inventory)
 	u.GET("/databases/:db/links/:name", a.showLink)
+	u.GET("/replication", a.replicationPage)
 
 	adm := u.Group("", a.requireAdmin)
 	adm.GET("/links/new", a.newLinkForm)
@@ -120,6 +132,16 @@ func (a *App) routes() {
 	adm.POST("/users", a.addUser)
 	adm.POST("/users/:id/role", a.setUserRole)
 	adm.POST("/users/:id/delete", a.removeUser)
+	adm.POST("/replication/subscriptions/enable", a.setSubscriptionEnabled(true))
+	adm.POST("/replication/subscriptions/disable", a.setSubscriptionEnabled(false))
+	adm.GET("/replication/subscriptions/drop", a.confirmDropSubscription)
+	adm.POST("/replication/subscriptions/drop", a.dropSubscription)
+	adm.GET("/replication/slots/drop", a.confirmDropSlot)
+	adm.POST("/replication/slots/drop", a.dropSlot)
+	adm.GET("/replication/publications/new", a.newPublicationForm)
+	adm.POST("/replication/publications", a.createPublication)
+	adm.GET("/replication/subscriptions/new", a.newSubscriptionForm)
+	adm.POST("/replication/subscriptions", a.createSubscription)
 }
 
 // ipExtractor uses the direct peer unless trusted proxies are configured:

@@ -12,14 +12,17 @@ import (
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/errs"
 	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/replication"
 	"github.com/pglinks/pglinks/views"
 )
 
 func (a *App) inventory(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 15*time.Second)
 	defer cancel()
+	repl := make(chan map[string][]replication.Warning, 1)
+	go func() { repl <- a.replicationWarnings(ctx) }()
 	dbs := a.cfg.Links.Inventory(ctx)
-	return Render(c, http.StatusOK, views.Inventory(views.InventoryPage{Page: a.page(c, "Databases", "databases"), Databases: dbs}))
+	return Render(c, http.StatusOK, views.Inventory(views.InventoryPage{Page: a.page(c, "Databases", "databases"), Databases: dbs, ReplicationWarnings: <-repl}))
 }
 
 func (a *App) showLink(c echo.Context) error {

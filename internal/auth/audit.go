@@ -26,11 +26,25 @@ const (
 	ActionDenied = "denied"
 )
 
+// Replication changes; refusals (typed-name mismatch, privileges, active
+// slot) are recorded under ActionReplicationRefused.
+const (
+	ActionSubscriptionEnable  = "subscription_enable"
+	ActionSubscriptionDisable = "subscription_disable"
+	ActionSubscriptionDrop    = "subscription_drop"
+	ActionSlotDrop            = "slot_drop"
+	ActionPublicationCreate   = "publication_create"
+	ActionSubscriptionCreate  = "subscription_create"
+	ActionReplicationRefused  = "replication_refused"
+)
+
 // Actions lists every audit action, for filters in the UI.
 var Actions = []string{
 	ActionLogin, ActionLoginFailed, ActionLogout,
 	ActionLinkCreate, ActionLinkDestroy, ActionLinkDestroyRefused,
 	ActionUserAdd, ActionUserRemove, ActionUserSetRole, ActionDenied,
+	ActionSubscriptionEnable, ActionSubscriptionDisable, ActionSubscriptionDrop, ActionSlotDrop, ActionReplicationRefused,
+	ActionPublicationCreate, ActionSubscriptionCreate,
 }
 
 // Audit outcomes.

@@ -57,6 +57,7 @@ func Start(ctx context.Context) (*Env, error) {
 		{"HEROKU_POSTGRESQL_GRAY_URL", "warehouse", "postgresql-silent-27114", seedWarehouse, 1, pgtest.DBOptions{NoFDW: true}},
 	}
 	var names string
+	var crm *pgtest.Database
 	for _, s := range specs {
 		d, err := env.Clusters[s.cluster].CreateDatabase(ctx, s.name, s.opts)
 		if err != nil {
@@ -68,12 +69,19 @@ func Start(ctx context.Context) (*Env, error) {
 			return nil, fmt.Errorf("demo: seed %s: %w", s.name, err)
 		}
 		env.Vars[s.configVar] = d.URL
+		if s.name == "crm" {
+			crm = d
+		}
 		if names != "" {
 			names += ","
 		}
 		names += s.configVar + "=" + s.resource
 	}
 	env.Vars["PGLINKS_RESOURCE_NAMES"] = names
+	if err := startReplication(ctx, env, crm, env.Clusters[1], env.Clusters[0]); err != nil {
+		env.Stop()
+		return nil, err
+	}
 	state, err := env.Clusters[0].CreateDatabase(ctx, "pglinks_state", pgtest.DBOptions{NoFDW: true})
 	if err != nil {
 		env.Stop()

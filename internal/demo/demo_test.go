@@ -45,7 +45,7 @@ func TestDemoPath(t *testing.T) {
 		}
 		support[st.DB.ConfigVar] = st.Support.OK
 	}
-	if len(inv) != 4 || !support["DATABASE_URL"] || !support["HEROKU_POSTGRESQL_ORANGE_URL"] || support["HEROKU_POSTGRESQL_GRAY_URL"] {
+	if len(inv) != 5 || !support["DATABASE_URL"] || !support["HEROKU_POSTGRESQL_ORANGE_URL"] || support["HEROKU_POSTGRESQL_GRAY_URL"] {
 		t.Fatalf("demo fleet support = %v", support)
 	}
 
@@ -79,6 +79,7 @@ func TestDemoPath(t *testing.T) {
 	if _, err := svc.DestroyLink(ctx, links.DestroyRequest{LocalVar: "HEROKU_POSTGRESQL_ORANGE_URL", Name: "shop", Confirm: "shop", Fingerprint: plan.Fingerprint}); err != nil {
 		t.Fatal(err)
 	}
+	checkDemoReplication(t, svc)
 	for _, v := range env.Vars {
 		if strings.Contains(v, "postgres://") && !strings.Contains(v, "127.0.0.1") {
 			t.Errorf("demo URL not on loopback: %s", links.MaskURL(v))

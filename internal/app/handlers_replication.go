@@ -1,0 +1,168 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/replication"
+	"github.com/pglinks/pglinks/views"
+)
+
+// replicationInput names a subscription or slot: query on GETs, form on
+// POSTs (names may hold any character, so they stay out of the path).
+type replicationInput struct {
+	DB, Name, Confirm string
+}
+
+func decodeReplicationForm(form url.Values) replicationInput {
+	return replicationInput{DB: field(form, "db"), Name: field(form, "name"), Confirm: field(form, "confirm")}
+}
+
+func (a *App) replicationPage(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 15*time.Second)
+	defer cancel()
+	o := a.cfg.Replication.Overview(ctx)
+	return Render(c, http.StatusOK, views.ReplicationView(views.ReplicationPage{Page: a.page(c, "Replication", "replication"), Overview: o}))
+}
+
+// replicationWarnings reads the fleet's replication warnings for the
+// inventory cards.
+func (a *App) replicationWarnings(ctx context.Context) map[string][]replication.Warning {
+	o := a.cfg.Replication.Overview(ctx)
+	out := map[string][]replication.Warning{}
+	for _, w := range o.Warnings {
+		out[w.ConfigVar] = append(out[w.ConfigVar], w)
+	}
+	return out
+}
+
+func target(in replicationInput) string { return in.DB + "/" + in.Name }
+
+func (a *App) setSubscriptionEnabled(enable bool) echo.HandlerFunc {
+	action := auth.ActionSubscriptionDisable
+	if enable {
+		action = auth.ActionSubscriptionEnable
+	}
+	return func(c echo.Context) error {
+		form, err := c.FormParams()
+		if err != nil {
+			return errs.E(errs.Invalid, "The form could not be read.")
+		}
+		in := decodeReplicationForm(form)
+		res, err := a.cfg.Replication.SetEnabled(c.Request().Context(), in.DB, in.Name, enable)
+		if err != nil {
+			return a.replicationFailed(c, action, in, err)
+		}
+		a.audit(c, action, target(in), auth.OutcomeOK, res.Message, sqlText(res.SQL))
+		a.flash(c, flashOK, res.Message)
+		return redirect(c, views.ReplicationPath(in.DB))
+	}
+}
+
+// replicationFailed audits a refused or failed change and answers with a
+// flash on the replication page (or the error page for internal errors).
+func (a *App) replicationFailed(c echo.Context, action string, in replicationInput, err error) error {
+	if errs.KindOf(err) == errs.Internal {
+		a.audit(c, action, target(in), auth.OutcomeFailed, "internal error", "")
+		return err
+	}
+	outcome := outcomeOf(err)
+	if outcome == auth.OutcomeRefused {
+		action = auth.ActionReplicationRefused
+	}
+	a.audit(c, action, target(in), outcome, errs.MessageOf(err), "")
+	a.flash(c, flashErr, errs.MessageOf(err))
+	return redirect(c, views.ReplicationPath(in.DB))
+}
+
+func sqlText(stmts []string) string { return strings.Join(stmts, ";\n") + ";" }
+
+func (a *App) dropSubscriptionPage(c echo.Context, in replicationInput, formErrs views.FormErrors) (views.DropSubscriptionPage, error) {
+	plan, err := a.cfg.Replication.PlanDropSubscription(c.Request().Context(), in.DB, in.Name)
+	if err != nil {
+		return views.DropSubscriptionPage{}, err
+	}
+	return views.DropSubscriptionPage{Page: a.page(c, "Drop subscription "+plan.Sub.Name, "replication"), Plan: plan, Confirm: in.Confirm, Errors: formErrs}, nil
+}
+
+func (a *App) confirmDropSubscription(c echo.Context) error {
+	in := replicationInput{DB: c.QueryParam("db"), Name: c.QueryParam("name")}
+	p, err := a.dropSubscriptionPage(c, in, nil)
+	if err != nil {
+		return err
+	}
+	return Render(c, http.StatusOK, views.DropSubscriptionView(p))
+}
+
+func (a *App) dropSubscription(c echo.Context) error {
+	form, err := c.FormParams()
+	if err != nil {
+		return errs.E(errs.Invalid, "The form could not be read.")
+	}
+	in := decodeReplicationForm(form)
+	res, err := a.cfg.Replication.DropSubscription(c.Request().Context(), replication.DropSubscriptionRequest{ConfigVar: in.DB, Name: in.Name, Confirm: in.Confirm})
+	if err != nil {
+		if errs.Is(err, errs.Invalid) {
+			a.audit(c, auth.ActionReplicationRefused, target(in), auth.OutcomeRefused, errs.MessageOf(err), "")
+			p, perr := a.dropSubscriptionPage(c, in, views.FormErrors{errs.FieldOf(err): errs.MessageOf(err)})
+			if perr != nil {
+				return perr
+			}
+			return Render(c, http.StatusUnprocessableEntity, views.DropSubscriptionView(p))
+		}
+		return a.replicationFailed(c, auth.ActionSubscriptionDrop, in, err)
+	}
+	a.audit(c, auth.ActionSubscriptionDrop, target(in), auth.OutcomeOK, res.Message, sqlText(res.SQL))
+	kind := flashOK
+	if res.SafePath {
+		kind = flashErr // the admin has a slot to clean up: keep it visible as a warning
+	}
+	a.flash(c, kind, res.Message)
+	return redirect(c, "/replication")
+}
+
+func (a *App) dropSlotPage(c echo.Context, in replicationInput, formErrs views.FormErrors) (views.DropSlotPage, error) {
+	plan, err := a.cfg.Replication.PlanDropSlot(c.Request().Context(), in.DB, in.Name)
+	if err != nil {
+		return views.DropSlotPage{}, err
+	}
+	return views.DropSlotPage{Page: a.page(c, "Drop slot "+plan.Slot.Name, "replication"), Plan: plan, Confirm: in.Confirm, Errors: formErrs}, nil
+}
+
+func (a *App) confirmDropSlot(c echo.Context) error {
+	in := replicationInput{DB: c.QueryParam("db"), Name: c.QueryParam("name")}
+	p, err := a.dropSlotPage(c, in, nil)
+	if err != nil {
+		return err
+	}
+	return Render(c, http.StatusOK, views.DropSlotView(p))
+}
+
+func (a *App) dropSlot(c echo.Context) error {
+	form, err := c.FormParams()
+	if err != nil {
+		return errs.E(errs.Invalid, "The form could not be read.")
+	}
+	in := decodeReplicationForm(form)
+	res, err := a.cfg.Replication.DropSlot(c.Request().Context(), replication.DropSlotRequest{ConfigVar: in.DB, Name: in.Name, Confirm: in.Confirm})
+	if err != nil {
+		if errs.Is(err, errs.Invalid) {
+			a.audit(c, auth.ActionReplicationRefused, target(in), auth.OutcomeRefused, errs.MessageOf(err), "")
+			p, perr := a.dropSlotPage(c, in, views.FormErrors{errs.FieldOf(err): errs.MessageOf(err)})
+			if perr != nil {
+				return perr
+			}
+			return Render(c, http.StatusUnprocessableEntity, views.DropSlotView(p))
+		}
+		return a.replicationFailed(c, auth.ActionSlotDrop, in, err)
+	}
+	a.audit(c, auth.ActionSlotDrop, target(in), auth.OutcomeOK, res.Message, sqlText(res.SQL))
+	a.flash(c, flashOK, res.Message)
+	return redirect(c, "/replication")
+}

@@ -1,0 +1,99 @@
+package app
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/pglinks/pglinks/internal/replication"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// replicationCollector reads the fleet's replication at each scrape, so
+// the numbers are as fresh as the scrape; every read is bounded.
+type replicationCollector struct {
+	repl    *replication.Service
+	timeout time.Duration
+
+	up, slotRetained, slotActive, subRunning, subEnabled *prometheus.Desc
+}
+
+func newReplicationCollector(repl *replication.Service) *replicationCollector {
+	return &replicationCollector{
+		repl:    repl,
+		timeout: 10 * time.Second,
+		up: prometheus.NewDesc("pglinks_database_up",
+			"1 when pglinks could read the fleet database's replication state.", []string{"database"}, nil),
+		slotRetained: prometheus.NewDesc("pglinks_replication_slot_retained_wal_bytes",
+			"WAL retained by the slot: pg_wal_lsn_diff(current WAL, restart_lsn).", []string{"database", "slot", "slot_type", "orphaned"}, nil),
+		slotActive: prometheus.NewDesc("pglinks_replication_slot_active",
+			"1 when a process is using the replication slot.", []string{"database", "slot", "slot_type", "orphaned"}, nil),
+		subRunning: prometheus.NewDesc("pglinks_subscription_worker_running",
+			"1 when the subscription's apply worker is running.", []string{"database", "subscription"}, nil),
+		subEnabled: prometheus.NewDesc("pglinks_subscription_enabled",
+			"1 when the subscription is enabled.", []string{"database", "subscription"}, nil),
+	}
+}
+
+func (rc *replicationCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{rc.up, rc.slotRetained, rc.slotActive, rc.subRunning, rc.subEnabled} {
+		ch <- d
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (rc *replicationCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), rc.timeout)
+	defer cancel()
+	o := rc.repl.Overview(ctx)
+	for _, d := range o.Databases {
+		v := d.DB.ConfigVar
+		ch <- prometheus.MustNewConstMetric(rc.up, prometheus.GaugeValue, b2f(d.Reachable), v)
+		for _, sl := range d.Slots {
+			orphaned := "false"
+			if sl.Orphaned {
+				orphaned = "true"
+			}
+			if sl.RetainedBytes != nil {
+				ch <- prometheus.MustNewConstMetric(rc.slotRetained, prometheus.GaugeValue, float64(*sl.RetainedBytes), v, sl.Name, sl.Type, orphaned)
+			}
+			ch <- prometheus.MustNewConstMetric(rc.slotActive, prometheus.GaugeValue, b2f(sl.Active), v, sl.Name, sl.Type, orphaned)
+		}
+		for _, s := range d.Subscriptions {
+			ch <- prometheus.MustNewConstMetric(rc.subRunning, prometheus.GaugeValue, b2f(s.WorkerRunning), v, s.Name)
+			ch <- prometheus.MustNewConstMetric(rc.subEnabled, prometheus.GaugeValue, b2f(s.Enabled), v, s.Name)
+		}
+	}
+}
+
+// metricsHandler serves /metrics: 404 unless a token is configured, then
+// 401 unless the request carries it as a bearer token.
+func (a *App) metricsHandler() echo.HandlerFunc {
+	token := a.cfg.MetricsToken
+	if token == "" {
+		return func(c echo.Context) error { return echo.ErrNotFound }
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newReplicationCollector(a.cfg.Replication))
+	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: nil, Timeout: 15 * time.Second})
+	want := []byte("Bearer " + token)
+	return func(c echo.Context) error {
+		got := []byte(strings.TrimSpace(c.Request().Header.Get(echo.HeaderAuthorization)))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="pglinks metrics"`)
+			return c.String(http.StatusUnauthorized, "a bearer token is required\n")
+		}
+		h.ServeHTTP(c.Response(), c.Request())
+		return nil
+	}
+}

@@ -1,0 +1,64 @@
+package app
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestMetricsOffWithoutToken(t *testing.T) {
+	e := newEnv(t)
+	r := e.client(t).get("/metrics")
+	if r.Status != http.StatusNotFound {
+		t.Fatalf("/metrics without a configured token: %d, want 404", r.Status)
+	}
+}
+
+func TestMetricsNeedTheBearerToken(t *testing.T) {
+	const token = "s3cret-metrics-token"
+	e := newEnv(t, func(c *Config) { c.MetricsToken = token })
+	c := e.client(t)
+	for _, h := range []string{"", "Bearer", "Bearer wrong", "bearer " + token, "Bearer " + token + " "} {
+		var r response
+		if h == "" {
+			r = c.get("/metrics")
+		} else {
+			r = c.do("GET", "/metrics", nil, "Authorization", h)
+		}
+		// Surrounding spaces are trimmed, so that one passes.
+		if h == "Bearer "+token+" " {
+			if r.Status != http.StatusOK {
+				t.Errorf("%q: %d", h, r.Status)
+			}
+			continue
+		}
+		if r.Status != http.StatusUnauthorized || r.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("Authorization %q: %d, want 401 with WWW-Authenticate", h, r.Status)
+		}
+	}
+	r := c.do("GET", "/metrics", nil, "Authorization", "Bearer "+token)
+	if r.Status != http.StatusOK {
+		t.Fatalf("with the token: %d", r.Status)
+	}
+	for _, want := range []string{`pglinks_database_up{database="DATABASE_URL"} 1`, `pglinks_database_up{database="HEROKU_POSTGRESQL_BLUE_URL"} 1`, "# TYPE pglinks_database_up gauge"} {
+		if !strings.Contains(r.Body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, r.Body)
+		}
+	}
+}
+
+func TestReplicationPageForViewers(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	if r := c.get("/replication"); r.Status != http.StatusSeeOther {
+		t.Fatalf("anonymous: %d", r.Status)
+	}
+	c.signIn(viewerEmail)
+	r := c.get("/replication")
+	if r.Status != http.StatusOK || !strings.Contains(r.Body, `data-testid="repl-db-DATABASE_URL"`) || !strings.Contains(r.Body, "No subscriptions, publications or replication slots.") {
+		t.Fatalf("viewer page: %d\n%s", r.Status, r.Body)
+	}
+	if r := c.get("/replication/slots/drop?db=DATABASE_URL&name=x"); r.Status != http.StatusForbidden {
+		t.Errorf("viewer GET drop slot: %d, want 403", r.Status)
+	}
+}

@@ -1,0 +1,398 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pglinks/pglinks/internal/errs"
+)
+
+// Result is what a change did: the statements that ran, for the audit
+// trail, and what the admin should know afterwards.
+type Result struct {
+	SQL []string
+	// SafePath is set when a subscription was dropped without reaching
+	// its publisher (DISABLE, slot_name = NONE, DROP).
+	SafePath bool
+	// OrphanedSlot and OrphanedOn name the slot left on the publisher by
+	// the safe path ("" when none or unknown).
+	OrphanedSlot string
+	OrphanedOn   string
+	// Message says in words what happened.
+	Message string
+}
+
+func ident(s string) string { return pgx.Identifier{s}.Sanitize() }
+
+// conn acquires a pooled connection to a fleet database, bounded by ctx.
+func (s *Service) conn(ctx context.Context, configVar string) (*pgxpool.Conn, error) {
+	c, _, err := s.Links.Acquire(ctx, configVar)
+	return c, err
+}
+
+// writeTx runs stmts in one transaction with SET LOCAL statement_timeout.
+func (s *Service) writeTx(ctx context.Context, c *pgxpool.Conn, stmts []string) error {
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", s.StatementTimeout.Milliseconds())); err != nil {
+		return err
+	}
+	for _, st := range stmts {
+		if _, err := tx.Exec(ctx, st); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
+}
+
+// subscription reads one subscription of configVar as the page shows it.
+func (s *Service) subscription(ctx context.Context, configVar, name string) (*Database, *Subscription, error) {
+	d, ok := s.Links.Fleet.Get(configVar)
+	if !ok {
+		return nil, nil, errs.E(errs.NotFound, "There is no database %q in this fleet.", configVar)
+	}
+	r := s.ReadDatabase(ctx, d)
+	if !r.Reachable {
+		return nil, nil, errs.E(errs.Unavailable, "%s", r.Error)
+	}
+	for i := range r.Subscriptions {
+		if r.Subscriptions[i].Name == name {
+			sub := &r.Subscriptions[i]
+			if sub.ConnInfoReadable {
+				sub.PublisherVar = matchFleet(s.Links.Fleet, sub.Publisher)
+			}
+			return &r, sub, nil
+		}
+	}
+	return &r, nil, errs.E(errs.NotFound, "There is no subscription %q in %s.", name, configVar)
+}
+
+// SetEnabled enables or disables a subscription.
+func (s *Service) SetEnabled(ctx context.Context, configVar, name string, enable bool) (*Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout+s.StatementTimeout)
+	defer cancel()
+	d, sub, err := s.subscription(ctx, configVar, name)
+	if err != nil {
+		return nil, err
+	}
+	if d.ManageReason != "" {
+		return nil, errs.E(errs.Forbidden, "Subscription %s cannot be changed: %s.", name, d.ManageReason)
+	}
+	verb := "DISABLE"
+	if enable {
+		verb = "ENABLE"
+	}
+	stmt := fmt.Sprintf("ALTER SUBSCRIPTION %s %s", ident(sub.Name), verb)
+	c, err := s.conn(ctx, configVar)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Release()
+	if err := s.writeTx(ctx, c, []string{stmt}); err != nil {
+		return nil, writeErr(err, "change subscription "+name, configVar)
+	}
+	state := "disabled"
+	if enable {
+		state = "enabled"
+	}
+	return &Result{SQL: []string{stmt}, Message: fmt.Sprintf("Subscription %s on %s %s.", name, configVar, state)}, nil
+}
+
+// DropPlan is what the drop confirmation page says.
+type DropPlan struct {
+	DB  *Database
+	Sub *Subscription
+	// PublisherReachable: pglinks could connect to the publisher just now.
+	PublisherReachable bool
+	// PublisherKnown: the publisher's address is readable.
+	PublisherKnown bool
+	// Publisher names the publisher: a config var or the address.
+	Publisher string
+	// SlotFate says in words what happens to the slot.
+	SlotFate string
+}
+
+// PlanDropSubscription reads the subscription and probes its publisher.
+func (s *Service) PlanDropSubscription(ctx context.Context, configVar, name string) (*DropPlan, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout+s.ProbeTimeout)
+	defer cancel()
+	d, sub, err := s.subscription(ctx, configVar, name)
+	if err != nil {
+		return nil, err
+	}
+	p := &DropPlan{DB: d, Sub: sub, PublisherKnown: sub.ConnInfoReadable && sub.Publisher.Host != ""}
+	p.Publisher = sub.PublisherVar
+	if p.Publisher == "" {
+		p.Publisher = sub.PublisherShown
+	}
+	if p.Publisher == "" {
+		p.Publisher = "its publisher"
+	}
+	if p.PublisherKnown {
+		p.PublisherReachable = s.probe(ctx, sub) == nil
+	}
+	switch {
+	case sub.SlotName == "":
+		p.SlotFate = "The subscription has no slot (slot_name = NONE), so nothing changes on the publisher."
+	case !p.PublisherKnown:
+		p.SlotFate = fmt.Sprintf("pglinks cannot read where the publisher is (the connection info is not readable by this role), so it tries a plain DROP SUBSCRIPTION, which also drops the slot %s on the publisher, bounded to %s; if the publisher does not answer, it takes PostgreSQL's safe path (DISABLE, SET (slot_name = NONE), DROP) and the slot stays there, orphaned.", sub.SlotName, s.StatementTimeout)
+	case p.PublisherReachable:
+		p.SlotFate = fmt.Sprintf("The publisher %s answers, so DROP SUBSCRIPTION also drops the slot %s there and the WAL it holds is released.", p.Publisher, sub.SlotName)
+	default:
+		p.SlotFate = fmt.Sprintf("The publisher %s does not answer, so pglinks takes PostgreSQL's safe path: DISABLE, SET (slot_name = NONE), then DROP SUBSCRIPTION. The slot %s stays on the publisher, orphaned, and retains WAL until it is dropped there (\"Drop slot\" on the replication page once the publisher is back).", p.Publisher, sub.SlotName)
+	}
+	return p, nil
+}
+
+// probe tries a short, bounded connect to a subscription's publisher: the
+// fleet's own connection when the publisher is a fleet database, else a TCP
+// connect to its address.
+func (s *Service) probe(ctx context.Context, sub *Subscription) error {
+	ctx, cancel := context.WithTimeout(ctx, s.ProbeTimeout)
+	defer cancel()
+	if sub.PublisherVar != "" {
+		c, err := s.conn(ctx, sub.PublisherVar)
+		if err != nil {
+			return err
+		}
+		defer c.Release()
+		return c.Ping(ctx)
+	}
+	var dialer net.Dialer
+	if sub.Publisher.Host == "" || sub.Publisher.Host[0] == '/' {
+		return errors.New("publisher address not usable from pglinks")
+	}
+	conn, err := dialer.DialContext(ctx, "tcp", net.JoinHostPort(sub.Publisher.Host, sub.Publisher.Port))
+	if err != nil {
+		return err
+	}
+	return conn.Close()
+}
+
+// DropSubscriptionRequest is a drop with its typed confirmation.
+type DropSubscriptionRequest struct {
+	ConfigVar, Name, Confirm string
+}
+
+// DropSubscription drops a subscription. When its publisher answers a
+// short probe, a plain DROP SUBSCRIPTION also drops the slot there; when it
+// does not (or the plain drop cannot reach it), the subscription is
+// disabled, detached from its slot and dropped, and the result names the
+// slot left orphaned on the publisher.
+func (s *Service) DropSubscription(ctx context.Context, req DropSubscriptionRequest) (*Result, error) {
+	if req.Confirm != req.Name {
+		return nil, errs.E(errs.Invalid, "Type the subscription name exactly to confirm; nothing was changed.").OnField("confirm")
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout+s.ProbeTimeout+2*s.StatementTimeout)
+	defer cancel()
+	plan, err := s.PlanDropSubscription(ctx, req.ConfigVar, req.Name)
+	if err != nil {
+		return nil, err
+	}
+	if plan.DB.ManageReason != "" {
+		return nil, errs.E(errs.Forbidden, "Subscription %s cannot be dropped: %s.", req.Name, plan.DB.ManageReason)
+	}
+	sub := plan.Sub
+	c, err := s.conn(ctx, req.ConfigVar)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Release()
+	drop := fmt.Sprintf("DROP SUBSCRIPTION %s", ident(sub.Name))
+	if sub.SlotName == "" {
+		if err := s.writeTx(ctx, c, []string{drop}); err != nil {
+			return nil, writeErr(err, "drop subscription "+sub.Name, req.ConfigVar)
+		}
+		return &Result{SQL: []string{drop}, Message: fmt.Sprintf("Subscription %s dropped from %s; it had no slot.", sub.Name, req.ConfigVar)}, nil
+	}
+	if plan.PublisherReachable || !plan.PublisherKnown {
+		// With a slot, DROP SUBSCRIPTION cannot run in a transaction block:
+		// bound it with a session statement_timeout, reset afterwards.
+		setTimeout := fmt.Sprintf("SET statement_timeout = %d", s.StatementTimeout.Milliseconds())
+		_, err := c.Exec(ctx, setTimeout)
+		if err == nil {
+			_, err = c.Exec(ctx, drop)
+			if _, rerr := c.Exec(ctx, "RESET statement_timeout"); rerr != nil {
+				c.Conn().Close(ctx) // do not return a connection with a changed session
+			}
+		}
+		if err == nil {
+			return &Result{SQL: []string{setTimeout, drop}, Message: fmt.Sprintf("Subscription %s dropped from %s, and its slot %s dropped on %s.", sub.Name, req.ConfigVar, sub.SlotName, plan.Publisher)}, nil
+		}
+		if !publisherUnreachable(err) {
+			return nil, writeErr(err, "drop subscription "+sub.Name, req.ConfigVar)
+		}
+		// The subscriber could not reach the publisher even though pglinks
+		// could: take the safe path all the same.
+	}
+	stmts := []string{
+		fmt.Sprintf("ALTER SUBSCRIPTION %s DISABLE", ident(sub.Name)),
+		fmt.Sprintf("ALTER SUBSCRIPTION %s SET (slot_name = NONE)", ident(sub.Name)),
+		drop,
+	}
+	if err := s.writeTx(ctx, c, stmts); err != nil {
+		return nil, writeErr(err, "drop subscription "+sub.Name, req.ConfigVar)
+	}
+	return &Result{
+		SQL: stmts, SafePath: true, OrphanedSlot: sub.SlotName, OrphanedOn: plan.Publisher,
+		Message: fmt.Sprintf("Subscription %s dropped from %s by the safe path because its publisher did not answer. The slot %s on %s is now orphaned and retains WAL: drop it there once the publisher is back.", sub.Name, req.ConfigVar, sub.SlotName, plan.Publisher),
+	}, nil
+}
+
+// publisherUnreachable reports whether a DROP SUBSCRIPTION failed because
+// the subscriber could not connect to the publisher.
+func publisherUnreachable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "08006" || pgErr.Code == "08001" || pgErr.Code == "57014" ||
+			(pgErr.Code == "XX000" && containsAny(pgErr.Message, "could not connect", "connection to server"))
+	}
+	return false
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, x := range subs {
+		if strings.Contains(s, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// DropSlotRequest is a slot drop with its typed confirmation.
+type DropSlotRequest struct {
+	ConfigVar, Name, Confirm string
+}
+
+// SlotPlan is what the drop-slot confirmation page says.
+type SlotPlan struct {
+	DB   *Database
+	Slot *Slot
+	// Refusal, when set, says why the slot cannot be dropped.
+	Refusal string
+}
+
+// PlanDropSlot reads the slot and says whether it may be dropped.
+func (s *Service) PlanDropSlot(ctx context.Context, configVar, name string) (*SlotPlan, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout)
+	defer cancel()
+	d, ok := s.Links.Fleet.Get(configVar)
+	if !ok {
+		return nil, errs.E(errs.NotFound, "There is no database %q in this fleet.", configVar)
+	}
+	r := s.ReadDatabase(ctx, d)
+	if !r.Reachable {
+		return nil, errs.E(errs.Unavailable, "%s", r.Error)
+	}
+	for i := range r.Slots {
+		if r.Slots[i].Name != name {
+			continue
+		}
+		p := &SlotPlan{DB: &r, Slot: &r.Slots[i]}
+		switch {
+		case p.Slot.Active:
+			p.Refusal = fmt.Sprintf("Slot %s is active (used by process %d): a slot in use cannot be dropped. Disable or drop the subscription that uses it first.", name, p.Slot.ActivePID)
+		case r.DropSlotReason != "":
+			p.Refusal = fmt.Sprintf("Slot %s cannot be dropped from here: %s.", name, r.DropSlotReason)
+		}
+		return p, nil
+	}
+	return nil, errs.E(errs.NotFound, "There is no replication slot %q in %s.", name, configVar)
+}
+
+// DropSlot drops an inactive replication slot.
+func (s *Service) DropSlot(ctx context.Context, req DropSlotRequest) (*Result, error) {
+	if req.Confirm != req.Name {
+		return nil, errs.E(errs.Invalid, "Type the slot name exactly to confirm; nothing was changed.").OnField("confirm")
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout+s.StatementTimeout)
+	defer cancel()
+	p, err := s.PlanDropSlot(ctx, req.ConfigVar, req.Name)
+	if err != nil {
+		return nil, err
+	}
+	if p.Refusal != "" {
+		kind := errs.Conflict
+		if !p.Slot.Active {
+			kind = errs.Forbidden
+		}
+		return nil, errs.E(kind, "%s", p.Refusal)
+	}
+	c, err := s.conn(ctx, req.ConfigVar)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Release()
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		return nil, writeErr(err, "drop slot "+req.Name, req.ConfigVar)
+	}
+	defer tx.Rollback(ctx)
+	setTimeout := fmt.Sprintf("SET LOCAL statement_timeout = %d", s.StatementTimeout.Milliseconds())
+	if _, err := tx.Exec(ctx, setTimeout); err != nil {
+		return nil, writeErr(err, "drop slot "+req.Name, req.ConfigVar)
+	}
+	if _, err := tx.Exec(ctx, "SELECT pg_drop_replication_slot($1)", req.Name); err != nil {
+		return nil, writeErr(err, "drop slot "+req.Name, req.ConfigVar)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, writeErr(err, "drop slot "+req.Name, req.ConfigVar)
+	}
+	stmt := "SELECT pg_drop_replication_slot(" + quoteLiteral(req.Name) + ")"
+	held := ""
+	if p.Slot.RetainedBytes != nil {
+		held = fmt.Sprintf("; the %s of WAL it held can be recycled", HumanBytes(*p.Slot.RetainedBytes))
+	}
+	return &Result{SQL: []string{setTimeout, stmt}, Message: fmt.Sprintf("Slot %s dropped on %s%s.", req.Name, req.ConfigVar, held)}, nil
+}
+
+// quoteLiteral quotes a value for the audit trail's copy of the SQL.
+func quoteLiteral(s string) string {
+	out := []byte{'\''}
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\'' {
+			out = append(out, '\'')
+		}
+		out = append(out, s[i])
+	}
+	return string(append(out, '\''))
+}
+
+// writeErr words a failed change: privileges, busy objects and timeouts in
+// plain words, never a raw error.
+func writeErr(err error, what, configVar string) error {
+	var e *errs.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "42501":
+			if containsAny(what, "slot") {
+				return errs.Wrap(errs.Forbidden, err, "Could not %s on %s: dropping slots needs a role with REPLICATION (or a superuser).", what, configVar)
+			}
+			return errs.Wrap(errs.Forbidden, err, "Could not %s on %s: it needs the subscription's owner or a superuser.", what, configVar)
+		case "55006":
+			return errs.Wrap(errs.Conflict, err, "Could not %s on %s: it is in use by another process.", what, configVar)
+		case "57014":
+			return errs.Wrap(errs.Unavailable, err, "Could not %s on %s: it did not finish in time and was cancelled; nothing was changed.", what, configVar)
+		case "42704":
+			return errs.Wrap(errs.NotFound, err, "Could not %s on %s: it no longer exists.", what, configVar)
+		}
+		return errs.Wrap(errs.Conflict, err, "Could not %s on %s: PostgreSQL said: %s", what, configVar, pgErr.Message)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return errs.Wrap(errs.Unavailable, err, "Could not %s on %s: no answer in time.", what, configVar)
+	}
+	return errs.Wrap(errs.Unavailable, err, "Could not %s on %s: the connection failed.", what, configVar)
+}

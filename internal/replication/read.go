@@ -1,0 +1,403 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/links"
+)
+
+// Overview reads every fleet database at once, each bounded by
+// ReadTimeout, then ties subscriptions to the slots that feed them and
+// words the warnings.
+func (s *Service) Overview(ctx context.Context) *Overview {
+	dbs := s.Links.Fleet.Databases
+	out := &Overview{Databases: make([]Database, len(dbs))}
+	var wg sync.WaitGroup
+	for i, d := range dbs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out.Databases[i] = s.ReadDatabase(ctx, d)
+		}()
+	}
+	wg.Wait()
+	out.ReadAt = time.Now()
+	s.correlate(out)
+	return out
+}
+
+// ReadDatabase reads one database's subscriptions, publications and slots.
+// It never fails: what cannot be read is said in Error or Notes.
+func (s *Service) ReadDatabase(ctx context.Context, d *links.Database) Database {
+	r := Database{DB: d}
+	if d.ConfigErr != nil {
+		r.Error = d.ConfigVar + " is misconfigured: " + d.ConfigErr.Error()
+		return r
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout)
+	defer cancel()
+	conn, _, err := s.Links.Acquire(ctx, d.ConfigVar)
+	if err != nil {
+		r.Error = errs.MessageOf(err)
+		if r.Error == "" {
+			r.Error = d.ConfigVar + " could not be reached"
+		}
+		return r
+	}
+	defer conn.Release()
+	c := conn.Conn()
+	err = c.QueryRow(ctx, `SELECT current_setting('server_version_num')::int, current_user::text,
+		coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false),
+		coalesce((SELECT rolreplication FROM pg_roles WHERE rolname = current_user), false)`).
+		Scan(&r.Version, &r.Role, &r.Superuser, &r.Replication)
+	if err != nil {
+		r.Error = "could not read the server version: " + readErr(err)
+		return r
+	}
+	r.Reachable = true
+	if r.Version < 100000 {
+		r.Notes = append(r.Notes, "Logical replication needs PostgreSQL 10 or later; this server is older.")
+		r.ManageReason = "this server has no logical replication"
+		r.DropSlotReason = r.ManageReason
+		return r
+	}
+	if !r.Superuser && !r.Replication {
+		r.DropSlotReason = fmt.Sprintf("dropping slots needs a role with REPLICATION (or a superuser); role %s has neither", r.Role)
+	}
+	if err := s.readSubscriptions(ctx, c, &r); err != nil {
+		r.Notes = append(r.Notes, "Subscriptions could not be read: "+readErr(err))
+	}
+	if err := readPublications(ctx, c, &r); err != nil {
+		r.Notes = append(r.Notes, "Publications could not be read: "+readErr(err))
+	}
+	if err := readSlots(ctx, c, &r); err != nil {
+		r.Notes = append(r.Notes, "Replication slots could not be read: "+readErr(err))
+	}
+	return r
+}
+
+// readErr words a read failure without echoing connection strings.
+func readErr(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		if pgErr.Code == "42501" {
+			return "this role lacks the privilege (" + pgErr.Message + ")"
+		}
+		return pgErr.Message
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "no answer in time"
+	}
+	return "the connection failed"
+}
+
+func (s *Service) readSubscriptions(ctx context.Context, c *pgx.Conn, r *Database) error {
+	var readable bool
+	if err := c.QueryRow(ctx, `SELECT has_column_privilege('pg_catalog.pg_subscription', 'subconninfo', 'SELECT')`).Scan(&readable); err != nil {
+		return err
+	}
+	conninfo := "NULL::text"
+	if readable {
+		conninfo = "s.subconninfo"
+	}
+	// Only columns every version since 10 has, and granted to PUBLIC.
+	rows, err := c.Query(ctx, `SELECT s.oid, s.subname::text, pg_get_userbyid(s.subowner)::text, s.subenabled,
+		coalesce(s.subslotname::text, ''), s.subpublications::text[], `+conninfo+`,
+		pg_has_role(s.subowner, 'USAGE')
+		FROM pg_subscription s
+		WHERE s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+		ORDER BY s.subname`)
+	if err != nil {
+		return err
+	}
+	owned := true
+	subs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Subscription, error) {
+		var sub Subscription
+		var ci *string
+		var own bool
+		err := row.Scan(&sub.OID, &sub.Name, &sub.Owner, &sub.Enabled, &sub.SlotName, &sub.Publications, &ci, &own)
+		if ci != nil {
+			sub.ConnInfoReadable = true
+			sub.Publisher = parseConnInfo(*ci)
+			sub.PublisherShown = sub.Publisher.String()
+		}
+		owned = owned && own
+		return sub, err
+	})
+	if err != nil {
+		return err
+	}
+	switch {
+	case r.Superuser:
+	case r.Version < 160000:
+		r.ManageReason = fmt.Sprintf("changing subscriptions needs a superuser on PostgreSQL %d (subscriptions are owned by superusers); role %s is not one", r.Version/10000, r.Role)
+	case !owned:
+		r.ManageReason = fmt.Sprintf("changing a subscription needs its owner or a superuser; role %s is neither for some subscriptions here", r.Role)
+	}
+	r.Subscriptions = subs
+	if len(subs) == 0 {
+		return nil
+	}
+	if !readable {
+		r.Notes = append(r.Notes, fmt.Sprintf("The subscriptions' connection info (subconninfo) is not readable by this role (%s): only superusers may read it, so their publishers cannot be named.", r.Role))
+	}
+	// The apply worker of each subscription: relid IS NULL (table sync
+	// workers have one); from 16 on, parallel apply workers have a leader.
+	workerSQL := `SELECT subid, pid, latest_end_lsn::text, last_msg_receipt_time, latest_end_time FROM pg_stat_subscription WHERE relid IS NULL`
+	if r.Version >= 160000 {
+		workerSQL += ` AND leader_pid IS NULL`
+	}
+	wrows, err := c.Query(ctx, workerSQL)
+	if err != nil {
+		r.Notes = append(r.Notes, "Subscription workers could not be read: "+readErr(err))
+	} else {
+		type worker struct {
+			subid  uint32
+			pid    *int32
+			lsn    *string
+			recv   *time.Time
+			endTim *time.Time
+		}
+		ws, err := pgx.CollectRows(wrows, func(row pgx.CollectableRow) (worker, error) {
+			var w worker
+			err := row.Scan(&w.subid, &w.pid, &w.lsn, &w.recv, &w.endTim)
+			return w, err
+		})
+		if err != nil {
+			r.Notes = append(r.Notes, "Subscription workers could not be read: "+readErr(err))
+		}
+		for _, w := range ws {
+			for i := range r.Subscriptions {
+				sub := &r.Subscriptions[i]
+				if sub.OID != w.subid {
+					continue
+				}
+				if w.pid != nil {
+					sub.WorkerRunning, sub.WorkerPID = true, int(*w.pid)
+				}
+				if w.lsn != nil {
+					sub.LatestEndLSN = *w.lsn
+				}
+				sub.LastMsgReceipt, sub.LatestEndTime = w.recv, w.endTim
+			}
+		}
+	}
+	if r.Version >= 150000 {
+		readSubscriptionStats(ctx, c, r)
+	}
+	srows, err := c.Query(ctx, `SELECT srsubid, srsubstate::text, count(*)::int FROM pg_subscription_rel GROUP BY 1, 2`)
+	if err != nil {
+		r.Notes = append(r.Notes, "Table sync states could not be read: "+readErr(err))
+		return nil
+	}
+	var subid uint32
+	var state string
+	var n int
+	_, err = pgx.ForEachRow(srows, []any{&subid, &state, &n}, func() error {
+		for i := range r.Subscriptions {
+			t := &r.Subscriptions[i].Tables
+			if r.Subscriptions[i].OID != subid {
+				continue
+			}
+			switch state {
+			case "i":
+				t.Init += n
+			case "d":
+				t.DataCopy += n
+			case "f":
+				t.Finished += n
+			case "s":
+				t.Synced += n
+			case "r":
+				t.Ready += n
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		r.Notes = append(r.Notes, "Table sync states could not be read: "+readErr(err))
+	}
+	return nil
+}
+
+func readPublications(ctx context.Context, c *pgx.Conn, r *Database) error {
+	truncate := "false"
+	if r.Version >= 110000 {
+		truncate = "p.pubtruncate"
+	}
+	rows, err := c.Query(ctx, `SELECT p.pubname::text, p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, `+truncate+`,
+		coalesce((SELECT array_agg(format('%I.%I', t.schemaname, t.tablename) ORDER BY t.schemaname, t.tablename)
+			FROM pg_publication_tables t WHERE t.pubname = p.pubname), '{}')
+		FROM pg_publication p ORDER BY p.pubname`)
+	if err != nil {
+		return err
+	}
+	pubs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Publication, error) {
+		var p Publication
+		err := row.Scan(&p.Name, &p.AllTables, &p.Insert, &p.Update, &p.Delete, &p.Truncate, &p.Tables)
+		return p, err
+	})
+	r.Publications = pubs
+	return err
+}
+
+func readSlots(ctx context.Context, c *pgx.Conn, r *Database) error {
+	walStatus, safeSize := "NULL::text", "NULL::bigint"
+	if r.Version >= 130000 {
+		walStatus, safeSize = "wal_status", "safe_wal_size"
+	}
+	// Logical slots belong to one database; physical slots to the server.
+	rows, err := c.Query(ctx, `WITH cur AS (SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END AS lsn)
+		SELECT slot_name::text, slot_type, coalesce(plugin::text, ''), active, active_pid, temporary,
+			pg_wal_lsn_diff(cur.lsn, restart_lsn)::bigint, `+walStatus+`, `+safeSize+`,
+			pg_wal_lsn_diff(cur.lsn, confirmed_flush_lsn)::bigint
+		FROM pg_replication_slots, cur
+		WHERE database IS NULL OR database = current_database()
+		ORDER BY slot_name`)
+	if err != nil {
+		return err
+	}
+	slots, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Slot, error) {
+		var sl Slot
+		var pid *int32
+		var ws *string
+		err := row.Scan(&sl.Name, &sl.Type, &sl.Plugin, &sl.Active, &pid, &sl.Temporary, &sl.RetainedBytes, &ws, &sl.SafeWALSize, &sl.LagBytes)
+		if pid != nil {
+			sl.ActivePID = int(*pid)
+		}
+		if ws != nil {
+			sl.WALStatus = *ws
+		}
+		return sl, err
+	})
+	r.Slots = slots
+	return err
+}
+
+// correlate ties subscriptions to fleet publishers and their slots, marks
+// orphaned slots and words the warnings.
+func (s *Service) correlate(o *Overview) {
+	fleet := s.Links.Fleet
+	for i := range o.Databases {
+		if !o.Databases[i].Reachable && o.Databases[i].DB.ConfigErr == nil {
+			o.Incomplete = true
+		}
+		for j := range o.Databases[i].Subscriptions {
+			sub := &o.Databases[i].Subscriptions[j]
+			if sub.ConnInfoReadable {
+				sub.PublisherVar = matchFleet(fleet, sub.Publisher)
+			}
+		}
+	}
+	// Which slot names are claimed, and by whom.
+	type claim struct {
+		db  string
+		sub *Subscription
+	}
+	claims := map[string][]claim{}
+	byOID := map[uint32]bool{}
+	for i := range o.Databases {
+		d := &o.Databases[i]
+		for j := range d.Subscriptions {
+			sub := &d.Subscriptions[j]
+			byOID[sub.OID] = true
+			if sub.SlotName != "" {
+				claims[sub.SlotName] = append(claims[sub.SlotName], claim{d.DB.ConfigVar, sub})
+			}
+		}
+	}
+	for i := range o.Databases {
+		d := &o.Databases[i]
+		for j := range d.Slots {
+			sl := &d.Slots[j]
+			if sl.Type != "logical" || sl.Temporary {
+				continue
+			}
+			for _, c := range claims[sl.Name] {
+				// A subscription whose publisher is unknown (conninfo not
+				// readable) may be this slot's user.
+				if c.sub.PublisherVar == d.DB.ConfigVar || c.sub.PublisherVar == "" {
+					sl.UsedBy = c.db + "/" + c.sub.Name
+					if c.sub.PublisherVar == d.DB.ConfigVar {
+						c.sub.LagBytes = sl.LagBytes
+					}
+					break
+				}
+			}
+			if sl.UsedBy == "" && isSyncSlotOf(sl.Name, byOID) {
+				sl.UsedBy = "a table sync worker"
+			}
+			sl.Orphaned = sl.UsedBy == ""
+		}
+	}
+	for i := range o.Databases {
+		o.Warnings = append(o.Warnings, warningsOf(&o.Databases[i], o.Incomplete)...)
+	}
+}
+
+// isSyncSlotOf reports whether name is a table sync slot
+// (pg_<suboid>_sync_<relid>_<sysid>) of a known subscription.
+func isSyncSlotOf(name string, oids map[uint32]bool) bool {
+	var oid, rel uint32
+	var sys uint64
+	if n, _ := fmt.Sscanf(name, "pg_%d_sync_%d_%d", &oid, &rel, &sys); n != 3 {
+		return false
+	}
+	return oids[oid]
+}
+
+// matchFleet finds the fleet database a publisher endpoint points at.
+func matchFleet(f *links.Fleet, e Endpoint) string {
+	if e.Host == "" {
+		return ""
+	}
+	for _, d := range f.Databases {
+		if d.ConfigErr != nil {
+			continue
+		}
+		if sameHost(d.Host, e.Host) && d.Port == e.Port && d.DBName == e.DBName {
+			return d.ConfigVar
+		}
+	}
+	return ""
+}
+
+func sameHost(a, b string) bool {
+	a, b = strings.ToLower(strings.Trim(a, "[]")), strings.ToLower(strings.Trim(b, "[]"))
+	if a == b {
+		return true
+	}
+	local := map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true}
+	return local[a] && local[b]
+}
+
+// readSubscriptionStats reads the error counters PostgreSQL 15 added.
+func readSubscriptionStats(ctx context.Context, c *pgx.Conn, r *Database) {
+	rows, err := c.Query(ctx, `SELECT subid, apply_error_count, sync_error_count FROM pg_stat_subscription_stats`)
+	if err != nil {
+		r.Notes = append(r.Notes, "Subscription error counters could not be read: "+readErr(err))
+		return
+	}
+	var subid uint32
+	var apply, sync int64
+	_, err = pgx.ForEachRow(rows, []any{&subid, &apply, &sync}, func() error {
+		for i := range r.Subscriptions {
+			if r.Subscriptions[i].OID == subid {
+				a, s := apply, sync
+				r.Subscriptions[i].ApplyErrors, r.Subscriptions[i].SyncErrors = &a, &s
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		r.Notes = append(r.Notes, "Subscription error counters could not be read: "+readErr(err))
+	}
+}
