@@ -320,7 +320,9 @@ func startServer(t *testing.T, env []string) *server {
 		done: make(chan struct{}),
 	}
 	s.cmd = exec.Command(bin, "serve")
-	s.cmd.Env = append(baseEnv(), env...)
+	// Tests change catalogs by hand between page views: no inventory
+	// snapshots, every view reads (the snapshots have tests of their own).
+	s.cmd.Env = append(append(baseEnv(), "PGLINKS_INVENTORY_MAX_AGE=0s"), env...)
 	s.cmd.Env = append(s.cmd.Env, "PORT="+strconv.Itoa(port), "HOST=127.0.0.1")
 	s.cmd.Stdout = s
 	s.cmd.Stderr = s

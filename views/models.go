@@ -47,6 +47,20 @@ func LinkPath(localVar, name string) string {
 	return "/databases/" + url.PathEscape(localVar) + "/links/" + url.PathEscape(name)
 }
 
+// RefreshPath re-reads a database's inventory card (POST).
+func RefreshPath(localVar string) string {
+	return "/databases/" + url.PathEscape(localVar) + "/refresh"
+}
+
+func secondsSince(t time.Time) int {
+	if t.IsZero() {
+		return 0
+	}
+	return int(time.Since(t).Seconds())
+}
+
+func secondsUntil(t time.Time) int { return max(0, int(time.Until(t).Seconds()+0.5)) }
+
 // DestroyPath is the URL of a link's destroy confirmation.
 func DestroyPath(localVar, name string) string { return LinkPath(localVar, name) + "/destroy" }
 

@@ -28,7 +28,8 @@ type config struct {
 	TLSCert, TLSKey string
 	IdleTimeout     time.Duration
 	AbsoluteTimeout time.Duration
-	MetricsToken    string // PGLINKS_METRICS_TOKEN: /metrics is off when empty
+	MetricsToken    string        // PGLINKS_METRICS_TOKEN: /metrics is off when empty
+	InventoryMaxAge time.Duration // PGLINKS_INVENTORY_MAX_AGE: staleness bound of inventory snapshots
 	Env             []string
 }
 
@@ -49,6 +50,7 @@ func configFromEnv(environ []string) (*config, error) {
 		TLSCert:         env["PGLINKS_TLS_CERT"],
 		TLSKey:          env["PGLINKS_TLS_KEY"],
 		MetricsToken:    strings.TrimSpace(env["PGLINKS_METRICS_TOKEN"]),
+		InventoryMaxAge: links.DefaultSnapshotMaxAge,
 		IdleTimeout:     auth.DefaultIdleTimeout,
 		AbsoluteTimeout: auth.DefaultAbsoluteTimeout,
 		Env:             environ,
@@ -84,6 +86,13 @@ func configFromEnv(environ []string) (*config, error) {
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return nil, errors.New("set both PGLINKS_TLS_CERT and PGLINKS_TLS_KEY, or neither")
+	}
+	if v := env["PGLINKS_INVENTORY_MAX_AGE"]; v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > time.Hour {
+			return nil, fmt.Errorf("PGLINKS_INVENTORY_MAX_AGE: want a duration from 0s to 1h, like 30s")
+		}
+		cfg.InventoryMaxAge = d
 	}
 	for name, dst := range map[string]*time.Duration{"PGLINKS_IDLE_TIMEOUT": &cfg.IdleTimeout, "PGLINKS_ABSOLUTE_TIMEOUT": &cfg.AbsoluteTimeout} {
 		if v := env[name]; v != "" {
@@ -123,6 +132,7 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 	store.IdleTimeout, store.AbsoluteTimeout = cfg.IdleTimeout, cfg.AbsoluteTimeout
 	svc := links.NewService(fleet, log)
 	svc.Registry = links.NewStateRegistry(store.Pool())
+	svc.SnapshotMaxAge = cfg.InventoryMaxAge
 	a, err := app.New(app.Config{Links: svc, Auth: store, Log: log, SessionKeys: cfg.SessionKeys, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken})
 	if err != nil {
 		store.Close()
@@ -166,6 +176,13 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 func (p *program) run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- p.server.Serve(p.ln) }()
+	if age := p.links.SnapshotMaxAge; age > 0 {
+		// Keep inventory snapshots fresh in the background, 8 databases
+		// at a time, so page views rarely wait for a database.
+		bg, stop := context.WithCancel(ctx)
+		defer stop()
+		go p.links.Run(bg, age/3, 8)
+	}
 	select {
 	case err := <-errc:
 		p.close()

@@ -120,6 +120,7 @@ func (a *App) routes() {
 	u.POST("/logout", a.logout)
 	u.GET("/", a.inventory)
 	u.GET("/databases/:db/links/:name", a.showLink)
+	u.POST("/databases/:db/refresh", a.refreshDatabase)
 	u.GET("/replication", a.replicationPage)
 
 	adm := u.Group("", a.requireAdmin)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,19 @@ func (a *App) inventory(c echo.Context) error {
 	go func() { repl <- a.replicationWarnings(ctx) }()
 	dbs := a.cfg.Links.Inventory(ctx)
 	return Render(c, http.StatusOK, views.Inventory(views.InventoryPage{Page: a.page(c, "Databases", "databases"), Databases: dbs, ReplicationWarnings: <-repl}))
+}
+
+// refreshDatabase reads one database's card again now, whatever its
+// snapshot's age or back-off.
+func (a *App) refreshDatabase(c echo.Context) error {
+	st, err := a.cfg.Links.RefreshStatus(c.Request().Context(), c.Param("db"))
+	if err != nil {
+		return err
+	}
+	if !st.Reachable {
+		a.flash(c, flashErr, fmt.Sprintf("%s still does not answer: %s", st.DB.ConfigVar, st.Error))
+	}
+	return redirect(c, "/#db-"+url.PathEscape(st.DB.ConfigVar))
 }
 
 func (a *App) showLink(c echo.Context) error {

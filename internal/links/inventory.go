@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -50,23 +49,11 @@ type DatabaseStatus struct {
 	// Unrecorded names foreign servers that carry a pglinks comment but
 	// match none of pglinks' records: not links, and never managed here.
 	Unrecorded []string
-}
-
-// Inventory reads every fleet database at once; each is bounded by
-// StatusTimeout so one unreachable database cannot hold up the page.
-func (s *Service) Inventory(ctx context.Context) []DatabaseStatus {
-	out := make([]DatabaseStatus, len(s.Fleet.Databases))
-	recs, recErr := s.records(ctx, "")
-	var wg sync.WaitGroup
-	for i, d := range s.Fleet.Databases {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i] = s.status(ctx, d, recs, recErr)
-		}()
-	}
-	wg.Wait()
-	return out
+	// AsOf is when this status was read.
+	AsOf time.Time
+	// FailingSince and RetryAt are set while the database does not
+	// answer: since when, and when pglinks asks it again.
+	FailingSince, RetryAt time.Time
 }
 
 // Status reads one database's support and links.
@@ -103,9 +90,22 @@ func (s *Service) readStatus(ctx context.Context, d *Database, recs map[string]L
 		st.Error = errs.MessageOf(err)
 		return st
 	}
-	defer conn.Release()
+	defer func() {
+		if conn != nil {
+			conn.Release()
+		}
+	}()
 	st.Reachable = true
 	if st.Support, err = readSupport(ctx, conn.Conn()); err != nil {
+		if isTimeout(err) {
+			// It accepted the connection, then did not answer.
+			conn.Release()
+			s.discardPool(d, statusPool)
+			conn = nil
+			st.Reachable = false
+			st.Error = d.ConfigVar + " (" + d.ResourceName + ") accepted the connection but did not answer in time"
+			return st
+		}
 		st.Error = "could not read the catalog: " + err.Error()
 		return st
 	}

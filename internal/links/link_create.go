@@ -156,6 +156,7 @@ func (s *Service) CreateLink(ctx context.Context, req CreateRequest) (*CreateRes
 		return nil, s.createError(local, remote, req.Name, err)
 	}
 	res.Link = links[0]
+	s.invalidate(local)
 	s.Log.Info("link created", "local", local.ConfigVar, "remote", remote.ConfigVar, "link", req.Name, "tables", res.Tables, "actor", req.Actor)
 	return res, nil
 }

@@ -128,6 +128,7 @@ func (s *Service) DestroyLink(ctx context.Context, req DestroyRequest) (*Destroy
 		return nil, fmt.Errorf("links: destroy %s: commit: %w", req.Name, err)
 	}
 	s.forget(ctx, plan.Link.record)
+	s.invalidate(local)
 	s.Log.Info("link destroyed", "local", local.ConfigVar, "link", req.Name, "dependents", len(res.Dependents), "actor", req.Actor)
 	return res, nil
 }

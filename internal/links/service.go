@@ -51,9 +51,15 @@ type Service struct {
 	// server, so a remote that vanished from the network is noticed.
 	Keepalive time.Duration
 
+	// SnapshotMaxAge is how old an inventory snapshot may be before a page
+	// view reads the database again (0: every view reads, coalesced). Run
+	// keeps snapshots younger than this in the background.
+	SnapshotMaxAge time.Duration
+
 	mu           sync.Mutex
 	pools        map[string]*pgxpool.Pool
 	statusFlight singleflight.Group
+	snaps        snapshots
 }
 
 // NewService returns a Service over fleet with production defaults.
@@ -133,6 +139,22 @@ func (s *Service) pool(d *Database, kind string) (*pgxpool.Pool, error) {
 	}
 	s.pools[key] = p
 	return p, nil
+}
+
+// discardPool replaces d's pool of kind with a new one on next use and
+// closes the old one in the background. After a database stopped
+// answering, its connections take up to 15 s each to close (pgx waits for
+// the server to acknowledge the end of the session); the next read must not
+// find every slot still taken by them.
+func (s *Service) discardPool(d *Database, kind string) {
+	s.mu.Lock()
+	key := d.ConfigVar + "\x00" + kind
+	p, ok := s.pools[key]
+	delete(s.pools, key)
+	s.mu.Unlock()
+	if ok {
+		go p.Close()
+	}
 }
 
 // acquire returns a connection to d, with connection failures classified.
