@@ -68,6 +68,10 @@ func When(t time.Time) string {
 type InventoryPage struct {
 	Page
 	Databases []links.DatabaseStatus
+	// Health is the cached probe of each link, by links.HealthKey.
+	Health map[string]links.LinkHealth
+	// ReadBy lists, per config var, the links in other databases reading it.
+	ReadBy map[string][]links.Link
 }
 
 // LinkPage shows one link and its foreign tables.
@@ -76,6 +80,11 @@ type LinkPage struct {
 	Link   *links.Link
 	Local  *links.Database
 	Tables []links.ForeignTable
+	// Health is the last probe (cached); Stale compares the link with its
+	// remote's config var now.
+	Health links.LinkHealth
+	Stale  *links.StaleReport
+	Now    time.Time
 }
 
 // CreateForm is the create-link form with the user's input and errors.
@@ -136,4 +145,29 @@ type UsersPage struct {
 	// a password.
 	NewPassword string
 	NewEmail    string
+}
+
+// RepairPage confirms a repair with the masked SQL it will run.
+type RepairPage struct {
+	Page
+	Plan  *links.RepairPlan
+	Local *links.Database
+	Error string
+}
+
+// ConnInfoPage shows how outside clients connect to a database.
+type ConnInfoPage struct {
+	Page
+	Info *links.ConnectionInfo
+}
+
+// HealthPath is the POST target of "Check now".
+func HealthPath(localVar, name string) string { return LinkPath(localVar, name) + "/check" }
+
+// RepairPath is a link's repair confirmation.
+func RepairPath(localVar, name string) string { return LinkPath(localVar, name) + "/repair" }
+
+// ConnInfoPath is a database's connection info page.
+func ConnInfoPath(configVar string) string {
+	return "/databases/" + url.PathEscape(configVar) + "/connection"
 }

@@ -18,7 +18,8 @@ func (a *App) inventory(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 15*time.Second)
 	defer cancel()
 	dbs := a.cfg.Links.Inventory(ctx)
-	return Render(c, http.StatusOK, views.Inventory(views.InventoryPage{Page: a.page(c, "Databases", "databases"), Databases: dbs}))
+	return Render(c, http.StatusOK, views.Inventory(views.InventoryPage{Page: a.page(c, "Databases", "databases"), Databases: dbs,
+		Health: a.health().Lookup(dbs), ReadBy: links.ReadBy(dbs)}))
 }
 
 func (a *App) showLink(c echo.Context) error {
@@ -30,7 +31,12 @@ func (a *App) showLink(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return Render(c, http.StatusOK, views.LinkView(views.LinkPage{Page: a.page(c, l.Name, "databases"), Link: l, Local: local, Tables: tables}))
+	_, stale, err := a.cfg.Links.CheckStale(c.Request().Context(), local.ConfigVar, l.Name)
+	if err != nil {
+		return err
+	}
+	return Render(c, http.StatusOK, views.LinkView(views.LinkPage{Page: a.page(c, l.Name, "databases"), Link: l, Local: local, Tables: tables,
+		Health: a.health().Get(local.ConfigVar, l.Name), Stale: stale, Now: time.Now()}))
 }
 
 func (a *App) createForm(c echo.Context, in createInput, formErrs views.FormErrors) views.CreateForm {
@@ -174,6 +180,7 @@ func (a *App) destroyLink(c echo.Context) error {
 		detail += fmt.Sprintf("; also dropped %d dependent object(s): %s", n, strings.Join(ds, ", "))
 	}
 	a.audit(c, auth.ActionLinkDestroy, target, auth.OutcomeOK, detail, strings.Join(res.DDL, ";\n")+";")
+	a.health().Forget(localVar, name)
 	a.flash(c, flashOK, fmt.Sprintf("Link %s destroyed in %s.", name, localVar))
 	return redirect(c, "/")
 }

@@ -91,14 +91,15 @@ func (m *Monitor) Lookup(inv []DatabaseStatus) map[string]LinkHealth {
 	return out
 }
 
-// Check probes a link now and caches the result, unless it was probed
-// less than MinInterval ago, in which case that result is returned.
-func (m *Monitor) Check(ctx context.Context, localVar, name string) (LinkHealth, error) {
+// Check probes a link now and caches the result. Unless force is set, a
+// link probed less than MinInterval ago is not probed again: that result
+// is returned.
+func (m *Monitor) Check(ctx context.Context, localVar, name string, force bool) (LinkHealth, error) {
 	key := HealthKey(localVar, name)
 	m.mu.Lock()
 	h, ok := m.results[key]
 	m.mu.Unlock()
-	if ok && time.Since(h.CheckedAt) < m.MinInterval {
+	if !force && ok && time.Since(h.CheckedAt) < m.MinInterval {
 		return h, nil
 	}
 	h, err := m.svc.ProbeLink(ctx, localVar, name)

@@ -93,12 +93,12 @@ func TestMonitorRefreshesInTheBackground(t *testing.T) {
 	}
 	// A destroyed link is forgotten when its probe finds it gone.
 	execAs(t, f.local.URL, "DROP SCHEMA l0 CASCADE; DROP SERVER l0 CASCADE")
-	if _, err := mon.Check(context.Background(), "DATABASE_URL", "l0"); err != nil {
+	if _, err := mon.Check(context.Background(), "DATABASE_URL", "l0", false); err != nil {
 		// Within MinInterval the cached result comes back: no error.
 		t.Fatalf("check within MinInterval: %v", err)
 	}
 	mon.MinInterval = 0
-	if _, err := mon.Check(context.Background(), "DATABASE_URL", "l0"); err == nil {
+	if _, err := mon.Check(context.Background(), "DATABASE_URL", "l0", false); err == nil {
 		t.Fatal("check of a destroyed link should fail")
 	}
 	if h := mon.Get("DATABASE_URL", "l0"); h.State != HealthUnknown {

@@ -31,14 +31,14 @@ func TestRemoteHaltedThenMoved(t *testing.T) {
 	execAs(t, local.URL, "CREATE SCHEMA reports; CREATE VIEW reports.customers AS SELECT name FROM sales.customers")
 	mon := NewMonitor(svc)
 
-	if h, err := mon.Check(ctx, "DATABASE_URL", "sales"); err != nil || h.State != HealthHealthy {
+	if h, err := mon.Check(ctx, "DATABASE_URL", "sales", false); err != nil || h.State != HealthHealthy {
 		t.Fatalf("before halt: %+v, %v", h, err)
 	}
 
 	c.Halt()
 	mon.MinInterval = 0
 	start := time.Now()
-	h, err := mon.Check(ctx, "DATABASE_URL", "sales")
+	h, err := mon.Check(ctx, "DATABASE_URL", "sales", false)
 	took := time.Since(start)
 	if err != nil || h.State != HealthBroken || !strings.HasPrefix(h.Reason, "remote unreachable") {
 		t.Fatalf("halted: %+v, %v", h, err)
@@ -54,7 +54,7 @@ func TestRemoteHaltedThenMoved(t *testing.T) {
 	if err := c.Resume(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
-	if h, _ := mon.Check(ctx, "DATABASE_URL", "sales"); h.State != HealthHealthy {
+	if h, _ := mon.Check(ctx, "DATABASE_URL", "sales", false); h.State != HealthHealthy {
 		t.Fatalf("resumed: %+v", h)
 	}
 
