@@ -97,6 +97,9 @@ func TestRotatedPasswordIsRepaired(t *testing.T) {
 	must(t, expect.Locator(page.GetByTestId("conninfo-advice")).ToContainText("sslmode=require"))
 	assertNoSecrets(t, "connection info", pageHTML(t, page), f.remote.Password, f.local.Password)
 	screenshot(t, page, "conninfo")
+	must(t, page.SetViewportSize(390, 844))
+	screenshot(t, page, "conninfo-390")
+	must(t, page.SetViewportSize(1280, 900))
 
 	// Healthy before the rotation.
 	goTo(t, page, srv.URL+"/databases/DATABASE_URL/links/sales")
@@ -126,6 +129,9 @@ func TestRotatedPasswordIsRepaired(t *testing.T) {
 	must(t, expect.Locator(page.GetByTestId("health-reason")).ToContainText("password refused"))
 	assertNoSecrets(t, "the stale link page", pageHTML(t, page), f.remote.Password, newPassword)
 	screenshot(t, page, "link-stale")
+	must(t, page.SetViewportSize(390, 844))
+	screenshot(t, page, "link-stale-390")
+	must(t, page.SetViewportSize(1280, 900))
 
 	// The inventory shows it without probing on the request path.
 	goTo(t, page, srv2.URL+"/")
@@ -189,7 +195,7 @@ func TestRotatedPasswordIsRepaired(t *testing.T) {
 // pages still render; it comes back: healthy after Check now; it moves to
 // another port (a failover): stale host/port, repaired, healthy.
 func TestHaltedAndMovedRemote(t *testing.T) {
-clusters(t)
+	clusters(t)
 	ctx := context.Background()
 	c, err := pgtest.Start(ctx, pgtest.Options{})
 	if err != nil {

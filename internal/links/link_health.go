@@ -58,7 +58,7 @@ const probeTableName = "pglinks_probe"
 // fresh session of the local database (postgres_fdw caches remote
 // connections per session, and a cached connection keeps working after the
 // remote's password is rotated), in a transaction that is rolled back, it
-// makes a zero-column foreign table on the link's server over the remote's
+// makes a temporary zero-column foreign table on the link's server over the remote's
 // pg_catalog.pg_database and counts its rows, then reads one row of one of
 // the link's foreign tables, if it has any. The whole probe is bounded by
 // the server's connect_timeout plus StatusTimeout.
@@ -126,12 +126,6 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 		return h, nil
 	}
 
-	// The link's own schema when it is there (pglinks' role owns it), else
-	// the session's temporary schema.
-	schema := "pg_temp"
-	if !st.link.SchemaMissing {
-		schema = name
-	}
 	var firstTable string
 	if !st.link.SchemaMissing {
 		err := tx.QueryRow(ctx, `SELECT c.relname FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid
@@ -143,7 +137,10 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 			return h, nil
 		}
 	}
-	probe := ident(schema, probeTableName)
+	// In the session's temporary schema: it cannot clash with a table the
+	// link imported, and it goes with the session even if the rollback did
+	// not happen.
+	probe := "pg_temp." + ident(probeTableName)
 	if _, err := tx.Exec(ctx, "CREATE FOREIGN TABLE "+probe+" () SERVER "+ident(name)+
 		" OPTIONS (schema_name 'pg_catalog', table_name 'pg_database')"); err != nil {
 		h.CheckedAt = time.Now()
