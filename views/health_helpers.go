@@ -58,7 +58,7 @@ func healthTitle(h links.LinkHealth, now time.Time) string {
 	case links.HealthBroken:
 		return h.Reason + " (" + checkedAgo(h, now) + ")"
 	}
-	return "not checked yet: results appear within a minute"
+	return "not checked yet: a probe runs in the background; reload in a few seconds"
 }
 
 // timeNow is the clock of the views (badges' "checked N s ago").
