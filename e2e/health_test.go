@@ -120,6 +120,10 @@ func TestRotatedPasswordIsRepaired(t *testing.T) {
 	// The session survives the restart (same state database and keys;
 	// cookies do not depend on the port).
 
+	// The first inventory view after the restart flags the link stale
+	// from the local catalog alone; its health is probed in the background.
+	goTo(t, page, srv2.URL+"/")
+	must(t, expect.Locator(page.GetByTestId("link-sales").GetByTestId("stale-badge")).ToHaveAttribute("title", "credentials changed (user or password)"))
 	goTo(t, page, srv2.URL+"/databases/DATABASE_URL/links/sales")
 	must(t, expect.Locator(page.GetByTestId("stale")).ToContainText("credentials changed (user or password)"))
 	clickButton(t, page, "check-now")

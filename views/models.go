@@ -72,6 +72,8 @@ type InventoryPage struct {
 	Health map[string]links.LinkHealth
 	// ReadBy lists, per config var, the links in other databases reading it.
 	ReadBy map[string][]links.Link
+	// Stale compares each link with its remote's config var, by HealthKey.
+	Stale map[string]*links.StaleReport
 }
 
 // LinkPage shows one link and its foreign tables.

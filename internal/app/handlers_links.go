@@ -19,7 +19,7 @@ func (a *App) inventory(c echo.Context) error {
 	defer cancel()
 	dbs := a.cfg.Links.Inventory(ctx)
 	return Render(c, http.StatusOK, views.Inventory(views.InventoryPage{Page: a.page(c, "Databases", "databases"), Databases: dbs,
-		Health: a.health().Lookup(dbs), ReadBy: links.ReadBy(dbs)}))
+		Health: a.health().Lookup(dbs), ReadBy: links.ReadBy(dbs), Stale: a.cfg.Links.StaleReports(ctx, dbs)}))
 }
 
 func (a *App) showLink(c echo.Context) error {

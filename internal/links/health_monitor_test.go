@@ -188,3 +188,19 @@ func BenchmarkInventoryHealth(b *testing.B) {
 		})
 	}
 }
+
+func TestStaleReportsForInventory(t *testing.T) {
+	f := linkFleet(t, 2, false)
+	execAs(t, f.local.URL, "ALTER SERVER l1 OPTIONS (SET host 'localhost')")
+	got := f.svc.StaleReports(context.Background(), f.svc.Inventory(context.Background()))
+	if len(got) != 2 {
+		t.Fatalf("reports = %v", got)
+	}
+	if r := got[HealthKey("DATABASE_URL", "l0")]; r.Stale() {
+		t.Errorf("l0 stale: %s", r.Summary())
+	}
+	d, _ := f.svc.Fleet.Get("HEROKU_POSTGRESQL_BLUE_URL")
+	if r := got[HealthKey("DATABASE_URL", "l1")]; r.Summary() != "host/port changed from localhost:"+d.Port+" to "+d.HostPort() {
+		t.Errorf("l1: %q", r.Summary())
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
@@ -210,4 +211,78 @@ func (s *Service) CheckStale(ctx context.Context, localVar, name string) (*Link,
 		return nil, nil, err
 	}
 	return &st.link, s.compare(st), nil
+}
+
+// StaleReports compares every link of an inventory with its remote's config
+// var, keyed by HealthKey. It reads each local database's options once (in
+// parallel, bounded by StatusTimeout) and contacts no remote, so the
+// inventory can flag stale links on its request path. Databases that
+// cannot be read are left out.
+func (s *Service) StaleReports(ctx context.Context, inv []DatabaseStatus) map[string]*StaleReport {
+	out := map[string]*StaleReport{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, st := range inv {
+		if len(st.Links) == 0 || !st.Reachable {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			reports, err := s.staleInDatabase(ctx, st.DB, st.Links)
+			if err != nil {
+				s.Log.Warn("stale check", "local", st.DB.ConfigVar, "err", err)
+				return
+			}
+			mu.Lock()
+			for name, r := range reports {
+				out[HealthKey(st.DB.ConfigVar, name)] = r
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func (s *Service) staleInDatabase(ctx context.Context, d *Database, ls []Link) (map[string]*StaleReport, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.StatusTimeout)
+	defer cancel()
+	conn, err := s.acquire(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release()
+	rows, err := conn.Query(ctx, `SELECT s.srvname, coalesce(s.srvoptions, '{}'), um.umid IS NOT NULL, coalesce(um.umoptions, '{}'), current_user
+		  FROM pg_foreign_server s
+		  LEFT JOIN pg_user_mappings um ON um.srvid = s.oid AND um.usename = current_user`)
+	if err != nil {
+		return nil, fmt.Errorf("links: read options: %w", err)
+	}
+	stored := map[string]*storedLink{}
+	for rows.Next() {
+		var name string
+		var srvOpts, umOpts []string
+		st := &storedLink{}
+		if err := rows.Scan(&name, &srvOpts, &st.hasMapping, &umOpts, &st.role); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("links: read options: %w", err)
+		}
+		st.server, st.mapping = optionMap(srvOpts), optionMap(umOpts)
+		stored[name] = st
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("links: read options: %w", err)
+	}
+	out := map[string]*StaleReport{}
+	for _, l := range ls {
+		st, ok := stored[l.Name]
+		if !ok {
+			continue
+		}
+		st.link = l
+		out[l.Name] = s.compare(st)
+	}
+	return out, nil
 }
