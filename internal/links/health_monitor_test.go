@@ -161,8 +161,8 @@ func TestConnInfo(t *testing.T) {
 	}
 }
 
-// BenchmarkInventoryHealth is the inventory's request path (catalog reads
-// plus cached health) with every link healthy and with one link whose
+// BenchmarkInventoryHealth is the inventory's request path (catalog reads,
+// cached health, stale comparison) with every link healthy and with one link whose
 // remote accepts connections and never answers. Probes are refreshed in
 // the background on every lookup (TTL 0), the worst case; the request
 // path must not wait for them, so both figures should be close.
@@ -181,6 +181,9 @@ func BenchmarkInventoryHealth(b *testing.B) {
 				inv := f.svc.Inventory(ctx)
 				if h := mon.Lookup(inv); len(h) != 4 {
 					b.Fatalf("%d results", len(h))
+				}
+				if r := f.svc.StaleReports(ctx, inv); len(r) != 4 {
+					b.Fatalf("%d stale reports", len(r))
 				}
 			}
 			b.StopTimer()

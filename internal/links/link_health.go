@@ -59,8 +59,10 @@ const probeTableName = "pglinks_probe"
 // connections per session, and a cached connection keeps working after the
 // remote's password is rotated), in a transaction that is rolled back, it
 // makes a temporary zero-column foreign table on the link's server over the remote's
-// pg_catalog.pg_database and counts its rows, then reads one row of one of
-// the link's foreign tables, if it has any. The whole probe is bounded by
+// pg_catalog.pg_database and counts its rows (the round trip reported),
+// checks on the remote's catalog that every table the server's foreign
+// tables point at still exists, and reads one row of one of them, if there
+// are any. The whole probe is bounded by
 // the server's connect_timeout plus StatusTimeout.
 //
 // Errors are returned only when the link cannot be read (it does not
@@ -151,18 +153,109 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 	start := time.Now()
 	var n int64
 	err = tx.QueryRow(ctx, "SELECT count(*) FROM "+probe).Scan(&n)
+	h.CheckedAt = time.Now()
+	h.RTT = h.CheckedAt.Sub(start)
+	if err == nil {
+		// Every remote table the link's foreign tables name must exist...
+		var missing []string
+		if missing, err = missingRemoteTables(ctx, tx, name); err == nil && len(missing) > 0 {
+			h.CheckedAt, h.RTT = time.Now(), 0
+			h.Reason = "remote table missing: " + listSome(missing, 5)
+			return h, nil
+		}
+	}
 	if err == nil && firstTable != "" {
+		// ...and one of them must be readable by the link's remote user.
 		var one int
 		err = tx.QueryRow(ctx, "SELECT count(*) FROM (SELECT 1 FROM "+ident(name, firstTable)+" LIMIT 1) t").Scan(&one)
 	}
-	h.CheckedAt = time.Now()
 	if err != nil {
+		h.CheckedAt, h.RTT = time.Now(), 0
 		h.Reason = probeReason(local, remote, err, ctx)
 		return h, nil
 	}
 	h.State = HealthHealthy
-	h.RTT = h.CheckedAt.Sub(start)
 	return h, nil
+}
+
+// missingRemoteTables lists the remote tables that foreign tables on the
+// server name point at and that the remote does not have (any more), in
+// one remote query per remote schema: two temporary foreign tables over
+// the remote's pg_class and pg_namespace, joined on the remote.
+func missingRemoteTables(ctx context.Context, tx pgx.Tx, name string) ([]string, error) {
+	rows, err := tx.Query(ctx, `SELECT DISTINCT
+			coalesce((SELECT option_value FROM pg_options_to_table(ft.ftoptions) WHERE option_name = 'schema_name'), n.nspname),
+			coalesce((SELECT option_value FROM pg_options_to_table(ft.ftoptions) WHERE option_name = 'table_name'), c.relname)
+		  FROM pg_foreign_table ft
+		  JOIN pg_class c ON c.oid = ft.ftrelid
+		  JOIN pg_namespace n ON n.oid = c.relnamespace
+		 WHERE ft.ftserver = (SELECT oid FROM pg_foreign_server WHERE srvname = $1)
+		   AND n.oid <> pg_my_temp_schema()
+		 ORDER BY 1, 2`, name)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string][]string{}
+	var schemas []string
+	for rows.Next() {
+		var schema, table string
+		if err := rows.Scan(&schema, &table); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if _, ok := want[schema]; !ok {
+			schemas = append(schemas, schema)
+		}
+		want[schema] = append(want[schema], table)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(schemas) == 0 {
+		return nil, err
+	}
+	srv := ident(name)
+	if _, err := tx.Exec(ctx, "CREATE FOREIGN TABLE pg_temp.pglinks_probe_rel (relname name, relnamespace oid) SERVER "+srv+
+		" OPTIONS (schema_name 'pg_catalog', table_name 'pg_class')"); err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, "CREATE FOREIGN TABLE pg_temp.pglinks_probe_ns (oid oid, nspname name) SERVER "+srv+
+		" OPTIONS (schema_name 'pg_catalog', table_name 'pg_namespace')"); err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, schema := range schemas {
+		rows, err := tx.Query(ctx, `SELECT r.relname::text FROM pg_temp.pglinks_probe_rel r
+			JOIN pg_temp.pglinks_probe_ns n ON n.oid = r.relnamespace WHERE n.nspname = $1`, schema)
+		if err != nil {
+			return nil, err
+		}
+		have := map[string]bool{}
+		for rows.Next() {
+			var rel string
+			if err := rows.Scan(&rel); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			have[rel] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		for _, t := range want[schema] {
+			if !have[t] {
+				missing = append(missing, displayIdent(schema)+"."+displayIdent(t))
+			}
+		}
+	}
+	return missing, nil
+}
+
+// listSome joins up to n items and says how many more there are.
+func listSome(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:n], ", "), len(items)-n)
 }
 
 // probeStatementTimeout is the probe's time limit once the remote is
@@ -205,4 +298,17 @@ func probeReason(local, remote *Database, err error, ctx context.Context) string
 		return "timeout: no answer in time"
 	}
 	return "probe failed: " + errs.MessageOf(fdwError(local, remote, err))
+}
+
+// displayIdent quotes an identifier only when psql users would have to.
+func displayIdent(s string) string {
+	for i, r := range s {
+		if !(r >= 'a' && r <= 'z' || r == '_' || i > 0 && r >= '0' && r <= '9') {
+			return ident(s)
+		}
+	}
+	if s == "" {
+		return ident(s)
+	}
+	return s
 }

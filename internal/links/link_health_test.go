@@ -68,10 +68,25 @@ func TestProbeBrokenReasons(t *testing.T) {
 	shortTimeouts(f.svc)
 	createSales(t, f)
 
-	// A remote table dropped after the link was made.
-	execAs(t, f.remote.URL, `DROP TABLE "<script>alert(1)</script>"`)
-	if h := probe(t, f.svc, "sales"); h.State != HealthBroken || !strings.HasPrefix(h.Reason, "remote table missing") {
+	// A remote table dropped after the link was made: found whichever
+	// it is.
+	execAs(t, f.remote.URL, `DROP TABLE orders`)
+	if h := probe(t, f.svc, "sales"); h.State != HealthBroken || h.Reason != `remote table missing: public.orders` {
 		t.Fatalf("dropped table: %+v", h)
+	}
+	execAs(t, f.remote.URL, `DROP TABLE "<script>alert(1)</script>"`)
+	if h := probe(t, f.svc, "sales"); h.State != HealthBroken || h.Reason != `remote table missing: public."<script>alert(1)</script>", public.orders` {
+		t.Fatalf("dropped tables: %+v", h)
+	}
+	// A foreign table made by hand on the link's server counts too.
+	execAs(t, f.remote.URL, `CREATE TABLE orders (id int)`)
+	execAs(t, f.local.URL, `CREATE FOREIGN TABLE public.mine (id int) SERVER sales OPTIONS (schema_name 'public', table_name 'gone')`)
+	if h := probe(t, f.svc, "sales"); h.State != HealthBroken || h.Reason != `remote table missing: public."<script>alert(1)</script>", public.gone` {
+		t.Fatalf("hand-made foreign table: %+v", h)
+	}
+	execAs(t, f.local.URL, `DROP FOREIGN TABLE public.mine; DROP FOREIGN TABLE sales."<script>alert(1)</script>"`)
+	if h := probe(t, f.svc, "sales"); h.State != HealthHealthy {
+		t.Fatalf("all tables there again: %+v", h)
 	}
 
 	// The remote database renamed away.
