@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
@@ -164,18 +165,30 @@ func TestConnInfo(t *testing.T) {
 // BenchmarkInventoryHealth is the inventory's request path (catalog reads,
 // cached health, stale comparison) with every link healthy and with one link whose
 // remote accepts connections and never answers. Probes are refreshed in
-// the background on every lookup (TTL 0), the worst case; the request
-// path must not wait for them, so both figures should be close.
+// the background on every lookup with TTL 0 (the worst case: probes keep
+// competing for the CPU) and once a minute with the default TTL; the
+// request path never waits for them, so healthy and broken figures should
+// be close.
 func BenchmarkInventoryHealth(b *testing.B) {
-	for _, broken := range []bool{false, true} {
-		name := "all-healthy"
-		if broken {
-			name = "one-broken"
+	for _, ttl := range []time.Duration{0, DefaultHealthTTL} {
+		for _, broken := range []bool{false, true} {
+			name := "all-healthy"
+			if broken {
+				name = "one-broken"
+			}
+			b.Run(fmt.Sprintf("ttl=%v/%s", ttl, name), func(b *testing.B) {
+				benchInventoryHealth(b, ttl, broken)
+			})
 		}
-		b.Run(name, func(b *testing.B) {
+	}
+}
+
+func benchInventoryHealth(b *testing.B, ttl time.Duration, broken bool) {
+	{
+		{
 			f := linkFleet(b, 4, broken)
 			mon := NewMonitor(f.svc)
-			mon.TTL = 0
+			mon.TTL = ttl
 			ctx := context.Background()
 			for b.Loop() {
 				inv := f.svc.Inventory(ctx)
@@ -188,7 +201,7 @@ func BenchmarkInventoryHealth(b *testing.B) {
 			}
 			b.StopTimer()
 			mon.Wait()
-		})
+		}
 	}
 }
 
