@@ -145,3 +145,17 @@ func TestRemoteNoLongerInFleet(t *testing.T) {
 		t.Fatal("repair of a link whose remote left the fleet should be refused")
 	}
 }
+
+func TestStaleWithoutMappingIsNotRepairable(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	createSales(t, f)
+	execAs(t, f.local.URL, "DROP USER MAPPING FOR CURRENT_USER SERVER sales; ALTER SERVER sales OPTIONS (SET port '1')")
+	_, r, err := f.svc.CheckStale(ctx, "DATABASE_URL", "sales")
+	if err != nil || !r.NoMapping || r.Repairable() || !strings.Contains(r.Summary(), "has no user mapping") {
+		t.Fatalf("report = %q %+v, %v", r.Summary(), r, err)
+	}
+	if _, err := f.svc.RepairLink(ctx, RepairRequest{LocalVar: "DATABASE_URL", Name: "sales"}); err == nil || !strings.Contains(err.Error(), "Destroy and recreate it") {
+		t.Fatalf("repair err = %v", err)
+	}
+}

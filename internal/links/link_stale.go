@@ -48,7 +48,7 @@ func (r *StaleReport) Stale() bool {
 
 // Repairable reports whether a repair can bring the link in line.
 func (r *StaleReport) Repairable() bool {
-	return r != nil && !r.RemoteGone && r.RemoteMisconfigured == "" && (len(r.serverOps) > 0 || len(r.mappingOps) > 0)
+	return r != nil && !r.RemoteGone && r.RemoteMisconfigured == "" && !r.NoMapping && (len(r.serverOps) > 0 || len(r.mappingOps) > 0)
 }
 
 // Summary is the report in one sentence.
