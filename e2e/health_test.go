@@ -151,6 +151,8 @@ func TestRotatedPasswordIsRepaired(t *testing.T) {
 	must(t, expect.Locator(viewer.GetByTestId("stale")).ToContainText("Ask an admin"))
 	must(t, expect.Locator(viewer.GetByTestId("check-now")).ToBeVisible())
 	must(t, expect.Locator(viewer.GetByTestId("repair")).ToHaveCount(0))
+	must(t, viewer.GetByTestId("check-now").Click())
+	must(t, expect.Locator(viewer.GetByTestId("flash-error")).ToContainText("password refused"))
 	resp, err := viewer.Goto(srv2.URL + "/databases/DATABASE_URL/links/sales/repair")
 	must(t, err)
 	if resp.Status() != 403 {
@@ -193,6 +195,21 @@ func TestRotatedPasswordIsRepaired(t *testing.T) {
 	}
 	assertNoSecrets(t, "the audit table", audit, f.remote.Password, newPassword)
 	assertNoSecrets(t, "the server logs", logs+srv2.Logs(), f.remote.Password, newPassword)
+
+	// The remote's config var leaves the fleet: the link says so and
+	// offers destroy only.
+	srv2.stop(t)
+	var without []string
+	for _, kv := range f.env {
+		if !strings.HasPrefix(kv, "HEROKU_POSTGRESQL_BLUE_URL=") {
+			without = append(without, kv)
+		}
+	}
+	srv3 := startServer(t, without)
+	goTo(t, page, srv3.URL+"/databases/DATABASE_URL/links/sales")
+	must(t, expect.Locator(page.GetByTestId("stale")).ToContainText("Remote HEROKU_POSTGRESQL_BLUE_URL is not in this fleet any more"))
+	must(t, expect.Locator(page.GetByTestId("repair")).ToHaveCount(0))
+	must(t, expect.Locator(page.GetByTestId("destroy")).ToBeVisible())
 }
 
 // The remote's cluster stops: the link is broken within the timeout and the
