@@ -86,6 +86,12 @@ type InventoryPage struct {
 	Databases []links.DatabaseStatus
 	// ReplicationWarnings are each database's replication warnings.
 	ReplicationWarnings map[string][]replication.Warning
+	// Health is the cached probe of each link, by links.HealthKey.
+	Health map[string]links.LinkHealth
+	// ReadBy lists, per config var, the links in other databases reading it.
+	ReadBy map[string][]links.Link
+	// Stale compares each link with its remote's config var, by HealthKey.
+	Stale map[string]*links.StaleReport
 }
 
 // LinkPage shows one link and one page of its foreign tables.
@@ -95,6 +101,11 @@ type LinkPage struct {
 	Local     *links.Database
 	Tables    []links.ForeignTable // this page's
 	TablePage *links.TablePage
+	// Health is the last probe (cached); Stale compares the link with its
+	// remote's config var now.
+	Health links.LinkHealth
+	Stale  *links.StaleReport
+	Now    time.Time
 }
 
 // TablesPerPage is how many foreign tables the link page shows at once.
@@ -182,4 +193,29 @@ type UsersPage struct {
 	// a password.
 	NewPassword string
 	NewEmail    string
+}
+
+// RepairPage confirms a repair with the masked SQL it will run.
+type RepairPage struct {
+	Page
+	Plan  *links.RepairPlan
+	Local *links.Database
+	Error string
+}
+
+// ConnInfoPage shows how outside clients connect to a database.
+type ConnInfoPage struct {
+	Page
+	Info *links.ConnectionInfo
+}
+
+// HealthPath is the POST target of "Check now".
+func HealthPath(localVar, name string) string { return LinkPath(localVar, name) + "/check" }
+
+// RepairPath is a link's repair confirmation.
+func RepairPath(localVar, name string) string { return LinkPath(localVar, name) + "/repair" }
+
+// ConnInfoPath is a database's connection info page.
+func ConnInfoPath(configVar string) string {
+	return "/databases/" + url.PathEscape(configVar) + "/connection"
 }

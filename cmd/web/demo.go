@@ -90,6 +90,11 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(filepath.Dir(pgpass))
+	envFile, err := writeDemoEnv(filepath.Dir(pgpass), environ, keys)
+	if err != nil {
+		p.close()
+		return err
+	}
 
 	_, port, _ := net.SplitHostPort(p.ln.Addr().String())
 	fmt.Fprintf(stdout, `
@@ -105,6 +110,7 @@ Fleet (connect with psql after: export PGPASSFILE=%s):
 	}
 	fmt.Fprintf(stdout, "\nThe link crm (from HEROKU_POSTGRESQL_ORANGE_URL) is already in analytics:\n  psql ... analytics -c 'SELECT stage, count(*) FROM crm.deals GROUP BY 1'\n")
 	fmt.Fprintf(stdout, "\nThe subscription %s in %s replicates crm's deals (publication %s): see Replication.\n", demo.Subscription, demo.ReportingVar, demo.Publication)
+	fmt.Fprintf(stdout, "\nThe dashboard's environment is in %s: README.md, \"Try a password rotation\", starts a second dashboard from it.\n", envFile)
 	fmt.Fprintln(stdout, "\nPress Ctrl-C to stop and remove everything.")
 	return p.run(ctx)
 }

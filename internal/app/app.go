@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -26,6 +27,8 @@ type Config struct {
 	Auth    *auth.Store
 	Limiter *auth.Limiter
 	Log     *slog.Logger
+	// Health caches link probes; nil makes one over Links.
+	Health *links.Monitor
 	// SessionKeys sign and encrypt cookies, newest first.
 	SessionKeys []string
 	// TrustedProxies are the CIDRs of reverse proxies whose
@@ -55,6 +58,7 @@ type App struct {
 	log          *slog.Logger
 	cookies      *auth.Cookies // Secure=false, for plain HTTP
 	cookiesHTTPS *auth.Cookies // Secure=true, for TLS or a trusted proxy saying https
+	healthOnce   sync.Once
 }
 
 // New builds the app and its routes.
@@ -122,12 +126,16 @@ func (a *App) routes() {
 	u.GET("/databases/:db/links/:name", a.showLink)
 	u.POST("/databases/:db/refresh", a.refreshDatabase)
 	u.GET("/replication", a.replicationPage)
+	u.POST("/databases/:db/links/:name/check", a.checkLink)
+	u.GET("/databases/:db/connection", a.connInfo)
 
 	adm := u.Group("", a.requireAdmin)
 	adm.GET("/links/new", a.newLinkForm)
 	adm.POST("/links", a.createLink)
 	adm.GET("/databases/:db/links/:name/destroy", a.confirmDestroy)
 	adm.POST("/databases/:db/links/:name/destroy", a.destroyLink)
+	adm.GET("/databases/:db/links/:name/repair", a.confirmRepair)
+	adm.POST("/databases/:db/links/:name/repair", a.repairLink)
 	adm.GET("/audit", a.auditTrail)
 	adm.GET("/users", a.users)
 	adm.POST("/users", a.addUser)

@@ -23,7 +23,8 @@ func (a *App) inventory(c echo.Context) error {
 	repl := make(chan map[string][]replication.Warning, 1)
 	go func() { repl <- a.replicationWarnings(ctx) }()
 	dbs := a.cfg.Links.Inventory(ctx)
-	return Render(c, http.StatusOK, views.Inventory(views.InventoryPage{Page: a.page(c, "Databases", "databases"), Databases: dbs, ReplicationWarnings: <-repl}))
+	return Render(c, http.StatusOK, views.Inventory(views.InventoryPage{Page: a.page(c, "Databases", "databases"), Databases: dbs, ReplicationWarnings: <-repl,
+		Health: a.health().Lookup(dbs), ReadBy: links.ReadBy(dbs), Stale: a.cfg.Links.StaleReports(ctx, dbs)}))
 }
 
 // refreshDatabase reads one database's card again now, whatever its
@@ -57,7 +58,12 @@ func (a *App) showLink(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return Render(c, http.StatusOK, views.LinkView(views.LinkPage{Page: a.page(c, l.Name, "databases"), Link: l, Local: local, Tables: tp.Tables, TablePage: tp}))
+	_, stale, err := a.cfg.Links.CheckStale(c.Request().Context(), local.ConfigVar, l.Name)
+	if err != nil {
+		return err
+	}
+	return Render(c, http.StatusOK, views.LinkView(views.LinkPage{Page: a.page(c, l.Name, "databases"), Link: l, Local: local, Tables: tp.Tables, TablePage: tp,
+		Health: a.health().Get(local.ConfigVar, l.Name), Stale: stale, Now: time.Now()}))
 }
 
 func (a *App) createForm(c echo.Context, in createInput, formErrs views.FormErrors) views.CreateForm {
@@ -204,6 +210,7 @@ func (a *App) destroyLink(c echo.Context) error {
 		detail += fmt.Sprintf("; also dropped %d dependent object(s): %s", n, strings.Join(ds, ", "))
 	}
 	a.audit(c, auth.ActionLinkDestroy, target, auth.OutcomeOK, detail, strings.Join(res.DDL, ";\n")+";")
+	a.health().Forget(localVar, name)
 	a.flash(c, flashOK, fmt.Sprintf("Link %s destroyed in %s.", name, localVar))
 	return redirect(c, "/")
 }

@@ -18,6 +18,7 @@ const (
 	ActionLinkCreate         = "link_create"
 	ActionLinkDestroy        = "link_destroy"
 	ActionLinkDestroyRefused = "link_destroy_refused"
+	ActionLinkRepair         = "link_repair"
 	ActionUserAdd            = "user_add"
 	ActionUserRemove         = "user_remove"
 	ActionUserSetRole        = "user_set_role"
@@ -41,7 +42,7 @@ const (
 // Actions lists every audit action, for filters in the UI.
 var Actions = []string{
 	ActionLogin, ActionLoginFailed, ActionLogout,
-	ActionLinkCreate, ActionLinkDestroy, ActionLinkDestroyRefused,
+	ActionLinkCreate, ActionLinkDestroy, ActionLinkDestroyRefused, ActionLinkRepair,
 	ActionUserAdd, ActionUserRemove, ActionUserSetRole, ActionDenied,
 	ActionSubscriptionEnable, ActionSubscriptionDisable, ActionSubscriptionDrop, ActionSlotDrop, ActionReplicationRefused,
 	ActionPublicationCreate, ActionSubscriptionCreate,

@@ -1,0 +1,112 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/views"
+)
+
+// health returns the link health monitor, made on first use when the
+// configuration brings none.
+func (a *App) health() *links.Monitor {
+	a.healthOnce.Do(func() {
+		if a.cfg.Health == nil {
+			a.cfg.Health = links.NewMonitor(a.cfg.Links)
+		}
+	})
+	return a.cfg.Health
+}
+
+// checkLink probes a link now ("Check now"). Viewers may ask too: the
+// probe only reads (its one catalog change is rolled back), runs as
+// pglinks' own role and is bounded in time; for viewers a link probed less
+// than a few seconds ago is not probed again (they get that result), so
+// clicks cannot be turned into load on a remote. Admins always probe.
+func (a *App) checkLink(c echo.Context) error {
+	localVar, name := c.Param("db"), c.Param("name")
+	if _, ok := a.cfg.Links.Fleet.Get(localVar); !ok {
+		return errs.E(errs.NotFound, "There is no database %q in this fleet.", localVar)
+	}
+	h, err := a.health().Check(c.Request().Context(), localVar, name, session(c).User.IsAdmin())
+	if err != nil {
+		return err
+	}
+	switch h.State {
+	case links.HealthHealthy:
+		a.flash(c, flashOK, fmt.Sprintf("Link %s is healthy (%d ms).", name, h.RTT.Milliseconds()))
+	default:
+		a.flash(c, flashErr, fmt.Sprintf("Link %s is broken: %s", name, h.Reason))
+	}
+	return redirect(c, views.LinkPath(localVar, name))
+}
+
+func (a *App) repairPage(c echo.Context, msg string) (views.RepairPage, error) {
+	local, ok := a.cfg.Links.Fleet.Get(c.Param("db"))
+	if !ok {
+		return views.RepairPage{}, errs.E(errs.NotFound, "There is no database %q in this fleet.", c.Param("db"))
+	}
+	plan, err := a.cfg.Links.PlanRepair(c.Request().Context(), local.ConfigVar, c.Param("name"))
+	if err != nil {
+		return views.RepairPage{}, err
+	}
+	return views.RepairPage{Page: a.page(c, "Repair "+plan.Link.Name, "databases"), Plan: plan, Local: local, Error: msg}, nil
+}
+
+func (a *App) confirmRepair(c echo.Context) error {
+	p, err := a.repairPage(c, "")
+	if err != nil {
+		return err
+	}
+	return Render(c, http.StatusOK, views.RepairView(p))
+}
+
+func (a *App) repairLink(c echo.Context) error {
+	localVar, name := c.Param("db"), c.Param("name")
+	target := localVar + "/" + name
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 30*time.Second)
+	defer cancel()
+	res, err := a.cfg.Links.RepairLink(ctx, links.RepairRequest{LocalVar: localVar, Name: name, Actor: session(c).User.Email})
+	if err != nil {
+		if errs.KindOf(err) == errs.Internal {
+			a.audit(c, auth.ActionLinkRepair, target, auth.OutcomeFailed, "internal error", "")
+			return err
+		}
+		a.audit(c, auth.ActionLinkRepair, target, outcomeOf(err), errs.MessageOf(err), "")
+		if errs.Is(err, errs.Conflict) {
+			// Nothing (left) to repair, or it cannot be: say so on the link page.
+			a.flash(c, flashErr, errs.MessageOf(err))
+			return redirect(c, views.LinkPath(localVar, name))
+		}
+		return err
+	}
+	a.health().Put(localVar, name, res.Health)
+	detail := fmt.Sprintf("link to %s: %s; after repair: %s", res.Link.RemoteConfigVar, res.Stale.Summary(), res.Health.State)
+	if res.Health.State != links.HealthHealthy {
+		detail += " (" + res.Health.Reason + ")"
+	}
+	a.audit(c, auth.ActionLinkRepair, target, auth.OutcomeOK, detail, strings.Join(res.DDL, ";\n")+";")
+	if res.Health.State == links.HealthHealthy {
+		a.flash(c, flashOK, fmt.Sprintf("Link %s repaired (%s). It is healthy: a fresh probe took %d ms.", name, res.Stale.Summary(), res.Health.RTT.Milliseconds()))
+	} else {
+		a.flash(c, flashErr, fmt.Sprintf("Link %s repaired (%s), but it is still broken: %s", name, res.Stale.Summary(), res.Health.Reason))
+	}
+	return redirect(c, views.LinkPath(localVar, name))
+}
+
+// connInfo shows how outside clients connect to a database; it holds no
+// secret, so viewers see it too.
+func (a *App) connInfo(c echo.Context) error {
+	ci, err := a.cfg.Links.ConnInfo(c.Param("db"))
+	if err != nil {
+		return err
+	}
+	return Render(c, http.StatusOK, views.ConnInfoView(views.ConnInfoPage{Page: a.page(c, "Connection info: "+ci.ResourceName, "databases"), Info: ci}))
+}

@@ -1,0 +1,222 @@
+package links
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pglinks/pglinks/internal/pgtest"
+)
+
+// silentListener accepts TCP connections and never answers, like a remote
+// host that is up but whose PostgreSQL hangs: the worst case for a probe.
+func silentListener(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
+}
+
+// linkFleet makes n links from the remote into the local database; the
+// last one is pointed at a silent port when broken is set.
+func linkFleet(t testing.TB, n int, broken bool) *fixture {
+	t.Helper()
+	f := newFixture(t)
+	shortTimeouts(f.svc)
+	for i := range n {
+		if _, err := f.svc.CreateLink(context.Background(), CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: fmt.Sprintf("l%d", i), CopyEnums: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if broken {
+		execAs(t, f.local.URL, fmt.Sprintf("ALTER SERVER l%d OPTIONS (SET port '%s')", n-1, silentListener(t)))
+	}
+	return f
+}
+
+func TestMonitorRefreshesInTheBackground(t *testing.T) {
+	f := linkFleet(t, 3, true)
+	mon := NewMonitor(f.svc)
+	mon.SetWorkers(2)
+	inv := f.svc.Inventory(context.Background())
+	got := mon.Lookup(inv)
+	if len(got) != 3 {
+		t.Fatalf("lookup = %v", got)
+	}
+	for k, h := range got {
+		if h.State != HealthUnknown {
+			t.Fatalf("%q before any probe: %+v", k, h)
+		}
+	}
+	mon.Wait()
+	got = mon.Lookup(inv)
+	for i := range 3 {
+		h := got[HealthKey("DATABASE_URL", fmt.Sprintf("l%d", i))]
+		switch {
+		case i < 2 && h.State != HealthHealthy:
+			t.Errorf("l%d: %+v", i, h)
+		case i == 2 && (h.State != HealthBroken || !strings.HasPrefix(h.Reason, "timeout")):
+			t.Errorf("silent remote l2: %+v", h)
+		}
+	}
+	// A fresh result is served from the cache, no probe queued.
+	mon.Lookup(inv)
+	mon.mu.Lock()
+	inflight := len(mon.inflight)
+	mon.mu.Unlock()
+	if inflight != 0 {
+		t.Fatalf("%d probes queued for fresh results", inflight)
+	}
+	// A destroyed link is forgotten when its probe finds it gone.
+	execAs(t, f.local.URL, "DROP SCHEMA l0 CASCADE; DROP SERVER l0 CASCADE")
+	if _, err := mon.Check(context.Background(), "DATABASE_URL", "l0", false); err != nil {
+		// Within MinInterval the cached result comes back: no error.
+		t.Fatalf("check within MinInterval: %v", err)
+	}
+	mon.MinInterval = 0
+	if _, err := mon.Check(context.Background(), "DATABASE_URL", "l0", false); err == nil {
+		t.Fatal("check of a destroyed link should fail")
+	}
+	if h := mon.Get("DATABASE_URL", "l0"); h.State != HealthUnknown {
+		t.Fatalf("destroyed link still cached: %+v", h)
+	}
+	mon.Wait()
+}
+
+func TestReadBy(t *testing.T) {
+	f := newFixture(t, "HEROKU_POSTGRESQL_ORANGE_URL="+newDB(t, clusterB, "other", pgtest.DBOptions{}).URL)
+	createSales(t, f)
+	if _, err := f.svc.CreateLink(context.Background(), CreateRequest{RemoteVar: "DATABASE_URL", LocalVar: "HEROKU_POSTGRESQL_ORANGE_URL", Name: "back"}); err != nil {
+		t.Fatal(err)
+	}
+	rb := ReadBy(f.svc.Inventory(context.Background()))
+	names := func(v string) string {
+		var out []string
+		for _, l := range rb[v] {
+			out = append(out, l.Name+" in "+l.LocalConfigVar)
+		}
+		return strings.Join(out, ", ")
+	}
+	if got := names("HEROKU_POSTGRESQL_BLUE_URL"); got != "sales in DATABASE_URL" {
+		t.Errorf("BLUE read by %q", got)
+	}
+	if got := names("DATABASE_URL"); got != "back in HEROKU_POSTGRESQL_ORANGE_URL" {
+		t.Errorf("DATABASE_URL read by %q", got)
+	}
+	if got := names("HEROKU_POSTGRESQL_ORANGE_URL"); got != "" {
+		t.Errorf("ORANGE read by %q", got)
+	}
+}
+
+func TestConnInfo(t *testing.T) {
+	svc := newService(t, []string{
+		"DATABASE_URL=postgres://app:s3cr3t-Pa55@db.example.com:6212/d8x",
+		"HEROKU_POSTGRESQL_BLUE_URL=postgres://u:pw-loop@127.0.0.1:5433/local",
+	})
+	ci, err := svc.ConnInfo("DATABASE_URL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ci.SSLMode != "require" || ci.KeywordValue != "host=db.example.com port=6212 dbname=d8x user=app sslmode=require" {
+		t.Fatalf("conninfo = %+v", ci)
+	}
+	if ci.PsqlFromVar != `PGSSLMODE=require psql "$DATABASE_URL"` || ci.PgpassLine != "db.example.com:6212:d8x:app:YOUR_PASSWORD" {
+		t.Fatalf("conninfo = %+v", ci)
+	}
+	loop, _ := svc.ConnInfo("HEROKU_POSTGRESQL_BLUE_URL")
+	if !strings.HasPrefix(loop.SSLMode, "prefer") || strings.Contains(loop.KeywordValue, "sslmode") {
+		t.Fatalf("loopback conninfo = %+v", loop)
+	}
+	for _, c := range []*ConnectionInfo{ci, loop} {
+		if s := fmt.Sprintf("%+v", *c); strings.Contains(s, "s3cr3t") || strings.Contains(s, "pw-loop") {
+			t.Fatalf("conninfo holds a password: %s", s)
+		}
+	}
+	if _, err := svc.ConnInfo("NOPE_URL"); err == nil {
+		t.Fatal("unknown config var accepted")
+	}
+}
+
+// BenchmarkInventoryHealth is the inventory's request path (catalog reads,
+// cached health, stale comparison) with every link healthy and with one link whose
+// remote accepts connections and never answers. Probes are refreshed in
+// the background on every lookup with TTL 0 (the worst case: probes keep
+// competing for the CPU) and once a minute with the default TTL; the
+// request path never waits for them, so healthy and broken figures should
+// be close.
+func BenchmarkInventoryHealth(b *testing.B) {
+	for _, ttl := range []time.Duration{0, DefaultHealthTTL} {
+		for _, broken := range []bool{false, true} {
+			name := "all-healthy"
+			if broken {
+				name = "one-broken"
+			}
+			b.Run(fmt.Sprintf("ttl=%v/%s", ttl, name), func(b *testing.B) {
+				benchInventoryHealth(b, ttl, broken)
+			})
+		}
+	}
+}
+
+func benchInventoryHealth(b *testing.B, ttl time.Duration, broken bool) {
+	{
+		{
+			f := linkFleet(b, 4, broken)
+			mon := NewMonitor(f.svc)
+			mon.TTL = ttl
+			ctx := context.Background()
+			for b.Loop() {
+				inv := f.svc.Inventory(ctx)
+				if h := mon.Lookup(inv); len(h) != 4 {
+					b.Fatalf("%d results", len(h))
+				}
+				if r := f.svc.StaleReports(ctx, inv); len(r) != 4 {
+					b.Fatalf("%d stale reports", len(r))
+				}
+			}
+			b.StopTimer()
+			mon.Wait()
+		}
+	}
+}
+
+func TestStaleReportsForInventory(t *testing.T) {
+	f := linkFleet(t, 2, false)
+	execAs(t, f.local.URL, "ALTER SERVER l1 OPTIONS (SET host 'localhost')")
+	got := f.svc.StaleReports(context.Background(), f.svc.Inventory(context.Background()))
+	if len(got) != 2 {
+		t.Fatalf("reports = %v", got)
+	}
+	if r := got[HealthKey("DATABASE_URL", "l0")]; r.Stale() {
+		t.Errorf("l0 stale: %s", r.Summary())
+	}
+	d, _ := f.svc.Fleet.Get("HEROKU_POSTGRESQL_BLUE_URL")
+	if r := got[HealthKey("DATABASE_URL", "l1")]; r.Summary() != "host/port changed from localhost:"+d.Port+" to "+d.HostPort() {
+		t.Errorf("l1: %q", r.Summary())
+	}
+}

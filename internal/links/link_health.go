@@ -1,0 +1,314 @@
+package links
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
+	"github.com/pglinks/pglinks/internal/errs"
+)
+
+// HealthState is what the last probe of a link found.
+type HealthState string
+
+const (
+	HealthUnknown HealthState = "unknown" // not checked yet
+	HealthHealthy HealthState = "healthy"
+	HealthBroken  HealthState = "broken"
+)
+
+// LinkHealth is the result of one probe through a link.
+type LinkHealth struct {
+	State HealthState
+	// RTT is how long the probe query through the link took, remote
+	// connection included (the probe always opens a fresh one).
+	RTT time.Duration
+	// Reason says in words why a broken link is broken: remote unreachable,
+	// password refused, database gone, remote table missing, timeout.
+	Reason    string
+	CheckedAt time.Time
+	// Stale is the comparison with the remote's config var made with the
+	// probe; nil when the link could not be read.
+	Stale *StaleReport
+}
+
+// Age is how long ago the probe ran.
+func (h LinkHealth) Age(now time.Time) time.Duration {
+	if h.CheckedAt.IsZero() {
+		return 0
+	}
+	return now.Sub(h.CheckedAt)
+}
+
+// DefaultProbeStatementTimeout bounds the probe query once the remote is
+// connected; the remote connect is bounded by the server's connect_timeout.
+const DefaultProbeStatementTimeout = 5 * time.Second
+
+// probeTableName is the zero-column foreign table the probe makes (and
+// rolls back) so it works for links with no foreign tables.
+const probeTableName = "pglinks_probe"
+
+// ProbeLink checks a link the way the local database's users use it: on a
+// fresh session of the local database (postgres_fdw caches remote
+// connections per session, and a cached connection keeps working after the
+// remote's password is rotated), in a transaction that is rolled back, it
+// makes a temporary zero-column foreign table on the link's server over the remote's
+// pg_catalog.pg_database and counts its rows (the round trip reported),
+// checks on the remote's catalog that every table the server's foreign
+// tables point at still exists, and reads one row of one of them, if there
+// are any. The whole probe is bounded by
+// the server's connect_timeout plus StatusTimeout.
+//
+// Errors are returned only when the link cannot be read (it does not
+// exist); a failing probe is a LinkHealth with State HealthBroken.
+func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHealth, error) {
+	local, err := s.database(localVar, "local")
+	if err != nil {
+		return LinkHealth{}, err
+	}
+	if err := ValidateName(name); err != nil {
+		return LinkHealth{}, errs.E(errs.NotFound, "There is no link named %q in %s.", name, localVar)
+	}
+	h := LinkHealth{State: HealthBroken}
+	stmtTimeout := s.probeStatementTimeout()
+	// Budget: local connect, remote connect_timeout (read below, bounded
+	// by the statement_timeout anyway), the probe itself.
+	ctx, cancel := context.WithTimeout(ctx, s.ConnectTimeout+time.Duration(s.RemoteConnectTimeout)*time.Second+stmtTimeout+time.Second)
+	defer cancel()
+
+	cfg, err := pgx.ParseConfig(local.ConnString())
+	if err != nil {
+		return h, errs.E(errs.Invalid, "%s does not hold a usable postgres URL.", local.ConfigVar)
+	}
+	cfg.ConnectTimeout = s.ConnectTimeout
+	cfg.RuntimeParams["application_name"] = "pglinks:probe"
+	cfg.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, CancelRequestDelay: 100 * time.Millisecond, DeadlineDelay: time.Second}
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		h.CheckedAt = time.Now()
+		h.Reason = "local database " + errs.MessageOf(connectError(local, err))
+		return h, nil
+	}
+	defer func() {
+		cctx, ccancel := context.WithTimeout(context.Background(), time.Second)
+		defer ccancel()
+		conn.Close(cctx)
+	}()
+
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		h.CheckedAt = time.Now()
+		h.Reason = "local database " + errs.MessageOf(connectError(local, err))
+		return h, nil
+	}
+	defer tx.Rollback(context.Background())
+
+	st, err := s.readStored(ctx, tx, local, name)
+	if err != nil {
+		return LinkHealth{}, err
+	}
+	h.Stale = s.compare(st)
+	remote := &Database{ConfigVar: st.link.RemoteConfigVar, ResourceName: st.link.RemoteResourceName}
+
+	budget := stmtTimeout
+	if ct, err := strconv.Atoi(st.server["connect_timeout"]); err == nil && ct > 0 && ct < 600 {
+		budget += time.Duration(ct) * time.Second
+	}
+	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", budget.Milliseconds())); err != nil {
+		h.CheckedAt = time.Now()
+		h.Reason = "could not set a time limit: " + pgMessage(err)
+		return h, nil
+	}
+
+	var firstTable string
+	if !st.link.SchemaMissing {
+		err := tx.QueryRow(ctx, `SELECT c.relname FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid
+			WHERE c.relnamespace = to_regnamespace($1) AND ft.ftserver = (SELECT oid FROM pg_foreign_server WHERE srvname = $2)
+			ORDER BY c.relname LIMIT 1`, ident(name), name).Scan(&firstTable)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			h.CheckedAt = time.Now()
+			h.Reason = "could not read the link's tables: " + pgMessage(err)
+			return h, nil
+		}
+	}
+	// In the session's temporary schema: it cannot clash with a table the
+	// link imported, and it goes with the session even if the rollback did
+	// not happen.
+	probe := "pg_temp." + ident(probeTableName)
+	if _, err := tx.Exec(ctx, "CREATE FOREIGN TABLE "+probe+" () SERVER "+ident(name)+
+		" OPTIONS (schema_name 'pg_catalog', table_name 'pg_database')"); err != nil {
+		h.CheckedAt = time.Now()
+		h.Reason = "could not prepare the probe: " + pgMessage(err)
+		return h, nil
+	}
+
+	start := time.Now()
+	var n int64
+	err = tx.QueryRow(ctx, "SELECT count(*) FROM "+probe).Scan(&n)
+	h.CheckedAt = time.Now()
+	h.RTT = h.CheckedAt.Sub(start)
+	if err == nil {
+		// Every remote table the link's foreign tables name must exist...
+		var missing []string
+		if missing, err = missingRemoteTables(ctx, tx, name); err == nil && len(missing) > 0 {
+			h.CheckedAt, h.RTT = time.Now(), 0
+			h.Reason = "remote table missing: " + listSome(missing, 5)
+			return h, nil
+		}
+	}
+	if err == nil && firstTable != "" {
+		// ...and one of them must be readable by the link's remote user.
+		var one int
+		err = tx.QueryRow(ctx, "SELECT count(*) FROM (SELECT 1 FROM "+ident(name, firstTable)+" LIMIT 1) t").Scan(&one)
+	}
+	if err != nil {
+		h.CheckedAt, h.RTT = time.Now(), 0
+		h.Reason = probeReason(local, remote, err, ctx)
+		return h, nil
+	}
+	h.State = HealthHealthy
+	return h, nil
+}
+
+// missingRemoteTables lists the remote tables that foreign tables on the
+// server name point at and that the remote does not have (any more), in
+// one remote query per remote schema: two temporary foreign tables over
+// the remote's pg_class and pg_namespace, joined on the remote.
+func missingRemoteTables(ctx context.Context, tx pgx.Tx, name string) ([]string, error) {
+	rows, err := tx.Query(ctx, `SELECT DISTINCT
+			coalesce((SELECT option_value FROM pg_options_to_table(ft.ftoptions) WHERE option_name = 'schema_name'), n.nspname),
+			coalesce((SELECT option_value FROM pg_options_to_table(ft.ftoptions) WHERE option_name = 'table_name'), c.relname)
+		  FROM pg_foreign_table ft
+		  JOIN pg_class c ON c.oid = ft.ftrelid
+		  JOIN pg_namespace n ON n.oid = c.relnamespace
+		 WHERE ft.ftserver = (SELECT oid FROM pg_foreign_server WHERE srvname = $1)
+		   AND n.oid <> pg_my_temp_schema()
+		 ORDER BY 1, 2`, name)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string][]string{}
+	var schemas []string
+	for rows.Next() {
+		var schema, table string
+		if err := rows.Scan(&schema, &table); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if _, ok := want[schema]; !ok {
+			schemas = append(schemas, schema)
+		}
+		want[schema] = append(want[schema], table)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(schemas) == 0 {
+		return nil, err
+	}
+	srv := ident(name)
+	if _, err := tx.Exec(ctx, "CREATE FOREIGN TABLE pg_temp.pglinks_probe_rel (relname name, relnamespace oid) SERVER "+srv+
+		" OPTIONS (schema_name 'pg_catalog', table_name 'pg_class')"); err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, "CREATE FOREIGN TABLE pg_temp.pglinks_probe_ns (oid oid, nspname name) SERVER "+srv+
+		" OPTIONS (schema_name 'pg_catalog', table_name 'pg_namespace')"); err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, schema := range schemas {
+		rows, err := tx.Query(ctx, `SELECT r.relname::text FROM pg_temp.pglinks_probe_rel r
+			JOIN pg_temp.pglinks_probe_ns n ON n.oid = r.relnamespace WHERE n.nspname = $1`, schema)
+		if err != nil {
+			return nil, err
+		}
+		have := map[string]bool{}
+		for rows.Next() {
+			var rel string
+			if err := rows.Scan(&rel); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			have[rel] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		for _, t := range want[schema] {
+			if !have[t] {
+				missing = append(missing, displayIdent(schema)+"."+displayIdent(t))
+			}
+		}
+	}
+	return missing, nil
+}
+
+// listSome joins up to n items and says how many more there are.
+func listSome(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:n], ", "), len(items)-n)
+}
+
+// probeStatementTimeout is the probe's time limit once the remote is
+// connected: StatusTimeout, the bound pglinks already puts on reading one
+// database.
+func (s *Service) probeStatementTimeout() time.Duration {
+	if s.StatusTimeout > 0 {
+		return s.StatusTimeout
+	}
+	return DefaultProbeStatementTimeout
+}
+
+// probeReason puts a failed probe in words.
+func probeReason(local, remote *Database, err error, ctx context.Context) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		text := pgErr.Message + " " + pgErr.Detail
+		who := remote.ConfigVar
+		switch {
+		case pgErr.Code == "57014" || strings.Contains(text, "timeout expired"):
+			return "timeout: " + who + " did not answer in time"
+		case strings.Contains(text, "password authentication failed"):
+			return "password refused: " + who + " rejected the credentials stored in the link"
+		case strings.Contains(text, "does not exist") && strings.Contains(text, "database"):
+			return "database gone: " + who + " has no database by the name the link uses"
+		case pgErr.Code == "42P01" || strings.Contains(text, "relation") && strings.Contains(text, "does not exist"):
+			return "remote table missing: " + pgErr.Message
+		case pgErr.Code == codePasswordRequired || strings.Contains(text, "does not request a password"):
+			return "refused: " + who + " does not ask for a password, which postgres_fdw requires for non-superusers"
+		case pgErr.Code == codeFDWUnableToConn || strings.HasPrefix(pgErr.Code, "08"):
+			detail := shortReason(pgErr.Detail)
+			if strings.Contains(detail, "refused") {
+				return "remote unreachable: connection refused"
+			}
+			return "remote unreachable: " + detail
+		}
+		return "query through the link failed: " + pgErr.Message
+	}
+	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+		return "timeout: no answer in time"
+	}
+	return "probe failed: " + errs.MessageOf(fdwError(local, remote, err))
+}
+
+// displayIdent quotes an identifier only when psql users would have to.
+func displayIdent(s string) string {
+	for i, r := range s {
+		if !(r >= 'a' && r <= 'z' || r == '_' || i > 0 && r >= '0' && r <= '9') {
+			return ident(s)
+		}
+	}
+	if s == "" {
+		return ident(s)
+	}
+	return s
+}

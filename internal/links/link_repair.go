@@ -1,0 +1,169 @@
+package links
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pglinks/pglinks/internal/errs"
+)
+
+// A repair brings a stale link in line with its remote's config var in
+// place: ALTER SERVER for where it connects, ALTER USER MAPPING for as whom.
+// It never touches the link's schema or foreign tables, so views, functions
+// and grants written against the link keep working.
+
+// RepairPlan is what a repair would run, passwords masked.
+type RepairPlan struct {
+	Link  *Link
+	Stale *StaleReport
+	// DDL is the masked SQL, only the options that changed.
+	DDL []string
+}
+
+// RepairRequest asks to repair one link.
+type RepairRequest struct {
+	LocalVar, Name string
+	Actor          string
+}
+
+// RepairResult is a done repair and the probe made right after it.
+type RepairResult struct {
+	Link   *Link
+	Stale  *StaleReport // what was repaired
+	DDL    []string     // what ran, passwords masked
+	Health LinkHealth
+}
+
+// repairStatementTimeout bounds each repair statement: they only touch the
+// local catalog.
+const repairStatementTimeout = 5 * time.Second
+
+// PlanRepair says what a repair of the link would run. It reads the local
+// catalog only.
+func (s *Service) PlanRepair(ctx context.Context, localVar, name string) (*RepairPlan, error) {
+	l, report, err := s.CheckStale(ctx, localVar, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := repairable(l, report); err != nil {
+		return nil, err
+	}
+	stmts, err := repairStatements(name, report)
+	if err != nil {
+		return nil, err
+	}
+	p := &RepairPlan{Link: l, Stale: report}
+	for _, st := range stmts {
+		p.DDL = append(p.DDL, st.masked)
+	}
+	return p, nil
+}
+
+func repairable(l *Link, r *StaleReport) error {
+	switch {
+	case r.RemoteGone:
+		return errs.E(errs.Conflict, "Link %s cannot be repaired: remote %s is not in this fleet any more. Destroy it instead.", l.Name, r.RemoteVar)
+	case r.RemoteMisconfigured != "":
+		return errs.E(errs.Conflict, "Link %s cannot be repaired: %s.", l.Name, r.RemoteMisconfigured)
+	case r.NoMapping:
+		return errs.E(errs.Conflict, "Link %s cannot be repaired: %s. Destroy and recreate it.", l.Name, r.Summary())
+	case !r.Repairable():
+		return errs.E(errs.Conflict, "Link %s matches %s: there is nothing to repair.", l.Name, r.RemoteVar)
+	}
+	return nil
+}
+
+// repairStatements builds the ALTER statements from a report: only the
+// options that changed. Values are quoted with quoteLiteral; the masked
+// form shows the password as '***'.
+func repairStatements(name string, r *StaleReport) ([]statement, error) {
+	var out []statement
+	id := ident(name)
+	build := func(head string, ops []optionChange) error {
+		if len(ops) == 0 {
+			return nil
+		}
+		parts := make([]string, 0, len(ops))
+		masked := make([]string, 0, len(ops))
+		for _, op := range ops {
+			if op.action == "DROP" {
+				parts = append(parts, "DROP "+op.key)
+				masked = append(masked, "DROP "+op.key)
+				continue
+			}
+			v, err := quoteLiteral(op.value)
+			if err != nil {
+				return errs.E(errs.Invalid, "The %s in %s cannot be used: %v.", op.key, r.RemoteVar, err)
+			}
+			parts = append(parts, op.action+" "+op.key+" "+v)
+			if op.secret {
+				v = "'***'"
+			}
+			masked = append(masked, op.action+" "+op.key+" "+v)
+		}
+		out = append(out, statement{
+			sql:    head + " OPTIONS (" + strings.Join(parts, ", ") + ")",
+			masked: head + " OPTIONS (" + strings.Join(masked, ", ") + ")",
+		})
+		return nil
+	}
+	if err := build("ALTER SERVER "+id, r.serverOps); err != nil {
+		return nil, err
+	}
+	if err := build("ALTER USER MAPPING FOR CURRENT_USER SERVER "+id, r.mappingOps); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// RepairLink repairs a stale link in one transaction under the link's lock
+// (the comparison is made again inside it), then probes it.
+func (s *Service) RepairLink(ctx context.Context, req RepairRequest) (*RepairResult, error) {
+	local, err := s.database(req.LocalVar, "local")
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidateName(req.Name); err != nil {
+		return nil, errs.E(errs.NotFound, "There is no link named %q in %s.", req.Name, req.LocalVar)
+	}
+	tx, done, err := s.beginLocked(ctx, local, req.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", repairStatementTimeout.Milliseconds())); err != nil {
+		return nil, fmt.Errorf("links: repair statement_timeout: %w", err)
+	}
+	st, err := s.readStored(ctx, tx, local, req.Name)
+	if err != nil {
+		return nil, err
+	}
+	report := s.compare(st)
+	if err := repairable(&st.link, report); err != nil {
+		return nil, err
+	}
+	stmts, err := repairStatements(req.Name, report)
+	if err != nil {
+		return nil, err
+	}
+	res := &RepairResult{Link: &st.link, Stale: report}
+	for _, x := range stmts {
+		if _, err := tx.Exec(ctx, x.sql); err != nil {
+			if pgCode(err) == codeInsufficientPriv {
+				return nil, errs.Wrap(errs.Forbidden, err, "pglinks' role in %s may not change link %s: %s", local.ConfigVar, req.Name, pgMessage(err))
+			}
+			return nil, fmt.Errorf("links: repair %s in %s: %s: %w", req.Name, local.ConfigVar, x.masked, err)
+		}
+		res.DDL = append(res.DDL, x.masked)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("links: repair %s in %s: commit: %w", req.Name, local.ConfigVar, err)
+	}
+	s.Log.Info("link repaired", "local", local.ConfigVar, "link", req.Name, "changes", report.Summary(), "actor", req.Actor)
+	if res.Health, err = s.ProbeLink(ctx, local.ConfigVar, req.Name); err != nil {
+		return nil, err
+	}
+	return res, nil
+}

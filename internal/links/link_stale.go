@@ -1,0 +1,292 @@
+package links
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pglinks/pglinks/internal/errs"
+)
+
+// A link is stale when what its foreign server and user mapping hold no
+// longer matches the remote's config var as pglinks read it at start: the
+// remote's credentials were rotated, or it moved (failover, recovery onto
+// new hardware). Only the options that say where and as whom the link
+// connects are compared: host, port, dbname, sslmode and the mapping's user
+// and password. Tuning options (connect_timeout, keepalives*,
+// application_name, ...) are pglinks' own and never make a link stale.
+
+// StaleReport says whether and how a link differs from its remote's config
+// var. It never holds a password.
+type StaleReport struct {
+	// RemoteVar is the config var the link was made from.
+	RemoteVar string
+	// RemoteGone is set when RemoteVar is not in the fleet any more: there
+	// is nothing to compare with and nothing to repair to.
+	RemoteGone bool
+	// RemoteMisconfigured holds why the remote's config var cannot be used.
+	RemoteMisconfigured string
+	// NoMapping is set when pglinks' role has no user mapping on the server.
+	NoMapping bool
+	// Changes are the differences, in words, e.g. "host/port changed from
+	// 10.0.0.5:5432 to 10.0.0.9:5432" or "credentials changed (user or
+	// password)".
+	Changes []string
+
+	serverOps  []optionChange
+	mappingOps []optionChange
+}
+
+// Stale reports whether the link needs a repair (or, when the remote is
+// gone, cannot be repaired).
+func (r *StaleReport) Stale() bool {
+	return r != nil && (r.RemoteGone || r.RemoteMisconfigured != "" || len(r.Changes) > 0)
+}
+
+// Repairable reports whether a repair can bring the link in line.
+func (r *StaleReport) Repairable() bool {
+	return r != nil && !r.RemoteGone && r.RemoteMisconfigured == "" && !r.NoMapping && (len(r.serverOps) > 0 || len(r.mappingOps) > 0)
+}
+
+// Summary is the report in one sentence.
+func (r *StaleReport) Summary() string {
+	switch {
+	case r == nil:
+		return ""
+	case r.RemoteGone:
+		return fmt.Sprintf("remote %s is not in this fleet any more", r.RemoteVar)
+	case r.RemoteMisconfigured != "":
+		return r.RemoteMisconfigured
+	}
+	return strings.Join(r.Changes, "; ")
+}
+
+// optionChange is one ALTER ... OPTIONS item: SET, ADD or DROP key.
+type optionChange struct {
+	action, key, value string
+	secret             bool
+}
+
+// storedLink is what the local catalog holds for a link, as pglinks' role
+// sees it.
+type storedLink struct {
+	link       Link
+	server     map[string]string
+	mapping    map[string]string
+	hasMapping bool
+	role       string
+}
+
+type rowQuerier interface {
+	querier
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// readStored reads a link with its server options and pglinks' own user
+// mapping. pg_user_mappings shows umoptions (the password too) to the
+// mapping's own role only; it is compared here and never leaves the package.
+func (s *Service) readStored(ctx context.Context, q rowQuerier, local *Database, name string) (*storedLink, error) {
+	recs, err := s.records(ctx, local.ConfigVar)
+	if err != nil {
+		return nil, err
+	}
+	ls, _, err := readLinks(ctx, q, local, &name, recs)
+	if err != nil {
+		return nil, err
+	}
+	if len(ls) == 0 {
+		return nil, errs.E(errs.NotFound, "There is no link named %q in %s.", name, local.ConfigVar)
+	}
+	st := &storedLink{link: ls[0]}
+	var srvOpts, umOpts []string
+	err = q.QueryRow(ctx, `SELECT coalesce(s.srvoptions, '{}'), um.umid IS NOT NULL, coalesce(um.umoptions, '{}'), current_user
+		  FROM pg_foreign_server s
+		  LEFT JOIN pg_user_mappings um ON um.srvid = s.oid AND um.usename = current_user
+		 WHERE s.srvname = $1`, name).Scan(&srvOpts, &st.hasMapping, &umOpts, &st.role)
+	if err != nil {
+		return nil, fmt.Errorf("links: read options of %s: %w", name, err)
+	}
+	st.server, st.mapping = optionMap(srvOpts), optionMap(umOpts)
+	return st, nil
+}
+
+func optionMap(opts []string) map[string]string {
+	m := make(map[string]string, len(opts))
+	for _, o := range opts {
+		k, v, _ := strings.Cut(o, "=")
+		m[k] = v
+	}
+	return m
+}
+
+// compare builds the report for a stored link against the fleet.
+func (s *Service) compare(st *storedLink) *StaleReport {
+	r := &StaleReport{RemoteVar: st.link.RemoteConfigVar}
+	remote, ok := s.Fleet.Get(st.link.RemoteConfigVar)
+	if !ok {
+		r.RemoteGone = true
+		return r
+	}
+	if remote.ConfigErr != nil {
+		r.RemoteMisconfigured = fmt.Sprintf("remote %s is misconfigured (%v), so the link cannot be compared with it", remote.ConfigVar, remote.ConfigErr)
+		return r
+	}
+	set := func(key, want string) {
+		have, present := st.server[key]
+		switch {
+		case present && have == want:
+		case want == "" && present:
+			r.serverOps = append(r.serverOps, optionChange{action: "DROP", key: key})
+		case want == "":
+		case present:
+			r.serverOps = append(r.serverOps, optionChange{action: "SET", key: key, value: want})
+		default:
+			r.serverOps = append(r.serverOps, optionChange{action: "ADD", key: key, value: want})
+		}
+	}
+	oldHP := net.JoinHostPort(st.server["host"], st.server["port"])
+	if st.server["host"] != remote.Host || st.server["port"] != remote.Port {
+		r.Changes = append(r.Changes, fmt.Sprintf("host/port changed from %s to %s", oldHP, remote.HostPort()))
+	}
+	set("host", remote.Host)
+	set("port", remote.Port)
+	if st.server["dbname"] != remote.DBName {
+		r.Changes = append(r.Changes, fmt.Sprintf("database name changed from %s to %s", st.server["dbname"], remote.DBName))
+	}
+	set("dbname", remote.DBName)
+	if st.server["sslmode"] != remote.SSLMode {
+		r.Changes = append(r.Changes, fmt.Sprintf("sslmode changed from %s to %s", orDefault(st.server["sslmode"]), orDefault(remote.SSLMode)))
+	}
+	set("sslmode", remote.SSLMode)
+
+	if !st.hasMapping {
+		r.NoMapping = true
+		r.Changes = append(r.Changes, fmt.Sprintf("role %s has no user mapping on this link (it was made by %s)", st.role, orDefault(st.link.meta.MappingRole)))
+		return r
+	}
+	credChanged := false
+	for _, kv := range [][2]string{{"user", remote.User}, {"password", remote.password}} {
+		have, present := st.mapping[kv[0]]
+		if present && have == kv[1] {
+			continue
+		}
+		credChanged = true
+		action := "SET"
+		if !present {
+			action = "ADD"
+		}
+		r.mappingOps = append(r.mappingOps, optionChange{action: action, key: kv[0], value: kv[1], secret: kv[0] == "password"})
+	}
+	if credChanged {
+		r.Changes = append(r.Changes, "credentials changed (user or password)")
+	}
+	return r
+}
+
+func orDefault(s string) string {
+	if s == "" {
+		return "(default)"
+	}
+	return s
+}
+
+// CheckStale compares a link with its remote's config var. It reads the
+// local catalog only: no remote is contacted.
+func (s *Service) CheckStale(ctx context.Context, localVar, name string) (*Link, *StaleReport, error) {
+	local, err := s.database(localVar, "local")
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := ValidateName(name); err != nil {
+		return nil, nil, errs.E(errs.NotFound, "There is no link named %q in %s.", name, localVar)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.StatusTimeout)
+	defer cancel()
+	conn, err := s.acquire(ctx, local)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer conn.Release()
+	st, err := s.readStored(ctx, conn, local, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &st.link, s.compare(st), nil
+}
+
+// StaleReports compares every link of an inventory with its remote's config
+// var, keyed by HealthKey. It reads each local database's options once (in
+// parallel, bounded by StatusTimeout) and contacts no remote, so the
+// inventory can flag stale links on its request path. Databases that
+// cannot be read are left out.
+func (s *Service) StaleReports(ctx context.Context, inv []DatabaseStatus) map[string]*StaleReport {
+	out := map[string]*StaleReport{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, st := range inv {
+		if len(st.Links) == 0 || !st.Reachable {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			reports, err := s.staleInDatabase(ctx, st.DB, st.Links)
+			if err != nil {
+				s.Log.Warn("stale check", "local", st.DB.ConfigVar, "err", err)
+				return
+			}
+			mu.Lock()
+			for name, r := range reports {
+				out[HealthKey(st.DB.ConfigVar, name)] = r
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func (s *Service) staleInDatabase(ctx context.Context, d *Database, ls []Link) (map[string]*StaleReport, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.StatusTimeout)
+	defer cancel()
+	conn, err := s.acquire(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release()
+	rows, err := conn.Query(ctx, `SELECT s.srvname, coalesce(s.srvoptions, '{}'), um.umid IS NOT NULL, coalesce(um.umoptions, '{}'), current_user
+		  FROM pg_foreign_server s
+		  LEFT JOIN pg_user_mappings um ON um.srvid = s.oid AND um.usename = current_user`)
+	if err != nil {
+		return nil, fmt.Errorf("links: read options: %w", err)
+	}
+	stored := map[string]*storedLink{}
+	for rows.Next() {
+		var name string
+		var srvOpts, umOpts []string
+		st := &storedLink{}
+		if err := rows.Scan(&name, &srvOpts, &st.hasMapping, &umOpts, &st.role); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("links: read options: %w", err)
+		}
+		st.server, st.mapping = optionMap(srvOpts), optionMap(umOpts)
+		stored[name] = st
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("links: read options: %w", err)
+	}
+	out := map[string]*StaleReport{}
+	for _, l := range ls {
+		st, ok := stored[l.Name]
+		if !ok {
+			continue
+		}
+		st.link = l
+		out[l.Name] = s.compare(st)
+	}
+	return out, nil
+}

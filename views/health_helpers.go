@@ -1,0 +1,75 @@
+package views
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pglinks/pglinks/internal/links"
+)
+
+// checkedAgo says when a probe ran, e.g. "checked 12 s ago".
+func checkedAgo(h links.LinkHealth, now time.Time) string {
+	if h.CheckedAt.IsZero() {
+		return "not checked yet"
+	}
+	d := h.Age(now)
+	switch {
+	case d < time.Second:
+		return "checked just now"
+	case d < 2*time.Minute:
+		return fmt.Sprintf("checked %d s ago", int(d.Seconds()))
+	case d < 2*time.Hour:
+		return fmt.Sprintf("checked %d min ago", int(d.Minutes()))
+	}
+	return "checked at " + When(h.CheckedAt)
+}
+
+// millis formats a round-trip time in milliseconds.
+func millis(d time.Duration) string {
+	ms := float64(d.Microseconds()) / 1000
+	if ms < 10 {
+		return fmt.Sprintf("%.1f ms", ms)
+	}
+	return fmt.Sprintf("%.0f ms", ms)
+}
+
+func healthBadgeClass(s links.HealthState) string {
+	switch s {
+	case links.HealthHealthy:
+		return "badge badge-green"
+	case links.HealthBroken:
+		return "badge badge-red"
+	}
+	return "badge badge-gray"
+}
+
+func healthState(h links.LinkHealth) string {
+	if h.State == "" {
+		return string(links.HealthUnknown)
+	}
+	return string(h.State)
+}
+
+// healthTitle is the badge's tooltip.
+func healthTitle(h links.LinkHealth, now time.Time) string {
+	switch h.State {
+	case links.HealthHealthy:
+		return "healthy, " + millis(h.RTT) + ", " + checkedAgo(h, now)
+	case links.HealthBroken:
+		return h.Reason + " (" + checkedAgo(h, now) + ")"
+	}
+	return "not checked yet: a probe runs in the background; reload in a few seconds"
+}
+
+// timeNow is the clock of the views (badges' "checked N s ago").
+var timeNow = time.Now
+
+// inventoryStale is a link's comparison made for this page view, else the
+// one made with its last probe.
+func inventoryStale(p InventoryPage, localVar, name string) *links.StaleReport {
+	key := links.HealthKey(localVar, name)
+	if r, ok := p.Stale[key]; ok {
+		return r
+	}
+	return p.Health[key].Stale
+}
