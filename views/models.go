@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/links"
 )
@@ -29,6 +30,9 @@ type Page struct {
 	Nav     string // which nav item is active
 	Viewer  *Viewer
 	Flashes []Flash
+	// Notice is a one-time message that needs more than text (a password
+	// shown once); it is shown with the flashes, above the heading.
+	Notice templ.Component
 }
 
 // FormErrors maps field names to messages; "" holds a form-wide message.
@@ -44,6 +48,16 @@ func (e FormErrors) Has(field string) bool { return e[field] != "" }
 func LinkPath(localVar, name string) string {
 	return "/databases/" + url.PathEscape(localVar) + "/links/" + url.PathEscape(name)
 }
+
+// DatabaseAnchor is the id of a database's card on the inventory, so
+// breadcrumbs can point at it (/#db-DATABASE_URL).
+func DatabaseAnchor(configVar string) string { return "db-" + configVar }
+
+// DatabasePath is the inventory scrolled to one database's card.
+func DatabasePath(configVar string) string { return "/#" + DatabaseAnchor(configVar) }
+
+// AuditPathFor is the audit trail filtered to one target.
+func AuditPathFor(target string) string { return "/audit?target=" + url.QueryEscape(target) }
 
 // DestroyPath is the URL of a link's destroy confirmation.
 func DestroyPath(localVar, name string) string { return LinkPath(localVar, name) + "/destroy" }
@@ -87,6 +101,14 @@ type CreateForm struct {
 	Name      string
 	CopyEnums bool
 	Errors    FormErrors
+	// Remotes and Locals are the lists to pick from; Existing feeds the
+	// duplicate-link warning, Duplicates names the links already there
+	// when the server asks to confirm one more.
+	Remotes, Locals []DBChoice
+	Existing        []ExistingLink
+	Duplicates      []string
+	// Suggestion is a valid name derived from a refused one.
+	Suggestion string
 }
 
 // DestroyPage is the typed-name confirmation.
@@ -123,6 +145,9 @@ type AuditPage struct {
 	Action     string
 	Actions    []string
 	NextBefore int64 // id for the "older" page, 0 when none
+	From, To   string // date range as typed, YYYY-MM-DD
+	Errors     FormErrors
+	Query      string // the filter as a URL query, for the older and CSV links
 }
 
 // UsersPage lists users and the add-user form.
@@ -136,4 +161,17 @@ type UsersPage struct {
 	// a password.
 	NewPassword string
 	NewEmail    string
+}
+
+// AccountPage is the signed-in user's own page: change password.
+type AccountPage struct {
+	Page
+	LastSignIn string
+	Errors     FormErrors
+}
+
+// RemoveUserPage confirms removing a user.
+type RemoveUserPage struct {
+	Page
+	User auth.User
 }

@@ -97,6 +97,8 @@ func (a *App) routes() {
 	u.POST("/logout", a.logout)
 	u.GET("/", a.inventory)
 	u.GET("/databases/:db/links/:name", a.showLink)
+	u.GET("/account", a.account)
+	u.POST("/account/password", a.changePassword)
 
 	adm := u.Group("", a.requireAdmin)
 	adm.GET("/links/new", a.newLinkForm)
@@ -108,6 +110,9 @@ func (a *App) routes() {
 	adm.POST("/users", a.addUser)
 	adm.POST("/users/:id/role", a.setUserRole)
 	adm.POST("/users/:id/delete", a.removeUser)
+	adm.GET("/users/:id/remove", a.confirmRemoveUser)
+	adm.POST("/users/:id/password", a.resetPassword)
+	adm.GET("/audit.csv", a.auditCSV)
 }
 
 // ipExtractor uses the direct peer unless trusted proxies are configured:
