@@ -91,8 +91,10 @@ e2e: deps-test ## Run the browser (e2e) tests only, verbose
 bench: ## Run the benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-demo: deps-demo ## Run the demo: throwaway PostgreSQL clusters + dashboard
-	$(GO) run ./cmd/web demo
+# The demo runs the built binary, not `go run`: go run exits 1 on Ctrl-C
+# even when the program stopped cleanly.
+demo: deps-demo build ## Run the demo: throwaway PostgreSQL clusters + dashboard
+	bin/web demo
 
 build: ## Build the binary to bin/web
 	$(GO) build -o bin/web ./cmd/web
