@@ -69,7 +69,7 @@ lint: ## Run go vet and check gofmt (generated *_templ.go excluded)
 		echo "gofmt: these files need formatting (run gofmt -w):"; echo "$$unformatted"; exit 1; \
 	fi
 
-test: deps-test $(CI_CHECKS) lint ## Run all tests (race detector, e2e included) and a short fuzz run
+test: deps-test node_modules/.package-lock.json $(CI_CHECKS) lint ## Run all tests (race detector, e2e included) and a short fuzz run
 	$(GO) test -race -count=1 -timeout 30m ./...
 	@$(MAKE) fuzz
 
@@ -85,7 +85,7 @@ fuzz: ## Run each Fuzz function under internal/ for FUZZTIME (default 10s)
 	done; \
 	echo "fuzz: $$found fuzz target(s) run"
 
-e2e: deps-test ## Run the browser (e2e) tests only, verbose
+e2e: deps-test node_modules/.package-lock.json ## Run the browser (e2e) tests only, verbose
 	$(GO) test -count=1 -v ./e2e/
 
 bench: ## Run the benchmarks

@@ -288,7 +288,7 @@ func AuditView(p AuditPage) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 28, "<div class=\"table-wrap\"><table class=\"table table-fixed min-w-[60rem]\" data-testid=\"audit\"><colgroup><col class=\"w-44\"> <col class=\"w-48\"> <col class=\"w-44\"> <col class=\"w-56\"> <col class=\"w-24\"> <col></colgroup> <thead><tr><th scope=\"col\">When</th><th scope=\"col\">Who</th><th scope=\"col\">Action</th><th scope=\"col\">Target</th><th scope=\"col\">Outcome</th><th scope=\"col\">Details</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 28, "<div class=\"table-wrap\"><table class=\"table w-full table-fixed min-w-[60rem]\" data-testid=\"audit\"><colgroup><col class=\"w-44\"> <col class=\"w-48\"> <col class=\"w-44\"> <col class=\"w-56\"> <col class=\"w-24\"> <col></colgroup> <thead><tr><th scope=\"col\">When</th><th scope=\"col\">Who</th><th scope=\"col\">Action</th><th scope=\"col\">Target</th><th scope=\"col\">Outcome</th><th scope=\"col\">Details</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

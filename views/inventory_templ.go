@@ -335,7 +335,7 @@ func databaseCard(p InventoryPage, st links.DatabaseStatus) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 33, "<div class=\"table-wrap\"><table class=\"table table-fixed min-w-[46rem]\" data-testid=\"links\"><colgroup><col> <col class=\"w-[30%]\"> <col class=\"w-48\"> <col class=\"w-20\"> ")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 33, "<div class=\"table-wrap\"><table class=\"table w-full table-fixed min-w-[46rem]\" data-testid=\"links\"><colgroup><col> <col class=\"w-[30%]\"> <col class=\"w-48\"> <col class=\"w-20\"> ")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -100,3 +100,25 @@ document.querySelectorAll("button[data-copy]").forEach((b) => {
     }
   });
 });
+
+// A table that scrolls sideways inside its card must be reachable by
+// keyboard: make its scroll box focusable (and named) while it overflows.
+const wraps = document.querySelectorAll(".table-wrap");
+const syncWraps = () => {
+  wraps.forEach((w) => {
+    const table = w.querySelector("table");
+    if (w.scrollWidth > w.clientWidth + 1) {
+      w.setAttribute("tabindex", "0");
+      w.setAttribute("role", "region");
+      const label = table && (table.getAttribute("aria-label") || (table.caption && table.caption.textContent));
+      const heading = w.closest("section, .card")?.querySelector("h2, h1");
+      w.setAttribute("aria-label", (label || (heading && heading.textContent.trim()) || "Table") + " (scrolls sideways)");
+    } else if (w.getAttribute("role") === "region") {
+      w.removeAttribute("tabindex");
+      w.removeAttribute("role");
+      w.removeAttribute("aria-label");
+    }
+  });
+};
+syncWraps();
+window.addEventListener("resize", syncWraps);
