@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/pglinks/pglinks/internal/links"
@@ -36,7 +37,11 @@ func (a *App) createChoices(ctx context.Context) fleetChoices {
 		local := views.DBChoice{ConfigVar: d.ConfigVar, ResourceName: d.ResourceName}
 		switch {
 		case !st.Reachable:
-			local.Unavailable = "unreachable: " + st.Error
+			reason := st.Error
+			if _, after, ok := strings.Cut(reason, " is unreachable: "); ok {
+				reason = after
+			}
+			local.Unavailable = "unreachable (" + reason + ")"
 		case !st.Support.OK:
 			local.Unavailable = st.Support.Reason
 		}
