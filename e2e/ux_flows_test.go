@@ -204,7 +204,7 @@ func TestUsersAndAccount(t *testing.T) {
 	// Remove, confirmed.
 	must(t, viewerRow.GetByTestId("remove-user").Click())
 	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Remove user"}).Click())
-	must(t, expect.Locator(page.GetByTestId("flash-success")).ToContainText("Removed " + f.viewerEmail))
+	must(t, expect.Locator(page.GetByTestId("flash-success")).ToContainText("Removed "+f.viewerEmail))
 	must(t, expect.Locator(viewerRow).ToHaveCount(0))
 
 	goTo(t, page, srv.URL+"/audit?action=password_change")

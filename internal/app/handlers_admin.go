@@ -11,7 +11,6 @@ import (
 	"github.com/pglinks/pglinks/views"
 )
 
-
 func (a *App) usersPage(c echo.Context, p views.UsersPage) (views.UsersPage, error) {
 	users, err := a.cfg.Auth.ListUsers(c.Request().Context())
 	if err != nil {
