@@ -144,7 +144,7 @@ type AuditPage struct {
 	Target     string
 	Action     string
 	Actions    []string
-	NextBefore int64 // id for the "older" page, 0 when none
+	NextBefore int64  // id for the "older" page, 0 when none
 	From, To   string // date range as typed, YYYY-MM-DD
 	Errors     FormErrors
 	Query      string // the filter as a URL query, for the older and CSV links
