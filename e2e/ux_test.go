@@ -191,6 +191,13 @@ func TestEveryPageFitsAndPassesAxe(t *testing.T) {
 			must(t, expect.Page(page).ToHaveURL(srv.URL+"/"))
 
 			visit("inventory", "/")
+			// The first Tab lands on the skip link, which leads to the content.
+			must(t, page.Keyboard().Press("Tab"))
+			skip := page.GetByRole("link", playwright.PageGetByRoleOptions{Name: "Skip to content"})
+			must(t, expect.Locator(skip).ToBeFocused())
+			must(t, expect.Locator(skip).ToBeInViewport())
+			must(t, page.Keyboard().Press("Enter"))
+			must(t, expect.Locator(page.Locator("main#main")).ToBeFocused())
 			checkInside(t, page, "[data-testid=header] button, [data-testid=header] .badge, [data-testid=header] nav a", "header", "header")
 			if width == 1280 {
 				checkInside(t, page, "[data-testid=destroy]", "section.card", "inventory destroy buttons")

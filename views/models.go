@@ -157,10 +157,6 @@ type UsersPage struct {
 	Email  string
 	Role   string
 	Errors FormErrors
-	// NewPassword is shown once after an admin adds a user without typing
-	// a password.
-	NewPassword string
-	NewEmail    string
 }
 
 // AccountPage is the signed-in user's own page: change password.
