@@ -2,8 +2,12 @@ package app
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/links"
 )
 
 func TestCSVSafe(t *testing.T) {
@@ -32,5 +36,18 @@ func TestParseAuditQuery(t *testing.T) {
 	}
 	if q := (auditQuery{Target: "a/b", Action: "login"}).query().Encode(); q != "action=login&target=a%2Fb" {
 		t.Errorf("query = %q", q)
+	}
+}
+
+func TestSuggestNameAfterRefusal(t *testing.T) {
+	if got := suggestName("Shop-Orders", errs.Invalid); got != "shop_orders" {
+		t.Errorf("invalid: %q", got)
+	}
+	if got := suggestName("sales", errs.Conflict); got != "sales_2" {
+		t.Errorf("taken: %q", got)
+	}
+	long := strings.Repeat("a", links.MaxNameLen)
+	if got := suggestName(long, errs.Conflict); len(got) != links.MaxNameLen || links.ValidateName(got) != nil {
+		t.Errorf("taken long name: %q", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pglinks/pglinks/internal/errs"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/views"
 )
@@ -73,4 +74,17 @@ func (fc fleetChoices) localFix(local string) string {
 		return ""
 	}
 	return st.Support.Reason
+}
+
+// suggestName offers a valid name after the name was refused: the input
+// made valid, or with a suffix when the name is taken.
+func suggestName(name string, kind errs.Kind) string {
+	if kind == errs.Conflict && links.ValidateName(name) == nil {
+		base := name
+		if len(base) > links.MaxNameLen-2 {
+			base = base[:links.MaxNameLen-2]
+		}
+		return base + "_2"
+	}
+	return links.SuggestName(name)
 }

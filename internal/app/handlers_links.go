@@ -112,7 +112,7 @@ func (a *App) createLink(c echo.Context) error {
 		formErrs[field] = msg
 		f := a.createFormWith(c, fc, in, formErrs)
 		if field == "name" {
-			f.Suggestion = links.SuggestName(in.Name)
+			f.Suggestion = suggestName(in.Name, errs.KindOf(err))
 		}
 		return Render(c, statusOf(errs.KindOf(err)), views.CreateLinkView(f))
 	}
