@@ -65,6 +65,7 @@ func TestCreateFormGuidesANewcomer(t *testing.T) {
 	must(t, page.Locator("#name").Fill("crm_again"))
 	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Create link"}).Click())
 	must(t, expect.Locator(page.GetByTestId("duplicate-confirm")).ToContainText("colorful_33594"))
+	must(t, expect.Locator(page.GetByTestId("duplicate-hint")).ToBeHidden()) // one warning, not two
 	if n := countLinkObjects(t, f.local.URL, "crm_again"); n != 0 {
 		t.Fatalf("a duplicate was created before confirming: %d objects", n)
 	}

@@ -67,11 +67,16 @@ if (createForm) {
     existing = {};
   }
   const fallback = name ? name.placeholder : "";
+  // The server already warns about the pair it was sent: no second warning
+  // until the pair changes.
+  const serverWarned = createForm.querySelector("[data-testid=duplicate-confirm]");
+  const posted = remote && local ? remote.value + "\n" + local.value : "";
   const update = () => {
     const opt = remote && remote.selectedOptions[0];
     if (name) name.placeholder = (opt && opt.dataset.defaultName) || fallback;
     if (!hint || !remote || !local) return;
-    const names = (existing[local.value] || {})[remote.value] || [];
+    const same = serverWarned && remote.value + "\n" + local.value === posted;
+    const names = same ? [] : (existing[local.value] || {})[remote.value] || [];
     hint.textContent = names.length
       ? `${local.value} already has a link from ${remote.value}: ${names.join(", ")}.`
       : "";
