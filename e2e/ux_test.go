@@ -267,6 +267,9 @@ func TestEveryPageFitsAndPassesAxe(t *testing.T) {
 			screenshot(t, page, fmt.Sprintf("ux-audit-ddl-%d", width))
 			visit("audit-filter-error", "/audit?action=bogus&from=2026-13-01")
 			visit("users", "/users")
+			if width == 1280 {
+				checkInside(t, page, "[data-testid=users] .btn", ".table-wrap", "users actions")
+			}
 			visit("account", "/account")
 			var viewerID string
 			{
