@@ -69,7 +69,7 @@ lint: ## Run go vet and check gofmt (generated *_templ.go excluded)
 		echo "gofmt: these files need formatting (run gofmt -w):"; echo "$$unformatted"; exit 1; \
 	fi
 
-test: deps-test $(CI_CHECKS) lint ## Run all tests (race detector, e2e included) and a short fuzz run
+test: deps-test node_modules/.package-lock.json $(CI_CHECKS) lint ## Run all tests (race detector, e2e included) and a short fuzz run
 	$(GO) test -race -count=1 -timeout 30m ./...
 	@$(MAKE) fuzz
 
@@ -85,14 +85,16 @@ fuzz: ## Run each Fuzz function under internal/ for FUZZTIME (default 10s)
 	done; \
 	echo "fuzz: $$found fuzz target(s) run"
 
-e2e: deps-test ## Run the browser (e2e) tests only, verbose
+e2e: deps-test node_modules/.package-lock.json ## Run the browser (e2e) tests only, verbose
 	$(GO) test -count=1 -v ./e2e/
 
 bench: ## Run the benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-demo: deps-demo ## Run the demo: throwaway PostgreSQL clusters + dashboard
-	$(GO) run ./cmd/web demo
+# The demo runs the built binary, not `go run`: go run exits 1 on Ctrl-C
+# even when the program stopped cleanly.
+demo: deps-demo build ## Run the demo: throwaway PostgreSQL clusters + dashboard
+	bin/web demo
 
 build: ## Build the binary to bin/web
 	$(GO) build -o bin/web ./cmd/web

@@ -37,7 +37,7 @@ func LoginView(p LoginPage) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<body class=\"flex min-h-full items-center justify-center bg-slate-100 px-4 py-12\"><div class=\"w-full max-w-sm\"><div class=\"mb-6 flex items-center justify-center gap-2\"><span class=\"grid h-9 w-9 place-items-center rounded-lg bg-brand-600 font-bold text-white\">pl</span> <span class=\"text-xl font-semibold tracking-tight\">pglinks</span></div><form method=\"post\" action=\"/login\" class=\"card\" data-testid=\"login-form\"><div class=\"card-body space-y-4\"><h1 class=\"text-lg font-semibold\">Sign in</h1>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<body class=\"flex min-h-full items-center justify-center bg-slate-100 px-4 py-12\"><main class=\"w-full max-w-sm\"><div class=\"mb-6 flex items-center justify-center gap-2\"><span class=\"grid h-9 w-9 place-items-center rounded-lg bg-brand-600 font-bold text-white\" aria-hidden=\"true\">pl</span> <span class=\"text-xl font-semibold tracking-tight\">pglinks</span></div><form method=\"post\" action=\"/login\" class=\"card\" data-testid=\"login-form\"><div class=\"card-body space-y-4\"><h1 class=\"text-lg font-semibold\">Sign in</h1>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -90,13 +90,33 @@ func LoginView(p LoginPage) templ.Component {
 		var templ_7745c5c3_Var4 string
 		templ_7745c5c3_Var4, templ_7745c5c3_Err = templ.JoinStringErrs(p.Email)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/login.templ`, Line: 26, Col: 66}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/login.templ`, Line: 30, Col: 23}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var4))
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "\" autocomplete=\"username\" required class=\"input\"></div><div><label for=\"password\" class=\"label\">Password</label> <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required class=\"input\"></div><button type=\"submit\" class=\"btn btn-primary w-full\">Sign in</button></div></form><p class=\"mt-4 text-center text-xs text-slate-500\">Accounts are managed by your pglinks administrator.</p></div></body></html>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "\" autocomplete=\"username\" required class=\"input\"")
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		if p.Email == "" {
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, " autofocus")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+		}
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "></div><div><label for=\"password\" class=\"label\">Password</label> <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required class=\"input\"")
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		if p.Email != "" {
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, " autofocus")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+		}
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "></div><button type=\"submit\" class=\"btn btn-primary w-full\">Sign in</button></div></form><p class=\"mt-4 text-center text-xs text-slate-700\">Accounts are managed by your pglinks administrator.</p></main></body></html>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/replication"
@@ -31,6 +32,9 @@ type Page struct {
 	Nav     string // which nav item is active
 	Viewer  *Viewer
 	Flashes []Flash
+	// Notice is a one-time message that needs more than text (a password
+	// shown once); it is shown with the flashes, above the heading.
+	Notice templ.Component
 }
 
 // FormErrors maps field names to messages; "" holds a form-wide message.
@@ -60,6 +64,15 @@ func secondsSince(t time.Time) int {
 }
 
 func secondsUntil(t time.Time) int { return max(0, int(time.Until(t).Seconds()+0.5)) }
+// DatabaseAnchor is the id of a database's card on the inventory, so
+// breadcrumbs can point at it (/#db-DATABASE_URL).
+func DatabaseAnchor(configVar string) string { return "db-" + configVar }
+
+// DatabasePath is the inventory scrolled to one database's card.
+func DatabasePath(configVar string) string { return "/#" + DatabaseAnchor(configVar) }
+
+// AuditPathFor is the audit trail filtered to one target.
+func AuditPathFor(target string) string { return "/audit?target=" + url.QueryEscape(target) }
 
 // DestroyPath is the URL of a link's destroy confirmation.
 func DestroyPath(localVar, name string) string { return LinkPath(localVar, name) + "/destroy" }
@@ -144,6 +157,14 @@ type CreateForm struct {
 	Name      string
 	CopyEnums bool
 	Errors    FormErrors
+	// Remotes and Locals are the lists to pick from; Existing feeds the
+	// duplicate-link warning, Duplicates names the links already there
+	// when the server asks to confirm one more.
+	Remotes, Locals []DBChoice
+	Existing        []ExistingLink
+	Duplicates      []string
+	// Suggestion is a valid name derived from a refused one.
+	Suggestion string
 }
 
 // DestroyPage is the typed-name confirmation.
@@ -179,7 +200,10 @@ type AuditPage struct {
 	Target     string
 	Action     string
 	Actions    []string
-	NextBefore int64 // id for the "older" page, 0 when none
+	NextBefore int64  // id for the "older" page, 0 when none
+	From, To   string // date range as typed, YYYY-MM-DD
+	Errors     FormErrors
+	Query      string // the filter as a URL query, for the older and CSV links
 }
 
 // UsersPage lists users and the add-user form.
@@ -189,10 +213,19 @@ type UsersPage struct {
 	Email  string
 	Role   string
 	Errors FormErrors
-	// NewPassword is shown once after an admin adds a user without typing
-	// a password.
-	NewPassword string
-	NewEmail    string
+}
+
+// AccountPage is the signed-in user's own page: change password.
+type AccountPage struct {
+	Page
+	LastSignIn string
+	Errors     FormErrors
+}
+
+// RemoveUserPage confirms removing a user.
+type RemoveUserPage struct {
+	Page
+	User auth.User
 }
 
 // RepairPage confirms a repair with the masked SQL it will run.

@@ -10,47 +10,160 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/demo"
 	"github.com/pglinks/pglinks/internal/links"
 )
 
-const demoAdmin = "admin@pglinks.local"
+const (
+	demoAdmin  = "admin@pglinks.local"
+	demoViewer = "viewer@pglinks.local"
+	// demoHost is where the demo listens unless HOST says otherwise: it
+	// prints an admin password, so it is not offered to the network.
+	demoHost = "127.0.0.1"
+)
 
-// writePgpass puts the demo databases' credentials in a private pgpass file,
-// so the psql hint works without printing a password.
-func writePgpass(env *demo.Env) (string, error) {
+// demoFiles are the private files the printed commands use, so no
+// password of the demo's databases is ever printed.
+type demoFiles struct {
+	dir     string
+	pgpass  string // for psql: PGPASSFILE=...
+	envFile string // PGLINKS_STATE_URL, for `web user add`
+}
+
+// writeDemoFiles puts the demo databases' credentials in a private pgpass
+// file and the state database's URL in a private env file.
+func writeDemoFiles(env *demo.Env) (*demoFiles, error) {
 	dir, err := os.MkdirTemp("", "pglinks-demo-")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
+	f := &demoFiles{dir: dir, pgpass: filepath.Join(dir, "pgpass"), envFile: filepath.Join(dir, "env")}
 	var b strings.Builder
-	for _, raw := range env.Vars {
-		u, err := url.Parse(raw)
+	keys := make([]string, 0, len(env.Vars))
+	for k := range env.Vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		u, err := url.Parse(env.Vars[k])
 		if err != nil || u.User == nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 			continue
 		}
 		pw, _ := u.User.Password()
 		fmt.Fprintf(&b, "%s:%s:%s:%s:%s\n", u.Hostname(), u.Port(), strings.TrimPrefix(u.Path, "/"), u.User.Username(), pw)
 	}
-	path := filepath.Join(dir, "pgpass")
-	return path, os.WriteFile(path, []byte(b.String()), 0o600)
+	if err := os.WriteFile(f.pgpass, []byte(b.String()), 0o600); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	envText := "export PGLINKS_STATE_URL=" + shellQuote(env.Vars["PGLINKS_STATE_URL"]) + "\n"
+	if err := os.WriteFile(f.envFile, []byte(envText), 0o600); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return f, nil
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// psqlCommand is a psql command line that works as printed.
+func psqlCommand(pgpass string, d *links.Database, sql string) string {
+	cmd := fmt.Sprintf("PGPASSFILE=%s psql -h %s -p %s -U %s %s", pgpass, d.Host, d.Port, d.User, d.DBName)
+	if sql != "" {
+		cmd += " -c " + shellQuote(sql)
+	}
+	return cmd
+}
+
+// webCommand is how the person running the demo runs this program again:
+// bin/web when it is the binary `make demo` built here, `go run ./cmd/web`
+// from a checkout, else this binary's absolute path.
+func webCommand() string {
+	exe, exeErr := os.Executable()
+	if cwd, err := os.Getwd(); err == nil && exeErr == nil {
+		if rel, err := filepath.Rel(cwd, exe); err == nil && !strings.HasPrefix(rel, "..") && strings.Contains(rel, string(filepath.Separator)) {
+			return rel
+		}
+	}
+	if _, err := os.Stat(filepath.Join("cmd", "web", "main.go")); err == nil {
+		return "go run ./cmd/web"
+	}
+	if exeErr == nil {
+		return shellQuote(exe)
+	}
+	return "web"
+}
+
+// demoBanner is what the demo prints once it serves.
+type demoBanner struct {
+	URL, Password string
+	Files         *demoFiles
+	Fleet         []*links.Database
+	Link          *links.Link
+	LinkLocal     *links.Database
+	LinkQuery     string
+	Web           string
+	// EnvFile is the dashboard's whole environment, for a second dashboard
+	// (README: "Try a password rotation").
+	EnvFile string
+}
+
+func (b demoBanner) write(w io.Writer) {
+	fmt.Fprintf(w, `
+pglinks demo is running: %s
+
+  Sign in as  %s
+  Password    %s   (shown once; the demo's data is thrown away on exit)
+
+Query the ready-made link %s (%s, in %s):
+  %s
+
+Open psql on a fleet database:
+`, b.URL, demoAdmin, b.Password, b.Link.Name, b.Link.RemoteConfigVar, b.LinkLocal.ConfigVar,
+		psqlCommand(b.Files.pgpass, b.LinkLocal, b.LinkQuery))
+	for _, d := range b.Fleet {
+		fmt.Fprintf(w, "  # %s (%s)\n  %s\n", d.ConfigVar, d.ResourceName, psqlCommand(b.Files.pgpass, d, ""))
+	}
+	fmt.Fprintf(w, `
+Replication: the subscription %s in %s replicates crm's deals (publication %s); see Replication.
+
+The dashboard's environment is in %s (README: "Try a password rotation").
+`, demo.Subscription, demo.ReportingVar, demo.Publication, b.EnvFile)
+	fmt.Fprintf(w, `
+Add a viewer to the running demo (from this directory, in another terminal; prints their password once):
+  (. %s && %s user add %s --role viewer </dev/null)
+
+Press Ctrl-C to stop and remove everything.
+`, b.Files.envFile, b.Web, demoViewer)
 }
 
 // runDemo starts throwaway clusters with sample data, an admin with a random
 // password (printed once), one link to look at, and serves until ctx ends.
-// Everything it started is stopped and removed on the way out.
+// Everything it started is stopped and removed on the way out; a stop by
+// signal is a clean exit.
 func runDemo(ctx context.Context, stdout io.Writer) error {
 	log := newLogger(os.Stderr)
-	fmt.Fprintln(stdout, "Starting two throwaway PostgreSQL clusters with sample data...")
-	env, err := demo.Start(ctx)
+	started := time.Now()
+	progress := func(msg string) {
+		fmt.Fprintf(stdout, "demo: %s (%.1fs)\n", msg, time.Since(started).Seconds())
+	}
+	progress("starting two throwaway PostgreSQL clusters with sample data")
+	env, err := demo.StartWithProgress(ctx, progress)
 	if err != nil {
 		return err
 	}
 	defer env.Stop()
 
 	environ := os.Environ()
+	if os.Getenv("HOST") == "" {
+		environ = append(environ, "HOST="+demoHost)
+	}
 	keys := make([]string, 0, len(env.Vars))
 	for k := range env.Vars {
 		keys = append(keys, k)
@@ -66,6 +179,7 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	progress("opening the dashboard on " + cfg.Addr)
 	p, err := open(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -75,42 +189,66 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 		p.close()
 		return err
 	}
+	progress("creating the link crm in analytics")
+	const localVar, remoteVar = "HEROKU_POSTGRESQL_BLUE_URL", "HEROKU_POSTGRESQL_ORANGE_URL"
 	res, err := p.links.CreateLink(ctx, links.CreateRequest{
-		RemoteVar: "HEROKU_POSTGRESQL_ORANGE_URL", LocalVar: "HEROKU_POSTGRESQL_BLUE_URL", Name: "crm", CopyEnums: true, Actor: "demo",
+		RemoteVar: remoteVar, LocalVar: localVar, Name: "crm", CopyEnums: true, Actor: "demo",
 	})
 	if err != nil {
 		p.close()
 		return fmt.Errorf("demo: first link: %w", err)
 	}
-	log.Info("demo link created", "link", res.Link.Name, "tables", res.Tables)
+	recordDemoLink(ctx, p.store, localVar, res)
 
-	pgpass, err := writePgpass(env)
+	files, err := writeDemoFiles(env)
 	if err != nil {
 		p.close()
 		return err
 	}
-	defer os.RemoveAll(filepath.Dir(pgpass))
-	envFile, err := writeDemoEnv(filepath.Dir(pgpass), environ, keys)
+	defer os.RemoveAll(files.dir)
+	envFile, err := writeDemoEnv(files.dir, environ, keys)
 	if err != nil {
 		p.close()
 		return err
 	}
 
-	_, port, _ := net.SplitHostPort(p.ln.Addr().String())
-	fmt.Fprintf(stdout, `
-pglinks demo is running: http://localhost:%s
-
-  Sign in as  %s
-  Password    %s   (shown once; the demo's data is thrown away on exit)
-
-Fleet (connect with psql after: export PGPASSFILE=%s):
-`, port, demoAdmin, password, pgpass)
-	for _, d := range p.links.Fleet.Databases {
-		fmt.Fprintf(stdout, "  %-29s %-26s psql -h %s -p %s -U %s %s\n", d.ConfigVar, d.ResourceName, d.Host, d.Port, d.User, d.DBName)
+	local, _ := p.links.Fleet.Get(localVar)
+	host, port, _ := net.SplitHostPort(p.ln.Addr().String())
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
 	}
-	fmt.Fprintf(stdout, "\nThe link crm (from HEROKU_POSTGRESQL_ORANGE_URL) is already in analytics:\n  psql ... analytics -c 'SELECT stage, count(*) FROM crm.deals GROUP BY 1'\n")
-	fmt.Fprintf(stdout, "\nThe subscription %s in %s replicates crm's deals (publication %s): see Replication.\n", demo.Subscription, demo.ReportingVar, demo.Publication)
-	fmt.Fprintf(stdout, "\nThe dashboard's environment is in %s: README.md, \"Try a password rotation\", starts a second dashboard from it.\n", envFile)
-	fmt.Fprintln(stdout, "\nPress Ctrl-C to stop and remove everything.")
-	return p.run(ctx)
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	demoBanner{
+		URL:       scheme + "://" + net.JoinHostPort(host, port),
+		Password:  password,
+		Files:     files,
+		Fleet:     p.links.Fleet.Databases,
+		Link:      &res.Link,
+		LinkLocal: local,
+		LinkQuery: "SELECT stage, count(*) FROM crm.deals GROUP BY 1",
+		Web:       webCommand(),
+		EnvFile:   envFile,
+	}.write(stdout)
+	err = p.run(ctx)
+	fmt.Fprintln(stdout, "demo: stopping; removing the clusters and their files")
+	return err
+}
+
+// recordDemoLink puts the demo's ready-made link in the audit trail like
+// any link made in the dashboard.
+func recordDemoLink(ctx context.Context, store *auth.Store, localVar string, res *links.CreateResult) {
+	detail := fmt.Sprintf("from %s (%s), %d foreign tables; made by the demo at start", res.Link.RemoteConfigVar, res.Link.RemoteResourceName, res.Tables)
+	if len(res.CopiedTypes) > 0 {
+		detail += "; copied enum types " + strings.Join(res.CopiedTypes, ", ")
+	}
+	err := store.Record(ctx, auth.AuditEntry{
+		Actor: "demo", Action: auth.ActionLinkCreate, Target: localVar + "/" + res.Link.Name,
+		Outcome: auth.OutcomeOK, Detail: detail, DDL: strings.Join(res.DDL, ";\n") + ";",
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo: recording the link in the audit trail:", err)
+	}
 }

@@ -34,5 +34,3 @@ func writeDemoEnv(dir string, environ []string, keys []string) (string, error) {
 	}
 	return path, nil
 }
-
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -30,7 +30,7 @@ Usage:
   web user set-role EMAIL admin|viewer
 
 Configuration (environment):
-  PORT (8080), HOST (all interfaces), PGLINKS_STATE_URL (required),
+  PORT (8080), HOST (all interfaces; 127.0.0.1 for demo), PGLINKS_STATE_URL (required),
   PGLINKS_SESSION_KEYS, DATABASE_URL, HEROKU_POSTGRESQL_<NAME>_URL,
   PGLINKS_DATABASES, PGLINKS_RESOURCE_NAMES, PGLINKS_TRUSTED_PROXIES,
   PGLINKS_TLS_CERT, PGLINKS_TLS_KEY. See README.md.

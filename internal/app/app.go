@@ -128,6 +128,8 @@ func (a *App) routes() {
 	u.GET("/replication", a.replicationPage)
 	u.POST("/databases/:db/links/:name/check", a.checkLink)
 	u.GET("/databases/:db/connection", a.connInfo)
+	u.GET("/account", a.account)
+	u.POST("/account/password", a.changePassword)
 
 	adm := u.Group("", a.requireAdmin)
 	adm.GET("/links/new", a.newLinkForm)
@@ -151,6 +153,9 @@ func (a *App) routes() {
 	adm.POST("/replication/publications", a.createPublication)
 	adm.GET("/replication/subscriptions/new", a.newSubscriptionForm)
 	adm.POST("/replication/subscriptions", a.createSubscription)
+	adm.GET("/users/:id/remove", a.confirmRemoveUser)
+	adm.POST("/users/:id/password", a.resetPassword)
+	adm.GET("/audit.csv", a.auditCSV)
 }
 
 // ipExtractor uses the direct peer unless trusted proxies are configured:

@@ -29,14 +29,18 @@ func field(form url.Values, name string) string {
 type createInput struct {
 	Remote, Local, Name string
 	CopyEnums           bool
+	// DuplicateOK confirms a second link from the same remote into the
+	// same local.
+	DuplicateOK bool
 }
 
 func decodeCreateForm(form url.Values) createInput {
 	return createInput{
-		Remote:    field(form, "remote"),
-		Local:     field(form, "local"),
-		Name:      field(form, "name"),
-		CopyEnums: form.Get("copy_enums") != "",
+		Remote:      field(form, "remote"),
+		Local:       field(form, "local"),
+		Name:        field(form, "name"),
+		CopyEnums:   form.Get("copy_enums") != "",
+		DuplicateOK: form.Get("duplicate_ok") != "",
 	}
 }
 

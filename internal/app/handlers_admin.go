@@ -3,7 +3,6 @@ package app
 import (
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -11,35 +10,6 @@ import (
 	"github.com/pglinks/pglinks/internal/errs"
 	"github.com/pglinks/pglinks/views"
 )
-
-const auditPageSize = 100
-
-func (a *App) auditTrail(c echo.Context) error {
-	target := field(c.QueryParams(), "target")
-	action := c.QueryParam("action")
-	if action != "" && !slices.Contains(auth.Actions, action) {
-		return errs.E(errs.Invalid, "Unknown action %q.", action)
-	}
-	var before int64
-	if v := c.QueryParam("before"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 {
-			return errs.E(errs.Invalid, "The page marker %q is not valid.", v)
-		}
-		before = n
-	}
-	entries, err := a.cfg.Auth.ListAudit(c.Request().Context(), auth.AuditFilter{Target: target, Action: action, Limit: auditPageSize + 1, BeforeID: before})
-	if err != nil {
-		return err
-	}
-	p := views.AuditPage{Page: a.page(c, "Audit", "audit"), Target: target, Action: action, Actions: auth.Actions}
-	if len(entries) > auditPageSize {
-		entries = entries[:auditPageSize]
-		p.NextBefore = entries[len(entries)-1].ID
-	}
-	p.Entries = entries
-	return Render(c, http.StatusOK, views.AuditView(p))
-}
 
 func (a *App) usersPage(c echo.Context, p views.UsersPage) (views.UsersPage, error) {
 	users, err := a.cfg.Auth.ListUsers(c.Request().Context())
@@ -90,10 +60,11 @@ func (a *App) addUser(c echo.Context) error {
 	}
 	a.audit(c, auth.ActionUserAdd, user.Email, auth.OutcomeOK, "role "+string(user.Role), "")
 	// The password is shown in this response only, never stored in clear.
-	p, err := a.usersPage(c, views.UsersPage{NewEmail: user.Email, NewPassword: password})
+	p, err := a.usersPage(c, views.UsersPage{})
 	if err != nil {
 		return err
 	}
+	p.Notice = views.PasswordNotice("Added", user.Email, password)
 	return Render(c, http.StatusOK, views.UsersView(p))
 }
 

@@ -77,6 +77,9 @@ func (a *App) login(c echo.Context) error {
 		return err
 	}
 	c.Set(sessionKey, s)
+	if err := a.cfg.Auth.RecordSignIn(ctx, user.ID); err != nil {
+		a.log.Warn("recording sign-in time", "err", err)
+	}
 	a.audit(c, auth.ActionLogin, user.Email, auth.OutcomeOK, "", "")
 	return redirect(c, in.Next)
 }

@@ -67,6 +67,10 @@ func (a *App) showLink(c echo.Context) error {
 }
 
 func (a *App) createForm(c echo.Context, in createInput, formErrs views.FormErrors) views.CreateForm {
+	return a.createFormWith(c, a.createChoices(c.Request().Context()), in, formErrs)
+}
+
+func (a *App) createFormWith(c echo.Context, fc fleetChoices, in createInput, formErrs views.FormErrors) views.CreateForm {
 	return views.CreateForm{
 		Page:      a.page(c, "New data link", "databases"),
 		Databases: a.cfg.Links.Fleet.Databases,
@@ -75,6 +79,9 @@ func (a *App) createForm(c echo.Context, in createInput, formErrs views.FormErro
 		Name:      in.Name,
 		CopyEnums: in.CopyEnums,
 		Errors:    formErrs,
+		Remotes:   fc.remotes,
+		Locals:    fc.locals,
+		Existing:  fc.existing,
 	}
 }
 
@@ -109,6 +116,17 @@ func (a *App) createLink(c echo.Context) error {
 	if len(formErrs) > 0 {
 		return Render(c, http.StatusUnprocessableEntity, views.CreateLinkView(a.createForm(c, in, formErrs)))
 	}
+	fc := a.createChoices(c.Request().Context())
+	if in.Name == "" {
+		if remote, ok := a.cfg.Links.Fleet.Get(in.Remote); ok {
+			in.Name = links.ShortName(remote.ResourceName)
+		}
+	}
+	if dups := fc.duplicates(in.Local, in.Remote); len(dups) > 0 && !in.DuplicateOK {
+		f := a.createFormWith(c, fc, in, formErrs)
+		f.Duplicates = dups
+		return Render(c, http.StatusConflict, views.CreateLinkView(f))
+	}
 	s := session(c)
 	res, err := a.cfg.Links.CreateLink(c.Request().Context(), links.CreateRequest{
 		RemoteVar: in.Remote, LocalVar: in.Local, Name: in.Name, CopyEnums: in.CopyEnums, Actor: s.User.Email,
@@ -120,8 +138,16 @@ func (a *App) createLink(c echo.Context) error {
 			return err
 		}
 		a.audit(c, auth.ActionLinkCreate, target, outcomeOf(err), errs.MessageOf(err), "")
-		formErrs[errs.FieldOf(err)] = errs.MessageOf(err)
-		return Render(c, statusOf(errs.KindOf(err)), views.CreateLinkView(a.createForm(c, in, formErrs)))
+		field, msg := errs.FieldOf(err), errs.MessageOf(err)
+		if fix := fc.localFix(in.Local); field == "local" && fix != "" && !strings.Contains(msg, fix) {
+			msg += " " + fix
+		}
+		formErrs[field] = msg
+		f := a.createFormWith(c, fc, in, formErrs)
+		if field == "name" {
+			f.Suggestion = suggestName(in.Name, errs.KindOf(err))
+		}
+		return Render(c, statusOf(errs.KindOf(err)), views.CreateLinkView(f))
 	}
 	target = in.Local + "/" + res.Link.Name
 	detail := fmt.Sprintf("from %s (%s), %d foreign tables", in.Remote, res.Link.RemoteResourceName, res.Tables)

@@ -22,6 +22,8 @@ const (
 	ActionUserAdd            = "user_add"
 	ActionUserRemove         = "user_remove"
 	ActionUserSetRole        = "user_set_role"
+	ActionPasswordReset      = "password_reset"  // an admin set a new generated password
+	ActionPasswordChange     = "password_change" // a user changed their own password
 	// ActionDenied is a change refused before it reached the domain: a
 	// viewer posting to an admin route, or a missing or wrong CSRF token.
 	ActionDenied = "denied"
@@ -46,6 +48,7 @@ var Actions = []string{
 	ActionUserAdd, ActionUserRemove, ActionUserSetRole, ActionDenied,
 	ActionSubscriptionEnable, ActionSubscriptionDisable, ActionSubscriptionDrop, ActionSlotDrop, ActionReplicationRefused,
 	ActionPublicationCreate, ActionSubscriptionCreate,
+	ActionPasswordReset, ActionPasswordChange,
 }
 
 // Audit outcomes.
@@ -109,6 +112,9 @@ type AuditFilter struct {
 	Action   string // exact action
 	Limit    int    // DefaultAuditLimit when 0, at most MaxAuditLimit
 	BeforeID int64  // only entries older than this id, for paging
+	// Since and Until bound the time: At >= Since and At < Until, each
+	// ignored when zero.
+	Since, Until time.Time
 }
 
 // ListAudit returns audit entries newest first.
@@ -132,14 +138,23 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) (_ []AuditEntry, r
 	if f.BeforeID > 0 {
 		before = &f.BeforeID
 	}
+	var since, until *time.Time
+	if !f.Since.IsZero() {
+		since = &f.Since
+	}
+	if !f.Until.IsZero() {
+		until = &f.Until
+	}
 	rows, err := s.pool.Query(ctx,
 		`SELECT id, at, actor, action, target, outcome, detail, ddl, remote_addr
 		 FROM pglinks.audit
 		 WHERE ($1::text IS NULL OR target ILIKE $1 ESCAPE '\')
 		   AND ($2::text IS NULL OR action = $2)
 		   AND ($3::bigint IS NULL OR id < $3)
+		   AND ($5::timestamptz IS NULL OR at >= $5)
+		   AND ($6::timestamptz IS NULL OR at < $6)
 		 ORDER BY id DESC
-		 LIMIT $4`, target, action, before, limit)
+		 LIMIT $4`, target, action, before, limit, since, until)
 	if err != nil {
 		return nil, fmt.Errorf("auth: list audit: %w", err)
 	}

@@ -41,6 +41,8 @@ type User struct {
 	Email     string
 	Role      Role
 	CreatedAt time.Time
+	// LastSignInAt is when the user last signed in; zero when never.
+	LastSignInAt time.Time
 }
 
 // IsAdmin reports whether u may change things.
@@ -50,15 +52,19 @@ func (u User) IsAdmin() bool { return u.Role == RoleAdmin }
 // admins removing each other at once must not both succeed.
 const usersLockKey int64 = 0x70676c696e6b75
 
-const userColumns = "id, email, role, created_at"
+const userColumns = "id, email, role, created_at, last_sign_in_at"
 
 func scanUser(row pgx.Row) (*User, error) {
 	var u User
 	var role string
-	if err := row.Scan(&u.ID, &u.Email, &role, &u.CreatedAt); err != nil {
+	var last *time.Time
+	if err := row.Scan(&u.ID, &u.Email, &role, &u.CreatedAt, &last); err != nil {
 		return nil, err
 	}
 	u.Role = Role(role)
+	if last != nil {
+		u.LastSignInAt = *last
+	}
 	return &u, nil
 }
 

@@ -40,9 +40,19 @@ type dbSpec struct {
 // Start creates the demo: two clusters, four fleet databases owned by
 // non-superuser roles with password authentication (as on hosted plans),
 // one of them without postgres_fdw, and a state database.
-func Start(ctx context.Context) (*Env, error) {
+func Start(ctx context.Context) (*Env, error) { return StartWithProgress(ctx, nil) }
+
+// StartWithProgress is Start, calling progress (when not nil) before each
+// slow step so a first run is not silent.
+func StartWithProgress(ctx context.Context, progress func(string)) (*Env, error) {
+	say := func(msg string) {
+		if progress != nil {
+			progress(msg)
+		}
+	}
 	env := &Env{Vars: map[string]string{}}
-	for range 2 {
+	for i := range 2 {
+		say(fmt.Sprintf("starting PostgreSQL cluster %d of 2", i+1))
 		c, err := pgtest.Start(ctx, pgtest.Options{Logical: true})
 		if err != nil {
 			env.Stop()
@@ -59,6 +69,7 @@ func Start(ctx context.Context) (*Env, error) {
 	var names string
 	var crm *pgtest.Database
 	for _, s := range specs {
+		say(fmt.Sprintf("creating and seeding %s (%s)", s.name, s.configVar))
 		d, err := env.Clusters[s.cluster].CreateDatabase(ctx, s.name, s.opts)
 		if err != nil {
 			env.Stop()

@@ -54,3 +54,47 @@ func DefaultName(resourceName string) string {
 	}
 	return s
 }
+
+// ShortName is the short default name the dashboard offers for a remote:
+// the resource name without its "postgresql-" prefix, so
+// "postgresql-colorful-33594" becomes "colorful_33594".
+func ShortName(resourceName string) string {
+	rest := resourceName
+	for _, p := range []string{"postgresql-", "postgres-", "heroku-postgresql-"} {
+		if len(rest) > len(p) && strings.EqualFold(rest[:len(p)], p) {
+			rest = rest[len(p):]
+			break
+		}
+	}
+	return DefaultName(rest)
+}
+
+// SuggestName turns a refused name into a valid one, or "" when nothing
+// usable is left: "Shop-Orders" becomes "shop_orders".
+func SuggestName(input string) string {
+	var b strings.Builder
+	underscore := false
+	for _, r := range strings.ToLower(strings.TrimSpace(input)) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+			underscore = false
+		} else if !underscore && b.Len() > 0 {
+			b.WriteByte('_')
+			underscore = true
+		}
+	}
+	s := strings.Trim(b.String(), "_")
+	if s == "" {
+		return ""
+	}
+	if isReservedName(s) {
+		s = "link_" + s
+	}
+	if len(s) > MaxNameLen {
+		s = strings.TrimRight(s[:MaxNameLen], "_")
+	}
+	if ValidateName(s) != nil || s == strings.TrimSpace(input) {
+		return ""
+	}
+	return s
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pglinks/pglinks/internal/pgtest"
+)
+
+// TestDemoAsPrinted runs `web demo` as a person would: the printed URL is
+// on 127.0.0.1, the printed psql and user-add commands work verbatim in a
+// shell, the ready-made link is in the audit trail, and Ctrl-C (SIGINT)
+// ends it with exit status 0 and its files removed.
+func TestDemoAsPrinted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two clusters")
+	}
+	if _, err := exec.LookPath("psql"); err != nil {
+		t.Skip("psql not installed")
+	}
+	bin := filepath.Join(t.TempDir(), "web")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "demo")
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "HOST=") && !strings.HasPrefix(kv, "PORT=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, "PORT=0")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+
+	var printed strings.Builder
+	lines := bufio.NewScanner(stdout)
+	deadline := time.AfterFunc(3*time.Minute, func() { cmd.Process.Kill() })
+	defer deadline.Stop()
+	for lines.Scan() {
+		printed.WriteString(lines.Text() + "\n")
+		if strings.Contains(lines.Text(), "Press Ctrl-C") {
+			break
+		}
+	}
+	out := printed.String()
+	for _, want := range []string{"demo: starting PostgreSQL cluster 1 of 2", "demo: creating and seeding shop", "demo: creating the link crm"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no progress line %q in:\n%s", want, out)
+		}
+	}
+	if !regexp.MustCompile(`demo is running: http://127\.0\.0\.1:\d+\n`).MatchString(out) {
+		t.Fatalf("demo not on 127.0.0.1:\n%s", out)
+	}
+	if strings.Contains(out, "psql ...") || strings.Contains(out, "export PGPASSFILE") {
+		t.Errorf("incomplete psql command printed:\n%s", out)
+	}
+
+	sh := func(line string) string {
+		t.Helper()
+		c := exec.Command("sh", "-c", line)
+		b, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("printed command failed: %s\n%v\n%s", line, err, b)
+		}
+		return string(b)
+	}
+	query := regexp.MustCompile(`(?m)^  (PGPASSFILE=\S+ psql .* -c 'SELECT stage.*')$`).FindStringSubmatch(out)
+	if query == nil {
+		t.Fatalf("no psql query line:\n%s", out)
+	}
+	if got := sh(query[1]); !strings.Contains(got, "qualified") {
+		t.Errorf("psql through the link: %s", got)
+	}
+	addViewer := regexp.MustCompile(`(?m)^  (\(\. \S+ && .* user add viewer@pglinks\.local --role viewer </dev/null\))$`).FindStringSubmatch(out)
+	if addViewer == nil {
+		t.Fatalf("no user add line:\n%s", out)
+	}
+	if got := sh(addViewer[1]); !strings.Contains(got, "added viewer@pglinks.local (viewer)") || !strings.Contains(got, "password: ") {
+		t.Errorf("user add: %s", got)
+	}
+	envFile := regexp.MustCompile(`\(\. (\S+) &&`).FindStringSubmatch(addViewer[1])[1]
+	envText, err := os.ReadFile(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(envFile); fi.Mode().Perm() != 0o600 {
+		t.Errorf("env file mode %v, want 0600", fi.Mode().Perm())
+	}
+	stateURL := strings.Trim(strings.TrimPrefix(strings.TrimSpace(string(envText)), "export PGLINKS_STATE_URL="), "'")
+	if strings.Contains(out, stateURL) {
+		t.Error("the state URL (with its password) was printed")
+	}
+	if n := pgtest.MustQueryInt(t, stateURL, `SELECT count(*) FROM pglinks.audit WHERE action = 'link_create' AND target = 'HEROKU_POSTGRESQL_BLUE_URL/crm' AND actor = 'demo' AND ddl LIKE '%IMPORT FOREIGN SCHEMA%'`); n != 1 {
+		t.Errorf("audit rows for the demo link: %d, want 1", n)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, stdout)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("demo after SIGINT: %v, want exit status 0", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("demo did not stop 30s after SIGINT")
+	}
+	if _, err := os.Stat(envFile); !os.IsNotExist(err) {
+		t.Errorf("demo files left behind: %v", err)
+	}
+}

@@ -1,0 +1,288 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/playwright-community/playwright-go"
+)
+
+// Widths every page must fit: a laptop and a phone.
+var uxWidths = []int{1280, 390}
+
+// newSizedPage is newPage at a given viewport width. The CSP is bypassed
+// so the accessibility checker can be injected as a script.
+func newSizedPage(t *testing.T, width int) playwright.Page {
+	t.Helper()
+	bctx, err := browser.NewContext(playwright.BrowserNewContextOptions{
+		Viewport:  &playwright.Size{Width: width, Height: 860},
+		BypassCSP: playwright.Bool(true),
+	})
+	if err != nil {
+		t.Fatalf("new browser context: %v", err)
+	}
+	bctx.SetDefaultTimeout(10_000)
+	page, err := bctx.NewPage()
+	if err != nil {
+		bctx.Close()
+		t.Fatalf("new page: %v", err)
+	}
+	var mu sync.Mutex
+	var pageErrors []string
+	page.OnPageError(func(err error) {
+		mu.Lock()
+		pageErrors = append(pageErrors, err.Error())
+		mu.Unlock()
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			name := strings.NewReplacer("/", "-", " ", "_").Replace(t.Name()) + fmt.Sprintf("-%d-failure", width)
+			if path, err := saveScreenshot(page, name); err == nil {
+				t.Logf("failure screenshot: %s (page %s)", path, page.URL())
+			}
+		}
+		mu.Lock()
+		for _, e := range pageErrors {
+			t.Errorf("JavaScript error on %s: %s", page.URL(), e)
+		}
+		mu.Unlock()
+		bctx.Close()
+	})
+	return page
+}
+
+var axeSource struct {
+	once sync.Once
+	js   string
+	err  error
+}
+
+// checkAxe runs axe-core (node_modules/axe-core, installed by `npm ci`) on
+// the page and fails on serious or critical violations.
+func checkAxe(t *testing.T, page playwright.Page, what string) {
+	t.Helper()
+	axeSource.once.Do(func() {
+		b, err := os.ReadFile(filepath.Join(repoRoot, "node_modules", "axe-core", "axe.min.js"))
+		axeSource.js, axeSource.err = string(b), err
+	})
+	if axeSource.err != nil {
+		t.Fatalf("axe-core: %v (run `npm ci`)", axeSource.err)
+	}
+	if _, err := page.AddScriptTag(playwright.PageAddScriptTagOptions{Content: playwright.String(axeSource.js)}); err != nil {
+		t.Fatalf("inject axe-core into %s: %v", what, err)
+	}
+	res, err := page.Evaluate(`async () => {
+		const r = await axe.run(document, { resultTypes: ["violations"] });
+		return r.violations
+			.filter((v) => v.impact === "serious" || v.impact === "critical")
+			.map((v) => v.impact + " " + v.id + ": " + v.help + " — " +
+				v.nodes.slice(0, 4).map((n) => n.target.join(" ") + (n.failureSummary ? " (" + n.failureSummary.replace(/\s+/g, " ").slice(0, 160) + ")" : "")).join(" | "));
+	}`)
+	if err != nil {
+		t.Fatalf("axe on %s: %v", what, err)
+	}
+	list, _ := res.([]any)
+	for _, v := range list {
+		t.Errorf("%s: accessibility: %v", what, v)
+	}
+}
+
+// checkFits fails when the page scrolls sideways at the current width.
+func checkFits(t *testing.T, page playwright.Page, what string) {
+	t.Helper()
+	res, err := page.Evaluate(`() => [document.documentElement.scrollWidth, window.innerWidth, document.body.scrollWidth]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := res.([]any)
+	doc, inner, body := toInt(v[0]), toInt(v[1]), toInt(v[2])
+	if doc > inner || body > inner {
+		t.Errorf("%s: the page is %d px wide (body %d) in a %d px viewport: it scrolls sideways", what, doc, body, inner)
+	}
+}
+
+// checkInside fails unless every element matching inner lies within the
+// horizontal bounds of its closest ancestor matching outer.
+func checkInside(t *testing.T, page playwright.Page, inner, outer, what string) {
+	t.Helper()
+	res, err := page.Evaluate(`([inner, outer]) => {
+		const bad = [];
+		for (const el of document.querySelectorAll(inner)) {
+			const box = el.closest(outer);
+			if (!box) { bad.push(inner + " has no " + outer); continue; }
+			const a = el.getBoundingClientRect(), b = box.getBoundingClientRect();
+			if (a.left < b.left - 0.5 || a.right > b.right + 0.5 || a.top < b.top - 0.5 || a.bottom > b.bottom + 0.5)
+				bad.push((el.textContent || el.tagName).trim().slice(0, 40) + " at " + Math.round(a.left) + ".." + Math.round(a.right) + " outside " + Math.round(b.left) + ".." + Math.round(b.right));
+		}
+		return bad;
+	}`, []string{inner, outer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range res.([]any) {
+		t.Errorf("%s: %v", what, b)
+	}
+}
+
+func toInt(v any) int {
+	switch n := v.(type) {
+	case int:
+		return n
+	case float64:
+		return int(n)
+	case int64:
+		return int(n)
+	}
+	return -1
+}
+
+// createLinkUI creates a link through the form and waits for its page.
+func createLinkUI(t *testing.T, page playwright.Page, base, remote, local, name string) {
+	t.Helper()
+	goTo(t, page, base+"/links/new")
+	_, err := page.Locator("#remote").SelectOption(playwright.SelectOptionValues{Values: &[]string{remote}})
+	must(t, err)
+	_, err = page.Locator("#local").SelectOption(playwright.SelectOptionValues{Values: &[]string{local}})
+	must(t, err)
+	must(t, page.Locator("#name").Fill(name))
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Create link"}).Click())
+	if dup := page.GetByTestId("duplicate-ok"); dup != nil {
+		if n, _ := dup.Count(); n > 0 {
+			must(t, dup.Check())
+			must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Create link"}).Click())
+		}
+	}
+	must(t, expect.Locator(page.GetByTestId("link-name")).ToHaveText(name))
+}
+
+// TestEveryPageFitsAndPassesAxe visits every page at 1280 and 390 px: no
+// sideways page scroll, the header's controls inside the dark bar, no
+// serious or critical axe-core violation, and a screenshot of each.
+func TestEveryPageFitsAndPassesAxe(t *testing.T) {
+	f := newFleet(t)
+	srv := startServer(t, f.env)
+	const long = "postgresql_colorful_33594_with_a_rather_long_name"
+	{
+		page := newSizedPage(t, 1280)
+		goTo(t, page, srv.URL+"/login")
+		signIn(t, page, srv.URL, f.adminEmail, f.adminPassword)
+		must(t, expect.Page(page).ToHaveURL(srv.URL+"/"))
+		createLinkUI(t, page, srv.URL, "HEROKU_POSTGRESQL_BLUE_URL", "DATABASE_URL", "sales")
+		createLinkUI(t, page, srv.URL, "HEROKU_POSTGRESQL_BLUE_URL", "DATABASE_URL", long)
+		createLinkUI(t, page, srv.URL, "DATABASE_URL", "HEROKU_POSTGRESQL_BLUE_URL", "shop")
+	}
+	for _, width := range uxWidths {
+		t.Run(fmt.Sprint(width), func(t *testing.T) {
+			page := newSizedPage(t, width)
+			visit := func(name, path string) {
+				t.Helper()
+				goTo(t, page, srv.URL+path)
+				checkFits(t, page, name)
+				checkAxe(t, page, name)
+				screenshot(t, page, fmt.Sprintf("ux-%s-%d", name, width))
+			}
+			visit("login", "/login")
+			must(t, expect.Locator(page.Locator("#email")).ToBeFocused())
+			signIn(t, page, srv.URL, f.adminEmail, f.adminPassword)
+			must(t, expect.Page(page).ToHaveURL(srv.URL+"/"))
+
+			visit("inventory", "/")
+			// The first Tab lands on the skip link, which leads to the content.
+			must(t, page.Keyboard().Press("Tab"))
+			skip := page.GetByRole("link", playwright.PageGetByRoleOptions{Name: "Skip to content"})
+			must(t, expect.Locator(skip).ToBeFocused())
+			must(t, expect.Locator(skip).ToBeInViewport())
+			must(t, page.Keyboard().Press("Enter"))
+			must(t, expect.Locator(page.Locator("main#main")).ToBeFocused())
+			checkInside(t, page, "[data-testid=header] button, [data-testid=header] .badge, [data-testid=header] nav a", "header", "header")
+			if width == 1280 {
+				checkInside(t, page, "[data-testid=destroy]", "section.card", "inventory destroy buttons")
+				// One aligned layout: the Remote column starts at the same x on every card.
+				res, err := page.Evaluate(`() => [...document.querySelectorAll("table[data-testid=links] thead th:nth-child(2)")].map((th) => Math.round(th.getBoundingClientRect().left))`)
+				must(t, err)
+				xs := res.([]any)
+				if len(xs) < 2 {
+					t.Fatalf("want two link tables, got %d", len(xs))
+				}
+				for _, x := range xs[1:] {
+					if toInt(x) != toInt(xs[0]) {
+						t.Errorf("inventory columns do not line up across cards: %v", xs)
+					}
+				}
+			}
+			must(t, expect.Locator(page.GetByTestId("link-sales").GetByTestId("link-remote")).ToContainText("postgresql-colorful-33594"))
+			must(t, expect.Locator(page.GetByTestId("link-sales").GetByTestId("link-remote")).ToContainText("HEROKU_POSTGRESQL_BLUE_URL"))
+			must(t, expect.Locator(page.GetByTestId("db-DATABASE_URL").Locator("thead")).Not().ToContainText("Remote name"))
+
+			visit("link", "/databases/DATABASE_URL/links/sales")
+			must(t, expect.Locator(page.GetByTestId("link-name")).ToHaveText("sales"))
+			visit("link-long", "/databases/DATABASE_URL/links/"+long)
+			visit("create", "/links/new?local=DATABASE_URL")
+			if width == 1280 {
+				// Option texts fit their select.
+				res, err := page.Evaluate(`() => {
+					const bad = [];
+					const probe = document.createElement("span");
+					document.body.appendChild(probe);
+					for (const sel of document.querySelectorAll("form[data-testid=create-form] select")) {
+						const cs = getComputedStyle(sel);
+						probe.style.font = cs.font;
+						probe.style.whiteSpace = "pre";
+						for (const o of sel.options) {
+							probe.textContent = o.textContent;
+							if (probe.offsetWidth + 48 > sel.clientWidth) bad.push(o.textContent);
+						}
+					}
+					probe.remove();
+					return bad;
+				}`)
+				must(t, err)
+				for _, b := range res.([]any) {
+					t.Errorf("create form: option text cut: %v", b)
+				}
+			}
+			visit("destroy", "/databases/DATABASE_URL/links/sales/destroy")
+			visit("audit", "/audit")
+			// Opening every DDL block keeps the table inside its card.
+			details := page.Locator("[data-testid=audit] details")
+			n, err := details.Count()
+			must(t, err)
+			for i := range n {
+				_, err := details.Nth(i).Evaluate("d => d.open = true", nil)
+				must(t, err)
+			}
+			checkFits(t, page, "audit with DDL open")
+			if width == 1280 {
+				checkInside(t, page, "[data-testid=audit] th", ".table-wrap", "audit headers")
+				res, err := page.Evaluate(`() => { const w = document.querySelector("[data-testid=audit]").closest(".table-wrap"); return [w.scrollWidth, w.clientWidth]; }`)
+				must(t, err)
+				if v := res.([]any); toInt(v[0]) > toInt(v[1]) {
+					t.Errorf("audit table is %v px wide in a %v px card", v[0], v[1])
+				}
+			}
+			screenshot(t, page, fmt.Sprintf("ux-audit-ddl-%d", width))
+			visit("audit-filter-error", "/audit?action=bogus&from=2026-13-01")
+			visit("users", "/users")
+			if width == 1280 {
+				checkInside(t, page, "[data-testid=users] .btn", ".table-wrap", "users actions")
+			}
+			visit("account", "/account")
+			var viewerID string
+			{
+				href, err := page.Context().Request().Get(srv.URL + "/users")
+				must(t, err)
+				body, _ := href.Text()
+				i := strings.Index(body, "/remove")
+				j := strings.LastIndex(body[:i], "/users/")
+				viewerID = body[j+len("/users/") : i]
+			}
+			visit("remove-user", "/users/"+viewerID+"/remove")
+			visit("error", "/databases/NOPE_URL/links/x")
+			must(t, expect.Locator(page.GetByTestId("error-page")).ToBeVisible())
+		})
+	}
+}

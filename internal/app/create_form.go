@@ -1,0 +1,90 @@
+package app
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/views"
+)
+
+// createChoicesTimeout bounds the status read behind the create form: a
+// database that does not answer in time is listed as unavailable rather
+// than holding up the form.
+const createChoicesTimeout = 4 * time.Second
+
+// fleetChoices is what the create form needs to know about the fleet.
+type fleetChoices struct {
+	remotes, locals []views.DBChoice
+	existing        []views.ExistingLink
+	support         map[string]links.DatabaseStatus
+}
+
+// createChoices reads the fleet's status (bounded in time) to mark the
+// locals where links cannot be made and to know the links already there.
+func (a *App) createChoices(ctx context.Context) fleetChoices {
+	ctx, cancel := context.WithTimeout(ctx, createChoicesTimeout)
+	defer cancel()
+	out := fleetChoices{support: map[string]links.DatabaseStatus{}}
+	for _, st := range a.cfg.Links.Inventory(ctx) {
+		d := st.DB
+		out.support[d.ConfigVar] = st
+		out.remotes = append(out.remotes, views.DBChoice{
+			ConfigVar: d.ConfigVar, ResourceName: d.ResourceName, DefaultName: links.ShortName(d.ResourceName),
+		})
+		local := views.DBChoice{ConfigVar: d.ConfigVar, ResourceName: d.ResourceName}
+		switch {
+		case !st.Reachable:
+			reason := st.Error
+			if _, after, ok := strings.Cut(reason, " is unreachable: "); ok {
+				reason = after
+			}
+			local.Unavailable = "unreachable (" + reason + ")"
+		case !st.Support.OK:
+			local.Unavailable = st.Support.Reason
+		}
+		out.locals = append(out.locals, local)
+		for _, l := range st.Links {
+			out.existing = append(out.existing, views.ExistingLink{Local: d.ConfigVar, Remote: l.RemoteConfigVar, Name: l.Name})
+		}
+	}
+	return out
+}
+
+// duplicates names the links that already read remote into local.
+func (fc fleetChoices) duplicates(local, remote string) []string {
+	var names []string
+	for _, l := range fc.existing {
+		if l.Local == local && l.Remote == remote {
+			names = append(names, l.Name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// localFix is the inventory's explanation of why links cannot be made in
+// local, or "" when they can (or it is not known).
+func (fc fleetChoices) localFix(local string) string {
+	st, ok := fc.support[local]
+	if !ok || !st.Reachable || st.Support.OK {
+		return ""
+	}
+	return st.Support.Reason
+}
+
+// suggestName offers a valid name after the name was refused: the input
+// made valid, or with a suffix when the name is taken.
+func suggestName(name string, kind errs.Kind) string {
+	if kind == errs.Conflict && links.ValidateName(name) == nil {
+		base := name
+		if len(base) > links.MaxNameLen-2 {
+			base = base[:links.MaxNameLen-2]
+		}
+		return base + "_2"
+	}
+	return links.SuggestName(name)
+}

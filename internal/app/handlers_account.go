@@ -1,0 +1,102 @@
+package app
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/views"
+)
+
+// account is the signed-in user's own page.
+func (a *App) account(c echo.Context) error {
+	return Render(c, http.StatusOK, views.AccountView(views.AccountPage{Page: a.page(c, "Your account", "account")}))
+}
+
+// changePassword lets a user change their own password. The current
+// password is required and wrong guesses count against the same limits as
+// signing in, so a borrowed session cannot be used to guess it.
+func (a *App) changePassword(c echo.Context) error {
+	form, err := c.FormParams()
+	if err != nil {
+		return errs.E(errs.Invalid, "The form could not be read.")
+	}
+	current, next := form.Get("current"), form.Get("new")
+	s := session(c)
+	ip := c.RealIP()
+	fail := func(status int, formErrs views.FormErrors) error {
+		return Render(c, status, views.AccountView(views.AccountPage{Page: a.page(c, "Your account", "account"), Errors: formErrs}))
+	}
+	if ok, wait := a.cfg.Limiter.Allow(ip, s.User.Email); !ok {
+		a.audit(c, auth.ActionPasswordChange, s.User.Email, auth.OutcomeRefused, "too many failed attempts; throttled", "")
+		c.Response().Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
+		return fail(http.StatusTooManyRequests, views.FormErrors{"": fmt.Sprintf("Too many wrong passwords. Try again in %d minute(s).", int(math.Ceil(wait.Minutes())))})
+	}
+	err = a.cfg.Auth.ChangeOwnPassword(c.Request().Context(), s.User.ID, current, next, s.ID)
+	if err != nil {
+		kind := errs.KindOf(err)
+		if kind == errs.Unauthorized {
+			a.cfg.Limiter.Failure(ip, s.User.Email)
+		} else {
+			a.cfg.Limiter.Success(ip, s.User.Email) // not a wrong guess
+		}
+		if kind == errs.Internal {
+			return err
+		}
+		a.audit(c, auth.ActionPasswordChange, s.User.Email, auth.OutcomeRefused, errs.MessageOf(err), "")
+		status := statusOf(kind)
+		if kind == errs.Unauthorized {
+			status = http.StatusUnprocessableEntity // signed in; the form was wrong
+		}
+		return fail(status, views.FormErrors{errs.FieldOf(err): errs.MessageOf(err)})
+	}
+	a.cfg.Limiter.Success(ip, s.User.Email)
+	a.audit(c, auth.ActionPasswordChange, s.User.Email, auth.OutcomeOK, "other sessions signed out", "")
+	a.flash(c, flashOK, "Your password is changed. Your other sessions are signed out.")
+	return redirect(c, "/account")
+}
+
+// resetPassword gives another user a new generated password, shown once.
+func (a *App) resetPassword(c echo.Context) error {
+	u, err := a.userFromParam(c)
+	if err != nil {
+		return err
+	}
+	if u.ID == session(c).User.ID {
+		a.flash(c, flashErr, "Change your own password on your account page.")
+		return redirect(c, "/account")
+	}
+	password := auth.GeneratePassword()
+	if err := a.cfg.Auth.SetPassword(c.Request().Context(), u.Email, password); err != nil {
+		if errs.KindOf(err) == errs.Internal {
+			return err
+		}
+		a.audit(c, auth.ActionPasswordReset, u.Email, auth.OutcomeRefused, errs.MessageOf(err), "")
+		a.flash(c, flashErr, errs.MessageOf(err))
+		return redirect(c, "/users")
+	}
+	a.audit(c, auth.ActionPasswordReset, u.Email, auth.OutcomeOK, "generated; their sessions signed out", "")
+	// Shown in this response only, never stored in clear.
+	p, err := a.usersPage(c, views.UsersPage{})
+	if err != nil {
+		return err
+	}
+	p.Notice = views.PasswordNotice("Reset the password of", u.Email, password)
+	return Render(c, http.StatusOK, views.UsersView(p))
+}
+
+// confirmRemoveUser asks before removing a user.
+func (a *App) confirmRemoveUser(c echo.Context) error {
+	u, err := a.userFromParam(c)
+	if err != nil {
+		return err
+	}
+	if u.ID == session(c).User.ID {
+		a.flash(c, flashErr, "You cannot remove yourself.")
+		return redirect(c, "/users")
+	}
+	return Render(c, http.StatusOK, views.RemoveUserView(views.RemoveUserPage{Page: a.page(c, "Remove "+u.Email, "users"), User: *u}))
+}

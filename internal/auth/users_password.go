@@ -1,0 +1,70 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pglinks/pglinks/internal/errs"
+)
+
+// RecordSignIn notes that the user signed in now, for the Users page.
+func (s *Store) RecordSignIn(ctx context.Context, userID int64) error {
+	if _, err := s.pool.Exec(ctx, "UPDATE pglinks.users SET last_sign_in_at = $2 WHERE id = $1", userID, s.now()); err != nil {
+		return fmt.Errorf("auth: record sign-in of %d: %w", userID, err)
+	}
+	return nil
+}
+
+// ChangeOwnPassword replaces a user's password after checking the current
+// one. Every other session of the user ends; keepSessionID (the one making
+// the change) stays signed in.
+func (s *Store) ChangeOwnPassword(ctx context.Context, userID int64, current, next, keepSessionID string) error {
+	var hash string
+	err := s.pool.QueryRow(ctx, "SELECT password_hash FROM pglinks.users WHERE id = $1", userID).Scan(&hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errs.E(errs.NotFound, "No such user.")
+	}
+	if err != nil {
+		return fmt.Errorf("auth: change password: %w", err)
+	}
+	if len(current) > MaxPasswordLength {
+		return errs.E(errs.Unauthorized, "The current password is not right.").OnField("current")
+	}
+	ok, err := verifyPassword(ctx, current, hash)
+	if err != nil {
+		return fmt.Errorf("auth: change password: %w", err)
+	}
+	if !ok {
+		return errs.E(errs.Unauthorized, "The current password is not right.").OnField("current")
+	}
+	if err := validatePassword(next); err != nil {
+		return errs.E(errs.Invalid, "%s", errs.MessageOf(err)).OnField("new")
+	}
+	if next == current {
+		return errs.E(errs.Invalid, "The new password must differ from the current one.").OnField("new")
+	}
+	newHash, err := hashPassword(ctx, next)
+	if err != nil {
+		return err
+	}
+	keep, _ := hashSessionID(keepSessionID)
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("auth: change password: begin: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "UPDATE pglinks.users SET password_hash = $2, updated_at = $3 WHERE id = $1",
+		userID, newHash, s.now()); err != nil {
+		return fmt.Errorf("auth: change password: %w", err)
+	}
+	if _, err := tx.Exec(ctx, "DELETE FROM pglinks.sessions WHERE user_id = $1 AND id_hash IS DISTINCT FROM $2", userID, keep); err != nil {
+		return fmt.Errorf("auth: change password: end other sessions: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("auth: change password: commit: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,46 @@
+package links
+
+import "testing"
+
+func TestSuggestName(t *testing.T) {
+	for in, want := range map[string]string{
+		"Shop-Orders":   "shop_orders",
+		"Sales Data":    "sales_data",
+		"  my--link!! ": "my_link",
+		"pg_stats":      "link_pg_stats",
+		"PUBLIC":        "link_public",
+		"shop_orders":   "", // already valid: nothing to suggest
+		"¡¿!":           "",
+		"Ünïcode Name":  "n_code_name",
+	} {
+		if got := SuggestName(in); got != want {
+			t.Errorf("SuggestName(%q) = %q, want %q", in, got, want)
+		}
+		if got := SuggestName(in); got != "" {
+			if err := ValidateName(got); err != nil {
+				t.Errorf("SuggestName(%q) = %q is not valid: %v", in, got, err)
+			}
+		}
+	}
+	long := ""
+	for range 100 {
+		long += "Ab-"
+	}
+	if got := SuggestName(long); len(got) > MaxNameLen || ValidateName(got) != nil {
+		t.Errorf("SuggestName(long) = %q (%d)", got, len(got))
+	}
+}
+
+func TestShortName(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgresql-colorful-33594": "colorful_33594",
+		"postgresql-round-06985":    "round_06985",
+		"analytics-db":              "analytics_db",
+		"postgresql-":               "postgresql",
+		"pg-main":                   "link_pg_main",
+	} {
+		if got := ShortName(in); got != want {
+			t.Errorf("ShortName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
