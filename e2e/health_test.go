@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
 	"github.com/playwright-community/playwright-go"
@@ -24,6 +25,20 @@ func makeLink(t *testing.T, env []string, remoteVar, localVar, name string) {
 	}
 	svc := links.NewService(fleet, slog.New(slog.DiscardHandler))
 	defer svc.Close()
+	// The link is recorded in the fleet's state database, as the server
+	// started on the same environment would record it.
+	var stateURL string
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PGLINKS_STATE_URL="); ok {
+			stateURL = v
+		}
+	}
+	store, err := auth.Open(context.Background(), stateURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	svc.Registry = links.NewStateRegistry(store.Pool())
 	if _, err := svc.CreateLink(context.Background(), links.CreateRequest{RemoteVar: remoteVar, LocalVar: localVar, Name: name, CopyEnums: true, Actor: "test"}); err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,8 @@ type DatabaseStatus struct {
 	// Unrecorded names foreign servers that carry a pglinks comment but
 	// match none of pglinks' records: not links, and never managed here.
 	Unrecorded []string
+	// Stale compares each link (by name) with its remote's config var.
+	Stale map[string]*StaleReport
 	// AsOf is when this status was read.
 	AsOf time.Time
 	// FailingSince and RetryAt are set while the database does not
@@ -115,6 +117,12 @@ func (s *Service) readStatus(ctx context.Context, d *Database, recs map[string]L
 	}
 	if st.Links, st.Unrecorded, err = readLinks(ctx, conn.Conn(), d, nil, recs); err != nil {
 		st.Error = "could not read the links: " + err.Error()
+		return st
+	}
+	if len(st.Links) > 0 {
+		if st.Stale, err = s.staleInDatabase(ctx, conn.Conn(), st.Links); err != nil {
+			s.Log.Warn("stale check", "local", d.ConfigVar, "err", err)
+		}
 	}
 	return st
 }

@@ -69,6 +69,7 @@ func TestRemoteHaltedThenMoved(t *testing.T) {
 	}
 	moved := c.URL(remote.Owner, remote.Password, remote.Name)
 	svc2 := newService(t, []string{"DATABASE_URL=" + local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + moved})
+	svc2.Registry = svc.Registry // the same state database: a restart, not a new install
 	shortTimeouts(svc2)
 	h = probe(t, svc2, "sales")
 	if h.State != HealthBroken {
@@ -109,7 +110,7 @@ func TestStaleIgnoresTuningOptions(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	createSales(t, f)
-	execAs(t, f.local.URL, `ALTER SERVER sales OPTIONS (SET connect_timeout '9', SET application_name 'other', ADD keepalives '1', ADD keepalives_idle '30')`)
+	execAs(t, f.local.URL, `ALTER SERVER sales OPTIONS (SET connect_timeout '9', SET application_name 'other', SET keepalives '1', SET keepalives_idle '30', SET keepalives_count '9')`)
 	_, r, err := f.svc.CheckStale(ctx, "DATABASE_URL", "sales")
 	if err != nil || r.Stale() {
 		t.Fatalf("tuning options made the link stale: %q, %v", r.Summary(), err)
@@ -131,6 +132,7 @@ func TestRemoteNoLongerInFleet(t *testing.T) {
 	f := newFixture(t)
 	createSales(t, f)
 	svc := newService(t, []string{"DATABASE_URL=" + f.local.URL})
+	svc.Registry = f.svc.Registry
 	_, r, err := svc.CheckStale(ctx, "DATABASE_URL", "sales")
 	if err != nil || !r.RemoteGone || r.Repairable() {
 		t.Fatalf("report = %+v, %v", r, err)

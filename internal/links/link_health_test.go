@@ -142,6 +142,7 @@ func TestRotationBreaksLinkAndRepairFixesIt(t *testing.T) {
 
 	// pglinks restarted with the new URL.
 	svc := newService(t, []string{"DATABASE_URL=" + f.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + newURL})
+	svc.Registry = f.svc.Registry // the same state database: a restart
 	shortTimeouts(svc)
 	h := probe(t, svc, "sales")
 	if h.State != HealthBroken || !strings.HasPrefix(h.Reason, "password refused") {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
@@ -224,39 +223,18 @@ func (s *Service) CheckStale(ctx context.Context, localVar, name string) (*Link,
 // cannot be read are left out.
 func (s *Service) StaleReports(ctx context.Context, inv []DatabaseStatus) map[string]*StaleReport {
 	out := map[string]*StaleReport{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
 	for _, st := range inv {
-		if len(st.Links) == 0 || !st.Reachable {
-			continue
+		for name, r := range st.Stale {
+			out[HealthKey(st.DB.ConfigVar, name)] = r
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			reports, err := s.staleInDatabase(ctx, st.DB, st.Links)
-			if err != nil {
-				s.Log.Warn("stale check", "local", st.DB.ConfigVar, "err", err)
-				return
-			}
-			mu.Lock()
-			for name, r := range reports {
-				out[HealthKey(st.DB.ConfigVar, name)] = r
-			}
-			mu.Unlock()
-		}()
 	}
-	wg.Wait()
 	return out
 }
 
-func (s *Service) staleInDatabase(ctx context.Context, d *Database, ls []Link) (map[string]*StaleReport, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.StatusTimeout)
-	defer cancel()
-	conn, err := s.acquire(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Release()
+// staleInDatabase compares every link of a database with the fleet, over
+// the connection that read its status: the inventory's snapshot carries
+// the result, so a page view asks no database for it.
+func (s *Service) staleInDatabase(ctx context.Context, conn querier, ls []Link) (map[string]*StaleReport, error) {
 	rows, err := conn.Query(ctx, `SELECT s.srvname, coalesce(s.srvoptions, '{}'), um.umid IS NOT NULL, coalesce(um.umoptions, '{}'), current_user
 		  FROM pg_foreign_server s
 		  LEFT JOIN pg_user_mappings um ON um.srvid = s.oid AND um.usename = current_user`)

@@ -78,6 +78,7 @@ func (s *Service) subscription(ctx context.Context, configVar, name string) (*Da
 
 // SetEnabled enables or disables a subscription.
 func (s *Service) SetEnabled(ctx context.Context, configVar, name string, enable bool) (*Result, error) {
+	defer s.forgetOverview()
 	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout+s.StatementTimeout)
 	defer cancel()
 	d, sub, err := s.subscription(ctx, configVar, name)
@@ -189,6 +190,7 @@ type DropSubscriptionRequest struct {
 // disabled, detached from its slot and dropped, and the result names the
 // slot left orphaned on the publisher.
 func (s *Service) DropSubscription(ctx context.Context, req DropSubscriptionRequest) (*Result, error) {
+	defer s.forgetOverview()
 	if req.Confirm != req.Name {
 		return nil, errs.E(errs.Invalid, "Type the subscription name exactly to confirm; nothing was changed.").OnField("confirm")
 	}
@@ -311,6 +313,7 @@ func (s *Service) PlanDropSlot(ctx context.Context, configVar, name string) (*Sl
 
 // DropSlot drops an inactive replication slot.
 func (s *Service) DropSlot(ctx context.Context, req DropSlotRequest) (*Result, error) {
+	defer s.forgetOverview()
 	if req.Confirm != req.Name {
 		return nil, errs.E(errs.Invalid, "Type the slot name exactly to confirm; nothing was changed.").OnField("confirm")
 	}

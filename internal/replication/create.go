@@ -150,6 +150,7 @@ func (s *Service) PlanPublication(ctx context.Context, req PublicationRequest) (
 
 // CreatePublication runs a publication request whose preflight is clean.
 func (s *Service) CreatePublication(ctx context.Context, req PublicationRequest) (*Preflight, *Result, error) {
+	defer s.forgetOverview()
 	p, err := s.PlanPublication(ctx, req)
 	if err != nil || !p.OK() {
 		return p, nil, err
@@ -386,6 +387,7 @@ func subscriptionConnInfo(d *links.Database) (conninfo, masked string) {
 // CREATE SUBSCRIPTION that creates a slot cannot run in a transaction
 // block, so it is bounded by a session statement_timeout, reset after.
 func (s *Service) CreateSubscription(ctx context.Context, req SubscriptionRequest) (*Preflight, *Result, error) {
+	defer s.forgetOverview()
 	p, err := s.PlanSubscription(ctx, req)
 	if err != nil || !p.OK() {
 		return p, nil, err

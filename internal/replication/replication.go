@@ -6,10 +6,13 @@
 package replication
 
 import (
+	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/pglinks/pglinks/internal/links"
+	"golang.org/x/sync/singleflight"
 )
 
 // Service reads and changes logical replication across the fleet.
@@ -25,6 +28,42 @@ type Service struct {
 	ProbeTimeout time.Duration
 	// StatementTimeout is set (SET LOCAL) in every write transaction.
 	StatementTimeout time.Duration
+
+	recentMu sync.Mutex
+	recent   *Overview
+	flight   singleflight.Group
+}
+
+// RecentOverview is Overview at most maxAge old (0: read now), shared by
+// concurrent callers: the inventory shows replication warnings on every
+// card without asking every database on every page view. pglinks' own
+// replication changes are visible at once.
+func (s *Service) RecentOverview(ctx context.Context, maxAge time.Duration) *Overview {
+	s.recentMu.Lock()
+	o := s.recent
+	s.recentMu.Unlock()
+	if o != nil && maxAge > 0 && time.Since(o.ReadAt) < maxAge {
+		return o
+	}
+	ch := s.flight.DoChan("overview", func() (any, error) {
+		o := s.Overview(context.WithoutCancel(ctx))
+		s.recentMu.Lock()
+		s.recent = o
+		s.recentMu.Unlock()
+		return o, nil
+	})
+	select {
+	case r := <-ch:
+		return r.Val.(*Overview)
+	case <-ctx.Done():
+		return &Overview{ReadAt: time.Now()}
+	}
+}
+
+func (s *Service) forgetOverview() {
+	s.recentMu.Lock()
+	s.recent = nil
+	s.recentMu.Unlock()
 }
 
 // New returns a Service over the fleet of svc with production defaults.
