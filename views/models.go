@@ -64,6 +64,7 @@ func secondsSince(t time.Time) int {
 }
 
 func secondsUntil(t time.Time) int { return max(0, int(time.Until(t).Seconds()+0.5)) }
+
 // DatabaseAnchor is the id of a database's card on the inventory, so
 // breadcrumbs can point at it (/#db-DATABASE_URL).
 func DatabaseAnchor(configVar string) string { return "db-" + configVar }
