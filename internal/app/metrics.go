@@ -84,7 +84,7 @@ func (a *App) metricsHandler() echo.HandlerFunc {
 		return func(c echo.Context) error { return echo.ErrNotFound }
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newReplicationCollector(a.cfg.Replication))
+	reg.MustRegister(newReplicationCollector(a.cfg.Replication), newLinkCollector(a.cfg.Links, a.health))
 	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: nil, Timeout: 15 * time.Second})
 	want := []byte("Bearer " + token)
 	return func(c echo.Context) error {

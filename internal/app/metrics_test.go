@@ -2,6 +2,7 @@ package app
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -60,5 +61,26 @@ func TestReplicationPageForViewers(t *testing.T) {
 	}
 	if r := c.get("/replication/slots/drop?db=DATABASE_URL&name=x"); r.Status != http.StatusForbidden {
 		t.Errorf("viewer GET drop slot: %d, want 403", r.Status)
+	}
+}
+
+// Each link's health and staleness are in /metrics once probed.
+func TestMetricsLinkHealth(t *testing.T) {
+	const token = "s3cret-metrics-token"
+	e := newEnv(t, func(c *Config) { c.MetricsToken = token })
+	c := e.client(t)
+	c.signIn(adminEmail)
+	if r := c.post("/links", url.Values{"remote": {"HEROKU_POSTGRESQL_BLUE_URL"}, "local": {"DATABASE_URL"}, "name": {"sales"}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("create: %d", r.Status)
+	}
+	if r := c.post("/databases/DATABASE_URL/links/sales/check", nil); r.Status != http.StatusSeeOther {
+		t.Fatalf("check now: %d %.300s", r.Status, r.Body)
+	}
+	r := c.do("GET", "/metrics", nil, "Authorization", "Bearer "+token)
+	labels := `{database="DATABASE_URL",link="sales",remote="HEROKU_POSTGRESQL_BLUE_URL"}`
+	for _, want := range []string{"pglinks_link_healthy" + labels + " 1", "pglinks_link_stale" + labels + " 0", "pglinks_link_probe_seconds" + labels} {
+		if !strings.Contains(r.Body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, r.Body)
+		}
 	}
 }

@@ -1,0 +1,61 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/pglinks/pglinks/internal/links"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// linkCollector exports each link's health (from the health monitor's
+// cache, which the scrape keeps warm) and whether it is stale, so teams
+// can alert on a link broken by a rotation or a failover.
+type linkCollector struct {
+	links   *links.Service
+	health  func() *links.Monitor
+	timeout time.Duration
+
+	healthy, stale, rtt *prometheus.Desc
+}
+
+func newLinkCollector(svc *links.Service, health func() *links.Monitor) *linkCollector {
+	labels := []string{"database", "link", "remote"}
+	return &linkCollector{
+		links: svc, health: health, timeout: 10 * time.Second,
+		healthy: prometheus.NewDesc("pglinks_link_healthy",
+			"1 when the last probe through the link worked, 0 when it failed; absent until the link is probed.", labels, nil),
+		stale: prometheus.NewDesc("pglinks_link_stale",
+			"1 when the link's server or user mapping differs from its remote's config var.", labels, nil),
+		rtt: prometheus.NewDesc("pglinks_link_probe_seconds",
+			"Round trip of the last successful probe through the link, remote connection included.", labels, nil),
+	}
+}
+
+func (lc *linkCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- lc.healthy
+	ch <- lc.stale
+	ch <- lc.rtt
+}
+
+func (lc *linkCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), lc.timeout)
+	defer cancel()
+	inv := lc.links.Inventory(ctx)
+	health := lc.health().Lookup(inv)
+	for _, st := range inv {
+		for _, l := range st.Links {
+			labels := []string{st.DB.ConfigVar, l.Name, l.RemoteConfigVar}
+			if r := st.Stale[l.Name]; r != nil {
+				ch <- prometheus.MustNewConstMetric(lc.stale, prometheus.GaugeValue, b2f(r.Stale()), labels...)
+			}
+			switch h := health[links.HealthKey(st.DB.ConfigVar, l.Name)]; h.State {
+			case links.HealthHealthy:
+				ch <- prometheus.MustNewConstMetric(lc.healthy, prometheus.GaugeValue, 1, labels...)
+				ch <- prometheus.MustNewConstMetric(lc.rtt, prometheus.GaugeValue, h.RTT.Seconds(), labels...)
+			case links.HealthBroken:
+				ch <- prometheus.MustNewConstMetric(lc.healthy, prometheus.GaugeValue, 0, labels...)
+			}
+		}
+	}
+}
