@@ -1,0 +1,85 @@
+package app
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pglinks/pglinks/internal/links"
+)
+
+// Two pglinks processes behind one address share the state database
+// (sessions, audit, link records) and serialise link work through the
+// databases' advisory locks: a session made on one is good on the other,
+// and of two creates of one name at once, exactly one wins.
+func TestTwoProcessesShareStateAndLocks(t *testing.T) {
+	e := newEnv(t)
+	second := func() *httptest.Server {
+		fleet, err := links.LoadFleet([]string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + e.remote.URL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc := links.NewService(fleet, slog.New(slog.DiscardHandler))
+		t.Cleanup(svc.Close)
+		svc.Registry = links.NewStateRegistry(e.store.Pool())
+		a, err := New(Config{Links: svc, Auth: e.store, Log: slog.New(slog.DiscardHandler), SessionKeys: e.keys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(a.Handler())
+		t.Cleanup(srv.Close)
+		return srv
+	}()
+
+	c := e.client(t)
+	c.signIn(adminEmail)
+	// The same browser, now talking to the other process: the cookie is
+	// for the same host (127.0.0.1), so the jar sends it.
+	other := &client{t: t, e: &env{app: e.app, srv: second, store: e.store}, http: c.http, csrf: c.csrf}
+	if r := other.get("/"); r.Status != http.StatusOK || !strings.Contains(r.Body, adminEmail) {
+		t.Fatalf("session from process 1 on process 2: %d", r.Status)
+	}
+
+	var wg sync.WaitGroup
+	statuses := make([]int, 2)
+	bodies := make([]string, 2)
+	for i, cl := range []*client{c, other} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			form := url.Values{"remote": {"HEROKU_POSTGRESQL_BLUE_URL"}, "local": {"DATABASE_URL"}, "name": {"both"}, "csrf": {c.csrf}}
+			r := cl.do("POST", "/links", form)
+			statuses[i], bodies[i] = r.Status, r.Body
+		}()
+	}
+	wg.Wait()
+	wins := 0
+	for i, s := range statuses {
+		switch s {
+		case http.StatusSeeOther:
+			wins++
+		case http.StatusConflict:
+			if !strings.Contains(bodies[i], "taken") && !strings.Contains(bodies[i], "in progress") {
+				t.Errorf("loser's message: %.400s", bodies[i])
+			}
+		default:
+			t.Errorf("process %d answered %d", i+1, s)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d creates won, want exactly 1 (statuses %v)", wins, statuses)
+	}
+	if n := queryInt(t, e.local.URL, "SELECT count(*) FROM pg_foreign_server WHERE srvname = 'both'"); n != 1 {
+		t.Fatalf("%d servers named both", n)
+	}
+	// The link made through either process is pglinks' own to both.
+	for _, cl := range []*client{c, other} {
+		if r := cl.get("/databases/DATABASE_URL/links/both"); r.Status != http.StatusOK {
+			t.Fatalf("link page: %d", r.Status)
+		}
+	}
+}
