@@ -106,6 +106,36 @@ type InventoryPage struct {
 	ReadBy map[string][]links.Link
 	// Stale compares each link with its remote's config var, by HealthKey.
 	Stale map[string]*links.StaleReport
+	// Fleet is how many databases the fleet has; Databases is the page of
+	// them matching Query.
+	Fleet   int
+	Query   string
+	Matches int
+	PageNo  int
+}
+
+// DatabasesPerPage is how many database cards the inventory shows at once.
+const DatabasesPerPage = 20
+
+// SearchFleetFrom is the fleet size from which the inventory offers search.
+const SearchFleetFrom = 10
+
+// Pages is how many pages of cards match the query.
+func (p InventoryPage) Pages() int { return max(1, (p.Matches+DatabasesPerPage-1)/DatabasesPerPage) }
+
+// PageURL is the inventory's page n with the current query.
+func (p InventoryPage) PageURL(n int) string {
+	q := url.Values{}
+	if p.Query != "" {
+		q.Set("q", p.Query)
+	}
+	if n > 1 {
+		q.Set("page", strconv.Itoa(n))
+	}
+	if len(q) == 0 {
+		return "/"
+	}
+	return "/?" + q.Encode()
 }
 
 // LinkPage shows one link and one page of its foreign tables.

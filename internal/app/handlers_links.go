@@ -18,13 +18,29 @@ import (
 )
 
 func (a *App) inventory(c echo.Context) error {
+	query := strings.TrimSpace(c.QueryParam("q"))
+	if len(query) > 200 {
+		return errs.E(errs.Invalid, "The search is longer than 200 characters.")
+	}
+	pageNo := 1
+	if v := c.QueryParam("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100_000 {
+			return errs.E(errs.Invalid, "The page number %q is not a whole number from 1 up.", v)
+		}
+		pageNo = n
+	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 15*time.Second)
 	defer cancel()
 	repl := make(chan map[string][]replication.Warning, 1)
 	go func() { repl <- a.replicationWarnings(ctx) }()
-	dbs := a.cfg.Links.Inventory(ctx)
+	all := a.cfg.Links.Inventory(ctx)
+	matching := links.MatchInventory(all, query)
+	from := min((pageNo-1)*views.DatabasesPerPage, len(matching))
+	dbs := matching[from:min(from+views.DatabasesPerPage, len(matching))]
 	return Render(c, http.StatusOK, views.Inventory(views.InventoryPage{Page: a.page(c, "Databases", "databases"), Databases: dbs, ReplicationWarnings: <-repl,
-		Health: a.health().Lookup(dbs), ReadBy: links.ReadBy(dbs), Stale: a.cfg.Links.StaleReports(ctx, dbs)}))
+		Health: a.health().Lookup(dbs), ReadBy: links.ReadBy(all), Stale: a.cfg.Links.StaleReports(ctx, dbs),
+		Fleet: len(all), Query: query, Matches: len(matching), PageNo: pageNo}))
 }
 
 // refreshDatabase reads one database's card again now, whatever its

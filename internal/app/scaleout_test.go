@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -81,5 +82,53 @@ func TestTwoProcessesShareStateAndLocks(t *testing.T) {
 		if r := cl.get("/databases/DATABASE_URL/links/both"); r.Status != http.StatusOK {
 			t.Fatalf("link page: %d", r.Status)
 		}
+	}
+}
+
+// A large fleet's inventory offers search and shows 20 cards a page.
+func TestInventorySearchAndPages(t *testing.T) {
+	e := newEnv(t)
+	vars := []string{"DATABASE_URL=" + e.local.URL}
+	var names []string
+	for i := 1; i <= 24; i++ {
+		v := "FLEET_DB_" + strconv.Itoa(100+i)
+		names = append(names, v)
+		vars = append(vars, v+"="+e.remote.URL)
+	}
+	vars = append(vars, "PGLINKS_DATABASES="+strings.Join(names, ","))
+	fleet, err := links.LoadFleet(vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := links.NewService(fleet, slog.New(slog.DiscardHandler))
+	t.Cleanup(svc.Close)
+	svc.Registry = links.NewStateRegistry(e.store.Pool())
+	a, err := New(Config{Links: svc, Auth: e.store, Log: slog.New(slog.DiscardHandler), SessionKeys: e.keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	c := (&env{app: a, srv: srv, store: e.store}).client(t)
+	c.signIn(viewerEmail)
+
+	cards := func(body string) int { return strings.Count(body, `<section class="card scroll-mt-4"`) }
+	r := c.get("/")
+	if !strings.Contains(r.Body, `data-testid="fleet-search"`) || cards(r.Body) != 20 || !strings.Contains(r.Body, "25 databases.") {
+		t.Fatalf("page 1: %d cards", cards(r.Body))
+	}
+	if r := c.get("/?page=2"); cards(r.Body) != 5 || !strings.Contains(r.Body, "Page 2 of 2") {
+		t.Fatalf("page 2: %d cards", cards(r.Body))
+	}
+	r = c.get("/?q=db_107")
+	if cards(r.Body) != 1 || !strings.Contains(r.Body, `data-testid="db-FLEET_DB_107"`) || !strings.Contains(r.Body, "1 of 25 databases match") {
+		t.Fatalf("search: %d cards", cards(r.Body))
+	}
+	r = c.get("/?q=%3Cscript%3E")
+	if !strings.Contains(r.Body, `data-testid="no-match"`) || strings.Contains(r.Body, "<script>") {
+		t.Fatal("no-match message missing or the query echoed raw")
+	}
+	if r := c.get("/?page=x"); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("bad page: %d", r.Status)
 	}
 }

@@ -2,6 +2,7 @@ package links
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 )
@@ -193,4 +194,26 @@ func (s *Service) refreshDue(ctx context.Context, interval time.Duration, worker
 		}()
 	}
 	wg.Wait()
+}
+
+// MatchInventory keeps the statuses whose database (resource name, config
+// var, database name) or one of whose links contains query,
+// case-insensitively; "" keeps all.
+func MatchInventory(inv []DatabaseStatus, query string) []DatabaseStatus {
+	if query == "" {
+		return inv
+	}
+	q := strings.ToLower(query)
+	has := func(s string) bool { return strings.Contains(strings.ToLower(s), q) }
+	var out []DatabaseStatus
+	for _, st := range inv {
+		match := has(st.DB.ResourceName) || has(st.DB.ConfigVar) || has(st.DB.DBName)
+		for _, l := range st.Links {
+			match = match || has(l.Name) || has(l.RemoteConfigVar) || has(l.RemoteResourceName)
+		}
+		if match {
+			out = append(out, st)
+		}
+	}
+	return out
 }
