@@ -116,10 +116,10 @@ func TestStateDatabaseSilent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	store.CallTimeout = time.Second
 	if _, err := store.AddUser(ctx, adminEmail, auth.RoleAdmin, password); err != nil {
 		t.Fatal(err)
 	}
+	store.CallTimeout = 2 * time.Second
 	fleet, _ := links.LoadFleet(nil)
 	log := slog.New(slog.DiscardHandler)
 	svc := links.NewService(fleet, log)

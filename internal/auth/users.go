@@ -69,9 +69,7 @@ func scanUser(row pgx.Row) (*User, error) {
 }
 
 // AddUser creates an account. The email is normalised (trimmed, lowercased).
-func (s *Store) AddUser(ctx context.Context, email string, role Role, password string) (_ *User, rerr error) {
-	ctx, end := s.call(ctx, &rerr)
-	defer end()
+func (s *Store) AddUser(ctx context.Context, email string, role Role, password string) (*User, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
 		return nil, err
@@ -82,10 +80,18 @@ func (s *Store) AddUser(ctx context.Context, email string, role Role, password s
 	if err := validatePassword(password); err != nil {
 		return nil, err
 	}
+	// Hashing is slow on purpose: it is not a database call and does not
+	// count against the state database's deadline.
 	hash, err := hashPassword(ctx, password)
 	if err != nil {
 		return nil, err
 	}
+	return s.insertUser(ctx, email, role, hash)
+}
+
+func (s *Store) insertUser(ctx context.Context, email string, role Role, hash string) (_ *User, rerr error) {
+	ctx, end := s.call(ctx, &rerr)
+	defer end()
 	u, err := scanUser(s.pool.QueryRow(ctx,
 		`INSERT INTO pglinks.users (email, role, password_hash, created_at, updated_at)
 		 VALUES ($1, $2, $3, $4, $4) RETURNING `+userColumns,
@@ -204,9 +210,7 @@ func (s *Store) SetRole(ctx context.Context, email string, role Role) (rerr erro
 
 // SetPassword replaces a user's password and ends all their sessions, since
 // a password change usually means the old one leaked.
-func (s *Store) SetPassword(ctx context.Context, email, password string) (rerr error) {
-	ctx, end := s.call(ctx, &rerr)
-	defer end()
+func (s *Store) SetPassword(ctx context.Context, email, password string) error {
 	email = normalizeEmail(email)
 	if err := validatePassword(password); err != nil {
 		return err
@@ -215,6 +219,12 @@ func (s *Store) SetPassword(ctx context.Context, email, password string) (rerr e
 	if err != nil {
 		return err
 	}
+	return s.storePassword(ctx, email, hash)
+}
+
+func (s *Store) storePassword(ctx context.Context, email, hash string) (rerr error) {
+	ctx, end := s.call(ctx, &rerr)
+	defer end()
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("auth: set password: begin: %w", err)

@@ -11,7 +11,9 @@ import (
 )
 
 // RecordSignIn notes that the user signed in now, for the Users page.
-func (s *Store) RecordSignIn(ctx context.Context, userID int64) error {
+func (s *Store) RecordSignIn(ctx context.Context, userID int64) (rerr error) {
+	ctx, end := s.call(ctx, &rerr)
+	defer end()
 	if _, err := s.pool.Exec(ctx, "UPDATE pglinks.users SET last_sign_in_at = $2 WHERE id = $1", userID, s.now()); err != nil {
 		return fmt.Errorf("auth: record sign-in of %d: %w", userID, err)
 	}
@@ -22,13 +24,9 @@ func (s *Store) RecordSignIn(ctx context.Context, userID int64) error {
 // one. Every other session of the user ends; keepSessionID (the one making
 // the change) stays signed in.
 func (s *Store) ChangeOwnPassword(ctx context.Context, userID int64, current, next, keepSessionID string) error {
-	var hash string
-	err := s.pool.QueryRow(ctx, "SELECT password_hash FROM pglinks.users WHERE id = $1", userID).Scan(&hash)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return errs.E(errs.NotFound, "No such user.")
-	}
+	hash, err := s.passwordHash(ctx, userID)
 	if err != nil {
-		return fmt.Errorf("auth: change password: %w", err)
+		return err
 	}
 	if len(current) > MaxPasswordLength {
 		return errs.E(errs.Unauthorized, "The current password is not right.").OnField("current")
@@ -50,6 +48,28 @@ func (s *Store) ChangeOwnPassword(ctx context.Context, userID int64, current, ne
 	if err != nil {
 		return err
 	}
+	return s.replacePassword(ctx, userID, newHash, keepSessionID)
+}
+
+func (s *Store) passwordHash(ctx context.Context, userID int64) (_ string, rerr error) {
+	ctx, end := s.call(ctx, &rerr)
+	defer end()
+	var hash string
+	err := s.pool.QueryRow(ctx, "SELECT password_hash FROM pglinks.users WHERE id = $1", userID).Scan(&hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", errs.E(errs.NotFound, "No such user.")
+	}
+	if err != nil {
+		return "", fmt.Errorf("auth: change password: %w", err)
+	}
+	return hash, nil
+}
+
+// replacePassword stores a new hash and ends every session of the user
+// but keepSessionID.
+func (s *Store) replacePassword(ctx context.Context, userID int64, newHash, keepSessionID string) (rerr error) {
+	ctx, end := s.call(ctx, &rerr)
+	defer end()
 	keep, _ := hashSessionID(keepSessionID)
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
