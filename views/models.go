@@ -116,6 +116,7 @@ type CreateForm struct {
 	Name      string
 	CopyEnums bool
 	Errors    FormErrors
+	CreateOptions
 }
 
 // DestroyPage is the typed-name confirmation.

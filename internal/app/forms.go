@@ -2,6 +2,8 @@ package app
 
 import (
 	"net/url"
+
+	"github.com/pglinks/pglinks/views"
 	"strings"
 	"unicode/utf8"
 )
@@ -29,15 +31,18 @@ func field(form url.Values, name string) string {
 type createInput struct {
 	Remote, Local, Name string
 	CopyEnums           bool
+	views.CreateOptions
 }
 
 func decodeCreateForm(form url.Values) createInput {
-	return createInput{
+	in := createInput{
 		Remote:    field(form, "remote"),
 		Local:     field(form, "local"),
 		Name:      field(form, "name"),
 		CopyEnums: form.Get("copy_enums") != "",
 	}
+	in.CreateOptions = decodeCreateOptions(form)
+	return in
 }
 
 // loginInput is the sign-in form. The password is not trimmed: spaces may

@@ -44,15 +44,27 @@ func (a *App) showLink(c echo.Context) error {
 }
 
 func (a *App) createForm(c echo.Context, in createInput, formErrs views.FormErrors) views.CreateForm {
-	return views.CreateForm{
-		Page:      a.page(c, "New data link", "databases"),
-		Databases: a.cfg.Links.Fleet.Databases,
-		Remote:    in.Remote,
-		Local:     in.Local,
-		Name:      in.Name,
-		CopyEnums: in.CopyEnums,
-		Errors:    formErrs,
+	f := views.CreateForm{
+		Page:          a.page(c, "New data link", "databases"),
+		Databases:     a.cfg.Links.Fleet.Databases,
+		Remote:        in.Remote,
+		Local:         in.Local,
+		Name:          in.Name,
+		CopyEnums:     in.CopyEnums,
+		Errors:        formErrs,
+		CreateOptions: in.CreateOptions,
 	}
+	// Once the remote is chosen, offer its schemas and tables, read with
+	// pglinks' own bounded connection.
+	if _, ok := a.cfg.Links.Fleet.Get(in.Remote); ok {
+		cat, err := a.cfg.Links.ReadRemoteCatalog(c.Request().Context(), in.Remote, in.RemoteSchema)
+		if err != nil {
+			f.CatalogErr = errs.MessageOf(err)
+		} else {
+			f.Catalog = cat
+		}
+	}
+	return f
 }
 
 func (a *App) newLinkForm(c echo.Context) error {
@@ -67,15 +79,36 @@ func (a *App) newLinkForm(c echo.Context) error {
 			in.Remote = v
 		}
 	}
+	in.RemoteSchema = nameField(c.QueryParam("remote_schema"))
 	return Render(c, http.StatusOK, views.CreateLinkView(a.createForm(c, in, nil)))
 }
 
+// createRequest is the domain request the form asks for.
+func createRequest(in createInput, actor string) links.CreateRequest {
+	req := links.CreateRequest{
+		RemoteVar: in.Remote, LocalVar: in.Local, Name: in.Name, CopyEnums: in.CopyEnums, Actor: actor,
+		RemoteSchema: in.RemoteSchema, ReadOnly: in.ReadOnly, Token: in.Token,
+	}
+	if in.SomeTables {
+		req.Tables = append([]string{}, in.Tables...)
+	}
+	return req
+}
+
+// createLink serves the create form's three buttons: "Load tables" (op
+// load) re-renders the form for the chosen remote and schema, "Preview
+// SQL" (op preview) shows what create would run, and "Create link" runs it.
 func (a *App) createLink(c echo.Context) error {
 	form, err := c.FormParams()
 	if err != nil {
 		return errs.E(errs.Invalid, "The form could not be read.")
 	}
 	in := decodeCreateForm(form)
+	op := form.Get("op")
+	if op == "load" {
+		in.Token = ""
+		return Render(c, http.StatusOK, views.CreateLinkView(a.createForm(c, in, nil)))
+	}
 	formErrs := views.FormErrors{}
 	if in.Remote == "" {
 		formErrs["remote"] = "Choose the remote database."
@@ -87,9 +120,21 @@ func (a *App) createLink(c echo.Context) error {
 		return Render(c, http.StatusUnprocessableEntity, views.CreateLinkView(a.createForm(c, in, formErrs)))
 	}
 	s := session(c)
-	res, err := a.cfg.Links.CreateLink(c.Request().Context(), links.CreateRequest{
-		RemoteVar: in.Remote, LocalVar: in.Local, Name: in.Name, CopyEnums: in.CopyEnums, Actor: s.User.Email,
-	})
+	if op == "preview" {
+		in.Token = ""
+		p, err := a.cfg.Links.PreviewCreate(c.Request().Context(), createRequest(in, s.User.Email))
+		if err != nil {
+			if errs.KindOf(err) == errs.Internal {
+				return err
+			}
+			formErrs[errs.FieldOf(err)] = errs.MessageOf(err)
+			return Render(c, statusOf(errs.KindOf(err)), views.CreateLinkView(a.createForm(c, in, formErrs)))
+		}
+		in.Token = p.Token
+		f := views.CreateForm{Page: a.page(c, "Preview of link "+p.Name, "databases"), Remote: in.Remote, Local: in.Local, Name: in.Name, CopyEnums: in.CopyEnums, CreateOptions: in.CreateOptions}
+		return Render(c, http.StatusOK, views.CreatePreviewView(views.CreatePreviewPage{Page: f.Page, Form: f, Preview: p}))
+	}
+	res, err := a.cfg.Links.CreateLink(c.Request().Context(), createRequest(in, s.User.Email))
 	target := in.Local + "/" + in.Name
 	if err != nil {
 		if errs.KindOf(err) == errs.Internal {
@@ -98,6 +143,7 @@ func (a *App) createLink(c echo.Context) error {
 		}
 		a.audit(c, auth.ActionLinkCreate, target, outcomeOf(err), errs.MessageOf(err), "")
 		formErrs[errs.FieldOf(err)] = errs.MessageOf(err)
+		in.Token = ""
 		return Render(c, statusOf(errs.KindOf(err)), views.CreateLinkView(a.createForm(c, in, formErrs)))
 	}
 	target = in.Local + "/" + res.Link.Name

@@ -240,6 +240,12 @@ func cascadeDependents(ctx context.Context, tx pgx.Tx, name string) ([]Dependent
 	if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT pglinks_plan; RELEASE SAVEPOINT pglinks_plan"); err != nil {
 		return nil, err
 	}
+	return describeGone(ctx, tx, name, before, after)
+}
+
+// describeGone describes the objects in before and not in after, outside
+// schema name.
+func describeGone(ctx context.Context, tx pgx.Tx, name string, before, after map[objKey]bool) ([]Dependent, error) {
 	var classes, objs []uint32
 	var subs []int32
 	for k := range before {
@@ -255,7 +261,7 @@ func cascadeDependents(ctx context.Context, tx pgx.Tx, name string) ([]Dependent
 		return nil, err
 	}
 	var out []Dependent
-	err = collectRows(ctx, tx, sqlDescribeDropped, []any{classes, objs, subs, name}, func(r pgx.Rows) error {
+	err := collectRows(ctx, tx, sqlDescribeDropped, []any{classes, objs, subs, name}, func(r pgx.Rows) error {
 		var d Dependent
 		err := r.Scan(&d.Type, &d.Schema, &d.Identity, &d.Description)
 		out = append(out, d)
