@@ -74,3 +74,14 @@ type CreatePreviewPage struct {
 	Form    CreateForm
 	Preview *links.CreatePreview
 }
+
+// RefreshPath is the URL of a link's refresh confirmation.
+func RefreshPath(localVar, name string) string { return LinkPath(localVar, name) + "/refresh" }
+
+// RefreshPage is the refresh confirmation.
+type RefreshPage struct {
+	Page
+	Plan   *links.RefreshPlan
+	Local  *links.Database
+	Errors FormErrors
+}

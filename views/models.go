@@ -78,6 +78,7 @@ type LinkPage struct {
 	Local     *links.Database
 	Tables    []links.ForeignTable // this page's
 	TablePage *links.TablePage
+	Drift     *links.Drift // nil when it could not be read at all
 }
 
 // TablesPerPage is how many foreign tables the link page shows at once.

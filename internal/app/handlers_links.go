@@ -40,7 +40,7 @@ func (a *App) showLink(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return Render(c, http.StatusOK, views.LinkView(views.LinkPage{Page: a.page(c, l.Name, "databases"), Link: l, Local: local, Tables: tp.Tables, TablePage: tp}))
+	return Render(c, http.StatusOK, views.LinkView(views.LinkPage{Page: a.page(c, l.Name, "databases"), Link: l, Local: local, Tables: tp.Tables, TablePage: tp, Drift: a.linkDrift(c, local.ConfigVar, l.Name)}))
 }
 
 func (a *App) createForm(c echo.Context, in createInput, formErrs views.FormErrors) views.CreateForm {
@@ -232,8 +232,17 @@ func (a *App) destroyLink(c echo.Context) error {
 		}
 		detail += fmt.Sprintf("; also dropped %d dependent object(s): %s", n, strings.Join(ds, ", "))
 	}
+	msg := fmt.Sprintf("Link %s destroyed in %s.", name, localVar)
+	for _, t := range res.Types {
+		if t.Drop {
+			detail += "; dropped copied enum " + t.Type
+		} else {
+			detail += "; kept copied enum " + t.Type + ": " + t.Reason
+			msg += fmt.Sprintf(" Kept the enum type %s: %s.", t.Type, t.Reason)
+		}
+	}
 	a.audit(c, auth.ActionLinkDestroy, target, auth.OutcomeOK, detail, strings.Join(res.DDL, ";\n")+";")
-	a.flash(c, flashOK, fmt.Sprintf("Link %s destroyed in %s.", name, localVar))
+	a.flash(c, flashOK, msg)
 	return redirect(c, "/")
 }
 

@@ -18,6 +18,8 @@ const (
 	ActionLinkCreate         = "link_create"
 	ActionLinkDestroy        = "link_destroy"
 	ActionLinkDestroyRefused = "link_destroy_refused"
+	ActionLinkRefresh        = "link_refresh"
+	ActionLinkRefreshRefused = "link_refresh_refused"
 	ActionUserAdd            = "user_add"
 	ActionUserRemove         = "user_remove"
 	ActionUserSetRole        = "user_set_role"
@@ -30,6 +32,7 @@ const (
 var Actions = []string{
 	ActionLogin, ActionLoginFailed, ActionLogout,
 	ActionLinkCreate, ActionLinkDestroy, ActionLinkDestroyRefused,
+	ActionLinkRefresh, ActionLinkRefreshRefused,
 	ActionUserAdd, ActionUserRemove, ActionUserSetRole, ActionDenied,
 }
 
