@@ -53,16 +53,20 @@ func (o CreateOptions) ShownTables() []links.RemoteTable {
 }
 
 // HiddenChosen are ticked tables the filter hides: they ride along as
-// hidden inputs so filtering loses no choice.
+// hidden inputs so filtering loses no choice. Names the remote does not
+// have are dropped (the error message named them).
 func (o CreateOptions) HiddenChosen() []string {
+	if o.Catalog == nil {
+		return nil
+	}
 	shown := map[string]bool{}
 	for _, t := range o.ShownTables() {
 		shown[t.Name] = true
 	}
 	var out []string
-	for _, t := range o.Tables {
-		if !shown[t] {
-			out = append(out, t)
+	for _, t := range o.Catalog.Tables {
+		if !shown[t.Name] && o.Chosen(t.Name) {
+			out = append(out, t.Name)
 		}
 	}
 	return out
