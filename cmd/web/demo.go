@@ -83,6 +83,10 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 		return fmt.Errorf("demo: first link: %w", err)
 	}
 	log.Info("demo link created", "link", res.Link.Name, "tables", res.Tables)
+	if err := env.AddDrift(ctx); err != nil { // the crm link page shows drift
+		p.close()
+		return err
+	}
 
 	pgpass, err := writePgpass(env)
 	if err != nil {
@@ -104,6 +108,7 @@ Fleet (connect with psql after: export PGPASSFILE=%s):
 		fmt.Fprintf(stdout, "  %-29s %-26s psql -h %s -p %s -U %s %s\n", d.ConfigVar, d.ResourceName, d.Host, d.Port, d.User, d.DBName)
 	}
 	fmt.Fprintf(stdout, "\nThe link crm (from HEROKU_POSTGRESQL_ORANGE_URL) is already in analytics:\n  psql ... analytics -c 'SELECT stage, count(*) FROM crm.deals GROUP BY 1'\n")
+	fmt.Fprintf(stdout, "crm has since gained a table (tickets): its link page shows the drift and \"Refresh link\" brings it in.\n")
 	fmt.Fprintln(stdout, "\nPress Ctrl-C to stop and remove everything.")
 	return p.run(ctx)
 }
