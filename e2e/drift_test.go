@@ -135,6 +135,14 @@ func TestLinkFollowsItsRemote(t *testing.T) {
 	must(t, expect.Locator(confirm.GetByTestId("dependent")).ToHaveText("view public.scripted"))
 	must(t, expect.Locator(confirm).ToContainText(`DROP FOREIGN TABLE "crm"."<script>alert(1)</script>" CASCADE;`))
 	screenshot(t, page, "refresh-confirm")
+	must(t, page.SetViewportSize(390, 844))
+	screenshot(t, page, "refresh-confirm-390")
+	goTo(t, page, srv.URL+"/databases/DATABASE_URL/links/crm")
+	screenshot(t, page, "link-drift-390")
+	goTo(t, page, srv.URL+"/links/new?remote=HEROKU_POSTGRESQL_BLUE_URL&local=DATABASE_URL")
+	screenshot(t, page, "create-form-390")
+	must(t, page.SetViewportSize(1280, 900))
+	goTo(t, page, srv.URL+"/databases/DATABASE_URL/links/crm/refresh")
 	if n := queryInt(t, f.local.URL, "SELECT count(*) FROM pg_views WHERE viewname = 'scripted'"); n != 1 {
 		t.Fatal("the confirmation page dropped the view")
 	}
