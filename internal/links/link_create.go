@@ -3,6 +3,7 @@ package links
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -97,7 +98,7 @@ func (s *Service) createLink(ctx context.Context, req CreateRequest, dry bool) (
 	if req.Tables != nil && len(req.Tables) == 0 {
 		return nil, nil, errs.E(errs.Invalid, "Choose at least one table, or import all tables of the schema.").OnField("tables")
 	}
-	id, createdAt, err := parseToken(req.Token)
+	id, createdAt, previewed, err := parseToken(req.Token)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -177,7 +178,11 @@ func (s *Service) createLink(ctx context.Context, req CreateRequest, dry bool) (
 		}
 	}
 	if dry {
-		return nil, &CreatePreview{Name: req.Name, Statements: res.DDL, Tables: imported, Token: makeToken(id, createdAt)}, nil
+		return nil, &CreatePreview{Name: req.Name, Statements: res.DDL, Tables: imported, Token: makeToken(id, createdAt, planHash(res.DDL, imported))}, nil
+	}
+	// A create from a preview runs what the preview showed, or nothing.
+	if previewed != "" && previewed != planHash(res.DDL, imported) {
+		return nil, nil, errs.E(errs.Conflict, "What creating link %q would run changed since the preview (the remote or the local database changed). Preview the SQL again; nothing was created.", req.Name)
 	}
 	rec := LinkRecord{
 		ID: meta.ID, LocalConfigVar: local.ConfigVar, Name: req.Name,
@@ -217,27 +222,48 @@ func (s *Service) createLink(ctx context.Context, req CreateRequest, dry bool) (
 	return res, nil, nil
 }
 
-// makeToken and parseToken carry a preview's link id and creation time to
-// the create that follows it, so both render the same statements.
-func makeToken(id string, at time.Time) string {
-	return id + "." + strconv.FormatInt(at.UnixMilli(), 10)
+// makeToken and parseToken carry a preview's link id, creation time and
+// the hash of what it showed to the create that follows it, so both render
+// the same statements and the create refuses to run anything else.
+func makeToken(id string, at time.Time, hash string) string {
+	return id + "." + strconv.FormatInt(at.UnixMilli(), 10) + "." + hash
 }
 
-func parseToken(tok string) (string, time.Time, error) {
+func parseToken(tok string) (id string, at time.Time, hash string, err error) {
 	if tok == "" {
-		return newID(), time.Now().UTC().Truncate(time.Millisecond), nil
+		return newID(), time.Now().UTC().Truncate(time.Millisecond), "", nil
 	}
 	stale := errs.E(errs.Invalid, "This preview can no longer be used. Preview the SQL again; nothing was created.")
-	id, ms, ok := strings.Cut(tok, ".")
-	n, err := strconv.ParseInt(ms, 10, 64)
-	if !ok || err != nil || len(id) != 24 || strings.Trim(id, "0123456789abcdef") != "" {
-		return "", time.Time{}, stale
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return "", time.Time{}, "", stale
 	}
-	at := time.UnixMilli(n).UTC()
+	n, perr := strconv.ParseInt(parts[1], 10, 64)
+	if perr != nil || !isHex(parts[0], 24) || !isHex(parts[2], 32) {
+		return "", time.Time{}, "", stale
+	}
+	at = time.UnixMilli(n).UTC()
 	if age := time.Since(at); age < -time.Minute || age > 24*time.Hour {
-		return "", time.Time{}, stale
+		return "", time.Time{}, "", stale
 	}
-	return id, at, nil
+	return parts[0], at, parts[2], nil
+}
+
+func isHex(s string, n int) bool {
+	return len(s) == n && strings.Trim(s, "0123456789abcdef") == ""
+}
+
+// planHash identifies the statements and tables a preview showed.
+func planHash(stmts, tables []string) string {
+	h := sha256.New()
+	for _, st := range stmts {
+		fmt.Fprintf(h, "%s\x00", st)
+	}
+	h.Write([]byte{1})
+	for _, t := range tables {
+		fmt.Fprintf(h, "%s\x00", t)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
 // preflightRemote connects to the remote from pglinks itself, so an

@@ -164,6 +164,18 @@ func TestCreateOptions(t *testing.T) {
 			t.Errorf("second create from one preview: %v", err)
 		}
 		assertNothingLeft(t, f.local.URL, "pv2")
+
+		// The remote changes after a preview: the create refuses.
+		req.Name, req.Token = "pv3", ""
+		if p, err = f.svc.PreviewCreate(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+		execAs(t, f.remote.URL, "CREATE TABLE after_preview (x int)")
+		req.Token = p.Token
+		if _, err := f.svc.CreateLink(ctx, req); !errs.Is(err, errs.Conflict) || !strings.Contains(errs.MessageOf(err), "changed since the preview") {
+			t.Errorf("create after the remote changed: %v", err)
+		}
+		assertNothingLeft(t, f.local.URL, "pv3")
 	})
 }
 
