@@ -115,7 +115,7 @@ func TestLinkFollowsItsRemote(t *testing.T) {
 		CREATE VIEW public.scripted AS SELECT * FROM crm."<script>alert(1)</script>";
 		CREATE TABLE public.mine (s public.order_status)`)
 	execSQL(t, f.remote.URL, `CREATE TABLE tickets (id int, "<img src=y onerror=alert(3)>" text); INSERT INTO tickets VALUES (1, 'help');
-		ALTER TABLE customers ADD COLUMN phone text;
+		ALTER TABLE customers ADD COLUMN phone text, ADD COLUMN "<img src=z onerror=alert(4)>" int;
 		ALTER TABLE customers RENAME COLUMN email TO email_address;
 		ALTER TABLE orders ALTER COLUMN customer_id TYPE bigint;
 		DROP TABLE "<script>alert(1)</script>"`)
@@ -123,7 +123,7 @@ func TestLinkFollowsItsRemote(t *testing.T) {
 	drift := page.GetByTestId("drift")
 	must(t, expect.Locator(drift.GetByTestId("drift-new-tables")).ToContainText("tickets"))
 	must(t, expect.Locator(drift.GetByTestId("drift-gone-tables")).ToContainText("<script>alert(1)</script>"))
-	must(t, expect.Locator(drift.GetByTestId("col-added")).ToContainText([]string{"email_address", "phone"}))
+	must(t, expect.Locator(drift.GetByTestId("col-added")).ToContainText([]string{"email_address", "phone", "<img src=z onerror=alert(4)>"}))
 	must(t, expect.Locator(drift.GetByTestId("col-gone")).ToContainText("email"))
 	must(t, expect.Locator(drift.GetByTestId("col-type")).ToContainText("integer → bigint"))
 	screenshot(t, page, "link-drift")
@@ -131,7 +131,7 @@ func TestLinkFollowsItsRemote(t *testing.T) {
 	// The confirmation names the view the gone table takes with it.
 	must(t, drift.GetByTestId("refresh").Click())
 	confirm := page.GetByTestId("refresh-confirm")
-	must(t, expect.Locator(confirm.GetByTestId("refresh-summary")).ToHaveText("1 table added, 4 columns changed, 1 table removed"))
+	must(t, expect.Locator(confirm.GetByTestId("refresh-summary")).ToHaveText("1 table added, 5 columns changed, 1 table removed"))
 	must(t, expect.Locator(confirm.GetByTestId("dependent")).ToHaveText("view public.scripted"))
 	must(t, expect.Locator(confirm).ToContainText(`DROP FOREIGN TABLE "crm"."<script>alert(1)</script>" CASCADE;`))
 	screenshot(t, page, "refresh-confirm")
@@ -151,12 +151,12 @@ func TestLinkFollowsItsRemote(t *testing.T) {
 	execSQL(t, f.remote.URL, "CREATE TABLE late (x int)")
 	must(t, page.GetByTestId("apply-refresh").Click())
 	must(t, expect.Locator(page.GetByTestId("form-error")).ToContainText("changed since the confirmation page was shown"))
-	must(t, expect.Locator(confirm.GetByTestId("refresh-summary")).ToHaveText("2 tables added, 4 columns changed, 1 table removed"))
+	must(t, expect.Locator(confirm.GetByTestId("refresh-summary")).ToHaveText("2 tables added, 5 columns changed, 1 table removed"))
 	if n := queryInt(t, f.local.URL, "SELECT count(*) FROM pg_class WHERE relname IN ('tickets', 'late') OR relname = 'scripted'"); n != 1 {
 		t.Fatalf("a refused refresh changed the catalog (%d)", n)
 	}
 	must(t, page.GetByTestId("apply-refresh").Click())
-	must(t, expect.Locator(page.GetByTestId("flash-success")).ToHaveText("Link crm refreshed: 2 tables added, 4 columns changed, 1 table removed."))
+	must(t, expect.Locator(page.GetByTestId("flash-success")).ToHaveText("Link crm refreshed: 2 tables added, 5 columns changed, 1 table removed."))
 	must(t, expect.Locator(page.GetByTestId("in-step")).ToBeVisible())
 	if n := queryInt(t, f.local.URL, "SELECT count(*) FROM crm.tickets WHERE id = 1"); n != 1 {
 		t.Errorf("tickets through the link: %d", n)
