@@ -51,8 +51,8 @@ func LinkPath(localVar, name string) string {
 	return "/databases/" + url.PathEscape(localVar) + "/links/" + url.PathEscape(name)
 }
 
-// RefreshPath re-reads a database's inventory card (POST).
-func RefreshPath(localVar string) string {
+// DatabaseRefreshPath re-reads a database's inventory card (POST).
+func DatabaseRefreshPath(localVar string) string {
 	return "/databases/" + url.PathEscape(localVar) + "/refresh"
 }
 
@@ -150,6 +150,7 @@ type LinkPage struct {
 	Health links.LinkHealth
 	Stale  *links.StaleReport
 	Now    time.Time
+	Drift     *links.Drift // nil when it could not be read at all
 }
 
 // TablesPerPage is how many foreign tables the link page shows at once.
@@ -196,6 +197,7 @@ type CreateForm struct {
 	Duplicates      []string
 	// Suggestion is a valid name derived from a refused one.
 	Suggestion string
+	CreateOptions
 }
 
 // DestroyPage is the typed-name confirmation.

@@ -123,6 +123,7 @@ pglinks demo is running: %s
 
 Query the ready-made link %s (%s, in %s):
   %s
+crm has since gained a table (tickets): the link's page shows the drift, and "Refresh link" brings it in.
 
 Open psql on a fleet database:
 `, b.URL, demoAdmin, b.Password, b.Link.Name, b.Link.RemoteConfigVar, b.LinkLocal.ConfigVar,
@@ -199,6 +200,11 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 		return fmt.Errorf("demo: first link: %w", err)
 	}
 	recordDemoLink(ctx, p.store, localVar, res)
+	progress("adding a table to crm, so the link crm shows drift")
+	if err := env.AddDrift(ctx); err != nil { // the crm link page shows drift
+		p.close()
+		return err
+	}
 
 	files, err := writeDemoFiles(env)
 	if err != nil {

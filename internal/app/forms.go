@@ -2,6 +2,8 @@ package app
 
 import (
 	"net/url"
+
+	"github.com/pglinks/pglinks/views"
 	"strings"
 	"unicode/utf8"
 )
@@ -32,16 +34,19 @@ type createInput struct {
 	// DuplicateOK confirms a second link from the same remote into the
 	// same local.
 	DuplicateOK bool
+	views.CreateOptions
 }
 
 func decodeCreateForm(form url.Values) createInput {
-	return createInput{
+	in := createInput{
 		Remote:      field(form, "remote"),
 		Local:       field(form, "local"),
 		Name:        field(form, "name"),
 		CopyEnums:   form.Get("copy_enums") != "",
 		DuplicateOK: form.Get("duplicate_ok") != "",
 	}
+	in.CreateOptions = decodeCreateOptions(form)
+	return in
 }
 
 // loginInput is the sign-in form. The password is not trimmed: spaces may

@@ -79,7 +79,7 @@ func (a *App) showLink(c echo.Context) error {
 		return err
 	}
 	return Render(c, http.StatusOK, views.LinkView(views.LinkPage{Page: a.page(c, l.Name, "databases"), Link: l, Local: local, Tables: tp.Tables, TablePage: tp,
-		Health: a.health().Get(local.ConfigVar, l.Name), Stale: stale, Now: time.Now()}))
+		Health: a.health().Get(local.ConfigVar, l.Name), Stale: stale, Now: time.Now(), Drift: a.linkDrift(c, local.ConfigVar, l.Name)}))
 }
 
 func (a *App) createForm(c echo.Context, in createInput, formErrs views.FormErrors) views.CreateForm {
@@ -87,7 +87,7 @@ func (a *App) createForm(c echo.Context, in createInput, formErrs views.FormErro
 }
 
 func (a *App) createFormWith(c echo.Context, fc fleetChoices, in createInput, formErrs views.FormErrors) views.CreateForm {
-	return views.CreateForm{
+	f := views.CreateForm{
 		Page:      a.page(c, "New data link", "databases"),
 		Databases: a.cfg.Links.Fleet.Databases,
 		Remote:    in.Remote,
@@ -98,7 +98,20 @@ func (a *App) createFormWith(c echo.Context, fc fleetChoices, in createInput, fo
 		Remotes:   fc.remotes,
 		Locals:    fc.locals,
 		Existing:  fc.existing,
+
+		CreateOptions: in.CreateOptions,
 	}
+	// Once the remote is chosen, offer its schemas and tables, read with
+	// pglinks' own bounded connection.
+	if _, ok := a.cfg.Links.Fleet.Get(in.Remote); ok {
+		cat, err := a.cfg.Links.ReadRemoteCatalog(c.Request().Context(), in.Remote, in.RemoteSchema)
+		if err != nil {
+			f.CatalogErr = errs.MessageOf(err)
+		} else {
+			f.Catalog = cat
+		}
+	}
+	return f
 }
 
 func (a *App) newLinkForm(c echo.Context) error {
@@ -113,15 +126,36 @@ func (a *App) newLinkForm(c echo.Context) error {
 			in.Remote = v
 		}
 	}
+	in.RemoteSchema = nameField(c.QueryParam("remote_schema"))
 	return Render(c, http.StatusOK, views.CreateLinkView(a.createForm(c, in, nil)))
 }
 
+// createRequest is the domain request the form asks for.
+func createRequest(in createInput, actor string) links.CreateRequest {
+	req := links.CreateRequest{
+		RemoteVar: in.Remote, LocalVar: in.Local, Name: in.Name, CopyEnums: in.CopyEnums, Actor: actor,
+		RemoteSchema: in.RemoteSchema, ReadOnly: in.ReadOnly, Token: in.Token,
+	}
+	if in.SomeTables {
+		req.Tables = append([]string{}, in.Tables...)
+	}
+	return req
+}
+
+// createLink serves the create form's three buttons: "Load tables" (op
+// load) re-renders the form for the chosen remote and schema, "Preview
+// SQL" (op preview) shows what create would run, and "Create link" runs it.
 func (a *App) createLink(c echo.Context) error {
 	form, err := c.FormParams()
 	if err != nil {
 		return errs.E(errs.Invalid, "The form could not be read.")
 	}
 	in := decodeCreateForm(form)
+	op := form.Get("op")
+	if op == "load" {
+		in.Token = ""
+		return Render(c, http.StatusOK, views.CreateLinkView(a.createForm(c, in, nil)))
+	}
 	formErrs := views.FormErrors{}
 	if in.Remote == "" {
 		formErrs["remote"] = "Choose the remote database."
@@ -139,14 +173,42 @@ func (a *App) createLink(c echo.Context) error {
 		}
 	}
 	if dups := fc.duplicates(in.Local, in.Remote); len(dups) > 0 && !in.DuplicateOK {
+		in.Token = ""
 		f := a.createFormWith(c, fc, in, formErrs)
 		f.Duplicates = dups
 		return Render(c, http.StatusConflict, views.CreateLinkView(f))
 	}
 	s := session(c)
-	res, err := a.cfg.Links.CreateLink(c.Request().Context(), links.CreateRequest{
-		RemoteVar: in.Remote, LocalVar: in.Local, Name: in.Name, CopyEnums: in.CopyEnums, Actor: s.User.Email,
-	})
+	// refused re-renders the form with the domain's message where it
+	// belongs, the inventory's fix for a local that cannot take links, and
+	// a valid name suggested for a refused one.
+	refused := func(err error) error {
+		field, msg := errs.FieldOf(err), errs.MessageOf(err)
+		if fix := fc.localFix(in.Local); field == "local" && fix != "" && !strings.Contains(msg, fix) {
+			msg += " " + fix
+		}
+		formErrs[field] = msg
+		in.Token = ""
+		f := a.createFormWith(c, fc, in, formErrs)
+		if field == "name" {
+			f.Suggestion = suggestName(in.Name, errs.KindOf(err))
+		}
+		return Render(c, statusOf(errs.KindOf(err)), views.CreateLinkView(f))
+	}
+	if op == "preview" {
+		in.Token = ""
+		p, err := a.cfg.Links.PreviewCreate(c.Request().Context(), createRequest(in, s.User.Email))
+		if err != nil {
+			if errs.KindOf(err) == errs.Internal {
+				return err
+			}
+			return refused(err)
+		}
+		in.Token = p.Token
+		f := views.CreateForm{Page: a.page(c, "Preview of link "+p.Name, "databases"), Remote: in.Remote, Local: in.Local, Name: in.Name, CopyEnums: in.CopyEnums, CreateOptions: in.CreateOptions}
+		return Render(c, http.StatusOK, views.CreatePreviewView(views.CreatePreviewPage{Page: f.Page, Form: f, Preview: p}))
+	}
+	res, err := a.cfg.Links.CreateLink(c.Request().Context(), createRequest(in, s.User.Email))
 	target := in.Local + "/" + in.Name
 	if err != nil {
 		if errs.KindOf(err) == errs.Internal {
@@ -154,16 +216,7 @@ func (a *App) createLink(c echo.Context) error {
 			return err
 		}
 		a.audit(c, auth.ActionLinkCreate, target, outcomeOf(err), errs.MessageOf(err), "")
-		field, msg := errs.FieldOf(err), errs.MessageOf(err)
-		if fix := fc.localFix(in.Local); field == "local" && fix != "" && !strings.Contains(msg, fix) {
-			msg += " " + fix
-		}
-		formErrs[field] = msg
-		f := a.createFormWith(c, fc, in, formErrs)
-		if field == "name" {
-			f.Suggestion = suggestName(in.Name, errs.KindOf(err))
-		}
-		return Render(c, statusOf(errs.KindOf(err)), views.CreateLinkView(f))
+		return refused(err)
 	}
 	target = in.Local + "/" + res.Link.Name
 	detail := fmt.Sprintf("from %s (%s), %d foreign tables", in.Remote, res.Link.RemoteResourceName, res.Tables)
@@ -251,9 +304,18 @@ func (a *App) destroyLink(c echo.Context) error {
 		}
 		detail += fmt.Sprintf("; also dropped %d dependent object(s): %s", n, strings.Join(ds, ", "))
 	}
+	msg := fmt.Sprintf("Link %s destroyed in %s.", name, localVar)
+	for _, t := range res.Types {
+		if t.Drop {
+			detail += "; dropped copied enum " + t.Type
+		} else {
+			detail += "; kept copied enum " + t.Type + ": " + t.Reason
+			msg += fmt.Sprintf(" Kept the enum type %s: %s.", t.Type, t.Reason)
+		}
+	}
 	a.audit(c, auth.ActionLinkDestroy, target, auth.OutcomeOK, detail, strings.Join(res.DDL, ";\n")+";")
 	a.health().Forget(localVar, name)
-	a.flash(c, flashOK, fmt.Sprintf("Link %s destroyed in %s.", name, localVar))
+	a.flash(c, flashOK, msg)
 	return redirect(c, "/")
 }
 

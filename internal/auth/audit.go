@@ -19,6 +19,8 @@ const (
 	ActionLinkDestroy        = "link_destroy"
 	ActionLinkDestroyRefused = "link_destroy_refused"
 	ActionLinkRepair         = "link_repair"
+	ActionLinkRefresh        = "link_refresh"
+	ActionLinkRefreshRefused = "link_refresh_refused"
 	ActionUserAdd            = "user_add"
 	ActionUserRemove         = "user_remove"
 	ActionUserSetRole        = "user_set_role"
@@ -45,6 +47,7 @@ const (
 var Actions = []string{
 	ActionLogin, ActionLoginFailed, ActionLogout,
 	ActionLinkCreate, ActionLinkDestroy, ActionLinkDestroyRefused, ActionLinkRepair,
+	ActionLinkRefresh, ActionLinkRefreshRefused,
 	ActionUserAdd, ActionUserRemove, ActionUserSetRole, ActionDenied,
 	ActionSubscriptionEnable, ActionSubscriptionDisable, ActionSubscriptionDrop, ActionSlotDrop, ActionReplicationRefused,
 	ActionPublicationCreate, ActionSubscriptionCreate,

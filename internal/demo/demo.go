@@ -118,3 +118,24 @@ func execAs(ctx context.Context, url, sql string) error {
 	_, err = conn.Exec(ctx, sql)
 	return err
 }
+
+// seedCRMDrift is what the crm database gains after the demo's link to it
+// is made, so the link page shows drift right away: a new table.
+const seedCRMDrift = `
+CREATE TABLE tickets (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    account_id bigint REFERENCES accounts,
+    subject    text NOT NULL,
+    opened_on  date NOT NULL DEFAULT current_date
+);
+INSERT INTO tickets (account_id, subject)
+SELECT 1 + g % 60, 'Ticket ' || g FROM generate_series(1, 25) g;
+`
+
+// AddDrift changes the crm database after the demo link was made.
+func (e *Env) AddDrift(ctx context.Context) error {
+	if err := execAs(ctx, e.Vars["HEROKU_POSTGRESQL_ORANGE_URL"], seedCRMDrift); err != nil {
+		return fmt.Errorf("demo: drift: %w", err)
+	}
+	return nil
+}

@@ -25,6 +25,13 @@ type Link struct {
 	// SchemaMissing is set when the server is there but its schema was
 	// dropped or replaced by hand.
 	SchemaMissing bool
+	// ReadOnly is set when the server has updatable 'false'.
+	ReadOnly bool
+	// Tables is the link's LIMIT TO list; nil when it imports every table
+	// of RemoteSchema.
+	Tables []string
+	// CopiedTypes are enum types pglinks created locally for the link.
+	CopiedTypes []string
 
 	meta   linkMeta
 	record LinkRecord
@@ -194,6 +201,8 @@ func readLinks(ctx context.Context, q querier, local *Database, name *string, re
 			RemoteSchema:       rec.RemoteSchema,
 			TableCount:         count,
 			SchemaMissing:      !hasSchema || nspOID != rec.SchemaOID || !sok || sm.ID != rec.ID,
+			Tables:             rec.Tables,
+			CopiedTypes:        rec.CopiedTypes,
 			meta:               m,
 			record:             rec,
 		}
@@ -206,6 +215,8 @@ func readLinks(ctx context.Context, q querier, local *Database, name *string, re
 				l.Port = v
 			case "dbname":
 				l.DBName = v
+			case "updatable":
+				l.ReadOnly = v == "false"
 			}
 		}
 		out = append(out, l)

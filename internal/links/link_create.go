@@ -3,9 +3,11 @@ package links
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +22,24 @@ type CreateRequest struct {
 	RemoteSchema        string // "" means public
 	CopyEnums           bool   // create enum types the local database lacks
 	Actor               string // who asked, stored with the link
+	// Tables, when not nil, is the LIMIT TO list: only these relations of
+	// RemoteSchema are imported (and later ones are not part of the link).
+	Tables []string
+	// ReadOnly sets the server option updatable 'false'.
+	ReadOnly bool
+	// Token, from a preview (CreatePreview.Token), makes the create run
+	// exactly the statements the preview showed (same link id and time in
+	// the catalog comments). "" starts a fresh link.
+	Token string
+}
+
+// CreatePreview is every statement CreateLink would run, in order,
+// passwords masked, and the remote relations it would import.
+type CreatePreview struct {
+	Name       string
+	Statements []string
+	Tables     []string
+	Token      string
 }
 
 // CreateResult describes a created link.
@@ -31,6 +51,8 @@ type CreateResult struct {
 	ExtendedTypes []string
 	// DDL is every statement that ran, passwords masked, for the audit trail.
 	DDL []string
+
+	copiedSQL []string // CopiedTypes, quoted for SQL
 }
 
 // CreateLink makes a link in one transaction: postgres_fdw if missing, a
@@ -38,146 +60,245 @@ type CreateResult struct {
 // the link and IMPORT FOREIGN SCHEMA into it. On any failure nothing is left
 // behind.
 func (s *Service) CreateLink(ctx context.Context, req CreateRequest) (*CreateResult, error) {
+	res, _, err := s.createLink(ctx, req, false)
+	return res, err
+}
+
+// PreviewCreate works out what CreateLink would run with the same request,
+// reading both databases (the local one inside a transaction that is rolled
+// back) but changing nothing.
+func (s *Service) PreviewCreate(ctx context.Context, req CreateRequest) (*CreatePreview, error) {
+	_, p, err := s.createLink(ctx, req, true)
+	return p, err
+}
+
+func (s *Service) createLink(ctx context.Context, req CreateRequest, dry bool) (*CreateResult, *CreatePreview, error) {
 	ctx, cancel := bound(ctx, s.WriteTimeout)
 	defer cancel()
 	remote, err := s.database(req.RemoteVar, "remote")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	local, err := s.database(req.LocalVar, "local")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if remote.ConfigVar == local.ConfigVar {
-		return nil, errs.E(errs.Invalid, "A database cannot be linked into itself: pick a different remote and local.").OnField("remote")
+		return nil, nil, errs.E(errs.Invalid, "A database cannot be linked into itself: pick a different remote and local.").OnField("remote")
 	}
 	if req.Name == "" {
 		req.Name = DefaultName(remote.ResourceName)
 	}
 	if err := ValidateName(req.Name); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if req.RemoteSchema == "" {
 		req.RemoteSchema = "public"
 	}
-
-	types, err := s.preflightRemote(ctx, remote, req.RemoteSchema)
+	if req.Tables != nil && len(req.Tables) == 0 {
+		return nil, nil, errs.E(errs.Invalid, "Choose at least one table, or import all tables of the schema.").OnField("tables")
+	}
+	id, createdAt, previewed, err := parseToken(req.Token)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+
+	types, imported, err := s.preflightRemote(ctx, remote, req.RemoteSchema, req.Tables)
+	if err != nil {
+		return nil, nil, err
 	}
 
 	tx, done, err := s.beginLocked(ctx, local, req.Name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer done()
 
 	res := &CreateResult{}
 	if err := checkNameFree(ctx, tx, local, req.Name); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	run := func(sql, masked string) error {
-		if _, err := tx.Exec(ctx, sql); err != nil {
-			return err
-		}
 		if masked == "" {
 			masked = sql
+		}
+		if !dry {
+			if _, err := tx.Exec(ctx, sql); err != nil {
+				return err
+			}
 		}
 		res.DDL = append(res.DDL, masked)
 		return nil
 	}
 	if err := ensureFDW(ctx, tx, local, run); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	gaps, err := typeGaps(ctx, tx, types)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := copyEnums(local, gaps, req.CopyEnums, run, res); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	var role string
 	if err := tx.QueryRow(ctx, "SELECT current_user").Scan(&role); err != nil {
-		return nil, fmt.Errorf("links: current_user: %w", err)
+		return nil, nil, fmt.Errorf("links: current_user: %w", err)
 	}
 	meta := linkMeta{
 		Version:            1,
-		ID:                 newID(),
+		ID:                 id,
 		Link:               req.Name,
-		CreatedAt:          time.Now().UTC().Truncate(time.Millisecond),
+		CreatedAt:          createdAt,
 		CreatedBy:          req.Actor,
 		RemoteConfigVar:    remote.ConfigVar,
 		RemoteResourceName: remote.ResourceName,
 		RemoteSchema:       req.RemoteSchema,
 		MappingRole:        role,
+		Tables:             req.Tables,
+		ReadOnly:           req.ReadOnly,
 	}
-	stmts, err := createStatements(req.Name, remote, meta, s.serverOptions())
+	extra := s.serverOptions()
+	if req.ReadOnly {
+		extra = append(extra, [2]string{"updatable", "false"})
+	}
+	stmts, err := createStatements(req.Name, remote, meta, extra)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, st := range stmts {
 		stop := func() {}
-		if st.remote {
+		if st.remote && !dry {
 			stop = s.guardRemote(ctx, remote, meta.appName())
 		}
 		err := run(st.sql, st.masked)
 		stop()
 		if err != nil {
-			return nil, s.createError(local, remote, req.Name, err)
+			return nil, nil, s.createError(local, remote, req.Name, err)
 		}
+	}
+	if dry {
+		return nil, &CreatePreview{Name: req.Name, Statements: res.DDL, Tables: imported, Token: makeToken(id, createdAt, planHash(res.DDL, imported))}, nil
+	}
+	// A create from a preview runs what the preview showed, or nothing.
+	if previewed != "" && previewed != planHash(res.DDL, imported) {
+		return nil, nil, errs.E(errs.Conflict, "What creating link %q would run changed since the preview (the remote or the local database changed). Preview the SQL again; nothing was created.", req.Name)
 	}
 	rec := LinkRecord{
 		ID: meta.ID, LocalConfigVar: local.ConfigVar, Name: req.Name,
 		RemoteConfigVar: remote.ConfigVar, RemoteResourceName: remote.ResourceName,
 		RemoteSchema: req.RemoteSchema, MappingRole: role, CreatedAt: meta.CreatedAt, CreatedBy: req.Actor,
+		Tables: req.Tables, ReadOnly: req.ReadOnly,
 	}
+	rec.CopiedTypes = res.copiedSQL
 	if err := tx.QueryRow(ctx, `SELECT current_database(), s.oid, n.oid,
 		(SELECT count(*) FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid WHERE c.relnamespace = n.oid)
 		FROM pg_foreign_server s, pg_namespace n WHERE s.srvname = $1 AND n.nspname = $1`, req.Name).
 		Scan(&rec.LocalDatabase, &rec.ServerOID, &rec.SchemaOID, &res.Tables); err != nil {
-		return nil, fmt.Errorf("links: read back %s: %w", req.Name, err)
+		return nil, nil, fmt.Errorf("links: read back %s: %w", req.Name, err)
 	}
 	links, _, err := readLinks(ctx, tx, local, &req.Name, map[string]LinkRecord{rec.ID: rec})
 	if err != nil || len(links) != 1 {
-		return nil, fmt.Errorf("links: read back %s: %v", req.Name, err)
+		return nil, nil, fmt.Errorf("links: read back %s: %v", req.Name, err)
 	}
 	// The record is written first: a link whose record could not be
 	// written is not made. A record whose link did not commit is removed,
 	// and would match nothing anyway (its id and oids are the link's own).
 	if s.Registry == nil {
-		return nil, errors.New("links: no registry configured")
+		return nil, nil, errors.New("links: no registry configured")
 	}
 	if err := s.Registry.AddLink(ctx, rec); err != nil {
-		return nil, err
+		if pgCode(err) == codeUniqueViolation {
+			return nil, nil, errs.Wrap(errs.Conflict, err, "This preview was already used to create a link. Preview again; nothing was created.")
+		}
+		return nil, nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		s.forget(ctx, rec)
-		return nil, s.createError(local, remote, req.Name, err)
+		return nil, nil, s.createError(local, remote, req.Name, err)
 	}
 	res.Link = links[0]
 	s.invalidate(local)
 	s.Log.Info("link created", "local", local.ConfigVar, "remote", remote.ConfigVar, "link", req.Name, "tables", res.Tables, "actor", req.Actor)
-	return res, nil
+	return res, nil, nil
+}
+
+// makeToken and parseToken carry a preview's link id, creation time and
+// the hash of what it showed to the create that follows it, so both render
+// the same statements and the create refuses to run anything else.
+func makeToken(id string, at time.Time, hash string) string {
+	return id + "." + strconv.FormatInt(at.UnixMilli(), 10) + "." + hash
+}
+
+func parseToken(tok string) (id string, at time.Time, hash string, err error) {
+	if tok == "" {
+		return newID(), time.Now().UTC().Truncate(time.Millisecond), "", nil
+	}
+	stale := errs.E(errs.Invalid, "This preview can no longer be used. Preview the SQL again; nothing was created.")
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return "", time.Time{}, "", stale
+	}
+	n, perr := strconv.ParseInt(parts[1], 10, 64)
+	if perr != nil || !isHex(parts[0], 24) || !isHex(parts[2], 32) {
+		return "", time.Time{}, "", stale
+	}
+	at = time.UnixMilli(n).UTC()
+	if age := time.Since(at); age < -time.Minute || age > 24*time.Hour {
+		return "", time.Time{}, "", stale
+	}
+	return parts[0], at, parts[2], nil
+}
+
+func isHex(s string, n int) bool {
+	return len(s) == n && strings.Trim(s, "0123456789abcdef") == ""
+}
+
+// planHash identifies the statements and tables a preview showed.
+func planHash(stmts, tables []string) string {
+	h := sha256.New()
+	for _, st := range stmts {
+		fmt.Fprintf(h, "%s\x00", st)
+	}
+	h.Write([]byte{1})
+	for _, t := range tables {
+		fmt.Fprintf(h, "%s\x00", t)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
 // preflightRemote connects to the remote from pglinks itself, so an
 // unreachable remote or refused credentials are told apart before anything
 // is made, and reads the types its tables use.
-func (s *Service) preflightRemote(ctx context.Context, remote *Database, schema string) ([]RemoteType, error) {
+func (s *Service) preflightRemote(ctx context.Context, remote *Database, schema string, chosen []string) ([]RemoteType, []string, error) {
 	conn, err := s.acquire(ctx, remote)
 	if err != nil {
-		return nil, errs.Wrap(errs.Unavailable, err, "Remote %s", errs.MessageOf(err)).OnField("remote")
+		return nil, nil, errs.Wrap(errs.Unavailable, err, "Remote %s", errs.MessageOf(err)).OnField("remote")
 	}
 	defer conn.Release()
 	var exists bool
 	if err := conn.QueryRow(ctx, "SELECT to_regnamespace($1) IS NOT NULL", ident(schema)).Scan(&exists); err != nil {
-		return nil, fmt.Errorf("links: remote schema: %w", err)
+		return nil, nil, fmt.Errorf("links: remote schema: %w", err)
 	}
 	if !exists {
-		return nil, errs.E(errs.Invalid, "%s has no schema %q to import.", remote.ConfigVar, schema).OnField("remote")
+		return nil, nil, errs.E(errs.Invalid, "%s has no schema %q to import. Nothing was created.", remote.ConfigVar, schema).OnField("remote_schema")
 	}
-	return remoteTypes(ctx, conn.Conn(), schema)
+	have, err := remoteTables(ctx, conn.Conn(), schema)
+	if err != nil {
+		return nil, nil, err
+	}
+	imported := chosen
+	if chosen != nil {
+		if err := checkChosenTables(remote, schema, chosen, have); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		for _, t := range have {
+			imported = append(imported, t.Name)
+		}
+	}
+	types, err := remoteTypes(ctx, conn.Conn(), schema, chosen)
+	return types, imported, err
 }
 
 // lockLink serialises work on one link name across pglinks processes. A
@@ -270,6 +391,7 @@ func copyEnums(local *Database, gaps []typeGap, copyAllowed bool, run func(sql, 
 		}
 		if g.Missing {
 			res.CopiedTypes = append(res.CopiedTypes, g.QualifiedName())
+			res.copiedSQL = append(res.copiedSQL, g.sqlName())
 		} else {
 			res.ExtendedTypes = append(res.ExtendedTypes, g.QualifiedName())
 		}
@@ -330,8 +452,22 @@ func createStatements(name string, remote *Database, meta linkMeta, extra [][2]s
 		{sql: "CREATE SCHEMA " + id},
 		{sql: "COMMENT ON SERVER " + id + " IS " + comment},
 		{sql: "COMMENT ON SCHEMA " + id + " IS " + comment},
-		{sql: "IMPORT FOREIGN SCHEMA " + ident(meta.RemoteSchema) + " FROM SERVER " + id + " INTO " + id, remote: true},
+		{sql: importStatement(meta.RemoteSchema, meta.Tables, name), remote: true},
 	}, nil
+}
+
+// importStatement imports every table of the remote schema, or only
+// those listed when tables is not nil.
+func importStatement(remoteSchema string, tables []string, name string) string {
+	limit := ""
+	if tables != nil {
+		q := make([]string, len(tables))
+		for i, t := range tables {
+			q[i] = ident(t)
+		}
+		limit = " LIMIT TO (" + strings.Join(q, ", ") + ")"
+	}
+	return "IMPORT FOREIGN SCHEMA " + ident(remoteSchema) + limit + " FROM SERVER " + ident(name) + " INTO " + ident(name)
 }
 
 func optionList(opts [][2]string) (string, error) {

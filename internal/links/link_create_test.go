@@ -223,7 +223,7 @@ func TestCreateLink(t *testing.T) {
 		// from the local server fails at IMPORT FOREIGN SCHEMA, after the
 		// server, mapping and schema were made. All of it must roll back.
 		f := newFixture(t)
-		if _, err := f.svc.preflightRemote(ctx, mustDB(t, f.svc, "HEROKU_POSTGRESQL_BLUE_URL"), "public"); err != nil {
+		if _, _, err := f.svc.preflightRemote(ctx, mustDB(t, f.svc, "HEROKU_POSTGRESQL_BLUE_URL"), "public", nil); err != nil {
 			t.Fatal(err)
 		}
 		if err := clusterB.Exec(ctx, "postgres", "ALTER ROLE "+ident(f.remote.Owner)+" PASSWORD 'rotated-password'"); err != nil {

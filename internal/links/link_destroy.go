@@ -33,6 +33,11 @@ type DestroyPlan struct {
 	// Fingerprint identifies the dependents shown; destroy refuses if they
 	// changed since.
 	Fingerprint string
+	// Types are the enum types pglinks copied for the link: dropped when
+	// nothing else uses them once the link is gone.
+	Types []TypeFate
+	// SQL is what destroy runs, in order.
+	SQL []string
 }
 
 // DestroyRequest asks to destroy a link; Confirm is the name the user typed.
@@ -48,6 +53,7 @@ type DestroyResult struct {
 	Link       Link
 	Dependents []Dependent
 	DDL        []string
+	Types      []TypeFate // the copied enums, dropped or kept
 }
 
 // ErrNotALink marks refusals to touch something pglinks did not create.
@@ -108,14 +114,8 @@ func (s *Service) DestroyLink(ctx context.Context, req DestroyRequest) (*Destroy
 	if req.Fingerprint != plan.Fingerprint {
 		return nil, errs.E(errs.Conflict, "The objects that depend on link %q changed since the confirmation page was shown. Review them again; nothing was destroyed.", req.Name)
 	}
-	id := ident(req.Name)
-	stmts := []string{
-		"DROP SCHEMA " + id + " CASCADE",
-		"DROP USER MAPPING IF EXISTS FOR " + ident(plan.Link.record.MappingRole) + " SERVER " + id,
-		"DROP SERVER " + id,
-	}
 	res := &DestroyResult{Link: plan.Link, Dependents: plan.Dependents}
-	for _, st := range stmts {
+	for _, st := range destroyStatements(plan.Link) {
 		if _, err := tx.Exec(ctx, st); err != nil {
 			if pgCode(err) == codeInsufficientPriv {
 				return nil, errs.Wrap(errs.Forbidden, err, "pglinks' role in %s may not destroy %q: %s. Nothing was destroyed.", local.ConfigVar, req.Name, pgMessage(err))
@@ -123,6 +123,10 @@ func (s *Service) DestroyLink(ctx context.Context, req DestroyRequest) (*Destroy
 			return nil, fmt.Errorf("links: destroy %s: %s: %w", req.Name, st, err)
 		}
 		res.DDL = append(res.DDL, st)
+	}
+	// The copied enums go too, unless something else uses them now.
+	if res.Types, err = dropCopiedTypes(ctx, tx, plan.Link.record.CopiedTypes, func(ddl string) { res.DDL = append(res.DDL, ddl) }); err != nil {
+		return nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("links: destroy %s: commit: %w", req.Name, err)
@@ -213,8 +217,34 @@ func (s *Service) planDestroy(ctx context.Context, tx pgx.Tx, local *Database, n
 	}); err != nil {
 		return nil, fmt.Errorf("links: blockers of %s: %w", name, err)
 	}
-	plan.Fingerprint = fingerprint(plan.Dependents)
+	if plan.Types, err = copiedTypeFates(ctx, tx, name, l.record.CopiedTypes); err != nil {
+		if pgCode(err) == codeLockNotAvailable {
+			return nil, errs.Wrap(errs.Conflict, err, "Sessions are using link %q, so pglinks cannot work out what destroying it would drop. Try again in a moment.", name)
+		}
+		return nil, fmt.Errorf("links: copied types of %s: %w", name, err)
+	}
+	plan.SQL = destroyStatements(l)
+	for _, t := range plan.Types {
+		if t.Drop {
+			plan.SQL = append(plan.SQL, "DROP TYPE "+t.Type)
+		}
+	}
+	fp := append([]Dependent{}, plan.Dependents...)
+	for _, t := range plan.Types {
+		fp = append(fp, Dependent{Type: "copied type", Identity: t.Type, Description: fmt.Sprint(t.Drop)})
+	}
+	plan.Fingerprint = fingerprint(fp)
 	return plan, nil
+}
+
+// destroyStatements are the statements that remove a link itself.
+func destroyStatements(l Link) []string {
+	id := ident(l.Name)
+	return []string{
+		"DROP SCHEMA " + id + " CASCADE",
+		"DROP USER MAPPING IF EXISTS FOR " + ident(l.record.MappingRole) + " SERVER " + id,
+		"DROP SERVER " + id,
+	}
 }
 
 // cascadeDependents lists everything outside schema name that DROP SCHEMA
@@ -241,6 +271,12 @@ func cascadeDependents(ctx context.Context, tx pgx.Tx, name string) ([]Dependent
 	if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT pglinks_plan; RELEASE SAVEPOINT pglinks_plan"); err != nil {
 		return nil, err
 	}
+	return describeGone(ctx, tx, name, before, after)
+}
+
+// describeGone describes the objects in before and not in after, outside
+// schema name.
+func describeGone(ctx context.Context, tx pgx.Tx, name string, before, after map[objKey]bool) ([]Dependent, error) {
 	var classes, objs []uint32
 	var subs []int32
 	for k := range before {
@@ -256,7 +292,7 @@ func cascadeDependents(ctx context.Context, tx pgx.Tx, name string) ([]Dependent
 		return nil, err
 	}
 	var out []Dependent
-	err = collectRows(ctx, tx, sqlDescribeDropped, []any{classes, objs, subs, name}, func(r pgx.Rows) error {
+	err := collectRows(ctx, tx, sqlDescribeDropped, []any{classes, objs, subs, name}, func(r pgx.Rows) error {
 		var d Dependent
 		err := r.Scan(&d.Type, &d.Schema, &d.Identity, &d.Description)
 		out = append(out, d)

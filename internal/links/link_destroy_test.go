@@ -35,7 +35,7 @@ func TestDestroyLink(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := strings.Join(res.DDL, "; "); got != `DROP SCHEMA "sales" CASCADE; DROP USER MAPPING IF EXISTS FOR "`+f.local.Owner+`" SERVER "sales"; DROP SERVER "sales"` {
+		if got := strings.Join(res.DDL, "; "); got != `DROP SCHEMA "sales" CASCADE; DROP USER MAPPING IF EXISTS FOR "`+f.local.Owner+`" SERVER "sales"; DROP SERVER "sales"; DROP TYPE "public"."order_status"` {
 			t.Errorf("DDL = %s", got)
 		}
 		assertNothingLeft(t, f.local.URL, "sales")

@@ -24,6 +24,8 @@ type linkMeta struct {
 	RemoteResourceName string    `json:"remote_resource_name"`
 	RemoteSchema       string    `json:"remote_schema"`
 	MappingRole        string    `json:"mapping_role"`
+	Tables             []string  `json:"tables,omitempty"`
+	ReadOnly           bool      `json:"read_only,omitempty"`
 }
 
 func (m linkMeta) comment() string {

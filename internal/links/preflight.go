@@ -42,8 +42,8 @@ func typeKind(typtype string) string {
 
 // remoteTypes lists the user-defined types used by the remote schema's
 // tables, read over pglinks' own connection to the remote.
-func remoteTypes(ctx context.Context, conn *pgx.Conn, schema string) ([]RemoteType, error) {
-	rows, err := conn.Query(ctx, sqlRemoteTypes, schema)
+func remoteTypes(ctx context.Context, conn *pgx.Conn, schema string, only []string) ([]RemoteType, error) {
+	rows, err := conn.Query(ctx, sqlRemoteTypes, schema, only)
 	if err != nil {
 		return nil, fmt.Errorf("links: remote types: %w", err)
 	}

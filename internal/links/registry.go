@@ -31,6 +31,14 @@ type LinkRecord struct {
 	MappingRole        string
 	CreatedAt          time.Time
 	CreatedBy          string
+	// Tables is the LIMIT TO list of the link; nil means every table of
+	// RemoteSchema (so tables the remote adds later belong to the link).
+	Tables []string
+	// ReadOnly links have the server option updatable 'false'.
+	ReadOnly bool
+	// CopiedTypes are the enum types pglinks created in the local database
+	// for this link, as quoted schema-qualified names.
+	CopiedTypes []string
 }
 
 // Registry keeps the records. The state database implements it
@@ -42,6 +50,9 @@ type Registry interface {
 	// Links lists the records of one local database, or of all when
 	// localVar is "".
 	Links(ctx context.Context, localVar string) ([]LinkRecord, error)
+	// UpdateLink stores a record's table list and copied types again,
+	// after a refresh.
+	UpdateLink(ctx context.Context, r LinkRecord) error
 }
 
 // StateRegistry is the Registry in the state database (schema pglinks).
@@ -59,10 +70,12 @@ func (r *StateRegistry) AddLink(ctx context.Context, l LinkRecord) error {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	_, err := r.pool.Exec(ctx, `INSERT INTO pglinks.links (id, local_config_var, local_database, name, server_oid, schema_oid,
-		remote_config_var, remote_resource_name, remote_schema, mapping_role, created_at, created_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		remote_config_var, remote_resource_name, remote_schema, mapping_role, created_at, created_by,
+		tables, read_only, copied_types)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		l.ID, l.LocalConfigVar, l.LocalDatabase, l.Name, int64(l.ServerOID), int64(l.SchemaOID),
-		l.RemoteConfigVar, l.RemoteResourceName, l.RemoteSchema, l.MappingRole, l.CreatedAt, l.CreatedBy)
+		l.RemoteConfigVar, l.RemoteResourceName, l.RemoteSchema, l.MappingRole, l.CreatedAt, l.CreatedBy,
+		l.Tables, l.ReadOnly, nonNil(l.CopiedTypes))
 	return stateError("record link "+l.Name, err)
 }
 
@@ -77,7 +90,8 @@ func (r *StateRegistry) Links(ctx context.Context, localVar string) ([]LinkRecor
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	rows, err := r.pool.Query(ctx, `SELECT id, local_config_var, local_database, name, server_oid, schema_oid,
-		remote_config_var, remote_resource_name, remote_schema, mapping_role, created_at, created_by
+		remote_config_var, remote_resource_name, remote_schema, mapping_role, created_at, created_by,
+		tables, read_only, copied_types
 		FROM pglinks.links WHERE $1 = '' OR local_config_var = $1 ORDER BY local_config_var, name`, localVar)
 	if err != nil {
 		return nil, stateError("read link records", err)
@@ -86,11 +100,30 @@ func (r *StateRegistry) Links(ctx context.Context, localVar string) ([]LinkRecor
 		var l LinkRecord
 		var srv, nsp int64
 		err := row.Scan(&l.ID, &l.LocalConfigVar, &l.LocalDatabase, &l.Name, &srv, &nsp,
-			&l.RemoteConfigVar, &l.RemoteResourceName, &l.RemoteSchema, &l.MappingRole, &l.CreatedAt, &l.CreatedBy)
+			&l.RemoteConfigVar, &l.RemoteResourceName, &l.RemoteSchema, &l.MappingRole, &l.CreatedAt, &l.CreatedBy,
+			&l.Tables, &l.ReadOnly, &l.CopiedTypes)
 		l.ServerOID, l.SchemaOID = uint32(srv), uint32(nsp)
 		return l, err
 	})
 	return out, stateError("read link records", err)
+}
+
+func (r *StateRegistry) UpdateLink(ctx context.Context, l LinkRecord) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	tag, err := r.pool.Exec(ctx, "UPDATE pglinks.links SET tables = $2, copied_types = $3 WHERE id = $1",
+		l.ID, l.Tables, nonNil(l.CopiedTypes))
+	if err == nil && tag.RowsAffected() != 1 {
+		return fmt.Errorf("links: update link record %s: no such record", l.Name)
+	}
+	return stateError("update link record "+l.Name, err)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // stateError says in words that the state database did not answer.

@@ -26,4 +26,6 @@ var (
 	sqlDescribeDropped   = stmt("describe_dropped")
 	sqlSchemaContents    = stmt("schema_contents")
 	sqlRemoteTypes       = stmt("remote_types")
+	sqlDriftLocal        = stmt("drift_local")
+	sqlDriftRemote       = stmt("drift_remote")
 )

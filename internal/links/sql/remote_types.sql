@@ -1,7 +1,7 @@
 -- Run on a remote: the user-defined types that columns of the relations
 -- IMPORT FOREIGN SCHEMA would bring over from schema $1 depend on (array
 -- columns count as their element type), with enum labels and the extension
--- a type comes from, if any.
+-- a type comes from, if any. $2, when not NULL, is the LIMIT TO list.
 WITH cols AS (
     SELECT c.relname,
            a.attname,
@@ -12,6 +12,7 @@ WITH cols AS (
       JOIN pg_type t ON t.oid = a.atttypid
      WHERE n.nspname = $1
        AND c.relkind IN ('r', 'v', 'm', 'f', 'p')
+       AND ($2::text[] IS NULL OR c.relname = ANY ($2::text[]))
 )
 SELECT tn.nspname::text,
        t.typname::text,

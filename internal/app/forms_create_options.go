@@ -1,0 +1,40 @@
+package app
+
+import (
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/pglinks/pglinks/views"
+)
+
+// maxChosenTables bounds the LIMIT TO list a form may carry.
+const maxChosenTables = 5000
+
+// nameField is a name read from a remote (schema, table): kept verbatim,
+// spaces included, since a remote may use them; invalid UTF-8 or an
+// over-long value is replaced by a marker no remote name matches, so it is
+// refused by name instead of being silently changed into another name.
+func nameField(v string) string {
+	if !utf8.ValidString(v) || len(v) > maxFieldLen || strings.IndexByte(v, 0) >= 0 {
+		return "\uFFFD"
+	}
+	return v
+}
+
+func decodeCreateOptions(form url.Values) views.CreateOptions {
+	o := views.CreateOptions{
+		RemoteSchema: nameField(form.Get("remote_schema")),
+		SomeTables:   form.Get("tables_mode") == "some",
+		ReadOnly:     form.Get("read_only") != "",
+		TableFilter:  field(form, "table_filter"),
+		Token:        field(form, "token"),
+	}
+	for i, t := range form["table"] {
+		if i >= maxChosenTables {
+			break
+		}
+		o.Tables = append(o.Tables, nameField(t))
+	}
+	return o
+}

@@ -1,0 +1,85 @@
+package app
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/views"
+)
+
+// linkDrift reads a link's drift for its page; a failure is shown in the
+// Drift section, never as an error page.
+func (a *App) linkDrift(c echo.Context, localVar, name string) *links.Drift {
+	d, err := a.cfg.Links.LinkDrift(c.Request().Context(), localVar, name)
+	if err != nil {
+		if errs.KindOf(err) == errs.Internal {
+			a.log.Error("link drift", "local", localVar, "link", name, "err", err)
+		}
+		return &links.Drift{Error: errs.MessageOf(err)}
+	}
+	return d
+}
+
+func (a *App) refreshPage(c echo.Context, formErrs views.FormErrors) (views.RefreshPage, error) {
+	local, ok := a.cfg.Links.Fleet.Get(c.Param("db"))
+	if !ok {
+		return views.RefreshPage{}, errs.E(errs.NotFound, "There is no database %q in this fleet.", c.Param("db"))
+	}
+	plan, err := a.cfg.Links.PlanRefresh(c.Request().Context(), local.ConfigVar, c.Param("name"))
+	if err != nil {
+		return views.RefreshPage{}, err
+	}
+	return views.RefreshPage{Page: a.page(c, "Refresh "+plan.Link.Name, "databases"), Plan: plan, Local: local, Errors: formErrs}, nil
+}
+
+func (a *App) confirmRefresh(c echo.Context) error {
+	p, err := a.refreshPage(c, nil)
+	if err != nil {
+		return err
+	}
+	return Render(c, http.StatusOK, views.RefreshView(p))
+}
+
+func (a *App) refreshLink(c echo.Context) error {
+	form, err := c.FormParams()
+	if err != nil {
+		return errs.E(errs.Invalid, "The form could not be read.")
+	}
+	localVar, name := c.Param("db"), c.Param("name")
+	target := localVar + "/" + name
+	res, err := a.cfg.Links.RefreshLink(c.Request().Context(), links.RefreshRequest{
+		LocalVar: localVar, Name: name, Fingerprint: field(form, "fingerprint"), Actor: session(c).User.Email,
+	})
+	if err != nil {
+		kind := errs.KindOf(err)
+		if kind == errs.Internal {
+			a.audit(c, auth.ActionLinkRefresh, target, auth.OutcomeFailed, "internal error", "")
+			return err
+		}
+		a.audit(c, auth.ActionLinkRefreshRefused, target, outcomeOf(err), errs.MessageOf(err), "")
+		if kind == errs.NotFound || kind == errs.Forbidden {
+			return err
+		}
+		// Show the plan again, re-read, with the message.
+		p, perr := a.refreshPage(c, views.FormErrors{"": errs.MessageOf(err)})
+		if perr != nil {
+			return perr
+		}
+		return Render(c, statusOf(kind), views.RefreshView(p))
+	}
+	detail := res.Summary.String()
+	if n := len(res.Plan.Dependents); n > 0 {
+		var ds []string
+		for _, d := range res.Plan.Dependents {
+			ds = append(ds, d.Description)
+		}
+		detail += "; also dropped " + strings.Join(ds, ", ")
+	}
+	a.audit(c, auth.ActionLinkRefresh, target, auth.OutcomeOK, detail, strings.Join(res.DDL, ";\n")+";")
+	a.flash(c, flashOK, "Link "+name+" refreshed: "+res.Summary.String()+".")
+	return redirect(c, views.LinkPath(localVar, name))
+}

@@ -1,0 +1,319 @@
+package links
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pglinks/pglinks/internal/errs"
+)
+
+// RefreshPlan is what the refresh confirmation page shows: the drift, the
+// exact SQL that would fix it, and what outside the link it would take.
+type RefreshPlan struct {
+	Link  *Link
+	Drift *Drift
+	SQL   []string // in order, as it runs
+	// Dependents are objects outside the link's schema that the SQL would
+	// drop (views on a gone table or column, ...), found by running it in a
+	// savepoint that is rolled back.
+	Dependents []Dependent
+	// Blockers are reasons the refresh cannot run (a column whose type
+	// changed is used by a view, ...).
+	Blockers    []string
+	Fingerprint string
+	Summary     RefreshSummary
+
+	stmts   []statement
+	tables  []string // the record's LIMIT TO list after the refresh
+	applies bool
+}
+
+// RefreshSummary counts what a refresh changes.
+type RefreshSummary struct {
+	TablesAdded, ColumnsChanged, TablesRemoved, EnumsChanged int
+}
+
+// String says it in words: "2 tables added, 1 column changed, 1 table removed".
+func (r RefreshSummary) String() string {
+	var parts []string
+	add := func(n int, one, many, what string) {
+		if n == 1 {
+			parts = append(parts, fmt.Sprintf("1 %s %s", one, what))
+		} else if n > 1 {
+			parts = append(parts, fmt.Sprintf("%d %s %s", n, many, what))
+		}
+	}
+	add(r.TablesAdded, "table", "tables", "added")
+	add(r.ColumnsChanged, "column", "columns", "changed")
+	add(r.TablesRemoved, "table", "tables", "removed")
+	add(r.EnumsChanged, "enum type", "enum types", "updated")
+	if len(parts) == 0 {
+		return "nothing to change"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Empty reports whether the plan changes nothing.
+func (p *RefreshPlan) Empty() bool { return len(p.SQL) == 0 }
+
+// RefreshRequest applies the plan the admin confirmed.
+type RefreshRequest struct {
+	LocalVar, Name string
+	Fingerprint    string
+	Actor          string
+}
+
+// RefreshResult describes an applied refresh.
+type RefreshResult struct {
+	Plan    *RefreshPlan
+	Summary RefreshSummary
+	DDL     []string
+}
+
+// PlanRefresh works out the refresh of a link: the drift, the SQL and
+// what it would take with it (the SQL runs in a rolled-back savepoint).
+func (s *Service) PlanRefresh(ctx context.Context, localVar, name string) (*RefreshPlan, error) {
+	local, err := s.database(localVar, "local")
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidateName(name); err != nil {
+		return nil, errs.E(errs.NotFound, "There is no link named %q in %s.", name, localVar)
+	}
+	ctx, cancel := bound(ctx, s.ReadTimeout)
+	defer cancel()
+	tx, done, err := s.begin(ctx, local, pgx.TxOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	if err := setTxTimeouts(ctx, tx, s.ReadTimeout); err != nil {
+		return nil, readError(local, err)
+	}
+	p, err := s.planRefresh(ctx, tx, local, name)
+	return p, readError(local, err)
+}
+
+// RefreshLink applies a refresh in one transaction under the link's lock,
+// if the plan is still the one the admin confirmed.
+func (s *Service) RefreshLink(ctx context.Context, req RefreshRequest) (*RefreshResult, error) {
+	local, err := s.database(req.LocalVar, "local")
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidateName(req.Name); err != nil {
+		return nil, errs.E(errs.NotFound, "There is no link named %q in %s.", req.Name, req.LocalVar)
+	}
+	ctx, cancel := bound(ctx, s.WriteTimeout)
+	defer cancel()
+	tx, done, err := s.beginLocked(ctx, local, req.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	p, err := s.planRefresh(ctx, tx, local, req.Name)
+	if err != nil {
+		return nil, err
+	}
+	if p.Drift.Error != "" {
+		return nil, errs.E(errs.Unavailable, "The link's remote cannot be compared right now: %s Nothing was changed.", p.Drift.Error)
+	}
+	if req.Fingerprint != p.Fingerprint {
+		return nil, errs.E(errs.Conflict, "The remote or the objects that depend on link %q changed since the confirmation page was shown. Review the new plan; nothing was changed.", req.Name)
+	}
+	if len(p.Blockers) > 0 {
+		return nil, errs.E(errs.Conflict, "Link %q cannot be refreshed: %s. Nothing was changed.", req.Name, strings.Join(p.Blockers, "; "))
+	}
+	if p.Empty() {
+		return nil, errs.E(errs.Invalid, "Link %q is in step with its remote: there is nothing to refresh.", req.Name)
+	}
+	remote, err := s.database(p.Link.RemoteConfigVar, "remote")
+	if err != nil {
+		return nil, err
+	}
+	res := &RefreshResult{Plan: p, Summary: p.Summary}
+	for _, st := range p.stmts {
+		stop := func() {}
+		if st.remote {
+			stop = s.guardRemote(ctx, remote, p.Link.meta.appName())
+		}
+		_, err := tx.Exec(ctx, st.sql)
+		stop()
+		if err != nil {
+			if e := fdwError(local, remote, err); e != err {
+				return nil, e
+			}
+			if isTimeout(err) {
+				return nil, errs.Wrap(errs.Unavailable, err, "%s stopped answering during the refresh, so pglinks gave up; nothing was changed.", remote.ConfigVar)
+			}
+			return nil, errs.Wrap(errs.Conflict, err, "Refreshing link %q failed at %s: %s. Nothing was changed.", req.Name, st.sql, pgMessage(err))
+		}
+		res.DDL = append(res.DDL, st.sql)
+	}
+	rec := p.Link.record
+	if !slices.Equal(rec.Tables, p.tables) {
+		rec.Tables = p.tables
+		if err := s.Registry.UpdateLink(ctx, rec); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("links: refresh %s: commit: %w", req.Name, err)
+	}
+	s.Log.Info("link refreshed", "local", local.ConfigVar, "link", req.Name, "changes", p.Summary.String(), "actor", req.Actor)
+	return res, nil
+}
+
+func (s *Service) planRefresh(ctx context.Context, tx pgx.Tx, local *Database, name string) (*RefreshPlan, error) {
+	recs, err := s.records(ctx, local.ConfigVar)
+	if err != nil {
+		return nil, err
+	}
+	ls, _, err := readLinks(ctx, tx, local, &name, recs)
+	if err != nil {
+		return nil, err
+	}
+	if len(ls) == 0 {
+		return nil, errs.E(errs.NotFound, "There is no link named %q in %s.", name, local.ConfigVar)
+	}
+	l := &ls[0]
+	if l.SchemaMissing {
+		return nil, errs.E(errs.Conflict, "The schema of link %q in %s is missing or was replaced by hand, so pglinks will not refresh it.", name, local.ConfigVar)
+	}
+	d, err := s.readDrift(ctx, tx, l)
+	if err != nil {
+		return nil, err
+	}
+	p := &RefreshPlan{Link: l, Drift: d, tables: l.Tables}
+	if d.Error != "" {
+		return p, nil
+	}
+	add := func(sql string, remote bool) {
+		p.stmts = append(p.stmts, statement{sql: sql, remote: remote})
+		p.SQL = append(p.SQL, sql)
+	}
+	// Enum labels first: new columns may need them.
+	for _, e := range d.Enums {
+		if len(e.NewLabels) == 0 {
+			continue
+		}
+		p.Summary.EnumsChanged++
+		for _, lbl := range e.NewLabels {
+			q, err := quoteLiteral(lbl)
+			if err != nil {
+				p.Blockers = append(p.Blockers, fmt.Sprintf("enum %s has a label pglinks cannot copy (%v)", e.Type, err))
+				continue
+			}
+			add(fmt.Sprintf("ALTER TYPE %s ADD VALUE IF NOT EXISTS %s", e.Type, q), false)
+		}
+	}
+	for _, t := range d.Tables {
+		tbl := ident(name, t.Table)
+		for _, c := range t.Gone {
+			add("ALTER FOREIGN TABLE "+tbl+" DROP COLUMN "+ident(c.Name)+" CASCADE", false)
+		}
+		for _, c := range t.Added {
+			q, err := quoteLiteral(c.Name)
+			if err != nil {
+				p.Blockers = append(p.Blockers, fmt.Sprintf("column %q of %q has a name pglinks cannot use (%v)", c.Name, t.RemoteTable, err))
+				continue
+			}
+			nn := ""
+			if c.NotNull {
+				nn = " NOT NULL"
+			}
+			// The type is PostgreSQL's own format_type on the remote, with
+			// every name quoted as needed, as IMPORT FOREIGN SCHEMA uses it.
+			add("ALTER FOREIGN TABLE "+tbl+" ADD COLUMN "+ident(c.Name)+" "+c.Type+" OPTIONS (column_name "+q+")"+nn, false)
+		}
+		for _, c := range t.TypeChanged {
+			add("ALTER FOREIGN TABLE "+tbl+" ALTER COLUMN "+ident(c.Column)+" TYPE "+c.RemoteType, false)
+		}
+		p.Summary.ColumnsChanged += len(t.Gone) + len(t.Added) + len(t.TypeChanged)
+	}
+	for _, t := range d.GoneTables {
+		add("DROP FOREIGN TABLE "+ident(name, t)+" CASCADE", false)
+	}
+	p.Summary.TablesRemoved = len(d.GoneTables)
+	if len(d.GoneTables) > 0 && p.tables != nil {
+		// A LIMIT TO link forgets the remote tables that are gone.
+		gone := map[string]bool{}
+		for _, t := range d.GoneTables {
+			gone[t] = true
+		}
+		var keep []string
+		for _, t := range p.tables {
+			if !gone[t] {
+				keep = append(keep, t)
+			}
+		}
+		p.tables = append([]string{}, keep...)
+	}
+	if len(d.NewTables) > 0 {
+		add(importStatement(l.RemoteSchema, d.NewTables, name), true)
+		p.Summary.TablesAdded = len(d.NewTables)
+	}
+	// What the local statements would take with them: run them in a
+	// savepoint, diff pg_depend, roll back. The import only adds.
+	if err := s.refreshDependents(ctx, tx, name, p); err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	for _, st := range p.SQL {
+		fmt.Fprintf(h, "%s\x00", st)
+	}
+	fmt.Fprintf(h, "\x01%s\x01%s", fingerprint(p.Dependents), strings.Join(p.Blockers, "\x00"))
+	p.Fingerprint = hex.EncodeToString(h.Sum(nil))[:16]
+	return p, nil
+}
+
+// refreshDependents runs the plan's local statements in a savepoint that is
+// rolled back, and lists the user objects outside the link's schema that
+// disappeared; a statement PostgreSQL refuses becomes a blocker.
+func (s *Service) refreshDependents(ctx context.Context, tx pgx.Tx, name string, p *RefreshPlan) error {
+	var local []string
+	for _, st := range p.stmts {
+		if !st.remote {
+			local = append(local, st.sql)
+		}
+	}
+	if len(local) == 0 {
+		return nil
+	}
+	before, err := cascadeKeys(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, "SAVEPOINT pglinks_refresh; SET LOCAL lock_timeout = 3000"); err != nil {
+		return err
+	}
+	for _, sql := range local {
+		if _, err := tx.Exec(ctx, sql); err != nil {
+			if _, rerr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT pglinks_refresh; RELEASE SAVEPOINT pglinks_refresh"); rerr != nil {
+				return rerr
+			}
+			if pgCode(err) == codeLockNotAvailable {
+				return errs.Wrap(errs.Conflict, err, "Sessions are using link %q or objects that depend on it, so pglinks cannot work out what refreshing it would change. Try again in a moment.", name)
+			}
+			if pgCode(err) == "" || isTimeout(err) {
+				return err
+			}
+			p.Blockers = append(p.Blockers, fmt.Sprintf("PostgreSQL refuses %s: %s", sql, pgMessage(err)))
+			return nil
+		}
+	}
+	after, err := cascadeKeys(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT pglinks_refresh; RELEASE SAVEPOINT pglinks_refresh"); err != nil {
+		return err
+	}
+	p.Dependents, err = describeGone(ctx, tx, name, before, after)
+	return err
+}
