@@ -150,7 +150,7 @@ type LinkPage struct {
 	Health links.LinkHealth
 	Stale  *links.StaleReport
 	Now    time.Time
-	Drift     *links.Drift // nil when it could not be read at all
+	Drift  *links.Drift // nil when it could not be read at all
 }
 
 // TablesPerPage is how many foreign tables the link page shows at once.
