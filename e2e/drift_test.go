@@ -91,6 +91,11 @@ func TestLinkFollowsItsRemote(t *testing.T) {
 	must(t, page.Locator("#name").Fill("crm"))
 	must(t, page.GetByTestId("read-only").Check())
 	must(t, page.GetByTestId("preview").Click())
+	// A second link from the same remote: the form warns and asks first,
+	// and the confirmation rides through the preview to the create.
+	must(t, expect.Locator(page.GetByTestId("duplicate-ok")).ToBeVisible())
+	must(t, page.GetByTestId("duplicate-ok").Check())
+	must(t, page.GetByTestId("preview").Click())
 	must(t, expect.Locator(page.GetByTestId("create-preview")).ToContainText("password '***'"))
 	must(t, expect.Locator(page.GetByTestId("create-preview")).ToContainText("updatable 'false'"))
 	must(t, expect.Locator(page.GetByTestId("preview-tables").Locator("li")).ToHaveCount(3))

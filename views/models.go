@@ -188,7 +188,9 @@ type CreateForm struct {
 	Local     string
 	Name      string
 	CopyEnums bool
-	Errors    FormErrors
+	// DuplicateOK carries "create another link anyway" through a preview.
+	DuplicateOK bool
+	Errors      FormErrors
 	// Remotes and Locals are the lists to pick from; Existing feeds the
 	// duplicate-link warning, Duplicates names the links already there
 	// when the server asks to confirm one more.

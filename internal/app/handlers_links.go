@@ -205,7 +205,7 @@ func (a *App) createLink(c echo.Context) error {
 			return refused(err)
 		}
 		in.Token = p.Token
-		f := views.CreateForm{Page: a.page(c, "Preview of link "+p.Name, "databases"), Remote: in.Remote, Local: in.Local, Name: in.Name, CopyEnums: in.CopyEnums, CreateOptions: in.CreateOptions}
+		f := views.CreateForm{Page: a.page(c, "Preview of link "+p.Name, "databases"), Remote: in.Remote, Local: in.Local, Name: in.Name, CopyEnums: in.CopyEnums, DuplicateOK: in.DuplicateOK, CreateOptions: in.CreateOptions}
 		return Render(c, http.StatusOK, views.CreatePreviewView(views.CreatePreviewPage{Page: f.Page, Form: f, Preview: p}))
 	}
 	res, err := a.cfg.Links.CreateLink(c.Request().Context(), createRequest(in, s.User.Email))
