@@ -161,6 +161,7 @@ func (s *Service) RepairLink(ctx context.Context, req RepairRequest) (*RepairRes
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("links: repair %s in %s: commit: %w", req.Name, local.ConfigVar, err)
 	}
+	s.invalidate(local)
 	s.Log.Info("link repaired", "local", local.ConfigVar, "link", req.Name, "changes", report.Summary(), "actor", req.Actor)
 	if res.Health, err = s.ProbeLink(ctx, local.ConfigVar, req.Name); err != nil {
 		return nil, err
