@@ -137,7 +137,7 @@ func connectImportNotice(f CreateForm) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "). The link imports the mapped tables only: Connect’s system tables <code class=\"text-xs\">_hcmeta</code>, <code class=\"text-xs\">_trigger_log</code> and <code class=\"text-xs\">_trigger_log_archive</code> stay out.</p><p data-testid=\"connect-read-only-advice\">A <strong>read-only link</strong> is suggested: writes through a read-write link change Connect’s tables, and Heroku Connect syncs them to Salesforce. Never write the system columns (sfid, _hc_lastop, _hc_err, …).</p><label class=\"flex items-start gap-2\"><input type=\"checkbox\" name=\"connect_trigger_log\" value=\"1\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "). The link imports the mapped tables only: Connect’s system tables <code class=\"text-xs\">_hcmeta</code>, <code class=\"text-xs\">_trigger_log</code> and <code class=\"text-xs\">_trigger_log_archive</code> stay out.</p><p data-testid=\"connect-read-only-advice\">A <strong>read-only link</strong> is suggested: writes through a read-write link change Connect’s tables and are synced to Salesforce by Heroku Connect. Never write the system columns (sfid, _hc_lastop, _hc_err, …).</p><label class=\"flex items-start gap-2\"><input type=\"checkbox\" name=\"connect_trigger_log\" value=\"1\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
