@@ -90,11 +90,13 @@ func groupInt(n int64) string {
 func rowsText(ts connect.TableState) string {
 	switch {
 	case ts.RowsAtLeast:
-		return "more than " + groupInt(ts.Rows)
+		return "more than " + groupInt(ts.Rows) + " rows"
 	case ts.RowsEstimated:
-		return "about " + groupInt(ts.Rows)
+		return "about " + groupInt(ts.Rows) + " rows (estimate)"
+	case ts.Rows == 1:
+		return "1 row"
 	}
-	return groupInt(ts.Rows)
+	return groupInt(ts.Rows) + " rows"
 }
 
 // countText is one _hc_lastop count as the page says it.
