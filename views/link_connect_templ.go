@@ -147,7 +147,7 @@ func connectImportNotice(f CreateForm) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, " class=\"mt-0.5 h-4 w-4 rounded border-slate-300 text-brand-600\" data-testid=\"connect-trigger-log\"> <span>Also import <code class=\"text-xs\">_trigger_log</code>, to debug writes to Salesforce (it keeps them about a day). Only into a read-only link; tick it in the list below as well.</span></label></div>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, " class=\"mt-0.5 h-4 w-4 rounded border-slate-300 text-brand-600\" data-testid=\"connect-trigger-log\"> <span>Also import <code class=\"text-xs\">_trigger_log</code>, to debug writes to Salesforce (it keeps them about a day). Only into a read-only link.</span></label></div>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -73,6 +73,25 @@ func TestConnectPages(t *testing.T) {
 	if r := c.post("/links", ok); r.Status != http.StatusSeeOther {
 		t.Fatalf("create: %d %s", r.Status, r.Body)
 	}
+	// The debugging option brings _trigger_log along, into a read-only link only.
+	debug := url.Values{"tables_mode": {"some"}, "table": {"account"}, "connect_trigger_log": {"1"}}
+	for k, v := range base {
+		debug[k] = v
+	}
+	debug.Set("name", "sfdebug")
+	debug.Set("duplicate_ok", "1")
+	debug.Del("read_only")
+	if r := c.post("/links", debug); r.Status != http.StatusUnprocessableEntity || !strings.Contains(r.Body, "only into a read-only link") {
+		t.Fatalf("_trigger_log into a read-write link: %d", r.Status)
+	}
+	debug.Set("read_only", "1")
+	if r := c.post("/links", debug); r.Status != http.StatusSeeOther {
+		t.Fatalf("create with _trigger_log: %d %s", r.Status, r.Body)
+	}
+	if n := queryInt(t, e.local.URL, "SELECT count(*) FROM information_schema.foreign_tables WHERE foreign_table_schema = 'sfdebug' AND foreign_table_name = '_trigger_log'"); n != 1 {
+		t.Fatalf("_trigger_log imported %d times", n)
+	}
+
 	page := c.get("/databases/DATABASE_URL/links/sf")
 	b := page.Body
 	for _, want := range []string{

@@ -47,6 +47,7 @@ func TestConnectImportRules(t *testing.T) {
 		{"archive", CreateRequest{Tables: []string{"account", "_trigger_log_archive"}, ReadOnly: true, ConnectTriggerLog: true}, "_trigger_log_archive is a Heroku Connect system table"},
 		{"log without option", CreateRequest{Tables: []string{"account", "_trigger_log"}, ReadOnly: true}, "only with the option"},
 		{"log read-write", CreateRequest{Tables: []string{"account", "_trigger_log"}, ConnectTriggerLog: true}, "read-only link"},
+		{"log option read-write", CreateRequest{Tables: []string{"account"}, ConnectTriggerLog: true}, "read-only link"},
 	}
 	for _, c := range refused {
 		req := c.req
@@ -66,9 +67,10 @@ func TestConnectImportRules(t *testing.T) {
 	if res.Tables != 3 || !slices.Equal(res.Link.Tables, mapped) || !res.Link.ReadOnly {
 		t.Fatalf("created = %d tables %v read-only %v", res.Tables, res.Link.Tables, res.Link.ReadOnly)
 	}
+	// The option adds _trigger_log to the chosen tables.
 	res, err = f.svc.CreateLink(ctx, CreateRequest{RemoteVar: blue, LocalVar: "DATABASE_URL", Name: "sfdebug", RemoteSchema: "salesforce",
-		Tables: []string{"account", "_trigger_log"}, ReadOnly: true, ConnectTriggerLog: true})
-	if err != nil || res.Tables != 2 {
+		Tables: []string{"account"}, ReadOnly: true, ConnectTriggerLog: true})
+	if err != nil || res.Tables != 2 || !slices.Equal(res.Link.Tables, []string{"_trigger_log", "account"}) && !slices.Equal(res.Link.Tables, []string{"account", "_trigger_log"}) {
 		t.Fatalf("with _trigger_log: %+v, %v", res, err)
 	}
 	// Other schemas are not concerned.

@@ -106,11 +106,11 @@ func (s *Service) createLink(ctx context.Context, req CreateRequest, dry bool) (
 		return nil, nil, err
 	}
 
-	types, imported, err := s.preflightRemote(ctx, remote, req.RemoteSchema, req.Tables)
-	if err != nil {
+	if req.Tables, err = s.checkConnectImport(ctx, remote, req); err != nil {
 		return nil, nil, err
 	}
-	if err := s.checkConnectImport(ctx, remote, req); err != nil {
+	types, imported, err := s.preflightRemote(ctx, remote, req.RemoteSchema, req.Tables)
+	if err != nil {
 		return nil, nil, err
 	}
 
