@@ -164,6 +164,16 @@ func TestSyncStateLargeTableIsBounded(t *testing.T) {
 	if len(op.Failed) == 0 || op.Failed[0].Err.Msg != "row 20000" {
 		t.Errorf("latest failed = %+v", op.Failed)
 	}
+	// Never analysed: sampled by pages, still an estimate.
+	pgtest.MustExec(t, d.URL, `ALTER TABLE salesforce.contact SET (autovacuum_enabled = false);
+		INSERT INTO salesforce.contact (lastname, _hc_lastop) SELECT 'c' || g, 'SYNCED' FROM generate_series(1, 20000) g`)
+	st, err = ReadSyncState(ctx(t), conn, "salesforce", []string{"contact"}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := st.Tables[0]; c.Err != "" || c.CountsHow != "sample" || !(c.RowsEstimated || c.RowsAtLeast) || c.Rows < 5000 || c.Count("SYNCED").N < 5000 {
+		t.Fatalf("never analysed: %+v", c)
+	}
 	pgtest.MustExec(t, d.URL, `CREATE INDEX ON salesforce.opportunity (_hc_lastop)`)
 	st, err = ReadSyncState(ctx(t), conn, "salesforce", []string{"opportunity"}, o)
 	if err != nil {

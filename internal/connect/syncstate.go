@@ -181,7 +181,7 @@ func ReadSyncState(ctx context.Context, conn *pgx.Conn, schema string, only []st
 		defer rows.Close()
 		for rows.Next() {
 			var ti tableInfo
-			if err := rows.Scan(&ti.name, &ti.reltuples, &ti.lastopIndex, &ti.hasID, &ti.sysCols); err != nil {
+			if err := rows.Scan(&ti.name, &ti.reltuples, &ti.pages, &ti.lastopIndex, &ti.hasID, &ti.sysCols); err != nil {
 				return err
 			}
 			infos[ti.name] = ti
@@ -283,14 +283,15 @@ func readErr(err error) string {
 
 type tableInfo struct {
 	name        string
-	reltuples   float64
-	lastopIndex bool // a valid, non-partial index leads with _hc_lastop
+	reltuples   float64 // -1: never analysed
+	pages       int64   // the table's size in pages (relpages, or read when never analysed)
+	lastopIndex bool    // a valid, non-partial index leads with _hc_lastop
 	hasID       bool
 	sysCols     []string
 }
 
 const sqlTableInfo = `
-SELECT c.relname::text, c.reltuples::float8,
+SELECT c.relname::text, c.reltuples::float8, c.relpages::int8,
   EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0]
           WHERE i.indrelid = c.oid AND i.indisvalid AND i.indpred IS NULL AND a.attname = '_hc_lastop'),
   EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'id' AND NOT a.attisdropped),
@@ -355,6 +356,14 @@ func readTable(ctx context.Context, tx pgx.Tx, schema string, ti tableInfo, o Op
 		ts.CountsHow = "sample"
 		total := max(ti.reltuples, 1)
 		pct := min(100, max(0.01, 100*float64(o.SampleRows)/total))
+		if ti.reltuples < 0 {
+			// Never analysed: size the sample by pages, assuming about
+			// 50 rows a page, and scale the counts by the fraction read.
+			if err := tx.QueryRow(ctx, "SELECT pg_relation_size($1::regclass) / current_setting('block_size')::int8", q).Scan(&ti.pages); err != nil {
+				return err
+			}
+			pct = min(100, max(0.01, 100*float64(o.SampleRows)/(50*float64(max(ti.pages, 1)))))
+		}
 		rows, err := tx.Query(ctx, fmt.Sprintf("SELECT coalesce(_hc_lastop::text, ''), count(*) FROM %s TABLESAMPLE SYSTEM (%s) GROUP BY 1", q, strconv.FormatFloat(pct, 'f', 4, 64)))
 		if err != nil {
 			return err
@@ -367,10 +376,17 @@ func readTable(ctx context.Context, tx pgx.Tx, schema string, ti tableInfo, o Op
 		for _, c := range counts {
 			sampled += c.N
 		}
-		if sampled > 0 {
-			for i := range counts {
-				counts[i].N = int64(float64(counts[i].N) * total / float64(sampled))
-			}
+		scale := 100 / pct
+		if ti.reltuples >= 0 && sampled > 0 {
+			scale = total / float64(sampled)
+		}
+		var sum int64
+		for i := range counts {
+			counts[i].N = int64(float64(counts[i].N) * scale)
+			sum += counts[i].N
+		}
+		if ti.reltuples < 0 && sum > ts.Rows {
+			ts.Rows, ts.RowsAtLeast, ts.RowsEstimated = sum, false, true
 		}
 		ts.Counts = counts
 		recent := ""
