@@ -56,11 +56,16 @@ const maxMapped = 2000
 // sqlDetect lists Connect schemas ($1 NULL: all; else only that one) with
 // their mapped tables. It reads only the catalog.
 const sqlDetect = `
-WITH cols AS (
+WITH cand AS (
+  -- Schemas holding a table named _hcmeta (found through pg_class's name
+  -- index): only their tables' columns are read.
+  SELECT DISTINCT c.relnamespace AS nsp FROM pg_class c
+  WHERE c.relname = '_hcmeta' AND c.relkind IN ('r', 'p')
+    AND ($1::text IS NULL OR c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1))
+), cols AS (
   SELECT c.oid, c.relnamespace, c.relname, array_agg(a.attname::text) AS names
   FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-  WHERE c.relkind IN ('r', 'p')
-    AND ($1::text IS NULL OR c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1))
+  WHERE c.relkind IN ('r', 'p') AND c.relnamespace IN (SELECT nsp FROM cand)
   GROUP BY c.oid, c.relnamespace, c.relname
 ), hc AS (
   SELECT n.oid, n.nspname FROM pg_namespace n
