@@ -104,7 +104,7 @@ func countText(ts connect.TableState, c connect.OpCount) string {
 	switch {
 	case c.AtLeast:
 		return "more than " + groupInt(c.N)
-	case ts.CountsHow == "sample":
+	case ts.CountsHow == "sample" || c.Estimated:
 		return "about " + groupInt(c.N)
 	}
 	return groupInt(c.N)
@@ -114,7 +114,7 @@ func countText(ts connect.TableState, c connect.OpCount) string {
 func countsHowText(ts connect.TableState) string {
 	switch ts.CountsHow {
 	case "index":
-		return "counted through the index on _hc_lastop"
+		return "counted through the index on _hc_lastop; the large ones (“about”) are the planner’s estimates"
 	case "sample":
 		return "estimated from a sample of the table (no index on _hc_lastop)"
 	}

@@ -186,8 +186,12 @@ func TestSyncStateLargeTableIsBounded(t *testing.T) {
 	if c := op.Count("FAILED"); c == nil || c.N != 200 || c.AtLeast {
 		t.Errorf("FAILED by index = %+v, want 200", c)
 	}
-	if c := op.Count("SYNCED"); c == nil || c.N != 1000 || !c.AtLeast {
-		t.Errorf("SYNCED by index = %+v, want at least 1000", c)
+	// Over the cap: the planner's estimate (about 17,800 SYNCED rows).
+	if c := op.Count("SYNCED"); c == nil || c.N < 15000 || c.N > 20000 || !c.Estimated || c.AtLeast {
+		t.Errorf("SYNCED by index = %+v, want an estimate near 17,800", c)
+	}
+	if c := op.Count("PENDING"); c == nil || c.N < 1500 || c.N > 2100 || !c.Estimated {
+		t.Errorf("PENDING by index = %+v, want an estimate near 1,800", c)
 	}
 	if c := op.Count("INSERTED"); c == nil || c.N != 1 || c.AtLeast {
 		t.Errorf("INSERTED by index = %+v, want 1", c)

@@ -23,7 +23,8 @@ type Options struct {
 	// ExactUpTo: tables with at most this many rows are counted exactly.
 	ExactUpTo int64
 	// IndexCountLimit caps each per-op count made through an index on
-	// _hc_lastop (beyond it the page says "more than").
+	// _hc_lastop; beyond it the planner's statistics give an estimate
+	// (or, without statistics, the page says "more than").
 	IndexCountLimit int64
 	// SampleRows is about how many rows a TABLESAMPLE reads when a large
 	// table has no index on _hc_lastop.
@@ -40,7 +41,7 @@ type Options struct {
 var DefaultOptions = Options{
 	StatementTimeout: 1500 * time.Millisecond,
 	ExactUpTo:        10_000,
-	IndexCountLimit:  100_000,
+	IndexCountLimit:  10_000,
 	SampleRows:       10_000,
 	RecentRows:       50_000,
 	MaxTables:        25,
@@ -82,6 +83,34 @@ type OpCount struct {
 	Op      string // "" is NULL
 	N       int64
 	AtLeast bool // N is a lower bound
+	// Estimated: N is the planner's statistics (frequency × reltuples).
+	Estimated bool
+}
+
+// lastopFreqs reads the planner's statistics of _hc_lastop: the
+// frequency of its most common values, "" for NULL.
+func lastopFreqs(ctx context.Context, tx pgx.Tx, schema, table string) (map[string]float64, error) {
+	out := map[string]float64{}
+	var vals []string
+	var freqs []float64
+	var nullFrac *float64
+	err := tx.QueryRow(ctx, `SELECT most_common_vals::text::text[], most_common_freqs::float8[], null_frac::float8
+		FROM pg_stats WHERE schemaname = $1 AND tablename = $2 AND attname = '_hc_lastop'`, schema, table).Scan(&vals, &freqs, &nullFrac)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i, v := range vals {
+		if i < len(freqs) {
+			out[v] = freqs[i]
+		}
+	}
+	if nullFrac != nil {
+		out[""] = *nullFrac
+	}
+	return out, nil
 }
 
 // FailedRow is a row whose last sync to Salesforce failed.
@@ -337,6 +366,11 @@ func readTable(ctx context.Context, tx pgx.Tx, schema string, ti tableInfo, o Op
 		}
 	case ti.lastopIndex:
 		ts.CountsHow = "index"
+		// Counts over the cap come from the planner's statistics.
+		freqs, err := lastopFreqs(ctx, tx, schema, ti.name)
+		if err != nil {
+			return err
+		}
 		for _, op := range Ops {
 			cond, args := "_hc_lastop = $1", []any{op}
 			if op == "" {
@@ -349,6 +383,9 @@ func readTable(ctx context.Context, tx pgx.Tx, schema string, ti tableInfo, o Op
 			c := OpCount{Op: op, N: n}
 			if n > o.IndexCountLimit {
 				c.N, c.AtLeast = o.IndexCountLimit, true
+				if f, ok := freqs[op]; ok && ti.reltuples > 0 && int64(f*ti.reltuples) > o.IndexCountLimit {
+					c.N, c.AtLeast, c.Estimated = int64(f*ti.reltuples), false, true
+				}
 			}
 			ts.Counts = append(ts.Counts, c)
 		}
