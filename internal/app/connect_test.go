@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"os"
@@ -120,6 +121,11 @@ func TestConnectPages(t *testing.T) {
 	// The remote stops answering pglinks: the section says so, the page renders.
 	execSQL(t, e.remote.URL, "ALTER ROLE CURRENT_USER PASSWORD 'rotated-password'")
 	e.app.cfg.Links.Close()
+	// The remote's status is read again (unreachable): its Connect schema is
+	// still known, so the section says the remote does not answer.
+	if st, _ := e.app.cfg.Links.RefreshStatus(context.Background(), "HEROKU_POSTGRESQL_BLUE_URL"); st.Reachable {
+		t.Fatal("the remote still answers pglinks")
+	}
 	page = c.get("/databases/DATABASE_URL/links/sf")
 	if page.Status != http.StatusOK || !strings.Contains(page.Body, `data-testid="connect-error"`) || !strings.Contains(page.Body, `data-testid="foreign-tables"`) {
 		t.Fatalf("unreachable remote: %d %s", page.Status, page.Body)

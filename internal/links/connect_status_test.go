@@ -6,7 +6,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/pglinks/pglinks/internal/connect"
 	"github.com/pglinks/pglinks/internal/errs"
 )
 
@@ -76,5 +78,22 @@ func TestConnectImportRules(t *testing.T) {
 	// Other schemas are not concerned.
 	if _, err := f.svc.PreviewCreate(ctx, CreateRequest{RemoteVar: blue, LocalVar: "DATABASE_URL", Name: "pub", CopyEnums: true}); err != nil {
 		t.Fatalf("public: %v", err)
+	}
+}
+
+// A database that stops answering keeps its last known Connect schemas, so
+// a Connect-backed link's page can say the remote is unreachable.
+func TestConnectSchemaKeptWhileUnreachable(t *testing.T) {
+	var ss snapshots
+	d := &Database{ConfigVar: blue}
+	now := time.Now()
+	ss.put(DatabaseStatus{DB: d, Reachable: true, Connect: []connect.Schema{{Name: "salesforce", Mapped: []string{"account"}}}}, now)
+	st := ss.put(DatabaseStatus{DB: d, Error: "is unreachable: connection refused"}, now.Add(time.Second))
+	if connect.Find(st.Connect, "salesforce") == nil {
+		t.Fatalf("unreachable status forgot the Connect schema: %+v", st.Connect)
+	}
+	st = ss.put(DatabaseStatus{DB: d, Reachable: true}, now.Add(2*time.Second))
+	if len(st.Connect) != 0 {
+		t.Fatalf("a fresh read without Connect schemas kept them: %+v", st.Connect)
 	}
 }
