@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pglinks/pglinks/internal/connect"
 	"github.com/pglinks/pglinks/internal/links"
 )
 
@@ -18,6 +19,9 @@ type CreateOptions struct {
 
 	Catalog    *links.RemoteCatalog // the remote's schemas and tables, once loaded
 	CatalogErr string               // why they could not be read
+
+	Connect    []connect.Schema // the remote's Heroku Connect schemas (from its last status read)
+	ConnectLog bool             // also import _trigger_log, for debugging
 }
 
 // TableFilterAt is how many remote tables make the form offer a filter.

@@ -151,6 +151,8 @@ type LinkPage struct {
 	Stale  *links.StaleReport
 	Now    time.Time
 	Drift  *links.Drift // nil when it could not be read at all
+	// Connect is set when the link reads a Heroku Connect schema.
+	Connect *ConnectSection
 }
 
 // TablesPerPage is how many foreign tables the link page shows at once.

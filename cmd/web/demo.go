@@ -124,6 +124,7 @@ pglinks demo is running: %s
 Query the ready-made link %s (%s, in %s):
   %s
 crm has since gained a table (tickets): the link's page shows the drift, and "Refresh link" brings it in.
+crm also holds a Heroku Connect schema (salesforce): "Link it into another database" on its card imports the mapped tables read-only.
 
 Open psql on a fleet database:
 `, b.URL, demoAdmin, b.Password, b.Link.Name, b.Link.RemoteConfigVar, b.LinkLocal.ConfigVar,

@@ -29,6 +29,7 @@ func decodeCreateOptions(form url.Values) views.CreateOptions {
 		ReadOnly:     form.Get("read_only") != "",
 		TableFilter:  field(form, "table_filter"),
 		Token:        field(form, "token"),
+		ConnectLog:   form.Get("connect_trigger_log") != "",
 	}
 	for i, t := range form["table"] {
 		if i >= maxChosenTables {

@@ -79,7 +79,7 @@ func (a *App) showLink(c echo.Context) error {
 		return err
 	}
 	return Render(c, http.StatusOK, views.LinkView(views.LinkPage{Page: a.page(c, l.Name, "databases"), Link: l, Local: local, Tables: tp.Tables, TablePage: tp,
-		Health: a.health().Get(local.ConfigVar, l.Name), Stale: stale, Now: time.Now(), Drift: a.linkDrift(c, local.ConfigVar, l.Name)}))
+		Health: a.health().Get(local.ConfigVar, l.Name), Stale: stale, Now: time.Now(), Drift: a.linkDrift(c, local.ConfigVar, l.Name), Connect: a.linkConnect(c, l)}))
 }
 
 func (a *App) createForm(c echo.Context, in createInput, formErrs views.FormErrors) views.CreateForm {
@@ -110,6 +110,7 @@ func (a *App) createFormWith(c echo.Context, fc fleetChoices, in createInput, fo
 		} else {
 			f.Catalog = cat
 		}
+		a.connectDefaults(fc, &f)
 	}
 	return f
 }
@@ -134,7 +135,7 @@ func (a *App) newLinkForm(c echo.Context) error {
 func createRequest(in createInput, actor string) links.CreateRequest {
 	req := links.CreateRequest{
 		RemoteVar: in.Remote, LocalVar: in.Local, Name: in.Name, CopyEnums: in.CopyEnums, Actor: actor,
-		RemoteSchema: in.RemoteSchema, ReadOnly: in.ReadOnly, Token: in.Token,
+		RemoteSchema: in.RemoteSchema, ReadOnly: in.ReadOnly, Token: in.Token, ConnectTriggerLog: in.ConnectLog,
 	}
 	if in.SomeTables {
 		req.Tables = append([]string{}, in.Tables...)

@@ -63,7 +63,7 @@ func StartWithProgress(ctx context.Context, progress func(string)) (*Env, error)
 	specs := []dbSpec{
 		{"DATABASE_URL", "shop", "postgresql-animate-91581", seedShop, 0, pgtest.DBOptions{}},
 		{"HEROKU_POSTGRESQL_BLUE_URL", "analytics", "postgresql-colorful-33594", seedAnalytics, 0, pgtest.DBOptions{}},
-		{"HEROKU_POSTGRESQL_ORANGE_URL", "crm", "postgresql-round-06985", seedCRM, 1, pgtest.DBOptions{}},
+		{"HEROKU_POSTGRESQL_ORANGE_URL", "crm", "postgresql-round-06985", seedCRM + seedSalesforce, 1, pgtest.DBOptions{}},
 		{"HEROKU_POSTGRESQL_GRAY_URL", "warehouse", "postgresql-silent-27114", seedWarehouse, 1, pgtest.DBOptions{NoFDW: true}},
 	}
 	var names string

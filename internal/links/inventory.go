@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pglinks/pglinks/internal/connect"
 	"github.com/pglinks/pglinks/internal/errs"
 )
 
@@ -63,6 +64,8 @@ type DatabaseStatus struct {
 	// FailingSince and RetryAt are set while the database does not
 	// answer: since when, and when pglinks asks it again.
 	FailingSince, RetryAt time.Time
+	// Connect lists the Heroku Connect schemas found here.
+	Connect []connect.Schema
 }
 
 // Status reads one database's support and links.
@@ -118,6 +121,7 @@ func (s *Service) readStatus(ctx context.Context, d *Database, recs map[string]L
 		st.Error = "could not read the catalog: " + err.Error()
 		return st
 	}
+	st.Connect = s.readConnect(ctx, conn.Conn(), d)
 	if recErr != nil {
 		st.Error = "could not check pglinks' records of its links: " + errs.MessageOf(recErr)
 		return st

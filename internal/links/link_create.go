@@ -31,6 +31,9 @@ type CreateRequest struct {
 	// exactly the statements the preview showed (same link id and time in
 	// the catalog comments). "" starts a fresh link.
 	Token string
+	// ConnectTriggerLog allows importing _trigger_log from a Heroku
+	// Connect schema (read-only links only), for debugging.
+	ConnectTriggerLog bool
 }
 
 // CreatePreview is every statement CreateLink would run, in order,
@@ -103,6 +106,9 @@ func (s *Service) createLink(ctx context.Context, req CreateRequest, dry bool) (
 		return nil, nil, err
 	}
 
+	if req.Tables, err = s.checkConnectImport(ctx, remote, req); err != nil {
+		return nil, nil, err
+	}
 	types, imported, err := s.preflightRemote(ctx, remote, req.RemoteSchema, req.Tables)
 	if err != nil {
 		return nil, nil, err

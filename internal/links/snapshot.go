@@ -59,6 +59,9 @@ func (ss *snapshots) put(st DatabaseStatus, now time.Time) DatabaseStatus {
 		}
 		wait := backoffMin << min(sn.failures-1, 10)
 		st.RetryAt = now.Add(min(wait, backoffMax))
+		if prev != nil && st.Connect == nil {
+			st.Connect = prev.st.Connect // last known, so pages still know it
+		}
 	}
 	sn.st = st
 	ss.m[st.DB.ConfigVar] = sn
