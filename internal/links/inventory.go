@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pglinks/pglinks/internal/connect"
 	"github.com/pglinks/pglinks/internal/errs"
 )
@@ -230,32 +231,44 @@ func readLinks(ctx context.Context, q querier, local *Database, name *string, re
 
 // GetLink reads one link of a local database.
 func (s *Service) GetLink(ctx context.Context, localVar, name string) (*Link, error) {
+	var link *Link
+	err := s.withLink(ctx, localVar, name, func(ctx context.Context, conn *pgxpool.Conn, local *Database, l *Link) error {
+		link = l
+		return nil
+	})
+	return link, err
+}
+
+// withLink reads one link of a local database and runs fn on the same
+// connection, within ReadTimeout: a link page costs one connection, not
+// one for the link and another for its tables.
+func (s *Service) withLink(ctx context.Context, localVar, name string, fn func(context.Context, *pgxpool.Conn, *Database, *Link) error) error {
 	local, err := s.database(localVar, "local")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := ValidateName(name); err != nil {
-		return nil, errs.E(errs.NotFound, "There is no link named %q in %s.", name, localVar)
+		return errs.E(errs.NotFound, "There is no link named %q in %s.", name, localVar)
 	}
 	ctx, cancel := bound(ctx, s.ReadTimeout)
 	defer cancel()
 	conn, err := s.acquire(ctx, local)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer conn.Release()
 	recs, err := s.records(ctx, local.ConfigVar)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ls, _, err := readLinks(ctx, conn, local, &name, recs)
 	if err != nil {
-		return nil, readError(local, err)
+		return readError(local, err)
 	}
 	if len(ls) == 0 {
-		return nil, errs.E(errs.NotFound, "There is no link named %q in %s.", name, localVar)
+		return errs.E(errs.NotFound, "There is no link named %q in %s.", name, localVar)
 	}
-	return &ls[0], nil
+	return fn(ctx, conn, local, &ls[0])
 }
 
 // readError explains a catalog read that failed: a database that stopped

@@ -68,19 +68,30 @@ func (s *Service) PlanDestroy(ctx context.Context, localVar, name string) (*Dest
 	if err := checkDestroyable(localVar, name); err != nil {
 		return nil, err
 	}
+	var plan *DestroyPlan
+	err = s.inPlanTx(ctx, local, func(ctx context.Context, tx pgx.Tx) (err error) {
+		plan, err = s.planDestroy(ctx, tx, local, name)
+		return err
+	})
+	return plan, err
+}
+
+// inPlanTx runs fn in a transaction that is always rolled back, bounded by
+// ReadTimeout (the context and statement_timeout): for plans that find out
+// what a change would do by making it and undoing it. It is read-write for
+// that reason.
+func (s *Service) inPlanTx(ctx context.Context, local *Database, fn func(context.Context, pgx.Tx) error) error {
 	ctx, cancel := bound(ctx, s.ReadTimeout)
 	defer cancel()
-	// Read-write, because the plan is the drop itself, rolled back.
 	tx, done, err := s.begin(ctx, local, pgx.TxOptions{})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer done()
 	if err := setTxTimeouts(ctx, tx, s.ReadTimeout); err != nil {
-		return nil, readError(local, err)
+		return readError(local, err)
 	}
-	plan, err := s.planDestroy(ctx, tx, local, name)
-	return plan, readError(local, err)
+	return readError(local, fn(ctx, tx))
 }
 
 // DestroyLink removes exactly a link's schema (with what it holds), its
@@ -328,8 +339,10 @@ func fingerprint(deps []Dependent) string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-func collectRows(ctx context.Context, tx pgx.Tx, sql string, args []any, scan func(pgx.Rows) error) error {
-	rows, err := tx.Query(ctx, sql, args...)
+// collectRows runs a query on a connection or transaction and hands each
+// row to scan.
+func collectRows(ctx context.Context, q querier, sql string, args []any, scan func(pgx.Rows) error) error {
+	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return err
 	}

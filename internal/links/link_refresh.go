@@ -85,18 +85,12 @@ func (s *Service) PlanRefresh(ctx context.Context, localVar, name string) (*Refr
 	if err := ValidateName(name); err != nil {
 		return nil, errs.E(errs.NotFound, "There is no link named %q in %s.", name, localVar)
 	}
-	ctx, cancel := bound(ctx, s.ReadTimeout)
-	defer cancel()
-	tx, done, err := s.begin(ctx, local, pgx.TxOptions{})
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	if err := setTxTimeouts(ctx, tx, s.ReadTimeout); err != nil {
-		return nil, readError(local, err)
-	}
-	p, err := s.planRefresh(ctx, tx, local, name)
-	return p, readError(local, err)
+	var p *RefreshPlan
+	err = s.inPlanTx(ctx, local, func(ctx context.Context, tx pgx.Tx) (err error) {
+		p, err = s.planRefresh(ctx, tx, local, name)
+		return err
+	})
+	return p, err
 }
 
 // RefreshLink applies a refresh in one transaction under the link's lock,

@@ -44,7 +44,7 @@ func (s *Service) ReadRemoteCatalog(ctx context.Context, remoteVar, schema strin
 	}
 	defer conn.Release()
 	cat := &RemoteCatalog{}
-	if err := collectConnRows(ctx, conn.Conn(), `SELECT nspname::text FROM pg_namespace
+	if err := collectRows(ctx, conn.Conn(), `SELECT nspname::text FROM pg_namespace
 		WHERE nspname NOT IN ('information_schema', 'pg_catalog', 'pg_toast')
 		  AND nspname NOT LIKE 'pg\_temp\_%' AND nspname NOT LIKE 'pg\_toast\_temp\_%'
 		ORDER BY 1`, nil, func(r pgx.Rows) error {
@@ -67,7 +67,7 @@ func (s *Service) ReadRemoteCatalog(ctx context.Context, remoteVar, schema strin
 
 func remoteTables(ctx context.Context, conn *pgx.Conn, schema string) ([]RemoteTable, error) {
 	var out []RemoteTable
-	err := collectConnRows(ctx, conn, `SELECT c.relname::text, c.relkind::text FROM pg_class c
+	err := collectRows(ctx, conn, `SELECT c.relname::text, c.relkind::text FROM pg_class c
 		JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = $1 AND c.relkind IN ('r', 'v', 'm', 'f', 'p') AND NOT c.relispartition
 		ORDER BY 1 LIMIT $2`, []any{schema, maxRemoteTables}, func(r pgx.Rows) error {
@@ -138,18 +138,4 @@ func joinComma(ls []string) string {
 		out += l
 	}
 	return out
-}
-
-func collectConnRows(ctx context.Context, conn *pgx.Conn, sql string, args []any, scan func(pgx.Rows) error) error {
-	rows, err := conn.Query(ctx, sql, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
 }

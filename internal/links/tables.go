@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pglinks/pglinks/internal/errs"
 )
 
@@ -24,27 +25,20 @@ type Column struct {
 // ForeignTables is the \det LINK.* equivalent: every foreign table in the
 // link's schema (whatever the search_path), with columns and types.
 func (s *Service) ForeignTables(ctx context.Context, localVar, name string) (*Link, []ForeignTable, error) {
-	l, err := s.GetLink(ctx, localVar, name)
-	if err != nil {
-		return nil, nil, err
-	}
-	local, _ := s.database(localVar, "local")
-	ctx, cancel := bound(ctx, s.ReadTimeout)
-	defer cancel()
-	conn, err := s.acquire(ctx, local)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer conn.Release()
-	rows, err := conn.Query(ctx, sqlForeignTables, l.Name)
-	if err != nil {
-		return nil, nil, readError(local, fmt.Errorf("links: foreign tables of %s: %w", name, err))
-	}
-	out, err := scanForeignTables(rows)
-	if err != nil {
-		return nil, nil, readError(local, fmt.Errorf("links: foreign tables of %s: %w", name, err))
-	}
-	return l, out, nil
+	var link *Link
+	var out []ForeignTable
+	err := s.withLink(ctx, localVar, name, func(ctx context.Context, conn *pgxpool.Conn, local *Database, l *Link) error {
+		rows, err := conn.Query(ctx, sqlForeignTables, l.Name)
+		if err == nil {
+			out, err = scanForeignTables(rows)
+		}
+		if err != nil {
+			return readError(local, fmt.Errorf("links: foreign tables of %s: %w", name, err))
+		}
+		link = l
+		return nil
+	})
+	return link, out, err
 }
 
 // TablePage is one page of a link's foreign tables.
@@ -69,35 +63,28 @@ func (s *Service) ForeignTablesPage(ctx context.Context, localVar, name, filter 
 	if offset < 0 || limit < 1 || limit > 500 {
 		return nil, nil, errs.E(errs.Invalid, "That page of tables does not exist.")
 	}
-	l, err := s.GetLink(ctx, localVar, name)
-	if err != nil {
-		return nil, nil, err
-	}
-	local, _ := s.database(localVar, "local")
-	ctx, cancel := bound(ctx, s.ReadTimeout)
-	defer cancel()
-	conn, err := s.acquire(ctx, local)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer conn.Release()
-	page := &TablePage{Filter: filter, Offset: offset, Limit: limit, Matches: l.TableCount}
-	if filter != "" {
-		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid
-			WHERE c.relnamespace = to_regnamespace($1) AND strpos(lower(c.relname), lower($2)) > 0`,
-			ident(l.Name), filter).Scan(&page.Matches); err != nil {
-			return nil, nil, readError(local, fmt.Errorf("links: count tables of %s: %w", name, err))
+	var link *Link
+	var page *TablePage
+	err := s.withLink(ctx, localVar, name, func(ctx context.Context, conn *pgxpool.Conn, local *Database, l *Link) error {
+		p := &TablePage{Filter: filter, Offset: offset, Limit: limit, Matches: l.TableCount}
+		if filter != "" {
+			if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid
+				WHERE c.relnamespace = to_regnamespace($1) AND strpos(lower(c.relname), lower($2)) > 0`,
+				ident(l.Name), filter).Scan(&p.Matches); err != nil {
+				return readError(local, fmt.Errorf("links: count tables of %s: %w", name, err))
+			}
 		}
-	}
-	rows, err := conn.Query(ctx, sqlForeignTablesPage, l.Name, filter, limit, offset)
-	if err != nil {
-		return nil, nil, readError(local, fmt.Errorf("links: foreign tables of %s: %w", name, err))
-	}
-	page.Tables, err = scanForeignTables(rows)
-	if err != nil {
-		return nil, nil, readError(local, fmt.Errorf("links: foreign tables of %s: %w", name, err))
-	}
-	return l, page, nil
+		rows, err := conn.Query(ctx, sqlForeignTablesPage, l.Name, filter, limit, offset)
+		if err == nil {
+			p.Tables, err = scanForeignTables(rows)
+		}
+		if err != nil {
+			return readError(local, fmt.Errorf("links: foreign tables of %s: %w", name, err))
+		}
+		link, page = l, p
+		return nil
+	})
+	return link, page, err
 }
 
 // scanForeignTables folds rows of (table..., column...) into tables.
