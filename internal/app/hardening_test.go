@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
@@ -233,17 +232,7 @@ func TestDestroyPageListsColumnsAndIgnoresForgeries(t *testing.T) {
 
 func queryString(t *testing.T, url, sql string) string {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var s string
-	if err := conn.QueryRow(ctx, sql).Scan(&s); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return s
+	return pgtest.MustQueryString(t, url, sql)
 }
 
 // Creating a link from a remote that stalls mid-import, through the form:

@@ -2,12 +2,10 @@ package demo
 
 import (
 	"context"
-	"log/slog"
 	"slices"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/connect"
 	"github.com/pglinks/pglinks/internal/links"
 )
@@ -17,27 +15,7 @@ import (
 // shows PENDING and FAILED writes with their messages.
 func TestDemoConnect(t *testing.T) {
 	ctx := context.Background()
-	env, err := Start(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Stop()
-	var environ []string
-	for k, v := range env.Vars {
-		environ = append(environ, k+"="+v)
-	}
-	fleet, err := links.LoadFleet(environ)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := links.NewService(fleet, slog.New(slog.DiscardHandler))
-	defer svc.Close()
-	store, err := auth.Open(ctx, env.Vars["PGLINKS_STATE_URL"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	svc.Registry = links.NewStateRegistry(store.Pool())
+	env, svc := startDemo(t)
 
 	mapped := []string{"account", "contact", "opportunity"}
 	var found []connect.Schema

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
 // The app role of a local database forges a link: a hand-made server and a
@@ -182,17 +182,7 @@ func TestDestroyListsColumnsAndOddDependents(t *testing.T) {
 
 func queryString(t testing.TB, url, sql string) string {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var s string
-	if err := conn.QueryRow(ctx, sql).Scan(&s); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return s
+	return pgtest.MustQueryString(t, url, sql)
 }
 
 func quoteLit(s string) string {

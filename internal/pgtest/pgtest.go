@@ -425,18 +425,30 @@ func MustExec(tb TB, url, sql string, args ...any) {
 	}
 }
 
+// MustQueryString runs a query returning one text value, or fails tb.
+func MustQueryString(tb TB, url, sql string, args ...any) string {
+	tb.Helper()
+	return mustQueryOne[string](tb, url, sql, args...)
+}
+
 // MustQueryInt runs a query returning one integer, or fails tb.
 func MustQueryInt(tb TB, url, sql string, args ...any) int {
 	tb.Helper()
+	return mustQueryOne[int](tb, url, sql, args...)
+}
+
+func mustQueryOne[T any](tb TB, url, sql string, args ...any) T {
+	tb.Helper()
 	ctx := context.Background()
+	var v T
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		tb.Fatalf("pgtest: connect: %v", err)
+		return v
 	}
 	defer conn.Close(ctx)
-	var n int
-	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+	if err := conn.QueryRow(ctx, sql, args...).Scan(&v); err != nil {
 		tb.Fatalf("pgtest: %s: %v", sql, err)
 	}
-	return n
+	return v
 }

@@ -1,0 +1,40 @@
+package demo
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+
+	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/links"
+)
+
+// startDemo starts a demo of its own for one test and a links.Service over
+// its fleet, recording links in the demo's state database, as `web demo`
+// wires it. Everything is stopped when the test ends.
+func startDemo(t *testing.T) (*Env, *links.Service) {
+	t.Helper()
+	ctx := context.Background()
+	env, err := Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(env.Stop)
+	var environ []string
+	for k, v := range env.Vars {
+		environ = append(environ, k+"="+v)
+	}
+	fleet, err := links.LoadFleet(environ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := links.NewService(fleet, slog.New(slog.DiscardHandler))
+	t.Cleanup(svc.Close)
+	store, err := auth.Open(ctx, env.Vars["PGLINKS_STATE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	svc.Registry = links.NewStateRegistry(store.Pool())
+	return env, svc
+}
