@@ -10,8 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/pgconf"
 )
 
 // HealthState is what the last probe of a link found.
@@ -88,9 +88,7 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 	}
 	cfg.ConnectTimeout = s.ConnectTimeout
 	cfg.RuntimeParams["application_name"] = "pglinks:probe"
-	cfg.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
-		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, CancelRequestDelay: 100 * time.Millisecond, DeadlineDelay: time.Second}
-	}
+	pgconf.CancelOnContext(&cfg.Config)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		h.CheckedAt = time.Now()
