@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +31,7 @@ type config struct {
 	AbsoluteTimeout time.Duration
 	MetricsToken    string        // PGLINKS_METRICS_TOKEN: /metrics is off when empty
 	InventoryMaxAge time.Duration // PGLINKS_INVENTORY_MAX_AGE: staleness bound of inventory snapshots
+	MaxConns        int           // PGLINKS_MAX_CONNECTIONS: cap on connections to fleet databases
 	Env             []string
 }
 
@@ -51,6 +53,7 @@ func configFromEnv(environ []string) (*config, error) {
 		TLSKey:          env["PGLINKS_TLS_KEY"],
 		MetricsToken:    strings.TrimSpace(env["PGLINKS_METRICS_TOKEN"]),
 		InventoryMaxAge: links.DefaultSnapshotMaxAge,
+		MaxConns:        links.DefaultMaxConns,
 		IdleTimeout:     auth.DefaultIdleTimeout,
 		AbsoluteTimeout: auth.DefaultAbsoluteTimeout,
 		Env:             environ,
@@ -94,6 +97,13 @@ func configFromEnv(environ []string) (*config, error) {
 		}
 		cfg.InventoryMaxAge = d
 	}
+	if v := env["PGLINKS_MAX_CONNECTIONS"]; v != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < links.MinMaxConns || n > 10000 {
+			return nil, fmt.Errorf("PGLINKS_MAX_CONNECTIONS: want a whole number from %d to 10000, like %d", links.MinMaxConns, links.DefaultMaxConns)
+		}
+		cfg.MaxConns = n
+	}
 	for name, dst := range map[string]*time.Duration{"PGLINKS_IDLE_TIMEOUT": &cfg.IdleTimeout, "PGLINKS_ABSOLUTE_TIMEOUT": &cfg.AbsoluteTimeout} {
 		if v := env[name]; v != "" {
 			d, err := time.ParseDuration(v)
@@ -133,6 +143,7 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 	svc := links.NewService(fleet, log)
 	svc.Registry = links.NewStateRegistry(store.Pool())
 	svc.SnapshotMaxAge = cfg.InventoryMaxAge
+	svc.MaxConns = cfg.MaxConns
 	a, err := app.New(app.Config{Links: svc, Auth: store, Log: log, SessionKeys: cfg.SessionKeys, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken})
 	if err != nil {
 		store.Close()

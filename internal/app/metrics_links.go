@@ -16,7 +16,8 @@ type linkCollector struct {
 	health  func() *links.Monitor
 	timeout time.Duration
 
-	healthy, stale, rtt *prometheus.Desc
+	healthy, stale, rtt        *prometheus.Desc
+	conns, connsPeak, connsMax *prometheus.Desc
 }
 
 func newLinkCollector(svc *links.Service, health func() *links.Monitor) *linkCollector {
@@ -29,6 +30,12 @@ func newLinkCollector(svc *links.Service, health func() *links.Monitor) *linkCol
 			"1 when the link's server or user mapping differs from its remote's config var.", labels, nil),
 		rtt: prometheus.NewDesc("pglinks_link_probe_seconds",
 			"Round trip of the last successful probe through the link, remote connection included.", labels, nil),
+		conns: prometheus.NewDesc("pglinks_fleet_connections",
+			"Connections pglinks holds open to fleet databases now, by class: user (pages and changes) or status (background reads and probes).", []string{"class"}, nil),
+		connsPeak: prometheus.NewDesc("pglinks_fleet_connections_peak",
+			"Most connections to fleet databases pglinks held at once since it started, by class.", []string{"class"}, nil),
+		connsMax: prometheus.NewDesc("pglinks_fleet_connections_limit",
+			"The class's share of PGLINKS_MAX_CONNECTIONS.", []string{"class"}, nil),
 	}
 }
 
@@ -36,11 +43,19 @@ func (lc *linkCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- lc.healthy
 	ch <- lc.stale
 	ch <- lc.rtt
+	ch <- lc.conns
+	ch <- lc.connsPeak
+	ch <- lc.connsMax
 }
 
 func (lc *linkCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), lc.timeout)
 	defer cancel()
+	for _, c := range lc.links.ConnStats().Class {
+		ch <- prometheus.MustNewConstMetric(lc.conns, prometheus.GaugeValue, float64(c.InUse), c.Name)
+		ch <- prometheus.MustNewConstMetric(lc.connsPeak, prometheus.GaugeValue, float64(c.Peak), c.Name)
+		ch <- prometheus.MustNewConstMetric(lc.connsMax, prometheus.GaugeValue, float64(c.Limit), c.Name)
+	}
 	inv := lc.links.Inventory(ctx)
 	health := lc.health().Lookup(inv)
 	for _, st := range inv {

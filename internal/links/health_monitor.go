@@ -104,7 +104,9 @@ func (m *Monitor) Check(ctx context.Context, localVar, name string, force bool) 
 	}
 	h, err := m.svc.ProbeLink(ctx, localVar, name)
 	if err != nil {
-		m.Forget(localVar, name)
+		if !isBusy(err) { // busy says nothing of the link: keep what is known
+			m.Forget(localVar, name)
+		}
 		return h, err
 	}
 	m.Put(localVar, name, h)
@@ -152,7 +154,9 @@ func (m *Monitor) refresh(localVar, name string) {
 		// else (the page that queued it has long been served).
 		h, err := m.svc.ProbeLink(context.Background(), localVar, name)
 		if err != nil {
-			m.Forget(localVar, name)
+			if !isBusy(err) {
+				m.Forget(localVar, name)
+			}
 			return
 		}
 		m.Put(localVar, name, h)

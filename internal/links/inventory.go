@@ -67,6 +67,13 @@ type DatabaseStatus struct {
 	FailingSince, RetryAt time.Time
 	// Connect lists the Heroku Connect schemas found here.
 	Connect []connect.Schema
+	// Pending is set when the database has not been read yet: its read
+	// did not finish in time for this page, or waited for pglinks' own
+	// connections (the cap) rather than for the database. Nothing is
+	// known of it, which is not the same as unreachable.
+	Pending bool
+	// busy: the read could not get a connection under pglinks' cap.
+	busy bool
 }
 
 // Status reads one database's support and links.
@@ -75,8 +82,10 @@ func (s *Service) Status(ctx context.Context, d *Database) DatabaseStatus {
 	return s.status(ctx, d, recs, err)
 }
 
-// status reads one database. Concurrent reads of the same database (many
-// people loading the inventory at once) share one read.
+// status reads one database and keeps the read as its snapshot.
+// Concurrent reads of the same database (many people loading the inventory
+// at once, the background refresh) share one read, which finishes and is
+// kept even when every caller stopped waiting.
 func (s *Service) status(ctx context.Context, d *Database, recs map[string]LinkRecord, recErr error) DatabaseStatus {
 	if d.ConfigErr != nil {
 		return DatabaseStatus{DB: d, Error: d.ConfigErr.Error()}
@@ -86,14 +95,19 @@ func (s *Service) status(ctx context.Context, d *Database, recs map[string]LinkR
 		// fail the read for the others; bounded by StatusTimeout.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.StatusTimeout)
 		defer cancel()
-		return s.readStatus(rctx, d, recs, recErr), nil
+		return s.keep(d, s.readStatus(rctx, d, recs, recErr), recErr), nil
 	})
 	select {
 	case r := <-ch:
 		return r.Val.(DatabaseStatus)
 	case <-ctx.Done():
-		return DatabaseStatus{DB: d, Error: "is unreachable: no answer in time"}
+		// The read goes on and keeps its snapshot for the next view.
+		return pendingStatus(d, "pglinks is still reading this database; reload in a moment.")
 	}
+}
+
+func pendingStatus(d *Database, why string) DatabaseStatus {
+	return DatabaseStatus{DB: d, Pending: true, Error: why, AsOf: time.Now()}
 }
 
 func (s *Service) readStatus(ctx context.Context, d *Database, recs map[string]LinkRecord, recErr error) DatabaseStatus {
@@ -101,6 +115,7 @@ func (s *Service) readStatus(ctx context.Context, d *Database, recs map[string]L
 	conn, err := s.acquireFrom(ctx, d, statusPool)
 	if err != nil {
 		st.Error = errs.MessageOf(err)
+		st.busy = isBusy(err)
 		return st
 	}
 	defer func() {

@@ -89,7 +89,13 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 	cfg.ConnectTimeout = s.ConnectTimeout
 	cfg.RuntimeParams["application_name"] = "pglinks:probe"
 	pgconf.CancelOnContext(&cfg.Config)
-	conn, err := pgx.ConnectConfig(ctx, cfg)
+	// A probe is background work: it counts against the inventory's share
+	// of the connection cap, never a person's.
+	cfg.DialFunc = s.connBudget().dialFunc(cfg.DialFunc)
+	conn, err := pgx.ConnectConfig(withDialClass(ctx, statusPool), cfg)
+	if errors.Is(err, ErrConnCap) {
+		return h, errs.Wrap(errs.Unavailable, err, "The link %s was not probed: %s (%s). Try again in a moment.", name, ErrConnCap, capHint(s.connBudget(), statusPool))
+	}
 	if err != nil {
 		h.CheckedAt = time.Now()
 		h.Reason = "local database " + errs.MessageOf(connectError(local, err))

@@ -4,11 +4,14 @@
 package links
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -55,11 +58,69 @@ type Service struct {
 	// view reads the database again (0: every view reads, coalesced). Run
 	// keeps snapshots younger than this in the background.
 	SnapshotMaxAge time.Duration
+	// MaxConns caps pglinks' connections to the fleet's databases, all
+	// pools together (DefaultMaxConns when 0; see connbudget.go). Set it
+	// before the first connection.
+	MaxConns int
 
 	mu           sync.Mutex
-	pools        map[string]*pgxpool.Pool
+	pools        map[string]*fleetPool
+	budgetOnce   sync.Once
+	budget       *connBudget
 	statusFlight singleflight.Group
 	snaps        snapshots
+}
+
+// fleetPool is one database's pool of one kind, with when it was last
+// used: idle connections are taken from the least recently used pools
+// first when the cap is reached.
+type fleetPool struct {
+	*pgxpool.Pool
+	kind     string
+	lastUsed atomic.Int64 // unix nanoseconds
+}
+
+func (p *fleetPool) touch() { p.lastUsed.Store(time.Now().UnixNano()) }
+
+func (s *Service) connBudget() *connBudget {
+	s.budgetOnce.Do(func() {
+		n := s.MaxConns
+		if n <= 0 {
+			n = DefaultMaxConns
+		}
+		s.budget = newConnBudget(n, s.evictIdle)
+	})
+	return s.budget
+}
+
+// evictIdle closes one idle connection of class, from the least recently
+// used pool holding one, so that a dial waiting for the cap gets its
+// token; false when no pool of the class has an idle connection.
+func (s *Service) evictIdle(class string) bool {
+	s.mu.Lock()
+	var cands []*fleetPool
+	for _, p := range s.pools {
+		if p.kind == class && p.Stat().IdleConns() > 0 {
+			cands = append(cands, p)
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(cands, func(a, b *fleetPool) int { return cmp.Compare(a.lastUsed.Load(), b.lastUsed.Load()) })
+	for _, p := range cands {
+		idle := p.AcquireAllIdle(context.Background())
+		if len(idle) == 0 {
+			continue
+		}
+		for _, c := range idle[1:] {
+			c.Release()
+		}
+		conn := idle[0].Hijack()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		conn.Close(ctx) // gives its token back
+		cancel()
+		return true
+	}
+	return false
 }
 
 // NewService returns a Service over fleet with production defaults.
@@ -68,6 +129,7 @@ func NewService(fleet *Fleet, log *slog.Logger) *Service {
 		log = slog.Default()
 	}
 	return &Service{
+		MaxConns:             DefaultMaxConns,
 		Fleet:                fleet,
 		Log:                  log,
 		ConnectTimeout:       3 * time.Second,
@@ -78,17 +140,20 @@ func NewService(fleet *Fleet, log *slog.Logger) *Service {
 		ReadTimeout:          8 * time.Second,
 		WriteTimeout:         60 * time.Second,
 		Keepalive:            10 * time.Second,
-		pools:                map[string]*pgxpool.Pool{},
+		pools:                map[string]*fleetPool{},
 	}
 }
 
 // Close closes every pool.
 func (s *Service) Close() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, p := range s.pools {
+	pools := s.pools
+	s.pools = map[string]*fleetPool{}
+	s.mu.Unlock()
+	// Outside the lock: closing waits for connections being made, which
+	// may be waiting for the cap, which looks for idle ones under it.
+	for _, p := range pools {
 		p.Close()
-		delete(s.pools, k)
 	}
 }
 
@@ -114,11 +179,26 @@ const (
 	statusPool = "status"
 )
 
-func (s *Service) pool(d *Database, kind string) (*pgxpool.Pool, error) {
+// Pool sizes: a database's user pool may hold a few of the user class's
+// connections; its status reads are coalesced, so one connection does.
+// Idle connections are closed after a minute (or sooner, when another
+// database needs the cap).
+const (
+	userPoolConns   = 4
+	statusPoolConns = 1
+	poolIdleTime    = time.Minute
+	// poolUnusedTime is how long a pool nobody used is kept: Run closes
+	// older ones, so a fleet of hundreds costs memory for those in use.
+	poolUnusedTime = 10 * time.Minute
+)
+
+func (s *Service) pool(d *Database, kind string) (*fleetPool, error) {
+	budget := s.connBudget()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	key := d.ConfigVar + "\x00" + kind
 	if p, ok := s.pools[key]; ok {
+		p.touch()
 		return p, nil
 	}
 	cfg, err := pgxpool.ParseConfig(d.ConnString())
@@ -128,17 +208,44 @@ func (s *Service) pool(d *Database, kind string) (*pgxpool.Pool, error) {
 	cfg.ConnConfig.ConnectTimeout = s.ConnectTimeout
 	cfg.ConnConfig.RuntimeParams["application_name"] = "pglinks"
 	pgconf.CancelOnContext(&cfg.ConnConfig.Config)
-	cfg.MaxConns = 4
-	if kind == statusPool {
-		cfg.MaxConns = 2 // reads of one database are coalesced: one at a time
+	cfg.ConnConfig.DialFunc = budget.dialFunc(cfg.ConnConfig.DialFunc)
+	class := budget.class[kind]
+	cfg.AfterRelease = func(*pgx.Conn) bool {
+		class.released()
+		return true
 	}
-	cfg.MaxConnIdleTime = 5 * time.Minute
-	p, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	cfg.MaxConns = userPoolConns
+	if kind == statusPool {
+		cfg.MaxConns = statusPoolConns
+	}
+	cfg.MinConns = 0
+	cfg.MaxConnIdleTime = poolIdleTime
+	cfg.HealthCheckPeriod = poolIdleTime / 4
+	pp, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("links: pool for %s: %w", d.ConfigVar, err)
 	}
+	p := &fleetPool{Pool: pp, kind: kind}
+	p.touch()
 	s.pools[key] = p
 	return p, nil
+}
+
+// closeUnusedPools closes the pools nobody used for poolUnusedTime.
+func (s *Service) closeUnusedPools() {
+	cutoff := time.Now().Add(-poolUnusedTime).UnixNano()
+	s.mu.Lock()
+	var old []*fleetPool
+	for k, p := range s.pools {
+		if p.lastUsed.Load() < cutoff && p.Stat().AcquiredConns() == 0 {
+			old = append(old, p)
+			delete(s.pools, k)
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range old {
+		go p.Close()
+	}
 }
 
 // discardPool replaces d's pool of kind with a new one on next use and
@@ -167,16 +274,33 @@ func (s *Service) acquireFrom(ctx context.Context, d *Database, kind string) (*p
 	if err != nil {
 		return nil, err
 	}
-	conn, err := p.Acquire(ctx)
+	conn, err := p.Acquire(withDialClass(ctx, kind))
 	if err != nil {
+		if errors.Is(err, ErrConnCap) || isTimeout(err) && s.connBudget().class[kind].short() {
+			if !errors.Is(err, ErrConnCap) {
+				err = fmt.Errorf("%w: %w", ErrConnCap, err)
+			}
+			return nil, errs.Wrap(errs.Unavailable, err, "%s (%s) was not asked: %s (%s); try again in a moment", d.ConfigVar, d.ResourceName, ErrConnCap, capHint(s.connBudget(), kind))
+		}
 		if st := p.Stat(); isTimeout(err) && st.AcquiredConns() >= st.MaxConns() {
 			// Every connection was in use the whole time: pglinks is
 			// busy, the database may be fine.
-			return nil, errs.Wrap(errs.Unavailable, err, "%s (%s): pglinks' own connections to it are all busy; try again in a moment", d.ConfigVar, d.ResourceName)
+			return nil, errs.Wrap(errs.Unavailable, fmt.Errorf("%w: %w", errPoolBusy, err), "%s (%s): pglinks' own connections to it are all busy; try again in a moment", d.ConfigVar, d.ResourceName)
 		}
 		return nil, connectError(d, err)
 	}
 	return conn, nil
+}
+
+// errPoolBusy marks a wait for a database's own pool that timed out.
+var errPoolBusy = errors.New("pool busy")
+
+// isBusy reports whether err is pglinks being busy (cap or pool), not the
+// database failing.
+func isBusy(err error) bool { return errors.Is(err, ErrConnCap) || errors.Is(err, errPoolBusy) }
+
+func capHint(b *connBudget, class string) string {
+	return fmt.Sprintf("%d of PGLINKS_MAX_CONNECTIONS=%d are for %s", cap(b.class[class].tokens), b.max, classPurpose(class))
 }
 
 // bound gives ctx a deadline of at most d from now.

@@ -27,8 +27,28 @@ type snapshot struct {
 }
 
 type snapshots struct {
-	mu sync.Mutex
-	m  map[string]*snapshot
+	mu         sync.Mutex
+	m          map[string]*snapshot
+	refreshing map[string]bool
+}
+
+func (ss *snapshots) startRefresh(configVar string) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.refreshing[configVar] {
+		return false
+	}
+	if ss.refreshing == nil {
+		ss.refreshing = map[string]bool{}
+	}
+	ss.refreshing[configVar] = true
+	return true
+}
+
+func (ss *snapshots) endRefresh(configVar string) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	delete(ss.refreshing, configVar)
 }
 
 func (ss *snapshots) get(configVar string) (snapshot, bool) {
@@ -82,18 +102,27 @@ func (s *Service) fresh(sn snapshot, now time.Time) bool {
 	return s.SnapshotMaxAge > 0 && now.Sub(sn.st.AsOf) < s.SnapshotMaxAge
 }
 
-// Inventory is every fleet database's status, from snapshots where they are
-// fresh and read at once (each bounded by StatusTimeout) where not.
+// Inventory is every fleet database's status. A page view never waits for
+// a database it has a snapshot of: a fresh one is served as it is, and an
+// older one (or a failure whose back-off ended) is served too while it is
+// read again in the background. Only a database never read (or every one,
+// when SnapshotMaxAge is 0) is read at once, each bounded by StatusTimeout
+// and all by ctx.
 func (s *Service) Inventory(ctx context.Context) []DatabaseStatus {
 	out := make([]DatabaseStatus, len(s.Fleet.Databases))
 	now := time.Now()
 	var stale []int
 	for i, d := range s.Fleet.Databases {
-		if sn, ok := s.snaps.get(d.ConfigVar); ok && s.fresh(sn, now) {
+		sn, ok := s.snaps.get(d.ConfigVar)
+		switch {
+		case ok && s.fresh(sn, now):
 			out[i] = sn.st
-			continue
+		case ok && s.SnapshotMaxAge > 0:
+			out[i] = sn.st
+			s.refreshInBackground(d)
+		default:
+			stale = append(stale, i)
 		}
-		stale = append(stale, i)
 	}
 	if len(stale) == 0 {
 		return out
@@ -104,7 +133,7 @@ func (s *Service) Inventory(ctx context.Context) []DatabaseStatus {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i] = s.readAndKeep(ctx, s.Fleet.Databases[i], recs, recErr)
+			out[i] = s.status(ctx, s.Fleet.Databases[i], recs, recErr)
 		}()
 	}
 	wg.Wait()
@@ -119,17 +148,45 @@ func (s *Service) RefreshStatus(ctx context.Context, configVar string) (Database
 		return DatabaseStatus{}, err
 	}
 	recs, recErr := s.records(ctx, d.ConfigVar)
-	return s.readAndKeep(ctx, d, recs, recErr), nil
+	return s.status(ctx, d, recs, recErr), nil
 }
 
-func (s *Service) readAndKeep(ctx context.Context, d *Database, recs map[string]LinkRecord, recErr error) DatabaseStatus {
-	st := s.status(ctx, d, recs, recErr)
-	if recErr != nil || ctx.Err() != nil {
-		// Not the database's fault: show it, keep no snapshot of it.
+// keep stores st, a read of d, as d's snapshot and returns it with its
+// snapshot fields set. A read that says nothing of d itself is not kept:
+// one that found pglinks' connections all in use serves what is known of
+// d instead (or says d is not read yet), and one whose link records could
+// not be read is shown once.
+func (s *Service) keep(d *Database, st DatabaseStatus, recErr error) DatabaseStatus {
+	if st.busy {
+		if sn, ok := s.snaps.get(d.ConfigVar); ok {
+			return sn.st
+		}
+		return pendingStatus(d, "Not read yet: "+st.Error)
+	}
+	if recErr != nil || d.ConfigErr != nil {
 		st.AsOf = time.Now()
 		return st
 	}
 	return s.snaps.put(st, time.Now())
+}
+
+// refreshInBackground reads d again without anyone waiting, once at a time
+// per database.
+func (s *Service) refreshInBackground(d *Database) {
+	if !s.snaps.startRefresh(d.ConfigVar) {
+		return
+	}
+	go func() {
+		defer s.snaps.endRefresh(d.ConfigVar)
+		ctx, cancel := context.WithTimeout(context.Background(), s.StatusTimeout+time.Second)
+		defer cancel()
+		recs, recErr := s.records(ctx, d.ConfigVar)
+		if recErr != nil {
+			s.Log.Warn("inventory refresh: link records", "database", d.ConfigVar, "err", recErr)
+			return
+		}
+		s.status(ctx, d, recs, recErr)
+	}()
 }
 
 // invalidate drops a database's snapshot after pglinks changed it, so the
@@ -148,6 +205,7 @@ func (s *Service) Run(ctx context.Context, interval time.Duration, workers int) 
 	defer t.Stop()
 	for {
 		s.refreshDue(ctx, interval, workers)
+		s.closeUnusedPools()
 		select {
 		case <-ctx.Done():
 			return
@@ -193,7 +251,7 @@ func (s *Service) refreshDue(ctx context.Context, interval time.Duration, worker
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			s.readAndKeep(ctx, d, recs, recErr)
+			s.status(ctx, d, recs, recErr)
 		}()
 	}
 	wg.Wait()
