@@ -96,3 +96,52 @@ func TestRunRefreshesInTheBackground(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A page view never waits for a database it has a card of: once the card
+// is older than SnapshotMaxAge it is served as it is while a background
+// read runs, and the view after that read shows what it found.
+func TestInventoryServesOldCardWhileReading(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	proxy, err := clusterB.NewProxy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	svc := newService(t, []string{
+		"DATABASE_URL=" + f.local.URL,
+		"HEROKU_POSTGRESQL_BLUE_URL=" + proxy.URL(f.remote.URL),
+	})
+	svc.StatusTimeout = 2 * time.Second
+	svc.SnapshotMaxAge = 200 * time.Millisecond
+	first := svc.Inventory(ctx)
+	if !first[1].Reachable {
+		t.Fatalf("first view: %s", first[1].Error)
+	}
+
+	// From now on the remote's new connections never answer.
+	proxy.Stall("pglinks", "pg_")
+	d, _ := svc.Fleet.Get("HEROKU_POSTGRESQL_BLUE_URL")
+	svc.discardPool(d, statusPool)
+	time.Sleep(300 * time.Millisecond)
+
+	start := time.Now()
+	inv := svc.Inventory(ctx)
+	if took := time.Since(start); took >= time.Second {
+		t.Fatalf("the view waited %v for a database it had a card of", took)
+	}
+	if !inv[1].Reachable || !inv[1].AsOf.Equal(first[1].AsOf) {
+		t.Fatalf("old card not served: reachable=%v as of %v, first as of %v", inv[1].Reachable, inv[1].AsOf, first[1].AsOf)
+	}
+	deadline := time.Now().Add(2*svc.StatusTimeout + time.Second)
+	for {
+		inv = svc.Inventory(ctx)
+		if !inv[1].Reachable && !inv[1].RetryAt.IsZero() {
+			break // the background read failed and says so
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the background read's failure never showed: %+v", inv[1])
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
