@@ -14,17 +14,27 @@ import (
 	"github.com/pglinks/pglinks/internal/links"
 )
 
-// Overview reads every fleet database at once, each bounded by
-// ReadTimeout, then ties subscriptions to the slots that feed them and
+// Overview reads every fleet database, overviewWorkers at a time and each
+// bounded by ReadTimeout (one the inventory knows is not answering is not
+// asked again before its back-off ends), then ties subscriptions to the slots that feed them and
 // words the warnings.
 func (s *Service) Overview(ctx context.Context) *Overview {
 	dbs := s.Links.Fleet.Databases
 	out := &Overview{Databases: make([]Database, len(dbs))}
 	var wg sync.WaitGroup
+	sem := make(chan struct{}, overviewWorkers)
+	now := time.Now()
 	for i, d := range dbs {
+		// A database the inventory knows is not answering is not asked
+		// again before its back-off ends.
+		if st, ok := s.Links.CachedStatus(d.ConfigVar); ok && !st.Reachable && !st.Pending && now.Before(st.RetryAt) {
+			out.Databases[i] = Database{DB: d, Error: st.Error}
+			continue
+		}
 		wg.Add(1)
+		sem <- struct{}{}
 		go func() {
-			defer wg.Done()
+			defer func() { <-sem; wg.Done() }()
 			out.Databases[i] = s.ReadDatabase(ctx, d)
 		}()
 	}
@@ -33,6 +43,9 @@ func (s *Service) Overview(ctx context.Context) *Overview {
 	s.correlate(out)
 	return out
 }
+
+// overviewWorkers bounds the databases an Overview reads at once.
+const overviewWorkers = 8
 
 // ReadDatabase reads one database's subscriptions, publications and slots.
 // It never fails: what cannot be read is said in Error or Notes.

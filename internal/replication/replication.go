@@ -36,22 +36,29 @@ type Service struct {
 
 // RecentOverview is Overview at most maxAge old (0: read now), shared by
 // concurrent callers: the inventory shows replication warnings on every
-// card without asking every database on every page view. pglinks' own
-// replication changes are visible at once.
+// card without asking every database on every page view. An older one is
+// returned as it is while it is read again in the background; only the
+// first caller waits. pglinks' own replication changes are visible at once.
 func (s *Service) RecentOverview(ctx context.Context, maxAge time.Duration) *Overview {
 	s.recentMu.Lock()
 	o := s.recent
 	s.recentMu.Unlock()
-	if o != nil && maxAge > 0 && time.Since(o.ReadAt) < maxAge {
-		return o
-	}
-	ch := s.flight.DoChan("overview", func() (any, error) {
+	read := func() (any, error) {
 		o := s.Overview(context.WithoutCancel(ctx))
 		s.recentMu.Lock()
 		s.recent = o
 		s.recentMu.Unlock()
 		return o, nil
-	})
+	}
+	if o != nil && maxAge > 0 {
+		if time.Since(o.ReadAt) >= maxAge {
+			// Served as it is while it is read again: a page view never
+			// waits for the whole fleet's replication state.
+			s.flight.DoChan("overview", read)
+		}
+		return o
+	}
+	ch := s.flight.DoChan("overview", read)
 	select {
 	case r := <-ch:
 		return r.Val.(*Overview)
