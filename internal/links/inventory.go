@@ -124,7 +124,13 @@ func (s *Service) readStatus(ctx context.Context, d *Database, recs map[string]L
 		}
 	}()
 	st.Reachable = true
-	if st.Support, err = readSupport(ctx, conn.Conn()); err != nil {
+	var (
+		sup                                                  Support
+		installed, available, usage, canCreate, maybeConnect bool
+		cands                                                []candidateLink
+	)
+	err = conn.QueryRow(ctx, sqlStatus).Scan(&sup.Role, &sup.Superuser, &installed, &available, &usage, &canCreate, &sup.ServerVersion, &maybeConnect, &cands)
+	if err != nil {
 		if isTimeout(err) {
 			// It accepted the connection, then did not answer.
 			conn.Release()
@@ -137,30 +143,24 @@ func (s *Service) readStatus(ctx context.Context, d *Database, recs map[string]L
 		st.Error = "could not read the catalog: " + err.Error()
 		return st
 	}
-	st.Connect = s.readConnect(ctx, conn.Conn(), d)
+	st.Support = supportOf(sup, installed, available, usage, canCreate)
+	if maybeConnect {
+		st.Connect = s.readConnect(ctx, conn.Conn(), d)
+	}
 	if recErr != nil {
 		st.Error = "could not check pglinks' records of its links: " + errs.MessageOf(recErr)
 		return st
 	}
-	if st.Links, st.Unrecorded, err = readLinks(ctx, conn.Conn(), d, nil, recs); err != nil {
-		st.Error = "could not read the links: " + err.Error()
-		return st
-	}
+	st.Links, st.Unrecorded = matchLinks(cands, d, recs)
 	if len(st.Links) > 0 {
-		if st.Stale, err = s.staleInDatabase(ctx, conn.Conn(), st.Links); err != nil {
-			s.Log.Warn("stale check", "local", d.ConfigVar, "err", err)
-		}
+		st.Stale = s.staleOf(st.Links, cands, st.Support.Role)
 	}
 	return st
 }
 
-func readSupport(ctx context.Context, conn *pgx.Conn) (Support, error) {
-	var sup Support
-	var installed, available, usage, canCreate bool
-	err := conn.QueryRow(ctx, sqlSupport).Scan(&sup.Role, &sup.Superuser, &installed, &available, &usage, &canCreate, &sup.ServerVersion)
-	if err != nil {
-		return sup, fmt.Errorf("links: support: %w", err)
-	}
+// supportOf says whether links can be made, and if not why, from what the
+// status statement read.
+func supportOf(sup Support, installed, available, usage, canCreate bool) Support {
 	switch {
 	case !installed && !available:
 		sup.Reason = "postgres_fdw is not available on this server, so data links cannot be made here."
@@ -173,7 +173,68 @@ func readSupport(ctx context.Context, conn *pgx.Conn) (Support, error) {
 	default:
 		sup.OK = true
 	}
-	return sup, nil
+	return sup
+}
+
+// candidateLink is a postgres_fdw server carrying a pglinks comment, as the
+// catalog holds it: a link only when it matches one of pglinks' records.
+type candidateLink struct {
+	ServerOID      uint32   `json:"server_oid"`
+	SchemaOID      uint32   `json:"schema_oid"`
+	Name           string   `json:"name"`
+	ServerComment  string   `json:"server_comment"`
+	ServerOptions  []string `json:"server_options"`
+	HasSchema      bool     `json:"has_schema"`
+	SchemaComment  string   `json:"schema_comment"`
+	TableCount     int      `json:"table_count"`
+	HasMapping     bool     `json:"has_mapping"`
+	MappingOptions []string `json:"mapping_options"`
+}
+
+// matchLinks keeps the candidates matching a record of pglinks' registry
+// with the same id, name, server oid and local database; the others are
+// unrecorded: made by hand, copied, or forged, and never treated as links.
+func matchLinks(cands []candidateLink, local *Database, recs map[string]LinkRecord) (out []Link, unrecorded []string) {
+	for _, c := range cands {
+		m, ok := parseMeta(c.ServerComment)
+		rec, recorded := recs[m.ID]
+		if !ok || m.Link != c.Name || !recorded || rec.Name != c.Name || rec.ServerOID != c.ServerOID || rec.LocalConfigVar != local.ConfigVar {
+			unrecorded = append(unrecorded, c.Name)
+			continue
+		}
+		sm, sok := parseMeta(c.SchemaComment)
+		l := Link{
+			Name:               c.Name,
+			LocalConfigVar:     local.ConfigVar,
+			ServerName:         c.Name,
+			CreatedAt:          rec.CreatedAt,
+			CreatedBy:          rec.CreatedBy,
+			RemoteConfigVar:    rec.RemoteConfigVar,
+			RemoteResourceName: rec.RemoteResourceName,
+			RemoteSchema:       rec.RemoteSchema,
+			TableCount:         c.TableCount,
+			SchemaMissing:      !c.HasSchema || c.SchemaOID != rec.SchemaOID || !sok || sm.ID != rec.ID,
+			Tables:             rec.Tables,
+			CopiedTypes:        rec.CopiedTypes,
+			meta:               m,
+			record:             rec,
+		}
+		for _, o := range c.ServerOptions {
+			k, v, _ := strings.Cut(o, "=")
+			switch k {
+			case "host":
+				l.Host = v
+			case "port":
+				l.Port = v
+			case "dbname":
+				l.DBName = v
+			case "updatable":
+				l.ReadOnly = v == "false"
+			}
+		}
+		out = append(out, l)
+	}
+	return out, unrecorded
 }
 
 // querier is what readLinks needs: a connection or a transaction.
@@ -191,57 +252,15 @@ func readLinks(ctx context.Context, q querier, local *Database, name *string, re
 	if err != nil {
 		return nil, nil, fmt.Errorf("links: list: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			srvOID, nspOID                     uint32
-			srvName, srvComment, schemaComment string
-			options                            []string
-			hasSchema                          bool
-			count                              int
-		)
-		if err := rows.Scan(&srvOID, &nspOID, &srvName, &srvComment, &options, &hasSchema, &schemaComment, &count); err != nil {
-			return nil, nil, fmt.Errorf("links: list: %w", err)
-		}
-		m, ok := parseMeta(srvComment)
-		rec, recorded := recs[m.ID]
-		if !ok || m.Link != srvName || !recorded || rec.Name != srvName || rec.ServerOID != srvOID || rec.LocalConfigVar != local.ConfigVar {
-			unrecorded = append(unrecorded, srvName)
-			continue
-		}
-		sm, sok := parseMeta(schemaComment)
-		l := Link{
-			Name:               srvName,
-			LocalConfigVar:     local.ConfigVar,
-			ServerName:         srvName,
-			CreatedAt:          rec.CreatedAt,
-			CreatedBy:          rec.CreatedBy,
-			RemoteConfigVar:    rec.RemoteConfigVar,
-			RemoteResourceName: rec.RemoteResourceName,
-			RemoteSchema:       rec.RemoteSchema,
-			TableCount:         count,
-			SchemaMissing:      !hasSchema || nspOID != rec.SchemaOID || !sok || sm.ID != rec.ID,
-			Tables:             rec.Tables,
-			CopiedTypes:        rec.CopiedTypes,
-			meta:               m,
-			record:             rec,
-		}
-		for _, o := range options {
-			k, v, _ := strings.Cut(o, "=")
-			switch k {
-			case "host":
-				l.Host = v
-			case "port":
-				l.Port = v
-			case "dbname":
-				l.DBName = v
-			case "updatable":
-				l.ReadOnly = v == "false"
-			}
-		}
-		out = append(out, l)
+	cands, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (c candidateLink, err error) {
+		err = r.Scan(&c.ServerOID, &c.SchemaOID, &c.Name, &c.ServerComment, &c.ServerOptions, &c.HasSchema, &c.SchemaComment, &c.TableCount)
+		return c, err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("links: list: %w", err)
 	}
-	return out, unrecorded, rows.Err()
+	out, unrecorded = matchLinks(cands, local, recs)
+	return out, unrecorded, nil
 }
 
 // GetLink reads one link of a local database.

@@ -231,40 +231,21 @@ func (s *Service) StaleReports(ctx context.Context, inv []DatabaseStatus) map[st
 	return out
 }
 
-// staleInDatabase compares every link of a database with the fleet, over
-// the connection that read its status: the inventory's snapshot carries
-// the result, so a page view asks no database for it.
-func (s *Service) staleInDatabase(ctx context.Context, conn querier, ls []Link) (map[string]*StaleReport, error) {
-	rows, err := conn.Query(ctx, `SELECT s.srvname, coalesce(s.srvoptions, '{}'), um.umid IS NOT NULL, coalesce(um.umoptions, '{}'), current_user
-		  FROM pg_foreign_server s
-		  LEFT JOIN pg_user_mappings um ON um.srvid = s.oid AND um.usename = current_user`)
-	if err != nil {
-		return nil, fmt.Errorf("links: read options: %w", err)
-	}
-	stored := map[string]*storedLink{}
-	for rows.Next() {
-		var name string
-		var srvOpts, umOpts []string
-		st := &storedLink{}
-		if err := rows.Scan(&name, &srvOpts, &st.hasMapping, &umOpts, &st.role); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("links: read options: %w", err)
-		}
-		st.server, st.mapping = optionMap(srvOpts), optionMap(umOpts)
-		stored[name] = st
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("links: read options: %w", err)
+// staleOf compares each link with the fleet, from the server and mapping
+// options (role's) the status statement read with the links: the
+// inventory's snapshot carries the result, so a page view asks no database.
+func (s *Service) staleOf(ls []Link, cands []candidateLink, role string) map[string]*StaleReport {
+	byName := make(map[string]*candidateLink, len(cands))
+	for i := range cands {
+		byName[cands[i].Name] = &cands[i]
 	}
 	out := map[string]*StaleReport{}
 	for _, l := range ls {
-		st, ok := stored[l.Name]
+		c, ok := byName[l.Name]
 		if !ok {
 			continue
 		}
-		st.link = l
-		out[l.Name] = s.compare(st)
+		out[l.Name] = s.compare(&storedLink{link: l, server: optionMap(c.ServerOptions), mapping: optionMap(c.MappingOptions), hasMapping: c.HasMapping, role: role})
 	}
-	return out, nil
+	return out
 }

@@ -19,7 +19,7 @@ func stmt(name string) string {
 
 var (
 	sqlLinks             = stmt("links")
-	sqlSupport           = stmt("support")
+	sqlStatus            = stmt("status")
 	sqlForeignTables     = stmt("foreign_tables")
 	sqlForeignTablesPage = stmt("foreign_tables_page")
 	sqlCascadeKeys       = stmt("cascade_keys")
