@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -197,12 +196,14 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (rep *Report, err error) 
 		t := time.Now()
 		e.logf("%s: start", name)
 		if err := steps[name](ctx); err != nil {
+			// Keep the server logs (not the binary) for the post-mortem.
+			keepLogs = true
+			os.Remove(e.bin)
 			var se *serverError
 			if errors.As(err, &se) {
-				keepLogs = true
 				return rep, fmt.Errorf("%s: %w (server log kept: %s)", name, err, se.log)
 			}
-			return rep, fmt.Errorf("%s: %w", name, err)
+			return rep, fmt.Errorf("%s: %w (server logs kept in %s)", name, err, e.dir)
 		}
 		e.logf("%s: done in %s", name, time.Since(t).Round(time.Millisecond))
 	}
@@ -381,13 +382,4 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-func sortedKeys(m map[string]bool) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
