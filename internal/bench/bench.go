@@ -133,8 +133,6 @@ type env struct {
 	rep      *Report
 	progress io.Writer
 
-	bdbs *benchDBs
-
 	healthy1 *Sample // inventory c=1 of the healthy fleet, for the degraded ratio
 	healthy8 *Sample
 }
@@ -251,8 +249,9 @@ func (e *env) setup(ctx context.Context) error {
 		return err
 	}
 	// Room for the large fleet's pools and for 10,000-table imports.
+	// The catalog floor keeps up to 8 connections per database at c=8.
 	maxConns := 200
-	if !e.cfg.Quick && e.cfg.runs("fleet200") {
+	if !e.cfg.Quick {
 		maxConns = 600
 	}
 	settings := map[string]string{"max_connections": strconv.Itoa(maxConns), "max_locks_per_transaction": "256"}

@@ -329,33 +329,28 @@ func (e *env) fleet200(ctx context.Context) error {
 	return nil
 }
 
-// benchDBs are the local and remote databases of the link page and
-// create scenarios, outside the base fleet so they do not change it.
+// benchDBs are a local and a remote database of the link page or create
+// scenario, outside the base fleet so they do not change it, and one pair
+// per link so a link's page is not slowed by another link's catalog.
 type benchDBs struct {
-	src, dst *pgtest.Database
+	src, dst       *pgtest.Database
+	srcVar, dstVar string
 }
 
-const (
-	srcVar = "HEROKU_POSTGRESQL_BENCHSRC_URL"
-	dstVar = "HEROKU_POSTGRESQL_BENCHDST_URL"
-)
-
-func (e *env) benchDBs(ctx context.Context) (*benchDBs, error) {
+func (e *env) benchDBs(ctx context.Context, tag string) (*benchDBs, error) {
 	cctx, cancel := context.WithTimeout(ctx, dbTimeout)
 	defer cancel()
-	if e.bdbs != nil {
-		return e.bdbs, nil
-	}
-	src, err := e.b.CreateDatabase(cctx, "benchsrc", pgtest.DBOptions{})
+	src, err := e.b.CreateDatabase(cctx, "src_"+tag, pgtest.DBOptions{})
 	if err != nil {
 		return nil, err
 	}
-	dst, err := e.a.CreateDatabase(cctx, "benchdst", pgtest.DBOptions{})
+	dst, err := e.a.CreateDatabase(cctx, "dst_"+tag, pgtest.DBOptions{})
 	if err != nil {
 		return nil, err
 	}
-	e.bdbs = &benchDBs{src: src, dst: dst}
-	return e.bdbs, nil
+	up := strings.ToUpper(tag)
+	return &benchDBs{src: src, dst: dst,
+		srcVar: "HEROKU_POSTGRESQL_SRC" + up + "_URL", dstVar: "HEROKU_POSTGRESQL_DST" + up + "_URL"}, nil
 }
 
 // makeTables creates n tables of 5 columns in a new schema of url, 1,000
@@ -377,8 +372,11 @@ func makeTables(ctx context.Context, url, schema string, n int) error {
 	return nil
 }
 
-func (e *env) benchServer(ctx context.Context, name string, d *benchDBs) (*server, error) {
-	fleet := append(fleetEnv(e.members), srcVar+"="+d.src.URL, dstVar+"="+d.dst.URL)
+func (e *env) benchServer(ctx context.Context, name string, ds ...*benchDBs) (*server, error) {
+	fleet := fleetEnv(e.members)
+	for _, d := range ds {
+		fleet = append(fleet, d.srcVar+"="+d.src.URL, d.dstVar+"="+d.dst.URL)
+	}
 	return e.start(ctx, name, fleet)
 }
 
@@ -454,7 +452,7 @@ func (e *env) linkFloor(ctx context.Context, d *benchDBs, name, schema string) (
 		return n, rows.Err()
 	}
 	readLink := func(ctx context.Context) (uint32, error) {
-		if _, err := drain(state, ctx, sqlRecords, dstVar); err != nil {
+		if _, err := drain(state, ctx, sqlRecords, d.dstVar); err != nil {
 			return 0, fmt.Errorf("records: %w", err)
 		}
 		var oid uint32
@@ -539,31 +537,36 @@ func (e *env) linkFloor(ctx context.Context, d *benchDBs, name, schema string) (
 }
 
 func (e *env) linkPage(ctx context.Context) error {
-	d, err := e.benchDBs(ctx)
-	if err != nil {
-		return err
-	}
 	t := time.Now()
+	pairs := map[int]*benchDBs{}
+	var all []*benchDBs
 	for _, n := range e.sz.linkTables {
+		d, err := e.benchDBs(ctx, fmt.Sprintf("t%d", n))
+		if err != nil {
+			return err
+		}
 		if err := makeTables(ctx, d.src.URL, fmt.Sprintf("t%d", n), n); err != nil {
 			return err
 		}
+		pairs[n] = d
+		all = append(all, d)
 	}
 	e.logf("linkpage: remote tables %v in %s", e.sz.linkTables, time.Since(t).Round(time.Millisecond))
-	s, err := e.benchServer(ctx, "linkpage", d)
+	s, err := e.benchServer(ctx, "linkpage", all...)
 	if err != nil {
 		return err
 	}
 	defer s.stop()
 	var targets []target
 	for _, n := range e.sz.linkTables {
+		d := pairs[n]
 		name, schema := fmt.Sprintf("l%d", n), fmt.Sprintf("t%d", n)
 		t := time.Now()
-		if _, err := s.createLink(ctx, dstVar, srcVar, schema, name); err != nil {
+		if _, err := s.createLink(ctx, d.dstVar, d.srcVar, schema, name); err != nil {
 			return &serverError{err, s.logPath}
 		}
 		e.logf("linkpage: link of %d tables created through the form in %s", n, time.Since(t).Round(time.Millisecond))
-		path := views.LinkPath(dstVar, name)
+		path := views.LinkPath(d.dstVar, name)
 		want := n
 		check := func(body []byte) error {
 			if got := tableCount(body); got != want {
@@ -601,12 +604,12 @@ func (e *env) linkPage(ctx context.Context) error {
 	pl, ph := r[fmt.Sprintf("l%d", lo)], r[fmt.Sprintf("l%d", hi)]
 	rr := ratio(float64(ph.P50()), float64(pl.P50()))
 	e.rep.row(fmt.Sprintf("link page p50, %d tables vs %d", hi, lo), ms(ph.P50()), fmt.Sprintf("%d tables %s", lo, ms(pl.P50())), x(rr), "≤ 1.5×", boolp(rr <= 1.5))
-	e.rep.note("link page: %d requests per target over %d interleaved rounds (c=1); the floor also reads pglinks' link records from the state database, as the page does", n1*e.rounds, e.rounds)
+	e.rep.note("link page: %d requests per target over %d interleaved rounds (c=1); each link has its own local and remote database; the floor also reads pglinks' link records from the state database, as the page does", n1*e.rounds, e.rounds)
 	return nil
 }
 
 func (e *env) create(ctx context.Context) error {
-	d, err := e.benchDBs(ctx)
+	d, err := e.benchDBs(ctx, "create")
 	if err != nil {
 		return err
 	}
@@ -637,14 +640,14 @@ func (e *env) create(ctx context.Context) error {
 		// The product, through the form.
 		name := fmt.Sprintf("bc%d", r)
 		t0 := time.Now()
-		loc, err := s.createLink(ctx, dstVar, srcVar, schema, name)
+		loc, err := s.createLink(ctx, d.dstVar, d.srcVar, schema, name)
 		d1 := time.Since(t0)
 		if err != nil {
 			return &serverError{err, s.logPath}
 		}
 		product.Latencies = append(product.Latencies, d1)
 		product.Wall += d1
-		want := views.LinkPath(dstVar, name)
+		want := views.LinkPath(d.dstVar, name)
 		if loc != want {
 			e.rep.fail("create: redirected to %q, want %q", loc, want)
 		}
@@ -655,7 +658,7 @@ func (e *env) create(ctx context.Context) error {
 		case tableCount(body) != k:
 			e.rep.fail("create: %s shows %d foreign tables, want %d", want, tableCount(body), k)
 		}
-		if err := s.destroyLink(ctx, dstVar, name); err != nil {
+		if err := s.destroyLink(ctx, d.dstVar, name); err != nil {
 			return &serverError{err, s.logPath}
 		}
 		// The same DDL in one pgx transaction, rolled back (not timed).
