@@ -195,21 +195,6 @@ func parseCards(page []byte) []card {
 	return out
 }
 
-// unreachableCards lists the cards shown unreachable, cheaply: pages with
-// no "unreachable" at all are not parsed.
-func unreachableCards(page []byte) []string {
-	if !strings.Contains(string(page), "unreachable") {
-		return nil
-	}
-	var out []string
-	for _, c := range parseCards(page) {
-		if c.Unreachable {
-			out = append(out, c.ConfigVar)
-		}
-	}
-	return out
-}
-
 // connSampler counts pglinks' connections on the clusters every ~100 ms.
 type connSampler struct {
 	mu       sync.Mutex
