@@ -150,7 +150,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (rep *Report, err error) 
 	}
 	for name := range cfg.Only {
 		if !containsString(Scenarios, name) {
-			return rep, fmt.Errorf("bench: unknown scenario %q (have %s)", name, strings.Join(Scenarios, ","))
+			return rep, fmt.Errorf("unknown scenario %q (have %s)", name, strings.Join(Scenarios, ","))
 		}
 	}
 	e := &env{cfg: cfg, sz: cfg.sizes(), cap: cfg.MaxConnections, rep: rep, progress: cfg.Progress}
@@ -194,6 +194,9 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (rep *Report, err error) 
 		t := time.Now()
 		e.logf("%s: start", name)
 		if err := steps[name](ctx); err != nil {
+			if ctx.Err() != nil {
+				return rep, fmt.Errorf("%s: interrupted: %w", name, ctx.Err())
+			}
 			// Keep the server logs (not the binary) for the post-mortem.
 			keepLogs = true
 			os.Remove(e.bin)
@@ -209,7 +212,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (rep *Report, err error) 
 	rep.Machine = machineFacts(ctx, e, cfg)
 	fmt.Fprint(w, rep.Markdown())
 	if cfg.Quick && len(rep.Failures) > 0 {
-		return rep, fmt.Errorf("bench: %d wrong answer(s): %s", len(rep.Failures), strings.Join(rep.Failures, "; "))
+		return rep, fmt.Errorf("%d wrong answer(s): %s", len(rep.Failures), strings.Join(rep.Failures, "; "))
 	}
 	return rep, nil
 }

@@ -65,6 +65,9 @@ func batch(ctx context.Context, t target, conc, n int, seq *atomic.Int64, errs *
 				i := int(seq.Add(1))
 				d, err := t.fn(ctx, i)
 				if err != nil {
+					if ctx.Err() != nil {
+						break // interrupted: not a wrong answer
+					}
 					bad++
 					errs.add(t.name, err)
 					continue

@@ -62,7 +62,7 @@ func moduleRoot() (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("bench: run from inside the pglinks module (go.mod not found)")
+			return "", errors.New("run from inside the pglinks module (go.mod not found)")
 		}
 		dir = parent
 	}
