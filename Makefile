@@ -26,7 +26,7 @@ ifeq ($(CI),true)
 CI_CHECKS := check-generated
 endif
 
-.PHONY: help deps-demo deps-test generate css check-generated lint test fuzz e2e bench demo build
+.PHONY: help deps-demo deps-test generate css check-generated lint test fuzz e2e bench bench-go demo build
 
 help: ## Show this help
 	@echo 'Usage: make <target>'
@@ -88,7 +88,10 @@ fuzz: ## Run each Fuzz function under internal/ for FUZZTIME (default 10s)
 e2e: deps-test node_modules/.package-lock.json ## Run the browser (e2e) tests only, verbose
 	$(GO) test -count=1 -v ./e2e/
 
-bench: ## Run the benchmarks
+bench: ## Run the fleet benchmark harness (own clusters, real server); BENCHFLAGS=-quick etc.
+	$(GO) run ./cmd/bench $(BENCHFLAGS)
+
+bench-go: ## Run the Go micro-benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 # The demo runs the built binary, not `go run`: go run exits 1 on Ctrl-C
