@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -93,8 +94,15 @@ func argonKey(ctx context.Context, password string, salt []byte, p argonParams) 
 	case <-ctx.Done():
 		return nil, fmt.Errorf("auth: wait to hash password: %w", ctx.Err())
 	}
-	defer func() { <-hashSlots }()
-	return argon2.IDKey([]byte(password), salt, p.time, p.memory, p.threads, uint32(p.keyLen)), nil
+	key := argon2.IDKey([]byte(password), salt, p.time, p.memory, p.threads, uint32(p.keyLen))
+	<-hashSlots
+	if len(hashSlots) == 0 {
+		// The hash's 64 MiB goes back to the system now, not after the
+		// runtime's slow scavenging: a server that signs someone in now
+		// and then would otherwise keep that much more resident.
+		go debug.FreeOSMemory()
+	}
+	return key, nil
 }
 
 func decodeHash(encoded string) (argonParams, []byte, []byte, error) {

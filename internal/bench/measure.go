@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"github.com/pglinks/pglinks/internal/links"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -125,25 +126,11 @@ func page(s *server, name string, path func(i int) string, check func(body []byt
 
 func fixed(p string) func(int) string { return func(int) string { return p } }
 
-// inventorySQL is ONE catalog statement asking what the inventory shows
-// about a database: role, superuser, postgres_fdw installed and usable,
-// CREATE privilege, server version, and the foreign servers pglinks made
-// with their foreign table counts.
-const inventorySQL = `SELECT current_user,
-       r.rolsuper,
-       EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'postgres_fdw') AS fdw_installed,
-       coalesce((SELECT has_foreign_data_wrapper_privilege(w.oid, 'USAGE')
-                   FROM pg_foreign_data_wrapper w WHERE w.fdwname = 'postgres_fdw'), false) AS fdw_usage,
-       has_database_privilege(current_database(), 'CREATE') AS can_create,
-       current_setting('server_version_num')::int AS version,
-       coalesce((SELECT json_agg(json_build_object('server', s.srvname,
-                         'comment', obj_description(s.oid, 'pg_foreign_server'),
-                         'tables', (SELECT count(*) FROM pg_foreign_table ft WHERE ft.ftserver = s.oid))
-                         ORDER BY s.srvname)
-                   FROM pg_foreign_server s
-                  WHERE obj_description(s.oid, 'pg_foreign_server') LIKE '%pglinks%'), '[]') AS links
-  FROM pg_roles r
- WHERE r.rolname = current_user`
+// inventorySQL is the one catalog statement pglinks runs to read a
+// database's inventory card (internal/links/sql/status.sql): role,
+// postgres_fdw, CREATE privilege, server version, and the foreign servers
+// pglinks made with their table counts and options.
+var inventorySQL = links.CatalogSQL("status")
 
 // catalogFloor opens a pool per database (as its owner, the role pglinks
 // uses) and returns a target running inventorySQL over every database in
@@ -175,13 +162,18 @@ func catalogFloor(ctx context.Context, name string, urls []string, conns int32) 
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		for _, p := range pools {
-			var (
-				user, links               string
-				super, fdw, usage, create bool
-				version                   int
-			)
-			if err := p.QueryRow(ctx, inventorySQL).Scan(&user, &super, &fdw, &usage, &create, &version, &links); err != nil {
+			rows, err := p.Query(ctx, inventorySQL)
+			if err != nil {
 				return fmt.Errorf("catalog statement: %w", err)
+			}
+			for rows.Next() {
+				if _, err := rows.Values(); err != nil {
+					rows.Close()
+					return fmt.Errorf("catalog statement: %w", err)
+				}
+			}
+			if rows.Close(); rows.Err() != nil {
+				return fmt.Errorf("catalog statement: %w", rows.Err())
 			}
 		}
 		return nil
