@@ -20,9 +20,10 @@ func main() {
 	rounds := flag.Int("rounds", 0, "interleaved rounds (default 5, 2 with -quick)")
 	only := flag.String("only", "", "comma-separated subset of "+strings.Join(bench.Scenarios, ","))
 	out := flag.String("out", "", "also write the markdown table to this file")
+	profiles := flag.String("cpuprofile-dir", "", "write a CPU profile of each server run into this directory (go tool pprof reads them)")
 	maxConns := flag.Int("max-connections", 32, "PGLINKS_MAX_CONNECTIONS passed to the server (the cap checked)")
 	flag.Parse()
-	cfg := bench.Config{Quick: *quick, Rounds: *rounds, MaxConnections: *maxConns, Progress: os.Stderr,
+	cfg := bench.Config{Quick: *quick, Rounds: *rounds, MaxConnections: *maxConns, ProfileDir: *profiles, Progress: os.Stderr,
 		Command: strings.Join(append([]string{"go run ./cmd/bench"}, os.Args[1:]...), " ")}
 	if *only != "" {
 		cfg.Only = map[string]bool{}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,7 @@ type config struct {
 	MetricsToken    string        // PGLINKS_METRICS_TOKEN: /metrics is off when empty
 	InventoryMaxAge time.Duration // PGLINKS_INVENTORY_MAX_AGE: staleness bound of inventory snapshots
 	MaxConns        int           // PGLINKS_MAX_CONNECTIONS: cap on connections to fleet databases
+	CPUProfile      string        // PGLINKS_CPU_PROFILE: file to write a CPU profile of the run to
 	Env             []string
 }
 
@@ -52,6 +54,7 @@ func configFromEnv(environ []string) (*config, error) {
 		TLSCert:         env["PGLINKS_TLS_CERT"],
 		TLSKey:          env["PGLINKS_TLS_KEY"],
 		MetricsToken:    strings.TrimSpace(env["PGLINKS_METRICS_TOKEN"]),
+		CPUProfile:      env["PGLINKS_CPU_PROFILE"],
 		InventoryMaxAge: links.DefaultSnapshotMaxAge,
 		MaxConns:        links.DefaultMaxConns,
 		IdleTimeout:     auth.DefaultIdleTimeout,
@@ -219,6 +222,32 @@ func serve(ctx context.Context, cfg *config, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if cfg.CPUProfile != "" {
+		stop, err := startCPUProfile(cfg.CPUProfile)
+		if err != nil {
+			p.close()
+			return err
+		}
+		defer stop()
+		log.Info("writing a CPU profile until exit", "file", cfg.CPUProfile)
+	}
 	log.Info("pglinks listening", "addr", p.ln.Addr().String())
 	return p.run(ctx)
+}
+
+// startCPUProfile profiles the whole process into path (go tool pprof
+// reads it) until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("PGLINKS_CPU_PROFILE: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("PGLINKS_CPU_PROFILE: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -33,6 +34,9 @@ type Config struct {
 	// MaxConnections is passed to the server as PGLINKS_MAX_CONNECTIONS
 	// (0: 32) and is the cap pglinks' own connections are held to.
 	MaxConnections int
+	// ProfileDir, when set, gets a CPU profile of each server run
+	// (<scenario server>.pprof, through PGLINKS_CPU_PROFILE).
+	ProfileDir string
 	// Progress receives progress lines (nil: discarded).
 	Progress io.Writer
 	// Command is the command line printed with the results.
@@ -297,7 +301,15 @@ func (e *env) serverEnv(fleet []string) []string {
 }
 
 func (e *env) start(ctx context.Context, name string, fleet []string) (*server, error) {
-	s, err := startServer(ctx, e.bin, e.dir, name, e.serverEnv(fleet), e.password)
+	env := e.serverEnv(fleet)
+	if e.cfg.ProfileDir != "" {
+		dir, err := filepath.Abs(e.cfg.ProfileDir)
+		if err != nil {
+			return nil, err
+		}
+		env = append(env, "PGLINKS_CPU_PROFILE="+filepath.Join(dir, name+".pprof"))
+	}
+	s, err := startServer(ctx, e.bin, e.dir, name, env, e.password)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ type Database struct {
 	ResourceName string
 
 	url      string // full URL, with password: never log or render
+	masked   string // MaskURL(url), computed when the fleet is loaded
 	Host     string
 	Port     string
 	DBName   string
@@ -31,7 +32,12 @@ type Database struct {
 }
 
 // MaskedURL is the URL with the password replaced by ***.
-func (d *Database) MaskedURL() string { return MaskURL(d.url) }
+func (d *Database) MaskedURL() string {
+	if d.masked != "" {
+		return d.masked // every inventory card shows it: parsed once
+	}
+	return MaskURL(d.url)
+}
 
 // HostPort is host:port for display.
 func (d *Database) HostPort() string { return net.JoinHostPort(d.Host, d.Port) }
@@ -170,6 +176,7 @@ func parseDatabase(configVar, raw string) *Database {
 		d.ResourceName = defaultResourceName(configVar)
 		return d
 	}
+	d.masked = MaskURL(raw)
 	q := u.Query()
 	d.Host = u.Hostname()
 	if h := q.Get("host"); h != "" {

@@ -194,8 +194,10 @@ func (s *Service) refreshInBackground(d *Database) {
 func (s *Service) invalidate(d *Database) { s.snaps.forget(d.ConfigVar) }
 
 // Run refreshes snapshots in the background until ctx ends: every
-// interval, each database whose snapshot is older than interval (and whose
-// back-off has ended) is read, at most workers at a time.
+// interval, each database whose snapshot would pass SnapshotMaxAge before
+// the next tick (or whose back-off has ended) is read, at most workers at
+// a time. Each database is so read about once per SnapshotMaxAge, however
+// short the interval.
 func (s *Service) Run(ctx context.Context, interval time.Duration, workers int) {
 	if interval <= 0 {
 		interval = s.SnapshotMaxAge / 3
@@ -216,22 +218,23 @@ func (s *Service) Run(ctx context.Context, interval time.Duration, workers int) 
 
 func (s *Service) refreshDue(ctx context.Context, interval time.Duration, workers int) {
 	now := time.Now()
-	var due []*Database
+	due := max(s.SnapshotMaxAge-interval, interval)
+	var read []*Database
 	for _, d := range s.Fleet.Databases {
 		sn, ok := s.snaps.get(d.ConfigVar)
 		switch {
 		case d.ConfigErr != nil:
 		case !ok:
-			due = append(due, d)
+			read = append(read, d)
 		case !sn.st.RetryAt.IsZero():
 			if !now.Before(sn.st.RetryAt) {
-				due = append(due, d)
+				read = append(read, d)
 			}
-		case now.Sub(sn.st.AsOf) >= interval:
-			due = append(due, d)
+		case now.Sub(sn.st.AsOf) >= due:
+			read = append(read, d)
 		}
 	}
-	if len(due) == 0 {
+	if len(read) == 0 {
 		return
 	}
 	recs, recErr := s.records(ctx, "")
@@ -241,7 +244,7 @@ func (s *Service) refreshDue(ctx context.Context, interval time.Duration, worker
 	}
 	sem := make(chan struct{}, workers)
 	var wg sync.WaitGroup
-	for _, d := range due {
+	for _, d := range read {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
