@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
@@ -18,15 +19,16 @@ func TestConfigFromEnv(t *testing.T) {
 		"PGLINKS_SESSION_KEYS=" + strings.Repeat("a", 64) + ", " + strings.Repeat("b", 64),
 		"PGLINKS_TRUSTED_PROXIES=10.0.0.0/8, 192.168.1.7",
 		"PGLINKS_IDLE_TIMEOUT=30m",
+		"PGLINKS_MAX_CONNECTIONS= 64",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Addr != "127.0.0.1:9000" || len(cfg.SessionKeys) != 2 || cfg.EphemeralKeys || len(cfg.TrustedProxies) != 2 || cfg.IdleTimeout != 30*time.Minute || cfg.AbsoluteTimeout != auth.DefaultAbsoluteTimeout {
+	if cfg.Addr != "127.0.0.1:9000" || len(cfg.SessionKeys) != 2 || cfg.EphemeralKeys || len(cfg.TrustedProxies) != 2 || cfg.IdleTimeout != 30*time.Minute || cfg.AbsoluteTimeout != auth.DefaultAbsoluteTimeout || cfg.MaxConns != 64 {
 		t.Fatalf("cfg = %+v", cfg)
 	}
 	cfg, err = configFromEnv([]string{"PGLINKS_STATE_URL=postgres://u:p@h/db"})
-	if err != nil || cfg.Addr != ":8080" || !cfg.EphemeralKeys {
+	if err != nil || cfg.Addr != ":8080" || !cfg.EphemeralKeys || cfg.MaxConns != links.DefaultMaxConns {
 		t.Fatalf("defaults: %+v, %v", cfg, err)
 	}
 	for name, env := range map[string][]string{
@@ -34,6 +36,8 @@ func TestConfigFromEnv(t *testing.T) {
 		"bad proxy":     {"PGLINKS_STATE_URL=x", "PGLINKS_TRUSTED_PROXIES=nope"},
 		"half TLS":      {"PGLINKS_STATE_URL=x", "PGLINKS_TLS_CERT=/c"},
 		"short timeout": {"PGLINKS_STATE_URL=x", "PGLINKS_ABSOLUTE_TIMEOUT=5s"},
+		"cap too small": {"PGLINKS_STATE_URL=x", "PGLINKS_MAX_CONNECTIONS=3"},
+		"cap not whole": {"PGLINKS_STATE_URL=x", "PGLINKS_MAX_CONNECTIONS=32.5"},
 	} {
 		if _, err := configFromEnv(env); err == nil {
 			t.Errorf("%s: accepted", name)
