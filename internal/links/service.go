@@ -60,6 +60,7 @@ type Service struct {
 	pools        map[string]*pgxpool.Pool
 	statusFlight singleflight.Group
 	snaps        snapshots
+	pages        linkPages
 }
 
 // NewService returns a Service over fleet with production defaults.

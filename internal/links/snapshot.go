@@ -134,7 +134,10 @@ func (s *Service) readAndKeep(ctx context.Context, d *Database, recs map[string]
 
 // invalidate drops a database's snapshot after pglinks changed it, so the
 // next page view shows the change.
-func (s *Service) invalidate(d *Database) { s.snaps.forget(d.ConfigVar) }
+func (s *Service) invalidate(d *Database) {
+	s.snaps.forget(d.ConfigVar)
+	s.pages.forget(d.ConfigVar)
+}
 
 // Run refreshes snapshots in the background until ctx ends: every
 // interval, each database whose snapshot is older than interval (and whose
