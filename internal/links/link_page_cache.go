@@ -56,6 +56,38 @@ type linkPages struct {
 	// forget is not kept after it.
 	gen    map[string]uint64
 	flight singleflight.Group
+
+	// Background comparisons run under ctx; stop cancels and waits for
+	// them (Service.Close, before the pools close).
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// goBackground runs fn in a goroutine under the background context.
+func (p *linkPages) goBackground(fn func(ctx context.Context)) {
+	p.mu.Lock()
+	if p.ctx == nil {
+		p.ctx, p.cancel = context.WithCancel(context.Background())
+	}
+	ctx := p.ctx
+	p.wg.Add(1)
+	p.mu.Unlock()
+	go func() {
+		defer p.wg.Done()
+		fn(ctx)
+	}()
+}
+
+// stop cancels the background comparisons and waits for them to end.
+func (p *linkPages) stop() {
+	p.mu.Lock()
+	if p.cancel != nil {
+		p.cancel()
+	}
+	p.ctx, p.cancel = nil, nil
+	p.mu.Unlock()
+	p.wg.Wait()
 }
 
 func (p *linkPages) generation(localVar string) uint64 {
@@ -179,16 +211,20 @@ func (s *Service) PageDrift(ctx context.Context, l *Link, now bool) (*Drift, err
 		lc := *l
 		// Detached from this view, bounded by ReadTimeout; one at a time
 		// per link however many views start it.
-		go s.pages.flight.Do(fmt.Sprintf("%s\x00%s\x00%s", k.local, k.name, k.id), func() (any, error) {
-			bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.ReadTimeout)
-			defer cancel()
-			d, err := s.driftOf(bctx, local, &lc)
-			if err != nil {
-				s.Log.Warn("background drift", "local", k.local, "link", k.name, "err", err)
-				return nil, err
-			}
-			s.pages.keepDrift(k, d, gen)
-			return nil, nil
+		s.pages.goBackground(func(bg context.Context) {
+			s.pages.flight.Do(fmt.Sprintf("%s\x00%s\x00%s", k.local, k.name, k.id), func() (any, error) {
+				bctx, cancel := context.WithTimeout(bg, s.ReadTimeout)
+				defer cancel()
+				d, err := s.driftOf(bctx, local, &lc)
+				if err != nil {
+					if bg.Err() == nil {
+						s.Log.Warn("background drift", "local", k.local, "link", k.name, "err", err)
+					}
+					return nil, err
+				}
+				s.pages.keepDrift(k, d, gen)
+				return nil, nil
+			})
 		})
 	}
 	if last == nil {

@@ -83,8 +83,10 @@ func NewService(fleet *Fleet, log *slog.Logger) *Service {
 	}
 }
 
-// Close closes every pool.
+// Close stops the link pages' background comparisons and closes every
+// pool.
 func (s *Service) Close() {
+	s.pages.stop()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, p := range s.pools {
