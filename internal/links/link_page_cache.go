@@ -173,9 +173,11 @@ func (s *Service) countLargeLink(ctx context.Context, q rowQuerier, l *Link) err
 		return nil
 	}
 	gen := s.pages.generation(k.local)
+	// As links.sql counts: the server's tables in the schema named after
+	// it (readLinks matched the server to the record's oid).
 	var n int
 	if err := q.QueryRow(ctx, `SELECT count(*) FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid
-		WHERE ft.ftserver = $1 AND c.relnamespace = $2`, l.record.ServerOID, l.record.SchemaOID).Scan(&n); err != nil {
+		WHERE ft.ftserver = $1 AND c.relnamespace = to_regnamespace($2)`, l.record.ServerOID, ident(l.Name)).Scan(&n); err != nil {
 		return fmt.Errorf("links: count tables of %s: %w", l.Name, err)
 	}
 	l.TableCount, l.TableCountAsOf = n, time.Time{}
