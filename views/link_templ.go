@@ -180,7 +180,7 @@ func LinkView(p LinkPage) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = fact("Foreign tables", itoa(p.Link.TableCount)).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = fact("Foreign tables", tableCountFact(p.Link)).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

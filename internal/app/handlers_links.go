@@ -70,16 +70,12 @@ func (a *App) showLink(c echo.Context) error {
 		}
 		pageNo = n
 	}
-	l, tp, err := a.cfg.Links.ForeignTablesPage(c.Request().Context(), local.ConfigVar, c.Param("name"), filter, (pageNo-1)*views.TablesPerPage, views.TablesPerPage)
-	if err != nil {
-		return err
-	}
-	_, stale, err := a.cfg.Links.CheckStale(c.Request().Context(), local.ConfigVar, l.Name)
+	l, tp, stale, err := a.cfg.Links.LinkPage(c.Request().Context(), local.ConfigVar, c.Param("name"), filter, (pageNo-1)*views.TablesPerPage, views.TablesPerPage)
 	if err != nil {
 		return err
 	}
 	return Render(c, http.StatusOK, views.LinkView(views.LinkPage{Page: a.page(c, l.Name, "databases"), Link: l, Local: local, Tables: tp.Tables, TablePage: tp,
-		Health: a.health().Get(local.ConfigVar, l.Name), Stale: stale, Now: time.Now(), Drift: a.linkDrift(c, local.ConfigVar, l.Name), Connect: a.linkConnect(c, l)}))
+		Health: a.health().Get(local.ConfigVar, l.Name), Stale: stale, Now: time.Now(), Drift: a.pageDrift(c, l, c.QueryParam("drift") == "now"), Connect: a.linkConnect(c, l)}))
 }
 
 func (a *App) createForm(c echo.Context, in createInput, formErrs views.FormErrors) views.CreateForm {

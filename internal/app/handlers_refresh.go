@@ -11,13 +11,14 @@ import (
 	"github.com/pglinks/pglinks/views"
 )
 
-// linkDrift reads a link's drift for its page; a failure is shown in the
-// Drift section, never as an error page.
-func (a *App) linkDrift(c echo.Context, localVar, name string) *links.Drift {
-	d, err := a.cfg.Links.LinkDrift(c.Request().Context(), localVar, name)
+// pageDrift reads a link's drift for its page; a failure is shown in the
+// Drift section, never as an error page. A large link shows its last
+// comparison unless now is set (see links.PageDrift).
+func (a *App) pageDrift(c echo.Context, l *links.Link, now bool) *links.Drift {
+	d, err := a.cfg.Links.PageDrift(c.Request().Context(), l, now)
 	if err != nil {
 		if errs.KindOf(err) == errs.Internal {
-			a.log.Error("link drift", "local", localVar, "link", name, "err", err)
+			a.log.Error("link drift", "local", l.LocalConfigVar, "link", l.Name, "err", err)
 		}
 		return &links.Drift{Error: errs.MessageOf(err)}
 	}

@@ -24,6 +24,10 @@ type Link struct {
 	RemoteSchema       string
 	Host, Port, DBName string // where the foreign server points
 	TableCount         int
+	// TableCountAsOf is set when TableCount was counted before this read,
+	// at that time: a link page remembers the count of a link larger than
+	// LargeLinkTables for up to TableCountMaxAge. Zero: counted now.
+	TableCountAsOf time.Time
 	// SchemaMissing is set when the server is there but its schema was
 	// dropped or replaced by hand.
 	SchemaMissing bool
@@ -248,7 +252,13 @@ type querier interface {
 // names the servers that carry a pglinks comment but match no record
 // (made by hand, copied, or forged): they are never treated as links.
 func readLinks(ctx context.Context, q querier, local *Database, name *string, recs map[string]LinkRecord) (out []Link, unrecorded []string, err error) {
-	rows, err := q.Query(ctx, sqlLinks, name)
+	return readLinksUpTo(ctx, q, local, name, recs, nil)
+}
+
+// readLinksUpTo is readLinks with each link's TableCount counted up to
+// countLimit at most (nil: exact).
+func readLinksUpTo(ctx context.Context, q querier, local *Database, name *string, recs map[string]LinkRecord, countLimit *int) (out []Link, unrecorded []string, err error) {
+	rows, err := q.Query(ctx, sqlLinks, name, countLimit)
 	if err != nil {
 		return nil, nil, fmt.Errorf("links: list: %w", err)
 	}
@@ -295,12 +305,15 @@ func (s *Service) withLink(ctx context.Context, localVar, name string, fn func(c
 	if err != nil {
 		return err
 	}
-	ls, _, err := readLinks(ctx, conn, local, &name, recs)
+	ls, _, err := readLinksUpTo(ctx, conn, local, &name, recs, &largeCountLimit)
 	if err != nil {
 		return readError(local, err)
 	}
 	if len(ls) == 0 {
 		return errs.E(errs.NotFound, "There is no link named %q in %s.", name, localVar)
+	}
+	if err := s.countLargeLink(ctx, conn, &ls[0]); err != nil {
+		return readError(local, err)
 	}
 	return fn(ctx, conn, local, &ls[0])
 }

@@ -28,6 +28,12 @@ type Drift struct {
 	GoneTables []string
 	Tables     []TableDrift
 	Enums      []EnumDrift
+	// Pending is set, and nothing else, when a large link has not been
+	// compared yet and the comparison runs in the background (PageDrift).
+	Pending bool
+	// Remembered is set when this is the last comparison of a large link,
+	// made at CheckedAt, rather than one made for this view.
+	Remembered bool
 }
 
 // TableDrift is one foreign table whose columns differ from the remote's.
@@ -61,7 +67,7 @@ type EnumDrift struct {
 
 // InStep reports whether nothing drifted.
 func (d *Drift) InStep() bool {
-	return d.Error == "" && len(d.NewTables) == 0 && len(d.GoneTables) == 0 && len(d.Tables) == 0 && len(d.Enums) == 0
+	return d.Error == "" && !d.Pending && len(d.NewTables) == 0 && len(d.GoneTables) == 0 && len(d.Tables) == 0 && len(d.Enums) == 0
 }
 
 // Changes counts the drift items.
@@ -81,6 +87,11 @@ func (s *Service) LinkDrift(ctx context.Context, localVar, name string) (*Drift,
 		return nil, err
 	}
 	local, _ := s.database(localVar, "local")
+	return s.driftOf(ctx, local, l)
+}
+
+// driftOf compares l, read from local, with its remote.
+func (s *Service) driftOf(ctx context.Context, local *Database, l *Link) (*Drift, error) {
 	ctx, cancel := bound(ctx, s.ReadTimeout)
 	defer cancel()
 	tx, done, err := s.begin(ctx, local, pgx.TxOptions{AccessMode: pgx.ReadOnly})

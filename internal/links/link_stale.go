@@ -99,8 +99,16 @@ func (s *Service) readStored(ctx context.Context, q rowQuerier, local *Database,
 	if len(ls) == 0 {
 		return nil, errs.E(errs.NotFound, "There is no link named %q in %s.", name, local.ConfigVar)
 	}
-	st := &storedLink{link: ls[0]}
+	return readOptions(ctx, q, ls[0])
+}
+
+// readOptions reads the server options and pglinks' own user mapping of
+// link l.
+func readOptions(ctx context.Context, q rowQuerier, l Link) (*storedLink, error) {
+	name := l.Name
+	st := &storedLink{link: l}
 	var srvOpts, umOpts []string
+	var err error
 	err = q.QueryRow(ctx, `SELECT coalesce(s.srvoptions, '{}'), um.umid IS NOT NULL, coalesce(um.umoptions, '{}'), current_user
 		  FROM pg_foreign_server s
 		  LEFT JOIN pg_user_mappings um ON um.srvid = s.oid AND um.usename = current_user

@@ -69,6 +69,7 @@ type Service struct {
 	budget       *connBudget
 	statusFlight singleflight.Group
 	snaps        snapshots
+	pages        linkPages
 }
 
 // fleetPool is one database's pool of one kind, with when it was last
@@ -144,8 +145,10 @@ func NewService(fleet *Fleet, log *slog.Logger) *Service {
 	}
 }
 
-// Close closes every pool.
+// Close stops the link pages' background comparisons and closes every
+// pool.
 func (s *Service) Close() {
+	s.pages.stop()
 	s.mu.Lock()
 	pools := s.pools
 	s.pools = map[string]*fleetPool{}

@@ -191,7 +191,10 @@ func (s *Service) refreshInBackground(d *Database) {
 
 // invalidate drops a database's snapshot after pglinks changed it, so the
 // next page view shows the change.
-func (s *Service) invalidate(d *Database) { s.snaps.forget(d.ConfigVar) }
+func (s *Service) invalidate(d *Database) {
+	s.snaps.forget(d.ConfigVar)
+	s.pages.forget(d.ConfigVar)
+}
 
 // Run refreshes snapshots in the background until ctx ends: every
 // interval, each database whose snapshot would pass SnapshotMaxAge before

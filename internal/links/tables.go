@@ -66,25 +66,61 @@ func (s *Service) ForeignTablesPage(ctx context.Context, localVar, name, filter 
 	var link *Link
 	var page *TablePage
 	err := s.withLink(ctx, localVar, name, func(ctx context.Context, conn *pgxpool.Conn, local *Database, l *Link) error {
-		p := &TablePage{Filter: filter, Offset: offset, Limit: limit, Matches: l.TableCount}
-		if filter != "" {
-			if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid
-				WHERE c.relnamespace = to_regnamespace($1) AND strpos(lower(c.relname), lower($2)) > 0`,
-				ident(l.Name), filter).Scan(&p.Matches); err != nil {
-				return readError(local, fmt.Errorf("links: count tables of %s: %w", name, err))
-			}
-		}
-		rows, err := conn.Query(ctx, sqlForeignTablesPage, l.Name, filter, limit, offset)
-		if err == nil {
-			p.Tables, err = scanForeignTables(rows)
-		}
-		if err != nil {
-			return readError(local, fmt.Errorf("links: foreign tables of %s: %w", name, err))
-		}
+		p, err := s.readTablePage(ctx, conn, local, l, filter, offset, limit)
 		link, page = l, p
-		return nil
+		return err
 	})
 	return link, page, err
+}
+
+// LinkPage is what a link page reads of the local database, over one
+// connection: the link, one page of its foreign tables (as
+// ForeignTablesPage) and its comparison with its remote's config var (as
+// CheckStale).
+func (s *Service) LinkPage(ctx context.Context, localVar, name, filter string, offset, limit int) (*Link, *TablePage, *StaleReport, error) {
+	if len(filter) > MaxTableFilter {
+		return nil, nil, nil, errs.E(errs.Invalid, "The name filter is longer than %d characters.", MaxTableFilter).OnField("q")
+	}
+	if offset < 0 || limit < 1 || limit > 500 {
+		return nil, nil, nil, errs.E(errs.Invalid, "That page of tables does not exist.")
+	}
+	var link *Link
+	var page *TablePage
+	var stale *StaleReport
+	err := s.withLink(ctx, localVar, name, func(ctx context.Context, conn *pgxpool.Conn, local *Database, l *Link) error {
+		p, err := s.readTablePage(ctx, conn, local, l, filter, offset, limit)
+		if err != nil {
+			return err
+		}
+		st, err := readOptions(ctx, conn, *l)
+		if err != nil {
+			return readError(local, err)
+		}
+		link, page, stale = l, p, s.compare(st)
+		return nil
+	})
+	return link, page, stale, err
+}
+
+// readTablePage reads one page of l's foreign tables.
+func (s *Service) readTablePage(ctx context.Context, conn *pgxpool.Conn, local *Database, l *Link, filter string, offset, limit int) (*TablePage, error) {
+	name := l.Name
+	p := &TablePage{Filter: filter, Offset: offset, Limit: limit, Matches: l.TableCount}
+	if filter != "" {
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid
+				WHERE c.relnamespace = to_regnamespace($1) AND strpos(lower(c.relname), lower($2)) > 0`,
+			ident(l.Name), filter).Scan(&p.Matches); err != nil {
+			return nil, readError(local, fmt.Errorf("links: count tables of %s: %w", name, err))
+		}
+	}
+	rows, err := conn.Query(ctx, sqlForeignTablesPage, l.Name, filter, limit, offset)
+	if err == nil {
+		p.Tables, err = scanForeignTables(rows)
+	}
+	if err != nil {
+		return nil, readError(local, fmt.Errorf("links: foreign tables of %s: %w", name, err))
+	}
+	return p, nil
 }
 
 // scanForeignTables folds rows of (table..., column...) into tables.

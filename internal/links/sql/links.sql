@@ -1,6 +1,8 @@
 -- Candidate links in the current database: postgres_fdw servers carrying a
 -- pglinks comment, with their schema (same name) and its foreign table
 -- count. Only those matching pglinks' records (ids and oids) are links.
+-- $2 bounds the count (NULL: exact): a link page counts a large link's
+-- tables only up to $2 and remembers the exact count for a while.
 SELECT s.oid,
        coalesce(n.oid, 0),
        s.srvname,
@@ -9,9 +11,11 @@ SELECT s.oid,
        n.oid IS NOT NULL AS has_schema,
        coalesce(obj_description(n.oid, 'pg_namespace'), '') AS schema_comment,
        (SELECT count(*)
-          FROM pg_foreign_table ft
-          JOIN pg_class c ON c.oid = ft.ftrelid
-         WHERE ft.ftserver = s.oid AND c.relnamespace = n.oid) AS table_count
+          FROM (SELECT
+                  FROM pg_foreign_table ft
+                  JOIN pg_class c ON c.oid = ft.ftrelid
+                 WHERE ft.ftserver = s.oid AND c.relnamespace = n.oid
+                 LIMIT $2::bigint) t) AS table_count
   FROM pg_foreign_server s
   JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
   LEFT JOIN pg_namespace n ON n.nspname = s.srvname
