@@ -56,3 +56,15 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+func TestTableCount(t *testing.T) {
+	for page, want := range map[string]int{
+		`<dt class="x">Foreign tables</dt> <dd class="y">1,000</dd>`:             1000,
+		`<dt>Foreign tables</dt><dd class="y">10000 (counted 07:41:02 UTC)</dd>`: 10000,
+		`<dt>Foreign tables</dt><dd>none</dd>`:                                   -1,
+	} {
+		if got := tableCount([]byte(page)); got != want {
+			t.Errorf("tableCount(%q) = %d, want %d", page, got, want)
+		}
+	}
+}

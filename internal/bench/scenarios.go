@@ -412,7 +412,8 @@ func (e *env) benchServer(ctx context.Context, name string, ds ...*benchDBs) (*s
 	return e.start(ctx, name, fleet)
 }
 
-var tableCountRe = regexp.MustCompile(`Foreign tables</dt>\s*<dd[^>]*>\s*([0-9,]+)\s*</dd>`)
+// A large link's count may be a remembered one: "10000 (counted 07:41:02 UTC)".
+var tableCountRe = regexp.MustCompile(`Foreign tables</dt>\s*<dd[^>]*>\s*([0-9,]+)(?:\s*\(counted [^)<]*\))?\s*</dd>`)
 
 func tableCount(page []byte) int {
 	m := tableCountRe.FindSubmatch(page)
@@ -423,12 +424,13 @@ func tableCount(page []byte) int {
 	return n
 }
 
-// linkFloor runs, over pgx alone, the statements the link page runs:
-// the link (links.sql, three times: the page, its staleness check and its
-// drift each read it, each after reading pglinks' records from the state
-// database), one page of tables, the link's options, and the drift's
-// local and remote catalog reads.
-func (e *env) linkFloor(ctx context.Context, d *benchDBs, name, schema string) (target, func(), error) {
+// linkFloor gets the link page's data over pgx alone, the cheapest way:
+// pglinks' records of the database's links (state database), the link
+// with its exact table count (links.sql), one page of its tables, the
+// link's options and, for a link the page compares on every view (up to
+// links.LargeLinkTables tables), the drift's local and remote catalog
+// reads.
+func (e *env) linkFloor(ctx context.Context, d *benchDBs, name, schema string, tables int) (target, func(), error) {
 	connect := func(url string) (*pgx.Conn, error) {
 		cfg, err := pgx.ParseConfig(url)
 		if err != nil {
@@ -488,7 +490,7 @@ func (e *env) linkFloor(ctx context.Context, d *benchDBs, name, schema string) (
 			return 0, fmt.Errorf("records: %w", err)
 		}
 		var oid uint32
-		rows, err := local.Query(ctx, sqlLinks, name)
+		rows, err := local.Query(ctx, sqlLinks, name, nil) // exact count
 		if err != nil {
 			return 0, fmt.Errorf("links.sql: %w", err)
 		}
@@ -509,19 +511,18 @@ func (e *env) linkFloor(ctx context.Context, d *benchDBs, name, schema string) (
 		}
 		return oid, nil
 	}
+	inlineDrift := tables <= links.LargeLinkTables
 	t := target{name: "floor " + name, fn: timed(func(ctx context.Context, i int) error {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		// The page: the link and one page of its tables.
-		if _, err := readLink(ctx); err != nil {
+		// The page's data the cheapest way, once each: the link with its
+		// exact table count, one page of its tables, its options.
+		oid, err := readLink(ctx)
+		if err != nil {
 			return err
 		}
 		if _, err := drain(local, ctx, sqlPage, name, "", views.TablesPerPage, 0); err != nil {
 			return fmt.Errorf("foreign_tables_page.sql: %w", err)
-		}
-		// Staleness: the link again and its options.
-		if _, err := readLink(ctx); err != nil {
-			return err
 		}
 		if _, err := drain(local, ctx, `SELECT coalesce(s.srvoptions, '{}'), um.umid IS NOT NULL, coalesce(um.umoptions, '{}'), current_user
 		  FROM pg_foreign_server s
@@ -529,20 +530,19 @@ func (e *env) linkFloor(ctx context.Context, d *benchDBs, name, schema string) (
 		 WHERE s.srvname = $1`, name); err != nil {
 			return fmt.Errorf("options: %w", err)
 		}
-		// Drift: the link again, its local tables in a read-only
-		// transaction, the remote's relations in another.
-		oid, err := readLink(ctx)
-		if err != nil {
-			return err
+		if !inlineDrift {
+			// A larger link's page shows its last comparison, made in
+			// the background.
+			return nil
 		}
+		// Drift, compared on every view of a link of up to
+		// links.LargeLinkTables: its local tables in a read-only
+		// transaction, the remote's relations in another.
 		tx, err := local.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 		if err != nil {
 			return err
 		}
 		defer tx.Rollback(context.WithoutCancel(ctx))
-		if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = 15000; SET LOCAL idle_in_transaction_session_timeout = 20000"); err != nil {
-			return err
-		}
 		if _, err := tx.Exec(ctx, "SET LOCAL search_path = ''"); err != nil {
 			return err
 		}
@@ -616,7 +616,7 @@ func (e *env) linkPage(ctx context.Context) error {
 				e.rep.fail("link page: %v", err)
 			}
 		}
-		floor, closeFloor, err := e.linkFloor(ctx, d, name, schema)
+		floor, closeFloor, err := e.linkFloor(ctx, d, name, schema, n)
 		if err != nil {
 			return err
 		}
