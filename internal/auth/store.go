@@ -49,7 +49,9 @@ func Open(ctx context.Context, stateURL string) (*Store, error) {
 		return nil, fmt.Errorf("auth: parse state database URL: %s", MaskURLs(err.Error()))
 	}
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
-		cfg.ConnConfig.RuntimeParams["application_name"] = "pglinks"
+		// Apart from the fleet's "pglinks" connections, which
+		// PGLINKS_MAX_CONNECTIONS caps: these are the state database's.
+		cfg.ConnConfig.RuntimeParams["application_name"] = "pglinks:state"
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > 3*time.Second {
 		cfg.ConnConfig.ConnectTimeout = 3 * time.Second

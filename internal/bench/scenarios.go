@@ -151,6 +151,11 @@ func (e *env) inventoryLoad(ctx context.Context, s *server, label string, floorU
 	e.rep.row(fmt.Sprintf("%s: `GET /` req/s, c=8", label), fmt.Sprintf("%.0f/s", i8.RPS()), fmt.Sprintf("catalog statement × %d DBs (pgx) %.0f/s", nfloor, c8.RPS()), x(ratio(i8.RPS(), c8.RPS())), "", nil)
 	e.rep.row(fmt.Sprintf("%s: `GET /` p50 / p99, c=8", label), ms(i8.P50())+" / "+ms(i8.P99()), fmt.Sprintf("`GET %s` %s / %s", floorPage, ms(a8.P50()), ms(a8.P99())), x(ratio(float64(i8.P99()), float64(a8.P99())))+" (p99)", "", nil)
 	e.rep.note("%s: %d requests per target at c=1 and %d at c=8 over %d interleaved rounds; max `GET /` %s (c=1), %s (c=8)", label, len(i1.Latencies), len(i8.Latencies), e.rounds, ms(i1.Max()), ms(i8.Max()))
+	if _, inv, err := s.get(ctx, "/"); err == nil {
+		if _, acc, err := s.get(ctx, floorPage); err == nil {
+			e.rep.note("%s: answer sizes: `GET /` %.1f KB (%d cards), `GET %s` %.1f KB", label, float64(len(inv))/1024, len(parseCards(inv)), floorPage, float64(len(acc))/1024)
+		}
+	}
 	return i1, i8, nil
 }
 

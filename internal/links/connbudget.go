@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -169,16 +170,29 @@ func (b *connBudget) dialFunc(base pgconn.DialFunc) pgconn.DialFunc {
 	}
 }
 
-// budgetConn gives its token back once, when it is closed.
+// budgetConn gives its token back once, when it is closed and the server
+// has closed its end too (or closeWait passed): PostgreSQL lists a backend
+// until it exits, so a token given back at once would let pglinks hold one
+// more connection than the cap while the old one winds down.
 type budgetConn struct {
 	net.Conn
 	once    sync.Once
 	release func()
 }
 
+// closeWait bounds waiting for the server's end of a closed connection.
+const closeWait = 250 * time.Millisecond
+
 func (c *budgetConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.release)
+	err := net.ErrClosed
+	c.once.Do(func() {
+		// pgx has sent Terminate; the server closes its end when the
+		// backend exits.
+		c.Conn.SetReadDeadline(time.Now().Add(closeWait))
+		io.Copy(io.Discard, c.Conn)
+		err = c.Conn.Close()
+		c.release()
+	})
 	return err
 }
 
