@@ -149,7 +149,7 @@ Press Ctrl-C to stop and remove everything.
 }
 
 // runDemo starts throwaway clusters with sample data, an admin with a random
-// password (printed once), one link to look at, and serves until ctx ends.
+// password (printed once), links to look at, and serves until ctx ends.
 // Everything it started is stopped and removed on the way out; a stop by
 // signal is a clean exit.
 func runDemo(ctx context.Context, stdout io.Writer) error {
