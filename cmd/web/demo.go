@@ -130,8 +130,11 @@ Open psql on a fleet database:
 `, b.URL, demoAdmin, b.Password, b.Link.Name, b.Link.RemoteConfigVar, b.LinkLocal.ConfigVar,
 		psqlCommand(b.Files.pgpass, b.LinkLocal, b.LinkQuery))
 	for _, d := range b.Fleet {
-		fmt.Fprintf(w, "  # %s (%s)\n  %s\n", d.ConfigVar, d.ResourceName, psqlCommand(b.Files.pgpass, d, ""))
+		if inBannerFleet(d) {
+			fmt.Fprintf(w, "  # %s (%s)\n  %s\n", d.ConfigVar, d.ResourceName, psqlCommand(b.Files.pgpass, d, ""))
+		}
 	}
+	b.writeFleetScale(w)
 	fmt.Fprintf(w, `
 Replication: the subscription %s in %s replicates crm's deals (publication %s); see Replication.
 
@@ -146,7 +149,7 @@ Press Ctrl-C to stop and remove everything.
 }
 
 // runDemo starts throwaway clusters with sample data, an admin with a random
-// password (printed once), one link to look at, and serves until ctx ends.
+// password (printed once), links to look at, and serves until ctx ends.
 // Everything it started is stopped and removed on the way out; a stop by
 // signal is a clean exit.
 func runDemo(ctx context.Context, stdout io.Writer) error {
@@ -191,18 +194,26 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 		p.close()
 		return err
 	}
+	progress("linking the stores " + storeLinkNames() + " into analytics")
+	storeLinks := startStoreLinks(ctx, p)
 	progress("creating the link crm in analytics")
 	const localVar, remoteVar = "HEROKU_POSTGRESQL_BLUE_URL", "HEROKU_POSTGRESQL_ORANGE_URL"
 	res, err := p.links.CreateLink(ctx, links.CreateRequest{
 		RemoteVar: remoteVar, LocalVar: localVar, Name: "crm", CopyEnums: true, Actor: "demo",
 	})
 	if err != nil {
+		storeLinks()
 		p.close()
 		return fmt.Errorf("demo: first link: %w", err)
 	}
 	recordDemoLink(ctx, p.store, localVar, res)
 	progress("adding a table to crm, so the link crm shows drift")
 	if err := env.AddDrift(ctx); err != nil { // the crm link page shows drift
+		storeLinks()
+		p.close()
+		return err
+	}
+	if err := storeLinks(); err != nil {
 		p.close()
 		return err
 	}

@@ -110,6 +110,7 @@ func TestDemoAsPrinted(t *testing.T) {
 	if n := pgtest.MustQueryInt(t, stateURL, `SELECT count(*) FROM pglinks.audit WHERE action = 'link_create' AND target = 'HEROKU_POSTGRESQL_BLUE_URL/crm' AND actor = 'demo' AND ddl LIKE '%IMPORT FOREIGN SCHEMA%'`); n != 1 {
 		t.Errorf("audit rows for the demo link: %d, want 1", n)
 	}
+	checkDemoFleetPages(t, out, stateURL)
 
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,9 @@ package demo
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/pgtest"
@@ -39,7 +41,10 @@ type dbSpec struct {
 
 // Start creates the demo: two clusters, four fleet databases owned by
 // non-superuser roles with password authentication (as on hosted plans),
-// one of them without postgres_fdw, and a state database.
+// one of them without postgres_fdw, a reporting database that subscribes
+// to crm, the regional store databases (Stores), a config var for a
+// decommissioned database nothing answers for (RetiredVar), and a state
+// database.
 func Start(ctx context.Context) (*Env, error) { return StartWithProgress(ctx, nil) }
 
 // StartWithProgress is Start, calling progress (when not nil) before each
@@ -51,15 +56,31 @@ func StartWithProgress(ctx context.Context, progress func(string)) (*Env, error)
 		}
 	}
 	env := &Env{Vars: map[string]string{}}
-	for i := range 2 {
-		say(fmt.Sprintf("starting PostgreSQL cluster %d of 2", i+1))
-		c, err := pgtest.Start(ctx, pgtest.Options{Logical: true})
-		if err != nil {
-			env.Stop()
-			return nil, err
-		}
-		env.Clusters = append(env.Clusters, c)
+	// Both clusters start at once, and the store databases are made while
+	// the others are seeded: every demo start waits for them.
+	clusters := make([]*pgtest.Cluster, 2)
+	startErrs := make([]error, len(clusters))
+	var wg sync.WaitGroup
+	for i := range clusters {
+		say(fmt.Sprintf("starting PostgreSQL cluster %d of %d", i+1, len(clusters)))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			clusters[i], startErrs[i] = pgtest.Start(ctx, pgtest.Options{Logical: true})
+		}()
 	}
+	wg.Wait()
+	for _, c := range clusters {
+		if c != nil {
+			env.Clusters = append(env.Clusters, c)
+		}
+	}
+	if err := errors.Join(startErrs...); err != nil {
+		env.Stop()
+		return nil, err
+	}
+	say(fmt.Sprintf("creating and seeding %d regional store databases (HEROKU_POSTGRESQL_STORE_<CITY>_URL) meanwhile", len(Stores)))
+	storesReady := startStores(ctx, env.Clusters)
 	specs := []dbSpec{
 		{"DATABASE_URL", "shop", "postgresql-animate-91581", seedShop, 0, pgtest.DBOptions{}},
 		{"HEROKU_POSTGRESQL_BLUE_URL", "analytics", "postgresql-colorful-33594", seedAnalytics, 0, pgtest.DBOptions{}},
@@ -90,6 +111,14 @@ func StartWithProgress(ctx context.Context, progress func(string)) (*Env, error)
 	}
 	env.Vars["PGLINKS_RESOURCE_NAMES"] = names
 	if err := startReplication(ctx, env, crm, env.Clusters[1], env.Clusters[0]); err != nil {
+		env.Stop()
+		return nil, err
+	}
+	if err := storesReady(env); err != nil {
+		env.Stop()
+		return nil, err
+	}
+	if err := addRetired(env); err != nil {
 		env.Stop()
 		return nil, err
 	}

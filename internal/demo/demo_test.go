@@ -15,15 +15,19 @@ func TestDemoPath(t *testing.T) {
 	ctx := context.Background()
 	env, svc := startDemo(t)
 
+	checkDemoFleetScale(t, svc)
 	inv := svc.Inventory(ctx)
 	support := map[string]bool{}
 	for _, st := range inv {
+		if st.DB.ConfigVar == RetiredVar {
+			continue // decommissioned: checked by checkDemoFleetScale
+		}
 		if !st.Reachable {
 			t.Fatalf("%s unreachable: %s", st.DB.ConfigVar, st.Error)
 		}
 		support[st.DB.ConfigVar] = st.Support.OK
 	}
-	if len(inv) != 5 || !support["DATABASE_URL"] || !support["HEROKU_POSTGRESQL_ORANGE_URL"] || support["HEROKU_POSTGRESQL_GRAY_URL"] {
+	if len(inv) != 6+len(Stores) || !support["DATABASE_URL"] || !support["HEROKU_POSTGRESQL_ORANGE_URL"] || support["HEROKU_POSTGRESQL_GRAY_URL"] {
 		t.Fatalf("demo fleet support = %v", support)
 	}
 
