@@ -205,7 +205,9 @@ func (s *Service) Run(ctx context.Context, interval time.Duration, workers int) 
 	if interval <= 0 {
 		interval = s.SnapshotMaxAge / 3
 	}
-	workers = max(workers, 1)
+	// More workers than the inventory's share of the connection cap would
+	// only wait for each other's connections.
+	workers = max(min(workers, cap(s.connBudget().class[statusPool].tokens)), 1)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
