@@ -124,6 +124,7 @@ type program struct {
 	server *http.Server
 	ln     net.Listener
 	links  *links.Service
+	health *links.Monitor
 	store  *auth.Store
 	log    *slog.Logger
 }
@@ -147,7 +148,8 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 	svc.Registry = links.NewStateRegistry(store.Pool())
 	svc.SnapshotMaxAge = cfg.InventoryMaxAge
 	svc.MaxConns = cfg.MaxConns
-	a, err := app.New(app.Config{Links: svc, Auth: store, Log: log, SessionKeys: cfg.SessionKeys, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken})
+	health := links.NewMonitor(svc)
+	a, err := app.New(app.Config{Links: svc, Health: health, Auth: store, Log: log, SessionKeys: cfg.SessionKeys, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken})
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -166,7 +168,7 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
-		ln: ln, links: svc, store: store, log: log,
+		ln: ln, links: svc, health: health, store: store, log: log,
 	}
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -197,6 +199,11 @@ func (p *program) run(ctx context.Context) error {
 		defer stop()
 		go p.links.Run(bg, age/3, 8)
 	}
+	// Probe every link in the background too, so health is known after a
+	// restart without anyone opening a page.
+	probes, stopProbes := context.WithCancel(ctx)
+	defer stopProbes()
+	go p.health.Run(probes, 0)
 	select {
 	case err := <-errc:
 		p.close()

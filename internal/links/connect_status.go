@@ -28,6 +28,18 @@ func (s *Service) CachedStatus(configVar string) (DatabaseStatus, bool) {
 	return sn.st, ok
 }
 
+// CachedInventory is the last status read of every fleet database that was
+// read, without asking any database.
+func (s *Service) CachedInventory() []DatabaseStatus {
+	var out []DatabaseStatus
+	for _, d := range s.Fleet.Databases {
+		if st, ok := s.CachedStatus(d.ConfigVar); ok {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
 // ConnectSchema is the Heroku Connect schema named schema in configVar's
 // last status read, or nil.
 func (s *Service) ConnectSchema(configVar, schema string) *connect.Schema {

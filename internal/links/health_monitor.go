@@ -162,3 +162,24 @@ func (m *Monitor) refresh(localVar, name string) {
 		m.Put(localVar, name, h)
 	}()
 }
+
+// Run keeps every link's probe fresh in the background until ctx ends:
+// every interval, the links of the inventory's snapshots (no database is
+// read for this) whose result is missing or older than TTL are queued, as
+// a page view would. So health is known after a restart, and stays known,
+// whether or not anyone looks.
+func (m *Monitor) Run(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		interval = m.TTL / 2
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		m.Lookup(m.svc.CachedInventory())
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

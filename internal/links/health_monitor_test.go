@@ -220,3 +220,36 @@ func TestStaleReportsForInventory(t *testing.T) {
 		t.Errorf("l1: %q", r.Summary())
 	}
 }
+
+// Run probes the links of the inventory's snapshots with nobody looking:
+// after a restart, health is known without a page view.
+func TestMonitorRunProbesWithoutViews(t *testing.T) {
+	f := linkFleet(t, 2, false)
+	mon := NewMonitor(f.svc)
+	if got := mon.Lookup(f.svc.CachedInventory()); len(got) != 0 {
+		t.Fatalf("before any inventory read: %v", got)
+	}
+	f.svc.Inventory(context.Background()) // the background refresh's first read
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go mon.Run(ctx, 50*time.Millisecond)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		mon.mu.Lock()
+		h0, ok0 := mon.results[HealthKey("DATABASE_URL", "l0")]
+		h1, ok1 := mon.results[HealthKey("DATABASE_URL", "l1")]
+		mon.mu.Unlock()
+		if ok0 && ok1 {
+			if h0.State != HealthHealthy || h1.State != HealthHealthy {
+				t.Fatalf("probes: %+v, %+v", h0, h1)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no probe results after 15 s of Run")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	mon.Wait()
+}
