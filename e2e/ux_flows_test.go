@@ -105,7 +105,7 @@ func TestLinkAndDestroyPages(t *testing.T) {
 
 	goTo(t, page, srv.URL+"/databases/DATABASE_URL/links/sales")
 	must(t, page.GetByTestId("link-history").Click())
-	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/audit\?target=DATABASE_URL%2Fsales$`)))
+	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/audit\?target=%22DATABASE_URL%2Fsales%22$`)))
 	must(t, expect.Locator(page.GetByTestId("audit-row")).ToHaveCount(1))
 	must(t, expect.Locator(page.GetByTestId("audit-row")).ToContainText("link_create"))
 

@@ -73,7 +73,9 @@ func DatabaseAnchor(configVar string) string { return "db-" + configVar }
 func DatabasePath(configVar string) string { return "/#" + DatabaseAnchor(configVar) }
 
 // AuditPathFor is the audit trail filtered to one target.
-func AuditPathFor(target string) string { return "/audit?target=" + url.QueryEscape(target) }
+func AuditPathFor(target string) string {
+	return "/audit?target=" + url.QueryEscape(auth.QuoteTarget(target))
+}
 
 // DestroyPath is the URL of a link's destroy confirmation.
 func DestroyPath(localVar, name string) string { return LinkPath(localVar, name) + "/destroy" }

@@ -111,7 +111,10 @@ func (s *Store) Record(ctx context.Context, e AuditEntry) (rerr error) {
 
 // AuditFilter narrows ListAudit. Zero values mean "any".
 type AuditFilter struct {
-	Target   string // case-insensitive substring of the target
+	// Target is a case-insensitive substring of the target, or, in double
+	// quotes, the whole target ("DATABASE_URL/sales" leaves out
+	// DATABASE_URL/sales2).
+	Target   string
 	Action   string // exact action
 	Limit    int    // DefaultAuditLimit when 0, at most MaxAuditLimit
 	BeforeID int64  // only entries older than this id, for paging
@@ -119,6 +122,18 @@ type AuditFilter struct {
 	// ignored when zero.
 	Since, Until time.Time
 }
+
+// quotedTarget returns what is between a filter's double quotes, when the
+// whole filter is quoted.
+func quotedTarget(f string) (string, bool) {
+	if len(f) >= 3 && strings.HasPrefix(f, `"`) && strings.HasSuffix(f, `"`) {
+		return f[1 : len(f)-1], true
+	}
+	return "", false
+}
+
+// QuoteTarget is a filter matching target exactly.
+func QuoteTarget(target string) string { return `"` + target + `"` }
 
 // ListAudit returns audit entries newest first.
 func (s *Store) ListAudit(ctx context.Context, f AuditFilter) (_ []AuditEntry, rerr error) {
@@ -132,6 +147,9 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) (_ []AuditEntry, r
 	var target, action *string
 	if t := strings.TrimSpace(f.Target); t != "" {
 		pattern := "%" + escapeLike(t) + "%"
+		if exact, ok := quotedTarget(t); ok {
+			pattern = escapeLike(exact)
+		}
 		target = &pattern
 	}
 	if f.Action != "" {

@@ -130,6 +130,11 @@ func TestListAudit(t *testing.T) {
 			{"0_", "500_off"},
 			{`\`, `back\slash`},
 			{"  billing ", "DATABASE_URL/billing"},
+			{`"database_url/analytics"`, "DATABASE_URL/analytics"},
+			{`"DATABASE_URL/analytic"`, ""},
+			{`"50%_off"`, "50%_off"},
+			{`"5%"`, ""},
+			{`""`, ""},
 			{"'; DROP TABLE pglinks.audit; --", ""},
 			{"nothing", ""},
 		}
