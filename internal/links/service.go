@@ -279,7 +279,9 @@ func (s *Service) acquireFrom(ctx context.Context, d *Database, kind string) (*p
 	}
 	conn, err := p.Acquire(withDialClass(ctx, kind))
 	if err != nil {
-		if errors.Is(err, ErrConnCap) || isTimeout(err) && s.connBudget().class[kind].short() {
+		// The caller's own deadline may end while its dial still waits
+		// for the cap: that wait is pglinks', not the database's.
+		if errors.Is(err, ErrConnCap) || ctx.Err() != nil && s.connBudget().class[kind].short() {
 			if !errors.Is(err, ErrConnCap) {
 				err = fmt.Errorf("%w: %w", ErrConnCap, err)
 			}
