@@ -164,6 +164,7 @@ func TestDestroyLink(t *testing.T) {
 		f := newFixture(t)
 		createSales(t, f)
 		other := newService(t, f.env)
+		other.Registry = f.svc.Registry // two processes share one state database
 		plan, err := f.svc.PlanDestroy(ctx, "DATABASE_URL", "sales")
 		if err != nil {
 			t.Fatal(err)
