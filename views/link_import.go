@@ -57,6 +57,19 @@ func (p ImportPage) Matching() int {
 	return n
 }
 
+// CountText says how many tables can be imported, how many the filter
+// lets through and how many are listed.
+func (p ImportPage) CountText() string {
+	s := itoa(len(p.Importable)) + " table(s) can be imported"
+	if p.Query != "" {
+		s += ", " + itoa(p.Matching()) + " match the filter"
+	}
+	if p.Matching() > ImportListCap {
+		s += "; the first " + itoa(ImportListCap) + " are listed, filter to find the others"
+	}
+	return s + ". At most " + itoa(ImportListCap) + " at once."
+}
+
 func matches(t, q string) bool {
 	return q == "" || strings.Contains(strings.ToLower(t), strings.ToLower(q))
 }
