@@ -42,15 +42,17 @@ func (a *App) importPage(c echo.Context, chosen []string, q string, plan *links.
 			return views.ImportPage{}, err
 		}
 		p.Link = l
-		if d, err = a.cfg.Links.LinkDrift(c.Request().Context(), local.ConfigVar, l.Name); err != nil {
-			d = &links.Drift{Error: errs.MessageOf(err)}
+		if l.Tables != nil {
+			if d, err = a.cfg.Links.LinkDrift(c.Request().Context(), local.ConfigVar, l.Name); err != nil {
+				d = &links.Drift{Error: errs.MessageOf(err)}
+			}
 		}
 	}
-	if p.Link.Tables == nil {
-		p.Unreadable = "this link imports every table of its remote schema: tables the remote adds come in with a refresh."
-	} else if d.Error != "" {
+	switch {
+	case p.Link.Tables == nil: // nothing to choose: the page says so
+	case d.Error != "":
 		p.Unreadable = d.Error
-	} else {
+	default:
 		p.Importable = links.Importable(p.Link, d, a.cfg.Links.ConnectSchema(p.Link.RemoteConfigVar, p.Link.RemoteSchema) != nil)
 	}
 	p.Page = a.page(c, "Import tables into "+p.Link.Name, "databases")
