@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pglinks/pglinks/internal/errs"
 )
@@ -173,5 +174,57 @@ func TestImportConnectSystemTables(t *testing.T) {
 	}
 	if _, err := f.svc.ImportTables(ctx, ImportRequest{LocalVar: "DATABASE_URL", Name: "sf", Tables: []string{"contact"}, Fingerprint: p.Fingerprint}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A remote that stops answering once the import's IMPORT FOREIGN SCHEMA
+// starts: the import gives up within the statement timeout, changes
+// nothing, and holds no lock; once the remote answers it goes through.
+func TestImportStalledRemote(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	proxy, err := clusterB.NewProxy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	svc := newService(t, []string{
+		"DATABASE_URL=" + f.local.URL,
+		"HEROKU_POSTGRESQL_BLUE_URL=" + proxy.URL(f.remote.URL),
+	})
+	svc.StatementTimeout = 2 * time.Second
+	svc.Keepalive = time.Second
+	if _, err := svc.CreateLink(ctx, CreateRequest{RemoteVar: blue, LocalVar: "DATABASE_URL", Name: "few", Tables: []string{"customers"}}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := svc.PlanImport(ctx, "DATABASE_URL", "few", []string{"orders"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy.Stall("pglinks/", "pg_class")
+	start := time.Now()
+	_, err = svc.ImportTables(ctx, ImportRequest{LocalVar: "DATABASE_URL", Name: "few", Tables: []string{"orders"}, Fingerprint: p.Fingerprint})
+	took := time.Since(start)
+	if proxy.Stalled() == 0 {
+		t.Fatal("the proxy never stalled the import: the test reproduces nothing")
+	}
+	if !errs.Is(err, errs.Unavailable) || !strings.Contains(errs.MessageOf(err), "stopped answering") {
+		t.Fatalf("err = %v, want a clear unavailable message", err)
+	}
+	if limit := svc.StatementTimeout + 8*time.Second; took > limit {
+		t.Fatalf("import took %v, more than %v", took, limit)
+	}
+	if n := queryInt(t, f.local.URL, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'`); n != 0 {
+		t.Fatalf("%d advisory locks still held", n)
+	}
+	if n := queryInt(t, f.local.URL, "SELECT (SELECT count(*) FROM pg_class WHERE relname = 'orders') + (SELECT count(*) FROM pg_type WHERE typname = 'order_status')"); n != 0 {
+		t.Fatalf("a stalled import left %d objects", n)
+	}
+	proxy.Unstall()
+	if _, err := svc.ImportTables(ctx, ImportRequest{LocalVar: "DATABASE_URL", Name: "few", Tables: []string{"orders"}, Fingerprint: p.Fingerprint}); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if n := queryInt(t, f.local.URL, "SELECT count(*) FROM few.orders"); n != 1 {
+		t.Errorf("orders through the link: %d", n)
 	}
 }
