@@ -251,7 +251,7 @@ func (s *Service) planImport(ctx context.Context, tx pgx.Tx, local *Database, na
 		RemoteSchema: l.RemoteSchema, Tables: p.Tables, ReadOnly: l.ReadOnly,
 		ConnectTriggerLog: slices.Contains(p.Tables, connect.TableTriggerLog),
 	}); err != nil {
-		return nil, err
+		return nil, reworded(err, "Nothing was created.", "Nothing was changed.")
 	}
 	types, err := s.importTypes(ctx, remote, l.RemoteSchema, p.Tables)
 	if err != nil {
@@ -350,6 +350,17 @@ func checkInSavepoint(ctx context.Context, tx pgx.Tx, name string, stmts []state
 	}
 	*blockers = append(*blockers, fmt.Sprintf("PostgreSQL refuses %s: %s", at, pgMessage(refused)))
 	return nil
+}
+
+// reworded is a domain error with one phrase of its message replaced: the
+// create path's checks, said of an import.
+func reworded(err error, old, new string) error {
+	if e, ok := err.(*errs.Error); ok {
+		c := *e
+		c.Message = strings.Replace(c.Message, old, new, 1)
+		return &c
+	}
+	return err
 }
 
 // retarget puts a domain error's message next to another form field.
