@@ -140,6 +140,8 @@ func (a *App) routes() {
 	adm.POST("/databases/:db/links/:name/repair", a.repairLink)
 	adm.GET("/databases/:db/links/:name/refresh", a.confirmRefresh)
 	adm.POST("/databases/:db/links/:name/refresh", a.refreshLink)
+	adm.GET("/databases/:db/links/:name/import", a.importForm)
+	adm.POST("/databases/:db/links/:name/import", a.importTables)
 	adm.GET("/audit", a.auditTrail)
 	adm.GET("/users", a.users)
 	adm.POST("/users", a.addUser)

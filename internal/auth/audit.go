@@ -21,6 +21,8 @@ const (
 	ActionLinkRepair         = "link_repair"
 	ActionLinkRefresh        = "link_refresh"
 	ActionLinkRefreshRefused = "link_refresh_refused"
+	ActionLinkImportTables   = "link_import_tables" // more remote tables into a LIMIT TO link
+	ActionLinkImportRefused  = "link_import_tables_refused"
 	ActionUserAdd            = "user_add"
 	ActionUserRemove         = "user_remove"
 	ActionUserSetRole        = "user_set_role"
@@ -48,6 +50,7 @@ var Actions = []string{
 	ActionLogin, ActionLoginFailed, ActionLogout,
 	ActionLinkCreate, ActionLinkDestroy, ActionLinkDestroyRefused, ActionLinkRepair,
 	ActionLinkRefresh, ActionLinkRefreshRefused,
+	ActionLinkImportTables, ActionLinkImportRefused,
 	ActionUserAdd, ActionUserRemove, ActionUserSetRole, ActionDenied,
 	ActionSubscriptionEnable, ActionSubscriptionDisable, ActionSubscriptionDrop, ActionSlotDrop, ActionReplicationRefused,
 	ActionPublicationCreate, ActionSubscriptionCreate,
