@@ -60,7 +60,7 @@ func (p ImportPage) Matching() int {
 // CountText says how many tables can be imported, how many the filter
 // lets through and how many are listed.
 func (p ImportPage) CountText() string {
-	s := itoa(len(p.Importable)) + " table(s) can be imported"
+	s := tablesWord(len(p.Importable)) + " can be imported"
 	if p.Query != "" {
 		s += ", " + itoa(p.Matching()) + " match the filter"
 	}
@@ -98,4 +98,12 @@ func firstN(ls []string, n int) []string {
 		return ls[:n]
 	}
 	return ls
+}
+
+// tablesWord is "1 table" or "n tables".
+func tablesWord(n int) string {
+	if n == 1 {
+		return "1 table"
+	}
+	return itoa(n) + " tables"
 }
