@@ -97,13 +97,9 @@ func (a *App) importTables(c echo.Context) error {
 		LocalVar: localVar, Name: name, Tables: chosen, Fingerprint: field(form, "fingerprint"), Actor: session(c).User.Email,
 	})
 	if err != nil {
+		a.auditRefusal(c, auth.ActionLinkImportTables, auth.ActionLinkImportRefused, target, err)
 		kind := errs.KindOf(err)
-		if kind == errs.Internal {
-			a.audit(c, auth.ActionLinkImportTables, target, auth.OutcomeFailed, "internal error", "")
-			return err
-		}
-		a.audit(c, auth.ActionLinkImportRefused, target, outcomeOf(err), errs.MessageOf(err), "")
-		if kind == errs.NotFound || kind == errs.Forbidden {
+		if kind == errs.Internal || kind == errs.NotFound || kind == errs.Forbidden {
 			return err
 		}
 		// Show the choice again with the message, and the new plan when

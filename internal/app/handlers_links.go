@@ -228,6 +228,17 @@ func (a *App) createLink(c echo.Context) error {
 	return redirect(c, views.LinkPath(in.Local, res.Link.Name))
 }
 
+// auditRefusal audits a link change that did not happen: an internal
+// error as action failed (its details stay in the log), anything else as
+// refused, with the message the user sees.
+func (a *App) auditRefusal(c echo.Context, action, refused, target string, err error) {
+	if errs.KindOf(err) == errs.Internal {
+		a.audit(c, action, target, auth.OutcomeFailed, "internal error", "")
+		return
+	}
+	a.audit(c, refused, target, outcomeOf(err), errs.MessageOf(err), "")
+}
+
 func outcomeOf(err error) string {
 	switch errs.KindOf(err) {
 	case errs.Invalid, errs.Conflict, errs.Forbidden, errs.NotFound:
@@ -277,12 +288,8 @@ func (a *App) destroyLink(c echo.Context) error {
 		LocalVar: localVar, Name: name, Confirm: in.Confirm, Fingerprint: in.Fingerprint, Actor: session(c).User.Email,
 	})
 	if err != nil {
+		a.auditRefusal(c, auth.ActionLinkDestroy, auth.ActionLinkDestroyRefused, target, err)
 		kind := errs.KindOf(err)
-		if kind == errs.Internal {
-			a.audit(c, auth.ActionLinkDestroy, target, auth.OutcomeFailed, "internal error", "")
-			return err
-		}
-		a.audit(c, auth.ActionLinkDestroyRefused, target, outcomeOf(err), errs.MessageOf(err), "")
 		if kind != errs.Invalid && kind != errs.Conflict {
 			return err
 		}

@@ -56,13 +56,9 @@ func (a *App) refreshLink(c echo.Context) error {
 		LocalVar: localVar, Name: name, Fingerprint: field(form, "fingerprint"), Actor: session(c).User.Email,
 	})
 	if err != nil {
+		a.auditRefusal(c, auth.ActionLinkRefresh, auth.ActionLinkRefreshRefused, target, err)
 		kind := errs.KindOf(err)
-		if kind == errs.Internal {
-			a.audit(c, auth.ActionLinkRefresh, target, auth.OutcomeFailed, "internal error", "")
-			return err
-		}
-		a.audit(c, auth.ActionLinkRefreshRefused, target, outcomeOf(err), errs.MessageOf(err), "")
-		if kind == errs.NotFound || kind == errs.Forbidden {
+		if kind == errs.Internal || kind == errs.NotFound || kind == errs.Forbidden {
 			return err
 		}
 		// Show the plan again, re-read, with the message.

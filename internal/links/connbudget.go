@@ -205,10 +205,9 @@ type ConnStats struct {
 // ConnClassStats is one class: its share of the cap, the connections open
 // now, and the most ever open at once.
 type ConnClassStats struct {
-	Name           string
-	Limit, InUse   int
-	Peak           int
-	PurposeSummary string
+	Name         string
+	Limit, InUse int
+	Peak         int
 }
 
 // ConnStats reports the cap's use, for /metrics.
@@ -217,7 +216,7 @@ func (s *Service) ConnStats() ConnStats {
 	out := ConnStats{Max: b.max}
 	for _, name := range []string{userPool, statusPool} {
 		c := b.class[name]
-		out.Class = append(out.Class, ConnClassStats{Name: name, Limit: cap(c.tokens), InUse: c.inUse(), Peak: int(c.peak.Load()), PurposeSummary: classPurpose(name)})
+		out.Class = append(out.Class, ConnClassStats{Name: name, Limit: cap(c.tokens), InUse: c.inUse(), Peak: int(c.peak.Load())})
 	}
 	return out
 }

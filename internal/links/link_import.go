@@ -152,23 +152,8 @@ func (s *Service) ImportTables(ctx context.Context, req ImportRequest) (*ImportR
 		return nil, err
 	}
 	res := &ImportResult{Plan: p}
-	for _, st := range p.stmts {
-		stop := func() {}
-		if st.remote {
-			stop = s.guardRemote(ctx, remote, p.Link.meta.appName())
-		}
-		_, err := tx.Exec(ctx, st.sql)
-		stop()
-		if err != nil {
-			if e := fdwError(local, remote, err); e != err {
-				return nil, e
-			}
-			if isTimeout(err) {
-				return nil, errs.Wrap(errs.Unavailable, err, "%s stopped answering during the import, so pglinks gave up; nothing was changed.", remote.ConfigVar)
-			}
-			return nil, errs.Wrap(errs.Conflict, err, "Importing into link %q failed at %s: %s. Nothing was changed.", req.Name, st.sql, pgMessage(err))
-		}
-		res.DDL = append(res.DDL, st.sql)
+	if res.DDL, err = s.runPlan(ctx, tx, local, remote, p.Link, p.stmts, fmt.Sprintf("Importing into link %q", req.Name), "the import"); err != nil {
+		return nil, err
 	}
 	rec := p.Link.record
 	rec.Tables = append(slices.Clone(rec.Tables), p.Tables...)

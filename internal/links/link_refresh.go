@@ -131,23 +131,8 @@ func (s *Service) RefreshLink(ctx context.Context, req RefreshRequest) (*Refresh
 		return nil, err
 	}
 	res := &RefreshResult{Plan: p, Summary: p.Summary}
-	for _, st := range p.stmts {
-		stop := func() {}
-		if st.remote {
-			stop = s.guardRemote(ctx, remote, p.Link.meta.appName())
-		}
-		_, err := tx.Exec(ctx, st.sql)
-		stop()
-		if err != nil {
-			if e := fdwError(local, remote, err); e != err {
-				return nil, e
-			}
-			if isTimeout(err) {
-				return nil, errs.Wrap(errs.Unavailable, err, "%s stopped answering during the refresh, so pglinks gave up; nothing was changed.", remote.ConfigVar)
-			}
-			return nil, errs.Wrap(errs.Conflict, err, "Refreshing link %q failed at %s: %s. Nothing was changed.", req.Name, st.sql, pgMessage(err))
-		}
-		res.DDL = append(res.DDL, st.sql)
+	if res.DDL, err = s.runPlan(ctx, tx, local, remote, p.Link, p.stmts, fmt.Sprintf("Refreshing link %q", req.Name), "the refresh"); err != nil {
+		return nil, err
 	}
 	rec := p.Link.record
 	if !slices.Equal(rec.Tables, p.tables) {
@@ -311,4 +296,31 @@ func (s *Service) refreshDependents(ctx context.Context, tx pgx.Tx, name string,
 	}
 	p.Dependents, err = describeGone(ctx, tx, name, before, after)
 	return err
+}
+
+// runPlan runs a confirmed plan's statements in tx and returns them as
+// they ran. A statement that talks to the remote is guarded (guardRemote),
+// so a remote that stops answering ends it within StatementTimeout. doing
+// ("Refreshing link \"x\"") and during ("the refresh") word a failure.
+func (s *Service) runPlan(ctx context.Context, tx pgx.Tx, local, remote *Database, l *Link, stmts []statement, doing, during string) ([]string, error) {
+	var ran []string
+	for _, st := range stmts {
+		stop := func() {}
+		if st.remote {
+			stop = s.guardRemote(ctx, remote, l.meta.appName())
+		}
+		_, err := tx.Exec(ctx, st.sql)
+		stop()
+		if err != nil {
+			if e := fdwError(local, remote, err); e != err {
+				return nil, e
+			}
+			if isTimeout(err) {
+				return nil, errs.Wrap(errs.Unavailable, err, "%s stopped answering during %s, so pglinks gave up; nothing was changed.", remote.ConfigVar, during)
+			}
+			return nil, errs.Wrap(errs.Conflict, err, "%s failed at %s: %s. Nothing was changed.", doing, st.sql, pgMessage(err))
+		}
+		ran = append(ran, st.sql)
+	}
+	return ran, nil
 }
