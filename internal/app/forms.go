@@ -73,5 +73,5 @@ type destroyInput struct {
 }
 
 func decodeDestroyForm(form url.Values) destroyInput {
-	return destroyInput{Confirm: field(form, "confirm"), Fingerprint: field(form, "fingerprint")}
+	return destroyInput{Confirm: nameField(form.Get("confirm")), Fingerprint: field(form, "fingerprint")}
 }

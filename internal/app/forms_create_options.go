@@ -11,8 +11,9 @@ import (
 // maxChosenTables bounds the LIMIT TO list a form may carry.
 const maxChosenTables = 5000
 
-// nameField is a name read from a remote (schema, table): kept verbatim,
-// spaces included, since a remote may use them; invalid UTF-8 or an
+// nameField is a name that addresses an existing object (a remote schema
+// or table, a subscription, a slot) or a typed confirmation: kept verbatim,
+// spaces included, since "twin " and "twin" are different names; invalid UTF-8 or an
 // over-long value is replaced by a marker no remote name matches, so it is
 // refused by name instead of being silently changed into another name.
 func nameField(v string) string {

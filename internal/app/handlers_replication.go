@@ -15,13 +15,15 @@ import (
 )
 
 // replicationInput names a subscription or slot: query on GETs, form on
-// POSTs (names may hold any character, so they stay out of the path).
+// POSTs (names may hold any character, so they stay out of the path). The
+// names and the typed confirmation are taken exactly as sent: "twin " and
+// "twin" are two subscriptions.
 type replicationInput struct {
 	DB, Name, Confirm string
 }
 
 func decodeReplicationForm(form url.Values) replicationInput {
-	return replicationInput{DB: field(form, "db"), Name: field(form, "name"), Confirm: field(form, "confirm")}
+	return replicationInput{DB: nameField(form.Get("db")), Name: nameField(form.Get("name")), Confirm: nameField(form.Get("confirm"))}
 }
 
 func (a *App) replicationPage(c echo.Context) error {

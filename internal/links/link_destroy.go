@@ -105,7 +105,7 @@ func (s *Service) DestroyLink(ctx context.Context, req DestroyRequest) (*Destroy
 	if err := checkDestroyable(req.LocalVar, req.Name); err != nil {
 		return nil, err
 	}
-	if strings.TrimSpace(req.Confirm) != req.Name {
+	if req.Confirm != req.Name {
 		return nil, errs.E(errs.Invalid, "The name you typed does not match %q. Nothing was destroyed.", req.Name).OnField("confirm")
 	}
 	ctx, cancel := bound(ctx, s.WriteTimeout)
