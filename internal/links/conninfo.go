@@ -1,6 +1,9 @@
 package links
 
 import (
+	"errors"
+	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -60,7 +63,7 @@ func (s *Service) ConnInfo(configVar string) (*ConnectionInfo, error) {
 
 // kvQuote quotes a libpq keyword/value value when it needs it.
 func kvQuote(v string) string {
-	if v != "" && !strings.ContainsAny(v, ` '\`) {
+	if v != "" && !strings.ContainsAny(v, " \t\n\r\f\v'\\") {
 		return v
 	}
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
@@ -71,4 +74,87 @@ func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) 
 
 func pgpassEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `:`, `\:`).Replace(s)
+}
+
+// LibpqConnInfo is the database's URL as a libpq keyword/value string, for
+// a server that connects with libpq itself (a subscription's CONNECTION),
+// and the same with the password masked. It reads the URL the way libpq
+// does: query values are percent-decoded only ("+" stays a plus sign), so
+// "application_name=odd%20pub" reaches the server as "odd pub", and values
+// are quoted with libpq's rules. defaults are added where the URL has no
+// such key (sslmode is defaulted as for pglinks' own connections).
+func (d *Database) LibpqConnInfo(defaults map[string]string) (conninfo, masked string, err error) {
+	if d.ConfigErr != nil || d.url == "" {
+		return "", "", errors.New("no usable URL")
+	}
+	u, err := url.Parse(d.url)
+	if err != nil {
+		return "", "", errors.New("no usable URL") // its text quotes the password
+	}
+	var keys []string
+	vals := map[string]string{}
+	set := func(k, v string) {
+		if _, ok := vals[k]; !ok {
+			keys = append(keys, k)
+		}
+		vals[k] = v
+	}
+	if h := u.Hostname(); h != "" {
+		set("host", h)
+	}
+	if p := u.Port(); p != "" {
+		set("port", p)
+	}
+	if db := strings.TrimPrefix(u.Path, "/"); db != "" {
+		set("dbname", db)
+	}
+	if u.User != nil {
+		set("user", u.User.Username())
+		if pw, ok := u.User.Password(); ok {
+			set("password", pw)
+		}
+	}
+	// Query values override the parts above, as in libpq.
+	for _, kv := range strings.Split(u.RawQuery, "&") {
+		if kv == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		k, kerr := url.PathUnescape(k)
+		v, verr := url.PathUnescape(v)
+		if kerr != nil || verr != nil || k == "" {
+			return "", "", errors.New("the URL's query is not valid percent-encoding")
+		}
+		set(k, v)
+	}
+	if _, ok := vals["sslmode"]; !ok && d.SSLMode != "" {
+		set("sslmode", d.SSLMode)
+	}
+	for _, k := range sortedKeys(defaults) {
+		if _, ok := vals[k]; !ok {
+			set(k, defaults[k])
+		}
+	}
+	var plain, hidden []string
+	for _, k := range keys {
+		v := vals[k]
+		if strings.IndexByte(v, 0) >= 0 || strings.IndexByte(k, 0) >= 0 {
+			return "", "", errors.New("the URL holds a NUL byte, which libpq cannot take")
+		}
+		plain = append(plain, k+"="+kvQuote(v))
+		if k == "password" {
+			v = "***"
+		}
+		hidden = append(hidden, k+"="+kvQuote(v))
+	}
+	return strings.Join(plain, " "), strings.Join(hidden, " "), nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

@@ -3,7 +3,6 @@ package replication
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -360,7 +359,10 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 		}
 	}
 
-	conninfo, masked := subscriptionConnInfo(pubDB)
+	conninfo, masked, err := subscriptionConnInfo(pubDB)
+	if err != nil {
+		return nil, err
+	}
 	stmt := "CREATE SUBSCRIPTION %s CONNECTION %s PUBLICATION %s WITH (copy_data = %t)"
 	p.SQL = []string{fmt.Sprintf(stmt, ident(req.Name), quoteLiteral(conninfo), ident(req.Publication), req.CopyData)}
 	p.AuditSQL = []string{fmt.Sprintf(stmt, ident(req.Name), quoteLiteral(masked), ident(req.Publication), req.CopyData)}
@@ -368,19 +370,15 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 }
 
 // subscriptionConnInfo is the publisher's URL as the subscription will use
-// it, with a connect_timeout so the subscriber never waits for long, and the
-// same with its password masked.
-func subscriptionConnInfo(d *links.Database) (conninfo, masked string) {
-	raw := d.ConnString()
-	if u, err := url.Parse(raw); err == nil {
-		q := u.Query()
-		if q.Get("connect_timeout") == "" {
-			q.Set("connect_timeout", "5")
-		}
-		u.RawQuery = q.Encode()
-		raw = u.String()
+// it (libpq keyword/value syntax, read as libpq reads URLs), with a
+// connect_timeout so the subscriber never waits for long, and the same with
+// its password masked.
+func subscriptionConnInfo(d *links.Database) (conninfo, masked string, err error) {
+	conninfo, masked, err = d.LibpqConnInfo(map[string]string{"connect_timeout": "5"})
+	if err != nil {
+		return "", "", errs.E(errs.Invalid, "The URL in %s cannot be given to a subscription: %s.", d.ConfigVar, err.Error())
 	}
-	return raw, links.MaskURL(raw)
+	return conninfo, masked, nil
 }
 
 // CreateSubscription runs a subscription request whose preflight is clean.

@@ -156,3 +156,23 @@ func TestPreflightNamesWalLevel(t *testing.T) {
 		t.Errorf("publication problems %v", pp.Problems)
 	}
 }
+
+// The subscription's connection string means what the publisher's URL
+// means: a percent-encoded space in application_name reaches the publisher
+// as a space (not "+"), quotes and backslashes intact.
+func TestSubscriptionConnInfoKeepsTheURLsMeaning(t *testing.T) {
+	const appName = `odd pub+x'q\b`
+	w := newWorld(t, worldOpts{NoSubscription: true, PubQuery: "application_name=odd%20pub%2Bx%27q%5Cb"})
+	ctx := context.Background()
+	p, res, err := w.svc.CreateSubscription(ctx, SubscriptionRequest{PublisherVar: pubVar, SubscriberVar: subVar, Publication: "pub_orders", Name: w.subName})
+	if err != nil || res == nil {
+		t.Fatalf("create: %v, problems %v", err, p.Problems)
+	}
+	t.Cleanup(func() { w.cleanupSubscription(t) })
+	if audit := strings.Join(res.SQL, "\n"); strings.Contains(audit, w.pub.Password) || !strings.Contains(audit, "password=***") {
+		t.Errorf("audit SQL shows the password or no mask: %s", audit)
+	}
+	eventually(t, 20*time.Second, "the subscription's walsender on the publisher", func() bool {
+		return pgtest.MustQueryInt(t, pubCluster.SuperURL("postgres"), "SELECT count(*) FROM pg_stat_replication WHERE application_name = $1", appName) == 1
+	})
+}

@@ -70,6 +70,8 @@ type worldOpts struct {
 	Unprivileged bool
 	// NoSubscription: leave the subscription out.
 	NoSubscription bool
+	// PubQuery is added to the publisher's fleet URL (k=v&k2=v2).
+	PubQuery string
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
@@ -101,6 +103,9 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		// publisher's role has REPLICATION to drop slots.
 		pgtest.MustExec(t, pubCluster.SuperURL("postgres"), fmt.Sprintf("ALTER ROLE %s REPLICATION", w.pub.Owner))
 		env = []string{subVar + "=" + w.subSuperURL, pubVar + "=" + w.pub.URL}
+	}
+	if o.PubQuery != "" {
+		env[1] += "&" + o.PubQuery // pgtest URLs carry ?sslmode=disable
 	}
 	fleet, err := links.LoadFleet(env)
 	if err != nil {
