@@ -3,8 +3,8 @@
 #
 #   scripts/deps.sh demo   PostgreSQL server binaries (Debian "postgresql")
 #   scripts/deps.sh test   the above, Debian "chromium" (plus a font), Node.js,
-#                          gcc (for -race) and the playwright driver in
-#                          .cache/playwright-driver
+#                          gcc (for -race), promtool (Debian "prometheus") and
+#                          the playwright driver in .cache/playwright-driver
 #
 # Idempotent and non-interactive: it checks what is missing first and only
 # then runs apt-get (update once, install once), with sudo when not root.
@@ -67,6 +67,8 @@ if [ "$mode" = test ]; then
 	# `go test -race` needs cgo, so a C compiler and libc headers.
 	command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 	installed libc6-dev || missing+=(libc6-dev)
+	# promtool checks /metrics' exposition format in the tests.
+	command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

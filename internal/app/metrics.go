@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/subtle"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -17,14 +18,16 @@ import (
 // the numbers are as fresh as the scrape; every read is bounded.
 type replicationCollector struct {
 	repl    *replication.Service
+	labels  *metricLabels
 	timeout time.Duration
 
 	up, slotRetained, slotActive, subRunning, subEnabled *prometheus.Desc
 }
 
-func newReplicationCollector(repl *replication.Service) *replicationCollector {
+func newReplicationCollector(repl *replication.Service, labels *metricLabels) *replicationCollector {
 	return &replicationCollector{
 		repl:    repl,
+		labels:  labels,
 		timeout: 10 * time.Second,
 		up: prometheus.NewDesc("pglinks_database_up",
 			"1 when pglinks could read the fleet database's replication state.", []string{"database"}, nil),
@@ -56,22 +59,23 @@ func (rc *replicationCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), rc.timeout)
 	defer cancel()
 	o := rc.repl.Overview(ctx)
+	out := rc.labels.scrape(ch)
 	for _, d := range o.Databases {
 		v := d.DB.ConfigVar
-		ch <- prometheus.MustNewConstMetric(rc.up, prometheus.GaugeValue, b2f(d.Reachable), v)
+		out.gauge(rc.up, b2f(d.Reachable), v)
 		for _, sl := range d.Slots {
 			orphaned := "false"
 			if sl.Orphaned {
 				orphaned = "true"
 			}
 			if sl.RetainedBytes != nil {
-				ch <- prometheus.MustNewConstMetric(rc.slotRetained, prometheus.GaugeValue, float64(*sl.RetainedBytes), v, sl.Name, sl.Type, orphaned)
+				out.gauge(rc.slotRetained, float64(*sl.RetainedBytes), v, sl.Name, sl.Type, orphaned)
 			}
-			ch <- prometheus.MustNewConstMetric(rc.slotActive, prometheus.GaugeValue, b2f(sl.Active), v, sl.Name, sl.Type, orphaned)
+			out.gauge(rc.slotActive, b2f(sl.Active), v, sl.Name, sl.Type, orphaned)
 		}
 		for _, s := range d.Subscriptions {
-			ch <- prometheus.MustNewConstMetric(rc.subRunning, prometheus.GaugeValue, b2f(s.WorkerRunning), v, s.Name)
-			ch <- prometheus.MustNewConstMetric(rc.subEnabled, prometheus.GaugeValue, b2f(s.Enabled), v, s.Name)
+			out.gauge(rc.subRunning, b2f(s.WorkerRunning), v, s.Name)
+			out.gauge(rc.subEnabled, b2f(s.Enabled), v, s.Name)
 		}
 	}
 }
@@ -84,8 +88,15 @@ func (a *App) metricsHandler() echo.HandlerFunc {
 		return func(c echo.Context) error { return echo.ErrNotFound }
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newReplicationCollector(a.cfg.Replication), newLinkCollector(a.cfg.Links, a.health))
-	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: nil, Timeout: 15 * time.Second})
+	labels := newMetricLabels()
+	reg.MustRegister(labels.around(newReplicationCollector(a.cfg.Replication, labels), newLinkCollector(a.cfg.Links, a.health, labels)))
+	// ContinueOnError: a series that cannot be gathered is left out (and
+	// logged) rather than answering 500 for all the others.
+	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		ErrorHandling: promhttp.ContinueOnError,
+		Timeout:       15 * time.Second,
+	})
 	want := []byte("Bearer " + token)
 	return func(c echo.Context) error {
 		got := []byte(strings.TrimSpace(c.Request().Header.Get(echo.HeaderAuthorization)))

@@ -14,16 +14,17 @@ import (
 type linkCollector struct {
 	links   *links.Service
 	health  func() *links.Monitor
+	labels  *metricLabels
 	timeout time.Duration
 
 	healthy, stale, rtt        *prometheus.Desc
 	conns, connsPeak, connsMax *prometheus.Desc
 }
 
-func newLinkCollector(svc *links.Service, health func() *links.Monitor) *linkCollector {
+func newLinkCollector(svc *links.Service, health func() *links.Monitor, ml *metricLabels) *linkCollector {
 	labels := []string{"database", "link", "remote"}
 	return &linkCollector{
-		links: svc, health: health, timeout: 10 * time.Second,
+		links: svc, health: health, labels: ml, timeout: 10 * time.Second,
 		healthy: prometheus.NewDesc("pglinks_link_healthy",
 			"1 when the last probe through the link worked, 0 when it failed; absent until the link is probed.", labels, nil),
 		stale: prometheus.NewDesc("pglinks_link_stale",
@@ -51,10 +52,11 @@ func (lc *linkCollector) Describe(ch chan<- *prometheus.Desc) {
 func (lc *linkCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), lc.timeout)
 	defer cancel()
+	out := lc.labels.scrape(ch)
 	for _, c := range lc.links.ConnStats().Class {
-		ch <- prometheus.MustNewConstMetric(lc.conns, prometheus.GaugeValue, float64(c.InUse), c.Name)
-		ch <- prometheus.MustNewConstMetric(lc.connsPeak, prometheus.GaugeValue, float64(c.Peak), c.Name)
-		ch <- prometheus.MustNewConstMetric(lc.connsMax, prometheus.GaugeValue, float64(c.Limit), c.Name)
+		out.gauge(lc.conns, float64(c.InUse), c.Name)
+		out.gauge(lc.connsPeak, float64(c.Peak), c.Name)
+		out.gauge(lc.connsMax, float64(c.Limit), c.Name)
 	}
 	inv := lc.links.Inventory(ctx)
 	health := lc.health().Lookup(inv)
@@ -62,14 +64,14 @@ func (lc *linkCollector) Collect(ch chan<- prometheus.Metric) {
 		for _, l := range st.Links {
 			labels := []string{st.DB.ConfigVar, l.Name, l.RemoteConfigVar}
 			if r := st.Stale[l.Name]; r != nil {
-				ch <- prometheus.MustNewConstMetric(lc.stale, prometheus.GaugeValue, b2f(r.Stale()), labels...)
+				out.gauge(lc.stale, b2f(r.Stale()), labels...)
 			}
 			switch h := health[links.HealthKey(st.DB.ConfigVar, l.Name)]; h.State {
 			case links.HealthHealthy:
-				ch <- prometheus.MustNewConstMetric(lc.healthy, prometheus.GaugeValue, 1, labels...)
-				ch <- prometheus.MustNewConstMetric(lc.rtt, prometheus.GaugeValue, h.RTT.Seconds(), labels...)
+				out.gauge(lc.healthy, 1, labels...)
+				out.gauge(lc.rtt, h.RTT.Seconds(), labels...)
 			case links.HealthBroken:
-				ch <- prometheus.MustNewConstMetric(lc.healthy, prometheus.GaugeValue, 0, labels...)
+				out.gauge(lc.healthy, 0, labels...)
 			}
 		}
 	}

@@ -1,11 +1,17 @@
 package app
 
 import (
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/pglinks/pglinks/internal/links"
 )
 
 func TestMetricsOffWithoutToken(t *testing.T) {
@@ -92,5 +98,58 @@ func TestMetricsLinkHealth(t *testing.T) {
 	}
 	if !regexp.MustCompile(`pglinks_fleet_connections_peak\{class="user"\} [1-9]`).MatchString(r.Body) {
 		t.Errorf("no peak of user connections:\n%s", r.Body)
+	}
+}
+
+// A subscription name that is not valid UTF-8 (a SQL_ASCII database) is
+// exported with its invalid bytes escaped, counted, and costs no other
+// series; a name that escapes to another series' labels is left out, also
+// counted. promtool accepts the whole answer.
+func TestMetricsSurviveInvalidUTF8Names(t *testing.T) {
+	const token = "s3cret-metrics-token"
+	db := fmt.Sprintf("ascii_%d", seq.Add(1))
+	execSQL(t, cluster.SuperURL("postgres"), fmt.Sprintf(`CREATE DATABASE %s ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`, db))
+	asciiURL := cluster.SuperURL(db)
+	// Bytes go in through convert_from: the UTF8 client encoding would
+	// refuse them as SQL text.
+	for i, hex := range []string{`\x74776e69ff6e`, `\x78ff`, `\x785c784646`} { // "twni\xffn", "x\xff", `x\xFF`
+		execSQL(t, asciiURL, fmt.Sprintf(`DO $$BEGIN EXECUTE format('CREATE SUBSCRIPTION %%I CONNECTION %%L PUBLICATION p WITH (connect = false, slot_name = %%L)',
+			convert_from('%s'::bytea, 'SQL_ASCII'), 'host=127.0.0.1 port=1 dbname=x', 'odd_%d'); END$$`, hex, i))
+	}
+	e := newEnv(t, func(c *Config) {
+		fleet, err := links.LoadFleet([]string{"DATABASE_URL=" + asciiURL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc := links.NewService(fleet, slog.New(slog.DiscardHandler))
+		svc.Registry = c.Links.Registry
+		t.Cleanup(svc.Close)
+		c.Links, c.MetricsToken = svc, token
+	})
+	r := e.client(t).do("GET", "/metrics", nil, "Authorization", "Bearer "+token)
+	if r.Status != http.StatusOK {
+		t.Fatalf("/metrics: %d\n%s", r.Status, r.Body)
+	}
+	for _, want := range []string{
+		`pglinks_subscription_enabled{database="DATABASE_URL",subscription="twni\\xFFn"} 0`,
+		`pglinks_database_up{database="DATABASE_URL"} 1`,
+		`pglinks_metrics_label_values_replaced_total 4`, // two names, each in two series
+		`pglinks_metrics_series_dropped_total 2`,        // x\xff collides with x\xFF: enabled and worker_running
+	} {
+		if !strings.Contains(r.Body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, r.Body)
+		}
+	}
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("promtool not installed (scripts/deps.sh test installs Debian's prometheus)")
+		}
+		t.Skip("promtool not installed")
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(r.Body)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 }
