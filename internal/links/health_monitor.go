@@ -2,6 +2,7 @@ package links
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 )
@@ -104,7 +105,7 @@ func (m *Monitor) Check(ctx context.Context, localVar, name string, force bool) 
 	}
 	h, err := m.svc.ProbeLink(ctx, localVar, name)
 	if err != nil {
-		if !isBusy(err) { // busy says nothing of the link: keep what is known
+		if !isBusy(err) && !errors.Is(err, errLinkBusy) { // busy says nothing of the link: keep what is known
 			m.Forget(localVar, name)
 		}
 		return h, err
@@ -154,7 +155,7 @@ func (m *Monitor) refresh(localVar, name string) {
 		// else (the page that queued it has long been served).
 		h, err := m.svc.ProbeLink(context.Background(), localVar, name)
 		if err != nil {
-			if !isBusy(err) {
+			if !isBusy(err) && !errors.Is(err, errLinkBusy) {
 				m.Forget(localVar, name)
 			}
 			return

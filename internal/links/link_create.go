@@ -63,8 +63,10 @@ type CreateResult struct {
 // the link and IMPORT FOREIGN SCHEMA into it. On any failure nothing is left
 // behind.
 func (s *Service) CreateLink(ctx context.Context, req CreateRequest) (*CreateResult, error) {
-	res, _, err := s.createLink(ctx, req, false)
-	return res, err
+	return retryCollisions(ctx, "creation", req.Name, func() (*CreateResult, error) {
+		res, _, err := s.createLink(ctx, req, false)
+		return res, err
+	})
 }
 
 // PreviewCreate works out what CreateLink would run with the same request,
@@ -305,22 +307,6 @@ func (s *Service) preflightRemote(ctx context.Context, remote *Database, schema 
 	}
 	types, err := remoteTypes(ctx, conn.Conn(), schema, chosen)
 	return types, imported, err
-}
-
-// lockLink serialises work on one link name across pglinks processes. A
-// second process waits at most timeout, then gets a clear message instead of
-// a unique-violation from the catalog.
-func lockLink(ctx context.Context, tx pgx.Tx, name string, timeout time.Duration) error {
-	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", timeout.Milliseconds())); err != nil {
-		return fmt.Errorf("links: lock_timeout: %w", err)
-	}
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('pglinks:link:' || $1, 0))", name); err != nil {
-		if pgCode(err) == codeLockNotAvailable {
-			return errs.Wrap(errs.Conflict, err, "Another pglinks operation on link %q is in progress. Try again in a moment.", name).OnField("name")
-		}
-		return fmt.Errorf("links: lock %s: %w", name, err)
-	}
-	return nil
 }
 
 func checkNameFree(ctx context.Context, tx pgx.Tx, local *Database, name string) error {

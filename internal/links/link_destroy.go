@@ -69,7 +69,7 @@ func (s *Service) PlanDestroy(ctx context.Context, localVar, name string) (*Dest
 		return nil, err
 	}
 	var plan *DestroyPlan
-	err = s.inPlanTx(ctx, local, func(ctx context.Context, tx pgx.Tx) (err error) {
+	err = s.inPlanTx(ctx, local, name, func(ctx context.Context, tx pgx.Tx) (err error) {
 		plan, err = s.planDestroy(ctx, tx, local, name)
 		return err
 	})
@@ -80,7 +80,16 @@ func (s *Service) PlanDestroy(ctx context.Context, localVar, name string) (*Dest
 // ReadTimeout (the context and statement_timeout): for plans that find out
 // what a change would do by making it and undoing it. It is read-write for
 // that reason.
-func (s *Service) inPlanTx(ctx context.Context, local *Database, fn func(context.Context, pgx.Tx) error) error {
+func (s *Service) inPlanTx(ctx context.Context, local *Database, name string, fn func(context.Context, pgx.Tx) error) error {
+	_, err := retryCollisions(ctx, "plan", name, func() (struct{}, error) {
+		return struct{}{}, s.planTxOnce(ctx, local, name, fn)
+	})
+	return err
+}
+
+// planTxOnce is one attempt of inPlanTx. A plan runs its DDL in a savepoint
+// it rolls back, so it holds the link's lock like a change does.
+func (s *Service) planTxOnce(ctx context.Context, local *Database, name string, fn func(context.Context, pgx.Tx) error) error {
 	ctx, cancel := bound(ctx, s.ReadTimeout)
 	defer cancel()
 	tx, done, err := s.begin(ctx, local, pgx.TxOptions{})
@@ -91,6 +100,9 @@ func (s *Service) inPlanTx(ctx context.Context, local *Database, fn func(context
 	if err := setTxTimeouts(ctx, tx, s.ReadTimeout); err != nil {
 		return readError(local, err)
 	}
+	if err := lockLink(ctx, tx, name, s.LockTimeout); err != nil {
+		return err
+	}
 	return readError(local, fn(ctx, tx))
 }
 
@@ -98,6 +110,11 @@ func (s *Service) inPlanTx(ctx context.Context, local *Database, fn func(context
 // user mapping and its server, in one transaction, and only for a link
 // pglinks created.
 func (s *Service) DestroyLink(ctx context.Context, req DestroyRequest) (*DestroyResult, error) {
+	return retryCollisions(ctx, "destroy", req.Name, func() (*DestroyResult, error) { return s.destroyLink(ctx, req) })
+}
+
+// destroyLink is one attempt of DestroyLink.
+func (s *Service) destroyLink(ctx context.Context, req DestroyRequest) (*DestroyResult, error) {
 	local, err := s.database(req.LocalVar, "local")
 	if err != nil {
 		return nil, err

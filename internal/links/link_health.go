@@ -115,6 +115,17 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 	}
 	defer tx.Rollback(context.Background())
 
+	// Shared with other probes; a change to the link holds it exclusively,
+	// and the probe then stands aside rather than take the link's catalog
+	// locks in the other order.
+	if err := tryLinkShared(ctx, tx, name); err != nil {
+		if errors.Is(err, errLinkBusy) {
+			return LinkHealth{}, errs.Wrap(errs.Unavailable, err, "Link %s was not probed: a change to it is in progress. Try again in a moment.", name)
+		}
+		h.CheckedAt = time.Now()
+		h.Reason = "local database " + errs.MessageOf(connectError(local, err))
+		return h, nil
+	}
 	st, err := s.readStored(ctx, tx, local, name)
 	if err != nil {
 		return LinkHealth{}, err

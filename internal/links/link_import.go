@@ -109,7 +109,7 @@ func (s *Service) PlanImport(ctx context.Context, localVar, name string, tables 
 		return nil, err
 	}
 	var p *ImportPlan
-	err = s.inPlanTx(ctx, local, func(ctx context.Context, tx pgx.Tx) (err error) {
+	err = s.inPlanTx(ctx, local, name, func(ctx context.Context, tx pgx.Tx) (err error) {
 		p, err = s.planImport(ctx, tx, local, name, tables)
 		return err
 	})
@@ -120,6 +120,11 @@ func (s *Service) PlanImport(ctx context.Context, localVar, name string, tables 
 // lock, if the plan is still the one the admin confirmed, and adds the
 // tables to the link's LIMIT TO list in its record.
 func (s *Service) ImportTables(ctx context.Context, req ImportRequest) (*ImportResult, error) {
+	return retryCollisions(ctx, "import", req.Name, func() (*ImportResult, error) { return s.importTables(ctx, req) })
+}
+
+// importTables is one attempt of ImportTables.
+func (s *Service) importTables(ctx context.Context, req ImportRequest) (*ImportResult, error) {
 	local, err := s.database(req.LocalVar, "local")
 	if err != nil {
 		return nil, err

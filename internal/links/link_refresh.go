@@ -86,7 +86,7 @@ func (s *Service) PlanRefresh(ctx context.Context, localVar, name string) (*Refr
 		return nil, errs.E(errs.NotFound, "There is no link named %q in %s.", name, localVar)
 	}
 	var p *RefreshPlan
-	err = s.inPlanTx(ctx, local, func(ctx context.Context, tx pgx.Tx) (err error) {
+	err = s.inPlanTx(ctx, local, name, func(ctx context.Context, tx pgx.Tx) (err error) {
 		p, err = s.planRefresh(ctx, tx, local, name)
 		return err
 	})
@@ -96,6 +96,11 @@ func (s *Service) PlanRefresh(ctx context.Context, localVar, name string) (*Refr
 // RefreshLink applies a refresh in one transaction under the link's lock,
 // if the plan is still the one the admin confirmed.
 func (s *Service) RefreshLink(ctx context.Context, req RefreshRequest) (*RefreshResult, error) {
+	return retryCollisions(ctx, "refresh", req.Name, func() (*RefreshResult, error) { return s.refreshLink(ctx, req) })
+}
+
+// refreshLink is one attempt of RefreshLink.
+func (s *Service) refreshLink(ctx context.Context, req RefreshRequest) (*RefreshResult, error) {
 	local, err := s.database(req.LocalVar, "local")
 	if err != nil {
 		return nil, err

@@ -121,6 +121,11 @@ func repairStatements(name string, r *StaleReport) ([]statement, error) {
 // RepairLink repairs a stale link in one transaction under the link's lock
 // (the comparison is made again inside it), then probes it.
 func (s *Service) RepairLink(ctx context.Context, req RepairRequest) (*RepairResult, error) {
+	return retryCollisions(ctx, "repair", req.Name, func() (*RepairResult, error) { return s.repairLink(ctx, req) })
+}
+
+// repairLink is one attempt of RepairLink.
+func (s *Service) repairLink(ctx context.Context, req RepairRequest) (*RepairResult, error) {
 	local, err := s.database(req.LocalVar, "local")
 	if err != nil {
 		return nil, err

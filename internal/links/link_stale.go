@@ -2,6 +2,7 @@ package links
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -113,6 +114,9 @@ func readOptions(ctx context.Context, q rowQuerier, l Link) (*storedLink, error)
 		  FROM pg_foreign_server s
 		  LEFT JOIN pg_user_mappings um ON um.srvid = s.oid AND um.usename = current_user
 		 WHERE s.srvname = $1`, name).Scan(&srvOpts, &st.hasMapping, &umOpts, &st.role)
+	if errors.Is(err, pgx.ErrNoRows) { // dropped since the link was listed
+		return nil, errs.E(errs.NotFound, "There is no link named %q in %s.", name, l.LocalConfigVar)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("links: read options of %s: %w", name, err)
 	}
