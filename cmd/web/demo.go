@@ -33,8 +33,9 @@ type demoFiles struct {
 	envFile string // PGLINKS_STATE_URL, for `web user add`
 }
 
-// writeDemoFiles puts the demo databases' credentials in a private pgpass
-// file and the state database's URL in a private env file.
+// writeDemoFiles puts the demo databases' credentials (and each cluster's
+// superuser) in a private pgpass file and the state database's URL in a
+// private env file.
 func writeDemoFiles(env *demo.Env) (*demoFiles, error) {
 	dir, err := os.MkdirTemp("", "pglinks-demo-")
 	if err != nil {
@@ -54,6 +55,16 @@ func writeDemoFiles(env *demo.Env) (*demoFiles, error) {
 		}
 		pw, _ := u.User.Password()
 		fmt.Fprintf(&b, "%s:%s:%s:%s:%s\n", u.Hostname(), u.Port(), strings.TrimPrefix(u.Path, "/"), u.User.Username(), pw)
+	}
+	// Each cluster's superuser too, for any database: the README's rotation
+	// walkthrough rotates a role's password as its platform would.
+	for _, c := range env.Clusters {
+		u, err := url.Parse(c.SuperURL("postgres"))
+		if err != nil || u.User == nil {
+			continue
+		}
+		pw, _ := u.User.Password()
+		fmt.Fprintf(&b, "%s:%s:*:%s:%s\n", u.Hostname(), u.Port(), u.User.Username(), pw)
 	}
 	if err := os.WriteFile(f.pgpass, []byte(b.String()), 0o600); err != nil {
 		os.RemoveAll(dir)
@@ -224,7 +235,7 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(files.dir)
-	envFile, err := writeDemoEnv(files.dir, environ, keys)
+	envFile, err := writeDemoEnv(files.dir, environ, append(keys, "HOST"))
 	if err != nil {
 		p.close()
 		return err

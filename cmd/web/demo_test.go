@@ -17,8 +17,9 @@ import (
 
 // TestDemoAsPrinted runs `web demo` as a person would: the printed URL is
 // on 127.0.0.1, the printed psql and user-add commands work verbatim in a
-// shell, the ready-made link is in the audit trail, and Ctrl-C (SIGINT)
-// ends it with exit status 0 and its files removed.
+// shell, the ready-made link is in the audit trail, README's rotation
+// walkthrough works as written, and Ctrl-C (SIGINT) ends it with exit
+// status 0 and its files removed.
 func TestDemoAsPrinted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two clusters")
@@ -111,6 +112,7 @@ func TestDemoAsPrinted(t *testing.T) {
 		t.Errorf("audit rows for the demo link: %d, want 1", n)
 	}
 	checkDemoFleetPages(t, out, stateURL)
+	checkRotationWalkthrough(t, out)
 
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
