@@ -50,7 +50,7 @@ func (a *App) login(c echo.Context) error {
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
 		return fail(http.StatusTooManyRequests, fmt.Sprintf("Too many failed sign-in attempts. Try again in %d minute(s).", int(math.Ceil(wait.Minutes()))))
 	}
-	user, err := a.cfg.Auth.Authenticate(ctx, in.Email, in.Password)
+	s, err := a.cfg.Auth.SignIn(ctx, in.Email, in.Password)
 	if err != nil {
 		if !errs.Is(err, errs.Unauthorized) && !errs.Is(err, errs.Invalid) {
 			// The password was not checked: neither a failure nor a
@@ -69,18 +69,14 @@ func (a *App) login(c echo.Context) error {
 			return err
 		}
 	}
-	s, err := a.cfg.Auth.CreateSession(ctx, user.ID)
-	if err != nil {
-		return err
-	}
 	if err := a.cookieCodec(c).SetSessionID(c.Response(), c.Request(), s.ID); err != nil {
 		return err
 	}
 	c.Set(sessionKey, s)
-	if err := a.cfg.Auth.RecordSignIn(ctx, user.ID); err != nil {
+	if err := a.cfg.Auth.RecordSignIn(ctx, s.User.ID); err != nil {
 		a.log.Warn("recording sign-in time", "err", err)
 	}
-	a.audit(c, auth.ActionLogin, user.Email, auth.OutcomeOK, "", "")
+	a.audit(c, auth.ActionLogin, s.User.Email, auth.OutcomeOK, "", "")
 	return redirect(c, in.Next)
 }
 
