@@ -70,7 +70,7 @@ func New(cfg Config) (*App, error) {
 		cfg.Replication = replication.New(cfg.Links)
 	}
 	if cfg.Limiter == nil {
-		cfg.Limiter = auth.NewLimiter(5, 20, 15*time.Minute)
+		cfg.Limiter = auth.NewLimiter(cfg.Auth, 0, 0, 0)
 	}
 	plain, err := auth.NewCookies(cfg.SessionKeys, false)
 	if err != nil {

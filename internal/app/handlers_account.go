@@ -30,19 +30,34 @@ func (a *App) changePassword(c echo.Context) error {
 	fail := func(status int, formErrs views.FormErrors) error {
 		return Render(c, status, views.AccountView(views.AccountPage{Page: a.page(c, "Your account", "account"), Errors: formErrs}))
 	}
-	if ok, wait := a.cfg.Limiter.Allow(ip, s.User.Email); !ok {
+	ctx := c.Request().Context()
+	attempt, wait, err := a.cfg.Limiter.Allow(ctx, ip, s.User.Email)
+	if err != nil {
+		return err
+	}
+	if attempt == nil {
 		a.audit(c, auth.ActionPasswordChange, s.User.Email, auth.OutcomeRefused, "too many failed attempts; throttled", "")
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
 		return fail(http.StatusTooManyRequests, views.FormErrors{"": fmt.Sprintf("Too many wrong passwords. Try again in %d minute(s).", int(math.Ceil(wait.Minutes())))})
 	}
-	err = a.cfg.Auth.ChangeOwnPassword(c.Request().Context(), s.User.ID, current, next, s.ID)
-	if err != nil {
-		kind := errs.KindOf(err)
-		if kind == errs.Unauthorized {
-			a.cfg.Limiter.Failure(ip, s.User.Email)
-		} else {
-			a.cfg.Limiter.Success(ip, s.User.Email) // not a wrong guess
+	err = a.cfg.Auth.ChangeOwnPassword(ctx, s.User.ID, current, next, s.ID)
+	kind := errs.KindOf(err)
+	switch {
+	case err == nil || kind == errs.Invalid || kind == errs.Conflict:
+		// The current password was right, or never in question.
+		if err := a.cfg.Limiter.Success(ctx, attempt); err != nil {
+			a.log.Warn("sign-in limit: recording a success", "err", err)
 		}
+	case kind == errs.Unauthorized:
+		if err := a.cfg.Limiter.Failure(ctx, attempt); err != nil {
+			return err
+		}
+	default:
+		if err := a.cfg.Limiter.Abandon(ctx, attempt); err != nil {
+			a.log.Warn("sign-in limit: abandoning an attempt", "err", err)
+		}
+	}
+	if err != nil {
 		if kind == errs.Internal {
 			return err
 		}
@@ -53,7 +68,6 @@ func (a *App) changePassword(c echo.Context) error {
 		}
 		return fail(status, views.FormErrors{errs.FieldOf(err): errs.MessageOf(err)})
 	}
-	a.cfg.Limiter.Success(ip, s.User.Email)
 	a.audit(c, auth.ActionPasswordChange, s.User.Email, auth.OutcomeOK, "other sessions signed out", "")
 	a.flash(c, flashOK, "Your password is changed. Your other sessions are signed out.")
 	return redirect(c, "/account")

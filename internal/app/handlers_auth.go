@@ -45,7 +45,11 @@ func (a *App) login(c echo.Context) error {
 	if !a.cookieCodec(c).ValidLoginCSRF(c.Request(), form.Get("csrf")) {
 		return fail(http.StatusForbidden, "The sign-in form expired. Please try again.")
 	}
-	if ok, wait := a.cfg.Limiter.Allow(ip, in.Email); !ok {
+	attempt, wait, err := a.cfg.Limiter.Allow(ctx, ip, in.Email)
+	if err != nil {
+		return err
+	}
+	if attempt == nil {
 		a.auditAs(c, "", auth.ActionLoginFailed, in.Email, auth.OutcomeRefused, "too many failed attempts; throttled", "")
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
 		return fail(http.StatusTooManyRequests, fmt.Sprintf("Too many failed sign-in attempts. Try again in %d minute(s).", int(math.Ceil(wait.Minutes()))))
@@ -55,14 +59,23 @@ func (a *App) login(c echo.Context) error {
 		if !errs.Is(err, errs.Unauthorized) && !errs.Is(err, errs.Invalid) {
 			// The password was not checked: neither a failure nor a
 			// success, and never a reset of the account's failures.
-			a.cfg.Limiter.Abandon(ip, in.Email)
+			if aerr := a.cfg.Limiter.Abandon(ctx, attempt); aerr != nil {
+				a.log.Warn("sign-in limit: abandoning an attempt", "err", aerr)
+			}
 			return err
 		}
-		a.cfg.Limiter.Failure(ip, in.Email)
+		// Unrecorded, the guess would not count: answer that sign-in
+		// cannot be checked rather than "wrong password".
+		if err := a.cfg.Limiter.Failure(ctx, attempt); err != nil {
+			return err
+		}
 		a.auditAs(c, "", auth.ActionLoginFailed, in.Email, auth.OutcomeRefused, "invalid email or password", "")
 		return fail(http.StatusUnauthorized, "Invalid email or password.")
 	}
-	a.cfg.Limiter.Success(ip, in.Email)
+	if err := a.cfg.Limiter.Success(ctx, attempt); err != nil {
+		// The session exists; only the account's old failures stay.
+		a.log.Warn("sign-in limit: recording a success", "err", err)
+	}
 	// A fresh session on every sign-in; any session the browser had ends.
 	if old := session(c); old != nil {
 		if err := a.cfg.Auth.DeleteSession(ctx, old.ID); err != nil {
