@@ -127,7 +127,7 @@ func TestSignInRacingReset(t *testing.T) {
 		s, _ := mustOpen(t)
 		ada := mustAddUser(t, s, "ada@example.com", RoleViewer)
 		admin := secondStore(t, s)
-		const n = 8
+		const n = 5
 		p := newPause(n)
 		s.hooks.afterVerify = p.hook
 		errc := make(chan error, n)
@@ -185,7 +185,7 @@ func TestSignInRacingReset(t *testing.T) {
 		s, _ := mustOpen(t)
 		ada := mustAddUser(t, s, "ada@example.com", RoleViewer)
 		admin := secondStore(t, s)
-		const n = 12
+		const n = 8
 		var wg sync.WaitGroup
 		for range n {
 			wg.Add(1)
