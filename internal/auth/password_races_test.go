@@ -186,6 +186,15 @@ func TestSignInRacingReset(t *testing.T) {
 		ada := mustAddUser(t, s, "ada@example.com", RoleViewer)
 		admin := secondStore(t, s)
 		const n = 8
+		// Hashed beforehand, so the reset commits while the sign-ins,
+		// queued for hashing slots, are at every stage.
+		newHash, err := hashPassword(ctx, resetPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		firstVerified := make(chan struct{})
+		var once sync.Once
+		s.hooks.afterVerify = func() { once.Do(func() { close(firstVerified) }) }
 		var wg sync.WaitGroup
 		for range n {
 			wg.Add(1)
@@ -196,8 +205,8 @@ func TestSignInRacingReset(t *testing.T) {
 				}
 			}()
 		}
-		time.Sleep(150 * time.Millisecond) // about one hash: some sign-ins done, some not
-		if err := admin.SetPassword(ctx, "ada@example.com", resetPassword); err != nil {
+		<-firstVerified
+		if err := admin.storePassword(ctx, "ada@example.com", newHash); err != nil {
 			t.Fatal(err)
 		}
 		wg.Wait()
