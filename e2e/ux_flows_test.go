@@ -140,9 +140,9 @@ func TestLinkAndDestroyPages(t *testing.T) {
 	}
 }
 
-// TestUsersAndAccount: remove asks first, an admin resets a password (shown
-// once, in the one notice area, with a copy button), a user changes their
-// own, and last sign-in is shown.
+// TestUsersAndAccount: remove asks first, an admin resets a password (asked
+// first, shown once, in the one notice area, with a copy button), a user
+// changes their own, and last sign-in is shown.
 func TestUsersAndAccount(t *testing.T) {
 	f := newFleet(t)
 	srv := startServer(t, f.env)
@@ -162,8 +162,11 @@ func TestUsersAndAccount(t *testing.T) {
 	must(t, page.GetByRole("link", playwright.PageGetByRoleOptions{Name: "Cancel"}).Click())
 	must(t, expect.Locator(viewerRow).ToBeVisible())
 
-	// Reset: a new password, shown once above the heading with a copy button.
+	// Reset: a confirmation first, then the new password, shown once above
+	// the heading with a copy button.
 	must(t, viewerRow.GetByTestId("reset-password").Click())
+	must(t, expect.Locator(page.GetByTestId("reset-password-confirm")).ToContainText(f.viewerEmail))
+	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Reset password"}).Click())
 	notice := page.GetByTestId("notices").GetByTestId("new-password")
 	must(t, expect.Locator(notice).ToContainText(f.viewerEmail))
 	must(t, expect.Locator(notice.GetByTestId("copy-password")).ToBeVisible())

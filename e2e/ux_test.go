@@ -282,6 +282,13 @@ func TestEveryPageFitsAndPassesAxe(t *testing.T) {
 				viewerID = body[j+len("/users/") : i]
 			}
 			visit("remove-user", "/users/"+viewerID+"/remove")
+			visit("reset-password", "/users/"+viewerID+"/password")
+			visit("new-password-gone", "/users/"+viewerID+"/password/new")
+			goTo(t, page, srv.URL+"/users")
+			roleForm, err := page.GetByTestId("user-" + f.adminEmail).Locator("form").First().GetAttribute("action")
+			must(t, err)
+			visit("demote-self", roleForm+"?role=viewer")
+			must(t, expect.Locator(page.GetByTestId("demote-self-confirm")).ToBeVisible())
 			visit("error", "/databases/NOPE_URL/links/x")
 			must(t, expect.Locator(page.GetByTestId("error-page")).ToBeVisible())
 		})

@@ -267,6 +267,43 @@ type RemoveUserPage struct {
 	User auth.User
 }
 
+// ResetPasswordPage confirms giving a user a new generated password.
+type ResetPasswordPage struct {
+	Page
+	User auth.User
+}
+
+// NewPasswordPage is where a reset lands: the new password the first
+// time, and a note that it was shown once on any later visit.
+type NewPasswordPage struct {
+	Page
+	User  auth.User
+	Shown bool // the password is in Page.Notice, this once
+}
+
+// DemoteSelfPage confirms an admin making themself a viewer.
+type DemoteSelfPage struct {
+	Page
+	User auth.User
+}
+
+// UserPath is the base of the URLs acting on one user.
+func UserPath(id int64) string { return "/users/" + strconv.FormatInt(id, 10) }
+
+// ResetPasswordPath confirms (GET) and makes (POST) a password reset.
+func ResetPasswordPath(id int64) string { return UserPath(id) + "/password" }
+
+// NewPasswordPath shows a reset's new password, once.
+func NewPasswordPath(id int64) string { return ResetPasswordPath(id) + "/new" }
+
+// SetRolePath changes a user's role (POST).
+func SetRolePath(id int64) string { return UserPath(id) + "/role" }
+
+// DemoteSelfPath confirms making yourself a viewer.
+func DemoteSelfPath(id int64) string {
+	return SetRolePath(id) + "?role=" + url.QueryEscape(string(auth.RoleViewer))
+}
+
 // RepairPage confirms a repair with the masked SQL it will run.
 type RepairPage struct {
 	Page

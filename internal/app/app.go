@@ -70,7 +70,7 @@ func New(cfg Config) (*App, error) {
 		cfg.Replication = replication.New(cfg.Links)
 	}
 	if cfg.Limiter == nil {
-		cfg.Limiter = auth.NewLimiter(5, 20, 15*time.Minute)
+		cfg.Limiter = auth.NewLimiter(cfg.Auth, 0, 0, 0)
 	}
 	plain, err := auth.NewCookies(cfg.SessionKeys, false)
 	if err != nil {
@@ -145,6 +145,7 @@ func (a *App) routes() {
 	adm.GET("/audit", a.auditTrail)
 	adm.GET("/users", a.users)
 	adm.POST("/users", a.addUser)
+	adm.GET("/users/:id/role", a.confirmDemoteSelf)
 	adm.POST("/users/:id/role", a.setUserRole)
 	adm.POST("/users/:id/delete", a.removeUser)
 	adm.POST("/replication/subscriptions/enable", a.setSubscriptionEnabled(true))
@@ -158,7 +159,9 @@ func (a *App) routes() {
 	adm.GET("/replication/subscriptions/new", a.newSubscriptionForm)
 	adm.POST("/replication/subscriptions", a.createSubscription)
 	adm.GET("/users/:id/remove", a.confirmRemoveUser)
+	adm.GET("/users/:id/password", a.confirmResetPassword)
 	adm.POST("/users/:id/password", a.resetPassword)
+	adm.GET("/users/:id/password/new", a.newPassword)
 	adm.GET("/audit.csv", a.auditCSV)
 }
 

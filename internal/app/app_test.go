@@ -27,9 +27,10 @@ func stateChanges(createForm, destroyForm url.Values) map[string]url.Values {
 	return map[string]url.Values{
 		"/links": createForm,
 		"/databases/DATABASE_URL/links/sales/destroy": destroyForm,
-		"/users":          {"email": {"new@example.com"}, "role": {"admin"}},
-		"/users/1/role":   {"role": {"viewer"}},
-		"/users/1/delete": {},
+		"/users":            {"email": {"new@example.com"}, "role": {"admin"}},
+		"/users/1/role":     {"role": {"viewer"}},
+		"/users/1/delete":   {},
+		"/users/1/password": {},
 	}
 }
 
@@ -92,7 +93,8 @@ func TestViewerCannotChangeAnything(t *testing.T) {
 	if r := c.get("/databases/DATABASE_URL/links/sales"); r.Status != 200 || strings.Contains(r.Body, `data-testid="destroy"`) {
 		t.Errorf("viewer link page: %d, destroy control shown: %v", r.Status, strings.Contains(r.Body, `data-testid="destroy"`))
 	}
-	for _, p := range []string{"/links/new", "/databases/DATABASE_URL/links/sales/destroy", "/audit", "/users"} {
+	for _, p := range []string{"/links/new", "/databases/DATABASE_URL/links/sales/destroy", "/audit", "/users",
+		"/users/1/password", "/users/1/password/new", "/users/1/role?role=viewer"} {
 		if r := c.get(p); r.Status != http.StatusForbidden {
 			t.Errorf("viewer GET %s: %d", p, r.Status)
 		}

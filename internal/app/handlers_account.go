@@ -30,19 +30,34 @@ func (a *App) changePassword(c echo.Context) error {
 	fail := func(status int, formErrs views.FormErrors) error {
 		return Render(c, status, views.AccountView(views.AccountPage{Page: a.page(c, "Your account", "account"), Errors: formErrs}))
 	}
-	if ok, wait := a.cfg.Limiter.Allow(ip, s.User.Email); !ok {
+	ctx := c.Request().Context()
+	attempt, wait, err := a.cfg.Limiter.Allow(ctx, ip, s.User.Email)
+	if err != nil {
+		return err
+	}
+	if attempt == nil {
 		a.audit(c, auth.ActionPasswordChange, s.User.Email, auth.OutcomeRefused, "too many failed attempts; throttled", "")
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
 		return fail(http.StatusTooManyRequests, views.FormErrors{"": fmt.Sprintf("Too many wrong passwords. Try again in %d minute(s).", int(math.Ceil(wait.Minutes())))})
 	}
-	err = a.cfg.Auth.ChangeOwnPassword(c.Request().Context(), s.User.ID, current, next, s.ID)
-	if err != nil {
-		kind := errs.KindOf(err)
-		if kind == errs.Unauthorized {
-			a.cfg.Limiter.Failure(ip, s.User.Email)
-		} else {
-			a.cfg.Limiter.Success(ip, s.User.Email) // not a wrong guess
+	err = a.cfg.Auth.ChangeOwnPassword(ctx, s.User.ID, current, next, s.ID)
+	kind := errs.KindOf(err)
+	switch {
+	case err == nil || kind == errs.Invalid || kind == errs.Conflict:
+		// The current password was right, or never in question.
+		if err := a.cfg.Limiter.Success(ctx, attempt); err != nil {
+			a.log.Warn("sign-in limit: recording a success", "err", err)
 		}
+	case kind == errs.Unauthorized:
+		if err := a.cfg.Limiter.Failure(ctx, attempt); err != nil {
+			return err
+		}
+	default:
+		if err := a.cfg.Limiter.Abandon(ctx, attempt); err != nil {
+			a.log.Warn("sign-in limit: abandoning an attempt", "err", err)
+		}
+	}
+	if err != nil {
 		if kind == errs.Internal {
 			return err
 		}
@@ -53,21 +68,44 @@ func (a *App) changePassword(c echo.Context) error {
 		}
 		return fail(status, views.FormErrors{errs.FieldOf(err): errs.MessageOf(err)})
 	}
-	a.cfg.Limiter.Success(ip, s.User.Email)
 	a.audit(c, auth.ActionPasswordChange, s.User.Email, auth.OutcomeOK, "other sessions signed out", "")
 	a.flash(c, flashOK, "Your password is changed. Your other sessions are signed out.")
 	return redirect(c, "/account")
 }
 
-// resetPassword gives another user a new generated password, shown once.
-func (a *App) resetPassword(c echo.Context) error {
+// otherUserFromParam is the user an admin acts on from the Users page;
+// nil (after queueing a redirect to the account page) when it is the admin,
+// who changes their own password there instead.
+func (a *App) otherUserFromParam(c echo.Context) (*auth.User, error) {
 	u, err := a.userFromParam(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if u.ID == session(c).User.ID {
 		a.flash(c, flashErr, "Change your own password on your account page.")
-		return redirect(c, "/account")
+		return nil, redirect(c, "/account")
+	}
+	return u, nil
+}
+
+// confirmResetPassword asks before resetting a user's password.
+func (a *App) confirmResetPassword(c echo.Context) error {
+	u, err := a.otherUserFromParam(c)
+	if u == nil {
+		return err
+	}
+	return Render(c, http.StatusOK, views.ResetPasswordView(views.ResetPasswordPage{Page: a.page(c, "Reset password of "+u.Email, "users"), User: *u}))
+}
+
+// resetPassword gives another user a new generated password. The password
+// goes into the admin's encrypted cookie, for this session only, and the
+// browser is sent to the page that shows it once (post/redirect/get): a
+// reload neither resets again nor shows it again, and it never appears in a
+// URL or a log.
+func (a *App) resetPassword(c echo.Context) error {
+	u, err := a.otherUserFromParam(c)
+	if u == nil {
+		return err
 	}
 	password := auth.GeneratePassword()
 	if err := a.cfg.Auth.SetPassword(c.Request().Context(), u.Email, password); err != nil {
@@ -79,14 +117,31 @@ func (a *App) resetPassword(c echo.Context) error {
 		return redirect(c, "/users")
 	}
 	a.audit(c, auth.ActionPasswordReset, u.Email, auth.OutcomeOK, "generated; their sessions signed out", "")
-	// Shown in this response only, never stored in clear.
-	p, err := a.usersPage(c, views.UsersPage{})
+	if err := a.cookieCodec(c).PutOnce(c.Response(), c.Request(), newPasswordSlot(u.ID), password); err != nil {
+		return err
+	}
+	return redirect(c, views.NewPasswordPath(u.ID))
+}
+
+// newPassword shows a reset's password the first time it is visited by the
+// session that made it, and a note that it was shown once afterwards.
+func (a *App) newPassword(c echo.Context) error {
+	u, err := a.otherUserFromParam(c)
+	if u == nil {
+		return err
+	}
+	password, shown, err := a.cookieCodec(c).TakeOnce(c.Response(), c.Request(), newPasswordSlot(u.ID))
 	if err != nil {
 		return err
 	}
-	p.Notice = views.PasswordNotice("Reset the password of", u.Email, password)
-	return Render(c, http.StatusOK, views.UsersView(p))
+	p := views.NewPasswordPage{Page: a.page(c, "New password for "+u.Email, "users"), User: *u, Shown: shown}
+	if shown {
+		p.Notice = views.PasswordNotice("Reset the password of", u.Email, password)
+	}
+	return Render(c, http.StatusOK, views.NewPasswordView(p))
 }
+
+func newPasswordSlot(userID int64) string { return fmt.Sprintf("new-password:%d", userID) }
 
 // confirmRemoveUser asks before removing a user.
 func (a *App) confirmRemoveUser(c echo.Context) error {

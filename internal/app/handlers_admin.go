@@ -76,12 +76,18 @@ func (a *App) userFromParam(c echo.Context) (*auth.User, error) {
 	return a.cfg.Auth.GetUser(c.Request().Context(), id)
 }
 
+// setUserRole changes a user's role in one click, except the admin's own:
+// demoting yourself goes through a confirmation first.
 func (a *App) setUserRole(c echo.Context) error {
 	u, err := a.userFromParam(c)
 	if err != nil {
 		return err
 	}
 	role, err := auth.ParseRole(c.FormValue("role"))
+	self := u.ID == session(c).User.ID
+	if err == nil && self && role != u.Role && c.FormValue("confirm") != "yes" {
+		return redirect(c, views.DemoteSelfPath(u.ID))
+	}
 	if err == nil {
 		err = a.cfg.Auth.SetRole(c.Request().Context(), u.Email, role)
 	}
@@ -94,8 +100,27 @@ func (a *App) setUserRole(c echo.Context) error {
 		return redirect(c, "/users")
 	}
 	a.audit(c, auth.ActionUserSetRole, u.Email, auth.OutcomeOK, fmt.Sprintf("%s -> %s", u.Role, role), "")
+	if self && role != u.Role {
+		// The Users page is an admin's; land where a viewer may be.
+		a.flash(c, flashOK, "You are now a viewer. Another admin can make you an admin again.")
+		return redirect(c, "/")
+	}
 	a.flash(c, flashOK, fmt.Sprintf("%s is now %s.", u.Email, role))
 	return redirect(c, "/users")
+}
+
+// confirmDemoteSelf asks an admin making themself a viewer, saying what
+// they lose. Only that change needs asking; anything else goes back to
+// the Users page.
+func (a *App) confirmDemoteSelf(c echo.Context) error {
+	u, err := a.userFromParam(c)
+	if err != nil {
+		return err
+	}
+	if u.ID != session(c).User.ID || c.QueryParam("role") != string(auth.RoleViewer) || u.Role != auth.RoleAdmin {
+		return c.Redirect(http.StatusSeeOther, "/users")
+	}
+	return Render(c, http.StatusOK, views.DemoteSelfView(views.DemoteSelfPage{Page: a.page(c, "Make yourself a viewer", "users"), User: *u}))
 }
 
 func (a *App) removeUser(c echo.Context) error {

@@ -45,42 +45,51 @@ func (a *App) login(c echo.Context) error {
 	if !a.cookieCodec(c).ValidLoginCSRF(c.Request(), form.Get("csrf")) {
 		return fail(http.StatusForbidden, "The sign-in form expired. Please try again.")
 	}
-	if ok, wait := a.cfg.Limiter.Allow(ip, in.Email); !ok {
+	attempt, wait, err := a.cfg.Limiter.Allow(ctx, ip, in.Email)
+	if err != nil {
+		return err
+	}
+	if attempt == nil {
 		a.auditAs(c, "", auth.ActionLoginFailed, in.Email, auth.OutcomeRefused, "too many failed attempts; throttled", "")
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
 		return fail(http.StatusTooManyRequests, fmt.Sprintf("Too many failed sign-in attempts. Try again in %d minute(s).", int(math.Ceil(wait.Minutes()))))
 	}
-	user, err := a.cfg.Auth.Authenticate(ctx, in.Email, in.Password)
+	s, err := a.cfg.Auth.SignIn(ctx, in.Email, in.Password)
 	if err != nil {
 		if !errs.Is(err, errs.Unauthorized) && !errs.Is(err, errs.Invalid) {
 			// The password was not checked: neither a failure nor a
 			// success, and never a reset of the account's failures.
-			a.cfg.Limiter.Abandon(ip, in.Email)
+			if aerr := a.cfg.Limiter.Abandon(ctx, attempt); aerr != nil {
+				a.log.Warn("sign-in limit: abandoning an attempt", "err", aerr)
+			}
 			return err
 		}
-		a.cfg.Limiter.Failure(ip, in.Email)
+		// Unrecorded, the guess would not count: answer that sign-in
+		// cannot be checked rather than "wrong password".
+		if err := a.cfg.Limiter.Failure(ctx, attempt); err != nil {
+			return err
+		}
 		a.auditAs(c, "", auth.ActionLoginFailed, in.Email, auth.OutcomeRefused, "invalid email or password", "")
 		return fail(http.StatusUnauthorized, "Invalid email or password.")
 	}
-	a.cfg.Limiter.Success(ip, in.Email)
+	if err := a.cfg.Limiter.Success(ctx, attempt); err != nil {
+		// The session exists; only the account's old failures stay.
+		a.log.Warn("sign-in limit: recording a success", "err", err)
+	}
 	// A fresh session on every sign-in; any session the browser had ends.
 	if old := session(c); old != nil {
 		if err := a.cfg.Auth.DeleteSession(ctx, old.ID); err != nil {
 			return err
 		}
 	}
-	s, err := a.cfg.Auth.CreateSession(ctx, user.ID)
-	if err != nil {
-		return err
-	}
 	if err := a.cookieCodec(c).SetSessionID(c.Response(), c.Request(), s.ID); err != nil {
 		return err
 	}
 	c.Set(sessionKey, s)
-	if err := a.cfg.Auth.RecordSignIn(ctx, user.ID); err != nil {
+	if err := a.cfg.Auth.RecordSignIn(ctx, s.User.ID); err != nil {
 		a.log.Warn("recording sign-in time", "err", err)
 	}
-	a.audit(c, auth.ActionLogin, user.Email, auth.OutcomeOK, "", "")
+	a.audit(c, auth.ActionLogin, s.User.Email, auth.OutcomeOK, "", "")
 	return redirect(c, in.Next)
 }
 

@@ -22,6 +22,7 @@ const CookieName = "pglinks_session"
 const (
 	sessionIDKey = "sid"
 	flashKey     = "_flash"
+	onceKey      = "_once"
 	minKeyLen    = 32
 )
 
@@ -38,8 +39,8 @@ type Flash struct {
 }
 
 // Cookies reads and writes the signed and encrypted session cookie. The
-// cookie carries only the session id and flash messages; everything else
-// is server-side.
+// cookie carries only the session id, flash messages and a value to show
+// once after a redirect; everything else is server-side.
 type Cookies struct {
 	store *sessions.CookieStore
 }
@@ -220,4 +221,41 @@ func (c *Cookies) Flashes(w http.ResponseWriter, r *http.Request) ([]Flash, erro
 		flashes = append(flashes, Flash{Kind: kind, Message: msg})
 	}
 	return flashes, c.save(w, r, sess)
+}
+
+// PutOnce keeps value in the cookie for one TakeOnce(name) by the same
+// signed-in session: a secret (a generated password) shown once on the page
+// a POST redirects to, so that reloading that page neither repeats the
+// action nor shows the secret again, and the secret is in no URL and no
+// log. The cookie is encrypted; a later PutOnce replaces the value.
+func (c *Cookies) PutOnce(w http.ResponseWriter, r *http.Request, name, value string) error {
+	sess := c.session(r)
+	sid, _ := sess.Values[sessionIDKey].(string)
+	sess.Values[onceKey] = sid + "\x00" + name + "\x00" + value
+	return c.save(w, r, sess)
+}
+
+// TakeOnce returns the value PutOnce kept under name, and forgets it. ok is
+// false when there is none, or it was kept by another session (which then
+// loses it too). A value kept under another name stays.
+func (c *Cookies) TakeOnce(w http.ResponseWriter, r *http.Request, name string) (value string, ok bool, err error) {
+	sess := c.session(r)
+	raw, found := sess.Values[onceKey].(string)
+	if !found {
+		return "", false, nil
+	}
+	sid, rest, _ := strings.Cut(raw, "\x00")
+	kept, value, _ := strings.Cut(rest, "\x00")
+	current, _ := sess.Values[sessionIDKey].(string)
+	if sid == current && kept != name {
+		return "", false, nil
+	}
+	delete(sess.Values, onceKey)
+	if err := c.save(w, r, sess); err != nil {
+		return "", false, err
+	}
+	if sid == "" || sid != current {
+		return "", false, nil
+	}
+	return value, true, nil
 }

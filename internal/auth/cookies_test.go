@@ -311,3 +311,76 @@ func TestFlashes(t *testing.T) {
 		}
 	})
 }
+
+func TestCookiesOnce(t *testing.T) {
+	c := mustCookies(t, []string{keyA}, false)
+	const secret = "a generated password"
+	put := func(t *testing.T, r *http.Request, name string) *http.Request {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		if err := c.PutOnce(rec, fresh(r), name, secret); err != nil {
+			t.Fatal(err)
+		}
+		return next(t, rec, r)
+	}
+	take := func(t *testing.T, r *http.Request, name string) (string, bool, *http.Request) {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		v, ok, err := c.TakeOnce(rec, fresh(r), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v, ok, next(t, rec, r)
+	}
+
+	t.Run("OnceOnly", func(t *testing.T) {
+		r := put(t, withSessionID(t, c, newToken()), "password:7")
+		if strings.Contains(r.Header.Get("Cookie"), secret) {
+			t.Fatal("the secret is readable in the cookie")
+		}
+		v, ok, r := take(t, r, "password:7")
+		if !ok || v != secret {
+			t.Fatalf("first take: %q %v", v, ok)
+		}
+		if v, ok, _ := take(t, r, "password:7"); ok || v != "" {
+			t.Fatalf("second take: %q %v", v, ok)
+		}
+	})
+
+	t.Run("OtherNameKeepsIt", func(t *testing.T) {
+		r := put(t, withSessionID(t, c, newToken()), "password:7")
+		if _, ok, r2 := take(t, r, "password:8"); ok {
+			t.Fatal("taken under another name")
+		} else {
+			r = r2
+		}
+		if v, ok, _ := take(t, r, "password:7"); !ok || v != secret {
+			t.Fatalf("lost after a take under another name: %q %v", v, ok)
+		}
+	})
+
+	t.Run("OtherSessionNever", func(t *testing.T) {
+		r := put(t, withSessionID(t, c, newToken()), "password:7")
+		// The same browser signs in as someone else before looking.
+		rec := httptest.NewRecorder()
+		if err := c.SetSessionID(rec, fresh(r), newToken()); err != nil {
+			t.Fatal(err)
+		}
+		r = next(t, rec, r)
+		if v, ok, _ := take(t, r, "password:7"); ok || v != "" {
+			t.Fatalf("another session took it: %q %v", v, ok)
+		}
+	})
+
+	t.Run("SignOutForgetsIt", func(t *testing.T) {
+		r := put(t, withSessionID(t, c, newToken()), "password:7")
+		rec := httptest.NewRecorder()
+		if err := c.Clear(rec, fresh(r)); err != nil {
+			t.Fatal(err)
+		}
+		r = next(t, rec, r)
+		if _, ok, _ := take(t, r, "password:7"); ok {
+			t.Fatal("kept after sign-out")
+		}
+	})
+}

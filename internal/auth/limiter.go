@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"sort"
@@ -20,36 +22,41 @@ const (
 
 const (
 	// pendingTTL forgets an allowed attempt whose outcome was never
-	// reported (say the database failed), so it cannot lock anyone out.
+	// reported (say the process died), so it cannot lock anyone out.
 	pendingTTL = time.Minute
-	// maxLimiterKeys bounds memory; beyond it the stalest entries go.
-	maxLimiterKeys = 10000
-	sweepEvery     = 1000
+	// pruneEvery is how often a limiter deletes rows that no longer
+	// count, at most.
+	pruneEvery = time.Minute
 )
 
-// Limiter throttles sign-in attempts per peer address and per account, in
-// memory. Call Allow before checking a password, then exactly one of
-// Failure or Success. Allowed attempts count until their outcome is
-// reported, so a burst of parallel requests cannot slip past the limit.
+// Limiter throttles sign-in attempts per peer address and per account. The
+// counts live in the state database, so every pglinks process sharing it
+// enforces one limit. Call Allow before checking a password, then exactly
+// one of Failure, Success or Abandon with the Attempt it returned. Allowed
+// attempts count until their outcome is reported, so a burst of parallel
+// requests, to one process or several, cannot slip past the limit.
+//
+// Every call is bounded by the Store's call timeout. A state database that
+// does not answer makes Allow fail (the sign-in answers 503): a limit that
+// cannot be checked refuses rather than lets everyone through. Outcomes are
+// recorded even when the request has gone away meanwhile: a guesser who
+// hangs up once the password was checked still counts.
 type Limiter struct {
+	// Now is the clock; tests replace it to let failures expire.
+	Now func() time.Time
+
+	store             *Store
 	accountMax, ipMax int
 	window            time.Duration
-	now               func() time.Time // replaced in tests
 
-	mu      sync.Mutex
-	entries map[string]*limitEntry
-	ops     int
-}
-
-type limitEntry struct {
-	fails   []time.Time // oldest first, at most the key's limit
-	pending []time.Time // allowed attempts with no outcome yet
-	last    time.Time
+	mu        sync.Mutex
+	lastPrune time.Time
 }
 
 // NewLimiter allows at most accountMax failures per account and ipMax per
-// address within window; zero values take the defaults.
-func NewLimiter(accountMax, ipMax int, window time.Duration) *Limiter {
+// address within window, counted in store's database; zero values take the
+// defaults.
+func NewLimiter(store *Store, accountMax, ipMax int, window time.Duration) *Limiter {
 	if accountMax <= 0 {
 		accountMax = DefaultAccountFailures
 	}
@@ -60,84 +67,188 @@ func NewLimiter(accountMax, ipMax int, window time.Duration) *Limiter {
 		window = DefaultFailureWindow
 	}
 	return &Limiter{
+		Now:        time.Now,
+		store:      store,
 		accountMax: accountMax,
 		ipMax:      ipMax,
 		window:     window,
-		now:        time.Now,
-		entries:    map[string]*limitEntry{},
 	}
 }
 
-// Allow reports whether a sign-in attempt from ip for email may go ahead,
-// and if not, how long until it may. ip must be the direct peer address
+// Attempt is a sign-in attempt Allow let through.
+type Attempt struct {
+	keys []limitKey
+	ids  []int64 // its pending rows, one per key
+}
+
+// Allow reports whether a sign-in attempt from ip for email may go ahead.
+// If it may, it returns the Attempt to report the outcome of; if not, a nil
+// Attempt and how long until it may. ip must be the direct peer address
 // unless a trusted proxy vouches for another.
-func (l *Limiter) Allow(ip, email string) (ok bool, retryAfter time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	keys := l.keys(ip, email)
-	for _, k := range keys {
-		if wait := l.blocked(k.key, k.max, now); wait > retryAfter {
-			retryAfter = wait
+func (l *Limiter) Allow(ctx context.Context, ip, email string) (_ *Attempt, retryAfter time.Duration, rerr error) {
+	ctx, end := l.store.call(ctx, &rerr)
+	defer end()
+	now := l.Now()
+	att := &Attempt{keys: l.keys(ip, email)}
+	if len(att.keys) == 0 {
+		return att, 0, nil
+	}
+	if err := l.prune(ctx, now); err != nil {
+		return nil, 0, err
+	}
+	tx, err := l.store.pool.Begin(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("auth: sign-in limit: begin: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	// Checking and counting must be one step across processes: the keys'
+	// locks are taken in one order (keys are sorted), so two attempts
+	// never wait for each other in a cycle.
+	names := make([]string, len(att.keys))
+	for i, k := range att.keys {
+		names[i] = k.key
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('pglinks:sign-in:' || $1, 0))", k.key); err != nil {
+			return nil, 0, fmt.Errorf("auth: sign-in limit: lock: %w", err)
+		}
+	}
+	rows, err := tx.Query(ctx,
+		"SELECT key, at, pending FROM pglinks.sign_in_attempts WHERE key = ANY($1) AND at > $2 ORDER BY at",
+		names, now.Add(-max(l.window, pendingTTL)))
+	if err != nil {
+		return nil, 0, fmt.Errorf("auth: sign-in limit: read: %w", err)
+	}
+	counts := map[string]*keyAttempts{}
+	for rows.Next() {
+		var key string
+		var at time.Time
+		var pending bool
+		if err := rows.Scan(&key, &at, &pending); err != nil {
+			rows.Close()
+			return nil, 0, fmt.Errorf("auth: sign-in limit: read: %w", err)
+		}
+		c := counts[key]
+		if c == nil {
+			c = &keyAttempts{}
+			counts[key] = c
+		}
+		if pending {
+			c.pending = append(c.pending, at)
+		} else {
+			c.fails = append(c.fails, at)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("auth: sign-in limit: read: %w", err)
+	}
+	for _, k := range att.keys {
+		if c := counts[k.key]; c != nil {
+			if wait := l.blocked(c, k.max, now); wait > retryAfter {
+				retryAfter = wait
+			}
 		}
 	}
 	if retryAfter > 0 {
-		return false, retryAfter
+		return nil, retryAfter, nil
 	}
-	for _, k := range keys {
-		e := l.entry(k.key, now)
-		e.pending = append(e.pending, now)
+	rows, err = tx.Query(ctx,
+		"INSERT INTO pglinks.sign_in_attempts (key, at, pending) SELECT k, $2, true FROM unnest($1::text[]) AS k RETURNING id",
+		names, now)
+	if err != nil {
+		return nil, 0, fmt.Errorf("auth: sign-in limit: count: %w", err)
 	}
-	return true, 0
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, 0, fmt.Errorf("auth: sign-in limit: count: %w", err)
+		}
+		att.ids = append(att.ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("auth: sign-in limit: count: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, 0, fmt.Errorf("auth: sign-in limit: commit: %w", err)
+	}
+	return att, 0, nil
 }
 
-// Failure records a failed attempt.
-func (l *Limiter) Failure(ip, email string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	for _, k := range l.keys(ip, email) {
-		e := l.entry(k.key, now)
-		e.pending = dropOldest(e.pending)
-		e.fails = append(e.fails, now)
-		if len(e.fails) > k.max {
-			e.fails = e.fails[len(e.fails)-k.max:]
-		}
+// Failure records that the attempt's password was wrong.
+func (l *Limiter) Failure(ctx context.Context, a *Attempt) (rerr error) {
+	if len(a.keys) == 0 {
+		return nil
 	}
+	ctx, end := l.store.call(context.WithoutCancel(ctx), &rerr)
+	defer end()
+	// Its pending rows become failures, even if they were already pruned
+	// (a check that took longer than pendingTTL still failed).
+	_, err := l.store.pool.Exec(ctx,
+		`WITH pending AS (DELETE FROM pglinks.sign_in_attempts WHERE id = ANY($1))
+		 INSERT INTO pglinks.sign_in_attempts (key, at, pending) SELECT k, $3, false FROM unnest($2::text[]) AS k`,
+		a.ids, keyNames(a.keys), l.Now())
+	if err != nil {
+		return fmt.Errorf("auth: sign-in limit: record failure: %w", err)
+	}
+	return nil
 }
 
-// Abandon ends an allowed attempt whose password was never checked (the
-// request was cancelled, the state database did not answer). It counts as
-// neither failure nor success: only a correct password clears failures.
-func (l *Limiter) Abandon(ip, email string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	for _, k := range l.keys(ip, email) {
-		if e, ok := l.entries[k.key]; ok {
-			e.pending = dropOldest(e.pending)
-			e.last = now
-		}
+// Abandon ends an attempt whose password was never checked (the request
+// was cancelled, the state database did not answer). It counts as neither
+// failure nor success: only a correct password clears failures.
+func (l *Limiter) Abandon(ctx context.Context, a *Attempt) (rerr error) {
+	if len(a.ids) == 0 {
+		return nil
 	}
+	ctx, end := l.store.call(context.WithoutCancel(ctx), &rerr)
+	defer end()
+	if _, err := l.store.pool.Exec(ctx, "DELETE FROM pglinks.sign_in_attempts WHERE id = ANY($1)", a.ids); err != nil {
+		return fmt.Errorf("auth: sign-in limit: abandon: %w", err)
+	}
+	return nil
 }
 
 // Success records a successful sign-in. It clears the account's failures
 // but not the address's: otherwise one valid account would let an attacker
 // reset the per-address limit and spray guesses at every other account.
-func (l *Limiter) Success(ip, email string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	for _, k := range l.keys(ip, email) {
+func (l *Limiter) Success(ctx context.Context, a *Attempt) (rerr error) {
+	if len(a.keys) == 0 {
+		return nil
+	}
+	ctx, end := l.store.call(context.WithoutCancel(ctx), &rerr)
+	defer end()
+	var account string
+	for _, k := range a.keys {
 		if strings.HasPrefix(k.key, "account:") {
-			delete(l.entries, k.key)
-			continue
-		}
-		if e, ok := l.entries[k.key]; ok {
-			e.pending = dropOldest(e.pending)
-			e.last = now
+			account = k.key
 		}
 	}
+	if _, err := l.store.pool.Exec(ctx, "DELETE FROM pglinks.sign_in_attempts WHERE id = ANY($1) OR key = $2", a.ids, account); err != nil {
+		return fmt.Errorf("auth: sign-in limit: record success: %w", err)
+	}
+	return nil
+}
+
+// prune deletes rows that no longer count, at most once per pruneEvery
+// per limiter. Only failures of the last window and pending attempts of
+// the last pendingTTL are ever read.
+func (l *Limiter) prune(ctx context.Context, now time.Time) error {
+	l.mu.Lock()
+	due := now.Sub(l.lastPrune) >= pruneEvery || now.Before(l.lastPrune)
+	if due {
+		l.lastPrune = now
+	}
+	l.mu.Unlock()
+	if !due {
+		return nil
+	}
+	if _, err := l.store.pool.Exec(ctx,
+		"DELETE FROM pglinks.sign_in_attempts WHERE at <= $1 OR (pending AND at <= $2)",
+		now.Add(-l.window), now.Add(-pendingTTL)); err != nil {
+		return fmt.Errorf("auth: sign-in limit: prune: %w", err)
+	}
+	return nil
 }
 
 type limitKey struct {
@@ -145,6 +256,7 @@ type limitKey struct {
 	max int
 }
 
+// keys returns the limits an attempt counts against, sorted by key.
 func (l *Limiter) keys(ip, email string) []limitKey {
 	var ks []limitKey
 	if ip = normalizeIP(ip); ip != "" {
@@ -153,7 +265,16 @@ func (l *Limiter) keys(ip, email string) []limitKey {
 	if email = normalizeEmail(email); email != "" {
 		ks = append(ks, limitKey{"account:" + email, l.accountMax})
 	}
+	sort.Slice(ks, func(i, j int) bool { return ks[i].key < ks[j].key })
 	return ks
+}
+
+func keyNames(ks []limitKey) []string {
+	names := make([]string, len(ks))
+	for i, k := range ks {
+		names[i] = k.key
+	}
+	return names
 }
 
 // normalizeIP strips a port and widens IPv6 addresses to their /64, since
@@ -176,79 +297,34 @@ func normalizeIP(ip string) string {
 	return addr.String()
 }
 
-// blocked prunes key's entry and returns how long it stays locked (0 if not).
-func (l *Limiter) blocked(key string, limit int, now time.Time) time.Duration {
-	e, ok := l.entries[key]
-	if !ok {
-		return 0
+// keyAttempts are one key's recent attempts, oldest first.
+type keyAttempts struct {
+	fails   []time.Time
+	pending []time.Time
+}
+
+// blocked returns how long a key with these attempts stays locked (0 if
+// not).
+func (l *Limiter) blocked(c *keyAttempts, limit int, now time.Time) time.Duration {
+	fails := dropBefore(c.fails, now.Add(-l.window))
+	pending := dropBefore(c.pending, now.Add(-pendingTTL))
+	if len(fails) > limit {
+		fails = fails[len(fails)-limit:]
 	}
-	l.prune(e, now)
-	if len(e.fails)+len(e.pending) < limit {
+	if len(fails)+len(pending) < limit {
 		return 0
 	}
 	// The lock lifts when the oldest counted attempt ages out.
 	var until time.Time
-	if len(e.fails) > 0 {
-		until = e.fails[0].Add(l.window)
+	if len(fails) > 0 {
+		until = fails[0].Add(l.window)
 	}
-	if len(e.pending) > 0 {
-		if p := e.pending[0].Add(pendingTTL); until.IsZero() || p.Before(until) {
+	if len(pending) > 0 {
+		if p := pending[0].Add(pendingTTL); until.IsZero() || p.Before(until) {
 			until = p
 		}
 	}
 	return max(until.Sub(now), time.Second)
-}
-
-func (l *Limiter) prune(e *limitEntry, now time.Time) {
-	e.fails = dropBefore(e.fails, now.Add(-l.window))
-	e.pending = dropBefore(e.pending, now.Add(-pendingTTL))
-}
-
-// entry returns key's entry, creating it, and keeps the map bounded.
-func (l *Limiter) entry(key string, now time.Time) *limitEntry {
-	l.ops++
-	if l.ops%sweepEvery == 0 {
-		l.sweep(now)
-	}
-	e, ok := l.entries[key]
-	if !ok {
-		if len(l.entries) >= maxLimiterKeys {
-			l.sweep(now)
-		}
-		if len(l.entries) >= maxLimiterKeys {
-			l.evictStalest()
-		}
-		e = &limitEntry{}
-		l.entries[key] = e
-	}
-	e.last = now
-	return e
-}
-
-func (l *Limiter) sweep(now time.Time) {
-	for k, e := range l.entries {
-		l.prune(e, now)
-		if len(e.fails) == 0 && len(e.pending) == 0 {
-			delete(l.entries, k)
-		}
-	}
-}
-
-// evictStalest drops the tenth of entries used longest ago. Evicting in
-// bulk keeps the cost per new key low while the map is full.
-func (l *Limiter) evictStalest() {
-	type aged struct {
-		key  string
-		last time.Time
-	}
-	all := make([]aged, 0, len(l.entries))
-	for k, e := range l.entries {
-		all = append(all, aged{k, e.last})
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i].last.Before(all[j].last) })
-	for _, a := range all[:max(1, len(all)/10)] {
-		delete(l.entries, a.key)
-	}
 }
 
 func dropBefore(ts []time.Time, cutoff time.Time) []time.Time {
@@ -257,11 +333,4 @@ func dropBefore(ts []time.Time, cutoff time.Time) []time.Time {
 		i++
 	}
 	return ts[i:]
-}
-
-func dropOldest(ts []time.Time) []time.Time {
-	if len(ts) == 0 {
-		return ts
-	}
-	return ts[1:]
 }

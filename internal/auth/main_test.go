@@ -104,3 +104,13 @@ func assertKind(tb testing.TB, err error, kind errs.Kind, field string) {
 		tb.Fatalf("error %q is on field %q, want %q", err, errs.FieldOf(err), field)
 	}
 }
+
+// sessionFor starts a session for userID without checking a password, for
+// tests about what happens once someone is signed in.
+func (s *Store) sessionFor(ctx context.Context, userID int64) (*Session, error) {
+	hash, err := s.passwordHash(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	return s.createSession(ctx, userID, hash)
+}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pglinks/pglinks/internal/errs"
 )
@@ -53,10 +52,27 @@ func hashSessionID(id string) ([]byte, bool) {
 	return sum[:], true
 }
 
-// CreateSession starts a new session for userID. Call it on every sign-in,
-// never reuse an older id: that is what prevents session fixation. It also
-// sweeps expired sessions, so the table does not grow without bound.
-func (s *Store) CreateSession(ctx context.Context, userID int64) (_ *Session, rerr error) {
+// SignIn checks an email and password and starts a new session for the
+// user. Call it on every sign-in and never reuse an older session id: that
+// is what prevents session fixation.
+//
+// The password check is slow on purpose, and the password may be reset or
+// changed meanwhile. The session is stored only if the hash the password
+// matched is still the user's at that moment; otherwise the sign-in fails
+// as a wrong password would, since the password typed is no longer valid.
+func (s *Store) SignIn(ctx context.Context, email, password string) (*Session, error) {
+	u, hash, err := s.authenticate(ctx, email, password)
+	if err != nil {
+		return nil, err
+	}
+	runHook(s.hooks.afterVerify)
+	return s.createSession(ctx, u.ID, hash)
+}
+
+// createSession starts a session for userID if its password hash is still
+// verifiedHash. It also sweeps expired sessions, so the table does not grow
+// without bound.
+func (s *Store) createSession(ctx context.Context, userID int64, verifiedHash string) (_ *Session, rerr error) {
 	ctx, end := s.call(ctx, &rerr)
 	defer end()
 	now := s.now()
@@ -74,15 +90,25 @@ func (s *Store) CreateSession(ctx context.Context, userID int64) (_ *Session, re
 		now.Add(-s.IdleTimeout), now.Add(-s.AbsoluteTimeout)); err != nil {
 		return nil, fmt.Errorf("auth: sweep sessions: %w", err)
 	}
-	_, err = tx.Exec(ctx,
-		`INSERT INTO pglinks.sessions (id_hash, user_id, csrf_token, created_at, last_seen_at)
-		 VALUES ($1, $2, $3, $4, $4)`, idHash, userID, sess.CSRFToken, now)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
-		return nil, errs.E(errs.NotFound, "No such user.")
-	}
+	// FOR SHARE, not only the comparison: a reset whose transaction is
+	// still open has already ended the user's sessions but not yet
+	// committed its new hash, so this statement's snapshot still sees the
+	// old one. The lock waits for that reset and then compares with the
+	// hash it committed; a reset that comes later waits for this session
+	// to commit and ends it.
+	tag, err := tx.Exec(ctx,
+		`WITH u AS (
+			SELECT id FROM pglinks.users WHERE id = $2 AND password_hash = $5 FOR SHARE
+		)
+		INSERT INTO pglinks.sessions (id_hash, user_id, csrf_token, created_at, last_seen_at)
+		SELECT $1, u.id, $3, $4, $4 FROM u`, idHash, userID, sess.CSRFToken, now, verifiedHash)
 	if err != nil {
 		return nil, fmt.Errorf("auth: create session: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		// The password was changed or reset, or the user removed,
+		// since the password was checked.
+		return nil, errInvalidCredentials()
 	}
 	u, err := scanUser(tx.QueryRow(ctx, "SELECT "+userColumns+" FROM pglinks.users WHERE id = $1", userID))
 	if err != nil {

@@ -16,7 +16,7 @@ func TestCreateSession(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
 		s, clk := mustOpen(t)
 		ada := mustAddUser(t, s, "ada@example.com", RoleAdmin)
-		sess, err := s.CreateSession(ctx, ada.ID)
+		sess, err := s.sessionFor(ctx, ada.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -30,7 +30,7 @@ func TestCreateSession(t *testing.T) {
 		if sess.User.ID != ada.ID || sess.User.Role != RoleAdmin || !sess.CreatedAt.Equal(clk.Now()) {
 			t.Fatalf("got %+v", sess)
 		}
-		other, _ := s.CreateSession(ctx, ada.ID)
+		other, _ := s.sessionFor(ctx, ada.ID)
 		if other.ID == sess.ID || other.CSRFToken == sess.CSRFToken {
 			t.Fatal("two sessions share an id or token")
 		}
@@ -39,7 +39,7 @@ func TestCreateSession(t *testing.T) {
 	t.Run("StoresHashOnly", func(t *testing.T) {
 		s, _ := mustOpen(t)
 		ada := mustAddUser(t, s, "ada@example.com", RoleAdmin)
-		sess, _ := s.CreateSession(ctx, ada.ID)
+		sess, _ := s.sessionFor(ctx, ada.ID)
 		want := sha256.Sum256([]byte(sess.ID))
 		var stored []byte
 		if err := s.Pool().QueryRow(ctx, "SELECT id_hash FROM pglinks.sessions").Scan(&stored); err != nil {
@@ -57,18 +57,18 @@ func TestCreateSession(t *testing.T) {
 
 	t.Run("ErrUnknownUser", func(t *testing.T) {
 		s, _ := mustOpen(t)
-		_, err := s.CreateSession(ctx, 4242)
+		_, err := s.sessionFor(ctx, 4242)
 		assertKind(t, err, errs.NotFound, "")
 	})
 
 	t.Run("SweepsExpired", func(t *testing.T) {
 		s, clk := mustOpen(t)
 		ada := mustAddUser(t, s, "ada@example.com", RoleAdmin)
-		if _, err := s.CreateSession(ctx, ada.ID); err != nil {
+		if _, err := s.sessionFor(ctx, ada.ID); err != nil {
 			t.Fatal(err)
 		}
 		clk.Advance(s.IdleTimeout + time.Minute)
-		if _, err := s.CreateSession(ctx, ada.ID); err != nil {
+		if _, err := s.sessionFor(ctx, ada.ID); err != nil {
 			t.Fatal(err)
 		}
 		var n int
@@ -84,7 +84,7 @@ func TestLookupSession(t *testing.T) {
 	setup := func(t *testing.T) (*Store, *fakeClock, *Session) {
 		s, clk := mustOpen(t)
 		ada := mustAddUser(t, s, "ada@example.com", RoleAdmin)
-		sess, err := s.CreateSession(ctx, ada.ID)
+		sess, err := s.sessionFor(ctx, ada.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,7 +160,7 @@ func TestLookupSession(t *testing.T) {
 	t.Run("RoleChangeReflected", func(t *testing.T) {
 		s, _, _ := setup(t)
 		bob := mustAddUser(t, s, "bob@example.com", RoleViewer)
-		sess, _ := s.CreateSession(ctx, bob.ID)
+		sess, _ := s.sessionFor(ctx, bob.ID)
 		if err := s.SetRole(ctx, "bob@example.com", RoleAdmin); err != nil {
 			t.Fatal(err)
 		}
@@ -177,8 +177,8 @@ func TestDeleteSession(t *testing.T) {
 	ada := mustAddUser(t, s, "ada@example.com", RoleAdmin)
 
 	t.Run("OK", func(t *testing.T) {
-		sess, _ := s.CreateSession(ctx, ada.ID)
-		other, _ := s.CreateSession(ctx, ada.ID)
+		sess, _ := s.sessionFor(ctx, ada.ID)
+		other, _ := s.sessionFor(ctx, ada.ID)
 		if err := s.DeleteSession(ctx, sess.ID); err != nil {
 			t.Fatal(err)
 		}
@@ -197,8 +197,8 @@ func TestDeleteSession(t *testing.T) {
 	})
 
 	t.Run("AllOfUser", func(t *testing.T) {
-		a, _ := s.CreateSession(ctx, ada.ID)
-		b, _ := s.CreateSession(ctx, ada.ID)
+		a, _ := s.sessionFor(ctx, ada.ID)
+		b, _ := s.sessionFor(ctx, ada.ID)
 		if err := s.DeleteUserSessions(ctx, ada.ID); err != nil {
 			t.Fatal(err)
 		}

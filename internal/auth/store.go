@@ -37,8 +37,26 @@ type Store struct {
 	// DefaultCallTimeout).
 	CallTimeout time.Duration
 
-	pool *pgxpool.Pool
-	now  func() time.Time // replaced in tests to travel in time
+	pool  *pgxpool.Pool
+	now   func() time.Time // replaced in tests to travel in time
+	hooks testHooks
+}
+
+// testHooks let a test pause a call between two of its steps, to run a
+// race in a chosen order instead of hoping for it. All nil outside tests.
+type testHooks struct {
+	// afterVerify runs once a password was checked against the stored
+	// hash, before anything is written (SignIn, ChangeOwnPassword).
+	afterVerify func()
+	// beforePasswordCommit runs inside a password change's or reset's
+	// transaction, after its writes and before its commit.
+	beforePasswordCommit func()
+}
+
+func runHook(f func()) {
+	if f != nil {
+		f()
+	}
 }
 
 // Open connects to the state database and brings its schema up to date.

@@ -209,7 +209,9 @@ func (s *Store) SetRole(ctx context.Context, email string, role Role) (rerr erro
 }
 
 // SetPassword replaces a user's password and ends all their sessions, since
-// a password change usually means the old one leaked.
+// a password change usually means the old one leaked. Both happen in one
+// transaction: no session of the user outlives the new hash, so a session
+// racing the reset cannot change the password after it.
 func (s *Store) SetPassword(ctx context.Context, email, password string) error {
 	email = normalizeEmail(email)
 	if err := validatePassword(password); err != nil {
@@ -242,6 +244,7 @@ func (s *Store) storePassword(ctx context.Context, email, hash string) (rerr err
 	if _, err := tx.Exec(ctx, "DELETE FROM pglinks.sessions WHERE user_id = $1", u.ID); err != nil {
 		return fmt.Errorf("auth: end sessions of %s: %w", email, err)
 	}
+	runHook(s.hooks.beforePasswordCommit)
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("auth: set password of %s: commit: %w", email, err)
 	}
@@ -278,27 +281,41 @@ func ensureOtherAdmin(ctx context.Context, tx pgx.Tx, verb string) error {
 
 // Authenticate checks an email and password. Unknown email and wrong password
 // give the same error and cost the same hash, so neither the message nor the
-// timing tells which accounts exist.
+// timing tells which accounts exist. Sign-ins use SignIn, which also starts
+// the session.
 func (s *Store) Authenticate(ctx context.Context, email, password string) (*User, error) {
-	fail := errs.E(errs.Unauthorized, "Invalid email or password.")
+	u, _, err := s.authenticate(ctx, email, password)
+	return u, err
+}
+
+// errInvalidCredentials is the one answer to a sign-in that fails for a
+// reason the user could act on by typing something else.
+func errInvalidCredentials() error {
+	return errs.E(errs.Unauthorized, "Invalid email or password.")
+}
+
+// authenticate is Authenticate, also returning the stored hash the password
+// matched, so that what follows can insist it is still the user's.
+func (s *Store) authenticate(ctx context.Context, email, password string) (*User, string, error) {
 	email = normalizeEmail(email)
 	u, hash, found, err := s.credentials(ctx, email)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
+	verifyAgainst := hash
 	if !found || len(password) > MaxPasswordLength {
-		hash = dummyHash()
+		verifyAgainst = dummyHash()
 	}
-	ok, err := verifyPassword(ctx, password, hash)
+	ok, err := verifyPassword(ctx, password, verifyAgainst)
 	if err != nil {
 		// Waiting for a hashing slot ended (busy server, or the request
 		// went away): the password was not checked.
-		return nil, errs.Wrap(errs.Unavailable, err, "Sign-in is busy right now; the password was not checked. Try again in a moment.")
+		return nil, "", errs.Wrap(errs.Unavailable, err, "Sign-in is busy right now; the password was not checked. Try again in a moment.")
 	}
 	if !found || !ok || len(password) > MaxPasswordLength {
-		return nil, fail
+		return nil, "", errInvalidCredentials()
 	}
-	return u, nil
+	return u, hash, nil
 }
 
 // credentials reads an account's password hash; found is false for an

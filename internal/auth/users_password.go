@@ -22,7 +22,10 @@ func (s *Store) RecordSignIn(ctx context.Context, userID int64) (rerr error) {
 
 // ChangeOwnPassword replaces a user's password after checking the current
 // one. Every other session of the user ends; keepSessionID (the one making
-// the change) stays signed in.
+// the change) stays signed in. The change applies only if the hash the
+// current password matched is still the user's: if an admin reset the
+// password meanwhile (which also ended this session), the reset stands and
+// the change is refused.
 func (s *Store) ChangeOwnPassword(ctx context.Context, userID int64, current, next, keepSessionID string) error {
 	hash, err := s.passwordHash(ctx, userID)
 	if err != nil {
@@ -48,7 +51,8 @@ func (s *Store) ChangeOwnPassword(ctx context.Context, userID int64, current, ne
 	if err != nil {
 		return err
 	}
-	return s.replacePassword(ctx, userID, newHash, keepSessionID)
+	runHook(s.hooks.afterVerify)
+	return s.replacePassword(ctx, userID, hash, newHash, keepSessionID)
 }
 
 func (s *Store) passwordHash(ctx context.Context, userID int64) (_ string, rerr error) {
@@ -65,9 +69,9 @@ func (s *Store) passwordHash(ctx context.Context, userID int64) (_ string, rerr 
 	return hash, nil
 }
 
-// replacePassword stores a new hash and ends every session of the user
-// but keepSessionID.
-func (s *Store) replacePassword(ctx context.Context, userID int64, newHash, keepSessionID string) (rerr error) {
+// replacePassword stores a new hash in place of verifiedHash, compare and
+// swap, and ends every session of the user but keepSessionID.
+func (s *Store) replacePassword(ctx context.Context, userID int64, verifiedHash, newHash, keepSessionID string) (rerr error) {
 	ctx, end := s.call(ctx, &rerr)
 	defer end()
 	keep, _ := hashSessionID(keepSessionID)
@@ -76,13 +80,20 @@ func (s *Store) replacePassword(ctx context.Context, userID int64, newHash, keep
 		return fmt.Errorf("auth: change password: begin: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, "UPDATE pglinks.users SET password_hash = $2, updated_at = $3 WHERE id = $1",
-		userID, newHash, s.now()); err != nil {
+	// A reset still in progress holds the row: this waits for it, then
+	// compares with the hash it committed.
+	tag, err := tx.Exec(ctx, "UPDATE pglinks.users SET password_hash = $3, updated_at = $4 WHERE id = $1 AND password_hash = $2",
+		userID, verifiedHash, newHash, s.now())
+	if err != nil {
 		return fmt.Errorf("auth: change password: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return errs.E(errs.Conflict, "Your password was changed or reset while you were changing it, so this change was not made. If you are signed out, sign in with the new password.")
 	}
 	if _, err := tx.Exec(ctx, "DELETE FROM pglinks.sessions WHERE user_id = $1 AND id_hash IS DISTINCT FROM $2", userID, keep); err != nil {
 		return fmt.Errorf("auth: change password: end other sessions: %w", err)
 	}
+	runHook(s.hooks.beforePasswordCommit)
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("auth: change password: commit: %w", err)
 	}

@@ -32,11 +32,11 @@ func TestChangeOwnPassword(t *testing.T) {
 	ctx := context.Background()
 	s, _ := mustOpen(t)
 	u := mustAddUser(t, s, "a@example.com", RoleViewer)
-	keep, err := s.CreateSession(ctx, u.ID)
+	keep, err := s.sessionFor(ctx, u.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := s.CreateSession(ctx, u.ID)
+	other, err := s.sessionFor(ctx, u.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

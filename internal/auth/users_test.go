@@ -178,7 +178,7 @@ func TestRemoveUser(t *testing.T) {
 		s, _ := mustOpen(t)
 		mustAddUser(t, s, "ada@example.com", RoleAdmin)
 		bob := mustAddUser(t, s, "bob@example.com", RoleViewer)
-		sess, err := s.CreateSession(ctx, bob.ID)
+		sess, err := s.sessionFor(ctx, bob.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -295,7 +295,7 @@ func TestSetRole(t *testing.T) {
 		s, _ := mustOpen(t)
 		mustAddUser(t, s, "ada@example.com", RoleAdmin)
 		bob := mustAddUser(t, s, "bob@example.com", RoleAdmin)
-		sess, err := s.CreateSession(ctx, bob.ID)
+		sess, err := s.sessionFor(ctx, bob.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -321,7 +321,7 @@ func TestSetPassword(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
 		s, _ := mustOpen(t)
 		ada := mustAddUser(t, s, "ada@example.com", RoleAdmin)
-		sess, err := s.CreateSession(ctx, ada.ID)
+		sess, err := s.sessionFor(ctx, ada.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
