@@ -37,7 +37,7 @@ help: ## Show this help
 deps-demo: ## Install what the demo needs (PostgreSQL server binaries)
 	scripts/deps.sh demo
 
-deps-test: ## Install what the tests need (PostgreSQL, chromium, playwright driver)
+deps-test: ## Install what the tests need (PostgreSQL and its other majors, chromium, playwright driver)
 	scripts/deps.sh test
 
 generate: ## Generate Go code from templ files (views/*_templ.go)

@@ -9,12 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/demo"
 	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/pgversion"
 )
 
 const (
@@ -159,6 +161,19 @@ Press Ctrl-C to stop and remove everything.
 `, b.Files.envFile, b.Web, demoViewer)
 }
 
+// demoMajor reads PGLINKS_DEMO_PG, the PostgreSQL major the demo runs its
+// second cluster on; "" is 0, the default.
+func demoMajor(v string) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 10 || n > 99 {
+		return 0, fmt.Errorf("PGLINKS_DEMO_PG=%q is not a PostgreSQL major version: give one such as 18 (pglinks supports %d to %d)", v, pgversion.OldestSupported, pgversion.NewestSupported)
+	}
+	return n, nil
+}
+
 // runDemo starts throwaway clusters with sample data, an admin with a random
 // password (printed once), links to look at, and serves until ctx ends.
 // Everything it started is stopped and removed on the way out; a stop by
@@ -169,8 +184,12 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 	progress := func(msg string) {
 		fmt.Fprintf(stdout, "demo: %s (%.1fs)\n", msg, time.Since(started).Seconds())
 	}
+	major, err := demoMajor(os.Getenv("PGLINKS_DEMO_PG"))
+	if err != nil {
+		return err
+	}
 	progress("starting two throwaway PostgreSQL clusters with sample data")
-	env, err := demo.StartWithProgress(ctx, progress)
+	env, err := demo.StartWithProgress(ctx, demo.Options{Major: major}, progress)
 	if err != nil {
 		return err
 	}

@@ -132,3 +132,16 @@ func TestDemoAsPrinted(t *testing.T) {
 		t.Errorf("demo files left behind: %v", err)
 	}
 }
+
+func TestDemoMajor(t *testing.T) {
+	for v, want := range map[string]int{"": 0, "18": 18, "14": 14, "13": 13} {
+		if got, err := demoMajor(v); err != nil || got != want {
+			t.Errorf("demoMajor(%q) = %d, %v; want %d", v, got, err, want)
+		}
+	}
+	for _, v := range []string{"eighteen", "18.4", "9", "-1", " 18", "180"} {
+		if _, err := demoMajor(v); err == nil || !strings.Contains(err.Error(), "PGLINKS_DEMO_PG") || !strings.Contains(err.Error(), "14 to 18") {
+			t.Errorf("demoMajor(%q): err = %v, want one naming the variable and the supported range", v, err)
+		}
+	}
+}

@@ -7,13 +7,17 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/pgversion"
 )
 
 // TestDemoPath walks what the README asks a new user to try on the demo:
-// link shop into crm, list its foreign tables, query it, destroy it.
+// link shop into crm, list its foreign tables, query it, destroy it. It
+// runs the demo as PGLINKS_DEMO_PG does, crm's cluster on the newest
+// supported major, so the link and the subscription cross versions.
 func TestDemoPath(t *testing.T) {
 	ctx := context.Background()
-	env, svc := startDemo(t)
+	other := pgversion.NewestSupported
+	env, svc := startDemoWith(t, Options{Major: other})
 
 	checkDemoFleetScale(t, svc)
 	inv := svc.Inventory(ctx)
@@ -26,6 +30,9 @@ func TestDemoPath(t *testing.T) {
 			t.Fatalf("%s unreachable: %s", st.DB.ConfigVar, st.Error)
 		}
 		support[st.DB.ConfigVar] = st.Support.OK
+		if want := env.Clusters[0].Major(); st.DB.ConfigVar == "DATABASE_URL" && st.Support.Major() != want || st.DB.ConfigVar == "HEROKU_POSTGRESQL_ORANGE_URL" && st.Support.Major() != other {
+			t.Errorf("%s runs PostgreSQL %d", st.DB.ConfigVar, st.Support.Major())
+		}
 	}
 	if len(inv) != 6+len(Stores) || !support["DATABASE_URL"] || !support["HEROKU_POSTGRESQL_ORANGE_URL"] || support["HEROKU_POSTGRESQL_GRAY_URL"] {
 		t.Fatalf("demo fleet support = %v", support)

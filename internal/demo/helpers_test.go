@@ -14,8 +14,14 @@ import (
 // wires it. Everything is stopped when the test ends.
 func startDemo(t *testing.T) (*Env, *links.Service) {
 	t.Helper()
+	return startDemoWith(t, Options{})
+}
+
+// startDemoWith is startDemo with opts.
+func startDemoWith(t *testing.T, opts Options) (*Env, *links.Service) {
+	t.Helper()
 	ctx := context.Background()
-	env, err := Start(ctx)
+	env, err := StartWithProgress(ctx, opts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pglinks/pglinks/internal/connect"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/pgversion"
 )
 
 // Link is a data link as read back from a local database's catalog.
@@ -50,7 +51,17 @@ type Support struct {
 	Role          string
 	Superuser     bool
 	ServerVersion string
+	// VersionNum is server_version_num (150018 for 15.18): cards show the
+	// major, and catalog reads that differ by version choose by it.
+	VersionNum int
 }
+
+// Major is the server's PostgreSQL major version (0 when not read).
+func (s Support) Major() int { return pgversion.Major(s.VersionNum) }
+
+// VersionNote says what pglinks supports on a server outside the tested
+// range; "" on a supported one.
+func (s Support) VersionNote() string { return pgversion.Note(s.VersionNum) }
 
 // DatabaseStatus is one card of the inventory.
 type DatabaseStatus struct {
@@ -133,7 +144,7 @@ func (s *Service) readStatus(ctx context.Context, d *Database, recs map[string]L
 		installed, available, usage, canCreate, maybeConnect bool
 		cands                                                []candidateLink
 	)
-	err = conn.QueryRow(ctx, sqlStatus).Scan(&sup.Role, &sup.Superuser, &installed, &available, &usage, &canCreate, &sup.ServerVersion, &maybeConnect, &cands)
+	err = conn.QueryRow(ctx, sqlStatus).Scan(&sup.Role, &sup.Superuser, &installed, &available, &usage, &canCreate, &sup.ServerVersion, &sup.VersionNum, &maybeConnect, &cands)
 	if err != nil {
 		if isTimeout(err) {
 			// It accepted the connection, then did not answer.

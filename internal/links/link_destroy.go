@@ -292,7 +292,7 @@ func cascadeDependents(ctx context.Context, tx pgx.Tx, name string) ([]Dependent
 		tx.Exec(ctx, "ROLLBACK TO SAVEPOINT pglinks_plan")
 		return nil, err
 	}
-	after, err := cascadeKeys(ctx, tx)
+	after, err := cascadeKeysAfter(ctx, tx, before)
 	if err != nil {
 		return nil, err
 	}
@@ -347,6 +347,40 @@ func cascadeKeys(ctx context.Context, tx pgx.Tx) (map[objKey]bool, error) {
 	})
 	return keys, err
 }
+
+// cascadeKeysAfter is cascadeKeys run after a drop, plus the columns of
+// before that are still there: a column is in pg_depend only while
+// something refers to it (its default, for one), so a column whose default
+// the drop took leaves pg_depend without being dropped itself.
+func cascadeKeysAfter(ctx context.Context, tx pgx.Tx, before map[objKey]bool) (map[objKey]bool, error) {
+	after, err := cascadeKeys(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	var rels []uint32
+	var nums []int32
+	for k := range before {
+		if k.class == pgClassOID && k.sub > 0 && !after[k] {
+			rels, nums = append(rels, k.obj), append(nums, k.sub)
+		}
+	}
+	if len(rels) == 0 {
+		return after, nil
+	}
+	err = collectRows(ctx, tx, `SELECT a.attrelid, a.attnum FROM unnest($1::oid[], $2::int2[]) AS u(rel, num)
+		JOIN pg_attribute a ON a.attrelid = u.rel AND a.attnum = u.num WHERE NOT a.attisdropped`, []any{rels, nums}, func(r pgx.Rows) error {
+		k := objKey{class: pgClassOID}
+		var num int16
+		err := r.Scan(&k.obj, &num)
+		k.sub = int32(num)
+		after[k] = true
+		return err
+	})
+	return after, err
+}
+
+// pgClassOID is pg_class's own oid, fixed in every PostgreSQL.
+const pgClassOID = 1259
 
 func fingerprint(deps []Dependent) string {
 	h := sha256.New()

@@ -292,7 +292,7 @@ func (s *Service) refreshDependents(ctx context.Context, tx pgx.Tx, name string,
 			return nil
 		}
 	}
-	after, err := cascadeKeys(ctx, tx)
+	after, err := cascadeKeysAfter(ctx, tx, before)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pglinks/pglinks/internal/errs"
 	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/pgversion"
 )
 
 // Overview reads every fleet database, overviewWorkers at a time and each
@@ -113,6 +114,13 @@ func readErr(err error) string {
 }
 
 func (s *Service) readSubscriptions(ctx context.Context, c *pgx.Conn, r *Database) error {
+	if !r.Superuser && !pgversion.AtLeast(r.Version, 14) {
+		// Before 14, PUBLIC may not read pg_subscription.oid, which every
+		// read below joins on.
+		r.Notes = append(r.Notes, fmt.Sprintf("Subscriptions are not listed: on PostgreSQL %s only superusers may read them, and role %s is not one.", pgversion.Label(r.Version), r.Role))
+		r.ManageReason = fmt.Sprintf("changing subscriptions needs a superuser on PostgreSQL %s; role %s is not one", pgversion.Label(r.Version), r.Role)
+		return nil
+	}
 	var readable bool
 	if err := c.QueryRow(ctx, `SELECT has_column_privilege('pg_catalog.pg_subscription', 'subconninfo', 'SELECT')`).Scan(&readable); err != nil {
 		return err
@@ -121,7 +129,8 @@ func (s *Service) readSubscriptions(ctx context.Context, c *pgx.Conn, r *Databas
 	if readable {
 		conninfo = "s.subconninfo"
 	}
-	// Only columns every version since 10 has, and granted to PUBLIC.
+	// Only columns every version since 10 has, and granted to PUBLIC from
+	// 14 on.
 	rows, err := c.Query(ctx, `SELECT s.oid, s.subname::text, pg_get_userbyid(s.subowner)::text, s.subenabled,
 		coalesce(s.subslotname::text, ''), s.subpublications::text[], `+conninfo+`,
 		pg_has_role(s.subowner, 'USAGE')
