@@ -61,7 +61,7 @@ typedef struct RedisScan
 	char		cursor[32];
 	char	   *pattern;		/* MATCH pattern, NULL for all keys */
 	HTAB	   *seen;
-	int64		scanned;
+	int64		scanned;		/* keys of SCAN read so far */
 
 	KeyBytes   *keys;			/* keys waiting to be read */
 	int			nkeys;
@@ -284,9 +284,7 @@ scan_page(RedisScan *st)
 	{
 		if (!is_string(keys->element[i]))
 			unexpected(st, "SCAN");
-		if (queue_key(st, keys->element[i]->str, keys->element[i]->len) &&
-			++st->scanned > t->max_keys)
-			too_many_keys(st, "SCAN found");
+		(void) queue_key(st, keys->element[i]->str, keys->element[i]->len);
 	}
 }
 
@@ -306,6 +304,19 @@ fetch_batch(RedisScan *st)
 	int			n = Min(t->batch_size, st->nkeys - st->key_pos);
 	KeyBytes   *keys = &st->keys[st->key_pos];
 	RedisReply **replies;
+
+	/*
+	 * The cap counts keys as they are read, so a scan that stops early (a
+	 * LIMIT) never trips it, and one that would read key max_keys + 1 stops
+	 * before it does.
+	 */
+	if (st->source == RK_SCAN)
+	{
+		if (st->scanned >= t->max_keys)
+			too_many_keys(st, "SCAN found");
+		n = (int) Min(n, t->max_keys - st->scanned);
+		st->scanned += n;
+	}
 
 	redis_request_reset(&st->req);
 	if (t->type == RT_STRING)
