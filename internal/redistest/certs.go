@@ -15,9 +15,9 @@ import (
 )
 
 // writeCertificates makes a CA and a server certificate it signs, valid for
-// 127.0.0.1, ::1 and localhost for a day, into s.Dir (ca.crt, server.crt,
+// hosts (names or IP addresses) for a day, into s.Dir (ca.crt, server.crt,
 // server.key). The keys never leave the directory, which Stop removes.
-func (s *Server) writeCertificates() error {
+func (s *Server) writeCertificates(hosts []string) error {
 	now := time.Now()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -52,8 +52,13 @@ func (s *Server) writeCertificates() error {
 		NotAfter:     now.Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {

@@ -29,6 +29,9 @@ type Options struct {
 	// 127.0.0.1 and localhost signed by a CA made for this server
 	// (Server.CAFile); clients are not asked for certificates.
 	TLS bool
+	// CertHosts are the names and IP addresses the server certificate is
+	// for; default 127.0.0.1, ::1 and localhost.
+	CertHosts []string
 	// Args are more redis-server arguments, e.g. "--requirepass", "secret".
 	Args []string
 }
@@ -42,6 +45,8 @@ type Server struct {
 	// certificate, and CAPEM its contents; empty without TLS.
 	CAFile string
 	CAPEM  string
+
+	certHosts []string
 
 	cmd      *exec.Cmd
 	exited   chan struct{}
@@ -75,7 +80,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	if opts.TLS {
-		if err := s.writeCertificates(); err != nil {
+		hosts := opts.CertHosts
+		if len(hosts) == 0 {
+			hosts = []string{"127.0.0.1", "::1", "localhost"}
+		}
+		s.certHosts = hosts
+		if err := s.writeCertificates(hosts); err != nil {
 			os.RemoveAll(s.Dir)
 			return nil, err
 		}
@@ -174,7 +184,8 @@ func (s *Server) TLSConfig() *tls.Config {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM([]byte(s.CAPEM))
-	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	// Clients dial 127.0.0.1; verify against the certificate's first host.
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, ServerName: s.certHosts[0]}
 }
 
 // Dial opens a client connection (TLS when the server is TLS-only); opts.TLS

@@ -254,7 +254,7 @@ errno_text(int e, const char *if_zero)
  */
 static void
 conn_wait(RedisConn *c, uint32 events, TimestampTz deadline,
-		  const char *awaited, const char *option, int option_ms)
+		  const char *awaited, const char *option, int option_ms, const char *hint)
 {
 	for (;;)
 	{
@@ -268,7 +268,7 @@ conn_wait(RedisConn *c, uint32 events, TimestampTz deadline,
 			conn_error(c, ERRCODE_CONNECTION_FAILURE,
 					   psprintf("Redis at %s did not %s within %s (%s)",
 								c->endpoint, awaited, seconds(option_ms), option),
-					   NULL, NULL);
+					   NULL, hint);
 		if (c->sock_events != events)
 		{
 			ModifyWaitEvent(c->wes, c->sock_pos, events, NULL);
@@ -333,6 +333,9 @@ conn_send(RedisConn *c, const char *data, size_t len, uint32 *wait_for)
 	return 0;					/* not reached */
 }
 
+/* A TLS port drops a client that speaks plain RESP to it. */
+#define PLAIN_TO_TLS_HINT "If Redis listens for TLS there, set the server option tls 'true'."
+
 static ssize_t
 conn_recv(RedisConn *c, char *buf, size_t len, uint32 *wait_for)
 {
@@ -371,7 +374,7 @@ conn_recv(RedisConn *c, char *buf, size_t len, uint32 *wait_for)
 		if (n == 0)
 			conn_error(c, ERRCODE_CONNECTION_FAILURE,
 					   psprintf("Redis at %s closed the connection", c->endpoint), NULL,
-					   c->tls ? NULL : "If it listens for TLS only, set the server option tls 'true'.");
+					   PLAIN_TO_TLS_HINT);
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 		{
 			*wait_for = WL_SOCKET_READABLE;
@@ -380,7 +383,7 @@ conn_recv(RedisConn *c, char *buf, size_t len, uint32 *wait_for)
 		conn_error(c, ERRCODE_CONNECTION_FAILURE,
 				   psprintf("could not read from Redis at %s: %s", c->endpoint,
 							errno_text(errno, "error")),
-				   NULL, NULL);
+				   NULL, PLAIN_TO_TLS_HINT);
 	}
 	return 0;					/* not reached */
 }
@@ -416,7 +419,7 @@ exchange(RedisConn *c, RedisRequest *req, MemoryContext cxt, TimestampTz deadlin
 		if (n > 0)
 			off += n;
 		else
-			conn_wait(c, wait_for, deadline, awaited, option, option_ms);
+			conn_wait(c, wait_for, deadline, awaited, option, option_ms, NULL);
 	}
 
 	redis_reader_set_context(cxt);
@@ -441,7 +444,7 @@ exchange(RedisConn *c, RedisRequest *req, MemoryContext cxt, TimestampTz deadlin
 		n = conn_recv(c, buf, READ_CHUNK, &wait_for);
 		if (n == 0)
 		{
-			conn_wait(c, wait_for, deadline, awaited, option, option_ms);
+			conn_wait(c, wait_for, deadline, awaited, option, option_ms, NULL);
 			continue;
 		}
 		received += n;
@@ -586,7 +589,7 @@ tcp_connect(RedisConn *c, const RedisServerOptions *o, TimestampTz deadline)
 			PG_TRY();
 			{
 				conn_wait(c, WL_SOCKET_WRITEABLE, deadline, "accept the connection",
-						  "connect_timeout", o->connect_timeout_ms);
+						  "connect_timeout", o->connect_timeout_ms, NULL);
 			}
 			PG_CATCH();
 			{
@@ -693,7 +696,8 @@ tls_handshake(RedisConn *c, const RedisServerOptions *o, TimestampTz deadline)
 		{
 			conn_wait(c, err == SSL_ERROR_WANT_READ ? WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE,
 					  deadline, "complete the TLS handshake", "connect_timeout",
-					  o->connect_timeout_ms);
+					  o->connect_timeout_ms,
+					  "A port without TLS waits for more; check that port is the TLS port of Redis (tls-port).");
 			continue;
 		}
 		if (o->tls_verify && SSL_get_verify_result(c->ssl) != X509_V_OK)
