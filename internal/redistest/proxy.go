@@ -23,6 +23,7 @@ type Proxy struct {
 
 	mu        sync.Mutex
 	rewrite   func(cmd []string, reply any) any
+	raw       func(cmd []string) []byte
 	stallName string // stall when a connection sends its stallAt-th command of this name
 	stallAt   int
 	stalled   int
@@ -50,6 +51,15 @@ func (p *Proxy) Rewrite(f func(cmd []string, reply any) any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.rewrite = f
+}
+
+// RewriteRaw makes the proxy answer with f's bytes instead of the server's
+// reply when f returns some (nil: the reply as usual), to send what no
+// Redis would: malformed or absurd RESP.
+func (p *Proxy) RewriteRaw(f func(cmd []string) []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.raw = f
 }
 
 // StallAt makes a connection stop answering when it sends its n-th command
@@ -126,7 +136,7 @@ func (p *Proxy) serve(client net.Conn) {
 		if stall {
 			p.stalled++
 		}
-		rewrite := p.rewrite
+		rewrite, raw := p.rewrite, p.raw
 		p.mu.Unlock()
 		if stall {
 			// Hold both sides open until the client or Close ends them.
@@ -149,6 +159,14 @@ func (p *Proxy) serve(client net.Conn) {
 			return
 		}
 		cmd[0] = name
+		if raw != nil {
+			if b := raw(cmd); b != nil {
+				if _, err := client.Write(b); err != nil {
+					return
+				}
+				continue
+			}
+		}
 		if rewrite != nil {
 			reply = rewrite(cmd, reply)
 		}

@@ -431,9 +431,11 @@ exchange(RedisConn *c, RedisRequest *req, MemoryContext cxt, TimestampTz deadlin
 
 		if (redisReaderGetReply(c->reader, &reply) != REDIS_OK)
 		{
+			const char *why = redis_reader_refusal();
+
 			conn_error(c, ERRCODE_PROTOCOL_VIOLATION,
 					   psprintf("could not read the reply of Redis at %s to %s: %s",
-								c->endpoint, req->first, c->reader->errstr),
+								c->endpoint, req->first, why ? why : c->reader->errstr),
 					   NULL, NULL);
 		}
 		if (reply != NULL)

@@ -123,6 +123,7 @@ typedef struct RedisReply
 struct redisReader;
 extern struct redisReader *redis_reader_create(void);
 extern void redis_reader_set_context(MemoryContext cxt);
+extern const char *redis_reader_refusal(void);
 
 /* ---- connections and commands (conn.c) ---- */
 

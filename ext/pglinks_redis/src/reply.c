@@ -19,10 +19,20 @@
 
 static MemoryContext reply_cxt = NULL;
 
+/* Why a reply was refused, when it was for its size rather than memory. */
+static char refusal[128];
+
 void
 redis_reader_set_context(MemoryContext cxt)
 {
 	reply_cxt = cxt;
+	refusal[0] = '\0';
+}
+
+const char *
+redis_reader_refusal(void)
+{
+	return refusal[0] ? refusal : NULL;
 }
 
 static void *
@@ -73,7 +83,11 @@ create_array(const redisReadTask *task, int elements)
 	RedisReply *r;
 
 	if (elements < 0 || elements > MAX_ARRAY_ELEMENTS)
+	{
+		snprintf(refusal, sizeof(refusal),
+				 "an array of %d elements is more than any reply this wrapper asks for", elements);
 		return NULL;
+	}
 	r = reply_alloc(sizeof(RedisReply));
 	if (r == NULL)
 		return NULL;
