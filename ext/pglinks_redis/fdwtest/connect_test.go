@@ -1,12 +1,14 @@
 package fdwtest
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/pglinks/pglinks/internal/pgtest"
+	"github.com/pglinks/pglinks/internal/redistest"
 )
 
 // pglinks_redis_ping answers with what Redis says about itself, over a fresh
@@ -126,4 +128,59 @@ func TestOptions(t *testing.T) {
 			t.Errorf("got %s %q", pe.Code, pe.Message)
 		}
 	})
+}
+
+// A session's cached connection follows ALTER SERVER and ALTER USER
+// MAPPING at once (a moved Redis, a rotated password), and two scans of one
+// server in one statement share it without mixing their replies.
+func TestConnectionFollowsChanges(t *testing.T) {
+	ctx := context.Background()
+	conn, _ := newDB(t)
+	flush(t, plain)
+	redisDo(t, plain, "SET", "where", "plain")
+	other, err := redistest.Start(ctx, redistest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Stop()
+	redisDo(t, other, "SET", "where", "other")
+	if err := other.AddUser(ctx, "app", "first-pw", true); err != nil {
+		t.Fatal(err)
+	}
+
+	createServer(t, conn, "r", plain, "", "")
+	mustExec(t, conn, "CREATE FOREIGN TABLE t (key text, value text) SERVER r OPTIONS (type 'string')")
+	if got := one(t, conn, "SELECT value FROM t WHERE key = 'where'"); got != "plain" {
+		t.Fatalf("before: %q", got)
+	}
+	mustExec(t, conn, fmt.Sprintf("ALTER SERVER r OPTIONS (SET port '%d')", other.Port))
+	mustExec(t, conn, "ALTER USER MAPPING FOR CURRENT_USER SERVER r OPTIONS (ADD user 'app', ADD password 'first-pw')")
+	if got := one(t, conn, "SELECT value FROM t WHERE key = 'where'"); got != "other" {
+		t.Errorf("after ALTER SERVER: %q", got)
+	}
+	if _, err := other.Do(ctx, "ACL", "SETUSER", "app", "resetpass", ">second-pw"); err != nil {
+		t.Fatal(err)
+	}
+	// The open connection stays authenticated, as Redis keeps it; the new
+	// password takes effect with the mapping.
+	mustExec(t, conn, "ALTER USER MAPPING FOR CURRENT_USER SERVER r OPTIONS (SET password 'second-pw')")
+	if got := one(t, conn, "SELECT value FROM t WHERE key = 'where'"); got != "other" {
+		t.Errorf("after the rotation: %q", got)
+	}
+	mustExec(t, conn, "ALTER USER MAPPING FOR CURRENT_USER SERVER r OPTIONS (SET password 'first-pw')")
+	if pe := pgError(t, conn, "SELECT value FROM t WHERE key = 'where'"); pe.Code != "28P01" {
+		t.Errorf("an old password: %s %q", pe.Code, pe.Message)
+	}
+
+	mustExec(t, conn, "ALTER USER MAPPING FOR CURRENT_USER SERVER r OPTIONS (SET password 'second-pw')")
+	seed(t, other, "n:", 500, func(i int) string { return strconv.Itoa(i) })
+	// The outer SCAN's pages and the inner GETs alternate on one connection.
+	const selfJoin = "SELECT count(*) FROM t a JOIN t b ON b.key = a.key WHERE a.key LIKE 'n:%' AND b.value = a.value"
+	if plan := explain(t, conn, selfJoin); !strings.Contains(plan, "GET (1 key per execution)") || !strings.Contains(plan, "SCAN COUNT") {
+		t.Errorf("self-join plan:\n%s", plan)
+	}
+	mustExec(t, conn, "ALTER FOREIGN TABLE t OPTIONS (ADD scan_count '50', ADD batch_size '7')")
+	if got := one(t, conn, selfJoin); got != "500" {
+		t.Errorf("self-join: %s rows", got)
+	}
 }

@@ -59,6 +59,7 @@ struct RedisConn
 	bool		tls_verify;
 	char	   *endpoint;		/* "host:port", for messages */
 	int			command_timeout_ms;
+	char		inbuf[READ_CHUNK];
 };
 
 typedef struct ConnKey
@@ -253,8 +254,8 @@ errno_text(int e, const char *if_zero)
  * option that bounds it).
  */
 static void
-conn_wait(RedisConn *c, uint32 events, TimestampTz deadline,
-		  const char *awaited, const char *option, int option_ms, const char *hint)
+conn_wait(RedisConn *c, uint32 events, TimestampTz deadline, const char *awaited,
+		  const RedisRequest *req, const char *option, int option_ms, const char *hint)
 {
 	for (;;)
 	{
@@ -265,10 +266,15 @@ conn_wait(RedisConn *c, uint32 events, TimestampTz deadline,
 		CHECK_FOR_INTERRUPTS();
 		timeout_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
 		if (timeout_ms <= 0)
+		{
+			if (req != NULL)
+				awaited = psprintf("answer %s%s", req->first,
+								   req->ncommands > 1 ? psprintf(" (%d commands)", req->ncommands) : "");
 			conn_error(c, ERRCODE_CONNECTION_FAILURE,
 					   psprintf("Redis at %s did not %s within %s (%s)",
 								c->endpoint, awaited, seconds(option_ms), option),
 					   NULL, hint);
+		}
 		if (c->sock_events != events)
 		{
 			ModifyWaitEvent(c->wes, c->sock_pos, events, NULL);
@@ -395,10 +401,8 @@ exchange(RedisConn *c, RedisRequest *req, MemoryContext cxt, TimestampTz deadlin
 		 const char *option, int option_ms)
 {
 	RedisReply **replies;
-	char	   *buf;
 	size_t		off = 0,
 				received = 0;
-	char	   *awaited;
 	int			got = 0;
 
 	if (c->sock == PGINVALID_SOCKET)
@@ -406,9 +410,6 @@ exchange(RedisConn *c, RedisRequest *req, MemoryContext cxt, TimestampTz deadlin
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("the connection to Redis at %s was closed", c->endpoint)));
 	replies = MemoryContextAllocZero(cxt, sizeof(RedisReply *) * req->ncommands);
-	awaited = psprintf("answer %s%s", req->first,
-					   req->ncommands > 1 ? psprintf(" (%d commands)", req->ncommands) : "");
-	buf = palloc(READ_CHUNK);
 
 	c->busy = true;
 	while (off < req->buf.len)
@@ -419,7 +420,7 @@ exchange(RedisConn *c, RedisRequest *req, MemoryContext cxt, TimestampTz deadlin
 		if (n > 0)
 			off += n;
 		else
-			conn_wait(c, wait_for, deadline, awaited, option, option_ms, NULL);
+			conn_wait(c, wait_for, deadline, NULL, req, option, option_ms, NULL);
 	}
 
 	redis_reader_set_context(cxt);
@@ -443,10 +444,10 @@ exchange(RedisConn *c, RedisRequest *req, MemoryContext cxt, TimestampTz deadlin
 			replies[got++] = reply;
 			continue;
 		}
-		n = conn_recv(c, buf, READ_CHUNK, &wait_for);
+		n = conn_recv(c, c->inbuf, READ_CHUNK, &wait_for);
 		if (n == 0)
 		{
-			conn_wait(c, wait_for, deadline, awaited, option, option_ms, NULL);
+			conn_wait(c, wait_for, deadline, NULL, req, option, option_ms, NULL);
 			continue;
 		}
 		received += n;
@@ -455,7 +456,7 @@ exchange(RedisConn *c, RedisRequest *req, MemoryContext cxt, TimestampTz deadlin
 					   psprintf("Redis at %s sent more than 1 GB in answer to %s",
 								c->endpoint, req->first),
 					   NULL, "Lower the option batch_size so fewer large values come at once.");
-		if (redisReaderFeed(c->reader, buf, n) != REDIS_OK)
+		if (redisReaderFeed(c->reader, c->inbuf, n) != REDIS_OK)
 			conn_error(c, ERRCODE_PROTOCOL_VIOLATION,
 					   psprintf("could not read the reply of Redis at %s: %s",
 								c->endpoint, c->reader->errstr),
@@ -463,7 +464,6 @@ exchange(RedisConn *c, RedisRequest *req, MemoryContext cxt, TimestampTz deadlin
 	}
 	redis_reader_set_context(NULL);
 	c->busy = false;
-	pfree(buf);
 	return replies;
 }
 
@@ -590,7 +590,7 @@ tcp_connect(RedisConn *c, const RedisServerOptions *o, TimestampTz deadline)
 			}
 			PG_TRY();
 			{
-				conn_wait(c, WL_SOCKET_WRITEABLE, deadline, "accept the connection",
+				conn_wait(c, WL_SOCKET_WRITEABLE, deadline, "accept the connection", NULL,
 						  "connect_timeout", o->connect_timeout_ms, NULL);
 			}
 			PG_CATCH();
@@ -697,7 +697,7 @@ tls_handshake(RedisConn *c, const RedisServerOptions *o, TimestampTz deadline)
 		if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
 		{
 			conn_wait(c, err == SSL_ERROR_WANT_READ ? WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE,
-					  deadline, "complete the TLS handshake", "connect_timeout",
+					  deadline, "complete the TLS handshake", NULL, "connect_timeout",
 					  o->connect_timeout_ms,
 					  "A port without TLS waits for more; check that port is the TLS port of Redis (tls-port).");
 			continue;

@@ -111,7 +111,7 @@ new_seen_set(MemoryContext cxt)
 	ctl.hash = key_hash;
 	ctl.match = key_match;
 	ctl.hcxt = cxt;
-	return hash_create("pglinks_redis keys seen", 1024, &ctl,
+	return hash_create("pglinks_redis keys seen", 256, &ctl,
 					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 }
 
@@ -121,18 +121,26 @@ static bool
 queue_key(RedisScan *st, const char *data, size_t len)
 {
 	KeyBytes	probe = {data, len};
-	KeyBytes   *entry;
+	KeyBytes   *entry = &probe;
 	bool		found;
 	size_t		plen = strlen(st->table->key_prefix);
+	char	   *copy;
 
 	if (len < plen || memcmp(data, st->table->key_prefix, plen) != 0)
 		return false;
-	entry = hash_search(st->seen, &probe, HASH_ENTER, &found);
-	if (found)
-		return false;
-	entry->data = MemoryContextAlloc(st->scan_cxt, len + 1);
-	memcpy((char *) entry->data, data, len);
-	((char *) entry->data)[len] = '\0';
+	/* One key (a lookup per outer row of a join) needs no set of keys seen. */
+	if (st->source != RK_ONE)
+	{
+		if (st->seen == NULL)
+			st->seen = new_seen_set(st->scan_cxt);
+		entry = hash_search(st->seen, &probe, HASH_ENTER, &found);
+		if (found)
+			return false;
+	}
+	copy = MemoryContextAlloc(st->scan_cxt, len + 1);
+	memcpy(copy, data, len);
+	copy[len] = '\0';
+	entry->data = copy;
 	entry->len = len;
 
 	if (st->nkeys == st->keys_alloc)
@@ -500,7 +508,7 @@ static void
 start_scan(RedisScan *st, ForeignScanState *node)
 {
 	MemoryContextReset(st->scan_cxt);
-	st->seen = new_seen_set(st->scan_cxt);
+	st->seen = NULL;
 	st->keys = NULL;
 	st->nkeys = st->keys_alloc = st->key_pos = 0;
 	st->scanned = 0;
