@@ -5,10 +5,12 @@
 package fdwtest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -59,23 +61,49 @@ func TestMain(m *testing.M) {
 }
 
 // checkInstalled fails early, and says what to do, when the installed
-// extension is missing or older than its sources here: the tests would
-// otherwise test another build.
+// extension is not the one built from the sources here: the tests would
+// otherwise test another build. Built means a library newer than every
+// source file; installed means the same bytes in PostgreSQL's directories.
 func checkInstalled() error {
+	const fix = "run `make ext` at the repository root"
 	bin, err := pgtest.BinDir()
 	if err != nil {
 		return err
 	}
-	so := filepath.Join(filepath.Dir(bin), "lib", "pglinks_redis.so")
-	fi, err := os.Stat(so)
+	dir := func(flag string) (string, error) {
+		out, err := exec.Command(filepath.Join(bin, "pg_config"), flag).Output()
+		if err != nil {
+			return "", fmt.Errorf("fdwtest: pg_config %s: %v (the PostgreSQL server headers are missing: %s)", flag, err, fix)
+		}
+		return strings.TrimSpace(string(out)), nil
+	}
+	lib, err := dir("--pkglibdir")
 	if err != nil {
-		return fmt.Errorf("fdwtest: %s is not installed: run `make ext` at the repository root", so)
+		return err
+	}
+	share, err := dir("--sharedir")
+	if err != nil {
+		return err
+	}
+	built, err := os.Stat("../pglinks_redis.so")
+	if err != nil {
+		return fmt.Errorf("fdwtest: the wrapper is not built: %s", fix)
 	}
 	sources, _ := filepath.Glob("../src/*")
-	more, _ := filepath.Glob("../pglinks_redis*")
-	for _, src := range append(sources, more...) {
-		if s, err := os.Stat(src); err == nil && s.ModTime().After(fi.ModTime()) {
-			return fmt.Errorf("fdwtest: %s is newer than the installed %s: run `make ext` at the repository root", src, so)
+	for _, src := range append(sources, "../Makefile") {
+		if s, err := os.Stat(src); err == nil && s.ModTime().After(built.ModTime()) {
+			return fmt.Errorf("fdwtest: %s changed after the last build: %s", src, fix)
+		}
+	}
+	for built, installed := range map[string]string{
+		"../pglinks_redis.so":       filepath.Join(lib, "pglinks_redis.so"),
+		"../pglinks_redis.control":  filepath.Join(share, "extension", "pglinks_redis.control"),
+		"../pglinks_redis--1.0.sql": filepath.Join(share, "extension", "pglinks_redis--1.0.sql"),
+	} {
+		a, err1 := os.ReadFile(built)
+		b, err2 := os.ReadFile(installed)
+		if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
+			return fmt.Errorf("fdwtest: %s is not installed as %s: %s", built, installed, fix)
 		}
 	}
 	return nil
