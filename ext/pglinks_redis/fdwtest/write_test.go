@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Tables are read-only unless the server or the table says writable; then
@@ -93,6 +95,33 @@ func TestWrites(t *testing.T) {
 		plan := explain(t, conn, "INSERT INTO s VALUES ('c:x', 'y')")
 		if !strings.Contains(plan, "Redis command: SET per row") || !strings.Contains(plan, "not transactional") {
 			t.Errorf("EXPLAIN INSERT:\n%s", plan)
+		}
+	})
+
+	// COPY FROM and rows routed to a partition reach the table without a
+	// plan of their own.
+	t.Run("CopyAndPartitions", func(t *testing.T) {
+		mustExec(t, conn, "CREATE FOREIGN TABLE cp (key text, value text) SERVER rw OPTIONS (type 'string', key_prefix 'cp:')")
+		n, err := conn.CopyFrom(ctxT(t), pgx.Identifier{"cp"}, []string{"key", "value"},
+			pgx.CopyFromRows([][]any{{"cp:1", "one"}, {"cp:2", "two"}}))
+		if err != nil || n != 2 || redisDo(t, plain, "GET", "cp:2") != "two" {
+			t.Errorf("COPY: %d rows, %v", n, err)
+		}
+		if _, err := conn.CopyFrom(ctxT(t), pgx.Identifier{"ro_s"}, []string{"key", "value"},
+			pgx.CopyFromRows([][]any{{"c:copied", "x"}})); err == nil || redisDo(t, plain, "EXISTS", "c:copied") != int64(0) {
+			t.Errorf("COPY into a read-only table: %v", err)
+		}
+		mustExec(t, conn, `
+			CREATE TABLE counters (key text, value text) PARTITION BY LIST (left(key, 3));
+			CREATE TABLE counters_local PARTITION OF counters FOR VALUES IN ('pg:');
+			CREATE FOREIGN TABLE counters_redis PARTITION OF counters FOR VALUES IN ('cp:')
+				SERVER rw OPTIONS (type 'string', key_prefix 'cp:')`)
+		mustExec(t, conn, "INSERT INTO counters VALUES ('pg:1', 'kept here'), ('cp:3', 'sent to Redis')")
+		if v := redisDo(t, plain, "GET", "cp:3"); v != "sent to Redis" {
+			t.Errorf("routed row: %v", v)
+		}
+		if got := one(t, conn, "SELECT count(*) FROM counters"); got != "4" {
+			t.Errorf("partitioned table: %s rows", got)
 		}
 	})
 

@@ -43,6 +43,8 @@ pglinks_redis_handler(PG_FUNCTION_ARGS)
 	r->ExecForeignUpdate = redisExecForeignUpdate;
 	r->ExecForeignDelete = redisExecForeignDelete;
 	r->EndForeignModify = redisEndForeignModify;
+	r->BeginForeignInsert = redisBeginForeignInsert;
+	r->EndForeignInsert = redisEndForeignInsert;
 	r->IsForeignRelUpdatable = redisIsForeignRelUpdatable;
 	r->ExplainForeignModify = redisExplainForeignModify;
 

@@ -152,20 +152,12 @@ redisPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelatio
 	return list_make1(makeInteger(op));
 }
 
-void
-redisBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
-						List *fdw_private, int subplan_index, int eflags)
+/* Connects for the rows about to be written. */
+static void
+begin_writes(ModifyState *ms, EState *estate, ResultRelInfo *rinfo)
 {
-	ModifyState *ms = palloc0(sizeof(ModifyState));
-	EState	   *estate = mtstate->ps.state;
 	Oid			userid = GetUserId();
 	ForeignServer *server;
-
-	rinfo->ri_FdwState = ms;
-	ms->table = redis_table(rinfo->ri_RelationDesc, true);
-	ms->op = intVal(linitial(fdw_private));
-	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
-		return;
 
 	if (rinfo->ri_RangeTableIndex > 0)
 	{
@@ -176,6 +168,47 @@ redisBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	}
 	server = GetForeignServer(ms->table->serverid);
 	ms->conn = redis_connection(server, GetUserMapping(userid, server->serverid), userid);
+	ms->row_cxt = AllocSetContextCreate(estate->es_query_cxt, "pglinks_redis row",
+										ALLOCSET_DEFAULT_SIZES);
+	redis_request_init(&ms->req);
+}
+
+/*
+ * COPY FROM and rows routed into a partition that is a Redis table: no
+ * planning step ran, so the table's own checks come here.
+ */
+void
+redisBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
+{
+	ModifyState *ms = palloc0(sizeof(ModifyState));
+
+	ms->table = redis_table(rinfo->ri_RelationDesc, true);
+	ms->op = CMD_INSERT;
+	if (!ms->table->writable)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("foreign table \"%s\" is read-only", ms->table->relname)));
+	begin_writes(ms, mtstate->ps.state, rinfo);
+	rinfo->ri_FdwState = ms;
+}
+
+void
+redisEndForeignInsert(EState *estate, ResultRelInfo *rinfo)
+{
+}
+
+void
+redisBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+						List *fdw_private, int subplan_index, int eflags)
+{
+	ModifyState *ms = palloc0(sizeof(ModifyState));
+
+	rinfo->ri_FdwState = ms;
+	ms->table = redis_table(rinfo->ri_RelationDesc, true);
+	ms->op = intVal(linitial(fdw_private));
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+	begin_writes(ms, mtstate->ps.state, rinfo);
 
 	if (ms->op == CMD_UPDATE || ms->op == CMD_DELETE)
 	{
@@ -191,9 +224,6 @@ redisBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 				elog(ERROR, "pglinks_redis: row identity column %s not found", JUNK_ID);
 		}
 	}
-	ms->row_cxt = AllocSetContextCreate(estate->es_query_cxt, "pglinks_redis row",
-										ALLOCSET_DEFAULT_SIZES);
-	redis_request_init(&ms->req);
 }
 
 /* ---- values of a row ---- */

@@ -227,6 +227,8 @@ extern TupleTableSlot *redisExecForeignDelete(EState *estate, ResultRelInfo *rin
 											  TupleTableSlot *slot,
 											  TupleTableSlot *planSlot);
 extern void redisEndForeignModify(EState *estate, ResultRelInfo *rinfo);
+extern void redisBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo);
+extern void redisEndForeignInsert(EState *estate, ResultRelInfo *rinfo);
 extern int	redisIsForeignRelUpdatable(Relation rel);
 extern void redisExplainForeignModify(ModifyTableState *mtstate,
 									  ResultRelInfo *rinfo, List *fdw_private,
