@@ -248,3 +248,38 @@ func TestHostileValues(t *testing.T) {
 		t.Errorf("after the errors: %s", got)
 	}
 }
+
+// Redis bytes are UTF-8; a LATIN1 database gets them converted, writes go
+// back as UTF-8, and a character LATIN1 lacks is an error naming the key.
+func TestDatabaseEncoding(t *testing.T) {
+	ctx := ctxT(t)
+	name := fmt.Sprintf("latin1_%d", dbSeq.Add(1))
+	if err := cluster.Exec(ctx, "postgres", "CREATE DATABASE "+name+" ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.Exec(ctx, name, "CREATE EXTENSION pglinks_redis"); err != nil {
+		t.Fatal(err)
+	}
+	conn := connect(t, cluster.SuperURL(name))
+	mustExec(t, conn, "SET client_encoding = 'UTF8'") // what this test sends and expects
+	flush(t, plain)
+	redisDo(t, plain, "SET", "café", "crème brûlée")
+	redisDo(t, plain, "SET", "check", "✓")
+	createServer(t, conn, "r", plain, "writable 'true'", "")
+	mustExec(t, conn, "CREATE FOREIGN TABLE s (key text, value text) SERVER r OPTIONS (type 'string')")
+
+	if got := one(t, conn, "SELECT value FROM s WHERE key = 'café'"); got != "crème brûlée" {
+		t.Errorf("value = %q", got)
+	}
+	if plan := explain(t, conn, "SELECT value FROM s WHERE key = 'café'"); !strings.Contains(plan, `GET "caf\xc3\xa9"`) {
+		t.Errorf("EXPLAIN shows the key's UTF-8 bytes escaped in a LATIN1 database:\n%s", plan)
+	}
+	mustExec(t, conn, "INSERT INTO s VALUES ('naïve', 'façade')")
+	if v := redisDo(t, plain, "GET", "naïve"); v != "façade" {
+		t.Errorf("written as %q", v)
+	}
+	pe := pgError(t, conn, "SELECT value FROM s WHERE key = 'check'")
+	if pe.Code != "22P05" || !strings.Contains(pe.Where, `reading the value of Redis key "check"`) {
+		t.Errorf("got %s %q (context %q)", pe.Code, pe.Message, pe.Where)
+	}
+}

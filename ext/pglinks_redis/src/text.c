@@ -11,16 +11,23 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
-/* Appends data as a double-quoted string: printable UTF-8 as it is, other
- * bytes as \xNN, cut after maxlen bytes with "...". */
+/* Appends data (UTF-8 from or for Redis) as a double-quoted string:
+ * printable text as it is, other bytes as \xNN, cut after maxlen bytes with
+ * "...". */
 void
 redis_append_quoted(StringInfo out, const char *data, size_t len, size_t maxlen)
 {
 	size_t		n = Min(len, maxlen);
-	bool		utf8 = pg_verify_mbstr(PG_UTF8, data, (int) n, true);
+	int			enc = GetDatabaseEncoding();
+	bool		utf8 = (enc == PG_UTF8 || enc == PG_SQL_ASCII) &&
+		pg_verify_mbstr(PG_UTF8, data, (int) n, true);
 
-	/* A cut through a multibyte character makes the prefix invalid: then
-	 * everything above ASCII is escaped, which is still exact. */
+	/*
+	 * The text goes into messages and EXPLAIN, in the database encoding:
+	 * non-ASCII UTF-8 is shown as it is only where that is the encoding.
+	 * Elsewhere, and when a cut splits a character, bytes above ASCII are
+	 * escaped, which is still exact.
+	 */
 	appendStringInfoChar(out, '"');
 	for (size_t i = 0; i < n; i++)
 	{
