@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pglinks/pglinks/internal/redistest"
@@ -99,9 +101,13 @@ func TestScanDuplicates(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer proxy.Close()
-	injected := 0
+	// The proxy calls the rewrite from its own goroutines.
+	var injected atomic.Int64
+	var mu sync.Mutex
 	var previous []any
 	proxy.Rewrite(func(cmd []string, reply any) any {
+		mu.Lock()
+		defer mu.Unlock()
 		page, ok := reply.([]any)
 		if cmd[0] != "SCAN" || !ok || len(page) != 2 {
 			return reply
@@ -110,10 +116,10 @@ func TestScanDuplicates(t *testing.T) {
 		out := append([]any{}, keys...)
 		if len(keys) > 0 {
 			out = append(out, keys[0])
-			injected++
+			injected.Add(1)
 		}
 		out = append(out, previous...)
-		injected += len(previous)
+		injected.Add(int64(len(previous)))
 		previous = keys
 		return []any{page[0], out}
 	})
@@ -130,8 +136,8 @@ func TestScanDuplicates(t *testing.T) {
 			t.Errorf("key %s came out %s times", row[0], row[1])
 		}
 	}
-	if injected < 40 {
-		t.Fatalf("the proxy injected only %d duplicate keys", injected)
+	if injected.Load() < 40 {
+		t.Fatalf("the proxy injected only %d duplicate keys", injected.Load())
 	}
 }
 

@@ -122,10 +122,21 @@ func TestStalledRedis(t *testing.T) {
 		defer sleeper.Close()
 		slept := make(chan error, 1)
 		go func() {
-			_, err := sleeper.Do(ctx, "DEBUG", "SLEEP", "2")
+			_, err := sleeper.Do(ctx, "DEBUG", "SLEEP", "3")
 			slept <- err
 		}()
-		time.Sleep(200 * time.Millisecond)
+		// Redis is blocked once a PING of another client goes unanswered.
+		waitFor(t, 10*time.Second, "DEBUG SLEEP to block Redis", func() bool {
+			probe, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			defer cancel()
+			c, err := plain.Dial(probe, redistest.DialOptions{})
+			if err != nil {
+				return false
+			}
+			defer c.Close()
+			_, err = c.Do(probe, "PING")
+			return err != nil
+		})
 		start := time.Now()
 		pe := pgError(t, conn, "SELECT value FROM slow_t WHERE key = 'k'")
 		took := time.Since(start)
