@@ -302,8 +302,6 @@ redisGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		if (bms_is_empty(required_outer))
 			continue;
 		(void) key_clause(root, baserel, t, rinfo->clause, &kc);
-		/* Registers the parameterization (and its clauses) with the rel. */
-		(void) get_baserel_parampathinfo(root, baserel, required_outer);
 		rows = clamp_row_est(lookup_keys(&kc) * rows_per_key(t) *
 							 clauselist_selectivity(root, ri->local_conds, baserel->relid,
 													JOIN_INNER, NULL));
