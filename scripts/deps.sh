@@ -2,13 +2,18 @@
 # Installs what `make demo` and `make test` need on a Debian machine that has Go.
 #
 #   scripts/deps.sh demo   PostgreSQL server binaries (Debian "postgresql"),
+#   scripts/deps.sh demo   PostgreSQL server binaries (Debian "postgresql"),
 #                          and the major PGLINKS_DEMO_PG names when Debian
-#                          does not ship it (see below)
+#                          does not ship it (see below); redis-server, and the
+#                          Redis foreign data wrapper ext/pglinks_redis built
+#                          from source and installed into that PostgreSQL
+#                          (`make ext`: its headers, hiredis, OpenSSL, a C
+#                          compiler and make)
 #   scripts/deps.sh test   the above, the other supported PostgreSQL majors
 #                          in .cache/pg/<major> (for the compatibility
 #                          suite), Debian "chromium" (plus a font), Node.js,
-#                          gcc (for -race), promtool (Debian "prometheus") and
-#                          the playwright driver in .cache/playwright-driver
+#                          promtool (Debian "prometheus") and the playwright
+#                          driver in .cache/playwright-driver
 #
 # Idempotent and non-interactive: it checks what is missing first and only
 # then runs apt-get (update once, install once), with sudo when not root.
@@ -92,6 +97,25 @@ if [ "$mode" = test ] || [ ${#pg_fetch[@]} -gt 0 ]; then
 	command -v node >/dev/null 2>&1 || missing+=(nodejs)
 	command -v npm >/dev/null 2>&1 || missing+=(npm)
 fi
+
+# The Redis foreign data wrapper is compiled against the newest installed
+# PostgreSQL (internal/pgtest runs that one), or Debian 12's default major when
+# none is installed yet. Installing the headers may upgrade the server package
+# to the same minor version; nothing else changes. redis-server is started by
+# the demo and the tests on ports of their own; on a machine with systemd the
+# package also starts a system Redis on 6379, which nothing here uses.
+pg_major() {
+	local d
+	d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+	if [ -n "$d" ]; then basename "$(dirname "$d")"; else echo 15; fi
+}
+installed "postgresql-server-dev-$(pg_major)" || missing+=("postgresql-server-dev-$(pg_major)")
+installed libhiredis-dev || missing+=(libhiredis-dev)
+installed libssl-dev || missing+=(libssl-dev)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+command -v make >/dev/null 2>&1 || missing+=(make)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+
 if [ "$mode" = test ]; then
 	if [ ! -x /usr/bin/chromium ] && [ ! -x /usr/lib/chromium/chromium ]; then
 		missing+=(chromium)
@@ -100,12 +124,13 @@ if [ "$mode" = test ]; then
 	if ! installed fonts-liberation && ! installed fonts-dejavu-core; then
 		missing+=(fonts-liberation)
 	fi
-	# `go test -race` needs cgo, so a C compiler and libc headers.
-	command -v gcc >/dev/null 2>&1 || missing+=(gcc)
-	installed libc6-dev || missing+=(libc6-dev)
 	# promtool checks /metrics' exposition format in the tests.
 	command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 fi
+# `go test -race` needs cgo, and the Redis wrapper is C: a compiler and libc
+# headers in both modes.
+command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+installed libc6-dev || missing+=(libc6-dev)
 
 if [ ${#missing[@]} -gt 0 ]; then
 	command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and no apt-get: install them by hand"
@@ -189,6 +214,11 @@ for e in "${pg_fetch[@]}"; do
 	# shellcheck disable=SC2086 # "major version integrity"
 	fetch_major $e
 done
+
+# The Redis wrapper: builds only what changed and installs only what differs
+# from the installed files (with sudo when not root), so a second run does
+# nothing.
+make -C "$ROOT" --no-print-directory ext
 
 [ "$mode" = test ] || exit 0
 
