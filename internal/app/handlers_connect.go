@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -51,4 +52,38 @@ func (a *App) linkConnect(c echo.Context, l *links.Link) *views.ConnectSection {
 		sec.State = st
 	}
 	return sec
+}
+
+// connectMessage shows one stored message (_hc_err of a mapped table's
+// row, sf_message of a _trigger_log entry) of the Connect schema a link
+// reads, whole up to connect.MessageBytes, for viewers as for admins.
+func (a *App) connectMessage(c echo.Context) error {
+	local, ok := a.cfg.Links.Fleet.Get(c.Param("db"))
+	if !ok {
+		return errs.E(errs.NotFound, "There is no database %q in this fleet.", c.Param("db"))
+	}
+	table, id := c.QueryParam("table"), c.QueryParam("id")
+	if table == "" || len(table) > links.MaxIdentLen || id == "" || len(id) > 4*connect.ShortChars {
+		return errs.E(errs.NotFound, "There is no such message: the address names no table and row.")
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), connectStateTimeout)
+	defer cancel()
+	l, err := a.cfg.Links.GetLink(ctx, local.ConfigVar, c.Param("name"))
+	if err != nil {
+		return err
+	}
+	if a.cfg.Links.ConnectSchema(l.RemoteConfigVar, l.RemoteSchema) == nil {
+		return errs.E(errs.NotFound, "Link %q does not read a Heroku Connect schema.", l.Name)
+	}
+	conn, _, err := a.cfg.Links.Acquire(ctx, l.RemoteConfigVar)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	m, err := connect.ReadMessage(ctx, conn.Conn(), l.RemoteSchema, l.Tables, table, id, connect.DefaultOptions)
+	if err != nil {
+		return err
+	}
+	return Render(c, http.StatusOK, views.ConnectMessageView(views.ConnectMessagePage{
+		Page: a.page(c, "Message: "+l.Name, "databases"), Local: local, Link: l, Schema: l.RemoteSchema, Message: m}))
 }
