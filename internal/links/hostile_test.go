@@ -51,6 +51,13 @@ func TestReadsIgnoreAHijackedSearchPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	execAs(t, f.remote.URL, string(sql))
+	// Links made before the intruder comes: reading them is hijackable too.
+	if _, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: blue, LocalVar: "DATABASE_URL", Name: "lnk", CopyEnums: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: blue, LocalVar: "DATABASE_URL", Name: "sf", RemoteSchema: "salesforce", Tables: []string{"account"}, ReadOnly: true}); err != nil {
+		t.Fatal(err)
+	}
 	inR := addIntruder(t, clusterB, f.remote)
 	inR.HijackSearchPath(t, f.remote.Owner)
 	inL := addIntruder(t, clusterA, f.local)
@@ -65,26 +72,29 @@ func TestReadsIgnoreAHijackedSearchPath(t *testing.T) {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
-	for _, v := range []string{"DATABASE_URL", "HEROKU_POSTGRESQL_BLUE_URL"} {
+	for _, v := range []string{"DATABASE_URL", blue} {
 		st, err := f.svc.RefreshStatus(ctx, v)
 		must("status of "+v, st, err)
 		if st.Error != "" {
 			t.Fatalf("status of %s: %s", v, st.Error)
 		}
 	}
-	if st, _ := f.svc.CachedStatus("HEROKU_POSTGRESQL_BLUE_URL"); len(st.Connect) != 1 || strings.Join(st.Connect[0].Mapped, ",") != "account,contact,opportunity" {
+	if st, _ := f.svc.CachedStatus(blue); len(st.Connect) != 1 || strings.Join(st.Connect[0].Mapped, ",") != "account,contact,opportunity" {
 		t.Errorf("Connect schemas = %+v", st.Connect)
 	}
+	if st, _ := f.svc.CachedStatus("DATABASE_URL"); len(st.Links) != 2 {
+		t.Errorf("links = %+v", st.Links)
+	}
 	for _, sch := range []string{"public", "salesforce"} {
-		cat, err := f.svc.ReadRemoteCatalog(ctx, "HEROKU_POSTGRESQL_BLUE_URL", sch)
+		cat, err := f.svc.ReadRemoteCatalog(ctx, blue, sch)
 		must("remote catalog", cat, err)
 	}
-	req := CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "lnk", CopyEnums: true}
+	req := CreateRequest{RemoteVar: blue, LocalVar: "DATABASE_URL", Name: "lnk2", CopyEnums: true}
 	pv, err := f.svc.PreviewCreate(ctx, req)
 	must("preview", pv, err)
 	res, err := f.svc.CreateLink(ctx, req)
 	must("create", res, err)
-	sf, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "sf",
+	sf, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: blue, LocalVar: "DATABASE_URL", Name: "sf2",
 		RemoteSchema: "salesforce", Tables: []string{"account"}, ReadOnly: true})
 	must("create from Connect", sf, err)
 	l, page, stale, err := f.svc.LinkPage(ctx, "DATABASE_URL", "lnk", "", 0, 50)
