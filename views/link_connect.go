@@ -158,30 +158,34 @@ func plural(n int, one, many string) string {
 	return itoa(n) + " " + many
 }
 
-// failedShown says how many of a table's FAILED rows the page lists.
+// failedShown says how many of a table's FAILED rows the page lists, when
+// it lists fewer than there are or looked among the latest rows only.
 func failedShown(ts connect.TableState) string {
-	s := "the latest " + itoa(len(ts.Failed))
+	var parts []string
 	if c := ts.Count("FAILED"); c != nil && c.N > int64(len(ts.Failed)) {
-		s += " of " + countText(ts, *c)
+		parts = append(parts, "the latest "+itoa(len(ts.Failed))+" of "+countText(ts, *c))
 	}
 	if ts.FailedScope != "" {
-		s += ", " + ts.FailedScope
+		parts = append(parts, ts.FailedScope)
 	}
-	return s
+	return strings.Join(parts, ", ")
 }
 
-// logShown says how many of the FAILED _trigger_log entries are listed.
+// logShown says how many of the FAILED _trigger_log entries the page
+// lists, when it lists fewer than there are.
 func logShown(st *connect.SyncState) string {
-	s := "the latest " + itoa(len(st.TriggerLog))
+	n := itoa(len(st.TriggerLog))
 	switch {
+	case len(st.TriggerLog) == 0:
+		return ""
 	case st.TriggerLogFailedAtLeast:
-		s += " of more than " + groupInt(st.TriggerLogFailed)
+		return "the latest " + n + " of more than " + groupInt(st.TriggerLogFailed)
 	case st.TriggerLogFailed > int64(len(st.TriggerLog)):
-		s += " of " + groupInt(st.TriggerLogFailed)
+		return "the latest " + n + " of " + groupInt(st.TriggerLogFailed)
 	case st.TriggerLogFailed < 0:
-		s += "; the rest were not counted in time"
+		return "the latest " + n + "; the rest were not counted in time"
 	}
-	return s
+	return ""
 }
 
 // wholeID is id, or "" when it was cut (no message can be asked for by it).
