@@ -98,3 +98,27 @@ ANALYZE salesforce.account, salesforce._trigger_log`)
 		}
 	}
 }
+
+// A database full of lookalikes: Detect lists MaxSchemas of them, in name
+// order, each with at most maxMapped mapped tables.
+func TestDetectIsBounded(t *testing.T) {
+	d, conn := connectDB(t)
+	pgtest.MustExec(t, d.URL, `DO $$
+BEGIN
+  FOR i IN 1..30 LOOP
+    EXECUTE format('CREATE SCHEMA s%s; CREATE TABLE s%s._hcmeta (hcver int, org_id text);
+      CREATE TABLE s%s._trigger_log (id int, table_name text, record_id int, action text, state text, sf_message text);
+      CREATE TABLE s%s.account (sfid text, _hc_lastop text, _hc_err text)', lpad(i::text, 2, '0'), lpad(i::text, 2, '0'), lpad(i::text, 2, '0'), lpad(i::text, 2, '0'));
+  END LOOP;
+END $$`)
+	got, err := Detect(ctx(t), conn, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != MaxSchemas || got[0].Name != "s01" || len(got[0].Mapped) != 1 {
+		t.Fatalf("%d schemas, first %+v", len(got), got[0])
+	}
+	if one, err := Detect(ctx(t), conn, "s30"); err != nil || len(one) != 1 {
+		t.Fatalf("Detect(s30) = %+v, %v", one, err)
+	}
+}
