@@ -3,7 +3,9 @@ package app
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"github.com/pglinks/pglinks/internal/connect"
@@ -63,7 +65,8 @@ func (a *App) connectMessage(c echo.Context) error {
 		return errs.E(errs.NotFound, "There is no database %q in this fleet.", c.Param("db"))
 	}
 	table, id := c.QueryParam("table"), c.QueryParam("id")
-	if table == "" || len(table) > links.MaxIdentLen || id == "" || len(id) > 4*connect.ShortChars {
+	if table == "" || len(table) > links.MaxIdentLen || id == "" || len(id) > 4*connect.ShortChars ||
+		!utf8.ValidString(table+id) || strings.ContainsRune(table+id, 0) {
 		return errs.E(errs.NotFound, "There is no such message: the address names no table and row.")
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), connectStateTimeout)
@@ -72,9 +75,7 @@ func (a *App) connectMessage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if a.cfg.Links.ConnectSchema(l.RemoteConfigVar, l.RemoteSchema) == nil {
-		return errs.E(errs.NotFound, "Link %q does not read a Heroku Connect schema.", l.Name)
-	}
+	// ReadMessage finds out afresh whether the schema is Connect's.
 	conn, _, err := a.cfg.Links.Acquire(ctx, l.RemoteConfigVar)
 	if err != nil {
 		return err

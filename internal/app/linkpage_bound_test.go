@@ -85,9 +85,12 @@ ANALYZE salesforce.account`)
 		"/databases/DATABASE_URL/links/sf/connect/message?table=account&id=99999999",
 		"/databases/DATABASE_URL/links/sf/connect/message?table=_hcmeta&id=1",
 		"/databases/DATABASE_URL/links/sf/connect/message?table=account",
+		"/databases/DATABASE_URL/links/sf/connect/message?table=account&id=%FF",
+		"/databases/DATABASE_URL/links/sf/connect/message?table=account&id=1%00",
+		"/databases/DATABASE_URL/links/nope/connect/message?table=account&id=1",
 	} {
-		if r := c.get(path); r.Status != http.StatusNotFound {
-			t.Errorf("%s: %d, want 404", path, r.Status)
+		if r := c.get(path); r.Status != http.StatusNotFound && r.Status != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 404 (or 400 for a NUL)", path, r.Status)
 		}
 	}
 }

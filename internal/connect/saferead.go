@@ -29,7 +29,8 @@ import (
 //   - reads ordinary tables only, with ONLY;
 //   - cuts every value in SQL (left), so no value is fetched whole.
 
-// Bounds on values read from a Connect schema, in characters.
+// Bounds on values read from a Connect schema, in characters but for
+// MessageBytes.
 const (
 	// MessageChars is how much of an _hc_err or sf_message the link page
 	// shows; ReadMessage gives up to MessageBytes.
