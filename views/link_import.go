@@ -90,7 +90,7 @@ func linkImportable(p LinkPage) []string {
 	if p.Viewer == nil || !p.Viewer.IsAdmin || p.Drift == nil || p.Drift.Error != "" || p.Drift.Pending {
 		return nil
 	}
-	return links.Importable(p.Link, p.Drift, p.Connect != nil)
+	return links.Importable(p.Link, p.Drift)
 }
 
 func firstN(ls []string, n int) []string {

@@ -155,6 +155,9 @@ type LinkPage struct {
 	Drift  *links.Drift // nil when it could not be read at all
 	// Connect is set when the link reads a Heroku Connect schema.
 	Connect *ConnectSection
+	// Compact leaves out the column lists and the drift's details: the
+	// page would be over LinkPageBytes with them.
+	Compact bool
 }
 
 // TablesPerPage is how many foreign tables the link page shows at once.

@@ -124,6 +124,7 @@ func (a *App) routes() {
 	u.POST("/logout", a.logout)
 	u.GET("/", a.inventory)
 	u.GET("/databases/:db/links/:name", a.showLink)
+	u.GET("/databases/:db/links/:name/connect/message", a.connectMessage)
 	u.POST("/databases/:db/refresh", a.refreshDatabase)
 	u.GET("/replication", a.replicationPage)
 	u.POST("/databases/:db/links/:name/check", a.checkLink)

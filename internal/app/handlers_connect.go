@@ -2,7 +2,10 @@ package app
 
 import (
 	"context"
+	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"github.com/pglinks/pglinks/internal/connect"
@@ -51,4 +54,37 @@ func (a *App) linkConnect(c echo.Context, l *links.Link) *views.ConnectSection {
 		sec.State = st
 	}
 	return sec
+}
+
+// connectMessage shows one stored message (_hc_err of a mapped table's
+// row, sf_message of a _trigger_log entry) of the Connect schema a link
+// reads, whole up to connect.MessageBytes, for viewers as for admins.
+func (a *App) connectMessage(c echo.Context) error {
+	local, ok := a.cfg.Links.Fleet.Get(c.Param("db"))
+	if !ok {
+		return errs.E(errs.NotFound, "There is no database %q in this fleet.", c.Param("db"))
+	}
+	table, id := c.QueryParam("table"), c.QueryParam("id")
+	if table == "" || len(table) > links.MaxIdentLen || id == "" || len(id) > 4*connect.ShortChars ||
+		!utf8.ValidString(table+id) || strings.ContainsRune(table+id, 0) {
+		return errs.E(errs.NotFound, "There is no such message: the address names no table and row.")
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), connectStateTimeout)
+	defer cancel()
+	l, err := a.cfg.Links.GetLink(ctx, local.ConfigVar, c.Param("name"))
+	if err != nil {
+		return err
+	}
+	// ReadMessage finds out afresh whether the schema is Connect's.
+	conn, _, err := a.cfg.Links.Acquire(ctx, l.RemoteConfigVar)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	m, err := connect.ReadMessage(ctx, conn.Conn(), l.RemoteSchema, l.Tables, table, id, connect.DefaultOptions)
+	if err != nil {
+		return err
+	}
+	return Render(c, http.StatusOK, views.ConnectMessageView(views.ConnectMessagePage{
+		Page: a.page(c, "Message: "+l.Name, "databases"), Local: local, Link: l, Schema: l.RemoteSchema, Message: m}))
 }

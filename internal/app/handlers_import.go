@@ -53,7 +53,7 @@ func (a *App) importPage(c echo.Context, chosen []string, q string, plan *links.
 	case d.Error != "":
 		p.Unreadable = d.Error
 	default:
-		p.Importable = links.Importable(p.Link, d, a.cfg.Links.ConnectSchema(p.Link.RemoteConfigVar, p.Link.RemoteSchema) != nil)
+		p.Importable = links.Importable(p.Link, d)
 	}
 	p.Page = a.page(c, "Import tables into "+p.Link.Name, "databases")
 	return p, nil

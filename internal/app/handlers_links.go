@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/errs"
@@ -74,8 +75,12 @@ func (a *App) showLink(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return Render(c, http.StatusOK, views.LinkView(views.LinkPage{Page: a.page(c, l.Name, "databases"), Link: l, Local: local, Tables: tp.Tables, TablePage: tp,
-		Health: a.health().Get(local.ConfigVar, l.Name), Stale: stale, Now: time.Now(), Drift: a.pageDrift(c, l, c.QueryParam("drift") == "now"), Connect: a.linkConnect(c, l)}))
+	p := views.LinkPage{Page: a.page(c, l.Name, "databases"), Link: l, Local: local, Tables: tp.Tables, TablePage: tp,
+		Health: a.health().Get(local.ConfigVar, l.Name), Stale: stale, Now: time.Now(), Drift: a.pageDrift(c, l, c.QueryParam("drift") == "now"), Connect: a.linkConnect(c, l)}
+	return RenderBounded(c, http.StatusOK, views.LinkPageBytes, func(compact bool) templ.Component {
+		p.Compact = compact
+		return views.LinkView(p)
+	})
 }
 
 func (a *App) createForm(c echo.Context, in createInput, formErrs views.FormErrors) views.CreateForm {

@@ -19,6 +19,23 @@ func Render(c echo.Context, status int, comp templ.Component) error {
 	return c.HTMLBlob(status, buf.Bytes())
 }
 
+// RenderBounded writes page(false), or page(true), its compact form, when
+// the full one would weigh more than max bytes.
+func RenderBounded(c echo.Context, status, max int, page func(compact bool) templ.Component) error {
+	buf := templ.GetBuffer()
+	defer templ.ReleaseBuffer(buf)
+	if err := page(false).Render(c.Request().Context(), buf); err != nil {
+		return err
+	}
+	if buf.Len() > max {
+		buf.Reset()
+		if err := page(true).Render(c.Request().Context(), buf); err != nil {
+			return err
+		}
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
 // page builds the layout model: who is signed in and any flash messages.
 func (a *App) page(c echo.Context, title, nav string) views.Page {
 	p := views.Page{Title: title, Nav: nav}

@@ -50,6 +50,22 @@ func (s *Service) ConnectSchema(configVar, schema string) *connect.Schema {
 	return connect.Find(st.Connect, schema)
 }
 
+// connectRefusal is the one rule of what a link imports from a Heroku
+// Connect schema, whichever way a table comes in (create, import, refresh):
+// why table t may not be imported into a link (readOnly or not), or "" when
+// it may. triggerLog is the option "Also import _trigger_log".
+func connectRefusal(t string, readOnly, triggerLog bool) string {
+	switch {
+	case t == connect.TableTriggerLog && !triggerLog:
+		return t + " is Heroku Connect's log of writes to Salesforce: it is imported only with the option “Also import _trigger_log”"
+	case t == connect.TableTriggerLog && !readOnly:
+		return t + " is imported only into a read-only link: Heroku Connect's system tables must not be written"
+	case t != connect.TableTriggerLog && connect.IsSystemTable(t):
+		return t + " is a Heroku Connect system table and is not imported: Connect's system tables must not be written, and only _trigger_log helps debugging"
+	}
+	return ""
+}
+
 // checkConnectImport enforces what a link from a Heroku Connect schema may
 // import, read fresh from the remote: the mapped tables by name (never
 // "all tables", which would bring Connect's system tables along), never
@@ -78,13 +94,8 @@ func (s *Service) checkConnectImport(ctx context.Context, remote *Database, req 
 		tables = append(slices.Clone(tables), connect.TableTriggerLog)
 	}
 	for _, t := range tables {
-		switch {
-		case t == connect.TableTriggerLog && !req.ConnectTriggerLog:
-			return nil, errs.E(errs.Invalid, "%s is Heroku Connect's log of writes to Salesforce: it is imported only with the option “Also import _trigger_log”. Nothing was created.", t).OnField("tables")
-		case t == connect.TableTriggerLog && !req.ReadOnly:
-			return nil, errs.E(errs.Invalid, "%s is imported only into a read-only link: Heroku Connect's system tables must not be written. Nothing was created.", t).OnField("tables")
-		case t != connect.TableTriggerLog && connect.IsSystemTable(t):
-			return nil, errs.E(errs.Invalid, "%s is a Heroku Connect system table and is not imported: Connect's system tables must not be written, and only _trigger_log helps debugging. Nothing was created.", t).OnField("tables")
+		if why := connectRefusal(t, req.ReadOnly, req.ConnectTriggerLog); why != "" {
+			return nil, errs.E(errs.Invalid, "%s. Nothing was created.", why).OnField("tables")
 		}
 	}
 	return tables, nil

@@ -335,7 +335,8 @@ func ensureFDW(ctx context.Context, tx pgx.Tx, local *Database, run func(sql, ma
 	if installed {
 		return nil
 	}
-	if err := run("CREATE EXTENSION IF NOT EXISTS postgres_fdw", ""); err != nil {
+	// Its schema is named: pglinks' search_path holds pg_catalog only.
+	if err := run("CREATE EXTENSION IF NOT EXISTS postgres_fdw SCHEMA public", ""); err != nil {
 		return errs.Wrap(errs.Invalid, err, "Links are not supported in %s: postgres_fdw is not installed there and pglinks' role cannot install it.", local.ConfigVar).OnField("local")
 	}
 	return nil

@@ -71,7 +71,7 @@ func TestCreateLink(t *testing.T) {
 		if got := strings.Join(names, "|"); got != "<script>alert(1)</script>|customers|orders" {
 			t.Errorf("tables = %q", got)
 		}
-		if c := tables[2].Columns; len(c) != 4 || c[3].Name != "status" || c[3].Type != "order_status" || !c[3].NotNull {
+		if c := tables[2].Columns; len(c) != 4 || c[3].Name != "status" || c[3].Type != "public.order_status" || !c[3].NotNull {
 			t.Errorf("orders columns = %+v", c)
 		}
 		if c := tables[0].Columns; len(c) != 2 || c[1].Name != "'; DROP TABLE customers; --" {

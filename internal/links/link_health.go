@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,9 +62,10 @@ const probeTableName = "pglinks_probe"
 // makes a temporary zero-column foreign table on the link's server over the remote's
 // pg_catalog.pg_database and counts its rows (the round trip reported),
 // checks on the remote's catalog that every table the server's foreign
-// tables point at still exists, and reads one row of one of them, if there
-// are any. The whole probe is bounded by
-// the server's connect_timeout plus StatusTimeout.
+// tables point at still exists, and reads one row of one of them that is a
+// table without row-level security on the remote, if there is one. The
+// whole probe is bounded by the server's connect_timeout plus
+// StatusTimeout.
 //
 // Errors are returned only when the link cannot be read (it does not
 // exist); a failing probe is a LinkHealth with State HealthBroken.
@@ -89,6 +91,7 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 	cfg.ConnectTimeout = s.ConnectTimeout
 	cfg.RuntimeParams["application_name"] = "pglinks:probe"
 	pgconf.CancelOnContext(&cfg.Config)
+	pgconf.PinSearchPath(&cfg.Config)
 	// A probe is background work: it counts against the inventory's share
 	// of the connection cap, never a person's.
 	cfg.DialFunc = s.connBudget().dialFunc(cfg.DialFunc)
@@ -143,17 +146,6 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 		return h, nil
 	}
 
-	var firstTable string
-	if !st.link.SchemaMissing {
-		err := tx.QueryRow(ctx, `SELECT c.relname FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid
-			WHERE c.relnamespace = to_regnamespace($1) AND ft.ftserver = (SELECT oid FROM pg_foreign_server WHERE srvname = $2)
-			ORDER BY c.relname LIMIT 1`, ident(name), name).Scan(&firstTable)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			h.CheckedAt = time.Now()
-			h.Reason = "could not read the link's tables: " + pgMessage(err)
-			return h, nil
-		}
-	}
 	// In the session's temporary schema: it cannot clash with a table the
 	// link imported, and it goes with the session even if the rollback did
 	// not happen.
@@ -170,19 +162,20 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 	err = tx.QueryRow(ctx, "SELECT count(*) FROM "+probe).Scan(&n)
 	h.CheckedAt = time.Now()
 	h.RTT = h.CheckedAt.Sub(start)
+	var readable string
 	if err == nil {
 		// Every remote table the link's foreign tables name must exist...
 		var missing []string
-		if missing, err = missingRemoteTables(ctx, tx, name); err == nil && len(missing) > 0 {
+		if missing, readable, err = checkRemoteTables(ctx, tx, name); err == nil && len(missing) > 0 {
 			h.CheckedAt, h.RTT = time.Now(), 0
 			h.Reason = "remote table missing: " + listSome(missing, 5)
 			return h, nil
 		}
 	}
-	if err == nil && firstTable != "" {
+	if err == nil && readable != "" && !st.link.SchemaMissing {
 		// ...and one of them must be readable by the link's remote user.
 		var one int
-		err = tx.QueryRow(ctx, "SELECT count(*) FROM (SELECT 1 FROM "+ident(name, firstTable)+" LIMIT 1) t").Scan(&one)
+		err = tx.QueryRow(ctx, "SELECT count(*) FROM (SELECT 1 FROM "+ident(name, readable)+" LIMIT 1) t").Scan(&one)
 	}
 	if err != nil {
 		h.CheckedAt, h.RTT = time.Now(), 0
@@ -193,12 +186,19 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 	return h, nil
 }
 
-// missingRemoteTables lists the remote tables that foreign tables on the
+// checkRemoteTables lists the remote tables that foreign tables on the
 // server name point at and that the remote does not have (any more), in
 // one remote query per remote schema: two temporary foreign tables over
-// the remote's pg_class and pg_namespace, joined on the remote.
-func missingRemoteTables(ctx context.Context, tx pgx.Tx, name string) ([]string, error) {
-	rows, err := tx.Query(ctx, `SELECT DISTINCT
+// the remote's pg_class and pg_namespace, joined on the remote. It also
+// picks the link's first foreign table whose remote relation is a table
+// without row-level security, which the probe may read a row of: reading
+// a view would run the functions it calls, and reading a table with
+// row-level security its policies, as the link's remote role, and both are
+// code the remote relation's owner wrote.
+func checkRemoteTables(ctx context.Context, tx pgx.Tx, name string) (missing []string, readable string, err error) {
+	type foreign struct{ local, schema, table string }
+	var fts []foreign
+	rows, err := tx.Query(ctx, `SELECT CASE WHEN n.nspname = $1 THEN c.relname::text ELSE '' END,
 			coalesce((SELECT option_value FROM pg_options_to_table(ft.ftoptions) WHERE option_name = 'schema_name'), n.nspname),
 			coalesce((SELECT option_value FROM pg_options_to_table(ft.ftoptions) WHERE option_name = 'table_name'), c.relname)
 		  FROM pg_foreign_table ft
@@ -206,63 +206,74 @@ func missingRemoteTables(ctx context.Context, tx pgx.Tx, name string) ([]string,
 		  JOIN pg_namespace n ON n.oid = c.relnamespace
 		 WHERE ft.ftserver = (SELECT oid FROM pg_foreign_server WHERE srvname = $1)
 		   AND n.oid <> pg_my_temp_schema()
-		 ORDER BY 1, 2`, name)
+		 ORDER BY 2, 3, 1`, name)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	want := map[string][]string{}
 	var schemas []string
 	for rows.Next() {
-		var schema, table string
-		if err := rows.Scan(&schema, &table); err != nil {
+		var f foreign
+		if err := rows.Scan(&f.local, &f.schema, &f.table); err != nil {
 			rows.Close()
-			return nil, err
+			return nil, "", err
 		}
-		if _, ok := want[schema]; !ok {
-			schemas = append(schemas, schema)
+		if _, ok := want[f.schema]; !ok {
+			schemas = append(schemas, f.schema)
 		}
-		want[schema] = append(want[schema], table)
+		if !slices.Contains(want[f.schema], f.table) {
+			want[f.schema] = append(want[f.schema], f.table)
+		}
+		fts = append(fts, f)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil || len(schemas) == 0 {
-		return nil, err
+		return nil, "", err
 	}
 	srv := ident(name)
-	if _, err := tx.Exec(ctx, "CREATE FOREIGN TABLE pg_temp.pglinks_probe_rel (relname name, relnamespace oid) SERVER "+srv+
+	if _, err := tx.Exec(ctx, "CREATE FOREIGN TABLE pg_temp.pglinks_probe_rel (relname name, relnamespace oid, relkind \"char\", relrowsecurity bool) SERVER "+srv+
 		" OPTIONS (schema_name 'pg_catalog', table_name 'pg_class')"); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if _, err := tx.Exec(ctx, "CREATE FOREIGN TABLE pg_temp.pglinks_probe_ns (oid oid, nspname name) SERVER "+srv+
 		" OPTIONS (schema_name 'pg_catalog', table_name 'pg_namespace')"); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	var missing []string
+	type remoteRel struct{ plain bool }
+	have := map[[2]string]remoteRel{}
 	for _, schema := range schemas {
-		rows, err := tx.Query(ctx, `SELECT r.relname::text FROM pg_temp.pglinks_probe_rel r
+		rows, err := tx.Query(ctx, `SELECT r.relname::text, r.relkind IN ('r', 'p') AND NOT r.relrowsecurity FROM pg_temp.pglinks_probe_rel r
 			JOIN pg_temp.pglinks_probe_ns n ON n.oid = r.relnamespace WHERE n.nspname = $1`, schema)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		have := map[string]bool{}
 		for rows.Next() {
 			var rel string
-			if err := rows.Scan(&rel); err != nil {
+			var plain bool
+			if err := rows.Scan(&rel, &plain); err != nil {
 				rows.Close()
-				return nil, err
+				return nil, "", err
 			}
-			have[rel] = true
+			have[[2]string{schema, rel}] = remoteRel{plain: plain}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		for _, t := range want[schema] {
-			if !have[t] {
+			if _, ok := have[[2]string{schema, t}]; !ok {
 				missing = append(missing, displayIdent(schema)+"."+displayIdent(t))
 			}
 		}
 	}
-	return missing, nil
+	slices.SortFunc(fts, func(a, b foreign) int { return strings.Compare(a.local, b.local) })
+	for _, f := range fts {
+		if f.local != "" && have[[2]string{f.schema, f.table}].plain {
+			readable = f.local
+			break
+		}
+	}
+	return missing, readable, nil
 }
 
 // listSome joins up to n items and says how many more there are.

@@ -52,16 +52,16 @@ type ImportResult struct {
 }
 
 // Importable lists the remote tables d offers for a LIMIT TO link that an
-// import may add: the available ones, less Heroku Connect's system tables
-// when the link's schema is a Connect schema (connectSchema), where
-// _trigger_log stays only for a read-only link, as at creation.
-func Importable(l *Link, d *Drift, connectSchema bool) []string {
+// import may add: the available ones, less those the rule of Heroku Connect
+// schemas (connectRefusal) keeps out when d found the link's schema to be
+// one; _trigger_log stays, for a read-only link, as at creation.
+func Importable(l *Link, d *Drift) []string {
 	if l == nil || d == nil || l.Tables == nil {
 		return nil
 	}
 	var out []string
 	for _, t := range d.Available {
-		if connectSchema && connect.IsSystemTable(t) && (t != connect.TableTriggerLog || !l.ReadOnly) {
+		if d.Connect && connectRefusal(t, l.ReadOnly, true) != "" {
 			continue
 		}
 		out = append(out, t)

@@ -165,7 +165,7 @@ func TestImportConnectSystemTables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := Importable(l, d, true); !slices.Equal(got, []string{"contact", "notes", "opportunity"}) {
+	if got := Importable(l, d); !slices.Equal(got, []string{"contact", "notes", "opportunity"}) {
 		t.Errorf("importable = %q (available %q)", got, d.Available)
 	}
 	p, err := f.svc.PlanImport(ctx, "DATABASE_URL", "sf", []string{"contact"})

@@ -211,6 +211,7 @@ func (s *Service) pool(d *Database, kind string) (*fleetPool, error) {
 	cfg.ConnConfig.ConnectTimeout = s.ConnectTimeout
 	cfg.ConnConfig.RuntimeParams["application_name"] = "pglinks"
 	pgconf.CancelOnContext(&cfg.ConnConfig.Config)
+	pgconf.PinSearchPath(&cfg.ConnConfig.Config)
 	cfg.ConnConfig.DialFunc = budget.dialFunc(cfg.ConnConfig.DialFunc)
 	class := budget.class[kind]
 	cfg.AfterRelease = func(*pgx.Conn) bool {

@@ -14,7 +14,18 @@ type ForeignTable struct {
 	Schema, Name, Server      string
 	RemoteSchema, RemoteTable string
 	Columns                   []Column
+	// ColumnCount is how many columns the table has: more than Columns
+	// when a page lists only the first ones.
+	ColumnCount int
 }
+
+// Columns a page of foreign tables lists: each table's first
+// PageColumnsPerTable, or more when the page holds fewer tables, sharing
+// PageColumns.
+const (
+	PageColumnsPerTable = 40
+	PageColumns         = 2000
+)
 
 // Column of a foreign table.
 type Column struct {
@@ -113,7 +124,7 @@ func (s *Service) readTablePage(ctx context.Context, conn *pgxpool.Conn, local *
 			return nil, readError(local, fmt.Errorf("links: count tables of %s: %w", name, err))
 		}
 	}
-	rows, err := conn.Query(ctx, sqlForeignTablesPage, l.Name, filter, limit, offset)
+	rows, err := conn.Query(ctx, sqlForeignTablesPage, l.Name, filter, limit, offset, PageColumnsPerTable, PageColumns)
 	if err == nil {
 		p.Tables, err = scanForeignTables(rows)
 	}
@@ -130,7 +141,7 @@ func scanForeignTables(rows pgx.Rows) ([]ForeignTable, error) {
 	for rows.Next() {
 		var ft ForeignTable
 		var col Column
-		if err := rows.Scan(&ft.Schema, &ft.Name, &ft.Server, &ft.RemoteSchema, &ft.RemoteTable, &col.Name, &col.Type, &col.NotNull); err != nil {
+		if err := rows.Scan(&ft.Schema, &ft.Name, &ft.Server, &ft.RemoteSchema, &ft.RemoteTable, &col.Name, &col.Type, &col.NotNull, &ft.ColumnCount); err != nil {
 			return nil, err
 		}
 		if n := len(out); n == 0 || out[n-1].Name != ft.Name {

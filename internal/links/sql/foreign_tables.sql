@@ -21,7 +21,8 @@ SELECT t.nspname,
        t.remote_table,
        coalesce(a.attname::text, '') AS column_name,
        coalesce(format_type(a.atttypid, a.atttypmod), '') AS column_type,
-       coalesce(a.attnotnull, false) AS not_null
+       coalesce(a.attnotnull, false) AS not_null,
+       count(a.attnum) OVER (PARTITION BY t.oid)::int AS column_count
   FROM t
   LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped
  ORDER BY t.relname, a.attnum
