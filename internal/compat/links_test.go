@@ -150,7 +150,7 @@ func TestLinks(t *testing.T) {
 				}
 			}
 			for col, typ := range map[string]string{
-				"orders.status": "order_status", "orders.gross": "numeric(10,2)", "orders.extra": "jsonb",
+				"orders.status": "public.order_status", "orders.gross": "numeric(10,2)", "orders.extra": "jsonb",
 				"customers.tags": "text[]", "customers.seen": "timestamp with time zone", "Order Items (2024) <draft>.qty": "integer",
 			} {
 				if cols[col] != typ {

@@ -99,7 +99,7 @@ FROM pg_class c
 LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = ANY ($3::text[])
 LEFT JOIN pg_type t ON t.oid = a.atttypid
 WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) AND c.relname = ANY ($2::text[])
-GROUP BY c.oid`
+GROUP BY c.oid, c.relname, c.relkind, c.reltuples, c.relpages` // all of them: catalogs have no primary key before 14
 
 // readRelInfo describes tables of schema and their columns named cols.
 func readRelInfo(ctx context.Context, tx pgx.Tx, schema string, tables, cols []string) (map[string]relInfo, error) {
