@@ -417,7 +417,8 @@ func TestReplicationCreateFromBrowser(t *testing.T) {
 	}
 	execSQL(t, f.sub.URL, `ALTER TABLE customers ADD COLUMN name text`)
 	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Check"}).Click())
-	must(t, expect.Locator(page.GetByTestId("preflight-ok")).ToContainText(`CREATE SUBSCRIPTION "`+subName+`" CONNECTION 'postgres://`+f.pub.Owner+`:***@`))
+	must(t, expect.Locator(page.GetByTestId("preflight-ok")).ToContainText(`CREATE SUBSCRIPTION "`+subName+`" CONNECTION 'host=127.0.0.1 port=`))
+	must(t, expect.Locator(page.GetByTestId("preflight-ok")).ToContainText(`user=`+f.pub.Owner+` password=*** sslmode=disable connect_timeout=5'`))
 	html, _ := page.Content()
 	if strings.Contains(html, f.pub.Password) {
 		t.Fatal("the preview shows the publisher's password")
