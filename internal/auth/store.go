@@ -16,7 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pglinks/pglinks/internal/errs"
-	"github.com/pglinks/pglinks/internal/pgconf"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // Default session lifetimes: long enough for a working day, short enough that
@@ -56,7 +56,7 @@ func Open(ctx context.Context, stateURL string) (*Store, error) {
 	if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > 3*time.Second {
 		cfg.ConnConfig.ConnectTimeout = 3 * time.Second
 	}
-	pgconf.CancelOnContext(&cfg.ConnConfig.Config)
+	fleet.CancelOnContext(&cfg.ConnConfig.Config)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("auth: connect to state database: %w", err)

@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pglinks/pglinks/internal/errs"
-	"github.com/pglinks/pglinks/internal/pgconf"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // HealthState is what the last probe of a link found.
@@ -88,7 +88,7 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 	}
 	cfg.ConnectTimeout = s.ConnectTimeout
 	cfg.RuntimeParams["application_name"] = "pglinks:probe"
-	pgconf.CancelOnContext(&cfg.Config)
+	fleet.CancelOnContext(&cfg.Config)
 	// A probe is background work: it counts against the inventory's share
 	// of the connection cap, never a person's.
 	cfg.DialFunc = s.connBudget().dialFunc(cfg.DialFunc)

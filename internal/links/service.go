@@ -17,7 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pglinks/pglinks/internal/errs"
-	"github.com/pglinks/pglinks/internal/pgconf"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -210,7 +210,7 @@ func (s *Service) pool(d *Database, kind string) (*fleetPool, error) {
 	}
 	cfg.ConnConfig.ConnectTimeout = s.ConnectTimeout
 	cfg.ConnConfig.RuntimeParams["application_name"] = "pglinks"
-	pgconf.CancelOnContext(&cfg.ConnConfig.Config)
+	fleet.CancelOnContext(&cfg.ConnConfig.Config)
 	cfg.ConnConfig.DialFunc = budget.dialFunc(cfg.ConnConfig.DialFunc)
 	class := budget.class[kind]
 	cfg.AfterRelease = func(*pgx.Conn) bool {
