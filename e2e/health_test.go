@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
 	"github.com/playwright-community/playwright-go"
@@ -19,11 +20,11 @@ import (
 // makeLink creates a link the way the dashboard does, from the test.
 func makeLink(t *testing.T, env []string, remoteVar, localVar, name string) {
 	t.Helper()
-	fleet, err := links.LoadFleet(env)
+	fl, err := fleet.Load(env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := links.NewService(fleet, slog.New(slog.DiscardHandler))
+	svc := links.NewService(fl, slog.New(slog.DiscardHandler))
 	defer svc.Close()
 	// The link is recorded in the fleet's state database, as the server
 	// started on the same environment would record it.

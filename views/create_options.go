@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/pglinks/pglinks/internal/connect"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 )
 
@@ -90,6 +91,6 @@ func RefreshPath(localVar, name string) string { return LinkPath(localVar, name)
 type RefreshPage struct {
 	Page
 	Plan   *links.RefreshPlan
-	Local  *links.Database
+	Local  *fleet.Database
 	Errors FormErrors
 }

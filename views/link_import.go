@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 )
 
@@ -18,7 +19,7 @@ func ImportPath(localVar, name string) string { return LinkPath(localVar, name) 
 // chosen, confirms the SQL that imports them.
 type ImportPage struct {
 	Page
-	Local *links.Database
+	Local *fleet.Database
 	Link  *links.Link
 	// Importable are the remote tables the link may take on (nil when
 	// they could not be read: Unreadable says why).

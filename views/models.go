@@ -9,6 +9,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/replication"
 )
@@ -144,7 +145,7 @@ func (p InventoryPage) PageURL(n int) string {
 type LinkPage struct {
 	Page
 	Link      *links.Link
-	Local     *links.Database
+	Local     *fleet.Database
 	Tables    []links.ForeignTable // this page's
 	TablePage *links.TablePage
 	// Health is the last probe (cached); Stale compares the link with its
@@ -187,7 +188,7 @@ func (p LinkPage) TablePageURL(n int) string {
 // CreateForm is the create-link form with the user's input and errors.
 type CreateForm struct {
 	Page
-	Databases []*links.Database
+	Databases []*fleet.Database
 	Remote    string
 	Local     string
 	Name      string
@@ -210,7 +211,7 @@ type CreateForm struct {
 type DestroyPage struct {
 	Page
 	Plan    *links.DestroyPlan
-	Local   *links.Database
+	Local   *fleet.Database
 	Confirm string
 	Errors  FormErrors
 }
@@ -271,14 +272,14 @@ type RemoveUserPage struct {
 type RepairPage struct {
 	Page
 	Plan  *links.RepairPlan
-	Local *links.Database
+	Local *fleet.Database
 	Error string
 }
 
 // ConnInfoPage shows how outside clients connect to a database.
 type ConnInfoPage struct {
 	Page
-	Info *links.ConnectionInfo
+	Info *fleet.ConnectionInfo
 }
 
 // HealthPath is the POST target of "Check now".

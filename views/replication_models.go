@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/replication"
 )
 
@@ -103,7 +103,7 @@ func ternary(cond bool, a, b string) string {
 // NewPublicationPage is the create-publication form and its preflight.
 type NewPublicationPage struct {
 	Page
-	Databases []*links.Database
+	Databases []*fleet.Database
 	DB        string
 	Tables    []replication.Table
 	Name      string
@@ -116,7 +116,7 @@ type NewPublicationPage struct {
 // NewSubscriptionPage is the create-subscription form and its preflight.
 type NewSubscriptionPage struct {
 	Page
-	Databases    []*links.Database
+	Databases    []*fleet.Database
 	Publisher    string
 	Subscriber   string
 	Publications []string

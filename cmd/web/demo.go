@@ -14,6 +14,7 @@ import (
 
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/demo"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 )
 
@@ -73,7 +74,7 @@ func shellQuote(s string) string {
 }
 
 // psqlCommand is a psql command line that works as printed.
-func psqlCommand(pgpass string, d *links.Database, sql string) string {
+func psqlCommand(pgpass string, d *fleet.Database, sql string) string {
 	cmd := fmt.Sprintf("PGPASSFILE=%s psql -h %s -p %s -U %s %s", pgpass, d.Host, d.Port, d.User, d.DBName)
 	if sql != "" {
 		cmd += " -c " + shellQuote(sql)
@@ -104,9 +105,9 @@ func webCommand() string {
 type demoBanner struct {
 	URL, Password string
 	Files         *demoFiles
-	Fleet         []*links.Database
+	Fleet         []*fleet.Database
 	Link          *links.Link
-	LinkLocal     *links.Database
+	LinkLocal     *fleet.Database
 	LinkQuery     string
 	Web           string
 	// EnvFile is the dashboard's whole environment, for a second dashboard

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pglinks/pglinks/internal/app"
 	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 )
 
@@ -135,16 +136,16 @@ func newLogger(w io.Writer) *slog.Logger {
 
 // open wires everything and binds the listener, without serving yet.
 func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) {
-	fleet, err := links.LoadFleet(cfg.Env)
+	fl, err := fleet.Load(cfg.Env)
 	if err != nil {
 		return nil, err
 	}
 	store, err := auth.Open(ctx, cfg.StateURL)
 	if err != nil {
-		return nil, fmt.Errorf("state database %s: %w", links.MaskURL(cfg.StateURL), err)
+		return nil, fmt.Errorf("state database %s: %w", fleet.MaskURL(cfg.StateURL), err)
 	}
 	store.IdleTimeout, store.AbsoluteTimeout = cfg.IdleTimeout, cfg.AbsoluteTimeout
-	svc := links.NewService(fleet, log)
+	svc := links.NewService(fl, log)
 	svc.Registry = links.NewStateRegistry(store.Pool())
 	svc.SnapshotMaxAge = cfg.InventoryMaxAge
 	svc.MaxConns = cfg.MaxConns
@@ -179,7 +180,7 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 		p.server.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		p.ln = tls.NewListener(ln, p.server.TLSConfig)
 	}
-	for _, d := range fleet.Databases {
+	for _, d := range fl.Databases {
 		log.Info("fleet database", "config_var", d.ConfigVar, "resource", d.ResourceName, "url", d.MaskedURL())
 	}
 	if cfg.EphemeralKeys {

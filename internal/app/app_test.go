@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/pglinks/pglinks/internal/auth"
-	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
@@ -520,11 +520,11 @@ func TestIdleSessionEnds(t *testing.T) {
 
 func TestInventoryShowsMisconfiguredDatabase(t *testing.T) {
 	e := newEnv(t)
-	fleet, err := links.LoadFleet([]string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_RED_URL=mysql://root:topsecret@db/x"})
+	fl, err := fleet.Load([]string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_RED_URL=mysql://root:topsecret@db/x"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.app.cfg.Links.Fleet = fleet
+	e.app.cfg.Links.Fleet = fl
 	c := e.client(t)
 	c.signIn(adminEmail)
 	r := c.get("/")

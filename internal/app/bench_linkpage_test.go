@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
@@ -97,12 +98,12 @@ func newBenchLinkEnv(b testing.TB, n int) *benchLinkEnv {
 	if _, err := store.AddUser(ctx, viewerEmail, auth.RoleViewer, password); err != nil {
 		b.Fatal(err)
 	}
-	fleet, err := links.LoadFleet([]string{"DATABASE_URL=" + local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + remote.URL})
+	fl, err := fleet.Load([]string{"DATABASE_URL=" + local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + remote.URL})
 	if err != nil {
 		b.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	svc := links.NewService(fleet, log)
+	svc := links.NewService(fl, log)
 	svc.Registry = links.NewStateRegistry(store.Pool())
 	svc.StatementTimeout = 5 * time.Minute
 	b.Cleanup(svc.Close)

@@ -104,7 +104,7 @@ func (a *App) repairLink(c echo.Context) error {
 // connInfo shows how outside clients connect to a database; it holds no
 // secret, so viewers see it too.
 func (a *App) connInfo(c echo.Context) error {
-	ci, err := a.cfg.Links.ConnInfo(c.Param("db"))
+	ci, err := a.cfg.Links.Fleet.ConnInfo(c.Param("db"))
 	if err != nil {
 		return err
 	}

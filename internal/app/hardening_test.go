@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
@@ -119,9 +120,9 @@ func TestStateDatabaseSilent(t *testing.T) {
 		t.Fatal(err)
 	}
 	store.CallTimeout = 2 * time.Second
-	fleet, _ := links.LoadFleet(nil)
+	fl, _ := fleet.Load(nil)
 	log := slog.New(slog.DiscardHandler)
-	svc := links.NewService(fleet, log)
+	svc := links.NewService(fl, log)
 	svc.Registry = links.NewStateRegistry(store.Pool())
 	defer svc.Close()
 	a, err := New(Config{Links: svc, Auth: store, Log: log, SessionKeys: []string{pgtest.RandomToken(32)}})
@@ -245,8 +246,8 @@ func TestCreateStalledRemoteThroughForm(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer proxy.Close()
-	fleet, _ := links.LoadFleet([]string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + proxy.URL(e.remote.URL)})
-	svc := links.NewService(fleet, slog.New(slog.DiscardHandler))
+	fl, _ := fleet.Load([]string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + proxy.URL(e.remote.URL)})
+	svc := links.NewService(fl, slog.New(slog.DiscardHandler))
 	defer svc.Close()
 	svc.Registry = links.NewStateRegistry(e.store.Pool())
 	svc.StatementTimeout = 2 * time.Second

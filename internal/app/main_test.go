@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
@@ -76,12 +77,12 @@ func newEnv(t *testing.T, opts ...func(*Config)) *env {
 			t.Fatal(err)
 		}
 	}
-	fleet, err := links.LoadFleet([]string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + e.remote.URL})
+	fl, err := fleet.Load([]string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + e.remote.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	svc := links.NewService(fleet, log)
+	svc := links.NewService(fl, log)
 	svc.Registry = links.NewStateRegistry(store.Pool())
 	t.Cleanup(svc.Close)
 	e.keys = []string{pgtest.RandomToken(32)}

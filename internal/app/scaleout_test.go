@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 )
 
@@ -20,11 +21,11 @@ import (
 func TestTwoProcessesShareStateAndLocks(t *testing.T) {
 	e := newEnv(t)
 	second := func() *httptest.Server {
-		fleet, err := links.LoadFleet([]string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + e.remote.URL})
+		fl, err := fleet.Load([]string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + e.remote.URL})
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc := links.NewService(fleet, slog.New(slog.DiscardHandler))
+		svc := links.NewService(fl, slog.New(slog.DiscardHandler))
 		t.Cleanup(svc.Close)
 		svc.Registry = links.NewStateRegistry(e.store.Pool())
 		a, err := New(Config{Links: svc, Auth: e.store, Log: slog.New(slog.DiscardHandler), SessionKeys: e.keys})
@@ -96,11 +97,11 @@ func TestInventorySearchAndPages(t *testing.T) {
 		vars = append(vars, v+"="+e.remote.URL)
 	}
 	vars = append(vars, "PGLINKS_DATABASES="+strings.Join(names, ","))
-	fleet, err := links.LoadFleet(vars)
+	fl, err := fleet.Load(vars)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := links.NewService(fleet, slog.New(slog.DiscardHandler))
+	svc := links.NewService(fl, slog.New(slog.DiscardHandler))
 	t.Cleanup(svc.Close)
 	svc.Registry = links.NewStateRegistry(e.store.Pool())
 	a, err := New(Config{Links: svc, Auth: e.store, Log: slog.New(slog.DiscardHandler), SessionKeys: e.keys})

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 )
 
@@ -24,11 +25,11 @@ func startDemo(t *testing.T) (*Env, *links.Service) {
 	for k, v := range env.Vars {
 		environ = append(environ, k+"="+v)
 	}
-	fleet, err := links.LoadFleet(environ)
+	fl, err := fleet.Load(environ)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := links.NewService(fleet, slog.New(slog.DiscardHandler))
+	svc := links.NewService(fl, slog.New(slog.DiscardHandler))
 	t.Cleanup(svc.Close)
 	store, err := auth.Open(ctx, env.Vars["PGLINKS_STATE_URL"])
 	if err != nil {

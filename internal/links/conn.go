@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // Acquire returns a pooled connection to the fleet database configVar, for
@@ -11,7 +12,7 @@ import (
 // connections rather than opening their own. Connection failures come back
 // as errs.Unavailable with a message that says which database and why.
 // The caller releases the connection and bounds ctx.
-func (s *Service) Acquire(ctx context.Context, configVar string) (*pgxpool.Conn, *Database, error) {
+func (s *Service) Acquire(ctx context.Context, configVar string) (*pgxpool.Conn, *fleet.Database, error) {
 	d, err := s.database(configVar, "")
 	if err != nil {
 		return nil, nil, err

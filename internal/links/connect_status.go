@@ -8,11 +8,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/connect"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // readConnect finds the Heroku Connect schemas of d (one catalog query,
 // part of every status read, so pages ask the snapshot, not the database).
-func (s *Service) readConnect(ctx context.Context, conn *pgx.Conn, d *Database) []connect.Schema {
+func (s *Service) readConnect(ctx context.Context, conn *pgx.Conn, d *fleet.Database) []connect.Schema {
 	found, err := connect.Detect(ctx, conn, "")
 	if err != nil {
 		s.Log.Warn("connect schemas", "db", d.ConfigVar, "err", err)
@@ -56,7 +57,7 @@ func (s *Service) ConnectSchema(configVar, schema string) *connect.Schema {
 // _hcmeta or _trigger_log_archive, and _trigger_log only when asked for
 // explicitly, into a read-only link. It returns the tables to import: the
 // request's, with _trigger_log added when its option is set.
-func (s *Service) checkConnectImport(ctx context.Context, remote *Database, req CreateRequest) ([]string, error) {
+func (s *Service) checkConnectImport(ctx context.Context, remote *fleet.Database, req CreateRequest) ([]string, error) {
 	conn, err := s.acquire(ctx, remote)
 	if err != nil {
 		return nil, errs.Wrap(errs.Unavailable, err, "Remote %s", errs.MessageOf(err)).OnField("remote")

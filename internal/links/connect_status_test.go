@@ -10,6 +10,7 @@ import (
 
 	"github.com/pglinks/pglinks/internal/connect"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // connectFixture is a fixture whose remote holds a Heroku Connect schema.
@@ -85,7 +86,7 @@ func TestConnectImportRules(t *testing.T) {
 // a Connect-backed link's page can say the remote is unreachable.
 func TestConnectSchemaKeptWhileUnreachable(t *testing.T) {
 	var ss snapshots
-	d := &Database{ConfigVar: blue}
+	d := &fleet.Database{ConfigVar: blue}
 	now := time.Now()
 	ss.put(DatabaseStatus{DB: d, Reachable: true, Connect: []connect.Schema{{Name: "salesforce", Mapped: []string{"account"}}}}, now)
 	st := ss.put(DatabaseStatus{DB: d, Error: "is unreachable: connection refused"}, now.Add(time.Second))

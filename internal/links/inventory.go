@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pglinks/pglinks/internal/connect"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // Link is a data link as read back from a local database's catalog.
@@ -54,7 +55,7 @@ type Support struct {
 
 // DatabaseStatus is one card of the inventory.
 type DatabaseStatus struct {
-	DB        *Database
+	DB        *fleet.Database
 	Reachable bool
 	Error     string // why it is unreachable or unreadable
 	Support   Support
@@ -81,7 +82,7 @@ type DatabaseStatus struct {
 }
 
 // Status reads one database's support and links.
-func (s *Service) Status(ctx context.Context, d *Database) DatabaseStatus {
+func (s *Service) Status(ctx context.Context, d *fleet.Database) DatabaseStatus {
 	recs, err := s.records(ctx, d.ConfigVar)
 	return s.status(ctx, d, recs, err)
 }
@@ -90,7 +91,7 @@ func (s *Service) Status(ctx context.Context, d *Database) DatabaseStatus {
 // Concurrent reads of the same database (many people loading the inventory
 // at once, the background refresh) share one read, which finishes and is
 // kept even when every caller stopped waiting.
-func (s *Service) status(ctx context.Context, d *Database, recs map[string]LinkRecord, recErr error) DatabaseStatus {
+func (s *Service) status(ctx context.Context, d *fleet.Database, recs map[string]LinkRecord, recErr error) DatabaseStatus {
 	if d.ConfigErr != nil {
 		return DatabaseStatus{DB: d, Error: d.ConfigErr.Error()}
 	}
@@ -110,11 +111,11 @@ func (s *Service) status(ctx context.Context, d *Database, recs map[string]LinkR
 	}
 }
 
-func pendingStatus(d *Database, why string) DatabaseStatus {
+func pendingStatus(d *fleet.Database, why string) DatabaseStatus {
 	return DatabaseStatus{DB: d, Pending: true, Error: why, AsOf: time.Now()}
 }
 
-func (s *Service) readStatus(ctx context.Context, d *Database, recs map[string]LinkRecord, recErr error) DatabaseStatus {
+func (s *Service) readStatus(ctx context.Context, d *fleet.Database, recs map[string]LinkRecord, recErr error) DatabaseStatus {
 	st := DatabaseStatus{DB: d}
 	conn, err := s.acquireFrom(ctx, d, statusPool)
 	if err != nil {
@@ -198,7 +199,7 @@ type candidateLink struct {
 // matchLinks keeps the candidates matching a record of pglinks' registry
 // with the same id, name, server oid and local database; the others are
 // unrecorded: made by hand, copied, or forged, and never treated as links.
-func matchLinks(cands []candidateLink, local *Database, recs map[string]LinkRecord) (out []Link, unrecorded []string) {
+func matchLinks(cands []candidateLink, local *fleet.Database, recs map[string]LinkRecord) (out []Link, unrecorded []string) {
 	for _, c := range cands {
 		m, ok := parseMeta(c.ServerComment)
 		rec, recorded := recs[m.ID]
@@ -251,13 +252,13 @@ type querier interface {
 // and server oid. name, when not nil, restricts it to one. unrecorded
 // names the servers that carry a pglinks comment but match no record
 // (made by hand, copied, or forged): they are never treated as links.
-func readLinks(ctx context.Context, q querier, local *Database, name *string, recs map[string]LinkRecord) (out []Link, unrecorded []string, err error) {
+func readLinks(ctx context.Context, q querier, local *fleet.Database, name *string, recs map[string]LinkRecord) (out []Link, unrecorded []string, err error) {
 	return readLinksUpTo(ctx, q, local, name, recs, nil)
 }
 
 // readLinksUpTo is readLinks with each link's TableCount counted up to
 // countLimit at most (nil: exact).
-func readLinksUpTo(ctx context.Context, q querier, local *Database, name *string, recs map[string]LinkRecord, countLimit *int) (out []Link, unrecorded []string, err error) {
+func readLinksUpTo(ctx context.Context, q querier, local *fleet.Database, name *string, recs map[string]LinkRecord, countLimit *int) (out []Link, unrecorded []string, err error) {
 	rows, err := q.Query(ctx, sqlLinks, name, countLimit)
 	if err != nil {
 		return nil, nil, fmt.Errorf("links: list: %w", err)
@@ -276,7 +277,7 @@ func readLinksUpTo(ctx context.Context, q querier, local *Database, name *string
 // GetLink reads one link of a local database.
 func (s *Service) GetLink(ctx context.Context, localVar, name string) (*Link, error) {
 	var link *Link
-	err := s.withLink(ctx, localVar, name, func(ctx context.Context, conn *pgxpool.Conn, local *Database, l *Link) error {
+	err := s.withLink(ctx, localVar, name, func(ctx context.Context, conn *pgxpool.Conn, local *fleet.Database, l *Link) error {
 		link = l
 		return nil
 	})
@@ -286,7 +287,7 @@ func (s *Service) GetLink(ctx context.Context, localVar, name string) (*Link, er
 // withLink reads one link of a local database and runs fn on the same
 // connection, within ReadTimeout: a link page costs one connection, not
 // one for the link and another for its tables.
-func (s *Service) withLink(ctx context.Context, localVar, name string, fn func(context.Context, *pgxpool.Conn, *Database, *Link) error) error {
+func (s *Service) withLink(ctx context.Context, localVar, name string, fn func(context.Context, *pgxpool.Conn, *fleet.Database, *Link) error) error {
 	local, err := s.database(localVar, "local")
 	if err != nil {
 		return err
@@ -320,7 +321,7 @@ func (s *Service) withLink(ctx context.Context, localVar, name string, fn func(c
 
 // readError explains a catalog read that failed: a database that stopped
 // answering says so in words, anything else stays an internal error.
-func readError(d *Database, err error) error {
+func readError(d *fleet.Database, err error) error {
 	if isTimeout(err) {
 		return errs.Wrap(errs.Unavailable, err, "%s (%s) did not answer in time. Try again in a moment.", d.ConfigVar, d.ResourceName)
 	}

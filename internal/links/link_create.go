@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // CreateRequest asks for a link from Remote into Local.
@@ -276,7 +277,7 @@ func planHash(stmts, tables []string) string {
 // preflightRemote connects to the remote from pglinks itself, so an
 // unreachable remote or refused credentials are told apart before anything
 // is made, and reads the types its tables use.
-func (s *Service) preflightRemote(ctx context.Context, remote *Database, schema string, chosen []string) ([]RemoteType, []string, error) {
+func (s *Service) preflightRemote(ctx context.Context, remote *fleet.Database, schema string, chosen []string) ([]RemoteType, []string, error) {
 	conn, err := s.acquire(ctx, remote)
 	if err != nil {
 		return nil, nil, errs.Wrap(errs.Unavailable, err, "Remote %s", errs.MessageOf(err)).OnField("remote")
@@ -323,7 +324,7 @@ func lockLink(ctx context.Context, tx pgx.Tx, name string, timeout time.Duration
 	return nil
 }
 
-func checkNameFree(ctx context.Context, tx pgx.Tx, local *Database, name string) error {
+func checkNameFree(ctx context.Context, tx pgx.Tx, local *fleet.Database, name string) error {
 	var schemaTaken, serverTaken bool
 	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1),
 		EXISTS (SELECT 1 FROM pg_foreign_server WHERE srvname = $1)`, name).Scan(&schemaTaken, &serverTaken)
@@ -341,7 +342,7 @@ func checkNameFree(ctx context.Context, tx pgx.Tx, local *Database, name string)
 
 // ensureFDW installs postgres_fdw when it is missing and the role may; a
 // database where it cannot be had does not support links.
-func ensureFDW(ctx context.Context, tx pgx.Tx, local *Database, run func(sql, masked string) error) error {
+func ensureFDW(ctx context.Context, tx pgx.Tx, local *fleet.Database, run func(sql, masked string) error) error {
 	var installed bool
 	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'postgres_fdw')").Scan(&installed); err != nil {
 		return fmt.Errorf("links: check postgres_fdw: %w", err)
@@ -359,7 +360,7 @@ func ensureFDW(ctx context.Context, tx pgx.Tx, local *Database, run func(sql, ma
 // created and missing labels added, when the user allowed it. Anything else
 // (a missing type that is not an enum, a type of another kind) is refused
 // with every gap named.
-func copyEnums(local *Database, gaps []typeGap, copyAllowed bool, run func(sql, masked string) error, res *CreateResult) error {
+func copyEnums(local *fleet.Database, gaps []typeGap, copyAllowed bool, run func(sql, masked string) error, res *CreateResult) error {
 	if len(gaps) == 0 {
 		return nil
 	}
@@ -426,7 +427,7 @@ func (s *Service) serverOptions() [][2]string {
 
 // createStatements builds the DDL of a link. DDL takes no bind parameters:
 // identifiers are quoted with pgx.Identifier and values with quoteLiteral.
-func createStatements(name string, remote *Database, meta linkMeta, extra [][2]string) ([]statement, error) {
+func createStatements(name string, remote *fleet.Database, meta linkMeta, extra [][2]string) ([]statement, error) {
 	opts := [][2]string{
 		{"host", remote.Host},
 		{"port", remote.Port},
@@ -445,7 +446,7 @@ func createStatements(name string, remote *Database, meta linkMeta, extra [][2]s
 	if err != nil {
 		return nil, errs.E(errs.Invalid, "The user name in %s cannot be used: %v.", remote.ConfigVar, err)
 	}
-	password, err := quoteLiteral(remote.password)
+	password, err := quoteLiteral(remote.Password())
 	if err != nil {
 		return nil, errs.E(errs.Invalid, "The password in %s cannot be used: %v.", remote.ConfigVar, err)
 	}
@@ -490,7 +491,7 @@ func optionList(opts [][2]string) (string, error) {
 
 // createError turns a failed statement into a message that says what went
 // wrong and where.
-func (s *Service) createError(local, remote *Database, name string, err error) error {
+func (s *Service) createError(local, remote *fleet.Database, name string, err error) error {
 	switch pgCode(err) {
 	case codeUniqueViolation, codeDuplicateObject, codeDuplicateSchema:
 		return errs.Wrap(errs.Conflict, err, "The name %q is taken in %s.", name, local.ConfigVar).OnField("name")

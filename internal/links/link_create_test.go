@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
@@ -324,7 +325,7 @@ func TestCreateLink(t *testing.T) {
 	})
 }
 
-func mustDB(t testing.TB, svc *Service, configVar string) *Database {
+func mustDB(t testing.TB, svc *Service, configVar string) *fleet.Database {
 	t.Helper()
 	d, err := svc.database(configVar, "")
 	if err != nil {

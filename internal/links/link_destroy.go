@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // Dependent is an object outside a link's schema that would be dropped
@@ -80,7 +81,7 @@ func (s *Service) PlanDestroy(ctx context.Context, localVar, name string) (*Dest
 // ReadTimeout (the context and statement_timeout): for plans that find out
 // what a change would do by making it and undoing it. It is read-write for
 // that reason.
-func (s *Service) inPlanTx(ctx context.Context, local *Database, fn func(context.Context, pgx.Tx) error) error {
+func (s *Service) inPlanTx(ctx context.Context, local *fleet.Database, fn func(context.Context, pgx.Tx) error) error {
 	ctx, cancel := bound(ctx, s.ReadTimeout)
 	defer cancel()
 	tx, done, err := s.begin(ctx, local, pgx.TxOptions{})
@@ -159,7 +160,7 @@ func checkDestroyable(localVar, name string) error {
 
 // planDestroy verifies that name is a link pglinks made (its record in the
 // registry matches the server and the schema) and lists what goes with it.
-func (s *Service) planDestroy(ctx context.Context, tx pgx.Tx, local *Database, name string) (*DestroyPlan, error) {
+func (s *Service) planDestroy(ctx context.Context, tx pgx.Tx, local *fleet.Database, name string) (*DestroyPlan, error) {
 	recs, err := s.records(ctx, local.ConfigVar)
 	if err != nil {
 		return nil, err

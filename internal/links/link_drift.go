@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // Drift is how a link's foreign tables differ from the remote's catalog
@@ -91,7 +92,7 @@ func (s *Service) LinkDrift(ctx context.Context, localVar, name string) (*Drift,
 }
 
 // driftOf compares l, read from local, with its remote.
-func (s *Service) driftOf(ctx context.Context, local *Database, l *Link) (*Drift, error) {
+func (s *Service) driftOf(ctx context.Context, local *fleet.Database, l *Link) (*Drift, error) {
 	ctx, cancel := bound(ctx, s.ReadTimeout)
 	defer cancel()
 	tx, done, err := s.begin(ctx, local, pgx.TxOptions{AccessMode: pgx.ReadOnly})
@@ -244,7 +245,7 @@ func (s *Service) readDrift(ctx context.Context, tx pgx.Tx, l *Link) (*Drift, er
 
 // readRemoteShape reads the remote schema's relations and columns, and the
 // labels of the given enum types, over pglinks' own bounded connection.
-func (s *Service) readRemoteShape(ctx context.Context, remote *Database, schema string, enums []string) ([]*remoteRel, map[string][]string, error) {
+func (s *Service) readRemoteShape(ctx context.Context, remote *fleet.Database, schema string, enums []string) ([]*remoteRel, map[string][]string, error) {
 	ctx, cancel := bound(ctx, s.StatusTimeout)
 	defer cancel()
 	conn, err := s.acquire(ctx, remote)

@@ -120,7 +120,7 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 		return LinkHealth{}, err
 	}
 	h.Stale = s.compare(st)
-	remote := &Database{ConfigVar: st.link.RemoteConfigVar, ResourceName: st.link.RemoteResourceName}
+	remote := &fleet.Database{ConfigVar: st.link.RemoteConfigVar, ResourceName: st.link.RemoteResourceName}
 
 	budget := stmtTimeout
 	if ct, err := strconv.Atoi(st.server["connect_timeout"]); err == nil && ct > 0 && ct < 600 {
@@ -273,7 +273,7 @@ func (s *Service) probeStatementTimeout() time.Duration {
 }
 
 // probeReason puts a failed probe in words.
-func probeReason(local, remote *Database, err error, ctx context.Context) string {
+func probeReason(local, remote *fleet.Database, err error, ctx context.Context) string {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		text := pgErr.Message + " " + pgErr.Detail

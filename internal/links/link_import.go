@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/connect"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // MaxImportTables bounds how many tables one import adds to a link.
@@ -169,7 +170,7 @@ func (s *Service) ImportTables(ctx context.Context, req ImportRequest) (*ImportR
 	return res, nil
 }
 
-func (s *Service) planImport(ctx context.Context, tx pgx.Tx, local *Database, name string, chosen []string) (*ImportPlan, error) {
+func (s *Service) planImport(ctx context.Context, tx pgx.Tx, local *fleet.Database, name string, chosen []string) (*ImportPlan, error) {
 	recs, err := s.records(ctx, local.ConfigVar)
 	if err != nil {
 		return nil, err
@@ -281,7 +282,7 @@ func (s *Service) planImport(ctx context.Context, tx pgx.Tx, local *Database, na
 
 // importTypes reads the user-defined types the chosen remote tables use,
 // over pglinks' own bounded connection to the remote.
-func (s *Service) importTypes(ctx context.Context, remote *Database, schema string, tables []string) ([]RemoteType, error) {
+func (s *Service) importTypes(ctx context.Context, remote *fleet.Database, schema string, tables []string) ([]RemoteType, error) {
 	ctx, cancel := bound(ctx, s.StatusTimeout)
 	defer cancel()
 	conn, err := s.acquire(ctx, remote)

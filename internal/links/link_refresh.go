@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // RefreshPlan is what the refresh confirmation page shows: the drift, the
@@ -149,7 +150,7 @@ func (s *Service) RefreshLink(ctx context.Context, req RefreshRequest) (*Refresh
 	return res, nil
 }
 
-func (s *Service) planRefresh(ctx context.Context, tx pgx.Tx, local *Database, name string) (*RefreshPlan, error) {
+func (s *Service) planRefresh(ctx context.Context, tx pgx.Tx, local *fleet.Database, name string) (*RefreshPlan, error) {
 	recs, err := s.records(ctx, local.ConfigVar)
 	if err != nil {
 		return nil, err
@@ -302,7 +303,7 @@ func (s *Service) refreshDependents(ctx context.Context, tx pgx.Tx, name string,
 // they ran. A statement that talks to the remote is guarded (guardRemote),
 // so a remote that stops answering ends it within StatementTimeout. doing
 // ("Refreshing link \"x\"") and during ("the refresh") word a failure.
-func (s *Service) runPlan(ctx context.Context, tx pgx.Tx, local, remote *Database, l *Link, stmts []statement, doing, during string) ([]string, error) {
+func (s *Service) runPlan(ctx context.Context, tx pgx.Tx, local, remote *fleet.Database, l *Link, stmts []statement, doing, during string) ([]string, error) {
 	var ran []string
 	for _, st := range stmts {
 		stop := func() {}

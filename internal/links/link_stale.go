@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // A link is stale when what its foreign server and user mapping hold no
@@ -87,7 +88,7 @@ type rowQuerier interface {
 // readStored reads a link with its server options and pglinks' own user
 // mapping. pg_user_mappings shows umoptions (the password too) to the
 // mapping's own role only; it is compared here and never leaves the package.
-func (s *Service) readStored(ctx context.Context, q rowQuerier, local *Database, name string) (*storedLink, error) {
+func (s *Service) readStored(ctx context.Context, q rowQuerier, local *fleet.Database, name string) (*storedLink, error) {
 	recs, err := s.records(ctx, local.ConfigVar)
 	if err != nil {
 		return nil, err
@@ -175,7 +176,7 @@ func (s *Service) compare(st *storedLink) *StaleReport {
 		return r
 	}
 	credChanged := false
-	for _, kv := range [][2]string{{"user", remote.User}, {"password", remote.password}} {
+	for _, kv := range [][2]string{{"user", remote.User}, {"password", remote.Password()}} {
 		have, present := st.mapping[kv[0]]
 		if present && have == kv[1] {
 			continue

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
@@ -85,11 +86,11 @@ func newFixture(t testing.TB, extra ...string) *fixture {
 // database of its own.
 func newService(t testing.TB, env []string) *Service {
 	t.Helper()
-	fleet, err := LoadFleet(env)
+	fl, err := fleet.Load(env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := NewService(fleet, slog.New(slog.DiscardHandler))
+	svc := NewService(fl, slog.New(slog.DiscardHandler))
 	t.Cleanup(svc.Close)
 	svc.Registry = newRegistry(t)
 	return svc

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // SQLSTATE codes pglinks reacts to.
@@ -95,7 +96,7 @@ func classifyConnErr(err error) string {
 
 // fdwError explains an error raised inside the local database while
 // postgres_fdw talked to the remote (IMPORT FOREIGN SCHEMA, probes).
-func fdwError(local, remote *Database, err error) error {
+func fdwError(local, remote *fleet.Database, err error) error {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
 		return err

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // RemoteType is a user-defined type a remote's tables use.
@@ -146,7 +147,7 @@ func enumDDL(t RemoteType) (string, error) {
 
 // typeGapsError names every type the local database lacks or has wrong,
 // where the remote uses it and what to do about it.
-func typeGapsError(local *Database, gaps []typeGap, canCopyEnums bool) error {
+func typeGapsError(local *fleet.Database, gaps []typeGap, canCopyEnums bool) error {
 	var parts []string
 	for _, g := range gaps {
 		var desc string

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // RemoteTable is a relation IMPORT FOREIGN SCHEMA can bring over.
@@ -100,7 +101,7 @@ func relKind(k string) string {
 
 // checkChosenTables refuses a LIMIT TO list naming anything the remote's
 // schema does not hold, or naming a table twice.
-func checkChosenTables(remote *Database, schema string, chosen []string, have []RemoteTable) error {
+func checkChosenTables(remote *fleet.Database, schema string, chosen []string, have []RemoteTable) error {
 	names := make(map[string]bool, len(have))
 	for _, t := range have {
 		names[t.Name] = true

@@ -24,7 +24,7 @@ import (
 // Service manages links across a fleet. It keeps one small pool per
 // database, opened lazily.
 type Service struct {
-	Fleet *Fleet
+	Fleet *fleet.Fleet
 	Log   *slog.Logger
 	// Registry is pglinks' record of the links it made (the state
 	// database). Without it nothing counts as a link.
@@ -125,13 +125,13 @@ func (s *Service) evictIdle(class string) bool {
 }
 
 // NewService returns a Service over fleet with production defaults.
-func NewService(fleet *Fleet, log *slog.Logger) *Service {
+func NewService(f *fleet.Fleet, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
 	return &Service{
 		MaxConns:             DefaultMaxConns,
-		Fleet:                fleet,
+		Fleet:                f,
 		Log:                  log,
 		ConnectTimeout:       3 * time.Second,
 		StatusTimeout:        4 * time.Second,
@@ -162,15 +162,12 @@ func (s *Service) Close() {
 
 // database looks a config var up in the fleet; field names the form field
 // the error belongs to.
-func (s *Service) database(configVar, field string) (*Database, error) {
-	d, ok := s.Fleet.Get(configVar)
-	if !ok {
-		return nil, errs.E(errs.NotFound, "%q is not a database of this fleet.", configVar).OnField(field)
+func (s *Service) database(configVar, field string) (*fleet.Database, error) {
+	d, err := s.Fleet.Lookup(configVar)
+	if e, ok := err.(*errs.Error); ok {
+		return nil, e.OnField(field)
 	}
-	if d.ConfigErr != nil {
-		return nil, errs.Wrap(errs.Invalid, d.ConfigErr, "%s is misconfigured: %v", d.ConfigVar, d.ConfigErr).OnField(field)
-	}
-	return d, nil
+	return d, err
 }
 
 // Pool kinds: user-facing reads and writes, and the inventory's status
@@ -195,7 +192,7 @@ const (
 	poolUnusedTime = 10 * time.Minute
 )
 
-func (s *Service) pool(d *Database, kind string) (*fleetPool, error) {
+func (s *Service) pool(d *fleet.Database, kind string) (*fleetPool, error) {
 	budget := s.connBudget()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -256,7 +253,7 @@ func (s *Service) closeUnusedPools() {
 // answering, its connections take up to 15 s each to close (pgx waits for
 // the server to acknowledge the end of the session); the next read must not
 // find every slot still taken by them.
-func (s *Service) discardPool(d *Database, kind string) {
+func (s *Service) discardPool(d *fleet.Database, kind string) {
 	s.mu.Lock()
 	key := d.ConfigVar + "\x00" + kind
 	p, ok := s.pools[key]
@@ -268,11 +265,11 @@ func (s *Service) discardPool(d *Database, kind string) {
 }
 
 // acquire returns a connection to d, with connection failures classified.
-func (s *Service) acquire(ctx context.Context, d *Database) (*pgxpool.Conn, error) {
+func (s *Service) acquire(ctx context.Context, d *fleet.Database) (*pgxpool.Conn, error) {
 	return s.acquireFrom(ctx, d, userPool)
 }
 
-func (s *Service) acquireFrom(ctx context.Context, d *Database, kind string) (*pgxpool.Conn, error) {
+func (s *Service) acquireFrom(ctx context.Context, d *fleet.Database, kind string) (*pgxpool.Conn, error) {
 	p, err := s.pool(d, kind)
 	if err != nil {
 		return nil, err
@@ -321,7 +318,7 @@ func bound(ctx context.Context, d time.Duration) (context.Context, context.Cance
 // its own: a request that ended must still end its transaction, and a
 // backend that does not finish rolling back in time is terminated, so no
 // transaction or advisory lock outlives the operation.
-func (s *Service) begin(ctx context.Context, d *Database, opts pgx.TxOptions) (tx pgx.Tx, done func(), err error) {
+func (s *Service) begin(ctx context.Context, d *fleet.Database, opts pgx.TxOptions) (tx pgx.Tx, done func(), err error) {
 	conn, err := s.acquire(ctx, d)
 	if err != nil {
 		return nil, nil, err
@@ -346,7 +343,7 @@ func (s *Service) begin(ctx context.Context, d *Database, opts pgx.TxOptions) (t
 
 // terminateBackend ends a backend of pglinks' own role in d, over another
 // connection: for a transaction whose connection could not roll it back.
-func (s *Service) terminateBackend(d *Database, pid uint32) {
+func (s *Service) terminateBackend(d *fleet.Database, pid uint32) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	conn, err := s.acquire(ctx, d)
@@ -363,7 +360,7 @@ func (s *Service) terminateBackend(d *Database, pid uint32) {
 // beginLocked opens a write transaction holding the lock on link name,
 // with statement_timeout and idle_in_transaction_session_timeout set for
 // the transaction alone.
-func (s *Service) beginLocked(ctx context.Context, d *Database, name string) (pgx.Tx, func(), error) {
+func (s *Service) beginLocked(ctx context.Context, d *fleet.Database, name string) (pgx.Tx, func(), error) {
 	tx, done, err := s.begin(ctx, d, pgx.TxOptions{})
 	if err != nil {
 		return nil, nil, err
@@ -390,7 +387,7 @@ func setTxTimeouts(ctx context.Context, tx pgx.Tx, statement time.Duration) erro
 
 // connectError turns a failure to reach d from pglinks into a message that
 // says which: unreachable, or credentials refused.
-func connectError(d *Database, err error) error {
+func connectError(d *fleet.Database, err error) error {
 	var e *errs.Error
 	if errors.As(err, &e) {
 		return err
@@ -404,7 +401,7 @@ func connectError(d *Database, err error) error {
 // ends, it cuts the link's connections on the remote side: PostgreSQL
 // reports the timeout to pglinks only after postgres_fdw has waited (up to
 // 30 s) for the silent remote to answer its cancel. stop ends the watch.
-func (s *Service) guardRemote(ctx context.Context, remote *Database, appName string) (stop func()) {
+func (s *Service) guardRemote(ctx context.Context, remote *fleet.Database, appName string) (stop func()) {
 	var once sync.Once
 	abandon := func() { once.Do(func() { s.abandonRemote(remote, appName) }) }
 	timer := time.AfterFunc(s.StatementTimeout+time.Second, abandon)
@@ -420,7 +417,7 @@ func (s *Service) guardRemote(ctx context.Context, remote *Database, appName str
 // connection to the remote. A postgres_fdw backend whose statement timed
 // out waits for its remote before it rolls back; once the remote side is
 // closed it rolls back at once and releases the link's lock.
-func (s *Service) abandonRemote(remote *Database, appName string) {
+func (s *Service) abandonRemote(remote *fleet.Database, appName string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	conn, err := s.acquire(ctx, remote)

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // The inventory is served from a snapshot of each database's status. A
@@ -156,7 +158,7 @@ func (s *Service) RefreshStatus(ctx context.Context, configVar string) (Database
 // one that found pglinks' connections all in use serves what is known of
 // d instead (or says d is not read yet), and one whose link records could
 // not be read is shown once.
-func (s *Service) keep(d *Database, st DatabaseStatus, recErr error) DatabaseStatus {
+func (s *Service) keep(d *fleet.Database, st DatabaseStatus, recErr error) DatabaseStatus {
 	if st.busy {
 		if sn, ok := s.snaps.get(d.ConfigVar); ok {
 			return sn.st
@@ -172,7 +174,7 @@ func (s *Service) keep(d *Database, st DatabaseStatus, recErr error) DatabaseSta
 
 // refreshInBackground reads d again without anyone waiting, once at a time
 // per database.
-func (s *Service) refreshInBackground(d *Database) {
+func (s *Service) refreshInBackground(d *fleet.Database) {
 	if !s.snaps.startRefresh(d.ConfigVar) {
 		return
 	}
@@ -191,7 +193,7 @@ func (s *Service) refreshInBackground(d *Database) {
 
 // invalidate drops a database's snapshot after pglinks changed it, so the
 // next page view shows the change.
-func (s *Service) invalidate(d *Database) {
+func (s *Service) invalidate(d *fleet.Database) {
 	s.snaps.forget(d.ConfigVar)
 	s.pages.forget(d.ConfigVar)
 }
@@ -224,7 +226,7 @@ func (s *Service) Run(ctx context.Context, interval time.Duration, workers int) 
 func (s *Service) refreshDue(ctx context.Context, interval time.Duration, workers int) {
 	now := time.Now()
 	due := max(s.SnapshotMaxAge-interval, interval)
-	var read []*Database
+	var read []*fleet.Database
 	for _, d := range s.Fleet.Databases {
 		sn, ok := s.snaps.get(d.ConfigVar)
 		switch {

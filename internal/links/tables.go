@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // ForeignTable is one row of \det with its columns.
@@ -27,7 +28,7 @@ type Column struct {
 func (s *Service) ForeignTables(ctx context.Context, localVar, name string) (*Link, []ForeignTable, error) {
 	var link *Link
 	var out []ForeignTable
-	err := s.withLink(ctx, localVar, name, func(ctx context.Context, conn *pgxpool.Conn, local *Database, l *Link) error {
+	err := s.withLink(ctx, localVar, name, func(ctx context.Context, conn *pgxpool.Conn, local *fleet.Database, l *Link) error {
 		rows, err := conn.Query(ctx, sqlForeignTables, l.Name)
 		if err == nil {
 			out, err = scanForeignTables(rows)
@@ -65,7 +66,7 @@ func (s *Service) ForeignTablesPage(ctx context.Context, localVar, name, filter 
 	}
 	var link *Link
 	var page *TablePage
-	err := s.withLink(ctx, localVar, name, func(ctx context.Context, conn *pgxpool.Conn, local *Database, l *Link) error {
+	err := s.withLink(ctx, localVar, name, func(ctx context.Context, conn *pgxpool.Conn, local *fleet.Database, l *Link) error {
 		p, err := s.readTablePage(ctx, conn, local, l, filter, offset, limit)
 		link, page = l, p
 		return err
@@ -87,7 +88,7 @@ func (s *Service) LinkPage(ctx context.Context, localVar, name, filter string, o
 	var link *Link
 	var page *TablePage
 	var stale *StaleReport
-	err := s.withLink(ctx, localVar, name, func(ctx context.Context, conn *pgxpool.Conn, local *Database, l *Link) error {
+	err := s.withLink(ctx, localVar, name, func(ctx context.Context, conn *pgxpool.Conn, local *fleet.Database, l *Link) error {
 		p, err := s.readTablePage(ctx, conn, local, l, filter, offset, limit)
 		if err != nil {
 			return err
@@ -103,7 +104,7 @@ func (s *Service) LinkPage(ctx context.Context, localVar, name, filter string, o
 }
 
 // readTablePage reads one page of l's foreign tables.
-func (s *Service) readTablePage(ctx context.Context, conn *pgxpool.Conn, local *Database, l *Link, filter string, offset, limit int) (*TablePage, error) {
+func (s *Service) readTablePage(ctx context.Context, conn *pgxpool.Conn, local *fleet.Database, l *Link, filter string, offset, limit int) (*TablePage, error) {
 	name := l.Name
 	p := &TablePage{Filter: filter, Offset: offset, Limit: limit, Matches: l.TableCount}
 	if filter != "" {

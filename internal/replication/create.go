@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
-	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // Preflight is what pglinks checked before a create: every problem found,
@@ -370,7 +370,7 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 // subscriptionConnInfo is the publisher's URL as the subscription will use
 // it, with a connect_timeout so the subscriber never waits for long, and the
 // same with its password masked.
-func subscriptionConnInfo(d *links.Database) (conninfo, masked string) {
+func subscriptionConnInfo(d *fleet.Database) (conninfo, masked string) {
 	raw := d.ConnString()
 	if u, err := url.Parse(raw); err == nil {
 		q := u.Query()
@@ -380,7 +380,7 @@ func subscriptionConnInfo(d *links.Database) (conninfo, masked string) {
 		u.RawQuery = q.Encode()
 		raw = u.String()
 	}
-	return raw, links.MaskURL(raw)
+	return raw, fleet.MaskURL(raw)
 }
 
 // CreateSubscription runs a subscription request whose preflight is clean.

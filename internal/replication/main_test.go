@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
@@ -102,11 +103,11 @@ func newWorld(t *testing.T, o worldOpts) *world {
 		pgtest.MustExec(t, pubCluster.SuperURL("postgres"), fmt.Sprintf("ALTER ROLE %s REPLICATION", w.pub.Owner))
 		env = []string{subVar + "=" + w.subSuperURL, pubVar + "=" + w.pub.URL}
 	}
-	fleet, err := links.LoadFleet(env)
+	fl, err := fleet.Load(env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.links = links.NewService(fleet, slog.New(slog.DiscardHandler))
+	w.links = links.NewService(fl, slog.New(slog.DiscardHandler))
 	t.Cleanup(w.links.Close)
 	w.svc = New(w.links)
 	return w
@@ -121,8 +122,6 @@ func (w *world) cleanupSubscription(t *testing.T) {
 		ALTER SUBSCRIPTION %s DISABLE; ALTER SUBSCRIPTION %s SET (slot_name = NONE); DROP SUBSCRIPTION %s; END IF; END$$`, w.subName, w.subName, w.subName, w.subName))
 	_ = pubCluster.Exec(ctx, "postgres", `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, w.subName)
 }
-
-func linksFleet(env []string) (*links.Fleet, error) { return links.LoadFleet(env) }
 
 // eventually polls cond until it holds or timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {

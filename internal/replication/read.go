@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pglinks/pglinks/internal/errs"
-	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // Overview reads every fleet database, overviewWorkers at a time and each
@@ -49,7 +49,7 @@ const overviewWorkers = 8
 
 // ReadDatabase reads one database's subscriptions, publications and slots.
 // It never fails: what cannot be read is said in Error or Notes.
-func (s *Service) ReadDatabase(ctx context.Context, d *links.Database) Database {
+func (s *Service) ReadDatabase(ctx context.Context, d *fleet.Database) Database {
 	r := Database{DB: d}
 	if d.ConfigErr != nil {
 		r.Error = d.ConfigVar + " is misconfigured: " + d.ConfigErr.Error()
@@ -368,7 +368,7 @@ func isSyncSlotOf(name string, oids map[uint32]bool) bool {
 }
 
 // matchFleet finds the fleet database a publisher endpoint points at.
-func matchFleet(f *links.Fleet, e Endpoint) string {
+func matchFleet(f *fleet.Fleet, e Endpoint) string {
 	if e.Host == "" {
 		return ""
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"golang.org/x/sync/singleflight"
 )
@@ -186,7 +187,7 @@ type Slot struct {
 
 // Database is what pglinks could read about one fleet database.
 type Database struct {
-	DB        *links.Database
+	DB        *fleet.Database
 	Reachable bool
 	Error     string // why it could not be read
 

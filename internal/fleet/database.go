@@ -1,11 +1,10 @@
-package links
+package fleet
 
 import (
 	"fmt"
 	"hash/fnv"
 	"net"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 
@@ -39,6 +38,10 @@ func (d *Database) MaskedURL() string {
 	return MaskURL(d.url)
 }
 
+// Password is the password of the URL, for the few statements that must
+// hand it on (a link's user mapping): never log or render it.
+func (d *Database) Password() string { return d.password }
+
 // HostPort is host:port for display.
 func (d *Database) HostPort() string { return net.JoinHostPort(d.Host, d.Port) }
 
@@ -71,11 +74,25 @@ func (f *Fleet) Get(configVar string) (*Database, bool) {
 	return nil, false
 }
 
-// LoadFleet reads the fleet from environment entries ("KEY=value"):
+// Lookup finds a database pglinks can use by config var: one that is not
+// in the fleet is errs.NotFound, one whose config var does not hold a
+// usable URL errs.Invalid.
+func (f *Fleet) Lookup(configVar string) (*Database, error) {
+	d, ok := f.Get(configVar)
+	if !ok {
+		return nil, errs.E(errs.NotFound, "%q is not a database of this fleet.", configVar)
+	}
+	if d.ConfigErr != nil {
+		return nil, errs.Wrap(errs.Invalid, d.ConfigErr, "%s is misconfigured: %v", d.ConfigVar, d.ConfigErr)
+	}
+	return d, nil
+}
+
+// Load reads the fleet from environment entries ("KEY=value"):
 // DATABASE_URL, every HEROKU_POSTGRESQL_<NAME>_URL, and every variable
 // named in PGLINKS_DATABASES (comma-separated). PGLINKS_RESOURCE_NAMES
 // ("VAR=name,VAR2=name2") overrides the default resource names.
-func LoadFleet(environ []string) (*Fleet, error) {
+func Load(environ []string) (*Fleet, error) {
 	env := map[string]string{}
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok {
@@ -130,9 +147,6 @@ func LoadFleet(environ []string) (*Fleet, error) {
 	}
 	return f, nil
 }
-
-// LoadFleetFromEnv is LoadFleet over the process environment.
-func LoadFleetFromEnv() (*Fleet, error) { return LoadFleet(os.Environ()) }
 
 func validConfigVar(s string) bool {
 	if s == "" || len(s) > 200 {

@@ -1,4 +1,4 @@
-package links
+package fleet
 
 import (
 	"strings"
@@ -16,7 +16,7 @@ func TestLoadFleet(t *testing.T) {
 		"HEROKU_POSTGRESQL__URL=ignored",
 		"OTHER_URL=postgres://not/in/fleet",
 	}
-	f, err := LoadFleet(env)
+	f, err := Load(env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestLoadFleet(t *testing.T) {
 	if !strings.HasPrefix(blue.ResourceName, "postgresql-") {
 		t.Errorf("default resource name = %q", blue.ResourceName)
 	}
-	again, _ := LoadFleet(env)
+	again, _ := Load(env)
 	if b2, _ := again.Get("HEROKU_POSTGRESQL_BLUE_URL"); b2.ResourceName != blue.ResourceName {
 		t.Error("default resource name is not stable")
 	}
@@ -64,11 +64,11 @@ func TestLoadFleetErrors(t *testing.T) {
 		"bad var name":   {"PGLINKS_DATABASES=bad-name", "bad-name=x"},
 		"bad names pair": {"PGLINKS_RESOURCE_NAMES=novalue"},
 	} {
-		if _, err := LoadFleet(env); err == nil {
+		if _, err := Load(env); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
-	f, err := LoadFleet([]string{"DATABASE_URL=mysql://u:topsecret@h/db", "HEROKU_POSTGRESQL_RED_URL=::not a url topsecret"})
+	f, err := Load([]string{"DATABASE_URL=mysql://u:topsecret@h/db", "HEROKU_POSTGRESQL_RED_URL=::not a url topsecret"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,63 +92,6 @@ func TestMaskURL(t *testing.T) {
 	} {
 		if got := MaskURL(in); got != want {
 			t.Errorf("MaskURL(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestValidateName(t *testing.T) {
-	for name, ok := range map[string]bool{
-		"sales": true, "datalink_test": true, "a1": true, "1abc": true, "_x": true,
-		strings.Repeat("a", 63): true,
-		strings.Repeat("a", 64): false,
-		"":                      false,
-		"Sales":                 false,
-		"sales-eu":              false,
-		"sales eu":              false,
-		`sales"; DROP`:          false,
-		"public":                false,
-		"information_schema":    false,
-		"pg_catalog":            false,
-		"pg_x":                  false,
-		"über":                  false,
-	} {
-		if err := ValidateName(name); (err == nil) != ok {
-			t.Errorf("ValidateName(%q) = %v, want ok=%v", name, err, ok)
-		}
-	}
-}
-
-func TestDefaultName(t *testing.T) {
-	for in, want := range map[string]string{
-		"postgresql-colorful-33594": "postgresql_colorful_33594",
-		"Weird Name!":               "weird_name",
-		"pg-main":                   "link_pg_main",
-		"---":                       "link_",
-		strings.Repeat("x", 80):     strings.Repeat("x", 63),
-	} {
-		if got := DefaultName(in); got != want {
-			t.Errorf("DefaultName(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestQuoteLiteral(t *testing.T) {
-	for in, want := range map[string]string{
-		"plain":         "'plain'",
-		"it's":          "'it''s'",
-		`back\slash`:    `E'back\\slash'`,
-		`'\'`:           `E'''\\'''`,
-		"":              "''",
-		"naïve ünïcode": "'naïve ünïcode'",
-	} {
-		got, err := quoteLiteral(in)
-		if err != nil || got != want {
-			t.Errorf("quoteLiteral(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"a\x00b", "\xff"} {
-		if _, err := quoteLiteral(bad); err == nil {
-			t.Errorf("quoteLiteral(%q) accepted", bad)
 		}
 	}
 }
