@@ -24,6 +24,7 @@ func makeLink(t *testing.T, env []string, remoteVar, localVar, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer fl.Close()
 	svc := links.NewService(fl, slog.New(slog.DiscardHandler))
 	defer svc.Close()
 	// The link is recorded in the fleet's state database, as the server

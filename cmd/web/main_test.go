@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/pglinks/pglinks/internal/auth"
-	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
@@ -28,7 +28,7 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Fatalf("cfg = %+v", cfg)
 	}
 	cfg, err = configFromEnv([]string{"PGLINKS_STATE_URL=postgres://u:p@h/db"})
-	if err != nil || cfg.Addr != ":8080" || !cfg.EphemeralKeys || cfg.MaxConns != links.DefaultMaxConns {
+	if err != nil || cfg.Addr != ":8080" || !cfg.EphemeralKeys || cfg.MaxConns != fleet.DefaultMaxConns {
 		t.Fatalf("defaults: %+v, %v", cfg, err)
 	}
 	for name, env := range map[string][]string{

@@ -57,7 +57,7 @@ func configFromEnv(environ []string) (*config, error) {
 		MetricsToken:    strings.TrimSpace(env["PGLINKS_METRICS_TOKEN"]),
 		CPUProfile:      env["PGLINKS_CPU_PROFILE"],
 		InventoryMaxAge: links.DefaultSnapshotMaxAge,
-		MaxConns:        links.DefaultMaxConns,
+		MaxConns:        fleet.DefaultMaxConns,
 		IdleTimeout:     auth.DefaultIdleTimeout,
 		AbsoluteTimeout: auth.DefaultAbsoluteTimeout,
 		Env:             environ,
@@ -103,8 +103,8 @@ func configFromEnv(environ []string) (*config, error) {
 	}
 	if v := env["PGLINKS_MAX_CONNECTIONS"]; v != "" {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n < links.MinMaxConns || n > 10000 {
-			return nil, fmt.Errorf("PGLINKS_MAX_CONNECTIONS: want a whole number from %d to 10000, like %d", links.MinMaxConns, links.DefaultMaxConns)
+		if err != nil || n < fleet.MinMaxConns || n > 10000 {
+			return nil, fmt.Errorf("PGLINKS_MAX_CONNECTIONS: want a whole number from %d to 10000, like %d", fleet.MinMaxConns, fleet.DefaultMaxConns)
 		}
 		cfg.MaxConns = n
 	}
@@ -124,6 +124,7 @@ func configFromEnv(environ []string) (*config, error) {
 type program struct {
 	server *http.Server
 	ln     net.Listener
+	fleet  *fleet.Fleet
 	links  *links.Service
 	health *links.Monitor
 	store  *auth.Store
@@ -140,6 +141,8 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 	if err != nil {
 		return nil, err
 	}
+	fl.Log = log
+	fl.MaxConns = cfg.MaxConns
 	store, err := auth.Open(ctx, cfg.StateURL)
 	if err != nil {
 		return nil, fmt.Errorf("state database %s: %w", fleet.MaskURL(cfg.StateURL), err)
@@ -148,7 +151,6 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 	svc := links.NewService(fl, log)
 	svc.Registry = links.NewStateRegistry(store.Pool())
 	svc.SnapshotMaxAge = cfg.InventoryMaxAge
-	svc.MaxConns = cfg.MaxConns
 	health := links.NewMonitor(svc)
 	a, err := app.New(app.Config{Links: svc, Health: health, Auth: store, Log: log, SessionKeys: cfg.SessionKeys, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken})
 	if err != nil {
@@ -169,7 +171,7 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
-		ln: ln, links: svc, health: health, store: store, log: log,
+		ln: ln, fleet: fl, links: svc, health: health, store: store, log: log,
 	}
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -221,6 +223,7 @@ func (p *program) run(ctx context.Context) error {
 func (p *program) close() {
 	p.ln.Close()
 	p.links.Close()
+	p.fleet.Close()
 	p.store.Close()
 }
 

@@ -47,7 +47,7 @@ type Config struct {
 }
 
 // DefaultRequestTimeout bounds a request: above the longest operation
-// (a create is bounded by links.Service.WriteTimeout, 60 s), below the
+// (a create is bounded by fleet.Deadlines.Write, 60 s), below the
 // server's write timeout.
 const DefaultRequestTimeout = 75 * time.Second
 

@@ -524,6 +524,7 @@ func TestInventoryShowsMisconfiguredDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(fl.Close)
 	e.app.cfg.Links.Fleet = fl
 	c := e.client(t)
 	c.signIn(adminEmail)

@@ -103,9 +103,10 @@ func newBenchLinkEnv(b testing.TB, n int) *benchLinkEnv {
 		b.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
+	b.Cleanup(fl.Close)
 	svc := links.NewService(fl, log)
 	svc.Registry = links.NewStateRegistry(store.Pool())
-	svc.StatementTimeout = 5 * time.Minute
+	svc.Fleet.Deadlines.Statement = 5 * time.Minute
 	b.Cleanup(svc.Close)
 	if _, err := svc.CreateLink(ctx, links.CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "bench", CopyEnums: true, Actor: "bench"}); err != nil {
 		b.Fatal(err)

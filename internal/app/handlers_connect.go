@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/pglinks/pglinks/internal/connect"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/views"
 )
@@ -35,7 +36,12 @@ func (a *App) linkConnect(c echo.Context, l *links.Link) *views.ConnectSection {
 	sec := &views.ConnectSection{RemoteVar: l.RemoteConfigVar, Schema: l.RemoteSchema}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), connectStateTimeout)
 	defer cancel()
-	conn, _, err := a.cfg.Links.Acquire(ctx, l.RemoteConfigVar)
+	remote, err := a.cfg.Links.Fleet.Lookup(l.RemoteConfigVar)
+	if err != nil {
+		sec.Err = l.RemoteConfigVar + " " + errs.MessageOf(err)
+		return sec
+	}
+	conn, err := a.cfg.Links.Fleet.Acquire(ctx, remote, fleet.ClassUser)
 	if err != nil {
 		sec.Err = l.RemoteConfigVar + " " + errs.MessageOf(err)
 		return sec

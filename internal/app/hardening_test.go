@@ -122,6 +122,7 @@ func TestStateDatabaseSilent(t *testing.T) {
 	store.CallTimeout = 2 * time.Second
 	fl, _ := fleet.Load(nil)
 	log := slog.New(slog.DiscardHandler)
+	defer fl.Close()
 	svc := links.NewService(fl, log)
 	svc.Registry = links.NewStateRegistry(store.Pool())
 	defer svc.Close()
@@ -247,10 +248,11 @@ func TestCreateStalledRemoteThroughForm(t *testing.T) {
 	}
 	defer proxy.Close()
 	fl, _ := fleet.Load([]string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + proxy.URL(e.remote.URL)})
+	defer fl.Close()
 	svc := links.NewService(fl, slog.New(slog.DiscardHandler))
 	defer svc.Close()
 	svc.Registry = links.NewStateRegistry(e.store.Pool())
-	svc.StatementTimeout = 2 * time.Second
+	svc.Fleet.Deadlines.Statement = 2 * time.Second
 	a, err := New(Config{Links: svc, Auth: e.store, Log: slog.New(slog.DiscardHandler), SessionKeys: e.keys})
 	if err != nil {
 		t.Fatal(err)

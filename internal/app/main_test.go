@@ -82,6 +82,7 @@ func newEnv(t *testing.T, opts ...func(*Config)) *env {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
+	t.Cleanup(fl.Close)
 	svc := links.NewService(fl, log)
 	svc.Registry = links.NewStateRegistry(store.Pool())
 	t.Cleanup(svc.Close)

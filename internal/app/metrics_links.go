@@ -51,10 +51,10 @@ func (lc *linkCollector) Describe(ch chan<- *prometheus.Desc) {
 func (lc *linkCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), lc.timeout)
 	defer cancel()
-	for _, c := range lc.links.ConnStats().Class {
-		ch <- prometheus.MustNewConstMetric(lc.conns, prometheus.GaugeValue, float64(c.InUse), c.Name)
-		ch <- prometheus.MustNewConstMetric(lc.connsPeak, prometheus.GaugeValue, float64(c.Peak), c.Name)
-		ch <- prometheus.MustNewConstMetric(lc.connsMax, prometheus.GaugeValue, float64(c.Limit), c.Name)
+	for _, c := range lc.links.Fleet.Stats().Class {
+		ch <- prometheus.MustNewConstMetric(lc.conns, prometheus.GaugeValue, float64(c.InUse), string(c.Name))
+		ch <- prometheus.MustNewConstMetric(lc.connsPeak, prometheus.GaugeValue, float64(c.Peak), string(c.Name))
+		ch <- prometheus.MustNewConstMetric(lc.connsMax, prometheus.GaugeValue, float64(c.Limit), string(c.Name))
 	}
 	inv := lc.links.Inventory(ctx)
 	health := lc.health().Lookup(inv)

@@ -25,6 +25,7 @@ func TestTwoProcessesShareStateAndLocks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(fl.Close)
 		svc := links.NewService(fl, slog.New(slog.DiscardHandler))
 		t.Cleanup(svc.Close)
 		svc.Registry = links.NewStateRegistry(e.store.Pool())
@@ -101,6 +102,7 @@ func TestInventorySearchAndPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(fl.Close)
 	svc := links.NewService(fl, slog.New(slog.DiscardHandler))
 	t.Cleanup(svc.Close)
 	svc.Registry = links.NewStateRegistry(e.store.Pool())

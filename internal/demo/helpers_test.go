@@ -29,6 +29,7 @@ func startDemo(t *testing.T) (*Env, *links.Service) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(fl.Close)
 	svc := links.NewService(fl, slog.New(slog.DiscardHandler))
 	t.Cleanup(svc.Close)
 	store, err := auth.Open(ctx, env.Vars["PGLINKS_STATE_URL"])

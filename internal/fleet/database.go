@@ -59,35 +59,6 @@ func (d *Database) ConnString() string {
 	return u.String()
 }
 
-// Fleet is the ordered set of databases pglinks manages.
-type Fleet struct {
-	Databases []*Database
-}
-
-// Get finds a database by config var.
-func (f *Fleet) Get(configVar string) (*Database, bool) {
-	for _, d := range f.Databases {
-		if d.ConfigVar == configVar {
-			return d, true
-		}
-	}
-	return nil, false
-}
-
-// Lookup finds a database pglinks can use by config var: one that is not
-// in the fleet is errs.NotFound, one whose config var does not hold a
-// usable URL errs.Invalid.
-func (f *Fleet) Lookup(configVar string) (*Database, error) {
-	d, ok := f.Get(configVar)
-	if !ok {
-		return nil, errs.E(errs.NotFound, "%q is not a database of this fleet.", configVar)
-	}
-	if d.ConfigErr != nil {
-		return nil, errs.Wrap(errs.Invalid, d.ConfigErr, "%s is misconfigured: %v", d.ConfigVar, d.ConfigErr)
-	}
-	return d, nil
-}
-
 // Load reads the fleet from environment entries ("KEY=value"):
 // DATABASE_URL, every HEROKU_POSTGRESQL_<NAME>_URL, and every variable
 // named in PGLINKS_DATABASES (comma-separated). PGLINKS_RESOURCE_NAMES
@@ -137,15 +108,15 @@ func Load(environ []string) (*Fleet, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Fleet{}
+	var dbs []*Database
 	for _, k := range vars {
 		d := parseDatabase(k, env[k])
 		if n, ok := names[k]; ok {
 			d.ResourceName = n
 		}
-		f.Databases = append(f.Databases, d)
+		dbs = append(dbs, d)
 	}
-	return f, nil
+	return New(dbs), nil
 }
 
 func validConfigVar(s string) bool {

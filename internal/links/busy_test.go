@@ -18,10 +18,10 @@ func TestInventoryWhilePoolBusy(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	createSales(t, f)
-	f.svc.StatusTimeout = 2 * time.Second
+	f.svc.Fleet.Deadlines.Status = 2 * time.Second
 	var held []*pgxpool.Conn
 	for range 4 {
-		c, _, err := f.svc.Acquire(ctx, "DATABASE_URL")
+		c, err := acquire(ctx, f.svc, "DATABASE_URL")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -58,7 +58,7 @@ func (s *Service) ConnectSchema(configVar, schema string) *connect.Schema {
 // explicitly, into a read-only link. It returns the tables to import: the
 // request's, with _trigger_log added when its option is set.
 func (s *Service) checkConnectImport(ctx context.Context, remote *fleet.Database, req CreateRequest) ([]string, error) {
-	conn, err := s.acquire(ctx, remote)
+	conn, err := s.Fleet.Acquire(ctx, remote, fleet.ClassUser)
 	if err != nil {
 		return nil, errs.Wrap(errs.Unavailable, err, "Remote %s", errs.MessageOf(err)).OnField("remote")
 	}

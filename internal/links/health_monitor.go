@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // Monitor keeps the last probe of every link so pages can show health
@@ -104,7 +106,7 @@ func (m *Monitor) Check(ctx context.Context, localVar, name string, force bool) 
 	}
 	h, err := m.svc.ProbeLink(ctx, localVar, name)
 	if err != nil {
-		if !isBusy(err) { // busy says nothing of the link: keep what is known
+		if !fleet.IsBusy(err) { // busy says nothing of the link: keep what is known
 			m.Forget(localVar, name)
 		}
 		return h, err
@@ -154,7 +156,7 @@ func (m *Monitor) refresh(localVar, name string) {
 		// else (the page that queued it has long been served).
 		h, err := m.svc.ProbeLink(context.Background(), localVar, name)
 		if err != nil {
-			if !isBusy(err) {
+			if !fleet.IsBusy(err) {
 				m.Forget(localVar, name)
 			}
 			return

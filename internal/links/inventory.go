@@ -97,8 +97,8 @@ func (s *Service) status(ctx context.Context, d *fleet.Database, recs map[string
 	}
 	ch := s.statusFlight.DoChan(d.ConfigVar, func() (any, error) {
 		// Detached from any one caller, so a caller that leaves does not
-		// fail the read for the others; bounded by StatusTimeout.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.StatusTimeout)
+		// fail the read for the others; bounded by the Status deadline.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.Fleet.Deadlines.Status)
 		defer cancel()
 		return s.keep(d, s.readStatus(rctx, d, recs, recErr), recErr), nil
 	})
@@ -117,10 +117,10 @@ func pendingStatus(d *fleet.Database, why string) DatabaseStatus {
 
 func (s *Service) readStatus(ctx context.Context, d *fleet.Database, recs map[string]LinkRecord, recErr error) DatabaseStatus {
 	st := DatabaseStatus{DB: d}
-	conn, err := s.acquireFrom(ctx, d, statusPool)
+	conn, err := s.Fleet.Acquire(ctx, d, fleet.ClassStatus)
 	if err != nil {
 		st.Error = errs.MessageOf(err)
-		st.busy = isBusy(err)
+		st.busy = fleet.IsBusy(err)
 		return st
 	}
 	defer func() {
@@ -136,10 +136,10 @@ func (s *Service) readStatus(ctx context.Context, d *fleet.Database, recs map[st
 	)
 	err = conn.QueryRow(ctx, sqlStatus).Scan(&sup.Role, &sup.Superuser, &installed, &available, &usage, &canCreate, &sup.ServerVersion, &maybeConnect, &cands)
 	if err != nil {
-		if isTimeout(err) {
+		if fleet.IsTimeout(err) {
 			// It accepted the connection, then did not answer.
 			conn.Release()
-			s.discardPool(d, statusPool)
+			s.Fleet.Discard(d, fleet.ClassStatus)
 			conn = nil
 			st.Reachable = false
 			st.Error = d.ConfigVar + " (" + d.ResourceName + ") accepted the connection but did not answer in time"
@@ -285,7 +285,7 @@ func (s *Service) GetLink(ctx context.Context, localVar, name string) (*Link, er
 }
 
 // withLink reads one link of a local database and runs fn on the same
-// connection, within ReadTimeout: a link page costs one connection, not
+// connection, within the Read deadline: a link page costs one connection, not
 // one for the link and another for its tables.
 func (s *Service) withLink(ctx context.Context, localVar, name string, fn func(context.Context, *pgxpool.Conn, *fleet.Database, *Link) error) error {
 	local, err := s.database(localVar, "local")
@@ -295,9 +295,9 @@ func (s *Service) withLink(ctx context.Context, localVar, name string, fn func(c
 	if err := ValidateName(name); err != nil {
 		return errs.E(errs.NotFound, "There is no link named %q in %s.", name, localVar)
 	}
-	ctx, cancel := bound(ctx, s.ReadTimeout)
+	ctx, cancel := fleet.Bound(ctx, s.Fleet.Deadlines.Read)
 	defer cancel()
-	conn, err := s.acquire(ctx, local)
+	conn, err := s.Fleet.Acquire(ctx, local, fleet.ClassUser)
 	if err != nil {
 		return err
 	}
@@ -322,7 +322,7 @@ func (s *Service) withLink(ctx context.Context, localVar, name string, fn func(c
 // readError explains a catalog read that failed: a database that stopped
 // answering says so in words, anything else stays an internal error.
 func readError(d *fleet.Database, err error) error {
-	if isTimeout(err) {
+	if fleet.IsTimeout(err) {
 		return errs.Wrap(errs.Unavailable, err, "%s (%s) did not answer in time. Try again in a moment.", d.ConfigVar, d.ResourceName)
 	}
 	return err

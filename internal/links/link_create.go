@@ -77,7 +77,7 @@ func (s *Service) PreviewCreate(ctx context.Context, req CreateRequest) (*Create
 }
 
 func (s *Service) createLink(ctx context.Context, req CreateRequest, dry bool) (*CreateResult, *CreatePreview, error) {
-	ctx, cancel := bound(ctx, s.WriteTimeout)
+	ctx, cancel := fleet.Bound(ctx, s.Fleet.Deadlines.Write)
 	defer cancel()
 	remote, err := s.database(req.RemoteVar, "remote")
 	if err != nil {
@@ -215,7 +215,7 @@ func (s *Service) createLink(ctx context.Context, req CreateRequest, dry bool) (
 		return nil, nil, errors.New("links: no registry configured")
 	}
 	if err := s.Registry.AddLink(ctx, rec); err != nil {
-		if pgCode(err) == codeUniqueViolation {
+		if fleet.PgCode(err) == codeUniqueViolation {
 			return nil, nil, errs.Wrap(errs.Conflict, err, "This preview was already used to create a link. Preview again; nothing was created.")
 		}
 		return nil, nil, err
@@ -278,7 +278,7 @@ func planHash(stmts, tables []string) string {
 // unreachable remote or refused credentials are told apart before anything
 // is made, and reads the types its tables use.
 func (s *Service) preflightRemote(ctx context.Context, remote *fleet.Database, schema string, chosen []string) ([]RemoteType, []string, error) {
-	conn, err := s.acquire(ctx, remote)
+	conn, err := s.Fleet.Acquire(ctx, remote, fleet.ClassUser)
 	if err != nil {
 		return nil, nil, errs.Wrap(errs.Unavailable, err, "Remote %s", errs.MessageOf(err)).OnField("remote")
 	}
@@ -316,7 +316,7 @@ func lockLink(ctx context.Context, tx pgx.Tx, name string, timeout time.Duration
 		return fmt.Errorf("links: lock_timeout: %w", err)
 	}
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('pglinks:link:' || $1, 0))", name); err != nil {
-		if pgCode(err) == codeLockNotAvailable {
+		if fleet.PgCode(err) == codeLockNotAvailable {
 			return errs.Wrap(errs.Conflict, err, "Another pglinks operation on link %q is in progress. Try again in a moment.", name).OnField("name")
 		}
 		return fmt.Errorf("links: lock %s: %w", name, err)
@@ -415,9 +415,9 @@ type statement struct {
 // where the remote is: connect_timeout bounds connecting, and TCP
 // keepalives notice a remote that vanished from the network mid-statement.
 func (s *Service) serverOptions() [][2]string {
-	idle := max(int(s.Keepalive.Seconds()), 1)
+	idle := max(int(s.Fleet.Deadlines.Keepalive.Seconds()), 1)
 	return [][2]string{
-		{"connect_timeout", fmt.Sprint(s.RemoteConnectTimeout)},
+		{"connect_timeout", fmt.Sprint(int(s.Fleet.Deadlines.RemoteConnect.Seconds()))},
 		{"keepalives", "1"},
 		{"keepalives_idle", fmt.Sprint(idle)},
 		{"keepalives_interval", fmt.Sprint(max(idle/2, 1))},
@@ -492,7 +492,7 @@ func optionList(opts [][2]string) (string, error) {
 // createError turns a failed statement into a message that says what went
 // wrong and where.
 func (s *Service) createError(local, remote *fleet.Database, name string, err error) error {
-	switch pgCode(err) {
+	switch fleet.PgCode(err) {
 	case codeUniqueViolation, codeDuplicateObject, codeDuplicateSchema:
 		return errs.Wrap(errs.Conflict, err, "The name %q is taken in %s.", name, local.ConfigVar).OnField("name")
 	case codeLockNotAvailable:
@@ -503,7 +503,7 @@ func (s *Service) createError(local, remote *fleet.Database, name string, err er
 	if e := fdwError(local, remote, err); e != err {
 		return e
 	}
-	if isTimeout(err) {
+	if fleet.IsTimeout(err) {
 		return errs.Wrap(errs.Unavailable, err, "%s stopped answering while the link was being created, so pglinks gave up; nothing was created. Try again when it answers.", remote.ConfigVar).OnField("remote")
 	}
 	return fmt.Errorf("links: create %s in %s: %w", name, local.ConfigVar, err)

@@ -304,7 +304,7 @@ func TestCreateLink(t *testing.T) {
 
 	t.Run("ErrLockBusy", func(t *testing.T) {
 		f := newFixture(t)
-		f.svc.LockTimeout = 200 * time.Millisecond
+		f.svc.Fleet.Deadlines.Lock = 200 * time.Millisecond
 		conn, err := pgx.Connect(ctx, f.local.URL)
 		if err != nil {
 			t.Fatal(err)

@@ -78,18 +78,18 @@ func (s *Service) PlanDestroy(ctx context.Context, localVar, name string) (*Dest
 }
 
 // inPlanTx runs fn in a transaction that is always rolled back, bounded by
-// ReadTimeout (the context and statement_timeout): for plans that find out
+// the Read deadline (the context and statement_timeout): for plans that find out
 // what a change would do by making it and undoing it. It is read-write for
 // that reason.
 func (s *Service) inPlanTx(ctx context.Context, local *fleet.Database, fn func(context.Context, pgx.Tx) error) error {
-	ctx, cancel := bound(ctx, s.ReadTimeout)
+	ctx, cancel := fleet.Bound(ctx, s.Fleet.Deadlines.Read)
 	defer cancel()
-	tx, done, err := s.begin(ctx, local, pgx.TxOptions{})
+	tx, done, err := s.Fleet.Begin(ctx, local, pgx.TxOptions{})
 	if err != nil {
 		return err
 	}
 	defer done()
-	if err := setTxTimeouts(ctx, tx, s.ReadTimeout); err != nil {
+	if err := fleet.SetTxTimeouts(ctx, tx, s.Fleet.Deadlines.Read); err != nil {
 		return readError(local, err)
 	}
 	return readError(local, fn(ctx, tx))
@@ -109,7 +109,7 @@ func (s *Service) DestroyLink(ctx context.Context, req DestroyRequest) (*Destroy
 	if strings.TrimSpace(req.Confirm) != req.Name {
 		return nil, errs.E(errs.Invalid, "The name you typed does not match %q. Nothing was destroyed.", req.Name).OnField("confirm")
 	}
-	ctx, cancel := bound(ctx, s.WriteTimeout)
+	ctx, cancel := fleet.Bound(ctx, s.Fleet.Deadlines.Write)
 	defer cancel()
 	tx, done, err := s.beginLocked(ctx, local, req.Name)
 	if err != nil {
@@ -129,7 +129,7 @@ func (s *Service) DestroyLink(ctx context.Context, req DestroyRequest) (*Destroy
 	res := &DestroyResult{Link: plan.Link, Dependents: plan.Dependents}
 	for _, st := range destroyStatements(plan.Link) {
 		if _, err := tx.Exec(ctx, st); err != nil {
-			if pgCode(err) == codeInsufficientPriv {
+			if fleet.PgCode(err) == codeInsufficientPriv {
 				return nil, errs.Wrap(errs.Forbidden, err, "pglinks' role in %s may not destroy %q: %s. Nothing was destroyed.", local.ConfigVar, req.Name, pgMessage(err))
 			}
 			return nil, fmt.Errorf("links: destroy %s: %s: %w", req.Name, st, err)
@@ -207,7 +207,7 @@ func (s *Service) planDestroy(ctx context.Context, tx pgx.Tx, local *fleet.Datab
 		return nil, fmt.Errorf("links: contents of %s: %w", name, err)
 	}
 	if plan.Dependents, err = cascadeDependents(ctx, tx, name); err != nil {
-		if pgCode(err) == codeLockNotAvailable {
+		if fleet.PgCode(err) == codeLockNotAvailable {
 			return nil, errs.Wrap(errs.Conflict, err, "Sessions are using link %q or objects that depend on it, so pglinks cannot work out what destroying it would drop. Try again in a moment.", name)
 		}
 		return nil, fmt.Errorf("links: dependents of %s: %w", name, err)
@@ -230,7 +230,7 @@ func (s *Service) planDestroy(ctx context.Context, tx pgx.Tx, local *fleet.Datab
 		return nil, fmt.Errorf("links: blockers of %s: %w", name, err)
 	}
 	if plan.Types, err = copiedTypeFates(ctx, tx, name, l.record.CopiedTypes); err != nil {
-		if pgCode(err) == codeLockNotAvailable {
+		if fleet.PgCode(err) == codeLockNotAvailable {
 			return nil, errs.Wrap(errs.Conflict, err, "Sessions are using link %q, so pglinks cannot work out what destroying it would drop. Try again in a moment.", name)
 		}
 		return nil, fmt.Errorf("links: copied types of %s: %w", name, err)

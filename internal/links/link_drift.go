@@ -93,14 +93,14 @@ func (s *Service) LinkDrift(ctx context.Context, localVar, name string) (*Drift,
 
 // driftOf compares l, read from local, with its remote.
 func (s *Service) driftOf(ctx context.Context, local *fleet.Database, l *Link) (*Drift, error) {
-	ctx, cancel := bound(ctx, s.ReadTimeout)
+	ctx, cancel := fleet.Bound(ctx, s.Fleet.Deadlines.Read)
 	defer cancel()
-	tx, done, err := s.begin(ctx, local, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	tx, done, err := s.Fleet.Begin(ctx, local, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	if err := setTxTimeouts(ctx, tx, s.ReadTimeout); err != nil {
+	if err := fleet.SetTxTimeouts(ctx, tx, s.Fleet.Deadlines.Read); err != nil {
 		return nil, readError(local, err)
 	}
 	d, err := s.readDrift(ctx, tx, l)
@@ -246,16 +246,16 @@ func (s *Service) readDrift(ctx context.Context, tx pgx.Tx, l *Link) (*Drift, er
 // readRemoteShape reads the remote schema's relations and columns, and the
 // labels of the given enum types, over pglinks' own bounded connection.
 func (s *Service) readRemoteShape(ctx context.Context, remote *fleet.Database, schema string, enums []string) ([]*remoteRel, map[string][]string, error) {
-	ctx, cancel := bound(ctx, s.StatusTimeout)
+	ctx, cancel := fleet.Bound(ctx, s.Fleet.Deadlines.Status)
 	defer cancel()
-	conn, err := s.acquire(ctx, remote)
+	conn, err := s.Fleet.Acquire(ctx, remote, fleet.ClassUser)
 	if err != nil {
 		return nil, nil, errs.Wrap(errs.Unavailable, err, "The remote %s", errs.MessageOf(err))
 	}
 	defer conn.Release()
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return nil, nil, connectError(remote, err)
+		return nil, nil, fleet.ConnectError(remote, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	if _, err := tx.Exec(ctx, "SET LOCAL search_path = ''"); err != nil {
@@ -278,7 +278,7 @@ func (s *Service) readRemoteShape(ctx context.Context, remote *fleet.Database, s
 		return nil
 	})
 	if err != nil {
-		if isTimeout(err) {
+		if fleet.IsTimeout(err) {
 			return nil, nil, errs.Wrap(errs.Unavailable, err, "The remote %s (%s) did not answer in time.", remote.ConfigVar, remote.ResourceName)
 		}
 		return nil, nil, fmt.Errorf("links: remote catalog of %s: %w", remote.ConfigVar, err)

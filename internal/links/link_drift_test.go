@@ -185,7 +185,7 @@ func TestDriftRemoteUnreachable(t *testing.T) {
 	}
 	// The remote refuses pglinks from now on.
 	execAs(t, f.remote.URL, "ALTER ROLE CURRENT_USER PASSWORD 'rotated-password'")
-	f.svc.Close()
+	f.svc.Fleet.Close()
 	d, err := f.svc.LinkDrift(ctx, "DATABASE_URL", "gone")
 	if err != nil {
 		t.Fatal(err)

@@ -44,7 +44,7 @@ func TestRemoteHaltedThenMoved(t *testing.T) {
 		t.Fatalf("halted: %+v, %v", h, err)
 	}
 	// Bounded by the server's connect_timeout plus the statement timeout.
-	if limit := time.Duration(svc.RemoteConnectTimeout)*time.Second + svc.StatusTimeout + svc.ConnectTimeout; took > limit {
+	if limit := svc.Fleet.Deadlines.RemoteConnect + svc.Fleet.Deadlines.Status + svc.Fleet.Deadlines.Connect; took > limit {
 		t.Fatalf("probe of a halted remote took %v (limit %v)", took, limit)
 	}
 	if h.Stale.Stale() {

@@ -46,10 +46,6 @@ func (h LinkHealth) Age(now time.Time) time.Duration {
 	return now.Sub(h.CheckedAt)
 }
 
-// DefaultProbeStatementTimeout bounds the probe query once the remote is
-// connected; the remote connect is bounded by the server's connect_timeout.
-const DefaultProbeStatementTimeout = 5 * time.Second
-
 // probeTableName is the zero-column foreign table the probe makes (and
 // rolls back) so it works for links with no foreign tables.
 const probeTableName = "pglinks_probe"
@@ -62,8 +58,8 @@ const probeTableName = "pglinks_probe"
 // pg_catalog.pg_database and counts its rows (the round trip reported),
 // checks on the remote's catalog that every table the server's foreign
 // tables point at still exists, and reads one row of one of them, if there
-// are any. The whole probe is bounded by
-// the server's connect_timeout plus StatusTimeout.
+// are any. The whole probe is bounded by the fleet's connect and status
+// deadlines plus the server's connect_timeout.
 //
 // Errors are returned only when the link cannot be read (it does not
 // exist); a failing probe is a LinkHealth with State HealthBroken.
@@ -76,29 +72,24 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 		return LinkHealth{}, errs.E(errs.NotFound, "There is no link named %q in %s.", name, localVar)
 	}
 	h := LinkHealth{State: HealthBroken}
-	stmtTimeout := s.probeStatementTimeout()
+	dl := s.Fleet.Deadlines
 	// Budget: local connect, remote connect_timeout (read below, bounded
 	// by the statement_timeout anyway), the probe itself.
-	ctx, cancel := context.WithTimeout(ctx, s.ConnectTimeout+time.Duration(s.RemoteConnectTimeout)*time.Second+stmtTimeout+time.Second)
+	ctx, cancel := context.WithTimeout(ctx, dl.Connect+dl.RemoteConnect+dl.Status+time.Second)
 	defer cancel()
 
-	cfg, err := pgx.ParseConfig(local.ConnString())
-	if err != nil {
-		return h, errs.E(errs.Invalid, "%s does not hold a usable postgres URL.", local.ConfigVar)
-	}
-	cfg.ConnectTimeout = s.ConnectTimeout
-	cfg.RuntimeParams["application_name"] = "pglinks:probe"
-	fleet.CancelOnContext(&cfg.Config)
 	// A probe is background work: it counts against the inventory's share
 	// of the connection cap, never a person's.
-	cfg.DialFunc = s.connBudget().dialFunc(cfg.DialFunc)
-	conn, err := pgx.ConnectConfig(withDialClass(ctx, statusPool), cfg)
-	if errors.Is(err, ErrConnCap) {
-		return h, errs.Wrap(errs.Unavailable, err, "The link %s was not probed: %s (%s). Try again in a moment.", name, ErrConnCap, capHint(s.connBudget(), statusPool))
+	conn, err := s.Fleet.Dial(ctx, local, "pglinks:probe", fleet.ClassStatus)
+	if errors.Is(err, fleet.ErrConnCap) {
+		return h, errs.Wrap(errs.Unavailable, err, "The link %s was not probed: %s (%s). Try again in a moment.", name, fleet.ErrConnCap, s.Fleet.CapHint(fleet.ClassStatus))
+	}
+	if errs.Is(err, errs.Invalid) {
+		return h, err
 	}
 	if err != nil {
 		h.CheckedAt = time.Now()
-		h.Reason = "local database " + errs.MessageOf(connectError(local, err))
+		h.Reason = "local database " + errs.MessageOf(fleet.ConnectError(local, err))
 		return h, nil
 	}
 	defer func() {
@@ -110,7 +101,7 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		h.CheckedAt = time.Now()
-		h.Reason = "local database " + errs.MessageOf(connectError(local, err))
+		h.Reason = "local database " + errs.MessageOf(fleet.ConnectError(local, err))
 		return h, nil
 	}
 	defer tx.Rollback(context.Background())
@@ -122,7 +113,7 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 	h.Stale = s.compare(st)
 	remote := &fleet.Database{ConfigVar: st.link.RemoteConfigVar, ResourceName: st.link.RemoteResourceName}
 
-	budget := stmtTimeout
+	budget := dl.Status
 	if ct, err := strconv.Atoi(st.server["connect_timeout"]); err == nil && ct > 0 && ct < 600 {
 		budget += time.Duration(ct) * time.Second
 	}
@@ -260,16 +251,6 @@ func listSome(items []string, n int) string {
 		return strings.Join(items, ", ")
 	}
 	return fmt.Sprintf("%s and %d more", strings.Join(items[:n], ", "), len(items)-n)
-}
-
-// probeStatementTimeout is the probe's time limit once the remote is
-// connected: StatusTimeout, the bound pglinks already puts on reading one
-// database.
-func (s *Service) probeStatementTimeout() time.Duration {
-	if s.StatusTimeout > 0 {
-		return s.StatusTimeout
-	}
-	return DefaultProbeStatementTimeout
 }
 
 // probeReason puts a failed probe in words.

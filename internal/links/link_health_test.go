@@ -13,9 +13,9 @@ import (
 
 // shortTimeouts makes a Service give up fast on a halted remote.
 func shortTimeouts(svc *Service) {
-	svc.ConnectTimeout = 2 * time.Second
-	svc.StatusTimeout = 2 * time.Second
-	svc.RemoteConnectTimeout = 2
+	svc.Fleet.Deadlines.Connect = 2 * time.Second
+	svc.Fleet.Deadlines.Status = 2 * time.Second
+	svc.Fleet.Deadlines.RemoteConnect = 2 * time.Second
 }
 
 func probe(t *testing.T, svc *Service, name string) LinkHealth {
@@ -91,7 +91,7 @@ func TestProbeBrokenReasons(t *testing.T) {
 
 	// The remote database renamed away.
 	ctx := context.Background()
-	f.svc.Close() // its pool is connected to the remote too
+	f.svc.Fleet.Close() // its pool is connected to the remote too
 	rename := fmt.Sprintf("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s'; ALTER DATABASE %s RENAME TO %s",
 		f.remote.Name, ident(f.remote.Name), ident(f.remote.Name+"_x"))
 	if err := clusterB.Exec(ctx, "postgres", rename); err != nil {

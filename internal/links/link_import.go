@@ -131,7 +131,7 @@ func (s *Service) ImportTables(ctx context.Context, req ImportRequest) (*ImportR
 	if err := checkImportChoice(req.Tables); err != nil {
 		return nil, err
 	}
-	ctx, cancel := bound(ctx, s.WriteTimeout)
+	ctx, cancel := fleet.Bound(ctx, s.Fleet.Deadlines.Write)
 	defer cancel()
 	tx, done, err := s.beginLocked(ctx, local, req.Name)
 	if err != nil {
@@ -283,16 +283,16 @@ func (s *Service) planImport(ctx context.Context, tx pgx.Tx, local *fleet.Databa
 // importTypes reads the user-defined types the chosen remote tables use,
 // over pglinks' own bounded connection to the remote.
 func (s *Service) importTypes(ctx context.Context, remote *fleet.Database, schema string, tables []string) ([]RemoteType, error) {
-	ctx, cancel := bound(ctx, s.StatusTimeout)
+	ctx, cancel := fleet.Bound(ctx, s.Fleet.Deadlines.Status)
 	defer cancel()
-	conn, err := s.acquire(ctx, remote)
+	conn, err := s.Fleet.Acquire(ctx, remote, fleet.ClassUser)
 	if err != nil {
 		return nil, errs.Wrap(errs.Unavailable, err, "Remote %s", errs.MessageOf(err))
 	}
 	defer conn.Release()
 	types, err := remoteTypes(ctx, conn.Conn(), schema, tables)
 	if err != nil {
-		if isTimeout(err) {
+		if fleet.IsTimeout(err) {
 			return nil, errs.Wrap(errs.Unavailable, err, "The remote %s (%s) did not answer in time.", remote.ConfigVar, remote.ResourceName)
 		}
 		return nil, err
@@ -329,9 +329,9 @@ func checkInSavepoint(ctx context.Context, tx pgx.Tx, name string, stmts []state
 	switch {
 	case refused == nil:
 		return nil
-	case pgCode(refused) == codeLockNotAvailable:
+	case fleet.PgCode(refused) == codeLockNotAvailable:
 		return errs.Wrap(errs.Conflict, refused, "Sessions are using the types link %q needs, so pglinks cannot check the import. Try again in a moment.", name)
-	case pgCode(refused) == "" || isTimeout(refused):
+	case fleet.PgCode(refused) == "" || fleet.IsTimeout(refused):
 		return refused
 	}
 	*blockers = append(*blockers, fmt.Sprintf("PostgreSQL refuses %s: %s", at, pgMessage(refused)))

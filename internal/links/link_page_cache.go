@@ -211,11 +211,11 @@ func (s *Service) PageDrift(ctx context.Context, l *Link, now bool) (*Drift, err
 	last := s.pages.drift(k)
 	if last == nil || time.Since(last.CheckedAt) > DriftMaxAge {
 		lc := *l
-		// Detached from this view, bounded by ReadTimeout; one at a time
+		// Detached from this view, bounded by the Read deadline; one at a time
 		// per link however many views start it.
 		s.pages.goBackground(func(bg context.Context) {
 			s.pages.flight.Do(fmt.Sprintf("%s\x00%s\x00%s", k.local, k.name, k.id), func() (any, error) {
-				bctx, cancel := context.WithTimeout(bg, s.ReadTimeout)
+				bctx, cancel := context.WithTimeout(bg, s.Fleet.Deadlines.Read)
 				defer cancel()
 				d, err := s.driftOf(bctx, local, &lc)
 				if err != nil {

@@ -104,7 +104,7 @@ func (s *Service) RefreshLink(ctx context.Context, req RefreshRequest) (*Refresh
 	if err := ValidateName(req.Name); err != nil {
 		return nil, errs.E(errs.NotFound, "There is no link named %q in %s.", req.Name, req.LocalVar)
 	}
-	ctx, cancel := bound(ctx, s.WriteTimeout)
+	ctx, cancel := fleet.Bound(ctx, s.Fleet.Deadlines.Write)
 	defer cancel()
 	tx, done, err := s.beginLocked(ctx, local, req.Name)
 	if err != nil {
@@ -278,10 +278,10 @@ func (s *Service) refreshDependents(ctx context.Context, tx pgx.Tx, name string,
 			if _, rerr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT pglinks_refresh; RELEASE SAVEPOINT pglinks_refresh"); rerr != nil {
 				return rerr
 			}
-			if pgCode(err) == codeLockNotAvailable {
+			if fleet.PgCode(err) == codeLockNotAvailable {
 				return errs.Wrap(errs.Conflict, err, "Sessions are using link %q or objects that depend on it, so pglinks cannot work out what refreshing it would change. Try again in a moment.", name)
 			}
-			if pgCode(err) == "" || isTimeout(err) {
+			if fleet.PgCode(err) == "" || fleet.IsTimeout(err) {
 				return err
 			}
 			p.Blockers = append(p.Blockers, fmt.Sprintf("PostgreSQL refuses %s: %s", sql, pgMessage(err)))
@@ -301,7 +301,7 @@ func (s *Service) refreshDependents(ctx context.Context, tx pgx.Tx, name string,
 
 // runPlan runs a confirmed plan's statements in tx and returns them as
 // they ran. A statement that talks to the remote is guarded (guardRemote),
-// so a remote that stops answering ends it within StatementTimeout. doing
+// so a remote that stops answering ends it within its statement_timeout. doing
 // ("Refreshing link \"x\"") and during ("the refresh") word a failure.
 func (s *Service) runPlan(ctx context.Context, tx pgx.Tx, local, remote *fleet.Database, l *Link, stmts []statement, doing, during string) ([]string, error) {
 	var ran []string
@@ -316,7 +316,7 @@ func (s *Service) runPlan(ctx context.Context, tx pgx.Tx, local, remote *fleet.D
 			if e := fdwError(local, remote, err); e != err {
 				return nil, e
 			}
-			if isTimeout(err) {
+			if fleet.IsTimeout(err) {
 				return nil, errs.Wrap(errs.Unavailable, err, "%s stopped answering during %s, so pglinks gave up; nothing was changed.", remote.ConfigVar, during)
 			}
 			return nil, errs.Wrap(errs.Conflict, err, "%s failed at %s: %s. Nothing was changed.", doing, st.sql, pgMessage(err))

@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // A repair brings a stale link in line with its remote's config var in
@@ -35,10 +35,6 @@ type RepairResult struct {
 	DDL    []string     // what ran, passwords masked
 	Health LinkHealth
 }
-
-// repairStatementTimeout bounds each repair statement: they only touch the
-// local catalog.
-const repairStatementTimeout = 5 * time.Second
 
 // PlanRepair says what a repair of the link would run. It reads the local
 // catalog only.
@@ -133,7 +129,7 @@ func (s *Service) RepairLink(ctx context.Context, req RepairRequest) (*RepairRes
 		return nil, err
 	}
 	defer done()
-	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", repairStatementTimeout.Milliseconds())); err != nil {
+	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", s.Fleet.Deadlines.RepairStatement.Milliseconds())); err != nil {
 		return nil, fmt.Errorf("links: repair statement_timeout: %w", err)
 	}
 	st, err := s.readStored(ctx, tx, local, req.Name)
@@ -151,7 +147,7 @@ func (s *Service) RepairLink(ctx context.Context, req RepairRequest) (*RepairRes
 	res := &RepairResult{Link: &st.link, Stale: report}
 	for _, x := range stmts {
 		if _, err := tx.Exec(ctx, x.sql); err != nil {
-			if pgCode(err) == codeInsufficientPriv {
+			if fleet.PgCode(err) == codeInsufficientPriv {
 				return nil, errs.Wrap(errs.Forbidden, err, "pglinks' role in %s may not change link %s: %s", local.ConfigVar, req.Name, pgMessage(err))
 			}
 			return nil, fmt.Errorf("links: repair %s in %s: %s: %w", req.Name, local.ConfigVar, x.masked, err)

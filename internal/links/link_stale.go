@@ -211,9 +211,9 @@ func (s *Service) CheckStale(ctx context.Context, localVar, name string) (*Link,
 	if err := ValidateName(name); err != nil {
 		return nil, nil, errs.E(errs.NotFound, "There is no link named %q in %s.", name, localVar)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.StatusTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status)
 	defer cancel()
-	conn, err := s.acquire(ctx, local)
+	conn, err := s.Fleet.Acquire(ctx, local, fleet.ClassUser)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -227,7 +227,7 @@ func (s *Service) CheckStale(ctx context.Context, localVar, name string) (*Link,
 
 // StaleReports compares every link of an inventory with its remote's config
 // var, keyed by HealthKey. It reads each local database's options once (in
-// parallel, bounded by StatusTimeout) and contacts no remote, so the
+// parallel, bounded by the Status deadline) and contacts no remote, so the
 // inventory can flag stale links on its request path. Databases that
 // cannot be read are left out.
 func (s *Service) StaleReports(ctx context.Context, inv []DatabaseStatus) map[string]*StaleReport {

@@ -90,8 +90,10 @@ func newService(t testing.TB, env []string) *Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := NewService(fl, slog.New(slog.DiscardHandler))
-	t.Cleanup(svc.Close)
+	fl.Log = slog.New(slog.DiscardHandler)
+	t.Cleanup(fl.Close)
+	svc := NewService(fl, fl.Log)
+	t.Cleanup(svc.Close) // before the fleet's pools close
 	svc.Registry = newRegistry(t)
 	return svc
 }
@@ -110,6 +112,15 @@ func newRegistry(t testing.TB) *StateRegistry {
 		t.Fatal(err)
 	}
 	return NewStateRegistry(pool)
+}
+
+// acquire takes a user connection to configVar from svc's fleet.
+func acquire(ctx context.Context, svc *Service, configVar string) (*pgxpool.Conn, error) {
+	d, err := svc.Fleet.Lookup(configVar)
+	if err != nil {
+		return nil, err
+	}
+	return svc.Fleet.Acquire(ctx, d, fleet.ClassUser)
 }
 
 // linkObjects counts what a link named name left in the local database:

@@ -80,7 +80,7 @@ func typeGaps(ctx context.Context, tx pgx.Tx, types []RemoteType) ([]typeGap, er
 	for _, t := range types {
 		if t.Kind == "enum" {
 			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('pglinks:type:' || $1, 0))", t.sqlName()); err != nil {
-				if pgCode(err) == codeLockNotAvailable {
+				if fleet.PgCode(err) == codeLockNotAvailable {
 					return nil, errs.Wrap(errs.Conflict, err, "Another pglinks operation is copying the type %s right now. Try again in a moment.", t.QualifiedName())
 				}
 				return nil, fmt.Errorf("links: lock type %s: %w", t.QualifiedName(), err)

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // LinkRecord is pglinks' own record of a link it made, kept in the state
@@ -133,7 +134,7 @@ func stateError(what string, err error) error {
 	}
 	// A statement that failed in the database is a bug; anything else
 	// (refused, timed out, cut) means the database did not answer.
-	if code := pgCode(err); code == "" || strings.HasPrefix(code, "08") || isTimeout(err) {
+	if code := fleet.PgCode(err); code == "" || strings.HasPrefix(code, "08") || fleet.IsTimeout(err) {
 		return errs.Wrap(errs.Unavailable, err, "The state database (PGLINKS_STATE_URL) is not answering, so pglinks cannot check its records of links. Try again in a moment.")
 	}
 	return fmt.Errorf("links: %s: %w", what, err)

@@ -37,9 +37,9 @@ func (s *Service) ReadRemoteCatalog(ctx context.Context, remoteVar, schema strin
 	if schema == "" {
 		schema = "public"
 	}
-	ctx, cancel := bound(ctx, s.ReadTimeout)
+	ctx, cancel := fleet.Bound(ctx, s.Fleet.Deadlines.Read)
 	defer cancel()
-	conn, err := s.acquire(ctx, remote)
+	conn, err := s.Fleet.Acquire(ctx, remote, fleet.ClassUser)
 	if err != nil {
 		return nil, errs.Wrap(errs.Unavailable, err, "Remote %s", errs.MessageOf(err)).OnField("remote")
 	}

@@ -108,7 +108,7 @@ func (s *Service) fresh(sn snapshot, now time.Time) bool {
 // a database it has a snapshot of: a fresh one is served as it is, and an
 // older one (or a failure whose back-off ended) is served too while it is
 // read again in the background. Only a database never read (or every one,
-// when SnapshotMaxAge is 0) is read at once, each bounded by StatusTimeout
+// when SnapshotMaxAge is 0) is read at once, each bounded by the Status deadline
 // and all by ctx.
 func (s *Service) Inventory(ctx context.Context) []DatabaseStatus {
 	out := make([]DatabaseStatus, len(s.Fleet.Databases))
@@ -180,7 +180,7 @@ func (s *Service) refreshInBackground(d *fleet.Database) {
 	}
 	go func() {
 		defer s.snaps.endRefresh(d.ConfigVar)
-		ctx, cancel := context.WithTimeout(context.Background(), s.StatusTimeout+time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), s.Fleet.Deadlines.Status+time.Second)
 		defer cancel()
 		recs, recErr := s.records(ctx, d.ConfigVar)
 		if recErr != nil {
@@ -209,12 +209,12 @@ func (s *Service) Run(ctx context.Context, interval time.Duration, workers int) 
 	}
 	// More workers than the inventory's share of the connection cap would
 	// only wait for each other's connections.
-	workers = max(min(workers, cap(s.connBudget().class[statusPool].tokens)), 1)
+	workers = s.Fleet.Workers(fleet.ClassStatus, workers)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		s.refreshDue(ctx, interval, workers)
-		s.closeUnusedPools()
+		s.Fleet.CloseUnused()
 		select {
 		case <-ctx.Done():
 			return

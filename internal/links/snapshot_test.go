@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // A database that accepts connections and never answers costs the first
@@ -21,7 +23,7 @@ func TestInventoryBacksOffSilentDatabase(t *testing.T) {
 		"DATABASE_URL=" + f.local.URL,
 		"HEROKU_POSTGRESQL_BLUE_URL=" + proxy.URL(f.remote.URL),
 	})
-	svc.StatusTimeout = 2 * time.Second
+	svc.Fleet.Deadlines.Status = 2 * time.Second
 	svc.SnapshotMaxAge = 30 * time.Second
 	proxy.Stall("pglinks", "pg_") // every statement of pglinks' own connections
 
@@ -40,7 +42,7 @@ func TestInventoryBacksOffSilentDatabase(t *testing.T) {
 		}
 	}
 	// Five views in far less than one StatusTimeout: none waited.
-	if took := time.Since(start); took >= svc.StatusTimeout {
+	if took := time.Since(start); took >= svc.Fleet.Deadlines.Status {
 		t.Fatalf("5 views took %v: the silent database was asked again", took)
 	}
 	// A forced refresh asks again (and fails again, doubling the back-off).
@@ -112,7 +114,7 @@ func TestInventoryServesOldCardWhileReading(t *testing.T) {
 		"DATABASE_URL=" + f.local.URL,
 		"HEROKU_POSTGRESQL_BLUE_URL=" + proxy.URL(f.remote.URL),
 	})
-	svc.StatusTimeout = 2 * time.Second
+	svc.Fleet.Deadlines.Status = 2 * time.Second
 	svc.SnapshotMaxAge = 200 * time.Millisecond
 	first := svc.Inventory(ctx)
 	if !first[1].Reachable {
@@ -122,7 +124,7 @@ func TestInventoryServesOldCardWhileReading(t *testing.T) {
 	// From now on the remote's new connections never answer.
 	proxy.Stall("pglinks", "pg_")
 	d, _ := svc.Fleet.Get("HEROKU_POSTGRESQL_BLUE_URL")
-	svc.discardPool(d, statusPool)
+	svc.Fleet.Discard(d, fleet.ClassStatus)
 	time.Sleep(300 * time.Millisecond)
 
 	start := time.Now()
@@ -133,7 +135,7 @@ func TestInventoryServesOldCardWhileReading(t *testing.T) {
 	if !inv[1].Reachable || !inv[1].AsOf.Equal(first[1].AsOf) {
 		t.Fatalf("old card not served: reachable=%v as of %v, first as of %v", inv[1].Reachable, inv[1].AsOf, first[1].AsOf)
 	}
-	deadline := time.Now().Add(2*svc.StatusTimeout + time.Second)
+	deadline := time.Now().Add(2*svc.Fleet.Deadlines.Status + time.Second)
 	for {
 		inv = svc.Inventory(ctx)
 		if !inv[1].Reachable && !inv[1].RetryAt.IsZero() {

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // Result is what a change did: the statements that ran, for the audit
@@ -32,8 +33,11 @@ func ident(s string) string { return pgx.Identifier{s}.Sanitize() }
 
 // conn acquires a pooled connection to a fleet database, bounded by ctx.
 func (s *Service) conn(ctx context.Context, configVar string) (*pgxpool.Conn, error) {
-	c, _, err := s.Links.Acquire(ctx, configVar)
-	return c, err
+	d, err := s.Links.Fleet.Lookup(configVar)
+	if err != nil {
+		return nil, err
+	}
+	return s.Links.Fleet.Acquire(ctx, d, fleet.ClassUser)
 }
 
 // writeTx runs stmts in one transaction with SET LOCAL statement_timeout.

@@ -107,6 +107,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(fl.Close)
 	w.links = links.NewService(fl, slog.New(slog.DiscardHandler))
 	t.Cleanup(w.links.Close)
 	w.svc = New(w.links)

@@ -57,7 +57,7 @@ func (s *Service) ReadDatabase(ctx context.Context, d *fleet.Database) Database 
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout)
 	defer cancel()
-	conn, _, err := s.Links.Acquire(ctx, d.ConfigVar)
+	conn, err := s.Links.Fleet.Acquire(ctx, d, fleet.ClassUser)
 	if err != nil {
 		r.Error = errs.MessageOf(err)
 		if r.Error == "" {

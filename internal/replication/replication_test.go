@@ -266,6 +266,7 @@ func TestUnreachableDatabaseShownAsSuch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(fl.Close)
 	w.links.Fleet = fl
 	start := time.Now()
 	o := w.overview(t)
