@@ -56,7 +56,7 @@ func configFromEnv(environ []string) (*config, error) {
 		TLSKey:          env["PGLINKS_TLS_KEY"],
 		MetricsToken:    strings.TrimSpace(env["PGLINKS_METRICS_TOKEN"]),
 		CPUProfile:      env["PGLINKS_CPU_PROFILE"],
-		InventoryMaxAge: links.DefaultSnapshotMaxAge,
+		InventoryMaxAge: fleet.DefaultSnapshotMaxAge,
 		MaxConns:        fleet.DefaultMaxConns,
 		IdleTimeout:     auth.DefaultIdleTimeout,
 		AbsoluteTimeout: auth.DefaultAbsoluteTimeout,
@@ -143,6 +143,7 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 	}
 	fl.Log = log
 	fl.MaxConns = cfg.MaxConns
+	fl.SnapshotMaxAge = cfg.InventoryMaxAge
 	store, err := auth.Open(ctx, cfg.StateURL)
 	if err != nil {
 		return nil, fmt.Errorf("state database %s: %w", fleet.MaskURL(cfg.StateURL), err)
@@ -150,7 +151,6 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 	store.IdleTimeout, store.AbsoluteTimeout = cfg.IdleTimeout, cfg.AbsoluteTimeout
 	svc := links.NewService(fl, log)
 	svc.Registry = links.NewStateRegistry(store.Pool())
-	svc.SnapshotMaxAge = cfg.InventoryMaxAge
 	health := links.NewMonitor(svc)
 	a, err := app.New(app.Config{Links: svc, Health: health, Auth: store, Log: log, SessionKeys: cfg.SessionKeys, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken})
 	if err != nil {
@@ -195,7 +195,7 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 func (p *program) run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- p.server.Serve(p.ln) }()
-	if age := p.links.SnapshotMaxAge; age > 0 {
+	if age := p.fleet.SnapshotMaxAge; age > 0 {
 		// Keep inventory snapshots fresh in the background, 8 databases
 		// at a time, so page views rarely wait for a database.
 		bg, stop := context.WithCancel(ctx)

@@ -67,7 +67,7 @@ func New(cfg Config) (*App, error) {
 		cfg.Log = slog.Default()
 	}
 	if cfg.Replication == nil {
-		cfg.Replication = replication.New(cfg.Links)
+		cfg.Replication = replication.New(cfg.Links.Fleet)
 	}
 	if cfg.Limiter == nil {
 		cfg.Limiter = auth.NewLimiter(5, 20, 15*time.Minute)

@@ -34,7 +34,7 @@ func (a *App) replicationPage(c echo.Context) error {
 // replicationWarnings reads the fleet's replication warnings for the
 // inventory cards.
 func (a *App) replicationWarnings(ctx context.Context) map[string][]replication.Warning {
-	o := a.cfg.Replication.RecentOverview(ctx, a.cfg.Links.SnapshotMaxAge)
+	o := a.cfg.Replication.RecentOverview(ctx, a.cfg.Links.Fleet.SnapshotMaxAge)
 	out := map[string][]replication.Warning{}
 	for _, w := range o.Warnings {
 		out[w.ConfigVar] = append(out[w.ConfigVar], w)

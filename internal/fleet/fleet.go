@@ -3,6 +3,7 @@ package fleet
 import (
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/pglinks/pglinks/internal/errs"
 )
@@ -23,9 +24,14 @@ type Fleet struct {
 	// pools together (DefaultMaxConns when 0; see connbudget.go). Set it
 	// before the first connection.
 	MaxConns int
+	// SnapshotMaxAge is how old a status snapshot may be before a page
+	// view reads the database again (0: every view reads, coalesced); see
+	// snapshots.go.
+	SnapshotMaxAge time.Duration
 
 	mu         sync.Mutex
 	pools      map[string]*pool
+	outages    map[string]Outage
 	budgetOnce sync.Once
 	budget     *connBudget
 }

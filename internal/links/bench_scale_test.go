@@ -68,7 +68,7 @@ func BenchmarkInventoryDegraded(b *testing.B) {
 				vars = append(vars, k)
 			}
 			svc := newService(b, append(env, "PGLINKS_DATABASES="+strings.Join(vars, ",")))
-			svc.SnapshotMaxAge = 30 * time.Second
+			svc.Fleet.SnapshotMaxAge = 30 * time.Second
 			svc.Fleet.Deadlines.Status = 2 * time.Second
 			ctx := context.Background()
 			svc.Inventory(ctx) // the first view pays the silent one's timeout

@@ -161,7 +161,7 @@ func TestConnCapClasses(t *testing.T) {
 func TestConnCapStatusBusy(t *testing.T) {
 	ctx := context.Background()
 	svc, vars, _ := capFleet(t, 3, 4) // 2 for status reads
-	svc.SnapshotMaxAge = time.Hour
+	svc.Fleet.SnapshotMaxAge = time.Hour
 	svc.Fleet.Deadlines.Status = 500 * time.Millisecond
 	before := svc.Inventory(ctx)[2]
 	if !before.Reachable {
@@ -198,7 +198,7 @@ func TestConnCapStatusBusy(t *testing.T) {
 	if !st.Pending || st.Reachable || !st.RetryAt.IsZero() || !strings.Contains(st.Error, "PGLINKS_MAX_CONNECTIONS") {
 		t.Fatalf("never read: pending=%v reachable=%v retry=%v %q", st.Pending, st.Reachable, st.RetryAt, st.Error)
 	}
-	if _, ok := svc.snaps.get(vars[2]); ok {
+	if _, ok := svc.statuses().Get(vars[2]); ok {
 		t.Fatal("a busy read was kept as a snapshot")
 	}
 }

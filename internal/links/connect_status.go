@@ -25,8 +25,11 @@ func (s *Service) readConnect(ctx context.Context, conn *pgx.Conn, d *fleet.Data
 // CachedStatus is the last status read of configVar, without asking the
 // database; ok is false when it was never read.
 func (s *Service) CachedStatus(configVar string) (DatabaseStatus, bool) {
-	sn, ok := s.snaps.get(configVar)
-	return sn.st, ok
+	sn, ok := s.statuses().Get(configVar)
+	if !ok {
+		return DatabaseStatus{}, false
+	}
+	return statusOf(nil, sn), true
 }
 
 // CachedInventory is the last status read of every fleet database that was

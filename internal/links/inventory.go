@@ -83,39 +83,19 @@ type DatabaseStatus struct {
 
 // Status reads one database's support and links.
 func (s *Service) Status(ctx context.Context, d *fleet.Database) DatabaseStatus {
-	recs, err := s.records(ctx, d.ConfigVar)
-	return s.status(ctx, d, recs, err)
+	return statusOf(d, s.statuses().Refresh(ctx, d))
 }
 
-// status reads one database and keeps the read as its snapshot.
-// Concurrent reads of the same database (many people loading the inventory
-// at once, the background refresh) share one read, which finishes and is
-// kept even when every caller stopped waiting.
-func (s *Service) status(ctx context.Context, d *fleet.Database, recs map[string]LinkRecord, recErr error) DatabaseStatus {
+func pendingStatus(d *fleet.Database, why string, at time.Time) DatabaseStatus {
+	return DatabaseStatus{DB: d, Pending: true, Error: why, AsOf: at}
+}
+
+// readStatus reads one database's card: support, links (matched with
+// recs) and whether they are stale, its Heroku Connect schemas.
+func (s *Service) readStatus(ctx context.Context, d *fleet.Database, recs map[string]LinkRecord, recErr error) DatabaseStatus {
 	if d.ConfigErr != nil {
 		return DatabaseStatus{DB: d, Error: d.ConfigErr.Error()}
 	}
-	ch := s.statusFlight.DoChan(d.ConfigVar, func() (any, error) {
-		// Detached from any one caller, so a caller that leaves does not
-		// fail the read for the others; bounded by the Status deadline.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.Fleet.Deadlines.Status)
-		defer cancel()
-		return s.keep(d, s.readStatus(rctx, d, recs, recErr), recErr), nil
-	})
-	select {
-	case r := <-ch:
-		return r.Val.(DatabaseStatus)
-	case <-ctx.Done():
-		// The read goes on and keeps its snapshot for the next view.
-		return pendingStatus(d, "pglinks is still reading this database; reload in a moment.")
-	}
-}
-
-func pendingStatus(d *fleet.Database, why string) DatabaseStatus {
-	return DatabaseStatus{DB: d, Pending: true, Error: why, AsOf: time.Now()}
-}
-
-func (s *Service) readStatus(ctx context.Context, d *fleet.Database, recs map[string]LinkRecord, recErr error) DatabaseStatus {
 	st := DatabaseStatus{DB: d}
 	conn, err := s.Fleet.Acquire(ctx, d, fleet.ClassStatus)
 	if err != nil {

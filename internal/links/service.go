@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
 	"github.com/pglinks/pglinks/internal/fleet"
-	"golang.org/x/sync/singleflight"
 )
 
 // Service manages links across a fleet, over the fleet's connections.
@@ -24,14 +23,9 @@ type Service struct {
 	// database). Without it nothing counts as a link.
 	Registry Registry
 
-	// SnapshotMaxAge is how old an inventory snapshot may be before a page
-	// view reads the database again (0: every view reads, coalesced). Run
-	// keeps snapshots younger than this in the background.
-	SnapshotMaxAge time.Duration
-
-	statusFlight singleflight.Group
-	snaps        snapshots
-	pages        linkPages
+	snapsOnce sync.Once
+	snaps     *fleet.Snapshots[DatabaseStatus]
+	pages     linkPages
 }
 
 // NewService returns a Service over the fleet f.

@@ -24,7 +24,7 @@ func TestInventoryBacksOffSilentDatabase(t *testing.T) {
 		"HEROKU_POSTGRESQL_BLUE_URL=" + proxy.URL(f.remote.URL),
 	})
 	svc.Fleet.Deadlines.Status = 2 * time.Second
-	svc.SnapshotMaxAge = 30 * time.Second
+	svc.Fleet.SnapshotMaxAge = 30 * time.Second
 	proxy.Stall("pglinks", "pg_") // every statement of pglinks' own connections
 
 	first := svc.Inventory(ctx)
@@ -62,7 +62,7 @@ func TestInventoryBacksOffSilentDatabase(t *testing.T) {
 func TestInventorySnapshotInvalidatedByCreate(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	f.svc.SnapshotMaxAge = time.Hour
+	f.svc.Fleet.SnapshotMaxAge = time.Hour
 	if n := len(f.svc.Inventory(ctx)[0].Links); n != 0 {
 		t.Fatalf("%d links before", n)
 	}
@@ -83,13 +83,13 @@ func TestInventorySnapshotInvalidatedByCreate(t *testing.T) {
 // Run keeps snapshots fresh in the background.
 func TestRunRefreshesInTheBackground(t *testing.T) {
 	f := newFixture(t)
-	f.svc.SnapshotMaxAge = time.Hour
+	f.svc.Fleet.SnapshotMaxAge = time.Hour
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go f.svc.Run(ctx, 100*time.Millisecond, 2)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if sn, ok := f.svc.snaps.get("DATABASE_URL"); ok && sn.st.Reachable {
+		if sn, ok := f.svc.statuses().Get("DATABASE_URL"); ok && sn.Val.Reachable {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -115,7 +115,7 @@ func TestInventoryServesOldCardWhileReading(t *testing.T) {
 		"HEROKU_POSTGRESQL_BLUE_URL=" + proxy.URL(f.remote.URL),
 	})
 	svc.Fleet.Deadlines.Status = 2 * time.Second
-	svc.SnapshotMaxAge = 200 * time.Millisecond
+	svc.Fleet.SnapshotMaxAge = 200 * time.Millisecond
 	first := svc.Inventory(ctx)
 	if !first[1].Reachable {
 		t.Fatalf("first view: %s", first[1].Error)

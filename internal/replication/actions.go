@@ -33,11 +33,11 @@ func ident(s string) string { return pgx.Identifier{s}.Sanitize() }
 
 // conn acquires a pooled connection to a fleet database, bounded by ctx.
 func (s *Service) conn(ctx context.Context, configVar string) (*pgxpool.Conn, error) {
-	d, err := s.Links.Fleet.Lookup(configVar)
+	d, err := s.Fleet.Lookup(configVar)
 	if err != nil {
 		return nil, err
 	}
-	return s.Links.Fleet.Acquire(ctx, d, fleet.ClassUser)
+	return s.Fleet.Acquire(ctx, d, fleet.ClassUser)
 }
 
 // writeTx runs stmts in one transaction with SET LOCAL statement_timeout.
@@ -47,7 +47,7 @@ func (s *Service) writeTx(ctx context.Context, c *pgxpool.Conn, stmts []string) 
 		return err
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", s.StatementTimeout.Milliseconds())); err != nil {
+	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", s.Fleet.Deadlines.ReplicationStatement.Milliseconds())); err != nil {
 		return err
 	}
 	for _, st := range stmts {
@@ -60,7 +60,7 @@ func (s *Service) writeTx(ctx context.Context, c *pgxpool.Conn, stmts []string) 
 
 // subscription reads one subscription of configVar as the page shows it.
 func (s *Service) subscription(ctx context.Context, configVar, name string) (*Database, *Subscription, error) {
-	d, ok := s.Links.Fleet.Get(configVar)
+	d, ok := s.Fleet.Get(configVar)
 	if !ok {
 		return nil, nil, errs.E(errs.NotFound, "There is no database %q in this fleet.", configVar)
 	}
@@ -72,7 +72,7 @@ func (s *Service) subscription(ctx context.Context, configVar, name string) (*Da
 		if r.Subscriptions[i].Name == name {
 			sub := &r.Subscriptions[i]
 			if sub.ConnInfoReadable {
-				sub.PublisherVar = matchFleet(s.Links.Fleet, sub.Publisher)
+				sub.PublisherVar = matchFleet(s.Fleet, sub.Publisher)
 			}
 			return &r, sub, nil
 		}
@@ -83,7 +83,7 @@ func (s *Service) subscription(ctx context.Context, configVar, name string) (*Da
 // SetEnabled enables or disables a subscription.
 func (s *Service) SetEnabled(ctx context.Context, configVar, name string, enable bool) (*Result, error) {
 	defer s.forgetOverview()
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout+s.StatementTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status+s.Fleet.Deadlines.ReplicationStatement)
 	defer cancel()
 	d, sub, err := s.subscription(ctx, configVar, name)
 	if err != nil {
@@ -128,7 +128,7 @@ type DropPlan struct {
 
 // PlanDropSubscription reads the subscription and probes its publisher.
 func (s *Service) PlanDropSubscription(ctx context.Context, configVar, name string) (*DropPlan, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout+s.ProbeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status+s.Fleet.Deadlines.ReplicationProbe)
 	defer cancel()
 	d, sub, err := s.subscription(ctx, configVar, name)
 	if err != nil {
@@ -149,7 +149,7 @@ func (s *Service) PlanDropSubscription(ctx context.Context, configVar, name stri
 	case sub.SlotName == "":
 		p.SlotFate = "The subscription has no slot (slot_name = NONE), so nothing changes on the publisher."
 	case !p.PublisherKnown:
-		p.SlotFate = fmt.Sprintf("pglinks cannot read where the publisher is (the connection info is not readable by this role), so it tries a plain DROP SUBSCRIPTION, which also drops the slot %s on the publisher, bounded to %s; if the publisher does not answer, it takes PostgreSQL's safe path (DISABLE, SET (slot_name = NONE), DROP) and the slot stays there, orphaned.", sub.SlotName, s.StatementTimeout)
+		p.SlotFate = fmt.Sprintf("pglinks cannot read where the publisher is (the connection info is not readable by this role), so it tries a plain DROP SUBSCRIPTION, which also drops the slot %s on the publisher, bounded to %s; if the publisher does not answer, it takes PostgreSQL's safe path (DISABLE, SET (slot_name = NONE), DROP) and the slot stays there, orphaned.", sub.SlotName, s.Fleet.Deadlines.ReplicationStatement)
 	case p.PublisherReachable:
 		p.SlotFate = fmt.Sprintf("The publisher %s answers, so DROP SUBSCRIPTION also drops the slot %s there and the WAL it holds is released.", p.Publisher, sub.SlotName)
 	default:
@@ -162,7 +162,7 @@ func (s *Service) PlanDropSubscription(ctx context.Context, configVar, name stri
 // fleet's own connection when the publisher is a fleet database, else a TCP
 // connect to its address.
 func (s *Service) probe(ctx context.Context, sub *Subscription) error {
-	ctx, cancel := context.WithTimeout(ctx, s.ProbeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.ReplicationProbe)
 	defer cancel()
 	if sub.PublisherVar != "" {
 		c, err := s.conn(ctx, sub.PublisherVar)
@@ -198,7 +198,7 @@ func (s *Service) DropSubscription(ctx context.Context, req DropSubscriptionRequ
 	if req.Confirm != req.Name {
 		return nil, errs.E(errs.Invalid, "Type the subscription name exactly to confirm; nothing was changed.").OnField("confirm")
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout+s.ProbeTimeout+2*s.StatementTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status+s.Fleet.Deadlines.ReplicationProbe+2*s.Fleet.Deadlines.ReplicationStatement)
 	defer cancel()
 	plan, err := s.PlanDropSubscription(ctx, req.ConfigVar, req.Name)
 	if err != nil {
@@ -223,7 +223,7 @@ func (s *Service) DropSubscription(ctx context.Context, req DropSubscriptionRequ
 	if plan.PublisherReachable || !plan.PublisherKnown {
 		// With a slot, DROP SUBSCRIPTION cannot run in a transaction block:
 		// bound it with a session statement_timeout, reset afterwards.
-		setTimeout := fmt.Sprintf("SET statement_timeout = %d", s.StatementTimeout.Milliseconds())
+		setTimeout := fmt.Sprintf("SET statement_timeout = %d", s.Fleet.Deadlines.ReplicationStatement.Milliseconds())
 		_, err := c.Exec(ctx, setTimeout)
 		if err == nil {
 			_, err = c.Exec(ctx, drop)
@@ -289,9 +289,9 @@ type SlotPlan struct {
 
 // PlanDropSlot reads the slot and says whether it may be dropped.
 func (s *Service) PlanDropSlot(ctx context.Context, configVar, name string) (*SlotPlan, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status)
 	defer cancel()
-	d, ok := s.Links.Fleet.Get(configVar)
+	d, ok := s.Fleet.Get(configVar)
 	if !ok {
 		return nil, errs.E(errs.NotFound, "There is no database %q in this fleet.", configVar)
 	}
@@ -321,7 +321,7 @@ func (s *Service) DropSlot(ctx context.Context, req DropSlotRequest) (*Result, e
 	if req.Confirm != req.Name {
 		return nil, errs.E(errs.Invalid, "Type the slot name exactly to confirm; nothing was changed.").OnField("confirm")
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout+s.StatementTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status+s.Fleet.Deadlines.ReplicationStatement)
 	defer cancel()
 	p, err := s.PlanDropSlot(ctx, req.ConfigVar, req.Name)
 	if err != nil {
@@ -344,7 +344,7 @@ func (s *Service) DropSlot(ctx context.Context, req DropSlotRequest) (*Result, e
 		return nil, writeErr(err, "drop slot "+req.Name, req.ConfigVar)
 	}
 	defer tx.Rollback(ctx)
-	setTimeout := fmt.Sprintf("SET LOCAL statement_timeout = %d", s.StatementTimeout.Milliseconds())
+	setTimeout := fmt.Sprintf("SET LOCAL statement_timeout = %d", s.Fleet.Deadlines.ReplicationStatement.Milliseconds())
 	if _, err := tx.Exec(ctx, setTimeout); err != nil {
 		return nil, writeErr(err, "drop slot "+req.Name, req.ConfigVar)
 	}

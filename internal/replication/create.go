@@ -38,7 +38,7 @@ type Table struct {
 // Tables lists the ordinary tables of a fleet database outside the system
 // schemas, for the create-publication form.
 func (s *Service) Tables(ctx context.Context, configVar string) ([]Table, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status)
 	defer cancel()
 	c, err := s.conn(ctx, configVar)
 	if err != nil {
@@ -90,7 +90,7 @@ func (s *Service) PlanPublication(ctx context.Context, req PublicationRequest) (
 	if !req.AllTables && len(req.Tables) == 0 {
 		return nil, errs.E(errs.Invalid, "Choose the tables to publish, or all tables.").OnField("tables")
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status)
 	defer cancel()
 	tables, err := s.Tables(ctx, req.ConfigVar)
 	if err != nil {
@@ -155,7 +155,7 @@ func (s *Service) CreatePublication(ctx context.Context, req PublicationRequest)
 	if err != nil || !p.OK() {
 		return p, nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout+s.StatementTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status+s.Fleet.Deadlines.ReplicationStatement)
 	defer cancel()
 	c, err := s.conn(ctx, req.ConfigVar)
 	if err != nil {
@@ -171,7 +171,7 @@ func (s *Service) CreatePublication(ctx context.Context, req PublicationRequest)
 // Publications lists the publication names of a fleet database, for the
 // create-subscription form.
 func (s *Service) Publications(ctx context.Context, configVar string) ([]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status)
 	defer cancel()
 	c, err := s.conn(ctx, configVar)
 	if err != nil {
@@ -215,17 +215,17 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 	if req.PublisherVar == req.SubscriberVar {
 		return nil, errs.E(errs.Invalid, "Choose two different databases: a database cannot subscribe to itself.").OnField("subscriber")
 	}
-	pubDB, ok := s.Links.Fleet.Get(req.PublisherVar)
+	pubDB, ok := s.Fleet.Get(req.PublisherVar)
 	if !ok {
 		return nil, errs.E(errs.Invalid, "Choose the publisher.").OnField("publisher")
 	}
-	if _, ok := s.Links.Fleet.Get(req.SubscriberVar); !ok {
+	if _, ok := s.Fleet.Get(req.SubscriberVar); !ok {
 		return nil, errs.E(errs.Invalid, "Choose the subscriber.").OnField("subscriber")
 	}
 	if req.Publication == "" {
 		return nil, errs.E(errs.Invalid, "Choose the publication.").OnField("publication")
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*s.ReadTimeout)
+	ctx, cancel := context.WithTimeout(ctx, 2*s.Fleet.Deadlines.Status)
 	defer cancel()
 	p := &Preflight{}
 
@@ -392,14 +392,14 @@ func (s *Service) CreateSubscription(ctx context.Context, req SubscriptionReques
 	if err != nil || !p.OK() {
 		return p, nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout+s.StatementTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status+s.Fleet.Deadlines.ReplicationStatement)
 	defer cancel()
 	c, err := s.conn(ctx, req.SubscriberVar)
 	if err != nil {
 		return p, nil, err
 	}
 	defer c.Release()
-	setTimeout := fmt.Sprintf("SET statement_timeout = %d", s.StatementTimeout.Milliseconds())
+	setTimeout := fmt.Sprintf("SET statement_timeout = %d", s.Fleet.Deadlines.ReplicationStatement.Milliseconds())
 	if _, err := c.Exec(ctx, setTimeout); err != nil {
 		return p, nil, writeErr(err, "create subscription "+req.Name, req.SubscriberVar)
 	}

@@ -142,7 +142,7 @@ func TestPreflightNamesWalLevel(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(fl.Close)
-	w.links.Fleet = fl
+	w.svc.Fleet = fl
 	p, err := w.svc.PlanSubscription(ctx, SubscriptionRequest{PublisherVar: pubVar, SubscriberVar: subVar, Publication: "pub_orders", Name: w.subName})
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/pglinks/pglinks/internal/fleet"
-	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
@@ -59,7 +58,6 @@ type world struct {
 	subName      string
 	pubName      string
 	svc          *Service
-	links        *links.Service
 	pubSuperURL  string
 	subSuperURL  string
 	pubOwnerRole string
@@ -107,10 +105,9 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fl.Log = slog.New(slog.DiscardHandler)
 	t.Cleanup(fl.Close)
-	w.links = links.NewService(fl, slog.New(slog.DiscardHandler))
-	t.Cleanup(w.links.Close)
-	w.svc = New(w.links)
+	w.svc = New(fl)
 	return w
 }
 

@@ -15,20 +15,20 @@ import (
 )
 
 // Overview reads every fleet database, overviewWorkers at a time and each
-// bounded by ReadTimeout (one the inventory knows is not answering is not
-// asked again before its back-off ends), then ties subscriptions to the slots that feed them and
+// bounded by the Status deadline (one the fleet knows is not answering is
+// not asked again before its back-off ends), then ties subscriptions to the slots that feed them and
 // words the warnings.
 func (s *Service) Overview(ctx context.Context) *Overview {
-	dbs := s.Links.Fleet.Databases
+	dbs := s.Fleet.Databases
 	out := &Overview{Databases: make([]Database, len(dbs))}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, overviewWorkers)
 	now := time.Now()
 	for i, d := range dbs {
-		// A database the inventory knows is not answering is not asked
+		// A database the fleet knows is not answering is not asked
 		// again before its back-off ends.
-		if st, ok := s.Links.CachedStatus(d.ConfigVar); ok && !st.Reachable && !st.Pending && now.Before(st.RetryAt) {
-			out.Databases[i] = Database{DB: d, Error: st.Error}
+		if o, down := s.Fleet.Outage(d.ConfigVar); down && now.Before(o.RetryAt) {
+			out.Databases[i] = Database{DB: d, Error: o.Reason}
 			continue
 		}
 		wg.Add(1)
@@ -55,9 +55,9 @@ func (s *Service) ReadDatabase(ctx context.Context, d *fleet.Database) Database 
 		r.Error = d.ConfigVar + " is misconfigured: " + d.ConfigErr.Error()
 		return r
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status)
 	defer cancel()
-	conn, err := s.Links.Fleet.Acquire(ctx, d, fleet.ClassUser)
+	conn, err := s.Fleet.Acquire(ctx, d, fleet.ClassUser)
 	if err != nil {
 		r.Error = errs.MessageOf(err)
 		if r.Error == "" {
@@ -298,7 +298,7 @@ func readSlots(ctx context.Context, c *pgx.Conn, r *Database) error {
 // correlate ties subscriptions to fleet publishers and their slots, marks
 // orphaned slots and words the warnings.
 func (s *Service) correlate(o *Overview) {
-	fleet := s.Links.Fleet
+	f := s.Fleet
 	for i := range o.Databases {
 		if !o.Databases[i].Reachable && o.Databases[i].DB.ConfigErr == nil {
 			o.Incomplete = true
@@ -306,7 +306,7 @@ func (s *Service) correlate(o *Overview) {
 		for j := range o.Databases[i].Subscriptions {
 			sub := &o.Databases[i].Subscriptions[j]
 			if sub.ConnInfoReadable {
-				sub.PublisherVar = matchFleet(fleet, sub.Publisher)
+				sub.PublisherVar = matchFleet(f, sub.Publisher)
 			}
 		}
 	}

@@ -267,7 +267,7 @@ func TestUnreachableDatabaseShownAsSuch(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(fl.Close)
-	w.links.Fleet = fl
+	w.svc.Fleet = fl
 	start := time.Now()
 	o := w.overview(t)
 	if time.Since(start) > 6*time.Second {
