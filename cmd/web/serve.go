@@ -146,7 +146,7 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 	fl.SnapshotMaxAge = cfg.InventoryMaxAge
 	store, err := auth.Open(ctx, cfg.StateURL)
 	if err != nil {
-		return nil, fmt.Errorf("state database %s: %w", fleet.MaskURL(cfg.StateURL), err)
+		return nil, fmt.Errorf("state database %s: %w", fleet.MaskURLs(cfg.StateURL), err)
 	}
 	store.IdleTimeout, store.AbsoluteTimeout = cfg.IdleTimeout, cfg.AbsoluteTimeout
 	svc := links.NewService(fl, log)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // Audit actions. Keep the list closed so the audit page can filter on it.
@@ -85,7 +86,7 @@ type AuditEntry struct {
 }
 
 // Record appends e to the audit trail. Every text field goes through
-// MaskSecrets first, so a password that slipped into DDL, an error message
+// fleet.MaskSecrets first, so a password that slipped into DDL, an error message
 // or a URL is never stored. At defaults to now.
 func (s *Store) Record(ctx context.Context, e AuditEntry) (rerr error) {
 	ctx, end := s.call(ctx, &rerr)
@@ -104,8 +105,8 @@ func (s *Store) Record(ctx context.Context, e AuditEntry) (rerr error) {
 	_, err := s.pool.Exec(ctx,
 		`INSERT INTO pglinks.audit (at, actor, action, target, outcome, detail, ddl, remote_addr)
 		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		e.At, MaskSecrets(e.Actor), e.Action, MaskSecrets(e.Target), e.Outcome,
-		MaskSecrets(e.Detail), MaskSecrets(e.DDL), MaskSecrets(e.RemoteAddr))
+		e.At, fleet.MaskSecrets(e.Actor), e.Action, fleet.MaskSecrets(e.Target), e.Outcome,
+		fleet.MaskSecrets(e.Detail), fleet.MaskSecrets(e.DDL), fleet.MaskSecrets(e.RemoteAddr))
 	if err != nil {
 		return fmt.Errorf("auth: record audit entry %s: %w", e.Action, err)
 	}

@@ -46,7 +46,7 @@ func Open(ctx context.Context, stateURL string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(stateURL)
 	if err != nil {
 		// The parse error may quote the URL, password included.
-		return nil, fmt.Errorf("auth: parse state database URL: %s", MaskURLs(err.Error()))
+		return nil, fmt.Errorf("auth: parse state database URL: %s", fleet.MaskURLs(err.Error()))
 	}
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		// Apart from the fleet's "pglinks" connections, which

@@ -65,7 +65,7 @@ func TestDemoPath(t *testing.T) {
 	checkDemoReplication(t, svc)
 	for _, v := range env.Vars {
 		if strings.Contains(v, "postgres://") && !strings.Contains(v, "127.0.0.1") {
-			t.Errorf("demo URL not on loopback: %s", fleet.MaskURL(v))
+			t.Errorf("demo URL not on loopback: %s", fleet.MaskURLs(v))
 		}
 	}
 }

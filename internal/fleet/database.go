@@ -18,7 +18,7 @@ type Database struct {
 	ResourceName string
 
 	url      string // full URL, with password: never log or render
-	masked   string // MaskURL(url), computed when the fleet is loaded
+	masked   string // MaskURLs(url), computed when the fleet is loaded
 	Host     string
 	Port     string
 	DBName   string
@@ -35,7 +35,7 @@ func (d *Database) MaskedURL() string {
 	if d.masked != "" {
 		return d.masked // every inventory card shows it: parsed once
 	}
-	return MaskURL(d.url)
+	return MaskURLs(d.url)
 }
 
 // Password is the password of the URL, for the few statements that must
@@ -161,7 +161,7 @@ func parseDatabase(configVar, raw string) *Database {
 		d.ResourceName = defaultResourceName(configVar)
 		return d
 	}
-	d.masked = MaskURL(raw)
+	d.masked = MaskURLs(raw)
 	q := u.Query()
 	d.Host = u.Hostname()
 	if h := q.Get("host"); h != "" {
@@ -231,27 +231,4 @@ func defaultResourceName(key string) string {
 	h.Write([]byte(key))
 	sum := h.Sum32()
 	return fmt.Sprintf("postgresql-%s-%05d", resourceWords[sum%uint32(len(resourceWords))], (sum/32)%100000)
-}
-
-// MaskURL replaces the password of a postgres URL with ***. Strings that do
-// not parse are reduced to "(unparseable URL)" rather than risk a leak.
-func MaskURL(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	if u.User != nil {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), "***")
-		}
-	}
-	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "***")
-		u.RawQuery = q.Encode()
-	}
-	return strings.Replace(u.String(), ":%2A%2A%2A@", ":***@", 1)
 }

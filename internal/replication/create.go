@@ -380,7 +380,7 @@ func subscriptionConnInfo(d *fleet.Database) (conninfo, masked string) {
 		u.RawQuery = q.Encode()
 		raw = u.String()
 	}
-	return raw, fleet.MaskURL(raw)
+	return raw, fleet.MaskURLs(raw)
 }
 
 // CreateSubscription runs a subscription request whose preflight is clean.
