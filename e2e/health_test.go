@@ -10,10 +10,10 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
+	"github.com/pglinks/pglinks/internal/state"
 	"github.com/playwright-community/playwright-go"
 )
 
@@ -35,12 +35,12 @@ func makeLink(t *testing.T, env []string, remoteVar, localVar, name string) {
 			stateURL = v
 		}
 	}
-	store, err := auth.Open(context.Background(), stateURL)
+	db, err := state.Open(context.Background(), stateURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
-	svc.Registry = links.NewStateRegistry(store.Pool())
+	defer db.Close()
+	svc.Registry = links.NewStateRegistry(db)
 	if _, err := svc.CreateLink(context.Background(), links.CreateRequest{RemoteVar: remoteVar, LocalVar: localVar, Name: name, CopyEnums: true, Actor: "test"}); err != nil {
 		t.Fatal(err)
 	}

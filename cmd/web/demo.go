@@ -231,7 +231,7 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 
-	local, _ := p.links.Fleet.Get(localVar)
+	local, _ := p.fleet.Get(localVar)
 	host, port, _ := net.SplitHostPort(p.ln.Addr().String())
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		host = "localhost"
@@ -244,7 +244,7 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 		URL:       scheme + "://" + net.JoinHostPort(host, port),
 		Password:  password,
 		Files:     files,
-		Fleet:     p.links.Fleet.Databases,
+		Fleet:     p.fleet.Databases,
 		Link:      &res.Link,
 		LinkLocal: local,
 		LinkQuery: "SELECT stage, count(*) FROM crm.deals GROUP BY 1",

@@ -11,6 +11,7 @@ import (
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
+	"github.com/pglinks/pglinks/internal/state"
 )
 
 func TestConfigFromEnv(t *testing.T) {
@@ -72,11 +73,12 @@ func TestUserCommands(t *testing.T) {
 		t.Fatalf("add with generated password: %q, %v", out, err)
 	}
 	generated := strings.TrimSpace(strings.SplitN(strings.SplitN(out, "password: ", 2)[1], "\n", 2)[0])
-	store, err := auth.Open(ctx, db.URL)
+	sdb, err := state.Open(ctx, db.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	defer sdb.Close()
+	store := auth.NewStore(sdb)
 	if _, err := store.Authenticate(ctx, "bob@example.com", generated); err != nil {
 		t.Fatalf("the printed password does not work: %v", err)
 	}

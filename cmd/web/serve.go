@@ -19,6 +19,7 @@ import (
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/state"
 )
 
 // config is everything serve reads from the environment.
@@ -127,6 +128,7 @@ type program struct {
 	fleet  *fleet.Fleet
 	links  *links.Service
 	health *links.Monitor
+	state  *state.DB
 	store  *auth.Store
 	log    *slog.Logger
 }
@@ -144,22 +146,23 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 	fl.Log = log
 	fl.MaxConns = cfg.MaxConns
 	fl.SnapshotMaxAge = cfg.InventoryMaxAge
-	store, err := auth.Open(ctx, cfg.StateURL)
+	db, err := state.Open(ctx, cfg.StateURL)
 	if err != nil {
 		return nil, fmt.Errorf("state database %s: %w", fleet.MaskURLs(cfg.StateURL), err)
 	}
+	store := auth.NewStore(db)
 	store.IdleTimeout, store.AbsoluteTimeout = cfg.IdleTimeout, cfg.AbsoluteTimeout
 	svc := links.NewService(fl, log)
-	svc.Registry = links.NewStateRegistry(store.Pool())
+	svc.Registry = links.NewStateRegistry(db)
 	health := links.NewMonitor(svc)
 	a, err := app.New(app.Config{Links: svc, Health: health, Auth: store, Log: log, SessionKeys: cfg.SessionKeys, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken})
 	if err != nil {
-		store.Close()
+		db.Close()
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		store.Close()
+		db.Close()
 		return nil, err
 	}
 	p := &program{
@@ -171,7 +174,7 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
-		ln: ln, fleet: fl, links: svc, health: health, store: store, log: log,
+		ln: ln, fleet: fl, links: svc, health: health, state: db, store: store, log: log,
 	}
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -224,7 +227,7 @@ func (p *program) close() {
 	p.ln.Close()
 	p.links.Close()
 	p.fleet.Close()
-	p.store.Close()
+	p.state.Close()
 }
 
 func serve(ctx context.Context, cfg *config, stdout io.Writer) error {

@@ -17,6 +17,7 @@ import (
 	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
+	"github.com/pglinks/pglinks/internal/state"
 )
 
 // BenchmarkLinkPage is a signed-in viewer's view of a link page through the
@@ -82,7 +83,7 @@ func newBenchLinkEnv(b testing.TB, n int) *benchLinkEnv {
 		}
 		return d
 	}
-	local, remote, state := mk("local", pgtest.DBOptions{}), mk("remote", pgtest.DBOptions{}), mk("state", pgtest.DBOptions{NoFDW: true})
+	local, remote, stateDB := mk("local", pgtest.DBOptions{}), mk("remote", pgtest.DBOptions{}), mk("state", pgtest.DBOptions{NoFDW: true})
 	// In batches: one transaction creating 10,000 tables with their
 	// indexes runs out of lock slots.
 	for from := 1; from <= n; from += 1000 {
@@ -90,11 +91,12 @@ func newBenchLinkEnv(b testing.TB, n int) *benchLinkEnv {
 			EXECUTE format('CREATE TABLE t_%%s (id bigint PRIMARY KEY, name text, amount numeric(12,2), created_at timestamptz, tags text[])', lpad(i::text, 5, '0'));
 			END LOOP; END $$`, from, min(from+999, n)))
 	}
-	store, err := auth.Open(ctx, state.URL)
+	db, err := state.Open(ctx, stateDB.URL)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(store.Close)
+	b.Cleanup(db.Close)
+	store := auth.NewStore(db)
 	if _, err := store.AddUser(ctx, viewerEmail, auth.RoleViewer, password); err != nil {
 		b.Fatal(err)
 	}
@@ -105,7 +107,7 @@ func newBenchLinkEnv(b testing.TB, n int) *benchLinkEnv {
 	log := slog.New(slog.DiscardHandler)
 	b.Cleanup(fl.Close)
 	svc := links.NewService(fl, log)
-	svc.Registry = links.NewStateRegistry(store.Pool())
+	svc.Registry = links.NewStateRegistry(db)
 	svc.Fleet.Deadlines.Statement = 5 * time.Minute
 	b.Cleanup(svc.Close)
 	if _, err := svc.CreateLink(ctx, links.CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "bench", CopyEnums: true, Actor: "bench"}); err != nil {
@@ -123,7 +125,7 @@ func newBenchLinkEnv(b testing.TB, n int) *benchLinkEnv {
 	srv := httptest.NewServer(a.Handler())
 	b.Cleanup(srv.Close)
 	jar, _ := cookiejar.New(nil)
-	be := &benchLinkEnv{local: local, remote: remote, state: state, svc: svc, srv: srv, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	be := &benchLinkEnv{local: local, remote: remote, state: stateDB, svc: svc, srv: srv, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	// Sign in as a browser would: the form's CSRF token, then the POST.
 	_, body := be.get(b, "/login")
 	m := csrfRe.FindStringSubmatch(body)

@@ -15,6 +15,7 @@ import (
 	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
+	"github.com/pglinks/pglinks/internal/state"
 )
 
 // loginCancelled posts the sign-in form with a request context that has
@@ -102,7 +103,7 @@ func TestStaticDirectories(t *testing.T) {
 func TestStateDatabaseSilent(t *testing.T) {
 	ctx := context.Background()
 	n := seq.Add(1)
-	state, err := cluster.CreateDatabase(ctx, fmt.Sprintf("state_silent_%d", n), pgtest.DBOptions{NoFDW: true})
+	stateDB, err := cluster.CreateDatabase(ctx, fmt.Sprintf("state_silent_%d", n), pgtest.DBOptions{NoFDW: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,11 +112,12 @@ func TestStateDatabaseSilent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer proxy.Close()
-	store, err := auth.Open(ctx, proxy.URL(state.URL))
+	db, err := state.Open(ctx, proxy.URL(stateDB.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	defer db.Close()
+	store := auth.NewStore(db)
 	if _, err := store.AddUser(ctx, adminEmail, auth.RoleAdmin, password); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +126,7 @@ func TestStateDatabaseSilent(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	defer fl.Close()
 	svc := links.NewService(fl, log)
-	svc.Registry = links.NewStateRegistry(store.Pool())
+	svc.Registry = links.NewStateRegistry(db)
 	defer svc.Close()
 	a, err := New(Config{Links: svc, Auth: store, Log: log, SessionKeys: []string{pgtest.RandomToken(32)}})
 	if err != nil {
@@ -251,7 +253,7 @@ func TestCreateStalledRemoteThroughForm(t *testing.T) {
 	defer fl.Close()
 	svc := links.NewService(fl, slog.New(slog.DiscardHandler))
 	defer svc.Close()
-	svc.Registry = links.NewStateRegistry(e.store.Pool())
+	svc.Registry = links.NewStateRegistry(e.state)
 	svc.Fleet.Deadlines.Statement = 2 * time.Second
 	a, err := New(Config{Links: svc, Auth: e.store, Log: slog.New(slog.DiscardHandler), SessionKeys: e.keys})
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
+	"github.com/pglinks/pglinks/internal/state"
 )
 
 var cluster *pgtest.Cluster
@@ -47,6 +48,7 @@ const (
 type env struct {
 	app           *App
 	srv           *httptest.Server
+	state         *state.DB
 	store         *auth.Store
 	local, remote *pgtest.Database
 	keys          []string
@@ -64,14 +66,15 @@ func newEnv(t *testing.T, opts ...func(*Config)) *env {
 		return d
 	}
 	e := &env{local: mk("local", pgtest.DBOptions{}), remote: mk("remote", pgtest.DBOptions{})}
-	state := mk("state", pgtest.DBOptions{NoFDW: true})
+	stateDB := mk("state", pgtest.DBOptions{NoFDW: true})
 	execSQL(t, e.remote.URL, `CREATE TABLE customers (id int, name text); CREATE TABLE "<script>alert(1)</script>" (x int)`)
-	store, err := auth.Open(ctx, state.URL)
+	db, err := state.Open(ctx, stateDB.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(store.Close)
-	e.store = store
+	t.Cleanup(db.Close)
+	store := auth.NewStore(db)
+	e.state, e.store = db, store
 	for email, role := range map[string]auth.Role{adminEmail: auth.RoleAdmin, viewerEmail: auth.RoleViewer} {
 		if _, err := store.AddUser(ctx, email, role, password); err != nil {
 			t.Fatal(err)
@@ -84,7 +87,7 @@ func newEnv(t *testing.T, opts ...func(*Config)) *env {
 	log := slog.New(slog.DiscardHandler)
 	t.Cleanup(fl.Close)
 	svc := links.NewService(fl, log)
-	svc.Registry = links.NewStateRegistry(store.Pool())
+	svc.Registry = links.NewStateRegistry(db)
 	t.Cleanup(svc.Close)
 	e.keys = []string{pgtest.RandomToken(32)}
 	cfg := Config{Links: svc, Auth: store, Log: log, SessionKeys: e.keys}

@@ -28,7 +28,7 @@ func TestTwoProcessesShareStateAndLocks(t *testing.T) {
 		t.Cleanup(fl.Close)
 		svc := links.NewService(fl, slog.New(slog.DiscardHandler))
 		t.Cleanup(svc.Close)
-		svc.Registry = links.NewStateRegistry(e.store.Pool())
+		svc.Registry = links.NewStateRegistry(e.state)
 		a, err := New(Config{Links: svc, Auth: e.store, Log: slog.New(slog.DiscardHandler), SessionKeys: e.keys})
 		if err != nil {
 			t.Fatal(err)
@@ -105,7 +105,7 @@ func TestInventorySearchAndPages(t *testing.T) {
 	t.Cleanup(fl.Close)
 	svc := links.NewService(fl, slog.New(slog.DiscardHandler))
 	t.Cleanup(svc.Close)
-	svc.Registry = links.NewStateRegistry(e.store.Pool())
+	svc.Registry = links.NewStateRegistry(e.state)
 	a, err := New(Config{Links: svc, Auth: e.store, Log: slog.New(slog.DiscardHandler), SessionKeys: e.keys})
 	if err != nil {
 		t.Fatal(err)

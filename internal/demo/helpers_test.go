@@ -5,9 +5,9 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/state"
 )
 
 // startDemo starts a demo of its own for one test and a links.Service over
@@ -32,11 +32,11 @@ func startDemo(t *testing.T) (*Env, *links.Service) {
 	t.Cleanup(fl.Close)
 	svc := links.NewService(fl, slog.New(slog.DiscardHandler))
 	t.Cleanup(svc.Close)
-	store, err := auth.Open(ctx, env.Vars["PGLINKS_STATE_URL"])
+	db, err := state.Open(ctx, env.Vars["PGLINKS_STATE_URL"])
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(store.Close)
-	svc.Registry = links.NewStateRegistry(store.Pool())
+	t.Cleanup(db.Close)
+	svc.Registry = links.NewStateRegistry(db)
 	return env, svc
 }

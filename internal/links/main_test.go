@@ -9,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
+	"github.com/pglinks/pglinks/internal/state"
 )
 
 // Two clusters, so links cross servers as in production; each test gets
@@ -101,17 +101,12 @@ func newService(t testing.TB, env []string) *Service {
 // newRegistry makes a migrated state database and a registry in it.
 func newRegistry(t testing.TB) *StateRegistry {
 	t.Helper()
-	ctx := context.Background()
-	state := newDB(t, clusterA, "state", pgtest.DBOptions{NoFDW: true})
-	pool, err := pgxpool.New(ctx, state.URL)
+	db, err := state.Open(context.Background(), newDB(t, clusterA, "state", pgtest.DBOptions{NoFDW: true}).URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(pool.Close)
-	if err := auth.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	return NewStateRegistry(pool)
+	t.Cleanup(db.Close)
+	return NewStateRegistry(db)
 }
 
 // acquire takes a user connection to configVar from svc's fleet.
