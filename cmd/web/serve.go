@@ -19,6 +19,7 @@ import (
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/replication"
 	"github.com/pglinks/pglinks/internal/state"
 )
 
@@ -137,7 +138,18 @@ func newLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
-// open wires everything and binds the listener, without serving yet.
+// HTTP server bounds. writeTimeout is above the app's request deadline
+// (app.DefaultRequestTimeout), so a request that runs out of time still
+// gets its answer.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 90 * time.Second
+	idleTimeout       = 2 * time.Minute
+)
+
+// open wires everything, the one place where pglinks' parts are built and
+// handed to each other, and binds the listener, without serving yet.
 func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) {
 	fl, err := fleet.Load(cfg.Env)
 	if err != nil {
@@ -155,7 +167,11 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 	svc := links.NewService(fl, log)
 	svc.Registry = links.NewStateRegistry(db)
 	health := links.NewMonitor(svc)
-	a, err := app.New(app.Config{Links: svc, Health: health, Auth: store, Log: log, SessionKeys: cfg.SessionKeys, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken})
+	a, err := app.New(app.Config{
+		Fleet: fl, Links: svc, Health: health, Replication: replication.New(fl),
+		Auth: store, Limiter: auth.NewLimiter(auth.DefaultAccountFailures, auth.DefaultIPFailures, auth.DefaultFailureWindow),
+		Log: log, SessionKeys: cfg.SessionKeys, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken,
+	})
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -168,10 +184,10 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 	p := &program{
 		server: &http.Server{
 			Handler:           a.Handler(),
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			WriteTimeout:      90 * time.Second,
-			IdleTimeout:       2 * time.Minute,
+			ReadHeaderTimeout: readHeaderTimeout,
+			ReadTimeout:       readTimeout,
+			WriteTimeout:      writeTimeout,
+			IdleTimeout:       idleTimeout,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
 		ln: ln, fleet: fl, links: svc, health: health, state: db, store: store, log: log,

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -10,7 +11,6 @@ import (
 	"time"
 
 	"github.com/pglinks/pglinks/internal/auth"
-	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
@@ -299,7 +299,9 @@ func TestKeyRotationKeepsSessions(t *testing.T) {
 	c := e.client(t)
 	c.signIn(adminEmail)
 	// Restart with a new key in front of the old one.
-	rotated, err := New(Config{Links: e.app.cfg.Links, Auth: e.store, Log: e.app.log, SessionKeys: append([]string{pgtest.RandomToken(32)}, e.keys...)})
+	cfg := e.app.cfg
+	cfg.SessionKeys = append([]string{pgtest.RandomToken(32)}, e.keys...)
+	rotated, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +310,8 @@ func TestKeyRotationKeepsSessions(t *testing.T) {
 		t.Fatalf("after adding a key: %d", r.Status)
 	}
 	// Dropping the old key ends sessions signed with it.
-	only, _ := New(Config{Links: e.app.cfg.Links, Auth: e.store, Log: e.app.log, SessionKeys: []string{pgtest.RandomToken(32)}})
+	cfg.SessionKeys = []string{pgtest.RandomToken(32)}
+	only, _ := New(cfg)
 	e.srv.Config.Handler = only.Handler()
 	if r := c.get("/"); r.Status != http.StatusSeeOther {
 		t.Fatalf("after dropping the key: %d", r.Status)
@@ -520,13 +523,13 @@ func TestIdleSessionEnds(t *testing.T) {
 
 func TestInventoryShowsMisconfiguredDatabase(t *testing.T) {
 	e := newEnv(t)
-	fl, err := fleet.Load([]string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_RED_URL=mysql://root:topsecret@db/x"})
+	a, err := New(testConfig(newLinks(t, []string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_RED_URL=mysql://root:topsecret@db/x"}, e.state), e.store, e.keys))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(fl.Close)
-	e.app.cfg.Links.Fleet = fl
-	c := e.client(t)
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	c := (&env{app: a, srv: srv, store: e.store}).client(t)
 	c.signIn(adminEmail)
 	r := c.get("/")
 	if r.Status != 200 || !strings.Contains(r.Body, "misconfigured") || !strings.Contains(r.Body, "does not hold a postgres:// URL") {
@@ -534,5 +537,25 @@ func TestInventoryShowsMisconfiguredDatabase(t *testing.T) {
 	}
 	if strings.Contains(r.Body, "topsecret") {
 		t.Fatal("a misconfigured URL's password is rendered")
+	}
+}
+
+// New refuses a Config that lacks a part cmd/web wires: the app builds
+// none of them itself.
+func TestNewRefusesMissingParts(t *testing.T) {
+	e := newEnv(t)
+	for name, drop := range map[string]func(*Config){
+		"Fleet":       func(c *Config) { c.Fleet = nil },
+		"Links":       func(c *Config) { c.Links = nil },
+		"Health":      func(c *Config) { c.Health = nil },
+		"Replication": func(c *Config) { c.Replication = nil },
+		"Auth":        func(c *Config) { c.Auth = nil },
+		"Limiter":     func(c *Config) { c.Limiter = nil },
+	} {
+		cfg := e.app.cfg
+		drop(&cfg)
+		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("without %s: %v", name, err)
+		}
 	}
 }

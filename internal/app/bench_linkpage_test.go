@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/pglinks/pglinks/internal/auth"
-	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
 	"github.com/pglinks/pglinks/internal/state"
@@ -100,16 +98,8 @@ func newBenchLinkEnv(b testing.TB, n int) *benchLinkEnv {
 	if _, err := store.AddUser(ctx, viewerEmail, auth.RoleViewer, password); err != nil {
 		b.Fatal(err)
 	}
-	fl, err := fleet.Load([]string{"DATABASE_URL=" + local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + remote.URL})
-	if err != nil {
-		b.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	b.Cleanup(fl.Close)
-	svc := links.NewService(fl, log)
-	svc.Registry = links.NewStateRegistry(db)
+	svc := newLinks(b, []string{"DATABASE_URL=" + local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + remote.URL}, db)
 	svc.Fleet.Deadlines.Statement = 5 * time.Minute
-	b.Cleanup(svc.Close)
 	if _, err := svc.CreateLink(ctx, links.CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "bench", CopyEnums: true, Actor: "bench"}); err != nil {
 		b.Fatal(err)
 	}
@@ -118,7 +108,7 @@ func newBenchLinkEnv(b testing.TB, n int) *benchLinkEnv {
 	for _, u := range []string{local.URL, remote.URL} {
 		pgtest.MustExec(b, u, "ANALYZE pg_catalog.pg_class, pg_catalog.pg_attribute, pg_catalog.pg_namespace, pg_catalog.pg_foreign_table")
 	}
-	a, err := New(Config{Links: svc, Auth: store, Log: log, SessionKeys: []string{pgtest.RandomToken(32)}})
+	a, err := New(testConfig(svc, store, []string{pgtest.RandomToken(32)}))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,17 +4,11 @@ import (
 	"context"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/pglinks/pglinks/internal/errs"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/views"
 )
-
-// createChoicesTimeout bounds the status read behind the create form: a
-// database that does not answer in time is listed as unavailable rather
-// than holding up the form.
-const createChoicesTimeout = 4 * time.Second
 
 // fleetChoices is what the create form needs to know about the fleet.
 type fleetChoices struct {
@@ -23,10 +17,12 @@ type fleetChoices struct {
 	support         map[string]links.DatabaseStatus
 }
 
-// createChoices reads the fleet's status (bounded in time) to mark the
-// locals where links cannot be made and to know the links already there.
+// createChoices reads the fleet's status (bounded by the CreateForm
+// deadline: a database that does not answer in time is listed as
+// unavailable rather than holding up the form) to mark the locals where
+// links cannot be made and to know the links already there.
 func (a *App) createChoices(ctx context.Context) fleetChoices {
-	ctx, cancel := context.WithTimeout(ctx, createChoicesTimeout)
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.Fleet.Deadlines.CreateForm)
 	defer cancel()
 	out := fleetChoices{support: map[string]links.DatabaseStatus{}}
 	for _, st := range a.cfg.Links.Inventory(ctx) {

@@ -1,20 +1,12 @@
 package app
 
 import (
-	"context"
-	"time"
-
 	"github.com/labstack/echo/v4"
 	"github.com/pglinks/pglinks/internal/connect"
 	"github.com/pglinks/pglinks/internal/errs"
-	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/views"
 )
-
-// connectStateTimeout bounds the whole sync-state read of a link page; each
-// statement also has connect.DefaultOptions.StatementTimeout.
-const connectStateTimeout = 5 * time.Second
 
 // connectDefaults marks the remote's Heroku Connect schemas in the create
 // form (from its last status read) and, when one is chosen, defaults the
@@ -34,20 +26,7 @@ func (a *App) linkConnect(c echo.Context, l *links.Link) *views.ConnectSection {
 		return nil
 	}
 	sec := &views.ConnectSection{RemoteVar: l.RemoteConfigVar, Schema: l.RemoteSchema}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), connectStateTimeout)
-	defer cancel()
-	remote, err := a.cfg.Links.Fleet.Lookup(l.RemoteConfigVar)
-	if err != nil {
-		sec.Err = l.RemoteConfigVar + " " + errs.MessageOf(err)
-		return sec
-	}
-	conn, err := a.cfg.Links.Fleet.Acquire(ctx, remote, fleet.ClassUser)
-	if err != nil {
-		sec.Err = l.RemoteConfigVar + " " + errs.MessageOf(err)
-		return sec
-	}
-	defer conn.Release()
-	st, err := connect.ReadSyncState(ctx, conn.Conn(), l.RemoteSchema, l.Tables, connect.DefaultOptions)
+	st, err := connect.ReadFleetSyncState(c.Request().Context(), a.cfg.Fleet, l.RemoteConfigVar, l.RemoteSchema, l.Tables, connect.DefaultOptions)
 	switch {
 	case err != nil && st == nil:
 		sec.Err = errs.MessageOf(err)

@@ -30,7 +30,7 @@ func (a *App) inventory(c echo.Context) error {
 		}
 		pageNo = n
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), a.cfg.Fleet.Deadlines.FleetPage)
 	defer cancel()
 	repl := make(chan map[string][]replication.Warning, 1)
 	go func() { repl <- a.replicationWarnings(ctx) }()
@@ -39,7 +39,7 @@ func (a *App) inventory(c echo.Context) error {
 	from := min((pageNo-1)*views.DatabasesPerPage, len(matching))
 	dbs := matching[from:min(from+views.DatabasesPerPage, len(matching))]
 	return Render(c, http.StatusOK, views.Inventory(views.InventoryPage{Page: a.page(c, "Databases", "databases"), Databases: dbs, ReplicationWarnings: <-repl,
-		Health: a.health().Lookup(dbs), ReadBy: links.ReadBy(all), Stale: a.cfg.Links.StaleReports(ctx, dbs),
+		Health: a.cfg.Health.Lookup(dbs), ReadBy: links.ReadBy(all), Stale: a.cfg.Links.StaleReports(ctx, dbs),
 		Fleet: len(all), Query: query, Matches: len(matching), PageNo: pageNo}))
 }
 
@@ -57,7 +57,7 @@ func (a *App) refreshDatabase(c echo.Context) error {
 }
 
 func (a *App) showLink(c echo.Context) error {
-	local, ok := a.cfg.Links.Fleet.Get(c.Param("db"))
+	local, ok := a.cfg.Fleet.Get(c.Param("db"))
 	if !ok {
 		return errs.E(errs.NotFound, "There is no database %q in this fleet.", c.Param("db"))
 	}
@@ -75,7 +75,7 @@ func (a *App) showLink(c echo.Context) error {
 		return err
 	}
 	return Render(c, http.StatusOK, views.LinkView(views.LinkPage{Page: a.page(c, l.Name, "databases"), Link: l, Local: local, Tables: tp.Tables, TablePage: tp,
-		Health: a.health().Get(local.ConfigVar, l.Name), Stale: stale, Now: time.Now(), Drift: a.pageDrift(c, l, c.QueryParam("drift") == "now"), Connect: a.linkConnect(c, l)}))
+		Health: a.cfg.Health.Get(local.ConfigVar, l.Name), Stale: stale, Now: time.Now(), Drift: a.pageDrift(c, l, c.QueryParam("drift") == "now"), Connect: a.linkConnect(c, l)}))
 }
 
 func (a *App) createForm(c echo.Context, in createInput, formErrs views.FormErrors) views.CreateForm {
@@ -85,7 +85,7 @@ func (a *App) createForm(c echo.Context, in createInput, formErrs views.FormErro
 func (a *App) createFormWith(c echo.Context, fc fleetChoices, in createInput, formErrs views.FormErrors) views.CreateForm {
 	f := views.CreateForm{
 		Page:      a.page(c, "New data link", "databases"),
-		Databases: a.cfg.Links.Fleet.Databases,
+		Databases: a.cfg.Fleet.Databases,
 		Remote:    in.Remote,
 		Local:     in.Local,
 		Name:      in.Name,
@@ -99,7 +99,7 @@ func (a *App) createFormWith(c echo.Context, fc fleetChoices, in createInput, fo
 	}
 	// Once the remote is chosen, offer its schemas and tables, read with
 	// pglinks' own bounded connection.
-	if _, ok := a.cfg.Links.Fleet.Get(in.Remote); ok {
+	if _, ok := a.cfg.Fleet.Get(in.Remote); ok {
 		cat, err := a.cfg.Links.ReadRemoteCatalog(c.Request().Context(), in.Remote, in.RemoteSchema)
 		if err != nil {
 			f.CatalogErr = errs.MessageOf(err)
@@ -114,12 +114,12 @@ func (a *App) createFormWith(c echo.Context, fc fleetChoices, in createInput, fo
 func (a *App) newLinkForm(c echo.Context) error {
 	in := createInput{CopyEnums: true}
 	if v := c.QueryParam("local"); v != "" {
-		if _, ok := a.cfg.Links.Fleet.Get(v); ok {
+		if _, ok := a.cfg.Fleet.Get(v); ok {
 			in.Local = v
 		}
 	}
 	if v := c.QueryParam("remote"); v != "" {
-		if _, ok := a.cfg.Links.Fleet.Get(v); ok {
+		if _, ok := a.cfg.Fleet.Get(v); ok {
 			in.Remote = v
 		}
 	}
@@ -165,7 +165,7 @@ func (a *App) createLink(c echo.Context) error {
 	}
 	fc := a.createChoices(c.Request().Context())
 	if in.Name == "" {
-		if remote, ok := a.cfg.Links.Fleet.Get(in.Remote); ok {
+		if remote, ok := a.cfg.Fleet.Get(in.Remote); ok {
 			in.Name = links.ShortName(remote.ResourceName)
 		}
 	}
@@ -248,7 +248,7 @@ func outcomeOf(err error) string {
 }
 
 func (a *App) destroyPage(c echo.Context, in destroyInput, formErrs views.FormErrors) (views.DestroyPage, error) {
-	local, ok := a.cfg.Links.Fleet.Get(c.Param("db"))
+	local, ok := a.cfg.Fleet.Get(c.Param("db"))
 	if !ok {
 		return views.DestroyPage{}, errs.E(errs.NotFound, "There is no database %q in this fleet.", c.Param("db"))
 	}
@@ -318,7 +318,7 @@ func (a *App) destroyLink(c echo.Context) error {
 		}
 	}
 	a.audit(c, auth.ActionLinkDestroy, target, auth.OutcomeOK, detail, strings.Join(res.DDL, ";\n")+";")
-	a.health().Forget(localVar, name)
+	a.cfg.Health.Forget(localVar, name)
 	a.flash(c, flashOK, msg)
 	return redirect(c, "/")
 }

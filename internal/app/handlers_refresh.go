@@ -26,7 +26,7 @@ func (a *App) pageDrift(c echo.Context, l *links.Link, now bool) *links.Drift {
 }
 
 func (a *App) refreshPage(c echo.Context, formErrs views.FormErrors) (views.RefreshPage, error) {
-	local, ok := a.cfg.Links.Fleet.Get(c.Param("db"))
+	local, ok := a.cfg.Fleet.Get(c.Param("db"))
 	if !ok {
 		return views.RefreshPage{}, errs.E(errs.NotFound, "There is no database %q in this fleet.", c.Param("db"))
 	}

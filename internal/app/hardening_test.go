@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,8 +11,6 @@ import (
 	"time"
 
 	"github.com/pglinks/pglinks/internal/auth"
-	"github.com/pglinks/pglinks/internal/fleet"
-	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
 	"github.com/pglinks/pglinks/internal/state"
 )
@@ -122,13 +119,7 @@ func TestStateDatabaseSilent(t *testing.T) {
 		t.Fatal(err)
 	}
 	store.CallTimeout = 2 * time.Second
-	fl, _ := fleet.Load(nil)
-	log := slog.New(slog.DiscardHandler)
-	defer fl.Close()
-	svc := links.NewService(fl, log)
-	svc.Registry = links.NewStateRegistry(db)
-	defer svc.Close()
-	a, err := New(Config{Links: svc, Auth: store, Log: log, SessionKeys: []string{pgtest.RandomToken(32)}})
+	a, err := New(testConfig(newLinks(t, nil, db), store, []string{pgtest.RandomToken(32)}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,13 +240,9 @@ func TestCreateStalledRemoteThroughForm(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer proxy.Close()
-	fl, _ := fleet.Load([]string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + proxy.URL(e.remote.URL)})
-	defer fl.Close()
-	svc := links.NewService(fl, slog.New(slog.DiscardHandler))
-	defer svc.Close()
-	svc.Registry = links.NewStateRegistry(e.state)
+	svc := newLinks(t, []string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + proxy.URL(e.remote.URL)}, e.state)
 	svc.Fleet.Deadlines.Statement = 2 * time.Second
-	a, err := New(Config{Links: svc, Auth: e.store, Log: slog.New(slog.DiscardHandler), SessionKeys: e.keys})
+	a, err := New(testConfig(svc, e.store, e.keys))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -16,8 +15,6 @@ import (
 	"testing"
 
 	"github.com/pglinks/pglinks/internal/auth"
-	"github.com/pglinks/pglinks/internal/fleet"
-	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
 	"github.com/pglinks/pglinks/internal/state"
 )
@@ -80,17 +77,9 @@ func newEnv(t *testing.T, opts ...func(*Config)) *env {
 			t.Fatal(err)
 		}
 	}
-	fl, err := fleet.Load([]string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + e.remote.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	t.Cleanup(fl.Close)
-	svc := links.NewService(fl, log)
-	svc.Registry = links.NewStateRegistry(db)
-	t.Cleanup(svc.Close)
+	svc := newLinks(t, []string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + e.remote.URL}, db)
 	e.keys = []string{pgtest.RandomToken(32)}
-	cfg := Config{Links: svc, Auth: store, Log: log, SessionKeys: e.keys}
+	cfg := testConfig(svc, store, e.keys)
 	for _, o := range opts {
 		o(&cfg)
 	}

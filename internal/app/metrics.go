@@ -25,7 +25,7 @@ type replicationCollector struct {
 func newReplicationCollector(repl *replication.Service) *replicationCollector {
 	return &replicationCollector{
 		repl:    repl,
-		timeout: 10 * time.Second,
+		timeout: repl.Fleet.Deadlines.Scrape,
 		up: prometheus.NewDesc("pglinks_database_up",
 			"1 when pglinks could read the fleet database's replication state.", []string{"database"}, nil),
 		slotRetained: prometheus.NewDesc("pglinks_replication_slot_retained_wal_bytes",
@@ -84,8 +84,9 @@ func (a *App) metricsHandler() echo.HandlerFunc {
 		return func(c echo.Context) error { return echo.ErrNotFound }
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newReplicationCollector(a.cfg.Replication), newLinkCollector(a.cfg.Links, a.health))
-	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: nil, Timeout: 15 * time.Second})
+	reg.MustRegister(newReplicationCollector(a.cfg.Replication), newLinkCollector(a.cfg.Fleet, a.cfg.Links, a.cfg.Health))
+	// The handler's own bound, past the collectors' (Deadlines.Scrape).
+	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: nil, Timeout: a.cfg.Fleet.Deadlines.Scrape + 5*time.Second})
 	want := []byte("Bearer " + token)
 	return func(c echo.Context) error {
 		got := []byte(strings.TrimSpace(c.Request().Header.Get(echo.HeaderAuthorization)))

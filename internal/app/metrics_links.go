@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -12,18 +13,19 @@ import (
 // cache, which the scrape keeps warm) and whether it is stale, so teams
 // can alert on a link broken by a rotation or a failover.
 type linkCollector struct {
+	fleet   *fleet.Fleet
 	links   *links.Service
-	health  func() *links.Monitor
+	health  *links.Monitor
 	timeout time.Duration
 
 	healthy, stale, rtt        *prometheus.Desc
 	conns, connsPeak, connsMax *prometheus.Desc
 }
 
-func newLinkCollector(svc *links.Service, health func() *links.Monitor) *linkCollector {
+func newLinkCollector(f *fleet.Fleet, svc *links.Service, health *links.Monitor) *linkCollector {
 	labels := []string{"database", "link", "remote"}
 	return &linkCollector{
-		links: svc, health: health, timeout: 10 * time.Second,
+		fleet: f, links: svc, health: health, timeout: f.Deadlines.Scrape,
 		healthy: prometheus.NewDesc("pglinks_link_healthy",
 			"1 when the last probe through the link worked, 0 when it failed; absent until the link is probed.", labels, nil),
 		stale: prometheus.NewDesc("pglinks_link_stale",
@@ -51,13 +53,13 @@ func (lc *linkCollector) Describe(ch chan<- *prometheus.Desc) {
 func (lc *linkCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), lc.timeout)
 	defer cancel()
-	for _, c := range lc.links.Fleet.Stats().Class {
+	for _, c := range lc.fleet.Stats().Class {
 		ch <- prometheus.MustNewConstMetric(lc.conns, prometheus.GaugeValue, float64(c.InUse), string(c.Name))
 		ch <- prometheus.MustNewConstMetric(lc.connsPeak, prometheus.GaugeValue, float64(c.Peak), string(c.Name))
 		ch <- prometheus.MustNewConstMetric(lc.connsMax, prometheus.GaugeValue, float64(c.Limit), string(c.Name))
 	}
 	inv := lc.links.Inventory(ctx)
-	health := lc.health().Lookup(inv)
+	health := lc.health.Lookup(inv)
 	for _, st := range inv {
 		for _, l := range st.Links {
 			labels := []string{st.DB.ConfigVar, l.Name, l.RemoteConfigVar}

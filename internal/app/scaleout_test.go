@@ -1,7 +1,6 @@
 package app
 
 import (
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -9,9 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/pglinks/pglinks/internal/fleet"
-	"github.com/pglinks/pglinks/internal/links"
 )
 
 // Two pglinks processes behind one address share the state database
@@ -21,15 +17,8 @@ import (
 func TestTwoProcessesShareStateAndLocks(t *testing.T) {
 	e := newEnv(t)
 	second := func() *httptest.Server {
-		fl, err := fleet.Load([]string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + e.remote.URL})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(fl.Close)
-		svc := links.NewService(fl, slog.New(slog.DiscardHandler))
-		t.Cleanup(svc.Close)
-		svc.Registry = links.NewStateRegistry(e.state)
-		a, err := New(Config{Links: svc, Auth: e.store, Log: slog.New(slog.DiscardHandler), SessionKeys: e.keys})
+		svc := newLinks(t, []string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + e.remote.URL}, e.state)
+		a, err := New(testConfig(svc, e.store, e.keys))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,15 +87,7 @@ func TestInventorySearchAndPages(t *testing.T) {
 		vars = append(vars, v+"="+e.remote.URL)
 	}
 	vars = append(vars, "PGLINKS_DATABASES="+strings.Join(names, ","))
-	fl, err := fleet.Load(vars)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fl.Close)
-	svc := links.NewService(fl, slog.New(slog.DiscardHandler))
-	t.Cleanup(svc.Close)
-	svc.Registry = links.NewStateRegistry(e.state)
-	a, err := New(Config{Links: svc, Auth: e.store, Log: slog.New(slog.DiscardHandler), SessionKeys: e.keys})
+	a, err := New(testConfig(newLinks(t, vars, e.state), e.store, e.keys))
 	if err != nil {
 		t.Fatal(err)
 	}

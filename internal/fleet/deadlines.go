@@ -44,9 +44,10 @@ type Deadlines struct {
 	// Repair bounds a whole repair, its probe included; RepairStatement
 	// each of its statements, which only touch the local catalog.
 	Repair, RepairStatement time.Duration
-	// Inventory bounds the inventory page: the cards it has to read, the
-	// link records and the replication warnings.
-	Inventory time.Duration
+	// FleetPage bounds a page that reads the whole fleet: the inventory
+	// (the cards it has to read, the link records, the replication
+	// warnings) and the replication page.
+	FleetPage time.Duration
 	// CreateForm bounds the status read behind the create form: a
 	// database that does not answer in time is listed as unavailable
 	// rather than holding up the form.
@@ -79,7 +80,7 @@ func DefaultDeadlines() Deadlines {
 		Abandon:              3 * time.Second,
 		Repair:               30 * time.Second,
 		RepairStatement:      5 * time.Second,
-		Inventory:            15 * time.Second,
+		FleetPage:            15 * time.Second,
 		CreateForm:           4 * time.Second,
 		ConnectSync:          5 * time.Second,
 		ReplicationProbe:     2 * time.Second,
