@@ -559,3 +559,31 @@ func TestNewRefusesMissingParts(t *testing.T) {
 		}
 	}
 }
+
+// A database that is not in the fleet gets the one answer, 404 with the
+// one message, whichever page asks: the fleet's Lookup says it for all.
+func TestUnknownDatabaseOneAnswer(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	c.signIn(adminEmail)
+	const want = `There is no database &#34;NOPE_URL&#34; in this fleet.`
+	for _, path := range []string{
+		"/databases/NOPE_URL/links/sales",
+		"/databases/NOPE_URL/links/sales/destroy",
+		"/databases/NOPE_URL/links/sales/repair",
+		"/databases/NOPE_URL/links/sales/refresh",
+		"/databases/NOPE_URL/links/sales/import",
+		"/databases/NOPE_URL/connection",
+		"/replication/slots/drop?db=NOPE_URL&name=s",
+		"/replication/subscriptions/drop?db=NOPE_URL&name=s",
+	} {
+		if r := c.get(path); r.Status != http.StatusNotFound || !strings.Contains(r.Body, want) {
+			t.Errorf("GET %s: %d, message missing", path, r.Status)
+		}
+	}
+	for _, path := range []string{"/databases/NOPE_URL/links/sales/check", "/databases/NOPE_URL/refresh"} {
+		if r := c.post(path, url.Values{}); r.Status != http.StatusNotFound || !strings.Contains(r.Body, want) {
+			t.Errorf("POST %s: %d, message missing", path, r.Status)
+		}
+	}
+}

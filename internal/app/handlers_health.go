@@ -20,9 +20,6 @@ import (
 // clicks cannot be turned into load on a remote. Admins always probe.
 func (a *App) checkLink(c echo.Context) error {
 	localVar, name := c.Param("db"), c.Param("name")
-	if _, ok := a.cfg.Fleet.Get(localVar); !ok {
-		return errs.E(errs.NotFound, "There is no database %q in this fleet.", localVar)
-	}
 	h, err := a.cfg.Health.Check(c.Request().Context(), localVar, name, session(c).User.IsAdmin())
 	if err != nil {
 		return err
@@ -37,9 +34,9 @@ func (a *App) checkLink(c echo.Context) error {
 }
 
 func (a *App) repairPage(c echo.Context, msg string) (views.RepairPage, error) {
-	local, ok := a.cfg.Fleet.Get(c.Param("db"))
-	if !ok {
-		return views.RepairPage{}, errs.E(errs.NotFound, "There is no database %q in this fleet.", c.Param("db"))
+	local, err := a.cfg.Fleet.Lookup(c.Param("db"))
+	if err != nil {
+		return views.RepairPage{}, err
 	}
 	plan, err := a.cfg.Links.PlanRepair(c.Request().Context(), local.ConfigVar, c.Param("name"))
 	if err != nil {

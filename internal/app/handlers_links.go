@@ -57,9 +57,9 @@ func (a *App) refreshDatabase(c echo.Context) error {
 }
 
 func (a *App) showLink(c echo.Context) error {
-	local, ok := a.cfg.Fleet.Get(c.Param("db"))
-	if !ok {
-		return errs.E(errs.NotFound, "There is no database %q in this fleet.", c.Param("db"))
+	local, err := a.cfg.Fleet.Lookup(c.Param("db"))
+	if err != nil {
+		return err
 	}
 	filter := strings.TrimSpace(c.QueryParam("q"))
 	pageNo := 1
@@ -248,9 +248,9 @@ func outcomeOf(err error) string {
 }
 
 func (a *App) destroyPage(c echo.Context, in destroyInput, formErrs views.FormErrors) (views.DestroyPage, error) {
-	local, ok := a.cfg.Fleet.Get(c.Param("db"))
-	if !ok {
-		return views.DestroyPage{}, errs.E(errs.NotFound, "There is no database %q in this fleet.", c.Param("db"))
+	local, err := a.cfg.Fleet.Lookup(c.Param("db"))
+	if err != nil {
+		return views.DestroyPage{}, err
 	}
 	plan, err := a.cfg.Links.PlanDestroy(c.Request().Context(), local.ConfigVar, c.Param("name"))
 	if err != nil {

@@ -65,11 +65,12 @@ func (f *Fleet) Get(configVar string) (*Database, bool) {
 
 // Lookup finds a database pglinks can use by config var: one that is not
 // in the fleet is errs.NotFound, one whose config var does not hold a
-// usable URL errs.Invalid.
+// usable URL errs.Invalid. It is the one "is it in the fleet" check, for
+// handlers and domains alike.
 func (f *Fleet) Lookup(configVar string) (*Database, error) {
 	d, ok := f.Get(configVar)
 	if !ok {
-		return nil, errs.E(errs.NotFound, "%q is not a database of this fleet.", configVar)
+		return nil, errs.E(errs.NotFound, "There is no database %q in this fleet.", configVar)
 	}
 	if d.ConfigErr != nil {
 		return nil, errs.Wrap(errs.Invalid, d.ConfigErr, "%s is misconfigured: %v", d.ConfigVar, d.ConfigErr)

@@ -60,9 +60,9 @@ func (s *Service) writeTx(ctx context.Context, c *pgxpool.Conn, stmts []string) 
 
 // subscription reads one subscription of configVar as the page shows it.
 func (s *Service) subscription(ctx context.Context, configVar, name string) (*Database, *Subscription, error) {
-	d, ok := s.Fleet.Get(configVar)
-	if !ok {
-		return nil, nil, errs.E(errs.NotFound, "There is no database %q in this fleet.", configVar)
+	d, err := s.Fleet.Lookup(configVar)
+	if err != nil {
+		return nil, nil, err
 	}
 	r := s.ReadDatabase(ctx, d)
 	if !r.Reachable {
@@ -291,9 +291,9 @@ type SlotPlan struct {
 func (s *Service) PlanDropSlot(ctx context.Context, configVar, name string) (*SlotPlan, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status)
 	defer cancel()
-	d, ok := s.Fleet.Get(configVar)
-	if !ok {
-		return nil, errs.E(errs.NotFound, "There is no database %q in this fleet.", configVar)
+	d, err := s.Fleet.Lookup(configVar)
+	if err != nil {
+		return nil, err
 	}
 	r := s.ReadDatabase(ctx, d)
 	if !r.Reachable {
