@@ -29,7 +29,7 @@ func (a *App) createChoices(ctx context.Context) fleetChoices {
 		d := st.DB
 		out.support[d.ConfigVar] = st
 		out.remotes = append(out.remotes, views.DBChoice{
-			ConfigVar: d.ConfigVar, ResourceName: d.ResourceName, DefaultName: links.ShortName(d.ResourceName),
+			ConfigVar: d.ConfigVar, ResourceName: d.ResourceName, DefaultName: links.DefaultName(d.ResourceName),
 		})
 		local := views.DBChoice{ConfigVar: d.ConfigVar, ResourceName: d.ResourceName}
 		switch {

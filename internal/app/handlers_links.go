@@ -166,7 +166,7 @@ func (a *App) createLink(c echo.Context) error {
 	fc := a.createChoices(c.Request().Context())
 	if in.Name == "" {
 		if remote, ok := a.cfg.Fleet.Get(in.Remote); ok {
-			in.Name = links.ShortName(remote.ResourceName)
+			in.Name = links.DefaultName(remote.ResourceName)
 		}
 	}
 	if dups := fc.duplicates(in.Local, in.Remote); len(dups) > 0 && !in.DuplicateOK {

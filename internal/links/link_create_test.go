@@ -113,7 +113,8 @@ func TestCreateLink(t *testing.T) {
 			t.Fatal(err)
 		}
 		remote, _ := f.svc.Fleet.Get("HEROKU_POSTGRESQL_BLUE_URL")
-		if want := DefaultName(remote.ResourceName); res.Link.Name != want || !strings.HasPrefix(want, "postgresql_") {
+		// The resource name without its "postgresql-", as the form shows it.
+		if want := strings.ReplaceAll(strings.TrimPrefix(remote.ResourceName, "postgresql-"), "-", "_"); res.Link.Name != want || want != DefaultName(remote.ResourceName) {
 			t.Errorf("name = %q, want %q", res.Link.Name, want)
 		}
 	})

@@ -30,17 +30,3 @@ func TestSuggestName(t *testing.T) {
 		t.Errorf("SuggestName(long) = %q (%d)", got, len(got))
 	}
 }
-
-func TestShortName(t *testing.T) {
-	for in, want := range map[string]string{
-		"postgresql-colorful-33594": "colorful_33594",
-		"postgresql-round-06985":    "round_06985",
-		"analytics-db":              "analytics_db",
-		"postgresql-":               "postgresql",
-		"pg-main":                   "link_pg_main",
-	} {
-		if got := ShortName(in); got != want {
-			t.Errorf("ShortName(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

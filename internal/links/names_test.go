@@ -29,7 +29,12 @@ func TestValidateName(t *testing.T) {
 
 func TestDefaultName(t *testing.T) {
 	for in, want := range map[string]string{
-		"postgresql-colorful-33594": "postgresql_colorful_33594",
+		"postgresql-colorful-33594": "colorful_33594",
+		"postgresql-round-06985":    "round_06985",
+		"POSTGRES-Round-1":          "round_1",
+		"heroku-postgresql-x":       "x",
+		"analytics-db":              "analytics_db",
+		"postgresql-":               "postgresql",
 		"Weird Name!":               "weird_name",
 		"pg-main":                   "link_pg_main",
 		"---":                       "link_",
