@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/views"
 )
@@ -77,8 +78,8 @@ func (fc fleetChoices) localFix(local string) string {
 func suggestName(name string, kind errs.Kind) string {
 	if kind == errs.Conflict && links.ValidateName(name) == nil {
 		base := name
-		if len(base) > links.MaxNameLen-2 {
-			base = base[:links.MaxNameLen-2]
+		if len(base) > fleet.MaxIdentLen-2 {
+			base = base[:fleet.MaxIdentLen-2]
 		}
 		return base + "_2"
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pglinks/pglinks/internal/connect"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // connectFixture is a fixture whose remote holds a Heroku Connect schema.
@@ -103,7 +104,7 @@ func TestConnectSchemaKeptWhileUnreachable(t *testing.T) {
 		t.Fatalf("unreachable status forgot the Connect schema: %+v, %v", st, err)
 	}
 	// It answers again, without its Connect schema.
-	if err := clusterB.Exec(ctx, "postgres", fmt.Sprintf("ALTER ROLE %s PASSWORD '%s'", ident(f.remote.Owner), password)); err != nil {
+	if err := clusterB.Exec(ctx, "postgres", fmt.Sprintf("ALTER ROLE %s PASSWORD '%s'", fleet.Ident(f.remote.Owner), password)); err != nil {
 		t.Fatal(err)
 	}
 	execAs(t, f.remote.URL, "DROP SCHEMA salesforce CASCADE")

@@ -284,7 +284,7 @@ func (s *Service) preflightRemote(ctx context.Context, remote *fleet.Database, s
 	}
 	defer conn.Release()
 	var exists bool
-	if err := conn.QueryRow(ctx, "SELECT to_regnamespace($1) IS NOT NULL", ident(schema)).Scan(&exists); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT to_regnamespace($1) IS NOT NULL", fleet.Ident(schema)).Scan(&exists); err != nil {
 		return nil, nil, fmt.Errorf("links: remote schema: %w", err)
 	}
 	if !exists {
@@ -442,16 +442,16 @@ func createStatements(name string, remote *fleet.Database, meta linkMeta, extra 
 	if err != nil {
 		return nil, err
 	}
-	user, err := quoteLiteral(remote.User)
+	user, err := fleet.QuoteLiteral(remote.User)
 	if err != nil {
 		return nil, errs.E(errs.Invalid, "The user name in %s cannot be used: %v.", remote.ConfigVar, err)
 	}
-	password, err := quoteLiteral(remote.Password())
+	password, err := fleet.QuoteLiteral(remote.Password())
 	if err != nil {
 		return nil, errs.E(errs.Invalid, "The password in %s cannot be used: %v.", remote.ConfigVar, err)
 	}
-	comment, _ := quoteLiteral(meta.comment())
-	id := ident(name)
+	comment, _ := fleet.QuoteLiteral(meta.comment())
+	id := fleet.Ident(name)
 	mapping := "CREATE USER MAPPING FOR CURRENT_USER SERVER " + id + " OPTIONS (user " + user + ", password %s)"
 	return []statement{
 		{sql: "CREATE SERVER " + id + " FOREIGN DATA WRAPPER postgres_fdw OPTIONS (" + serverOpts + ")"},
@@ -470,17 +470,17 @@ func importStatement(remoteSchema string, tables []string, name string) string {
 	if tables != nil {
 		q := make([]string, len(tables))
 		for i, t := range tables {
-			q[i] = ident(t)
+			q[i] = fleet.Ident(t)
 		}
 		limit = " LIMIT TO (" + strings.Join(q, ", ") + ")"
 	}
-	return "IMPORT FOREIGN SCHEMA " + ident(remoteSchema) + limit + " FROM SERVER " + ident(name) + " INTO " + ident(name)
+	return "IMPORT FOREIGN SCHEMA " + fleet.Ident(remoteSchema) + limit + " FROM SERVER " + fleet.Ident(name) + " INTO " + fleet.Ident(name)
 }
 
 func optionList(opts [][2]string) (string, error) {
 	parts := make([]string, 0, len(opts))
 	for _, o := range opts {
-		v, err := quoteLiteral(o[1])
+		v, err := fleet.QuoteLiteral(o[1])
 		if err != nil {
 			return "", errs.E(errs.Invalid, "Server option %s cannot be used: %v.", o[0], err)
 		}

@@ -85,8 +85,8 @@ func TestCreateLink(t *testing.T) {
 		// and backslashes must survive quoting exactly.
 		f := newFixture(t)
 		pw := `it's a \ "tricky" pa$$word`
-		lit, _ := quoteLiteral(pw)
-		if err := clusterB.Exec(ctx, "postgres", "ALTER ROLE "+ident(f.remote.Owner)+" PASSWORD "+lit); err != nil {
+		lit, _ := fleet.QuoteLiteral(pw)
+		if err := clusterB.Exec(ctx, "postgres", "ALTER ROLE "+fleet.Ident(f.remote.Owner)+" PASSWORD "+lit); err != nil {
 			t.Fatal(err)
 		}
 		u, _ := url.Parse(f.remote.URL)
@@ -228,7 +228,7 @@ func TestCreateLink(t *testing.T) {
 		if _, _, err := f.svc.preflightRemote(ctx, mustDB(t, f.svc, "HEROKU_POSTGRESQL_BLUE_URL"), "public", nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := clusterB.Exec(ctx, "postgres", "ALTER ROLE "+ident(f.remote.Owner)+" PASSWORD 'rotated-password'"); err != nil {
+		if err := clusterB.Exec(ctx, "postgres", "ALTER ROLE "+fleet.Ident(f.remote.Owner)+" PASSWORD 'rotated-password'"); err != nil {
 			t.Fatal(err)
 		}
 		_, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "rotated", CopyEnums: true})

@@ -187,7 +187,7 @@ func (s *Service) planDestroy(ctx context.Context, tx pgx.Tx, local *fleet.Datab
 	plan := &DestroyPlan{Link: l}
 	if err := collectRows(ctx, tx, `SELECT c.relname::text FROM pg_class c
 		WHERE c.relnamespace = to_regnamespace($1) AND c.relkind IN ('f', 'v', 'm', 'r', 'p')
-		ORDER BY 1`, []any{ident(name)}, func(r pgx.Rows) error {
+		ORDER BY 1`, []any{fleet.Ident(name)}, func(r pgx.Rows) error {
 		var t string
 		err := r.Scan(&t)
 		plan.Tables = append(plan.Tables, t)
@@ -198,7 +198,7 @@ func (s *Service) planDestroy(ctx context.Context, tx pgx.Tx, local *fleet.Datab
 	// The schema must hold only what a link holds. Anything else (a real
 	// table, a function, a type, a collation someone put there) would go
 	// with DROP SCHEMA ... CASCADE: refuse and say what it is.
-	if err := collectRows(ctx, tx, sqlSchemaContents, []any{ident(name), l.record.ServerOID}, func(r pgx.Rows) error {
+	if err := collectRows(ctx, tx, sqlSchemaContents, []any{fleet.Ident(name), l.record.ServerOID}, func(r pgx.Rows) error {
 		var what string
 		err := r.Scan(&what)
 		plan.Blockers = append(plan.Blockers, "the schema also holds "+what+", which is not part of the link")
@@ -251,10 +251,10 @@ func (s *Service) planDestroy(ctx context.Context, tx pgx.Tx, local *fleet.Datab
 
 // destroyStatements are the statements that remove a link itself.
 func destroyStatements(l Link) []string {
-	id := ident(l.Name)
+	id := fleet.Ident(l.Name)
 	return []string{
 		"DROP SCHEMA " + id + " CASCADE",
-		"DROP USER MAPPING IF EXISTS FOR " + ident(l.record.MappingRole) + " SERVER " + id,
+		"DROP USER MAPPING IF EXISTS FOR " + fleet.Ident(l.record.MappingRole) + " SERVER " + id,
 		"DROP SERVER " + id,
 	}
 }
@@ -272,7 +272,7 @@ func cascadeDependents(ctx context.Context, tx pgx.Tx, name string) ([]Dependent
 	if _, err := tx.Exec(ctx, "SAVEPOINT pglinks_plan; SET LOCAL lock_timeout = 3000"); err != nil {
 		return nil, err
 	}
-	if _, err := tx.Exec(ctx, "DROP SCHEMA "+ident(name)+" CASCADE"); err != nil {
+	if _, err := tx.Exec(ctx, "DROP SCHEMA "+fleet.Ident(name)+" CASCADE"); err != nil {
 		tx.Exec(ctx, "ROLLBACK TO SAVEPOINT pglinks_plan")
 		return nil, err
 	}

@@ -131,7 +131,7 @@ func (s *Service) readDrift(ctx context.Context, tx pgx.Tx, l *Link) (*Drift, er
 		return nil, err
 	}
 	var locals []*localTable
-	err := collectRows(ctx, tx, sqlDriftLocal, []any{ident(l.Name), l.record.ServerOID}, func(r pgx.Rows) error {
+	err := collectRows(ctx, tx, sqlDriftLocal, []any{fleet.Ident(l.Name), l.record.ServerOID}, func(r pgx.Rows) error {
 		var t localTable
 		var c localColumn
 		if err := r.Scan(&t.name, &t.remoteSchema, &t.remoteTable, &c.name, &c.remoteName, &c.typ); err != nil {

@@ -127,7 +127,7 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 	if !st.link.SchemaMissing {
 		err := tx.QueryRow(ctx, `SELECT c.relname FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid
 			WHERE c.relnamespace = to_regnamespace($1) AND ft.ftserver = (SELECT oid FROM pg_foreign_server WHERE srvname = $2)
-			ORDER BY c.relname LIMIT 1`, ident(name), name).Scan(&firstTable)
+			ORDER BY c.relname LIMIT 1`, fleet.Ident(name), name).Scan(&firstTable)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			h.CheckedAt = time.Now()
 			h.Reason = "could not read the link's tables: " + pgMessage(err)
@@ -137,8 +137,8 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 	// In the session's temporary schema: it cannot clash with a table the
 	// link imported, and it goes with the session even if the rollback did
 	// not happen.
-	probe := "pg_temp." + ident(probeTableName)
-	if _, err := tx.Exec(ctx, "CREATE FOREIGN TABLE "+probe+" () SERVER "+ident(name)+
+	probe := "pg_temp." + fleet.Ident(probeTableName)
+	if _, err := tx.Exec(ctx, "CREATE FOREIGN TABLE "+probe+" () SERVER "+fleet.Ident(name)+
 		" OPTIONS (schema_name 'pg_catalog', table_name 'pg_database')"); err != nil {
 		h.CheckedAt = time.Now()
 		h.Reason = "could not prepare the probe: " + pgMessage(err)
@@ -162,7 +162,7 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 	if err == nil && firstTable != "" {
 		// ...and one of them must be readable by the link's remote user.
 		var one int
-		err = tx.QueryRow(ctx, "SELECT count(*) FROM (SELECT 1 FROM "+ident(name, firstTable)+" LIMIT 1) t").Scan(&one)
+		err = tx.QueryRow(ctx, "SELECT count(*) FROM (SELECT 1 FROM "+fleet.Ident(name, firstTable)+" LIMIT 1) t").Scan(&one)
 	}
 	if err != nil {
 		h.CheckedAt, h.RTT = time.Now(), 0
@@ -207,7 +207,7 @@ func missingRemoteTables(ctx context.Context, tx pgx.Tx, name string) ([]string,
 	if err := rows.Err(); err != nil || len(schemas) == 0 {
 		return nil, err
 	}
-	srv := ident(name)
+	srv := fleet.Ident(name)
 	if _, err := tx.Exec(ctx, "CREATE FOREIGN TABLE pg_temp.pglinks_probe_rel (relname name, relnamespace oid) SERVER "+srv+
 		" OPTIONS (schema_name 'pg_catalog', table_name 'pg_class')"); err != nil {
 		return nil, err
@@ -238,7 +238,7 @@ func missingRemoteTables(ctx context.Context, tx pgx.Tx, name string) ([]string,
 		}
 		for _, t := range want[schema] {
 			if !have[t] {
-				missing = append(missing, displayIdent(schema)+"."+displayIdent(t))
+				missing = append(missing, fleet.DisplayIdent(schema)+"."+fleet.DisplayIdent(t))
 			}
 		}
 	}
@@ -283,17 +283,4 @@ func probeReason(local, remote *fleet.Database, err error, ctx context.Context) 
 		return "timeout: no answer in time"
 	}
 	return "probe failed: " + errs.MessageOf(fdwError(local, remote, err))
-}
-
-// displayIdent quotes an identifier only when psql users would have to.
-func displayIdent(s string) string {
-	for i, r := range s {
-		if !(r >= 'a' && r <= 'z' || r == '_' || i > 0 && r >= '0' && r <= '9') {
-			return ident(s)
-		}
-	}
-	if s == "" {
-		return ident(s)
-	}
-	return s
 }

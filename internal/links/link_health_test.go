@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
@@ -93,12 +94,12 @@ func TestProbeBrokenReasons(t *testing.T) {
 	ctx := context.Background()
 	f.svc.Fleet.Close() // its pool is connected to the remote too
 	rename := fmt.Sprintf("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s'; ALTER DATABASE %s RENAME TO %s",
-		f.remote.Name, ident(f.remote.Name), ident(f.remote.Name+"_x"))
+		f.remote.Name, fleet.Ident(f.remote.Name), fleet.Ident(f.remote.Name+"_x"))
 	if err := clusterB.Exec(ctx, "postgres", rename); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		clusterB.Exec(ctx, "postgres", fmt.Sprintf("ALTER DATABASE %s RENAME TO %s", ident(f.remote.Name+"_x"), ident(f.remote.Name)))
+		clusterB.Exec(ctx, "postgres", fmt.Sprintf("ALTER DATABASE %s RENAME TO %s", fleet.Ident(f.remote.Name+"_x"), fleet.Ident(f.remote.Name)))
 	})
 	if h := probe(t, f.svc, "sales"); h.State != HealthBroken || !strings.HasPrefix(h.Reason, "database gone") {
 		t.Fatalf("renamed database: %+v", h)
@@ -109,7 +110,7 @@ func TestProbeBrokenReasons(t *testing.T) {
 func rotate(t *testing.T, c *pgtest.Cluster, db *pgtest.Database) string {
 	t.Helper()
 	newPassword := pgtest.RandomToken(16)
-	if err := c.Exec(context.Background(), "postgres", fmt.Sprintf("ALTER ROLE %s PASSWORD '%s'", ident(db.Owner), newPassword)); err != nil {
+	if err := c.Exec(context.Background(), "postgres", fmt.Sprintf("ALTER ROLE %s PASSWORD '%s'", fleet.Ident(db.Owner), newPassword)); err != nil {
 		t.Fatal(err)
 	}
 	return c.URL(db.Owner, newPassword, db.Name)

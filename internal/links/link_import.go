@@ -81,8 +81,8 @@ func checkImportChoice(tables []string) error {
 	}
 	seen := map[string]bool{}
 	for _, t := range tables {
-		if t == "" || len(t) > MaxIdentLen || !utf8.ValidString(t) || strings.ContainsRune(t, 0) || strings.ContainsRune(t, utf8.RuneError) {
-			return errs.E(errs.Invalid, "%q is not a table name PostgreSQL can have (1 to %d bytes of text). Choose tables from the list; nothing was changed.", t, MaxIdentLen).OnField("tables")
+		if t == "" || len(t) > fleet.MaxIdentLen || !utf8.ValidString(t) || strings.ContainsRune(t, 0) || strings.ContainsRune(t, utf8.RuneError) {
+			return errs.E(errs.Invalid, "%q is not a table name PostgreSQL can have (1 to %d bytes of text). Choose tables from the list; nothing was changed.", t, fleet.MaxIdentLen).OnField("tables")
 		}
 		if seen[t] {
 			return errs.E(errs.Invalid, "The table %q was chosen twice; choose each table once. Nothing was changed.", t).OnField("tables")
@@ -91,9 +91,6 @@ func checkImportChoice(tables []string) error {
 	}
 	return nil
 }
-
-// MaxIdentLen is the longest name PostgreSQL keeps (NAMEDATALEN - 1).
-const MaxIdentLen = 63
 
 // PlanImport works out importing the chosen remote tables into a LIMIT TO
 // link: the SQL (enum types the tables need, then IMPORT FOREIGN SCHEMA
@@ -266,7 +263,7 @@ func (s *Service) planImport(ctx context.Context, tx pgx.Tx, local *fleet.Databa
 		return nil, fmt.Errorf("links: names in %s: %w", name, err)
 	}
 	for _, t := range taken {
-		p.Blockers = append(p.Blockers, fmt.Sprintf("the schema %s already holds a relation named %s, made outside pglinks", ident(name), ident(t)))
+		p.Blockers = append(p.Blockers, fmt.Sprintf("the schema %s already holds a relation named %s, made outside pglinks", fleet.Ident(name), fleet.Ident(t)))
 	}
 	if err := checkInSavepoint(ctx, tx, name, p.stmts, &p.Blockers); err != nil {
 		return nil, err

@@ -185,7 +185,7 @@ func (s *Service) planRefresh(ctx context.Context, tx pgx.Tx, local *fleet.Datab
 		}
 		p.Summary.EnumsChanged++
 		for _, lbl := range e.NewLabels {
-			q, err := quoteLiteral(lbl)
+			q, err := fleet.QuoteLiteral(lbl)
 			if err != nil {
 				p.Blockers = append(p.Blockers, fmt.Sprintf("enum %s has a label pglinks cannot copy (%v)", e.Type, err))
 				continue
@@ -194,12 +194,12 @@ func (s *Service) planRefresh(ctx context.Context, tx pgx.Tx, local *fleet.Datab
 		}
 	}
 	for _, t := range d.Tables {
-		tbl := ident(name, t.Table)
+		tbl := fleet.Ident(name, t.Table)
 		for _, c := range t.Gone {
-			add("ALTER FOREIGN TABLE "+tbl+" DROP COLUMN "+ident(c.Name)+" CASCADE", false)
+			add("ALTER FOREIGN TABLE "+tbl+" DROP COLUMN "+fleet.Ident(c.Name)+" CASCADE", false)
 		}
 		for _, c := range t.Added {
-			q, err := quoteLiteral(c.Name)
+			q, err := fleet.QuoteLiteral(c.Name)
 			if err != nil {
 				p.Blockers = append(p.Blockers, fmt.Sprintf("column %q of %q has a name pglinks cannot use (%v)", c.Name, t.RemoteTable, err))
 				continue
@@ -210,15 +210,15 @@ func (s *Service) planRefresh(ctx context.Context, tx pgx.Tx, local *fleet.Datab
 			}
 			// The type is PostgreSQL's own format_type on the remote, with
 			// every name quoted as needed, as IMPORT FOREIGN SCHEMA uses it.
-			add("ALTER FOREIGN TABLE "+tbl+" ADD COLUMN "+ident(c.Name)+" "+c.Type+" OPTIONS (column_name "+q+")"+nn, false)
+			add("ALTER FOREIGN TABLE "+tbl+" ADD COLUMN "+fleet.Ident(c.Name)+" "+c.Type+" OPTIONS (column_name "+q+")"+nn, false)
 		}
 		for _, c := range t.TypeChanged {
-			add("ALTER FOREIGN TABLE "+tbl+" ALTER COLUMN "+ident(c.Column)+" TYPE "+c.RemoteType, false)
+			add("ALTER FOREIGN TABLE "+tbl+" ALTER COLUMN "+fleet.Ident(c.Column)+" TYPE "+c.RemoteType, false)
 		}
 		p.Summary.ColumnsChanged += len(t.Gone) + len(t.Added) + len(t.TypeChanged)
 	}
 	for _, t := range d.GoneTables {
-		add("DROP FOREIGN TABLE "+ident(name, t)+" CASCADE", false)
+		add("DROP FOREIGN TABLE "+fleet.Ident(name, t)+" CASCADE", false)
 	}
 	p.Summary.TablesRemoved = len(d.GoneTables)
 	if len(d.GoneTables) > 0 && p.tables != nil {

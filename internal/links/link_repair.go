@@ -76,7 +76,7 @@ func repairable(l *Link, r *StaleReport) error {
 // form shows the password as '***'.
 func repairStatements(name string, r *StaleReport) ([]statement, error) {
 	var out []statement
-	id := ident(name)
+	id := fleet.Ident(name)
 	build := func(head string, ops []optionChange) error {
 		if len(ops) == 0 {
 			return nil
@@ -89,7 +89,7 @@ func repairStatements(name string, r *StaleReport) ([]statement, error) {
 				masked = append(masked, "DROP "+op.key)
 				continue
 			}
-			v, err := quoteLiteral(op.value)
+			v, err := fleet.QuoteLiteral(op.value)
 			if err != nil {
 				return errs.E(errs.Invalid, "The %s in %s cannot be used: %v.", op.key, r.RemoteVar, err)
 			}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // Link metadata lives in the catalog itself, as JSON comments on the
@@ -58,8 +60,8 @@ func (m linkMeta) appName() string {
 		id = id[:12]
 	}
 	name := "pglinks/" + id + "/" + m.Link
-	if len(name) > 63 {
-		name = name[:63]
+	if len(name) > fleet.MaxIdentLen {
+		name = name[:fleet.MaxIdentLen]
 	}
 	return name
 }

@@ -4,20 +4,18 @@ import (
 	"strings"
 
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
-// MaxNameLen is PostgreSQL's identifier limit (NAMEDATALEN-1).
-const MaxNameLen = 63
-
 // ValidateName checks a link name: lowercase letters, digits and
-// underscores, at most 63 characters, and not a name PostgreSQL or every
-// database already uses.
+// underscores, at most fleet.MaxIdentLen (63) bytes, and not a name
+// PostgreSQL or every database already uses.
 func ValidateName(name string) error {
 	if name == "" {
 		return errs.E(errs.Invalid, "Give the link a name.").OnField("name")
 	}
-	if len(name) > MaxNameLen {
-		return errs.E(errs.Invalid, "Link names are at most %d characters (this one has %d).", MaxNameLen, len(name)).OnField("name")
+	if len(name) > fleet.MaxIdentLen {
+		return errs.E(errs.Invalid, "Link names are at most %d characters (this one has %d).", fleet.MaxIdentLen, len(name)).OnField("name")
 	}
 	for _, r := range name {
 		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
@@ -50,7 +48,7 @@ func DefaultName(resourceName string) string {
 }
 
 // validName turns s into a valid link name: lowercase, other characters
-// as underscores, at most MaxNameLen, never reserved.
+// as underscores, at most fleet.MaxIdentLen, never reserved.
 func validName(s string) string {
 	var b strings.Builder
 	for _, r := range strings.ToLower(s) {
@@ -61,8 +59,8 @@ func validName(s string) string {
 		}
 	}
 	n := strings.Trim(b.String(), "_")
-	if len(n) > MaxNameLen {
-		n = n[:MaxNameLen]
+	if len(n) > fleet.MaxIdentLen {
+		n = n[:fleet.MaxIdentLen]
 	}
 	if n == "" || isReservedName(n) {
 		n = "link_" + n
@@ -91,8 +89,8 @@ func SuggestName(input string) string {
 	if isReservedName(s) {
 		s = "link_" + s
 	}
-	if len(s) > MaxNameLen {
-		s = strings.TrimRight(s[:MaxNameLen], "_")
+	if len(s) > fleet.MaxIdentLen {
+		s = strings.TrimRight(s[:fleet.MaxIdentLen], "_")
 	}
 	if ValidateName(s) != nil || s == strings.TrimSpace(input) {
 		return ""

@@ -1,6 +1,10 @@
 package links
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/pglinks/pglinks/internal/fleet"
+)
 
 func TestSuggestName(t *testing.T) {
 	for in, want := range map[string]string{
@@ -26,7 +30,7 @@ func TestSuggestName(t *testing.T) {
 	for range 100 {
 		long += "Ab-"
 	}
-	if got := SuggestName(long); len(got) > MaxNameLen || ValidateName(got) != nil {
+	if got := SuggestName(long); len(got) > fleet.MaxIdentLen || ValidateName(got) != nil {
 		t.Errorf("SuggestName(long) = %q (%d)", got, len(got))
 	}
 }

@@ -45,24 +45,3 @@ func TestDefaultName(t *testing.T) {
 		}
 	}
 }
-
-func TestQuoteLiteral(t *testing.T) {
-	for in, want := range map[string]string{
-		"plain":         "'plain'",
-		"it's":          "'it''s'",
-		`back\slash`:    `E'back\\slash'`,
-		`'\'`:           `E'''\\'''`,
-		"":              "''",
-		"naïve ünïcode": "'naïve ünïcode'",
-	} {
-		got, err := quoteLiteral(in)
-		if err != nil || got != want {
-			t.Errorf("quoteLiteral(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"a\x00b", "\xff"} {
-		if _, err := quoteLiteral(bad); err == nil {
-			t.Errorf("quoteLiteral(%q) accepted", bad)
-		}
-	}
-}

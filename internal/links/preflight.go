@@ -23,7 +23,7 @@ type RemoteType struct {
 func (t RemoteType) QualifiedName() string { return t.Schema + "." + t.Name }
 
 // sqlName is the quoted schema-qualified name for SQL.
-func (t RemoteType) sqlName() string { return ident(t.Schema, t.Name) }
+func (t RemoteType) sqlName() string { return fleet.Ident(t.Schema, t.Name) }
 
 func typeKind(typtype string) string {
 	switch typtype {
@@ -123,7 +123,7 @@ func typeGaps(ctx context.Context, tx pgx.Tx, types []RemoteType) ([]typeGap, er
 func addLabelsDDL(g typeGap) ([]string, error) {
 	var out []string
 	for _, l := range g.MissingLabels {
-		q, err := quoteLiteral(l)
+		q, err := fleet.QuoteLiteral(l)
 		if err != nil {
 			return nil, errs.E(errs.Invalid, "Enum %s has a label pglinks cannot copy: %v.", g.QualifiedName(), err)
 		}
@@ -136,7 +136,7 @@ func addLabelsDDL(g typeGap) ([]string, error) {
 func enumDDL(t RemoteType) (string, error) {
 	labels := make([]string, len(t.Labels))
 	for i, l := range t.Labels {
-		q, err := quoteLiteral(l)
+		q, err := fleet.QuoteLiteral(l)
 		if err != nil {
 			return "", errs.E(errs.Invalid, "Enum %s has a label pglinks cannot copy: %v.", t.QualifiedName(), err)
 		}

@@ -110,7 +110,7 @@ func (s *Service) readTablePage(ctx context.Context, conn *pgxpool.Conn, local *
 	if filter != "" {
 		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid
 				WHERE c.relnamespace = to_regnamespace($1) AND strpos(lower(c.relname), lower($2)) > 0`,
-			ident(l.Name), filter).Scan(&p.Matches); err != nil {
+			fleet.Ident(l.Name), filter).Scan(&p.Matches); err != nil {
 			return nil, readError(local, fmt.Errorf("links: count tables of %s: %w", name, err))
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pglinks/pglinks/internal/errs"
@@ -28,8 +27,6 @@ type Result struct {
 	// Message says in words what happened.
 	Message string
 }
-
-func ident(s string) string { return pgx.Identifier{s}.Sanitize() }
 
 // conn acquires a pooled connection to a fleet database, bounded by ctx.
 func (s *Service) conn(ctx context.Context, configVar string) (*pgxpool.Conn, error) {
@@ -96,7 +93,7 @@ func (s *Service) SetEnabled(ctx context.Context, configVar, name string, enable
 	if enable {
 		verb = "ENABLE"
 	}
-	stmt := fmt.Sprintf("ALTER SUBSCRIPTION %s %s", ident(sub.Name), verb)
+	stmt := fmt.Sprintf("ALTER SUBSCRIPTION %s %s", fleet.Ident(sub.Name), verb)
 	c, err := s.conn(ctx, configVar)
 	if err != nil {
 		return nil, err
@@ -213,7 +210,7 @@ func (s *Service) DropSubscription(ctx context.Context, req DropSubscriptionRequ
 		return nil, err
 	}
 	defer c.Release()
-	drop := fmt.Sprintf("DROP SUBSCRIPTION %s", ident(sub.Name))
+	drop := fmt.Sprintf("DROP SUBSCRIPTION %s", fleet.Ident(sub.Name))
 	if sub.SlotName == "" {
 		if err := s.writeTx(ctx, c, []string{drop}); err != nil {
 			return nil, writeErr(err, "drop subscription "+sub.Name, req.ConfigVar)
@@ -241,8 +238,8 @@ func (s *Service) DropSubscription(ctx context.Context, req DropSubscriptionRequ
 		// could: take the safe path all the same.
 	}
 	stmts := []string{
-		fmt.Sprintf("ALTER SUBSCRIPTION %s DISABLE", ident(sub.Name)),
-		fmt.Sprintf("ALTER SUBSCRIPTION %s SET (slot_name = NONE)", ident(sub.Name)),
+		fmt.Sprintf("ALTER SUBSCRIPTION %s DISABLE", fleet.Ident(sub.Name)),
+		fmt.Sprintf("ALTER SUBSCRIPTION %s SET (slot_name = NONE)", fleet.Ident(sub.Name)),
 		drop,
 	}
 	if err := s.writeTx(ctx, c, stmts); err != nil {
@@ -354,24 +351,16 @@ func (s *Service) DropSlot(ctx context.Context, req DropSlotRequest) (*Result, e
 	if err := tx.Commit(ctx); err != nil {
 		return nil, writeErr(err, "drop slot "+req.Name, req.ConfigVar)
 	}
-	stmt := "SELECT pg_drop_replication_slot(" + quoteLiteral(req.Name) + ")"
+	name, err := fleet.QuoteLiteral(req.Name)
+	if err != nil {
+		return nil, errs.E(errs.Invalid, "Slot name %q cannot be used: %v.", req.Name, err)
+	}
+	stmt := "SELECT pg_drop_replication_slot(" + name + ")"
 	held := ""
 	if p.Slot.RetainedBytes != nil {
 		held = fmt.Sprintf("; the %s of WAL it held can be recycled", HumanBytes(*p.Slot.RetainedBytes))
 	}
 	return &Result{SQL: []string{setTimeout, stmt}, Message: fmt.Sprintf("Slot %s dropped on %s%s.", req.Name, req.ConfigVar, held)}, nil
-}
-
-// quoteLiteral quotes a value for the audit trail's copy of the SQL.
-func quoteLiteral(s string) string {
-	out := []byte{'\''}
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\'' {
-			out = append(out, '\'')
-		}
-		out = append(out, s[i])
-	}
-	return string(append(out, '\''))
 }
 
 // writeErr words a failed change: privileges, busy objects and timeouts in

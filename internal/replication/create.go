@@ -67,8 +67,8 @@ func validName(name, what string) error {
 	if name == "" {
 		return errs.E(errs.Invalid, "Give the %s a name.", what).OnField("name")
 	}
-	if len(name) > 63 {
-		return errs.E(errs.Invalid, "A %s name is at most 63 bytes.", what).OnField("name")
+	if len(name) > fleet.MaxIdentLen {
+		return errs.E(errs.Invalid, "A %s name is at most %d bytes.", what, fleet.MaxIdentLen).OnField("name")
 	}
 	return nil
 }
@@ -120,7 +120,7 @@ func (s *Service) PlanPublication(ctx context.Context, req PublicationRequest) (
 	if !super && !canCreate {
 		p.problem("Role %s has no CREATE privilege on the database, which creating a publication needs.", role)
 	}
-	stmt := "CREATE PUBLICATION " + ident(req.Name)
+	stmt := "CREATE PUBLICATION " + fleet.Ident(req.Name)
 	if req.AllTables {
 		if !super {
 			p.problem("A publication FOR ALL TABLES needs a superuser; role %s is not one. Choose tables instead.", role)
@@ -337,7 +337,7 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 		err := sc.QueryRow(ctx, `SELECT true, coalesce((SELECT array_agg(a.attname::text) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}')
 			FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 			WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`, t.schema, t.name).Scan(&found, &cols)
-		qualified := displayIdent(t.schema) + "." + displayIdent(t.name)
+		qualified := fleet.DisplayIdent(t.schema) + "." + fleet.DisplayIdent(t.name)
 		if err == pgx.ErrNoRows {
 			p.problem("The published table %s is missing on %s: the schema is not replicated, create the table there first.", qualified, req.SubscriberVar)
 			continue
@@ -352,7 +352,7 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 		var missing []string
 		for _, c := range t.columns {
 			if !have[c] {
-				missing = append(missing, displayIdent(c))
+				missing = append(missing, fleet.DisplayIdent(c))
 			}
 		}
 		if len(missing) > 0 {
@@ -361,9 +361,14 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 	}
 
 	conninfo, masked := subscriptionConnInfo(pubDB)
+	qConninfo, err := fleet.QuoteLiteral(conninfo)
+	if err != nil {
+		return nil, errs.E(errs.Invalid, "The URL of %s cannot be used in a subscription: %v.", req.PublisherVar, err).OnField("publisher")
+	}
+	qMasked, _ := fleet.QuoteLiteral(masked)
 	stmt := "CREATE SUBSCRIPTION %s CONNECTION %s PUBLICATION %s WITH (copy_data = %t)"
-	p.SQL = []string{fmt.Sprintf(stmt, ident(req.Name), quoteLiteral(conninfo), ident(req.Publication), req.CopyData)}
-	p.AuditSQL = []string{fmt.Sprintf(stmt, ident(req.Name), quoteLiteral(masked), ident(req.Publication), req.CopyData)}
+	p.SQL = []string{fmt.Sprintf(stmt, fleet.Ident(req.Name), qConninfo, fleet.Ident(req.Publication), req.CopyData)}
+	p.AuditSQL = []string{fmt.Sprintf(stmt, fleet.Ident(req.Name), qMasked, fleet.Ident(req.Publication), req.CopyData)}
 	return p, nil
 }
 
@@ -411,20 +416,4 @@ func (s *Service) CreateSubscription(ctx context.Context, req SubscriptionReques
 		return p, nil, writeErr(err, "create subscription "+req.Name, req.SubscriberVar)
 	}
 	return p, &Result{SQL: append([]string{setTimeout}, p.AuditSQL...), Message: fmt.Sprintf("Subscription %s created in %s, subscribed to %s on %s.", req.Name, req.SubscriberVar, req.Publication, req.PublisherVar)}, nil
-}
-
-// displayIdent quotes an identifier only where SQL needs it, the way
-// format('%I') does, for messages.
-func displayIdent(s string) string {
-	simple := s != ""
-	for i, r := range s {
-		if !(r >= 'a' && r <= 'z' || r == '_' || (i > 0 && r >= '0' && r <= '9')) {
-			simple = false
-			break
-		}
-	}
-	if simple {
-		return s
-	}
-	return ident(s)
 }
