@@ -107,8 +107,6 @@ type InventoryPage struct {
 	Health map[string]links.LinkHealth
 	// ReadBy lists, per config var, the links in other databases reading it.
 	ReadBy map[string][]links.Link
-	// Stale compares each link with its remote's config var, by HealthKey.
-	Stale map[string]*links.StaleReport
 	// Fleet is how many databases the fleet has; Databases is the page of
 	// them matching Query.
 	Fleet   int
@@ -148,10 +146,9 @@ type LinkPage struct {
 	Local     *fleet.Database
 	Tables    []links.ForeignTable // this page's
 	TablePage *links.TablePage
-	// Health is the last probe (cached); Stale compares the link with its
-	// remote's config var now.
+	// Health is the last probe (cached); Link.Stale compares the link
+	// with its remote's config var now.
 	Health links.LinkHealth
-	Stale  *links.StaleReport
 	Now    time.Time
 	Drift  *links.Drift // nil when it could not be read at all
 	// Connect is set when the link reads a Heroku Connect schema.

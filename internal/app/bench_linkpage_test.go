@@ -51,7 +51,7 @@ func BenchmarkLinkPage(b *testing.B) {
 		b.Run(fmt.Sprintf("tables=%d/domain", n), func(b *testing.B) {
 			ctx := context.Background()
 			for b.Loop() {
-				_, page, err := be.svc.ForeignTablesPage(ctx, "DATABASE_URL", "bench", "", 0, 50)
+				_, page, err := be.svc.LinkPage(ctx, "DATABASE_URL", "bench", "", 0, 50)
 				if err != nil || len(page.Tables) != 50 {
 					b.Fatalf("%v", err)
 				}

@@ -73,15 +73,15 @@ func (a *App) repairLink(c echo.Context) error {
 		return err
 	}
 	a.cfg.Health.Put(localVar, name, res.Health)
-	detail := fmt.Sprintf("link to %s: %s; after repair: %s", res.Link.RemoteConfigVar, res.Stale.Summary(), res.Health.State)
+	detail := fmt.Sprintf("link to %s: %s; after repair: %s", res.Link.RemoteConfigVar, res.Link.Stale.Summary(), res.Health.State)
 	if res.Health.State != links.HealthHealthy {
 		detail += " (" + res.Health.Reason + ")"
 	}
 	a.audit(c, auth.ActionLinkRepair, target, auth.OutcomeOK, detail, strings.Join(res.DDL, ";\n")+";")
 	if res.Health.State == links.HealthHealthy {
-		a.flash(c, flashOK, fmt.Sprintf("Link %s repaired (%s). It is healthy: a fresh probe took %d ms.", name, res.Stale.Summary(), res.Health.RTT.Milliseconds()))
+		a.flash(c, flashOK, fmt.Sprintf("Link %s repaired (%s). It is healthy: a fresh probe took %d ms.", name, res.Link.Stale.Summary(), res.Health.RTT.Milliseconds()))
 	} else {
-		a.flash(c, flashErr, fmt.Sprintf("Link %s repaired (%s), but it is still broken: %s", name, res.Stale.Summary(), res.Health.Reason))
+		a.flash(c, flashErr, fmt.Sprintf("Link %s repaired (%s), but it is still broken: %s", name, res.Link.Stale.Summary(), res.Health.Reason))
 	}
 	return redirect(c, views.LinkPath(localVar, name))
 }

@@ -39,7 +39,7 @@ func (a *App) inventory(c echo.Context) error {
 	from := min((pageNo-1)*views.DatabasesPerPage, len(matching))
 	dbs := matching[from:min(from+views.DatabasesPerPage, len(matching))]
 	return Render(c, http.StatusOK, views.Inventory(views.InventoryPage{Page: a.page(c, "Databases", "databases"), Databases: dbs, ReplicationWarnings: <-repl,
-		Health: a.cfg.Health.Lookup(dbs), ReadBy: links.ReadBy(all), Stale: a.cfg.Links.StaleReports(ctx, dbs),
+		Health: a.cfg.Health.Lookup(dbs), ReadBy: links.ReadBy(all),
 		Fleet: len(all), Query: query, Matches: len(matching), PageNo: pageNo}))
 }
 
@@ -70,12 +70,12 @@ func (a *App) showLink(c echo.Context) error {
 		}
 		pageNo = n
 	}
-	l, tp, stale, err := a.cfg.Links.LinkPage(c.Request().Context(), local.ConfigVar, c.Param("name"), filter, (pageNo-1)*views.TablesPerPage, views.TablesPerPage)
+	l, tp, err := a.cfg.Links.LinkPage(c.Request().Context(), local.ConfigVar, c.Param("name"), filter, (pageNo-1)*views.TablesPerPage, views.TablesPerPage)
 	if err != nil {
 		return err
 	}
 	return Render(c, http.StatusOK, views.LinkView(views.LinkPage{Page: a.page(c, l.Name, "databases"), Link: l, Local: local, Tables: tp.Tables, TablePage: tp,
-		Health: a.cfg.Health.Get(local.ConfigVar, l.Name), Stale: stale, Now: time.Now(), Drift: a.pageDrift(c, l, c.QueryParam("drift") == "now"), Connect: a.linkConnect(c, l)}))
+		Health: a.cfg.Health.Get(local.ConfigVar, l.Name), Now: time.Now(), Drift: a.pageDrift(c, l, c.QueryParam("drift") == "now"), Connect: a.linkConnect(c, l)}))
 }
 
 func (a *App) createForm(c echo.Context, in createInput, formErrs views.FormErrors) views.CreateForm {

@@ -63,7 +63,7 @@ func (lc *linkCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, st := range inv {
 		for _, l := range st.Links {
 			labels := []string{st.DB.ConfigVar, l.Name, l.RemoteConfigVar}
-			if r := st.Stale[l.Name]; r != nil {
+			if r := l.Stale; r != nil {
 				ch <- prometheus.MustNewConstMetric(lc.stale, prometheus.GaugeValue, b2f(r.Stale()), labels...)
 			}
 			switch h := health[links.HealthKey(st.DB.ConfigVar, l.Name)]; h.State {

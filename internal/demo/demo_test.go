@@ -39,10 +39,11 @@ func TestDemoPath(t *testing.T) {
 	if res.Tables != 4 || len(res.CopiedTypes) != 1 {
 		t.Fatalf("create: %d tables, copied %v", res.Tables, res.CopiedTypes)
 	}
-	_, tables, err := svc.ForeignTables(ctx, "HEROKU_POSTGRESQL_ORANGE_URL", "shop")
+	_, page, err := svc.LinkPage(ctx, "HEROKU_POSTGRESQL_ORANGE_URL", "shop", "", 0, 50)
 	if err != nil {
 		t.Fatal(err)
 	}
+	tables := page.Tables
 	if tables[0].Name != "Order Items (2024) <draft>" {
 		t.Errorf("first table = %q", tables[0].Name)
 	}

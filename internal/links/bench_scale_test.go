@@ -30,7 +30,7 @@ func BenchmarkLinkPage(b *testing.B) {
 				b.Fatal(err)
 			}
 			for b.Loop() {
-				_, page, err := f.svc.ForeignTablesPage(ctx, "DATABASE_URL", "bench", "", 0, 50)
+				_, page, err := f.svc.LinkPage(ctx, "DATABASE_URL", "bench", "", 0, 50)
 				if err != nil || len(page.Tables) != 50 {
 					b.Fatalf("%v", err)
 				}

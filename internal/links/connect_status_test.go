@@ -28,11 +28,11 @@ func connectFixture(t *testing.T) *fixture {
 
 func TestConnectSchemaInStatus(t *testing.T) {
 	f := connectFixture(t)
-	st := f.svc.Status(context.Background(), mustDB(t, f.svc, blue))
+	st := mustStatus(t, f.svc, blue)
 	if len(st.Connect) != 1 || st.Connect[0].Name != "salesforce" || !slices.Equal(st.Connect[0].Mapped, []string{"account", "contact", "opportunity"}) {
 		t.Fatalf("Connect = %+v (error %q)", st.Connect, st.Error)
 	}
-	if local := f.svc.Status(context.Background(), mustDB(t, f.svc, "DATABASE_URL")); len(local.Connect) != 0 {
+	if local := mustStatus(t, f.svc, "DATABASE_URL"); len(local.Connect) != 0 {
 		t.Fatalf("local Connect = %+v", local.Connect)
 	}
 }

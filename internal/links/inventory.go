@@ -39,6 +39,10 @@ type Link struct {
 	Tables []string
 	// CopiedTypes are enum types pglinks created locally for the link.
 	CopiedTypes []string
+	// Stale compares the link with its remote's config var, from the
+	// local catalog alone; nil when it was not compared. It is how pages
+	// learn whether a link is stale, whichever read made the Link.
+	Stale *StaleReport
 
 	meta   linkMeta
 	record LinkRecord
@@ -63,8 +67,6 @@ type DatabaseStatus struct {
 	// Unrecorded names foreign servers that carry a pglinks comment but
 	// match none of pglinks' records: not links, and never managed here.
 	Unrecorded []string
-	// Stale compares each link (by name) with its remote's config var.
-	Stale map[string]*StaleReport
 	// AsOf is when this status was read.
 	AsOf time.Time
 	// FailingSince and RetryAt are set while the database does not
@@ -79,11 +81,6 @@ type DatabaseStatus struct {
 	Pending bool
 	// busy: the read could not get a connection under pglinks' cap.
 	busy bool
-}
-
-// Status reads one database's support and links.
-func (s *Service) Status(ctx context.Context, d *fleet.Database) DatabaseStatus {
-	return statusOf(d, s.statuses().Refresh(ctx, d))
 }
 
 func pendingStatus(d *fleet.Database, why string, at time.Time) DatabaseStatus {
@@ -137,9 +134,7 @@ func (s *Service) readStatus(ctx context.Context, d *fleet.Database, recs map[st
 		return st
 	}
 	st.Links, st.Unrecorded = matchLinks(cands, d, recs)
-	if len(st.Links) > 0 {
-		st.Stale = s.staleOf(st.Links, cands, st.Support.Role)
-	}
+	s.compareAll(st.Links, cands, st.Support.Role)
 	return st
 }
 

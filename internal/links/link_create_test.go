@@ -58,7 +58,7 @@ func TestCreateLink(t *testing.T) {
 		}
 
 		// \det sales.*, whatever the search_path, with hostile names kept verbatim.
-		_, tables, err := f.svc.ForeignTables(ctx, "DATABASE_URL", "sales")
+		_, tables, err := allForeignTables(ctx, f.svc, "DATABASE_URL", "sales")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -265,7 +265,7 @@ func TestCreateLink(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 		assertNothingLeft(t, nofdw.URL, "nope")
-		st := svc.Status(ctx, mustDB(t, svc, "HEROKU_POSTGRESQL_WHITE_URL"))
+		st := mustStatus(t, svc, "HEROKU_POSTGRESQL_WHITE_URL")
 		if !st.Reachable || st.Support.OK || !strings.Contains(st.Support.Reason, "postgres_fdw is not installed") {
 			t.Fatalf("status = %+v", st)
 		}

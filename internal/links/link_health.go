@@ -33,9 +33,6 @@ type LinkHealth struct {
 	// password refused, database gone, remote table missing, timeout.
 	Reason    string
 	CheckedAt time.Time
-	// Stale is the comparison with the remote's config var made with the
-	// probe; nil when the link could not be read.
-	Stale *StaleReport
 }
 
 // Age is how long ago the probe ran.
@@ -110,7 +107,6 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 	if err != nil {
 		return LinkHealth{}, err
 	}
-	h.Stale = s.compare(st)
 	remote := &fleet.Database{ConfigVar: st.link.RemoteConfigVar, ResourceName: st.link.RemoteResourceName}
 
 	budget := dl.Status

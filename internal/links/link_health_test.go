@@ -38,8 +38,8 @@ func TestProbeHealthy(t *testing.T) {
 	if h.State != HealthHealthy || h.RTT <= 0 || h.Reason != "" || h.CheckedAt.IsZero() {
 		t.Fatalf("health = %+v", h)
 	}
-	if h.Stale.Stale() {
-		t.Fatalf("fresh link reported stale: %s", h.Stale.Summary())
+	if r := staleOf(t, f.svc, "DATABASE_URL", "sales"); r.Stale() {
+		t.Fatalf("fresh link reported stale: %s", r.Summary())
 	}
 	// The probe leaves nothing behind.
 	if n := queryInt(t, f.local.URL, "SELECT count(*) FROM pg_class WHERE relname = $1", probeTableName); n != 0 {
@@ -149,12 +149,8 @@ func TestRotationBreaksLinkAndRepairFixesIt(t *testing.T) {
 	if h.State != HealthBroken || !strings.HasPrefix(h.Reason, "password refused") {
 		t.Fatalf("after rotation: %+v", h)
 	}
-	if got := h.Stale.Summary(); got != "credentials changed (user or password)" {
-		t.Fatalf("stale = %q", got)
-	}
-	_, report, err := svc.CheckStale(ctx, "DATABASE_URL", "sales")
-	if err != nil || report.Summary() != "credentials changed (user or password)" || !report.Repairable() {
-		t.Fatalf("CheckStale = %+v, %v", report, err)
+	if report := staleOf(t, svc, "DATABASE_URL", "sales"); report.Summary() != "credentials changed (user or password)" || !report.Repairable() {
+		t.Fatalf("stale = %+v", report)
 	}
 
 	plan, err := svc.PlanRepair(ctx, "DATABASE_URL", "sales")
@@ -170,8 +166,8 @@ func TestRotationBreaksLinkAndRepairFixesIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Health.State != HealthHealthy || res.Health.Stale.Stale() {
-		t.Fatalf("after repair: %+v (%s)", res.Health, res.Health.Stale.Summary())
+	if r := staleOf(t, svc, "DATABASE_URL", "sales"); res.Health.State != HealthHealthy || r.Stale() || res.Link.Stale.Summary() != "credentials changed (user or password)" {
+		t.Fatalf("after repair: %+v (%s)", res.Health, r.Summary())
 	}
 	for _, s := range append(res.DDL, plan.DDL...) {
 		if strings.Contains(s, f.remote.Password) || strings.Contains(s, newURL[strings.Index(newURL, ":")+3:strings.Index(newURL, "@")]) {

@@ -14,10 +14,10 @@ import (
 // It never touches the link's schema or foreign tables, so views, functions
 // and grants written against the link keep working.
 
-// RepairPlan is what a repair would run, passwords masked.
+// RepairPlan is what a repair would run, passwords masked, for the link
+// as it is (Link.Stale says what differs).
 type RepairPlan struct {
-	Link  *Link
-	Stale *StaleReport
+	Link *Link
 	// DDL is the masked SQL, only the options that changed.
 	DDL []string
 }
@@ -28,29 +28,29 @@ type RepairRequest struct {
 	Actor          string
 }
 
-// RepairResult is a done repair and the probe made right after it.
+// RepairResult is a done repair and the probe made right after it. Link
+// is the link as it was: its Stale says what was repaired.
 type RepairResult struct {
 	Link   *Link
-	Stale  *StaleReport // what was repaired
-	DDL    []string     // what ran, passwords masked
+	DDL    []string // what ran, passwords masked
 	Health LinkHealth
 }
 
 // PlanRepair says what a repair of the link would run. It reads the local
 // catalog only.
 func (s *Service) PlanRepair(ctx context.Context, localVar, name string) (*RepairPlan, error) {
-	l, report, err := s.CheckStale(ctx, localVar, name)
+	l, err := s.checkStale(ctx, localVar, name)
 	if err != nil {
 		return nil, err
 	}
-	if err := repairable(l, report); err != nil {
+	if err := repairable(l, l.Stale); err != nil {
 		return nil, err
 	}
-	stmts, err := repairStatements(name, report)
+	stmts, err := repairStatements(name, l.Stale)
 	if err != nil {
 		return nil, err
 	}
-	p := &RepairPlan{Link: l, Stale: report}
+	p := &RepairPlan{Link: l}
 	for _, st := range stmts {
 		p.DDL = append(p.DDL, st.masked)
 	}
@@ -144,7 +144,9 @@ func (s *Service) RepairLink(ctx context.Context, req RepairRequest) (*RepairRes
 	if err != nil {
 		return nil, err
 	}
-	res := &RepairResult{Link: &st.link, Stale: report}
+	l := st.link
+	l.Stale = report
+	res := &RepairResult{Link: &l}
 	for _, x := range stmts {
 		if _, err := tx.Exec(ctx, x.sql); err != nil {
 			if fleet.PgCode(err) == codeInsufficientPriv {

@@ -123,9 +123,9 @@ func TestReadsSilentDatabase(t *testing.T) {
 	svc.Fleet.Deadlines.Read = 2 * time.Second
 	proxy.Stall("pglinks", "pg_foreign_server")
 	for name, read := range map[string]func() error{
-		"GetLink":       func() error { _, err := svc.GetLink(ctx, "DATABASE_URL", "sales"); return err },
-		"ForeignTables": func() error { _, _, err := svc.ForeignTables(ctx, "DATABASE_URL", "sales"); return err },
-		"PlanDestroy":   func() error { _, err := svc.PlanDestroy(ctx, "DATABASE_URL", "sales"); return err },
+		"GetLink":     func() error { _, err := svc.GetLink(ctx, "DATABASE_URL", "sales"); return err },
+		"LinkPage":    func() error { _, _, err := svc.LinkPage(ctx, "DATABASE_URL", "sales", "", 0, 50); return err },
+		"PlanDestroy": func() error { _, err := svc.PlanDestroy(ctx, "DATABASE_URL", "sales"); return err },
 	} {
 		start := time.Now()
 		err := read()

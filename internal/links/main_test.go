@@ -109,6 +109,37 @@ func newRegistry(t testing.TB) *StateRegistry {
 	return NewStateRegistry(db)
 }
 
+// staleOf is a link's comparison with its remote's config var as its
+// page shows it (LinkPage's Link.Stale).
+func staleOf(t testing.TB, svc *Service, localVar, name string) *StaleReport {
+	t.Helper()
+	l, _, err := svc.LinkPage(context.Background(), localVar, name, "", 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.Stale
+}
+
+// allForeignTables is every foreign table of a link (up to 500), read as
+// the link page reads them.
+func allForeignTables(ctx context.Context, svc *Service, localVar, name string) (*Link, []ForeignTable, error) {
+	l, p, err := svc.LinkPage(ctx, localVar, name, "", 0, 500)
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, p.Tables, nil
+}
+
+// mustStatus reads configVar's card now, as the inventory's Refresh does.
+func mustStatus(t testing.TB, svc *Service, configVar string) DatabaseStatus {
+	t.Helper()
+	st, err := svc.RefreshStatus(context.Background(), configVar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 // acquire takes a user connection to configVar from svc's fleet.
 func acquire(ctx context.Context, svc *Service, configVar string) (*pgxpool.Conn, error) {
 	d, err := svc.Fleet.Lookup(configVar)

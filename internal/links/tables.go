@@ -23,25 +23,6 @@ type Column struct {
 	NotNull    bool
 }
 
-// ForeignTables is the \det LINK.* equivalent: every foreign table in the
-// link's schema (whatever the search_path), with columns and types.
-func (s *Service) ForeignTables(ctx context.Context, localVar, name string) (*Link, []ForeignTable, error) {
-	var link *Link
-	var out []ForeignTable
-	err := s.withLink(ctx, localVar, name, func(ctx context.Context, conn *pgxpool.Conn, local *fleet.Database, l *Link) error {
-		rows, err := conn.Query(ctx, sqlForeignTables, l.Name)
-		if err == nil {
-			out, err = scanForeignTables(rows)
-		}
-		if err != nil {
-			return readError(local, fmt.Errorf("links: foreign tables of %s: %w", name, err))
-		}
-		link = l
-		return nil
-	})
-	return link, out, err
-}
-
 // TablePage is one page of a link's foreign tables.
 type TablePage struct {
 	Tables  []ForeignTable
@@ -54,10 +35,13 @@ type TablePage struct {
 // MaxTableFilter bounds the name filter of a table page.
 const MaxTableFilter = 200
 
-// ForeignTablesPage is ForeignTables one page at a time: the tables whose
-// name contains filter (case-insensitive), limit of them from offset,
-// ordered by name. Its cost does not grow with the size of the link.
-func (s *Service) ForeignTablesPage(ctx context.Context, localVar, name, filter string, offset, limit int) (*Link, *TablePage, error) {
+// LinkPage is what a link page reads of the local database, over one
+// connection: the link with its comparison with its remote's config var
+// (Link.Stale), and one page of its foreign tables (the \det LINK.*
+// equivalent, with every column and type): the tables whose name contains
+// filter (case-insensitive), limit of them from offset, ordered by name.
+// Its cost does not grow with the size of the link.
+func (s *Service) LinkPage(ctx context.Context, localVar, name, filter string, offset, limit int) (*Link, *TablePage, error) {
 	if len(filter) > MaxTableFilter {
 		return nil, nil, errs.E(errs.Invalid, "The name filter is longer than %d characters.", MaxTableFilter).OnField("q")
 	}
@@ -68,28 +52,6 @@ func (s *Service) ForeignTablesPage(ctx context.Context, localVar, name, filter 
 	var page *TablePage
 	err := s.withLink(ctx, localVar, name, func(ctx context.Context, conn *pgxpool.Conn, local *fleet.Database, l *Link) error {
 		p, err := s.readTablePage(ctx, conn, local, l, filter, offset, limit)
-		link, page = l, p
-		return err
-	})
-	return link, page, err
-}
-
-// LinkPage is what a link page reads of the local database, over one
-// connection: the link, one page of its foreign tables (as
-// ForeignTablesPage) and its comparison with its remote's config var (as
-// CheckStale).
-func (s *Service) LinkPage(ctx context.Context, localVar, name, filter string, offset, limit int) (*Link, *TablePage, *StaleReport, error) {
-	if len(filter) > MaxTableFilter {
-		return nil, nil, nil, errs.E(errs.Invalid, "The name filter is longer than %d characters.", MaxTableFilter).OnField("q")
-	}
-	if offset < 0 || limit < 1 || limit > 500 {
-		return nil, nil, nil, errs.E(errs.Invalid, "That page of tables does not exist.")
-	}
-	var link *Link
-	var page *TablePage
-	var stale *StaleReport
-	err := s.withLink(ctx, localVar, name, func(ctx context.Context, conn *pgxpool.Conn, local *fleet.Database, l *Link) error {
-		p, err := s.readTablePage(ctx, conn, local, l, filter, offset, limit)
 		if err != nil {
 			return err
 		}
@@ -97,10 +59,11 @@ func (s *Service) LinkPage(ctx context.Context, localVar, name, filter string, o
 		if err != nil {
 			return readError(local, err)
 		}
-		link, page, stale = l, p, s.compare(st)
+		l.Stale = s.compare(st)
+		link, page = l, p
 		return nil
 	})
-	return link, page, stale, err
+	return link, page, err
 }
 
 // readTablePage reads one page of l's foreign tables.
