@@ -125,28 +125,21 @@ func (s *Service) createLink(ctx context.Context, req CreateRequest, dry bool) (
 	if err := checkNameFree(ctx, tx, local, req.Name); err != nil {
 		return nil, nil, err
 	}
-	run := func(sql, masked string) error {
-		if masked == "" {
-			masked = sql
-		}
-		if !dry {
-			if _, err := tx.Exec(ctx, sql); err != nil {
-				return err
-			}
-		}
-		res.DDL = append(res.DDL, masked)
-		return nil
-	}
-	if err := ensureFDW(ctx, tx, local, run); err != nil {
+	// The plan: postgres_fdw if missing, the enum types the link needs,
+	// then the link itself.
+	plan, err := ensureFDW(ctx, tx, local)
+	if err != nil {
 		return nil, nil, err
 	}
 	gaps, err := typeGaps(ctx, tx, types)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := copyEnums(local, gaps, req.CopyEnums, run, res); err != nil {
+	enums, err := copyEnums(local, gaps, req.CopyEnums, res)
+	if err != nil {
 		return nil, nil, err
 	}
+	plan = append(plan, enums...)
 
 	var role string
 	if err := tx.QueryRow(ctx, "SELECT current_user").Scan(&role); err != nil {
@@ -173,23 +166,19 @@ func (s *Service) createLink(ctx context.Context, req CreateRequest, dry bool) (
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, st := range stmts {
-		stop := func() {}
-		if st.remote && !dry {
-			stop = s.guardRemote(ctx, remote, meta.appName())
-		}
-		err := run(st.sql, st.masked)
-		stop()
-		if err != nil {
-			return nil, nil, s.createError(local, remote, req.Name, err)
-		}
-	}
+	plan = append(plan, stmts...)
+	shown := shownAll(plan)
 	if dry {
-		return nil, &CreatePreview{Name: req.Name, Statements: res.DDL, Tables: imported, Token: makeToken(id, createdAt, planHash(res.DDL, imported))}, nil
+		return nil, &CreatePreview{Name: req.Name, Statements: shown, Tables: imported, Token: makeToken(id, createdAt, planHash(shown, imported))}, nil
 	}
 	// A create from a preview runs what the preview showed, or nothing.
-	if previewed != "" && previewed != planHash(res.DDL, imported) {
+	if previewed != "" && previewed != planHash(shown, imported) {
 		return nil, nil, errs.E(errs.Conflict, "What creating link %q would run changed since the preview (the remote or the local database changed). Preview the SQL again; nothing was created.", req.Name)
+	}
+	if res.DDL, err = s.runPlan(ctx, tx, remote, meta.appName(), plan, func(_ statement, err error) error {
+		return s.createError(local, remote, req.Name, err)
+	}); err != nil {
+		return nil, nil, err
 	}
 	rec := LinkRecord{
 		ID: meta.ID, LocalConfigVar: local.ConfigVar, Name: req.Name,
@@ -340,29 +329,28 @@ func checkNameFree(ctx context.Context, tx pgx.Tx, local *fleet.Database, name s
 	return nil
 }
 
-// ensureFDW installs postgres_fdw when it is missing and the role may; a
-// database where it cannot be had does not support links.
-func ensureFDW(ctx context.Context, tx pgx.Tx, local *fleet.Database, run func(sql, masked string) error) error {
+// ensureFDW plans installing postgres_fdw when it is missing; a database
+// where the role cannot have it does not support links.
+func ensureFDW(ctx context.Context, tx pgx.Tx, local *fleet.Database) ([]statement, error) {
 	var installed bool
 	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'postgres_fdw')").Scan(&installed); err != nil {
-		return fmt.Errorf("links: check postgres_fdw: %w", err)
+		return nil, fmt.Errorf("links: check postgres_fdw: %w", err)
 	}
 	if installed {
-		return nil
+		return nil, nil
 	}
-	if err := run("CREATE EXTENSION IF NOT EXISTS postgres_fdw", ""); err != nil {
+	return []statement{{sql: "CREATE EXTENSION IF NOT EXISTS postgres_fdw", fails: func(err error) error {
 		return errs.Wrap(errs.Invalid, err, "Links are not supported in %s: postgres_fdw is not installed there and pglinks' role cannot install it.", local.ConfigVar).OnField("local")
-	}
-	return nil
+	}}}, nil
 }
 
-// copyEnums closes the gaps that can be closed: missing enum types are
-// created and missing labels added, when the user allowed it. Anything else
-// (a missing type that is not an enum, a type of another kind) is refused
-// with every gap named.
-func copyEnums(local *fleet.Database, gaps []typeGap, copyAllowed bool, run func(sql, masked string) error, res *CreateResult) error {
+// copyEnums plans closing the gaps that can be closed: missing enum types
+// are created and missing labels added, when the user allowed it. Anything
+// else (a missing type that is not an enum, a type of another kind) is
+// refused with every gap named.
+func copyEnums(local *fleet.Database, gaps []typeGap, copyAllowed bool, res *CreateResult) ([]statement, error) {
 	if len(gaps) == 0 {
-		return nil
+		return nil, nil
 	}
 	var rest []typeGap
 	for _, g := range gaps {
@@ -375,26 +363,27 @@ func copyEnums(local *fleet.Database, gaps []typeGap, copyAllowed bool, run func
 		for _, g := range rest {
 			onlyEnums = onlyEnums && g.Kind == "enum" && g.LocalKind == ""
 		}
-		return typeGapsError(local, rest, !copyAllowed && onlyEnums)
+		return nil, typeGapsError(local, rest, !copyAllowed && onlyEnums)
 	}
+	var plan []statement
 	for _, g := range gaps {
 		var stmts []string
 		if g.Missing {
 			ddl, err := enumDDL(g.RemoteType)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			stmts = []string{ddl}
 		} else {
 			var err error
 			if stmts, err = addLabelsDDL(g); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		for _, ddl := range stmts {
-			if err := run(ddl, ""); err != nil {
+			plan = append(plan, statement{sql: ddl, fails: func(err error) error {
 				return errs.Wrap(errs.Invalid, err, "Could not copy enum %s into %s: %s", g.QualifiedName(), local.ConfigVar, pgMessage(err)).OnField("remote")
-			}
+			}})
 		}
 		if g.Missing {
 			res.CopiedTypes = append(res.CopiedTypes, g.QualifiedName())
@@ -403,12 +392,7 @@ func copyEnums(local *fleet.Database, gaps []typeGap, copyAllowed bool, run func
 			res.ExtendedTypes = append(res.ExtendedTypes, g.QualifiedName())
 		}
 	}
-	return nil
-}
-
-type statement struct {
-	sql, masked string
-	remote      bool // talks to the remote through the foreign server
+	return plan, nil
 }
 
 // serverOptions are the libpq options every foreign server gets besides

@@ -127,14 +127,15 @@ func (s *Service) DestroyLink(ctx context.Context, req DestroyRequest) (*Destroy
 		return nil, errs.E(errs.Conflict, "The objects that depend on link %q changed since the confirmation page was shown. Review them again; nothing was destroyed.", req.Name)
 	}
 	res := &DestroyResult{Link: plan.Link, Dependents: plan.Dependents}
-	for _, st := range destroyStatements(plan.Link) {
-		if _, err := tx.Exec(ctx, st); err != nil {
-			if fleet.PgCode(err) == codeInsufficientPriv {
-				return nil, errs.Wrap(errs.Forbidden, err, "pglinks' role in %s may not destroy %q: %s. Nothing was destroyed.", local.ConfigVar, req.Name, pgMessage(err))
-			}
-			return nil, fmt.Errorf("links: destroy %s: %s: %w", req.Name, st, err)
+	// Dropping talks to no remote: nothing to guard.
+	res.DDL, err = s.runPlan(ctx, tx, nil, "", destroyStatements(plan.Link), func(st statement, err error) error {
+		if fleet.PgCode(err) == codeInsufficientPriv {
+			return errs.Wrap(errs.Forbidden, err, "pglinks' role in %s may not destroy %q: %s. Nothing was destroyed.", local.ConfigVar, req.Name, pgMessage(err))
 		}
-		res.DDL = append(res.DDL, st)
+		return fmt.Errorf("links: destroy %s: %s: %w", req.Name, st.sql, err)
+	})
+	if err != nil {
+		return nil, err
 	}
 	// The copied enums go too, unless something else uses them now.
 	if res.Types, err = dropCopiedTypes(ctx, tx, plan.Link.record.CopiedTypes, func(ddl string) { res.DDL = append(res.DDL, ddl) }); err != nil {
@@ -235,7 +236,7 @@ func (s *Service) planDestroy(ctx context.Context, tx pgx.Tx, local *fleet.Datab
 		}
 		return nil, fmt.Errorf("links: copied types of %s: %w", name, err)
 	}
-	plan.SQL = destroyStatements(l)
+	plan.SQL = shownAll(destroyStatements(l))
 	for _, t := range plan.Types {
 		if t.Drop {
 			plan.SQL = append(plan.SQL, "DROP TYPE "+t.Type)
@@ -250,12 +251,12 @@ func (s *Service) planDestroy(ctx context.Context, tx pgx.Tx, local *fleet.Datab
 }
 
 // destroyStatements are the statements that remove a link itself.
-func destroyStatements(l Link) []string {
+func destroyStatements(l Link) []statement {
 	id := fleet.Ident(l.Name)
-	return []string{
-		"DROP SCHEMA " + id + " CASCADE",
-		"DROP USER MAPPING IF EXISTS FOR " + fleet.Ident(l.record.MappingRole) + " SERVER " + id,
-		"DROP SERVER " + id,
+	return []statement{
+		{sql: "DROP SCHEMA " + id + " CASCADE"},
+		{sql: "DROP USER MAPPING IF EXISTS FOR " + fleet.Ident(l.record.MappingRole) + " SERVER " + id},
+		{sql: "DROP SERVER " + id},
 	}
 }
 

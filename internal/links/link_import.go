@@ -150,7 +150,7 @@ func (s *Service) ImportTables(ctx context.Context, req ImportRequest) (*ImportR
 		return nil, err
 	}
 	res := &ImportResult{Plan: p}
-	if res.DDL, err = s.runPlan(ctx, tx, local, remote, p.Link, p.stmts, fmt.Sprintf("Importing into link %q", req.Name), "the import"); err != nil {
+	if res.DDL, err = s.runPlan(ctx, tx, remote, p.Link.meta.appName(), p.stmts, changeFailed(local, remote, fmt.Sprintf("Importing into link %q", req.Name), "the import")); err != nil {
 		return nil, err
 	}
 	rec := p.Link.record
@@ -248,11 +248,15 @@ func (s *Service) planImport(ctx context.Context, tx pgx.Tx, local *fleet.Databa
 		p.stmts = append(p.stmts, statement{sql: sql, remote: remote})
 		p.SQL = append(p.SQL, sql)
 	}
-	// The enum types the tables need, as creating a link copies them.
+	// The enum types the tables need, as creating a link copies them; a
+	// failure is worded as any of the import's.
 	var copied CreateResult
-	err = copyEnums(local, gaps, true, func(sql, _ string) error { add(sql, false); return nil }, &copied)
+	enums, err := copyEnums(local, gaps, true, &copied)
 	if err != nil {
 		return nil, retarget(err, "tables")
+	}
+	for _, st := range enums {
+		add(st.sql, false)
 	}
 	p.CopiedTypes, p.ExtendedTypes, p.copied = copied.CopiedTypes, copied.ExtendedTypes, copied.copiedSQL
 	add(importStatement(l.RemoteSchema, p.Tables, name), true)

@@ -132,7 +132,7 @@ func (s *Service) RefreshLink(ctx context.Context, req RefreshRequest) (*Refresh
 		return nil, err
 	}
 	res := &RefreshResult{Plan: p, Summary: p.Summary}
-	if res.DDL, err = s.runPlan(ctx, tx, local, remote, p.Link, p.stmts, fmt.Sprintf("Refreshing link %q", req.Name), "the refresh"); err != nil {
+	if res.DDL, err = s.runPlan(ctx, tx, remote, p.Link.meta.appName(), p.stmts, changeFailed(local, remote, fmt.Sprintf("Refreshing link %q", req.Name), "the refresh")); err != nil {
 		return nil, err
 	}
 	rec := p.Link.record
@@ -297,31 +297,4 @@ func (s *Service) refreshDependents(ctx context.Context, tx pgx.Tx, name string,
 	}
 	p.Dependents, err = describeGone(ctx, tx, name, before, after)
 	return err
-}
-
-// runPlan runs a confirmed plan's statements in tx and returns them as
-// they ran. A statement that talks to the remote is guarded (guardRemote),
-// so a remote that stops answering ends it within its statement_timeout. doing
-// ("Refreshing link \"x\"") and during ("the refresh") word a failure.
-func (s *Service) runPlan(ctx context.Context, tx pgx.Tx, local, remote *fleet.Database, l *Link, stmts []statement, doing, during string) ([]string, error) {
-	var ran []string
-	for _, st := range stmts {
-		stop := func() {}
-		if st.remote {
-			stop = s.guardRemote(ctx, remote, l.meta.appName())
-		}
-		_, err := tx.Exec(ctx, st.sql)
-		stop()
-		if err != nil {
-			if e := fdwError(local, remote, err); e != err {
-				return nil, e
-			}
-			if fleet.IsTimeout(err) {
-				return nil, errs.Wrap(errs.Unavailable, err, "%s stopped answering during %s, so pglinks gave up; nothing was changed.", remote.ConfigVar, during)
-			}
-			return nil, errs.Wrap(errs.Conflict, err, "%s failed at %s: %s. Nothing was changed.", doing, st.sql, pgMessage(err))
-		}
-		ran = append(ran, st.sql)
-	}
-	return ran, nil
 }

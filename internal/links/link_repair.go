@@ -50,11 +50,7 @@ func (s *Service) PlanRepair(ctx context.Context, localVar, name string) (*Repai
 	if err != nil {
 		return nil, err
 	}
-	p := &RepairPlan{Link: l}
-	for _, st := range stmts {
-		p.DDL = append(p.DDL, st.masked)
-	}
-	return p, nil
+	return &RepairPlan{Link: l, DDL: shownAll(stmts)}, nil
 }
 
 func repairable(l *Link, r *StaleReport) error {
@@ -147,14 +143,15 @@ func (s *Service) RepairLink(ctx context.Context, req RepairRequest) (*RepairRes
 	l := st.link
 	l.Stale = report
 	res := &RepairResult{Link: &l}
-	for _, x := range stmts {
-		if _, err := tx.Exec(ctx, x.sql); err != nil {
-			if fleet.PgCode(err) == codeInsufficientPriv {
-				return nil, errs.Wrap(errs.Forbidden, err, "pglinks' role in %s may not change link %s: %s", local.ConfigVar, req.Name, pgMessage(err))
-			}
-			return nil, fmt.Errorf("links: repair %s in %s: %s: %w", req.Name, local.ConfigVar, x.masked, err)
+	// Repair statements only touch the local catalog: nothing to guard.
+	res.DDL, err = s.runPlan(ctx, tx, nil, "", stmts, func(st statement, err error) error {
+		if fleet.PgCode(err) == codeInsufficientPriv {
+			return errs.Wrap(errs.Forbidden, err, "pglinks' role in %s may not change link %s: %s", local.ConfigVar, req.Name, pgMessage(err))
 		}
-		res.DDL = append(res.DDL, x.masked)
+		return fmt.Errorf("links: repair %s in %s: %s: %w", req.Name, local.ConfigVar, st.shown(), err)
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("links: repair %s in %s: commit: %w", req.Name, local.ConfigVar, err)
