@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
@@ -426,7 +427,7 @@ func TestCreateAndDestroyThroughHandlers(t *testing.T) {
 		}
 	}
 	got := strings.Join(actions, " ")
-	for _, want := range []string{"link_create:refused", "link_create:ok", "link_destroy_refused:refused", "link_destroy:ok", "login:ok"} {
+	for _, want := range []string{"link_create_refused:refused", "link_create:ok", "link_destroy_refused:refused", "link_destroy:ok", "login:ok"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("audit lacks %s: %s", want, got)
 		}
@@ -584,6 +585,36 @@ func TestUnknownDatabaseOneAnswer(t *testing.T) {
 	for _, path := range []string{"/databases/NOPE_URL/links/sales/check", "/databases/NOPE_URL/refresh"} {
 		if r := c.post(path, url.Values{}); r.Status != http.StatusNotFound || !strings.Contains(r.Body, want) {
 			t.Errorf("POST %s: %d, message missing", path, r.Status)
+		}
+	}
+}
+
+// A refused create and a refused repair are audited as every refused link
+// change is: under their own *_refused action, with the message shown.
+func TestRefusedCreateAndRepairAudited(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.client(t)
+	c.signIn(adminEmail)
+	if r := c.post("/links", url.Values{"remote": {"HEROKU_POSTGRESQL_BLUE_URL"}, "local": {"DATABASE_URL"}, "name": {"pg_bad"}}); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("reserved name: %d", r.Status)
+	}
+	if _, err := e.app.cfg.Links.CreateLink(ctx, links.CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "sales", CopyEnums: true}); err != nil {
+		t.Fatal(err)
+	}
+	// In step with its remote: nothing to repair.
+	if r := c.post("/databases/DATABASE_URL/links/sales/repair", url.Values{}); r.Status != http.StatusSeeOther {
+		t.Fatalf("repair of a link in step: %d", r.Status)
+	}
+	for action, want := range map[string]string{auth.ActionLinkCreateRefused: "reserved", auth.ActionLinkRepairRefused: "nothing to repair"} {
+		entries, err := e.store.ListAudit(ctx, auth.AuditFilter{Action: action})
+		if err != nil || len(entries) != 1 || entries[0].Outcome != auth.OutcomeRefused || !strings.Contains(entries[0].Detail, want) {
+			t.Errorf("%s: %+v, %v", action, entries, err)
+		}
+	}
+	for _, action := range []string{auth.ActionLinkCreate, auth.ActionLinkRepair} {
+		if entries, _ := e.store.ListAudit(ctx, auth.AuditFilter{Action: action}); len(entries) != 0 {
+			t.Errorf("%s recorded for a change that did not happen: %+v", action, entries)
 		}
 	}
 }

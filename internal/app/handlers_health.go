@@ -60,11 +60,7 @@ func (a *App) repairLink(c echo.Context) error {
 	defer cancel()
 	res, err := a.cfg.Links.RepairLink(ctx, links.RepairRequest{LocalVar: localVar, Name: name, Actor: session(c).User.Email})
 	if err != nil {
-		if errs.KindOf(err) == errs.Internal {
-			a.audit(c, auth.ActionLinkRepair, target, auth.OutcomeFailed, "internal error", "")
-			return err
-		}
-		a.audit(c, auth.ActionLinkRepair, target, outcomeOf(err), errs.MessageOf(err), "")
+		a.auditRefusal(c, auth.ActionLinkRepair, auth.ActionLinkRepairRefused, target, err)
 		if errs.Is(err, errs.Conflict) {
 			// Nothing (left) to repair, or it cannot be: say so on the link page.
 			a.flash(c, flashErr, errs.MessageOf(err))

@@ -208,11 +208,10 @@ func (a *App) createLink(c echo.Context) error {
 	res, err := a.cfg.Links.CreateLink(c.Request().Context(), createRequest(in, s.User.Email))
 	target := in.Local + "/" + in.Name
 	if err != nil {
+		a.auditRefusal(c, auth.ActionLinkCreate, auth.ActionLinkCreateRefused, target, err)
 		if errs.KindOf(err) == errs.Internal {
-			a.audit(c, auth.ActionLinkCreate, target, auth.OutcomeFailed, "internal error", "")
 			return err
 		}
-		a.audit(c, auth.ActionLinkCreate, target, outcomeOf(err), errs.MessageOf(err), "")
 		return refused(err)
 	}
 	target = in.Local + "/" + res.Link.Name

@@ -261,7 +261,7 @@ func TestCreateStalledRemoteThroughForm(t *testing.T) {
 	if took := time.Since(start); took > 15*time.Second {
 		t.Fatalf("stalled create answered after %v", took)
 	}
-	entries, err := e.store.ListAudit(context.Background(), auth.AuditFilter{Action: auth.ActionLinkCreate})
+	entries, err := e.store.ListAudit(context.Background(), auth.AuditFilter{Action: auth.ActionLinkCreateRefused})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,9 +17,11 @@ const (
 	ActionLoginFailed        = "login_failed"
 	ActionLogout             = "logout"
 	ActionLinkCreate         = "link_create"
+	ActionLinkCreateRefused  = "link_create_refused"
 	ActionLinkDestroy        = "link_destroy"
 	ActionLinkDestroyRefused = "link_destroy_refused"
 	ActionLinkRepair         = "link_repair"
+	ActionLinkRepairRefused  = "link_repair_refused"
 	ActionLinkRefresh        = "link_refresh"
 	ActionLinkRefreshRefused = "link_refresh_refused"
 	ActionLinkImportTables   = "link_import_tables" // more remote tables into a LIMIT TO link
@@ -49,7 +51,8 @@ const (
 // Actions lists every audit action, for filters in the UI.
 var Actions = []string{
 	ActionLogin, ActionLoginFailed, ActionLogout,
-	ActionLinkCreate, ActionLinkDestroy, ActionLinkDestroyRefused, ActionLinkRepair,
+	ActionLinkCreate, ActionLinkCreateRefused, ActionLinkDestroy, ActionLinkDestroyRefused,
+	ActionLinkRepair, ActionLinkRepairRefused,
 	ActionLinkRefresh, ActionLinkRefreshRefused,
 	ActionLinkImportTables, ActionLinkImportRefused,
 	ActionUserAdd, ActionUserRemove, ActionUserSetRole, ActionDenied,
