@@ -84,9 +84,6 @@ type CreatePreviewPage struct {
 	Preview *links.CreatePreview
 }
 
-// RefreshPath is the URL of a link's refresh confirmation.
-func RefreshPath(localVar, name string) string { return LinkPath(localVar, name) + "/refresh" }
-
 // RefreshPage is the refresh confirmation.
 type RefreshPage struct {
 	Page

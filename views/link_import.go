@@ -12,9 +12,6 @@ import (
 // a name filter finds the rest.
 const ImportListCap = 200
 
-// ImportPath is the URL of a link's "import more tables" page.
-func ImportPath(localVar, name string) string { return LinkPath(localVar, name) + "/import" }
-
 // ImportPage chooses remote tables to add to a LIMIT TO link and, once
 // chosen, confirms the SQL that imports them.
 type ImportPage struct {

@@ -47,16 +47,6 @@ func (e FormErrors) Get(field string) string { return e[field] }
 // Has reports whether field has a message.
 func (e FormErrors) Has(field string) bool { return e[field] != "" }
 
-// LinkPath is the URL of a link's page.
-func LinkPath(localVar, name string) string {
-	return "/databases/" + url.PathEscape(localVar) + "/links/" + url.PathEscape(name)
-}
-
-// DatabaseRefreshPath re-reads a database's inventory card (POST).
-func DatabaseRefreshPath(localVar string) string {
-	return "/databases/" + url.PathEscape(localVar) + "/refresh"
-}
-
 func secondsSince(t time.Time) int {
 	if t.IsZero() {
 		return 0
@@ -65,29 +55,6 @@ func secondsSince(t time.Time) int {
 }
 
 func secondsUntil(t time.Time) int { return max(0, int(time.Until(t).Seconds()+0.5)) }
-
-// DatabaseAnchor is the id of a database's card on the inventory, so
-// breadcrumbs can point at it (/#db-DATABASE_URL).
-func DatabaseAnchor(configVar string) string { return "db-" + configVar }
-
-// DatabasePath is the inventory scrolled to one database's card.
-func DatabasePath(configVar string) string { return "/#" + DatabaseAnchor(configVar) }
-
-// AuditPathFor is the audit trail filtered to one target.
-func AuditPathFor(target string) string {
-	return "/audit?target=" + url.QueryEscape(auth.QuoteTarget(target))
-}
-
-// DestroyPath is the URL of a link's destroy confirmation.
-func DestroyPath(localVar, name string) string { return LinkPath(localVar, name) + "/destroy" }
-
-// NewLinkPath is the create form, optionally with the local preselected.
-func NewLinkPath(localVar string) string {
-	if localVar == "" {
-		return "/links/new"
-	}
-	return "/links/new?local=" + url.QueryEscape(localVar)
-}
 
 // When formats a time for tables: UTC, to the second.
 func When(t time.Time) string {
@@ -277,15 +244,4 @@ type RepairPage struct {
 type ConnInfoPage struct {
 	Page
 	Info *fleet.ConnectionInfo
-}
-
-// HealthPath is the POST target of "Check now".
-func HealthPath(localVar, name string) string { return LinkPath(localVar, name) + "/check" }
-
-// RepairPath is a link's repair confirmation.
-func RepairPath(localVar, name string) string { return LinkPath(localVar, name) + "/repair" }
-
-// ConnInfoPath is a database's connection info page.
-func ConnInfoPath(configVar string) string {
-	return "/databases/" + url.PathEscape(configVar) + "/connection"
 }

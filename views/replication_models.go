@@ -1,7 +1,6 @@
 package views
 
 import (
-	"net/url"
 	"strings"
 	"time"
 
@@ -29,28 +28,6 @@ type DropSlotPage struct {
 	Plan    *replication.SlotPlan
 	Confirm string
 	Errors  FormErrors
-}
-
-// ReplicationPath is the replication page, optionally at a database.
-func ReplicationPath(configVar string) string {
-	if configVar == "" {
-		return "/replication"
-	}
-	return "/replication#repl-" + configVar
-}
-
-func objectQuery(configVar, name string) string {
-	return "?db=" + url.QueryEscape(configVar) + "&name=" + url.QueryEscape(name)
-}
-
-// DropSubscriptionPath is the drop confirmation of a subscription.
-func DropSubscriptionPath(configVar, name string) string {
-	return "/replication/subscriptions/drop" + objectQuery(configVar, name)
-}
-
-// DropSlotPath is the drop confirmation of a slot.
-func DropSlotPath(configVar, name string) string {
-	return "/replication/slots/drop" + objectQuery(configVar, name)
 }
 
 func bytesOrDash(n *int64) string {
