@@ -544,7 +544,7 @@ func TestInventoryShowsMisconfiguredDatabase(t *testing.T) {
 // New refuses a Config that lacks a part cmd/web wires: the app builds
 // none of them itself.
 func TestNewRefusesMissingParts(t *testing.T) {
-	e := newEnv(t)
+	whole := routesApp(t).cfg
 	for name, drop := range map[string]func(*Config){
 		"Fleet":       func(c *Config) { c.Fleet = nil },
 		"Links":       func(c *Config) { c.Links = nil },
@@ -553,7 +553,7 @@ func TestNewRefusesMissingParts(t *testing.T) {
 		"Auth":        func(c *Config) { c.Auth = nil },
 		"Limiter":     func(c *Config) { c.Limiter = nil },
 	} {
-		cfg := e.app.cfg
+		cfg := whole
 		drop(&cfg)
 		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("without %s: %v", name, err)
