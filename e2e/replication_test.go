@@ -117,7 +117,7 @@ func newReplFleet(t *testing.T) *replFleet {
 		"PGLINKS_SESSION_KEYS=" + pgtest.RandomToken(32),
 		"PGLINKS_METRICS_TOKEN=" + f.token,
 	}
-	ff := &fleet{env: f.env}
+	ff := &testFleet{env: f.env}
 	ff.userAdd(t, f.adminEmail, "admin", f.adminPassword)
 	ff.userAdd(t, f.viewerEmail, "viewer", f.viewerPassword)
 	return f

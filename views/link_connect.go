@@ -1,11 +1,11 @@
 package views
 
 import (
-	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/pglinks/pglinks/internal/connect"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/replication"
 )
@@ -131,17 +131,10 @@ func mappedText(n int) string {
 	return strconv.Itoa(n) + " mapped tables"
 }
 
-// ConnectMessagePath is the URL of one stored message (_hc_err of a mapped
-// table's row, sf_message of a _trigger_log entry) of the Connect schema a
-// link reads, shown whole up to connect.MessageBytes.
-func ConnectMessagePath(localVar, name, table, id string) string {
-	return LinkPath(localVar, name) + "/connect/message?" + url.Values{"table": {table}, "id": {id}}.Encode()
-}
-
 // ConnectMessagePage shows one stored message.
 type ConnectMessagePage struct {
 	Page
-	Local   *links.Database
+	Local   *fleet.Database
 	Link    *links.Link
 	Schema  string
 	Message *connect.Message

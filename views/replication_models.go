@@ -1,11 +1,10 @@
 package views
 
 import (
-	"net/url"
 	"strings"
 	"time"
 
-	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/replication"
 )
 
@@ -29,28 +28,6 @@ type DropSlotPage struct {
 	Plan    *replication.SlotPlan
 	Confirm string
 	Errors  FormErrors
-}
-
-// ReplicationPath is the replication page, optionally at a database.
-func ReplicationPath(configVar string) string {
-	if configVar == "" {
-		return "/replication"
-	}
-	return "/replication#repl-" + configVar
-}
-
-func objectQuery(configVar, name string) string {
-	return "?db=" + url.QueryEscape(configVar) + "&name=" + url.QueryEscape(name)
-}
-
-// DropSubscriptionPath is the drop confirmation of a subscription.
-func DropSubscriptionPath(configVar, name string) string {
-	return "/replication/subscriptions/drop" + objectQuery(configVar, name)
-}
-
-// DropSlotPath is the drop confirmation of a slot.
-func DropSlotPath(configVar, name string) string {
-	return "/replication/slots/drop" + objectQuery(configVar, name)
 }
 
 func bytesOrDash(n *int64) string {
@@ -103,7 +80,7 @@ func ternary(cond bool, a, b string) string {
 // NewPublicationPage is the create-publication form and its preflight.
 type NewPublicationPage struct {
 	Page
-	Databases []*links.Database
+	Databases []*fleet.Database
 	DB        string
 	Tables    []replication.Table
 	Name      string
@@ -116,7 +93,7 @@ type NewPublicationPage struct {
 // NewSubscriptionPage is the create-subscription form and its preflight.
 type NewSubscriptionPage struct {
 	Page
-	Databases    []*links.Database
+	Databases    []*fleet.Database
 	Publisher    string
 	Subscriber   string
 	Publications []string

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/demo"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgversion"
 )
@@ -86,7 +87,7 @@ func shellQuote(s string) string {
 }
 
 // psqlCommand is a psql command line that works as printed.
-func psqlCommand(pgpass string, d *links.Database, sql string) string {
+func psqlCommand(pgpass string, d *fleet.Database, sql string) string {
 	cmd := fmt.Sprintf("PGPASSFILE=%s psql -h %s -p %s -U %s %s", pgpass, d.Host, d.Port, d.User, d.DBName)
 	if sql != "" {
 		cmd += " -c " + shellQuote(sql)
@@ -117,9 +118,9 @@ func webCommand() string {
 type demoBanner struct {
 	URL, Password string
 	Files         *demoFiles
-	Fleet         []*links.Database
+	Fleet         []*fleet.Database
 	Link          *links.Link
-	LinkLocal     *links.Database
+	LinkLocal     *fleet.Database
 	LinkQuery     string
 	Web           string
 	// EnvFile is the dashboard's whole environment, for a second dashboard
@@ -260,7 +261,7 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 
-	local, _ := p.links.Fleet.Get(localVar)
+	local, _ := p.fleet.Get(localVar)
 	host, port, _ := net.SplitHostPort(p.ln.Addr().String())
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		host = "localhost"
@@ -273,7 +274,7 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 		URL:       scheme + "://" + net.JoinHostPort(host, port),
 		Password:  password,
 		Files:     files,
-		Fleet:     p.links.Fleet.Databases,
+		Fleet:     p.fleet.Databases,
 		Link:      &res.Link,
 		LinkLocal: local,
 		LinkQuery: "SELECT stage, count(*) FROM crm.deals GROUP BY 1",

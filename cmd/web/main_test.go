@@ -9,8 +9,9 @@ import (
 	"time"
 
 	"github.com/pglinks/pglinks/internal/auth"
-	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
+	"github.com/pglinks/pglinks/internal/state"
 )
 
 func TestConfigFromEnv(t *testing.T) {
@@ -28,7 +29,7 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Fatalf("cfg = %+v", cfg)
 	}
 	cfg, err = configFromEnv([]string{"PGLINKS_STATE_URL=postgres://u:p@h/db"})
-	if err != nil || cfg.Addr != ":8080" || !cfg.EphemeralKeys || cfg.MaxConns != links.DefaultMaxConns {
+	if err != nil || cfg.Addr != ":8080" || !cfg.EphemeralKeys || cfg.MaxConns != fleet.DefaultMaxConns {
 		t.Fatalf("defaults: %+v, %v", cfg, err)
 	}
 	for name, env := range map[string][]string{
@@ -72,11 +73,12 @@ func TestUserCommands(t *testing.T) {
 		t.Fatalf("add with generated password: %q, %v", out, err)
 	}
 	generated := strings.TrimSpace(strings.SplitN(strings.SplitN(out, "password: ", 2)[1], "\n", 2)[0])
-	store, err := auth.Open(ctx, db.URL)
+	sdb, err := state.Open(ctx, db.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	defer sdb.Close()
+	store := auth.NewStore(sdb)
 	if _, err := store.Authenticate(ctx, "bob@example.com", generated); err != nil {
 		t.Fatalf("the printed password does not work: %v", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/pglinks/pglinks/internal/auth"
@@ -27,7 +26,7 @@ func decodeReplicationForm(form url.Values) replicationInput {
 }
 
 func (a *App) replicationPage(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), a.cfg.Fleet.Deadlines.FleetPage)
 	defer cancel()
 	o := a.cfg.Replication.Overview(ctx)
 	return Render(c, http.StatusOK, views.ReplicationView(views.ReplicationPage{Page: a.page(c, "Replication", "replication"), Overview: o}))
@@ -36,7 +35,7 @@ func (a *App) replicationPage(c echo.Context) error {
 // replicationWarnings reads the fleet's replication warnings for the
 // inventory cards.
 func (a *App) replicationWarnings(ctx context.Context) map[string][]replication.Warning {
-	o := a.cfg.Replication.RecentOverview(ctx, a.cfg.Links.SnapshotMaxAge)
+	o := a.cfg.Replication.RecentOverview(ctx, a.cfg.Fleet.SnapshotMaxAge)
 	out := map[string][]replication.Warning{}
 	for _, w := range o.Warnings {
 		out[w.ConfigVar] = append(out[w.ConfigVar], w)

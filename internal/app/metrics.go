@@ -28,7 +28,7 @@ func newReplicationCollector(repl *replication.Service, labels *metricLabels) *r
 	return &replicationCollector{
 		repl:    repl,
 		labels:  labels,
-		timeout: 10 * time.Second,
+		timeout: repl.Fleet.Deadlines.Scrape,
 		up: prometheus.NewDesc("pglinks_database_up",
 			"1 when pglinks could read the fleet database's replication state.", []string{"database"}, nil),
 		slotRetained: prometheus.NewDesc("pglinks_replication_slot_retained_wal_bytes",
@@ -89,13 +89,14 @@ func (a *App) metricsHandler() echo.HandlerFunc {
 	}
 	reg := prometheus.NewRegistry()
 	labels := newMetricLabels()
-	reg.MustRegister(labels.around(newReplicationCollector(a.cfg.Replication, labels), newLinkCollector(a.cfg.Links, a.health, labels)))
+	reg.MustRegister(labels.around(newReplicationCollector(a.cfg.Replication, labels), newLinkCollector(a.cfg.Fleet, a.cfg.Links, a.cfg.Health, labels)))
 	// ContinueOnError: a series that cannot be gathered is left out (and
-	// logged) rather than answering 500 for all the others.
+	// logged) rather than answering 500 for all the others. The handler's
+	// own bound is past the collectors' (Deadlines.Scrape).
 	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 		ErrorHandling: promhttp.ContinueOnError,
-		Timeout:       15 * time.Second,
+		Timeout:       a.cfg.Fleet.Deadlines.Scrape + 5*time.Second,
 	})
 	want := []byte("Bearer " + token)
 	return func(c echo.Context) error {

@@ -11,7 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/replication"
 )
 
 func TestMetricsOffWithoutToken(t *testing.T) {
@@ -117,14 +119,17 @@ func TestMetricsSurviveInvalidUTF8Names(t *testing.T) {
 			convert_from('%s'::bytea, 'SQL_ASCII'), 'host=127.0.0.1 port=1 dbname=x', 'odd_%d'); END$$`, hex, i))
 	}
 	e := newEnv(t, func(c *Config) {
-		fleet, err := links.LoadFleet([]string{"DATABASE_URL=" + asciiURL})
+		fl, err := fleet.Load([]string{"DATABASE_URL=" + asciiURL})
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc := links.NewService(fleet, slog.New(slog.DiscardHandler))
+		fl.Log = slog.New(slog.DiscardHandler)
+		t.Cleanup(fl.Close)
+		svc := links.NewService(fl, fl.Log)
 		svc.Registry = c.Links.Registry
 		t.Cleanup(svc.Close)
-		c.Links, c.MetricsToken = svc, token
+		c.Fleet, c.Links, c.Health, c.Replication = fl, svc, links.NewMonitor(svc), replication.New(fl)
+		c.MetricsToken = token
 	})
 	r := e.client(t).do("GET", "/metrics", nil, "Authorization", "Bearer "+token)
 	if r.Status != http.StatusOK {

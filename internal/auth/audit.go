@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // Audit actions. Keep the list closed so the audit page can filter on it.
@@ -16,9 +17,11 @@ const (
 	ActionLoginFailed        = "login_failed"
 	ActionLogout             = "logout"
 	ActionLinkCreate         = "link_create"
+	ActionLinkCreateRefused  = "link_create_refused"
 	ActionLinkDestroy        = "link_destroy"
 	ActionLinkDestroyRefused = "link_destroy_refused"
 	ActionLinkRepair         = "link_repair"
+	ActionLinkRepairRefused  = "link_repair_refused"
 	ActionLinkRefresh        = "link_refresh"
 	ActionLinkRefreshRefused = "link_refresh_refused"
 	ActionLinkImportTables   = "link_import_tables" // more remote tables into a LIMIT TO link
@@ -48,7 +51,8 @@ const (
 // Actions lists every audit action, for filters in the UI.
 var Actions = []string{
 	ActionLogin, ActionLoginFailed, ActionLogout,
-	ActionLinkCreate, ActionLinkDestroy, ActionLinkDestroyRefused, ActionLinkRepair,
+	ActionLinkCreate, ActionLinkCreateRefused, ActionLinkDestroy, ActionLinkDestroyRefused,
+	ActionLinkRepair, ActionLinkRepairRefused,
 	ActionLinkRefresh, ActionLinkRefreshRefused,
 	ActionLinkImportTables, ActionLinkImportRefused,
 	ActionUserAdd, ActionUserRemove, ActionUserSetRole, ActionDenied,
@@ -85,7 +89,7 @@ type AuditEntry struct {
 }
 
 // Record appends e to the audit trail. Every text field goes through
-// MaskSecrets first, so a password that slipped into DDL, an error message
+// fleet.MaskSecrets first, so a password that slipped into DDL, an error message
 // or a URL is never stored. At defaults to now.
 func (s *Store) Record(ctx context.Context, e AuditEntry) (rerr error) {
 	ctx, end := s.call(ctx, &rerr)
@@ -104,8 +108,8 @@ func (s *Store) Record(ctx context.Context, e AuditEntry) (rerr error) {
 	_, err := s.pool.Exec(ctx,
 		`INSERT INTO pglinks.audit (at, actor, action, target, outcome, detail, ddl, remote_addr)
 		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		e.At, MaskSecrets(e.Actor), e.Action, MaskSecrets(e.Target), e.Outcome,
-		MaskSecrets(e.Detail), MaskSecrets(e.DDL), MaskSecrets(e.RemoteAddr))
+		e.At, fleet.MaskSecrets(e.Actor), e.Action, fleet.MaskSecrets(e.Target), e.Outcome,
+		fleet.MaskSecrets(e.Detail), fleet.MaskSecrets(e.DDL), fleet.MaskSecrets(e.RemoteAddr))
 	if err != nil {
 		return fmt.Errorf("auth: record audit entry %s: %w", e.Action, err)
 	}

@@ -133,12 +133,12 @@ func TestLinks(t *testing.T) {
 		})
 
 		t.Run("ForeignTables", func(t *testing.T) {
-			l, tp, stale, err := svc.LinkPage(ctx, localVar, "sales", "", 0, 50)
+			l, tp, err := svc.LinkPage(ctx, localVar, "sales", "", 0, 50)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if l.RemoteConfigVar != remoteVar || stale.Stale() || tp.Matches != 3 {
-				t.Fatalf("link %+v, stale %q, %d tables", l, stale.Changes, tp.Matches)
+			if l.RemoteConfigVar != remoteVar || l.Stale.Stale() || tp.Matches != 3 {
+				t.Fatalf("link %+v, stale %+v, %d tables", l, l.Stale, tp.Matches)
 			}
 			cols := map[string]string{}
 			for _, ft := range tp.Tables {
@@ -157,7 +157,7 @@ func TestLinks(t *testing.T) {
 					t.Errorf("column %s is %q, want %q", col, cols[col], typ)
 				}
 			}
-			_, tp, _, err = svc.LinkPage(ctx, localVar, "sales", "draft", 0, 50)
+			_, tp, err = svc.LinkPage(ctx, localVar, "sales", "draft", 0, 50)
 			if err != nil || tp.Matches != 1 || tp.Tables[0].Name != "Order Items (2024) <draft>" {
 				t.Fatalf("filtered page: %+v, %v", tp, err)
 			}
@@ -243,12 +243,7 @@ func TestLinks(t *testing.T) {
 			if n := queryInt(t, w.local.URL, "SELECT count(*) FROM sf.account WHERE _hc_lastop = 'FAILED'"); n != 1 {
 				t.Errorf("FAILED accounts through the link: %d", n)
 			}
-			conn, _, err := svc.Acquire(ctx, remoteVar)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Release()
-			st, err := connect.ReadSyncState(ctx, conn.Conn(), "salesforce", mapped, connect.DefaultOptions)
+			st, err := connect.ReadFleetSyncState(ctx, svc.Fleet, remoteVar, "salesforce", mapped, connect.DefaultOptions)
 			if err != nil || st == nil || len(st.Tables) != 3 || st.TriggerLogErr != "" || len(st.TriggerLog) != 2 {
 				t.Fatalf("sync state: %+v, %v", st, err)
 			}
@@ -268,7 +263,11 @@ func TestLinks(t *testing.T) {
 			if err != nil || h.State != links.HealthBroken || !strings.Contains(h.Reason, "password refused") {
 				t.Fatalf("after the rotation: %+v, %v", h, err)
 			}
-			if got := strings.Join(h.Stale.Changes, "; "); got != "credentials changed (user or password)" {
+			l, _, err := svc2.LinkPage(ctx, localVar, "sales", "", 0, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(l.Stale.Changes, "; "); got != "credentials changed (user or password)" {
 				t.Errorf("stale = %q", got)
 			}
 			plan, err := svc2.PlanRepair(ctx, localVar, "sales")
@@ -276,8 +275,11 @@ func TestLinks(t *testing.T) {
 				t.Fatalf("repair plan: %+v, %v", plan, err)
 			}
 			res, err := svc2.RepairLink(ctx, links.RepairRequest{LocalVar: localVar, Name: "sales"})
-			if err != nil || res.Health.State != links.HealthHealthy || res.Health.Stale.Stale() {
+			if err != nil || res.Health.State != links.HealthHealthy {
 				t.Fatalf("repair: %+v, %v", res, err)
+			}
+			if l, _, err := svc2.LinkPage(ctx, localVar, "sales", "", 0, 1); err != nil || l.Stale.Stale() {
+				t.Fatalf("after the repair: %+v, %v", l, err)
 			}
 			if n := queryInt(t, w.local.URL, "SELECT count(*) FROM sales.customers"); n != 2 {
 				t.Errorf("through the repaired link: %d", n)

@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
 	"github.com/pglinks/pglinks/internal/pgversion"
+	"github.com/pglinks/pglinks/internal/state"
 )
 
 // olderMajor is a major older than pglinks supports, run to check what
@@ -131,11 +131,13 @@ func newDB(t testing.TB, major int, prefix string, opts pgtest.DBOptions) *pgtes
 // fresh state database on the cluster of stateMajor (nil reg) or in reg.
 func newService(t testing.TB, env []string, stateMajor int, reg links.Registry) *links.Service {
 	t.Helper()
-	fleet, err := links.LoadFleet(env)
+	fl, err := fleet.Load(env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := links.NewService(fleet, slog.New(slog.DiscardHandler))
+	fl.Log = slog.New(slog.DiscardHandler)
+	t.Cleanup(fl.Close)
+	svc := links.NewService(fl, fl.Log)
 	t.Cleanup(svc.Close)
 	if reg == nil {
 		reg = newRegistry(t, stateMajor)
@@ -147,16 +149,13 @@ func newService(t testing.TB, env []string, stateMajor int, reg links.Registry) 
 func newRegistry(t testing.TB, major int) links.Registry {
 	t.Helper()
 	ctx := context.Background()
-	state := newDB(t, major, "state", pgtest.DBOptions{NoFDW: true})
-	pool, err := pgxpool.New(ctx, state.URL)
+	d := newDB(t, major, "state", pgtest.DBOptions{NoFDW: true})
+	db, err := state.Open(ctx, d.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(pool.Close)
-	if err := auth.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	return links.NewStateRegistry(pool)
+	t.Cleanup(db.Close)
+	return links.NewStateRegistry(db)
 }
 
 func execAs(t testing.TB, url, sql string, args ...any) {

@@ -80,7 +80,7 @@ func TestOlderServer(t *testing.T) {
 			if err != nil {
 				return
 			}
-			_, _, _, err = svc.LinkPage(ctx, localVar, "sales", "", 0, 50)
+			_, _, err = svc.LinkPage(ctx, localVar, "sales", "", 0, 50)
 			plain(t, "link page", err)
 			h, err := links.NewMonitor(svc).Check(ctx, localVar, "sales", true)
 			plain(t, "health", err)
@@ -100,9 +100,8 @@ func TestOlderServer(t *testing.T) {
 			sf := []string{"account", "contact", "opportunity"}
 			_, err = svc.CreateLink(ctx, links.CreateRequest{RemoteVar: remoteVar, LocalVar: localVar, Name: "sf", RemoteSchema: "salesforce", Tables: sf, ReadOnly: true})
 			plain(t, "Connect link", err)
-			if conn, _, err := svc.Acquire(ctx, remoteVar); err == nil {
-				st, err := connect.ReadSyncState(ctx, conn.Conn(), "salesforce", sf, connect.DefaultOptions)
-				conn.Release()
+			{
+				st, err := connect.ReadFleetSyncState(ctx, svc.Fleet, remoteVar, "salesforce", sf, connect.DefaultOptions)
 				plain(t, "Connect sync state", err)
 				if st != nil {
 					plainText(t, "Connect trigger log", st.TriggerLogErr)
@@ -124,7 +123,7 @@ func TestOlderServer(t *testing.T) {
 			pub := newDB(t, p.remote, "pub", pgtest.DBOptions{NoFDW: true})
 			execAs(t, pub.URL, "CREATE TABLE orders (id int PRIMARY KEY); CREATE PUBLICATION pub_orders FOR TABLE orders")
 			execAs(t, sub.URL, "CREATE TABLE orders (id int PRIMARY KEY)")
-			rs := replication.New(newService(t, []string{localVar + "=" + sub.URL, remoteVar + "=" + pub.URL}, 0, svc.Registry))
+			rs := replication.New(newService(t, []string{localVar + "=" + sub.URL, remoteVar + "=" + pub.URL}, 0, svc.Registry).Fleet)
 			o := rs.Overview(ctx)
 			for _, d := range o.Databases {
 				if !d.Reachable {

@@ -31,7 +31,7 @@ func newReplWorld(t *testing.T, p pair) *replWorld {
 	execAs(t, w.sub.URL, `CREATE TABLE orders (id int PRIMARY KEY, note text)`)
 	execAs(t, clusters[p.remote].SuperURL("postgres"), "ALTER ROLE "+pgIdent(w.pub.Owner)+" REPLICATION")
 	svc := newService(t, []string{localVar + "=" + w.subSuper, remoteVar + "=" + w.pub.URL}, p.local, nil)
-	w.svc = replication.New(svc)
+	w.svc = replication.New(svc.Fleet)
 	t.Cleanup(func() { w.cleanup() })
 	return w
 }
@@ -188,7 +188,7 @@ func TestReplication(t *testing.T) {
 		t.Run("OverviewAsOwnerRoles", func(t *testing.T) {
 			// As on a hosted plan: the subscriber's own role, no superuser.
 			svc := newService(t, []string{localVar + "=" + w.sub.URL, remoteVar + "=" + w.pub.URL}, p.local, nil)
-			o := replication.New(svc).Overview(ctx)
+			o := replication.New(svc.Fleet).Overview(ctx)
 			d := findDB(o, localVar)
 			sub := findSub(o, first)
 			if !d.Reachable || sub == nil || !sub.WorkerRunning || sub.ConnInfoReadable {
@@ -204,7 +204,7 @@ func TestReplication(t *testing.T) {
 			if !strings.Contains(d.ManageReason, want) {
 				t.Errorf("manage reason on %d: %q, want %q", p.local, d.ManageReason, want)
 			}
-			if _, err := replication.New(svc).SetEnabled(ctx, localVar, first, false); err == nil {
+			if _, err := replication.New(svc.Fleet).SetEnabled(ctx, localVar, first, false); err == nil {
 				t.Error("a role that may not change the subscription disabled it")
 			}
 		})

@@ -11,7 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/pglinks/pglinks/internal/pgconf"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // The tables a Connect schema holds belong to whoever made them, and
@@ -64,7 +64,7 @@ func readOnly(ctx context.Context, conn *pgx.Conn, o Options, f func(pgx.Tx) err
 		_ = tx.Rollback(rctx)
 	}()
 	ms := strconv.FormatInt(o.StatementTimeout.Milliseconds(), 10)
-	if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = "+ms+"; SET LOCAL search_path = "+pgconf.SearchPath+"; SET LOCAL row_security = off"); err != nil {
+	if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = "+ms+"; SET LOCAL search_path = "+fleet.SearchPath+"; SET LOCAL row_security = off"); err != nil {
 		return err
 	}
 	return f(tx)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgversion"
 )
@@ -45,10 +46,11 @@ func TestDemoPath(t *testing.T) {
 	if res.Tables != 4 || len(res.CopiedTypes) != 1 {
 		t.Fatalf("create: %d tables, copied %v", res.Tables, res.CopiedTypes)
 	}
-	_, tables, err := svc.ForeignTables(ctx, "HEROKU_POSTGRESQL_ORANGE_URL", "shop")
+	_, page, err := svc.LinkPage(ctx, "HEROKU_POSTGRESQL_ORANGE_URL", "shop", "", 0, 50)
 	if err != nil {
 		t.Fatal(err)
 	}
+	tables := page.Tables
 	if tables[0].Name != "Order Items (2024) <draft>" {
 		t.Errorf("first table = %q", tables[0].Name)
 	}
@@ -71,7 +73,7 @@ func TestDemoPath(t *testing.T) {
 	checkDemoReplication(t, svc)
 	for _, v := range env.Vars {
 		if strings.Contains(v, "postgres://") && !strings.Contains(v, "127.0.0.1") {
-			t.Errorf("demo URL not on loopback: %s", links.MaskURL(v))
+			t.Errorf("demo URL not on loopback: %s", fleet.MaskURLs(v))
 		}
 	}
 }

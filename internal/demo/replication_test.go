@@ -15,7 +15,7 @@ import (
 func checkDemoReplication(t *testing.T, svc *links.Service) {
 	t.Helper()
 	ctx := context.Background()
-	repl := replication.New(svc)
+	repl := replication.New(svc.Fleet)
 	find := func() (*replication.Overview, *replication.Subscription, *replication.Slot) {
 		o := repl.Overview(ctx)
 		var sub *replication.Subscription

@@ -8,11 +8,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/connect"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // readConnect finds the Heroku Connect schemas of d (one catalog query,
 // part of every status read, so pages ask the snapshot, not the database).
-func (s *Service) readConnect(ctx context.Context, conn *pgx.Conn, d *Database) []connect.Schema {
+func (s *Service) readConnect(ctx context.Context, conn *pgx.Conn, d *fleet.Database) []connect.Schema {
 	found, err := connect.Detect(ctx, conn, "")
 	if err != nil {
 		s.Log.Warn("connect schemas", "db", d.ConfigVar, "err", err)
@@ -24,8 +25,11 @@ func (s *Service) readConnect(ctx context.Context, conn *pgx.Conn, d *Database) 
 // CachedStatus is the last status read of configVar, without asking the
 // database; ok is false when it was never read.
 func (s *Service) CachedStatus(configVar string) (DatabaseStatus, bool) {
-	sn, ok := s.snaps.get(configVar)
-	return sn.st, ok
+	sn, ok := s.statuses().Get(configVar)
+	if !ok {
+		return DatabaseStatus{}, false
+	}
+	return statusOf(nil, sn), true
 }
 
 // CachedInventory is the last status read of every fleet database that was
@@ -72,8 +76,8 @@ func connectRefusal(t string, readOnly, triggerLog bool) string {
 // _hcmeta or _trigger_log_archive, and _trigger_log only when asked for
 // explicitly, into a read-only link. It returns the tables to import: the
 // request's, with _trigger_log added when its option is set.
-func (s *Service) checkConnectImport(ctx context.Context, remote *Database, req CreateRequest) ([]string, error) {
-	conn, err := s.acquire(ctx, remote)
+func (s *Service) checkConnectImport(ctx context.Context, remote *fleet.Database, req CreateRequest) ([]string, error) {
+	conn, err := s.Fleet.Acquire(ctx, remote, fleet.ClassUser)
 	if err != nil {
 		return nil, errs.Wrap(errs.Unavailable, err, "Remote %s", errs.MessageOf(err)).OnField("remote")
 	}

@@ -39,7 +39,7 @@ func TestInventory(t *testing.T) {
 		if strings.Contains(gray.Error+red.Error, "secret") {
 			t.Error("error leaks a password")
 		}
-		if limit := f.svc.StatusTimeout + 2*time.Second; took > limit {
+		if limit := f.svc.Fleet.Deadlines.Status + 2*time.Second; took > limit {
 			t.Errorf("inventory took %v with an unreachable database, want under %v", took, limit)
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/connect"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // Drift is how a link's foreign tables differ from the remote's catalog
@@ -102,15 +103,15 @@ func (s *Service) LinkDrift(ctx context.Context, localVar, name string) (*Drift,
 }
 
 // driftOf compares l, read from local, with its remote.
-func (s *Service) driftOf(ctx context.Context, local *Database, l *Link) (*Drift, error) {
-	ctx, cancel := bound(ctx, s.ReadTimeout)
+func (s *Service) driftOf(ctx context.Context, local *fleet.Database, l *Link) (*Drift, error) {
+	ctx, cancel := fleet.Bound(ctx, s.Fleet.Deadlines.Read)
 	defer cancel()
-	tx, done, err := s.begin(ctx, local, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	tx, done, err := s.Fleet.Begin(ctx, local, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	if err := setTxTimeouts(ctx, tx, s.ReadTimeout); err != nil {
+	if err := fleet.SetTxTimeouts(ctx, tx, s.Fleet.Deadlines.Read); err != nil {
 		return nil, readError(local, err)
 	}
 	d, err := s.readDrift(ctx, tx, l)
@@ -141,7 +142,7 @@ func (s *Service) readDrift(ctx context.Context, tx pgx.Tx, l *Link) (*Drift, er
 		return nil, err
 	}
 	var locals []*localTable
-	err := collectRows(ctx, tx, sqlDriftLocal, []any{ident(l.Name), l.record.ServerOID}, func(r pgx.Rows) error {
+	err := collectRows(ctx, tx, sqlDriftLocal, []any{fleet.Ident(l.Name), l.record.ServerOID}, func(r pgx.Rows) error {
 		var t localTable
 		var c localColumn
 		if err := r.Scan(&t.name, &t.remoteSchema, &t.remoteTable, &c.name, &c.remoteName, &c.typ); err != nil {
@@ -259,17 +260,17 @@ func (s *Service) readDrift(ctx context.Context, tx pgx.Tx, l *Link) (*Drift, er
 // readRemoteShape reads the remote schema's relations and columns, the
 // labels of the given enum types and whether the schema is a Heroku Connect
 // schema, over pglinks' own bounded connection.
-func (s *Service) readRemoteShape(ctx context.Context, remote *Database, schema string, enums []string) (rels []*remoteRel, labels map[string][]string, isConnect bool, err error) {
-	ctx, cancel := bound(ctx, s.StatusTimeout)
+func (s *Service) readRemoteShape(ctx context.Context, remote *fleet.Database, schema string, enums []string) (rels []*remoteRel, labels map[string][]string, isConnect bool, err error) {
+	ctx, cancel := fleet.Bound(ctx, s.Fleet.Deadlines.Status)
 	defer cancel()
-	conn, err := s.acquire(ctx, remote)
+	conn, err := s.Fleet.Acquire(ctx, remote, fleet.ClassUser)
 	if err != nil {
 		return nil, nil, false, errs.Wrap(errs.Unavailable, err, "The remote %s", errs.MessageOf(err))
 	}
 	defer conn.Release()
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return nil, nil, false, connectError(remote, err)
+		return nil, nil, false, fleet.ConnectError(remote, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	if _, err := tx.Exec(ctx, "SET LOCAL search_path = ''"); err != nil {
@@ -291,7 +292,7 @@ func (s *Service) readRemoteShape(ctx context.Context, remote *Database, schema 
 		return nil
 	})
 	if err != nil {
-		if isTimeout(err) {
+		if fleet.IsTimeout(err) {
 			return nil, nil, false, errs.Wrap(errs.Unavailable, err, "The remote %s (%s) did not answer in time.", remote.ConfigVar, remote.ResourceName)
 		}
 		return nil, nil, false, fmt.Errorf("links: remote catalog of %s: %w", remote.ConfigVar, err)

@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pglinks/pglinks/internal/errs"
-	"github.com/pglinks/pglinks/internal/pgconf"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // HealthState is what the last probe of a link found.
@@ -34,9 +34,6 @@ type LinkHealth struct {
 	// password refused, database gone, remote table missing, timeout.
 	Reason    string
 	CheckedAt time.Time
-	// Stale is the comparison with the remote's config var made with the
-	// probe; nil when the link could not be read.
-	Stale *StaleReport
 }
 
 // Age is how long ago the probe ran.
@@ -46,10 +43,6 @@ func (h LinkHealth) Age(now time.Time) time.Duration {
 	}
 	return now.Sub(h.CheckedAt)
 }
-
-// DefaultProbeStatementTimeout bounds the probe query once the remote is
-// connected; the remote connect is bounded by the server's connect_timeout.
-const DefaultProbeStatementTimeout = 5 * time.Second
 
 // probeTableName is the zero-column foreign table the probe makes (and
 // rolls back) so it works for links with no foreign tables.
@@ -64,8 +57,8 @@ const probeTableName = "pglinks_probe"
 // checks on the remote's catalog that every table the server's foreign
 // tables point at still exists, and reads one row of one of them that is a
 // table without row-level security on the remote, if there is one. The
-// whole probe is bounded by the server's connect_timeout plus
-// StatusTimeout.
+// whole probe is bounded by the fleet's connect and status deadlines plus
+// the server's connect_timeout.
 //
 // Errors are returned only when the link cannot be read (it does not
 // exist); a failing probe is a LinkHealth with State HealthBroken.
@@ -78,30 +71,24 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 		return LinkHealth{}, errs.E(errs.NotFound, "There is no link named %q in %s.", name, localVar)
 	}
 	h := LinkHealth{State: HealthBroken}
-	stmtTimeout := s.probeStatementTimeout()
+	dl := s.Fleet.Deadlines
 	// Budget: local connect, remote connect_timeout (read below, bounded
 	// by the statement_timeout anyway), the probe itself.
-	ctx, cancel := context.WithTimeout(ctx, s.ConnectTimeout+time.Duration(s.RemoteConnectTimeout)*time.Second+stmtTimeout+time.Second)
+	ctx, cancel := context.WithTimeout(ctx, dl.Connect+dl.RemoteConnect+dl.Status+time.Second)
 	defer cancel()
 
-	cfg, err := pgx.ParseConfig(local.ConnString())
-	if err != nil {
-		return h, errs.E(errs.Invalid, "%s does not hold a usable postgres URL.", local.ConfigVar)
-	}
-	cfg.ConnectTimeout = s.ConnectTimeout
-	cfg.RuntimeParams["application_name"] = "pglinks:probe"
-	pgconf.CancelOnContext(&cfg.Config)
-	pgconf.PinSearchPath(&cfg.Config)
 	// A probe is background work: it counts against the inventory's share
 	// of the connection cap, never a person's.
-	cfg.DialFunc = s.connBudget().dialFunc(cfg.DialFunc)
-	conn, err := pgx.ConnectConfig(withDialClass(ctx, statusPool), cfg)
-	if errors.Is(err, ErrConnCap) {
-		return h, errs.Wrap(errs.Unavailable, err, "The link %s was not probed: %s (%s). Try again in a moment.", name, ErrConnCap, capHint(s.connBudget(), statusPool))
+	conn, err := s.Fleet.Dial(ctx, local, "pglinks:probe", fleet.ClassStatus)
+	if errors.Is(err, fleet.ErrConnCap) {
+		return h, errs.Wrap(errs.Unavailable, err, "The link %s was not probed: %s (%s). Try again in a moment.", name, fleet.ErrConnCap, s.Fleet.CapHint(fleet.ClassStatus))
+	}
+	if errs.Is(err, errs.Invalid) {
+		return h, err
 	}
 	if err != nil {
 		h.CheckedAt = time.Now()
-		h.Reason = "local database " + errs.MessageOf(connectError(local, err))
+		h.Reason = "local database " + errs.MessageOf(fleet.ConnectError(local, err))
 		return h, nil
 	}
 	defer func() {
@@ -113,7 +100,7 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		h.CheckedAt = time.Now()
-		h.Reason = "local database " + errs.MessageOf(connectError(local, err))
+		h.Reason = "local database " + errs.MessageOf(fleet.ConnectError(local, err))
 		return h, nil
 	}
 	defer tx.Rollback(context.Background())
@@ -126,17 +113,16 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 			return LinkHealth{}, errs.Wrap(errs.Unavailable, err, "Link %s was not probed: a change to it is in progress. Try again in a moment.", name)
 		}
 		h.CheckedAt = time.Now()
-		h.Reason = "local database " + errs.MessageOf(connectError(local, err))
+		h.Reason = "local database " + errs.MessageOf(fleet.ConnectError(local, err))
 		return h, nil
 	}
 	st, err := s.readStored(ctx, tx, local, name)
 	if err != nil {
 		return LinkHealth{}, err
 	}
-	h.Stale = s.compare(st)
-	remote := &Database{ConfigVar: st.link.RemoteConfigVar, ResourceName: st.link.RemoteResourceName}
+	remote := &fleet.Database{ConfigVar: st.link.RemoteConfigVar, ResourceName: st.link.RemoteResourceName}
 
-	budget := stmtTimeout
+	budget := dl.Status
 	if ct, err := strconv.Atoi(st.server["connect_timeout"]); err == nil && ct > 0 && ct < 600 {
 		budget += time.Duration(ct) * time.Second
 	}
@@ -149,8 +135,8 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 	// In the session's temporary schema: it cannot clash with a table the
 	// link imported, and it goes with the session even if the rollback did
 	// not happen.
-	probe := "pg_temp." + ident(probeTableName)
-	if _, err := tx.Exec(ctx, "CREATE FOREIGN TABLE "+probe+" () SERVER "+ident(name)+
+	probe := "pg_temp." + fleet.Ident(probeTableName)
+	if _, err := tx.Exec(ctx, "CREATE FOREIGN TABLE "+probe+" () SERVER "+fleet.Ident(name)+
 		" OPTIONS (schema_name 'pg_catalog', table_name 'pg_database')"); err != nil {
 		h.CheckedAt = time.Now()
 		h.Reason = "could not prepare the probe: " + pgMessage(err)
@@ -175,7 +161,7 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 	if err == nil && readable != "" && !st.link.SchemaMissing {
 		// ...and one of them must be readable by the link's remote user.
 		var one int
-		err = tx.QueryRow(ctx, "SELECT count(*) FROM (SELECT 1 FROM "+ident(name, readable)+" LIMIT 1) t").Scan(&one)
+		err = tx.QueryRow(ctx, "SELECT count(*) FROM (SELECT 1 FROM "+fleet.Ident(name, readable)+" LIMIT 1) t").Scan(&one)
 	}
 	if err != nil {
 		h.CheckedAt, h.RTT = time.Now(), 0
@@ -230,7 +216,7 @@ func checkRemoteTables(ctx context.Context, tx pgx.Tx, name string) (missing []s
 	if err := rows.Err(); err != nil || len(schemas) == 0 {
 		return nil, "", err
 	}
-	srv := ident(name)
+	srv := fleet.Ident(name)
 	if _, err := tx.Exec(ctx, "CREATE FOREIGN TABLE pg_temp.pglinks_probe_rel (relname name, relnamespace oid, relkind \"char\", relrowsecurity bool) SERVER "+srv+
 		" OPTIONS (schema_name 'pg_catalog', table_name 'pg_class')"); err != nil {
 		return nil, "", err
@@ -262,7 +248,7 @@ func checkRemoteTables(ctx context.Context, tx pgx.Tx, name string) (missing []s
 		}
 		for _, t := range want[schema] {
 			if _, ok := have[[2]string{schema, t}]; !ok {
-				missing = append(missing, displayIdent(schema)+"."+displayIdent(t))
+				missing = append(missing, fleet.DisplayIdent(schema)+"."+fleet.DisplayIdent(t))
 			}
 		}
 	}
@@ -284,18 +270,8 @@ func listSome(items []string, n int) string {
 	return fmt.Sprintf("%s and %d more", strings.Join(items[:n], ", "), len(items)-n)
 }
 
-// probeStatementTimeout is the probe's time limit once the remote is
-// connected: StatusTimeout, the bound pglinks already puts on reading one
-// database.
-func (s *Service) probeStatementTimeout() time.Duration {
-	if s.StatusTimeout > 0 {
-		return s.StatusTimeout
-	}
-	return DefaultProbeStatementTimeout
-}
-
 // probeReason puts a failed probe in words.
-func probeReason(local, remote *Database, err error, ctx context.Context) string {
+func probeReason(local, remote *fleet.Database, err error, ctx context.Context) string {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		text := pgErr.Message + " " + pgErr.Detail
@@ -324,17 +300,4 @@ func probeReason(local, remote *Database, err error, ctx context.Context) string
 		return "timeout: no answer in time"
 	}
 	return "probe failed: " + errs.MessageOf(fdwError(local, remote, err))
-}
-
-// displayIdent quotes an identifier only when psql users would have to.
-func displayIdent(s string) string {
-	for i, r := range s {
-		if !(r >= 'a' && r <= 'z' || r == '_' || i > 0 && r >= '0' && r <= '9') {
-			return ident(s)
-		}
-	}
-	if s == "" {
-		return ident(s)
-	}
-	return s
 }

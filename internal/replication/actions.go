@@ -7,10 +7,10 @@ import (
 	"net"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // Result is what a change did: the statements that ran, for the audit
@@ -28,12 +28,13 @@ type Result struct {
 	Message string
 }
 
-func ident(s string) string { return pgx.Identifier{s}.Sanitize() }
-
 // conn acquires a pooled connection to a fleet database, bounded by ctx.
 func (s *Service) conn(ctx context.Context, configVar string) (*pgxpool.Conn, error) {
-	c, _, err := s.Links.Acquire(ctx, configVar)
-	return c, err
+	d, err := s.Fleet.Lookup(configVar)
+	if err != nil {
+		return nil, err
+	}
+	return s.Fleet.Acquire(ctx, d, fleet.ClassUser)
 }
 
 // writeTx runs stmts in one transaction with SET LOCAL statement_timeout.
@@ -43,7 +44,7 @@ func (s *Service) writeTx(ctx context.Context, c *pgxpool.Conn, stmts []string) 
 		return err
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", s.StatementTimeout.Milliseconds())); err != nil {
+	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", s.Fleet.Deadlines.ReplicationStatement.Milliseconds())); err != nil {
 		return err
 	}
 	for _, st := range stmts {
@@ -56,9 +57,9 @@ func (s *Service) writeTx(ctx context.Context, c *pgxpool.Conn, stmts []string) 
 
 // subscription reads one subscription of configVar as the page shows it.
 func (s *Service) subscription(ctx context.Context, configVar, name string) (*Database, *Subscription, error) {
-	d, ok := s.Links.Fleet.Get(configVar)
-	if !ok {
-		return nil, nil, errs.E(errs.NotFound, "There is no database %q in this fleet.", configVar)
+	d, err := s.Fleet.Lookup(configVar)
+	if err != nil {
+		return nil, nil, err
 	}
 	r := s.ReadDatabase(ctx, d)
 	if !r.Reachable {
@@ -68,7 +69,7 @@ func (s *Service) subscription(ctx context.Context, configVar, name string) (*Da
 		if r.Subscriptions[i].Name == name {
 			sub := &r.Subscriptions[i]
 			if sub.ConnInfoReadable {
-				sub.PublisherVar = matchFleet(s.Links.Fleet, sub.Publisher)
+				sub.PublisherVar = matchFleet(s.Fleet, sub.Publisher)
 			}
 			return &r, sub, nil
 		}
@@ -79,7 +80,7 @@ func (s *Service) subscription(ctx context.Context, configVar, name string) (*Da
 // SetEnabled enables or disables a subscription.
 func (s *Service) SetEnabled(ctx context.Context, configVar, name string, enable bool) (*Result, error) {
 	defer s.forgetOverview()
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout+s.StatementTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status+s.Fleet.Deadlines.ReplicationStatement)
 	defer cancel()
 	d, sub, err := s.subscription(ctx, configVar, name)
 	if err != nil {
@@ -92,7 +93,7 @@ func (s *Service) SetEnabled(ctx context.Context, configVar, name string, enable
 	if enable {
 		verb = "ENABLE"
 	}
-	stmt := fmt.Sprintf("ALTER SUBSCRIPTION %s %s", ident(sub.Name), verb)
+	stmt := fmt.Sprintf("ALTER SUBSCRIPTION %s %s", fleet.Ident(sub.Name), verb)
 	c, err := s.conn(ctx, configVar)
 	if err != nil {
 		return nil, err
@@ -124,7 +125,7 @@ type DropPlan struct {
 
 // PlanDropSubscription reads the subscription and probes its publisher.
 func (s *Service) PlanDropSubscription(ctx context.Context, configVar, name string) (*DropPlan, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout+s.ProbeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status+s.Fleet.Deadlines.ReplicationProbe)
 	defer cancel()
 	d, sub, err := s.subscription(ctx, configVar, name)
 	if err != nil {
@@ -145,7 +146,7 @@ func (s *Service) PlanDropSubscription(ctx context.Context, configVar, name stri
 	case sub.SlotName == "":
 		p.SlotFate = "The subscription has no slot (slot_name = NONE), so nothing changes on the publisher."
 	case !p.PublisherKnown:
-		p.SlotFate = fmt.Sprintf("pglinks cannot read where the publisher is (the connection info is not readable by this role), so it tries a plain DROP SUBSCRIPTION, which also drops the slot %s on the publisher, bounded to %s; if the publisher does not answer, it takes PostgreSQL's safe path (DISABLE, SET (slot_name = NONE), DROP) and the slot stays there, orphaned.", sub.SlotName, s.StatementTimeout)
+		p.SlotFate = fmt.Sprintf("pglinks cannot read where the publisher is (the connection info is not readable by this role), so it tries a plain DROP SUBSCRIPTION, which also drops the slot %s on the publisher, bounded to %s; if the publisher does not answer, it takes PostgreSQL's safe path (DISABLE, SET (slot_name = NONE), DROP) and the slot stays there, orphaned.", sub.SlotName, s.Fleet.Deadlines.ReplicationStatement)
 	case p.PublisherReachable:
 		p.SlotFate = fmt.Sprintf("The publisher %s answers, so DROP SUBSCRIPTION also drops the slot %s there and the WAL it holds is released.", p.Publisher, sub.SlotName)
 	default:
@@ -158,7 +159,7 @@ func (s *Service) PlanDropSubscription(ctx context.Context, configVar, name stri
 // fleet's own connection when the publisher is a fleet database, else a TCP
 // connect to its address.
 func (s *Service) probe(ctx context.Context, sub *Subscription) error {
-	ctx, cancel := context.WithTimeout(ctx, s.ProbeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.ReplicationProbe)
 	defer cancel()
 	if sub.PublisherVar != "" {
 		c, err := s.conn(ctx, sub.PublisherVar)
@@ -194,7 +195,7 @@ func (s *Service) DropSubscription(ctx context.Context, req DropSubscriptionRequ
 	if req.Confirm != req.Name {
 		return nil, errs.E(errs.Invalid, "Type the subscription name exactly to confirm; nothing was changed.").OnField("confirm")
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout+s.ProbeTimeout+2*s.StatementTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status+s.Fleet.Deadlines.ReplicationProbe+2*s.Fleet.Deadlines.ReplicationStatement)
 	defer cancel()
 	plan, err := s.PlanDropSubscription(ctx, req.ConfigVar, req.Name)
 	if err != nil {
@@ -209,7 +210,7 @@ func (s *Service) DropSubscription(ctx context.Context, req DropSubscriptionRequ
 		return nil, err
 	}
 	defer c.Release()
-	drop := fmt.Sprintf("DROP SUBSCRIPTION %s", ident(sub.Name))
+	drop := fmt.Sprintf("DROP SUBSCRIPTION %s", fleet.Ident(sub.Name))
 	if sub.SlotName == "" {
 		if err := s.writeTx(ctx, c, []string{drop}); err != nil {
 			return nil, writeErr(err, "drop subscription "+sub.Name, req.ConfigVar)
@@ -219,7 +220,7 @@ func (s *Service) DropSubscription(ctx context.Context, req DropSubscriptionRequ
 	if plan.PublisherReachable || !plan.PublisherKnown {
 		// With a slot, DROP SUBSCRIPTION cannot run in a transaction block:
 		// bound it with a session statement_timeout, reset afterwards.
-		setTimeout := fmt.Sprintf("SET statement_timeout = %d", s.StatementTimeout.Milliseconds())
+		setTimeout := fmt.Sprintf("SET statement_timeout = %d", s.Fleet.Deadlines.ReplicationStatement.Milliseconds())
 		_, err := c.Exec(ctx, setTimeout)
 		if err == nil {
 			_, err = c.Exec(ctx, drop)
@@ -237,8 +238,8 @@ func (s *Service) DropSubscription(ctx context.Context, req DropSubscriptionRequ
 		// could: take the safe path all the same.
 	}
 	stmts := []string{
-		fmt.Sprintf("ALTER SUBSCRIPTION %s DISABLE", ident(sub.Name)),
-		fmt.Sprintf("ALTER SUBSCRIPTION %s SET (slot_name = NONE)", ident(sub.Name)),
+		fmt.Sprintf("ALTER SUBSCRIPTION %s DISABLE", fleet.Ident(sub.Name)),
+		fmt.Sprintf("ALTER SUBSCRIPTION %s SET (slot_name = NONE)", fleet.Ident(sub.Name)),
 		drop,
 	}
 	if err := s.writeTx(ctx, c, stmts); err != nil {
@@ -285,11 +286,11 @@ type SlotPlan struct {
 
 // PlanDropSlot reads the slot and says whether it may be dropped.
 func (s *Service) PlanDropSlot(ctx context.Context, configVar, name string) (*SlotPlan, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status)
 	defer cancel()
-	d, ok := s.Links.Fleet.Get(configVar)
-	if !ok {
-		return nil, errs.E(errs.NotFound, "There is no database %q in this fleet.", configVar)
+	d, err := s.Fleet.Lookup(configVar)
+	if err != nil {
+		return nil, err
 	}
 	r := s.ReadDatabase(ctx, d)
 	if !r.Reachable {
@@ -317,7 +318,7 @@ func (s *Service) DropSlot(ctx context.Context, req DropSlotRequest) (*Result, e
 	if req.Confirm != req.Name {
 		return nil, errs.E(errs.Invalid, "Type the slot name exactly to confirm; nothing was changed.").OnField("confirm")
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout+s.StatementTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status+s.Fleet.Deadlines.ReplicationStatement)
 	defer cancel()
 	p, err := s.PlanDropSlot(ctx, req.ConfigVar, req.Name)
 	if err != nil {
@@ -340,7 +341,7 @@ func (s *Service) DropSlot(ctx context.Context, req DropSlotRequest) (*Result, e
 		return nil, writeErr(err, "drop slot "+req.Name, req.ConfigVar)
 	}
 	defer tx.Rollback(ctx)
-	setTimeout := fmt.Sprintf("SET LOCAL statement_timeout = %d", s.StatementTimeout.Milliseconds())
+	setTimeout := fmt.Sprintf("SET LOCAL statement_timeout = %d", s.Fleet.Deadlines.ReplicationStatement.Milliseconds())
 	if _, err := tx.Exec(ctx, setTimeout); err != nil {
 		return nil, writeErr(err, "drop slot "+req.Name, req.ConfigVar)
 	}
@@ -350,24 +351,16 @@ func (s *Service) DropSlot(ctx context.Context, req DropSlotRequest) (*Result, e
 	if err := tx.Commit(ctx); err != nil {
 		return nil, writeErr(err, "drop slot "+req.Name, req.ConfigVar)
 	}
-	stmt := "SELECT pg_drop_replication_slot(" + quoteLiteral(req.Name) + ")"
+	name, err := fleet.QuoteLiteral(req.Name)
+	if err != nil {
+		return nil, errs.E(errs.Invalid, "Slot name %q cannot be used: %v.", req.Name, err)
+	}
+	stmt := "SELECT pg_drop_replication_slot(" + name + ")"
 	held := ""
 	if p.Slot.RetainedBytes != nil {
 		held = fmt.Sprintf("; the %s of WAL it held can be recycled", HumanBytes(*p.Slot.RetainedBytes))
 	}
 	return &Result{SQL: []string{setTimeout, stmt}, Message: fmt.Sprintf("Slot %s dropped on %s%s.", req.Name, req.ConfigVar, held)}, nil
-}
-
-// quoteLiteral quotes a value for the audit trail's copy of the SQL.
-func quoteLiteral(s string) string {
-	out := []byte{'\''}
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\'' {
-			out = append(out, '\'')
-		}
-		out = append(out, s[i])
-	}
-	return string(append(out, '\''))
 }
 
 // writeErr words a failed change: privileges, busy objects and timeouts in

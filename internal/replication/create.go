@@ -7,7 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
-	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // Preflight is what pglinks checked before a create: every problem found,
@@ -37,7 +37,7 @@ type Table struct {
 // Tables lists the ordinary tables of a fleet database outside the system
 // schemas, for the create-publication form.
 func (s *Service) Tables(ctx context.Context, configVar string) ([]Table, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status)
 	defer cancel()
 	c, err := s.conn(ctx, configVar)
 	if err != nil {
@@ -66,8 +66,8 @@ func validName(name, what string) error {
 	if name == "" {
 		return errs.E(errs.Invalid, "Give the %s a name.", what).OnField("name")
 	}
-	if len(name) > 63 {
-		return errs.E(errs.Invalid, "A %s name is at most 63 bytes.", what).OnField("name")
+	if len(name) > fleet.MaxIdentLen {
+		return errs.E(errs.Invalid, "A %s name is at most %d bytes.", what, fleet.MaxIdentLen).OnField("name")
 	}
 	return nil
 }
@@ -89,7 +89,7 @@ func (s *Service) PlanPublication(ctx context.Context, req PublicationRequest) (
 	if !req.AllTables && len(req.Tables) == 0 {
 		return nil, errs.E(errs.Invalid, "Choose the tables to publish, or all tables.").OnField("tables")
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status)
 	defer cancel()
 	tables, err := s.Tables(ctx, req.ConfigVar)
 	if err != nil {
@@ -119,7 +119,7 @@ func (s *Service) PlanPublication(ctx context.Context, req PublicationRequest) (
 	if !super && !canCreate {
 		p.problem("Role %s has no CREATE privilege on the database, which creating a publication needs.", role)
 	}
-	stmt := "CREATE PUBLICATION " + ident(req.Name)
+	stmt := "CREATE PUBLICATION " + fleet.Ident(req.Name)
 	if req.AllTables {
 		if !super {
 			p.problem("A publication FOR ALL TABLES needs a superuser; role %s is not one. Choose tables instead.", role)
@@ -154,7 +154,7 @@ func (s *Service) CreatePublication(ctx context.Context, req PublicationRequest)
 	if err != nil || !p.OK() {
 		return p, nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout+s.StatementTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status+s.Fleet.Deadlines.ReplicationStatement)
 	defer cancel()
 	c, err := s.conn(ctx, req.ConfigVar)
 	if err != nil {
@@ -170,7 +170,7 @@ func (s *Service) CreatePublication(ctx context.Context, req PublicationRequest)
 // Publications lists the publication names of a fleet database, for the
 // create-subscription form.
 func (s *Service) Publications(ctx context.Context, configVar string) ([]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status)
 	defer cancel()
 	c, err := s.conn(ctx, configVar)
 	if err != nil {
@@ -214,17 +214,17 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 	if req.PublisherVar == req.SubscriberVar {
 		return nil, errs.E(errs.Invalid, "Choose two different databases: a database cannot subscribe to itself.").OnField("subscriber")
 	}
-	pubDB, ok := s.Links.Fleet.Get(req.PublisherVar)
+	pubDB, ok := s.Fleet.Get(req.PublisherVar)
 	if !ok {
 		return nil, errs.E(errs.Invalid, "Choose the publisher.").OnField("publisher")
 	}
-	if _, ok := s.Links.Fleet.Get(req.SubscriberVar); !ok {
+	if _, ok := s.Fleet.Get(req.SubscriberVar); !ok {
 		return nil, errs.E(errs.Invalid, "Choose the subscriber.").OnField("subscriber")
 	}
 	if req.Publication == "" {
 		return nil, errs.E(errs.Invalid, "Choose the publication.").OnField("publication")
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*s.ReadTimeout)
+	ctx, cancel := context.WithTimeout(ctx, 2*s.Fleet.Deadlines.Status)
 	defer cancel()
 	p := &Preflight{}
 
@@ -336,7 +336,7 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 		err := sc.QueryRow(ctx, `SELECT true, coalesce((SELECT array_agg(a.attname::text) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}')
 			FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 			WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`, t.schema, t.name).Scan(&found, &cols)
-		qualified := displayIdent(t.schema) + "." + displayIdent(t.name)
+		qualified := fleet.DisplayIdent(t.schema) + "." + fleet.DisplayIdent(t.name)
 		if err == pgx.ErrNoRows {
 			p.problem("The published table %s is missing on %s: the schema is not replicated, create the table there first.", qualified, req.SubscriberVar)
 			continue
@@ -351,7 +351,7 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 		var missing []string
 		for _, c := range t.columns {
 			if !have[c] {
-				missing = append(missing, displayIdent(c))
+				missing = append(missing, fleet.DisplayIdent(c))
 			}
 		}
 		if len(missing) > 0 {
@@ -363,9 +363,14 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 	if err != nil {
 		return nil, err
 	}
+	qConninfo, err := fleet.QuoteLiteral(conninfo)
+	if err != nil {
+		return nil, errs.E(errs.Invalid, "The URL of %s cannot be used in a subscription: %v.", req.PublisherVar, err).OnField("publisher")
+	}
+	qMasked, _ := fleet.QuoteLiteral(masked)
 	stmt := "CREATE SUBSCRIPTION %s CONNECTION %s PUBLICATION %s WITH (copy_data = %t)"
-	p.SQL = []string{fmt.Sprintf(stmt, ident(req.Name), quoteLiteral(conninfo), ident(req.Publication), req.CopyData)}
-	p.AuditSQL = []string{fmt.Sprintf(stmt, ident(req.Name), quoteLiteral(masked), ident(req.Publication), req.CopyData)}
+	p.SQL = []string{fmt.Sprintf(stmt, fleet.Ident(req.Name), qConninfo, fleet.Ident(req.Publication), req.CopyData)}
+	p.AuditSQL = []string{fmt.Sprintf(stmt, fleet.Ident(req.Name), qMasked, fleet.Ident(req.Publication), req.CopyData)}
 	return p, nil
 }
 
@@ -373,7 +378,7 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 // it (libpq keyword/value syntax, read as libpq reads URLs), with a
 // connect_timeout so the subscriber never waits for long, and the same with
 // its password masked.
-func subscriptionConnInfo(d *links.Database) (conninfo, masked string, err error) {
+func subscriptionConnInfo(d *fleet.Database) (conninfo, masked string, err error) {
 	conninfo, masked, err = d.LibpqConnInfo(map[string]string{"connect_timeout": "5"})
 	if err != nil {
 		return "", "", errs.E(errs.Invalid, "The URL in %s cannot be given to a subscription: %s.", d.ConfigVar, err.Error())
@@ -390,14 +395,14 @@ func (s *Service) CreateSubscription(ctx context.Context, req SubscriptionReques
 	if err != nil || !p.OK() {
 		return p, nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout+s.StatementTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status+s.Fleet.Deadlines.ReplicationStatement)
 	defer cancel()
 	c, err := s.conn(ctx, req.SubscriberVar)
 	if err != nil {
 		return p, nil, err
 	}
 	defer c.Release()
-	setTimeout := fmt.Sprintf("SET statement_timeout = %d", s.StatementTimeout.Milliseconds())
+	setTimeout := fmt.Sprintf("SET statement_timeout = %d", s.Fleet.Deadlines.ReplicationStatement.Milliseconds())
 	if _, err := c.Exec(ctx, setTimeout); err != nil {
 		return p, nil, writeErr(err, "create subscription "+req.Name, req.SubscriberVar)
 	}
@@ -409,20 +414,4 @@ func (s *Service) CreateSubscription(ctx context.Context, req SubscriptionReques
 		return p, nil, writeErr(err, "create subscription "+req.Name, req.SubscriberVar)
 	}
 	return p, &Result{SQL: append([]string{setTimeout}, p.AuditSQL...), Message: fmt.Sprintf("Subscription %s created in %s, subscribed to %s on %s.", req.Name, req.SubscriberVar, req.Publication, req.PublisherVar)}, nil
-}
-
-// displayIdent quotes an identifier only where SQL needs it, the way
-// format('%I') does, for messages.
-func displayIdent(s string) string {
-	simple := s != ""
-	for i, r := range s {
-		if !(r >= 'a' && r <= 'z' || r == '_' || (i > 0 && r >= '0' && r <= '9')) {
-			simple = false
-			break
-		}
-	}
-	if simple {
-		return s
-	}
-	return ident(s)
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
@@ -58,7 +58,6 @@ type world struct {
 	subName      string
 	pubName      string
 	svc          *Service
-	links        *links.Service
 	pubSuperURL  string
 	subSuperURL  string
 	pubOwnerRole string
@@ -107,13 +106,13 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	if o.PubQuery != "" {
 		env[1] += "&" + o.PubQuery // pgtest URLs carry ?sslmode=disable
 	}
-	fleet, err := links.LoadFleet(env)
+	fl, err := fleet.Load(env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.links = links.NewService(fleet, slog.New(slog.DiscardHandler))
-	t.Cleanup(w.links.Close)
-	w.svc = New(w.links)
+	fl.Log = slog.New(slog.DiscardHandler)
+	t.Cleanup(fl.Close)
+	w.svc = New(fl)
 	return w
 }
 
@@ -126,8 +125,6 @@ func (w *world) cleanupSubscription(t *testing.T) {
 		ALTER SUBSCRIPTION %s DISABLE; ALTER SUBSCRIPTION %s SET (slot_name = NONE); DROP SUBSCRIPTION %s; END IF; END$$`, w.subName, w.subName, w.subName, w.subName))
 	_ = pubCluster.Exec(ctx, "postgres", `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, w.subName)
 }
-
-func linksFleet(env []string) (*links.Fleet, error) { return links.LoadFleet(env) }
 
 // eventually polls cond until it holds or timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {

@@ -11,25 +11,25 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pglinks/pglinks/internal/errs"
-	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgversion"
 )
 
 // Overview reads every fleet database, overviewWorkers at a time and each
-// bounded by ReadTimeout (one the inventory knows is not answering is not
-// asked again before its back-off ends), then ties subscriptions to the slots that feed them and
+// bounded by the Status deadline (one the fleet knows is not answering is
+// not asked again before its back-off ends), then ties subscriptions to the slots that feed them and
 // words the warnings.
 func (s *Service) Overview(ctx context.Context) *Overview {
-	dbs := s.Links.Fleet.Databases
+	dbs := s.Fleet.Databases
 	out := &Overview{Databases: make([]Database, len(dbs))}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, overviewWorkers)
 	now := time.Now()
 	for i, d := range dbs {
-		// A database the inventory knows is not answering is not asked
+		// A database the fleet knows is not answering is not asked
 		// again before its back-off ends.
-		if st, ok := s.Links.CachedStatus(d.ConfigVar); ok && !st.Reachable && !st.Pending && now.Before(st.RetryAt) {
-			out.Databases[i] = Database{DB: d, Error: st.Error}
+		if o, down := s.Fleet.Outage(d.ConfigVar); down && now.Before(o.RetryAt) {
+			out.Databases[i] = Database{DB: d, Error: o.Reason}
 			continue
 		}
 		wg.Add(1)
@@ -50,15 +50,15 @@ const overviewWorkers = 8
 
 // ReadDatabase reads one database's subscriptions, publications and slots.
 // It never fails: what cannot be read is said in Error or Notes.
-func (s *Service) ReadDatabase(ctx context.Context, d *links.Database) Database {
+func (s *Service) ReadDatabase(ctx context.Context, d *fleet.Database) Database {
 	r := Database{DB: d}
 	if d.ConfigErr != nil {
 		r.Error = d.ConfigVar + " is misconfigured: " + d.ConfigErr.Error()
 		return r
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status)
 	defer cancel()
-	conn, _, err := s.Links.Acquire(ctx, d.ConfigVar)
+	conn, err := s.Fleet.Acquire(ctx, d, fleet.ClassUser)
 	if err != nil {
 		r.Error = errs.MessageOf(err)
 		if r.Error == "" {
@@ -307,7 +307,7 @@ func readSlots(ctx context.Context, c *pgx.Conn, r *Database) error {
 // correlate ties subscriptions to fleet publishers and their slots, marks
 // orphaned slots and words the warnings.
 func (s *Service) correlate(o *Overview) {
-	fleet := s.Links.Fleet
+	f := s.Fleet
 	for i := range o.Databases {
 		if !o.Databases[i].Reachable && o.Databases[i].DB.ConfigErr == nil {
 			o.Incomplete = true
@@ -315,7 +315,7 @@ func (s *Service) correlate(o *Overview) {
 		for j := range o.Databases[i].Subscriptions {
 			sub := &o.Databases[i].Subscriptions[j]
 			if sub.ConnInfoReadable {
-				sub.PublisherVar = matchFleet(fleet, sub.Publisher)
+				sub.PublisherVar = matchFleet(f, sub.Publisher)
 			}
 		}
 	}
@@ -377,7 +377,7 @@ func isSyncSlotOf(name string, oids map[uint32]bool) bool {
 }
 
 // matchFleet finds the fleet database a publisher endpoint points at.
-func matchFleet(f *links.Fleet, e Endpoint) string {
+func matchFleet(f *fleet.Fleet, e Endpoint) string {
 	if e.Host == "" {
 		return ""
 	}

@@ -1,7 +1,7 @@
 // Package replication is the logical-replication side of a fleet:
 // subscriptions, publications and the replication slots that feed them,
 // with warnings about slots that retain WAL and the safe ways to enable,
-// disable and drop. It shares the fleet's connections (links.Service) and
+// disable and drop. It shares the fleet's connections (fleet.Fleet) and
 // knows nothing of HTTP or HTML.
 package replication
 
@@ -11,23 +11,16 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"golang.org/x/sync/singleflight"
 )
 
 // Service reads and changes logical replication across the fleet.
 type Service struct {
-	Links *links.Service
-
-	// ReadTimeout bounds reading one database, so an unreachable database
-	// shows as such within a few seconds and the rest renders.
-	ReadTimeout time.Duration
-	// ProbeTimeout bounds the connect pglinks tries to a publisher before
-	// dropping a subscription: a publisher that does not answer in time is
-	// treated as unreachable and the safe path is taken.
-	ProbeTimeout time.Duration
-	// StatementTimeout is set (SET LOCAL) in every write transaction.
-	StatementTimeout time.Duration
+	// Fleet holds the databases and pglinks' connections to them; its
+	// Deadlines bound every read (Status), probe (ReplicationProbe) and
+	// change (ReplicationStatement).
+	Fleet *fleet.Fleet
 
 	recentMu sync.Mutex
 	recent   *Overview
@@ -73,9 +66,9 @@ func (s *Service) forgetOverview() {
 	s.recentMu.Unlock()
 }
 
-// New returns a Service over the fleet of svc with production defaults.
-func New(svc *links.Service) *Service {
-	return &Service{Links: svc, ReadTimeout: 4 * time.Second, ProbeTimeout: 2 * time.Second, StatementTimeout: 10 * time.Second}
+// New returns a Service over the fleet f.
+func New(f *fleet.Fleet) *Service {
+	return &Service{Fleet: f}
 }
 
 // TableStates counts a subscription's tables by sync state
@@ -186,7 +179,7 @@ type Slot struct {
 
 // Database is what pglinks could read about one fleet database.
 type Database struct {
-	DB        *links.Database
+	DB        *fleet.Database
 	Reachable bool
 	Error     string // why it could not be read
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
@@ -261,11 +262,12 @@ func TestUnreachableDatabaseShownAsSuch(t *testing.T) {
 	}
 	env := []string{subVar + "=" + w.subSuperURL, pubVar + "=" + w.pub.URL,
 		fmt.Sprintf("HEROKU_POSTGRESQL_GONE_URL=postgres://u:p@127.0.0.1:%d/gone?sslmode=disable", port)}
-	fleet, err := linksFleet(env)
+	fl, err := fleet.Load(env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.links.Fleet = fleet
+	t.Cleanup(fl.Close)
+	w.svc.Fleet = fl
 	start := time.Now()
 	o := w.overview(t)
 	if time.Since(start) > 6*time.Second {

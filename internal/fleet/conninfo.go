@@ -1,4 +1,4 @@
-package links
+package fleet
 
 import (
 	"errors"
@@ -30,8 +30,8 @@ type ConnectionInfo struct {
 }
 
 // ConnInfo describes how to connect to a fleet database from outside.
-func (s *Service) ConnInfo(configVar string) (*ConnectionInfo, error) {
-	d, err := s.database(configVar, "")
+func (f *Fleet) ConnInfo(configVar string) (*ConnectionInfo, error) {
+	d, err := f.Lookup(configVar)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,4 @@
-// Package pgconf holds the connection settings every pgx pool of pglinks
-// shares, fleet and state database alike.
-package pgconf
+package fleet
 
 import (
 	"time"
@@ -8,6 +6,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 )
+
+// The connection settings every pgx connection of pglinks shares, fleet
+// and state database alike.
 
 // CancelOnContext makes a connection answer an ended context by asking
 // the server to cancel the running statement (then closing the socket if

@@ -1,4 +1,4 @@
-package auth
+package state
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-//go:embed migrations/*.sql
+//go:embed migration/*.sql
 var migrationFiles embed.FS
 
 // migrateLockKey serialises migrations across every process sharing the
@@ -31,9 +31,9 @@ type migration struct {
 // loadMigrations reads the embedded files named NNNN_description.sql, in
 // version order.
 func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	names, err := fs.Glob(migrationFiles, "migration/*.sql")
 	if err != nil {
-		return nil, fmt.Errorf("auth: list migrations: %w", err)
+		return nil, fmt.Errorf("state: list migrations: %w", err)
 	}
 	var ms []migration
 	seen := map[int]string{}
@@ -42,15 +42,15 @@ func loadMigrations() ([]migration, error) {
 		prefix, _, ok := strings.Cut(base, "_")
 		v, err := strconv.Atoi(prefix)
 		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("auth: migration %s: name must start with a positive version and '_'", base)
+			return nil, fmt.Errorf("state: migration %s: name must start with a positive version and '_'", base)
 		}
 		if other, dup := seen[v]; dup {
-			return nil, fmt.Errorf("auth: migrations %s and %s share version %d", other, base, v)
+			return nil, fmt.Errorf("state: migrations %s and %s share version %d", other, base, v)
 		}
 		seen[v] = base
 		b, err := migrationFiles.ReadFile(name)
 		if err != nil {
-			return nil, fmt.Errorf("auth: read migration %s: %w", base, err)
+			return nil, fmt.Errorf("state: read migration %s: %w", base, err)
 		}
 		ms = append(ms, migration{version: v, name: base, sql: string(b)})
 	}
@@ -78,36 +78,36 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 func applyMigration(ctx context.Context, pool *pgxpool.Pool, m migration) error {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("auth: migrate %s: begin: %w", m.name, err)
+		return fmt.Errorf("state: migrate %s: begin: %w", m.name, err)
 	}
 	defer tx.Rollback(ctx)
 
 	// The lock comes first: CREATE ... IF NOT EXISTS alone still races on
 	// the catalog's unique indexes.
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrateLockKey); err != nil {
-		return fmt.Errorf("auth: migrate %s: lock: %w", m.name, err)
+		return fmt.Errorf("state: migrate %s: lock: %w", m.name, err)
 	}
 	if err := ensureMigrationTable(ctx, tx); err != nil {
-		return fmt.Errorf("auth: migrate %s: %w", m.name, err)
+		return fmt.Errorf("state: migrate %s: %w", m.name, err)
 	}
 	var applied bool
 	err = tx.QueryRow(ctx,
 		"SELECT EXISTS (SELECT 1 FROM pglinks.schema_migrations WHERE version = $1)", m.version).Scan(&applied)
 	if err != nil {
-		return fmt.Errorf("auth: migrate %s: check: %w", m.name, err)
+		return fmt.Errorf("state: migrate %s: check: %w", m.name, err)
 	}
 	if applied {
 		return nil
 	}
 	if _, err := tx.Exec(ctx, m.sql); err != nil {
-		return fmt.Errorf("auth: migrate %s: %w", m.name, err)
+		return fmt.Errorf("state: migrate %s: %w", m.name, err)
 	}
 	if _, err := tx.Exec(ctx,
 		"INSERT INTO pglinks.schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
-		return fmt.Errorf("auth: migrate %s: record: %w", m.name, err)
+		return fmt.Errorf("state: migrate %s: record: %w", m.name, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("auth: migrate %s: commit: %w", m.name, err)
+		return fmt.Errorf("state: migrate %s: commit: %w", m.name, err)
 	}
 	return nil
 }

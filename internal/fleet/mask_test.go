@@ -1,4 +1,4 @@
-package auth
+package fleet
 
 import (
 	"net/url"
@@ -86,6 +86,12 @@ func TestMaskURLs(t *testing.T) {
 		{"SchemeOnly", `postgres://`, `postgres://`},
 		{"WordOnly", `postgres is great`, `postgres is great`},
 		{"OtherSchemeKept", `mysql://bob:secret@h/app`, `mysql://bob:secret@h/app`},
+		// What a fleet database's card and log line show.
+		{"FleetURL", `postgres://u:p@h:5432/db`, `postgres://u:***@h:5432/db`},
+		{"FleetURLNoPassword", `postgres://u@h/db`, `postgres://u@h/db`},
+		{"FleetURLEncoded", `postgres://u:p%40ss%3Aw0rd@h/db?sslmode=x`, `postgres://u:***@h/db?sslmode=x`},
+		{"FleetURLQuery", `postgres://h/db?user=u&password=secret`, `postgres://h/db?user=u&password=***`},
+		{"Empty", ``, ``},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,10 +1,12 @@
-package auth
+package fleet
 
 import (
 	"strings"
 )
 
-// The masks below are a second line of defence: code that builds DDL or
+// The masks below keep passwords out of what pglinks shows and keeps: a
+// fleet database's URL on its card and in logs, the SQL of the audit
+// trail. They are also a second line of defence: code that builds DDL or
 // error messages should not put passwords in them, but if it does, the
 // audit trail and logs still must not keep them. They err on the side of
 // masking too much.

@@ -1,11 +1,10 @@
-package links
+package fleet
 
 import (
 	"fmt"
 	"hash/fnv"
 	"net"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 
@@ -19,7 +18,7 @@ type Database struct {
 	ResourceName string
 
 	url      string // full URL, with password: never log or render
-	masked   string // MaskURL(url), computed when the fleet is loaded
+	masked   string // MaskURLs(url), computed when the fleet is loaded
 	Host     string
 	Port     string
 	DBName   string
@@ -36,8 +35,12 @@ func (d *Database) MaskedURL() string {
 	if d.masked != "" {
 		return d.masked // every inventory card shows it: parsed once
 	}
-	return MaskURL(d.url)
+	return MaskURLs(d.url)
 }
+
+// Password is the password of the URL, for the few statements that must
+// hand it on (a link's user mapping): never log or render it.
+func (d *Database) Password() string { return d.password }
 
 // HostPort is host:port for display.
 func (d *Database) HostPort() string { return net.JoinHostPort(d.Host, d.Port) }
@@ -56,26 +59,11 @@ func (d *Database) ConnString() string {
 	return u.String()
 }
 
-// Fleet is the ordered set of databases pglinks manages.
-type Fleet struct {
-	Databases []*Database
-}
-
-// Get finds a database by config var.
-func (f *Fleet) Get(configVar string) (*Database, bool) {
-	for _, d := range f.Databases {
-		if d.ConfigVar == configVar {
-			return d, true
-		}
-	}
-	return nil, false
-}
-
-// LoadFleet reads the fleet from environment entries ("KEY=value"):
+// Load reads the fleet from environment entries ("KEY=value"):
 // DATABASE_URL, every HEROKU_POSTGRESQL_<NAME>_URL, and every variable
 // named in PGLINKS_DATABASES (comma-separated). PGLINKS_RESOURCE_NAMES
 // ("VAR=name,VAR2=name2") overrides the default resource names.
-func LoadFleet(environ []string) (*Fleet, error) {
+func Load(environ []string) (*Fleet, error) {
 	env := map[string]string{}
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok {
@@ -120,19 +108,16 @@ func LoadFleet(environ []string) (*Fleet, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Fleet{}
+	var dbs []*Database
 	for _, k := range vars {
 		d := parseDatabase(k, env[k])
 		if n, ok := names[k]; ok {
 			d.ResourceName = n
 		}
-		f.Databases = append(f.Databases, d)
+		dbs = append(dbs, d)
 	}
-	return f, nil
+	return New(dbs), nil
 }
-
-// LoadFleetFromEnv is LoadFleet over the process environment.
-func LoadFleetFromEnv() (*Fleet, error) { return LoadFleet(os.Environ()) }
 
 func validConfigVar(s string) bool {
 	if s == "" || len(s) > 200 {
@@ -176,7 +161,7 @@ func parseDatabase(configVar, raw string) *Database {
 		d.ResourceName = defaultResourceName(configVar)
 		return d
 	}
-	d.masked = MaskURL(raw)
+	d.masked = MaskURLs(raw)
 	q := u.Query()
 	d.Host = u.Hostname()
 	if h := q.Get("host"); h != "" {
@@ -246,27 +231,4 @@ func defaultResourceName(key string) string {
 	h.Write([]byte(key))
 	sum := h.Sum32()
 	return fmt.Sprintf("postgresql-%s-%05d", resourceWords[sum%uint32(len(resourceWords))], (sum/32)%100000)
-}
-
-// MaskURL replaces the password of a postgres URL with ***. Strings that do
-// not parse are reduced to "(unparseable URL)" rather than risk a leak.
-func MaskURL(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	if u.User != nil {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), "***")
-		}
-	}
-	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "***")
-		u.RawQuery = q.Encode()
-	}
-	return strings.Replace(u.String(), ":%2A%2A%2A@", ":***@", 1)
 }

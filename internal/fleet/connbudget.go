@@ -1,4 +1,4 @@
-package links
+package fleet
 
 import (
 	"context"
@@ -36,14 +36,14 @@ const DefaultMaxConns = 32
 var ErrConnCap = errors.New("pglinks' connections to the fleet are all in use")
 
 type connClass struct {
-	name    string
+	name    Class
 	tokens  chan struct{} // a token per open connection
 	idle    chan struct{} // a connection went back to a pool (edge, not count)
 	peak    atomic.Int64
 	waiting atomic.Int32
 }
 
-func newConnClass(name string, n int) *connClass {
+func newConnClass(name Class, n int) *connClass {
 	return &connClass{name: name, tokens: make(chan struct{}, n), idle: make(chan struct{}, 1)}
 }
 
@@ -75,9 +75,9 @@ func (c *connClass) released() {
 // connBudget is the cap, split into classes.
 type connBudget struct {
 	max   int
-	class map[string]*connClass
+	class map[Class]*connClass
 	// evict closes one idle connection of a class; false when none is idle.
-	evict func(class string) bool
+	evict func(class Class) bool
 }
 
 // MinMaxConns is the smallest cap: two connections per class.
@@ -85,22 +85,22 @@ const MinMaxConns = 4
 
 // newConnBudget splits n (at least MinMaxConns) between the status class
 // (a quarter, at least 2) and the user class (the rest).
-func newConnBudget(n int, evict func(string) bool) *connBudget {
+func newConnBudget(n int, evict func(Class) bool) *connBudget {
 	n = max(n, MinMaxConns)
 	status := max(n/4, 2)
 	return &connBudget{
 		max:   n,
 		evict: evict,
-		class: map[string]*connClass{
-			statusPool: newConnClass(statusPool, status),
-			userPool:   newConnClass(userPool, n-status),
+		class: map[Class]*connClass{
+			ClassStatus: newConnClass(ClassStatus, status),
+			ClassUser:   newConnClass(ClassUser, n-status),
 		},
 	}
 }
 
 // take gets a token of class, evicting idle connections of the class as
 // needed, until ctx ends.
-func (b *connBudget) take(ctx context.Context, class string) error {
+func (b *connBudget) take(ctx context.Context, class Class) error {
 	c := b.class[class]
 	var poll *time.Ticker
 	for {
@@ -133,10 +133,10 @@ func (b *connBudget) take(ctx context.Context, class string) error {
 	}
 }
 
-func (b *connBudget) give(class string) { <-b.class[class].tokens }
+func (b *connBudget) give(class Class) { <-b.class[class].tokens }
 
-func classPurpose(class string) string {
-	if class == statusPool {
+func classPurpose(class Class) string {
+	if class == ClassStatus {
 		return "the inventory's background reads"
 	}
 	return "pages and changes"
@@ -146,7 +146,7 @@ type dialClassKey struct{}
 
 // withDialClass marks ctx so that connections dialled under it count
 // against class. A dial without the mark is a cancel request.
-func withDialClass(ctx context.Context, class string) context.Context {
+func withDialClass(ctx context.Context, class Class) context.Context {
 	return context.WithValue(ctx, dialClassKey{}, class)
 }
 
@@ -154,7 +154,7 @@ func withDialClass(ctx context.Context, class string) context.Context {
 // class for as long as its socket is open.
 func (b *connBudget) dialFunc(base pgconn.DialFunc) pgconn.DialFunc {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		class, _ := ctx.Value(dialClassKey{}).(string)
+		class, _ := ctx.Value(dialClassKey{}).(Class)
 		if b.class[class] == nil {
 			return base(ctx, network, addr)
 		}
@@ -196,8 +196,8 @@ func (c *budgetConn) Close() error {
 	return err
 }
 
-// ConnStats is pglinks' use of its connection cap, per class.
-type ConnStats struct {
+// Stats is pglinks' use of its connection cap, per class.
+type Stats struct {
 	Max   int
 	Class []ConnClassStats
 }
@@ -205,16 +205,16 @@ type ConnStats struct {
 // ConnClassStats is one class: its share of the cap, the connections open
 // now, and the most ever open at once.
 type ConnClassStats struct {
-	Name         string
+	Name         Class
 	Limit, InUse int
 	Peak         int
 }
 
-// ConnStats reports the cap's use, for /metrics.
-func (s *Service) ConnStats() ConnStats {
-	b := s.connBudget()
-	out := ConnStats{Max: b.max}
-	for _, name := range []string{userPool, statusPool} {
+// Stats reports the cap's use, for /metrics.
+func (f *Fleet) Stats() Stats {
+	b := f.connBudget()
+	out := Stats{Max: b.max}
+	for _, name := range []Class{ClassUser, ClassStatus} {
 		c := b.class[name]
 		out.Class = append(out.Class, ConnClassStats{Name: name, Limit: cap(c.tokens), InUse: c.inUse(), Peak: int(c.peak.Load())})
 	}
