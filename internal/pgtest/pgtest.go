@@ -40,6 +40,9 @@ type Options struct {
 	// Major is the PostgreSQL major version to run (14, 16, ...); 0 runs
 	// the default one (see BinDir).
 	Major int
+	// Settings are more postgresql.conf lines, e.g.
+	// "shared_preload_libraries = 'pg_stat_statements'".
+	Settings []string
 }
 
 // Cluster is a running throwaway PostgreSQL server.
@@ -218,6 +221,7 @@ func (c *Cluster) initdb(ctx context.Context, opts Options) error {
 	if opts.Logical {
 		conf = append(conf, "wal_level = logical", "max_replication_slots = 20", "max_wal_senders = 20")
 	}
+	conf = append(conf, opts.Settings...)
 	f, err := os.OpenFile(filepath.Join(c.dataDir(), "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		return err

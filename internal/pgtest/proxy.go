@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // Proxy is a TCP proxy in front of a cluster that can make chosen
@@ -26,8 +27,10 @@ type Proxy struct {
 	ln     net.Listener
 
 	mu      sync.Mutex
-	app     string // application_name prefix of connections to stall; "" stalls none
-	marker  []byte // a client message containing this stalls the connection
+	app     string        // application_name prefix of connections to stall; "" stalls none
+	marker  []byte        // a client message containing this stalls the connection
+	slowApp string        // application_name prefix of connections to slow down
+	delay   time.Duration // how long each of their statements is held
 	stalled int
 	conns   map[net.Conn]struct{}
 	closed  bool
@@ -61,6 +64,18 @@ func (p *Proxy) Stall(appPrefix, marker string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.app, p.marker = appPrefix, []byte(marker)
+}
+
+// Slow makes new connections whose application_name starts with
+// appPrefix slow: each statement they run (an Execute of the extended
+// protocol, as pgx sends every query with arguments or a cached
+// statement) is held d before it is forwarded, so it answers d late. A
+// simple-protocol query (pgx's Ping) is not held. d 0 stops it for new
+// connections.
+func (p *Proxy) Slow(appPrefix string, d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.slowApp, p.delay = appPrefix, d
 }
 
 // Unstall lets new connections through untouched; stalled ones stay stalled.
@@ -144,8 +159,10 @@ func (p *Proxy) serve(client net.Conn) {
 	}
 	p.mu.Lock()
 	stallApp, marker := p.app, p.marker
+	slowApp, delay := p.slowApp, p.delay
 	p.mu.Unlock()
 	watch := stallApp != "" && len(app) >= len(stallApp) && app[:len(stallApp)] == stallApp
+	slow := delay > 0 && slowApp != "" && len(app) >= len(slowApp) && app[:len(slowApp)] == slowApp
 
 	var once sync.Once
 	stall := make(chan struct{})
@@ -197,6 +214,9 @@ func (p *Proxy) serve(client net.Conn) {
 			}
 			if stalled() {
 				continue
+			}
+			if slow && msg[0] == 'E' {
+				time.Sleep(delay)
 			}
 			if _, err := server.Write(msg); err != nil {
 				break
