@@ -80,6 +80,10 @@ type InventoryPage struct {
 	Query   string
 	Matches int
 	PageNo  int
+	// CardSlot, when set, stands in for card i of Databases: the handler
+	// puts each card there as it rendered it once (DatabaseCard) for
+	// every view until what the card shows changes.
+	CardSlot func(i int) templ.Component
 }
 
 // DatabasesPerPage is how many database cards the inventory shows at once.

@@ -21,24 +21,27 @@ func TestConfigFromEnv(t *testing.T) {
 		"PGLINKS_TRUSTED_PROXIES=10.0.0.0/8, 192.168.1.7",
 		"PGLINKS_IDLE_TIMEOUT=30m",
 		"PGLINKS_MAX_CONNECTIONS= 64",
+		"PGLINKS_LEASE_TTL=1m",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Addr != "127.0.0.1:9000" || len(cfg.SessionKeys) != 2 || cfg.EphemeralKeys || len(cfg.TrustedProxies) != 2 || cfg.IdleTimeout != 30*time.Minute || cfg.AbsoluteTimeout != auth.DefaultAbsoluteTimeout || cfg.MaxConns != 64 {
+	if cfg.Addr != "127.0.0.1:9000" || len(cfg.SessionKeys) != 2 || cfg.EphemeralKeys || len(cfg.TrustedProxies) != 2 || cfg.IdleTimeout != 30*time.Minute || cfg.AbsoluteTimeout != auth.DefaultAbsoluteTimeout || cfg.MaxConns != 64 || cfg.LeaseTTL != time.Minute {
 		t.Fatalf("cfg = %+v", cfg)
 	}
 	cfg, err = configFromEnv([]string{"PGLINKS_STATE_URL=postgres://u:p@h/db"})
-	if err != nil || cfg.Addr != ":8080" || !cfg.EphemeralKeys || cfg.MaxConns != fleet.DefaultMaxConns {
+	if err != nil || cfg.Addr != ":8080" || !cfg.EphemeralKeys || cfg.MaxConns != fleet.DefaultMaxConns || cfg.LeaseTTL != fleet.DefaultLeaseTTL {
 		t.Fatalf("defaults: %+v, %v", cfg, err)
 	}
 	for name, env := range map[string][]string{
-		"no state":      {},
-		"bad proxy":     {"PGLINKS_STATE_URL=x", "PGLINKS_TRUSTED_PROXIES=nope"},
-		"half TLS":      {"PGLINKS_STATE_URL=x", "PGLINKS_TLS_CERT=/c"},
-		"short timeout": {"PGLINKS_STATE_URL=x", "PGLINKS_ABSOLUTE_TIMEOUT=5s"},
-		"cap too small": {"PGLINKS_STATE_URL=x", "PGLINKS_MAX_CONNECTIONS=3"},
-		"cap not whole": {"PGLINKS_STATE_URL=x", "PGLINKS_MAX_CONNECTIONS=32.5"},
+		"no state":        {},
+		"bad proxy":       {"PGLINKS_STATE_URL=x", "PGLINKS_TRUSTED_PROXIES=nope"},
+		"half TLS":        {"PGLINKS_STATE_URL=x", "PGLINKS_TLS_CERT=/c"},
+		"short timeout":   {"PGLINKS_STATE_URL=x", "PGLINKS_ABSOLUTE_TIMEOUT=5s"},
+		"cap too small":   {"PGLINKS_STATE_URL=x", "PGLINKS_MAX_CONNECTIONS=3"},
+		"cap not whole":   {"PGLINKS_STATE_URL=x", "PGLINKS_MAX_CONNECTIONS=32.5"},
+		"lease too short": {"PGLINKS_STATE_URL=x", "PGLINKS_LEASE_TTL=1s"},
+		"lease not time":  {"PGLINKS_STATE_URL=x", "PGLINKS_LEASE_TTL=15"},
 	} {
 		if _, err := configFromEnv(env); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -13,6 +13,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pglinks/pglinks/internal/app"
@@ -36,6 +37,7 @@ type config struct {
 	MetricsToken    string        // PGLINKS_METRICS_TOKEN: /metrics is off when empty
 	InventoryMaxAge time.Duration // PGLINKS_INVENTORY_MAX_AGE: staleness bound of inventory snapshots
 	MaxConns        int           // PGLINKS_MAX_CONNECTIONS: cap on connections to fleet databases
+	LeaseTTL        time.Duration // PGLINKS_LEASE_TTL: how long the background lease lasts unrenewed
 	CPUProfile      string        // PGLINKS_CPU_PROFILE: file to write a CPU profile of the run to
 	Env             []string
 }
@@ -60,6 +62,7 @@ func configFromEnv(environ []string) (*config, error) {
 		CPUProfile:      env["PGLINKS_CPU_PROFILE"],
 		InventoryMaxAge: fleet.DefaultSnapshotMaxAge,
 		MaxConns:        fleet.DefaultMaxConns,
+		LeaseTTL:        fleet.DefaultLeaseTTL,
 		IdleTimeout:     auth.DefaultIdleTimeout,
 		AbsoluteTimeout: auth.DefaultAbsoluteTimeout,
 		Env:             environ,
@@ -110,6 +113,13 @@ func configFromEnv(environ []string) (*config, error) {
 		}
 		cfg.MaxConns = n
 	}
+	if v := env["PGLINKS_LEASE_TTL"]; v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 3*time.Second || d > 10*time.Minute {
+			return nil, fmt.Errorf("PGLINKS_LEASE_TTL: want a duration from 3s to 10m, like 15s")
+		}
+		cfg.LeaseTTL = d
+	}
 	for name, dst := range map[string]*time.Duration{"PGLINKS_IDLE_TIMEOUT": &cfg.IdleTimeout, "PGLINKS_ABSOLUTE_TIMEOUT": &cfg.AbsoluteTimeout} {
 		if v := env[name]; v != "" {
 			d, err := time.ParseDuration(v)
@@ -129,9 +139,24 @@ type program struct {
 	fleet  *fleet.Fleet
 	links  *links.Service
 	health *links.Monitor
+	repl   *replication.Service
 	state  *state.DB
 	store  *auth.Store
 	log    *slog.Logger
+	// The background work: shared results, the lease, the sweep.
+	shared *fleet.Shared
+	lease  *fleet.Lease
+	sweep  *fleet.Sweeper
+}
+
+// leaseName is the lease of the fleet's background work.
+const leaseName = "background"
+
+// holderID names this process in the lease: host, pid and a random
+// part, unique across restarts.
+func holderID() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), auth.GenerateSessionKey()[:8])
 }
 
 func newLogger(w io.Writer) *slog.Logger {
@@ -167,10 +192,24 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 	svc := links.NewService(fl, log)
 	svc.Registry = links.NewStateRegistry(db)
 	health := links.NewMonitor(svc)
+	repl := replication.New(fl)
+	// Background results are shared through the state database: what any
+	// process found is what every process shows.
+	shared := fleet.NewShared(db.Shared(), log)
+	fleet.Share(shared, svc.Cards())
+	fleet.Share(shared, repl.States())
+	health.Share(shared)
+	lctx, cancel := context.WithTimeout(ctx, state.DefaultCallTimeout)
+	if err := shared.Load(lctx); err != nil {
+		log.Warn("state database: read background results", "err", err)
+	}
+	cancel()
+	lease := &fleet.Lease{Store: db.Leases(), Name: leaseName, Holder: holderID(), TTL: cfg.LeaseTTL, Log: log}
 	a, err := app.New(app.Config{
-		Fleet: fl, Links: svc, Health: health, Replication: replication.New(fl),
+		Fleet: fl, Links: svc, Health: health, Replication: repl,
 		Auth: store, Limiter: auth.NewLimiter(store, 0, 0, 0),
 		Log: log, SessionKeys: cfg.SessionKeys, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken,
+		LeaseHeld: lease.Held,
 	})
 	if err != nil {
 		db.Close()
@@ -190,7 +229,9 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 			IdleTimeout:       idleTimeout,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
-		ln: ln, fleet: fl, links: svc, health: health, state: db, store: store, log: log,
+		ln: ln, fleet: fl, links: svc, health: health, repl: repl, state: db, store: store, log: log,
+		shared: shared, lease: lease,
+		sweep: &fleet.Sweeper{Fleet: fl, Facets: []fleet.Facet{svc.Cards(), repl.States()}},
 	}
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -214,20 +255,10 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 func (p *program) run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- p.server.Serve(p.ln) }()
-	if age := p.fleet.SnapshotMaxAge; age > 0 {
-		// Keep inventory snapshots fresh in the background, 8 databases
-		// at a time, so page views rarely wait for a database.
-		bg, stop := context.WithCancel(ctx)
-		defer stop()
-		go p.links.Run(bg, age/3, 8)
-	}
-	// Probe every link in the background too, so health is known after a
-	// restart without anyone opening a page.
-	probes, stopProbes := context.WithCancel(ctx)
-	defer stopProbes()
-	go p.health.Run(probes, 0)
+	stopBG := p.background(ctx)
 	select {
 	case err := <-errc:
+		stopBG()
 		p.close()
 		return err
 	case <-ctx.Done():
@@ -235,8 +266,54 @@ func (p *program) run(ctx context.Context) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := p.server.Shutdown(shutdown)
+	stopBG()
 	p.close()
 	return err
+}
+
+// background starts the background work: every process applies the
+// results the others share; the one holding the lease reads every
+// database (oldest first) and probes every link. stop ends it, gives the
+// lease up and writes what is left to share.
+func (p *program) background(ctx context.Context) (stop func()) {
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	sharedCtx, stopShared := context.WithCancel(context.WithoutCancel(ctx))
+	var sharedDone sync.WaitGroup
+	sharedDone.Go(func() { p.shared.Run(sharedCtx) })
+	wg.Go(func() {
+		p.lease.Run(bg, func(ctx context.Context) {
+			var work sync.WaitGroup
+			if p.fleet.SnapshotMaxAge > 0 {
+				// With SnapshotMaxAge 0 every page view reads every
+				// database itself; there is nothing to sweep.
+				work.Go(func() { p.sweep.Run(ctx) })
+			}
+			work.Go(func() { p.health.Run(ctx, 0) })
+			work.Wait()
+		})
+	})
+	wg.Go(func() { p.closeUnusedPools(bg) })
+	return func() {
+		cancel()
+		wg.Wait()
+		stopShared()
+		sharedDone.Wait()
+	}
+}
+
+// closeUnusedPools closes the pools nobody used for a while, every minute.
+func (p *program) closeUnusedPools(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			p.fleet.CloseUnused()
+		}
+	}
 }
 
 func (p *program) close() {

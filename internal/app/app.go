@@ -49,6 +49,9 @@ type Config struct {
 	// MetricsToken turns /metrics on; requests must carry it as a bearer
 	// token. Empty: /metrics is off.
 	MetricsToken string
+	// LeaseHeld says whether this process holds the lease of the fleet's
+	// background work (/metrics); nil: it does not.
+	LeaseHeld func() bool
 }
 
 // DefaultRequestTimeout bounds a request: above the longest operation
@@ -59,8 +62,10 @@ const DefaultRequestTimeout = 75 * time.Second
 // App is the web application.
 type App struct {
 	cfg          Config
+	started      time.Time
 	echo         *echo.Echo
 	log          *slog.Logger
+	cards        *cardCache    // the inventory's rendered cards
 	cookies      *auth.Cookies // Secure=false, for plain HTTP
 	cookiesHTTPS *auth.Cookies // Secure=true, for TLS or a trusted proxy saying https
 }
@@ -90,7 +95,7 @@ func New(cfg Config) (*App, error) {
 		plain.SetMaxAge(d)
 		secure.SetMaxAge(d)
 	}
-	a := &App{cfg: cfg, log: cfg.Log, cookies: plain, cookiesHTTPS: secure}
+	a := &App{cfg: cfg, log: cfg.Log, cookies: plain, cookiesHTTPS: secure, started: time.Now(), cards: newCardCache()}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true

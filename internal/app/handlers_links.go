@@ -14,7 +14,6 @@ import (
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/errs"
 	"github.com/pglinks/pglinks/internal/links"
-	"github.com/pglinks/pglinks/internal/replication"
 	"github.com/pglinks/pglinks/views"
 )
 
@@ -33,15 +32,32 @@ func (a *App) inventory(c echo.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), a.cfg.Fleet.Deadlines.FleetPage)
 	defer cancel()
-	repl := make(chan map[string][]replication.Warning, 1)
-	go func() { repl <- a.replicationWarnings(ctx) }()
-	all := a.cfg.Links.Inventory(ctx)
+	warnings := a.replicationWarnings(ctx)
+	all, readBy := a.cfg.Links.InventoryReadBy(ctx)
 	matching := links.MatchInventory(all, query)
 	from := min((pageNo-1)*views.DatabasesPerPage, len(matching))
 	dbs := matching[from:min(from+views.DatabasesPerPage, len(matching))]
-	return Render(c, http.StatusOK, views.Inventory(views.InventoryPage{Page: a.page(c, "Databases", "databases"), Databases: dbs, ReplicationWarnings: <-repl,
-		Health: a.cfg.Health.Lookup(dbs), ReadBy: links.ReadBy(all),
-		Fleet: len(all), Query: query, Matches: len(matching), PageNo: pageNo}))
+	health := a.cfg.Health.Lookup(dbs)
+	p := views.InventoryPage{Page: a.page(c, "Databases", "databases"), Databases: dbs, ReplicationWarnings: warnings,
+		Health: health, ReadBy: readBy, Fleet: len(all), Query: query, Matches: len(matching), PageNo: pageNo,
+		CardSlot: func(i int) templ.Component { return templ.Raw(a.cards.slotMarker(i)) }}
+	// The page around the cards, then each card as rendered once (see
+	// inventory_cards.go).
+	now := time.Now()
+	cards := make([]*renderedCard, len(dbs))
+	for i, st := range dbs {
+		rc, err := a.cards.card(ctx, st, p.Viewer.IsAdmin, health, warnings[st.DB.ConfigVar], readBy[st.DB.ConfigVar], now)
+		if err != nil {
+			return err
+		}
+		cards[i] = rc
+	}
+	buf := templ.GetBuffer()
+	defer templ.ReleaseBuffer(buf)
+	if err := views.Inventory(p).Render(ctx, buf); err != nil {
+		return err
+	}
+	return a.cards.writeCardPage(c, http.StatusOK, buf.Bytes(), cards, p.Viewer.CSRF)
 }
 
 // refreshDatabase reads one database's card again now, whatever its

@@ -35,7 +35,13 @@ func (a *App) replicationPage(c echo.Context) error {
 // replicationWarnings reads the fleet's replication warnings for the
 // inventory cards.
 func (a *App) replicationWarnings(ctx context.Context) map[string][]replication.Warning {
-	o := a.cfg.Replication.RecentOverview(ctx, a.cfg.Fleet.SnapshotMaxAge)
+	var o *replication.Overview
+	if a.cfg.Fleet.SnapshotMaxAge > 0 {
+		// Read in the background with the cards: no page view waits.
+		o = a.cfg.Replication.BackgroundOverview()
+	} else {
+		o = a.cfg.Replication.RecentOverview(ctx, 0)
+	}
 	out := map[string][]replication.Warning{}
 	for _, w := range o.Warnings {
 		out[w.ConfigVar] = append(out[w.ConfigVar], w)

@@ -14,8 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// replicationCollector reads the fleet's replication at each scrape, so
-// the numbers are as fresh as the scrape; every read is bounded.
+// replicationCollector exports the fleet's replication as the background
+// sweep read it (at most SnapshotMaxAge old), or, with SnapshotMaxAge 0,
+// as read at each scrape; every read is bounded.
 type replicationCollector struct {
 	repl    *replication.Service
 	labels  *metricLabels
@@ -58,7 +59,14 @@ func b2f(b bool) float64 {
 func (rc *replicationCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), rc.timeout)
 	defer cancel()
-	o := rc.repl.Overview(ctx)
+	var o *replication.Overview
+	if rc.repl.Fleet.SnapshotMaxAge > 0 {
+		// What the background sweep read, at most SnapshotMaxAge old: a
+		// scrape of each of several processes costs the fleet nothing.
+		o = rc.repl.BackgroundOverview()
+	} else {
+		o = rc.repl.Overview(ctx)
+	}
 	out := rc.labels.scrape(ch)
 	for _, d := range o.Databases {
 		v := d.DB.ConfigVar
@@ -89,7 +97,7 @@ func (a *App) metricsHandler() echo.HandlerFunc {
 	}
 	reg := prometheus.NewRegistry()
 	labels := newMetricLabels()
-	reg.MustRegister(labels.around(newReplicationCollector(a.cfg.Replication, labels), newLinkCollector(a.cfg.Fleet, a.cfg.Links, a.cfg.Health, labels)))
+	reg.MustRegister(labels.around(newReplicationCollector(a.cfg.Replication, labels), newLinkCollector(a, labels)))
 	// ContinueOnError: a series that cannot be gathered is left out (and
 	// logged) rather than answering 500 for all the others. The handler's
 	// own bound is past the collectors' (Deadlines.Scrape).

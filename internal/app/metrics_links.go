@@ -13,20 +13,31 @@ import (
 // cache, which the scrape keeps warm) and whether it is stale, so teams
 // can alert on a link broken by a rotation or a failover.
 type linkCollector struct {
-	fleet   *fleet.Fleet
-	links   *links.Service
-	health  *links.Monitor
-	labels  *metricLabels
-	timeout time.Duration
+	fleet     *fleet.Fleet
+	links     *links.Service
+	health    *links.Monitor
+	labels    *metricLabels
+	timeout   time.Duration
+	leaseHeld func() bool
+	started   time.Time
 
-	healthy, stale, rtt        *prometheus.Desc
-	conns, connsPeak, connsMax *prometheus.Desc
+	healthy, stale, rtt             *prometheus.Desc
+	conns, connsPeak, connsMax      *prometheus.Desc
+	lease, oldestCard, cardsNotRead *prometheus.Desc
 }
 
-func newLinkCollector(f *fleet.Fleet, svc *links.Service, health *links.Monitor, ml *metricLabels) *linkCollector {
+func newLinkCollector(a *App, ml *metricLabels) *linkCollector {
 	labels := []string{"database", "link", "remote"}
+	f := a.cfg.Fleet
 	return &linkCollector{
-		fleet: f, links: svc, health: health, labels: ml, timeout: f.Deadlines.Scrape,
+		fleet: f, links: a.cfg.Links, health: a.cfg.Health, labels: ml, timeout: f.Deadlines.Scrape,
+		leaseHeld: a.cfg.LeaseHeld, started: a.started,
+		lease: prometheus.NewDesc("pglinks_background_lease_held",
+			"1 when this process holds the lease of the fleet's background work (reading every database, probing every link).", nil, nil),
+		oldestCard: prometheus.NewDesc("pglinks_inventory_oldest_card_seconds",
+			"Age of the oldest inventory card this process shows; a card not read yet counts from the process's start.", nil, nil),
+		cardsNotRead: prometheus.NewDesc("pglinks_inventory_cards_not_read",
+			"Inventory cards not read yet by any process.", nil, nil),
 		healthy: prometheus.NewDesc("pglinks_link_healthy",
 			"1 when the last probe through the link worked, 0 when it failed; absent until the link is probed.", labels, nil),
 		stale: prometheus.NewDesc("pglinks_link_stale",
@@ -49,6 +60,9 @@ func (lc *linkCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- lc.conns
 	ch <- lc.connsPeak
 	ch <- lc.connsMax
+	ch <- lc.lease
+	ch <- lc.oldestCard
+	ch <- lc.cardsNotRead
 }
 
 func (lc *linkCollector) Collect(ch chan<- prometheus.Metric) {
@@ -59,6 +73,16 @@ func (lc *linkCollector) Collect(ch chan<- prometheus.Metric) {
 		out.gauge(lc.conns, float64(c.InUse), string(c.Name))
 		out.gauge(lc.connsPeak, float64(c.Peak), string(c.Name))
 		out.gauge(lc.connsMax, float64(c.Limit), string(c.Name))
+	}
+	held := false
+	if lc.leaseHeld != nil {
+		held = lc.leaseHeld()
+	}
+	out.gauge(lc.lease, b2f(held))
+	if lc.fleet.SnapshotMaxAge > 0 {
+		age, unread := lc.links.Cards().Oldest(time.Now(), lc.started)
+		out.gauge(lc.oldestCard, age.Seconds())
+		out.gauge(lc.cardsNotRead, float64(unread))
 	}
 	inv := lc.links.Inventory(ctx)
 	health := lc.health.Lookup(inv)

@@ -90,10 +90,10 @@ func TestMetricsLinkHealth(t *testing.T) {
 	}
 	r := c.do("GET", "/metrics", nil, "Authorization", "Bearer "+token)
 	labels := `{database="DATABASE_URL",link="sales",remote="HEROKU_POSTGRESQL_BLUE_URL"}`
-	// The connection cap's use: its limits (default 32: 8 + 24), and a peak
+	// The connection cap's use: its limits (default 32: 16 + 16), and a peak
 	// of at least the connections the create and the probe took.
 	for _, want := range []string{"pglinks_link_healthy" + labels + " 1", "pglinks_link_stale" + labels + " 0", "pglinks_link_probe_seconds" + labels,
-		`pglinks_fleet_connections_limit{class="status"} 8`, `pglinks_fleet_connections_limit{class="user"} 24`, `pglinks_fleet_connections{class="user"}`} {
+		`pglinks_fleet_connections_limit{class="status"} 16`, `pglinks_fleet_connections_limit{class="user"} 16`, `pglinks_fleet_connections{class="user"}`} {
 		if !strings.Contains(r.Body, want) {
 			t.Errorf("metrics lack %q:\n%s", want, r.Body)
 		}

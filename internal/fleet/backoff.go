@@ -16,7 +16,6 @@ const (
 type Outage struct {
 	Since, RetryAt time.Time
 	Reason         string
-	failures       int
 }
 
 // Outage is configVar's current outage; false when its last status read
@@ -28,24 +27,20 @@ func (f *Fleet) Outage(configVar string) (Outage, bool) {
 	return o, ok
 }
 
-// failed records a failed read of configVar at now and returns the outage
-// with its back-off.
-func (f *Fleet) failed(configVar, reason string, now time.Time) Outage {
+// backoff is how long a database that failed n reads in a row is left
+// alone: 5 s, doubling up to 2 min.
+func backoff(n int) time.Duration {
+	return min(backoffMin<<min(n-1, 10), backoffMax)
+}
+
+// setOutage records configVar's outage, as its card's snapshot says.
+func (f *Fleet) setOutage(configVar string, o Outage) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	o, ok := f.outages[configVar]
-	if !ok {
-		o = Outage{Since: now}
-	}
-	o.failures++
-	o.Reason = reason
-	wait := backoffMin << min(o.failures-1, 10)
-	o.RetryAt = now.Add(min(wait, backoffMax))
 	if f.outages == nil {
 		f.outages = map[string]Outage{}
 	}
 	f.outages[configVar] = o
-	return o
 }
 
 // answered ends configVar's outage.
@@ -53,4 +48,15 @@ func (f *Fleet) answered(configVar string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.outages, configVar)
+}
+
+// outagesNow is a copy of every outage, for a sweep's round of decisions.
+func (f *Fleet) outagesNow() map[string]Outage {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string]Outage, len(f.outages))
+	for k, o := range f.outages {
+		out[k] = o
+	}
+	return out
 }

@@ -14,9 +14,9 @@ import (
 )
 
 // pglinks holds at most MaxConns connections to the fleet's databases at
-// once, whatever the fleet's size: a budget split in two classes, so the
-// inventory's background reads (and health probes) never take the
-// connections a person's page view or change needs, and the reverse.
+// once, whatever the fleet's size: a budget split in two halves, so the
+// background reads (and health probes) never take the connections a
+// person's page view or change needs, and the reverse.
 //
 // A connection takes a token from its class when it is dialled and gives
 // it back when its socket closes, so the count is of real connections,
@@ -84,10 +84,14 @@ type connBudget struct {
 const MinMaxConns = 4
 
 // newConnBudget splits n (at least MinMaxConns) between the status class
-// (a quarter, at least 2) and the user class (the rest).
+// (half, at least 2) and the user class (the rest). The background reads
+// need many more connections than pages do: a page view reads no
+// database (the inventory is served from snapshots), while the sweep
+// opens one session per database and round, and a slow database holds
+// its session for as long as it takes to answer.
 func newConnBudget(n int, evict func(Class) bool) *connBudget {
 	n = max(n, MinMaxConns)
-	status := max(n/4, 2)
+	status := max(n/2, 2)
 	return &connBudget{
 		max:   n,
 		evict: evict,
@@ -128,12 +132,17 @@ func (b *connBudget) take(ctx context.Context, class Class) error {
 		case <-c.idle:
 		case <-poll.C:
 		case <-ctx.Done():
-			return fmt.Errorf("%w: %w", ErrConnCap, ctx.Err())
+			// ctx's error as text: wrapped, it would read as a network
+			// timeout, which pgconn reports as the database's.
+			return fmt.Errorf("%w: %v", ErrConnCap, ctx.Err())
 		}
 	}
 }
 
 func (b *connBudget) give(class Class) { <-b.class[class].tokens }
+
+// statusConns is the status class's share of the cap.
+func (f *Fleet) statusConns() int { return cap(f.connBudget().class[ClassStatus].tokens) }
 
 func classPurpose(class Class) string {
 	if class == ClassStatus {

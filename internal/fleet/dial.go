@@ -13,6 +13,11 @@ import (
 // waited for the cap until ctx ended wraps ErrConnCap. The caller closes
 // the connection.
 func (f *Fleet) Dial(ctx context.Context, d *Database, appName string, class Class) (*pgx.Conn, error) {
+	return f.dial(ctx, d, appName, class, nil)
+}
+
+// dial is Dial with tune, when set, adjusting the connection's config.
+func (f *Fleet) dial(ctx context.Context, d *Database, appName string, class Class, tune func(*pgx.ConnConfig)) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig(d.ConnString())
 	if err != nil {
 		return nil, errs.E(errs.Invalid, "%s does not hold a usable postgres URL.", d.ConfigVar)
@@ -22,5 +27,8 @@ func (f *Fleet) Dial(ctx context.Context, d *Database, appName string, class Cla
 	CancelOnContext(&cfg.Config)
 	PinSearchPath(&cfg.Config)
 	cfg.DialFunc = f.connBudget().dialFunc(cfg.DialFunc)
+	if tune != nil {
+		tune(cfg)
+	}
 	return pgx.ConnectConfig(withDialClass(ctx, class), cfg)
 }

@@ -2,19 +2,25 @@ package fleet
 
 import (
 	"context"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
 )
 
 // Pages are served from a snapshot of each database's state (the
-// inventory's cards are links' reads of it). A snapshot younger than
-// Fleet.SnapshotMaxAge is used as it is; Run refreshes them in the
-// background so page views rarely wait for a database. A database that
-// failed is not asked again before its back-off ends (5 s, doubling up to
-// 2 min): until then its snapshot shows the failure, since when, and when
-// the next try is, and no page view pays its timeout.
+// inventory's cards are links' reads of it, the replication warnings
+// replication's). The lease holder's Sweeper reads every database in the
+// background, oldest snapshot first, so that none is older than
+// Fleet.SnapshotMaxAge; a page view never reads a database itself (with
+// SnapshotMaxAge 0 it does: every view reads every database). A database
+// that failed is not asked again before its back-off ends (5 s, doubling
+// up to 2 min): until then its snapshot shows the failure, since when, and
+// when the next try is. Kept snapshots are published to the state
+// database (Shared), and every process applies what the others kept, so
+// all of them show the same snapshots with the same ages.
 
 // DefaultSnapshotMaxAge is how old a snapshot may be in production.
 const DefaultSnapshotMaxAge = 30 * time.Second
@@ -33,46 +39,92 @@ type Read[T any] struct {
 	Once bool
 }
 
-// A Reader reads one database, within ctx.
-type Reader[T any] func(ctx context.Context, d *Database) Read[T]
+// A Reader reads one database over s, within ctx.
+type Reader[T any] func(ctx context.Context, s *Session) Read[T]
 
 // Snapshot is one database's last read as pages show it.
 type Snapshot[T any] struct {
 	Val T
-	// AsOf is when it was read.
+	// AsOf is when the read started: what it found is at least this
+	// recent. Took is how long it took (the sweep reads a database that
+	// is slow to answer, or not to answer, in its slow lane).
 	AsOf time.Time
+	Took time.Duration
 	// FailingSince and RetryAt are set while the database does not
-	// answer: since when, and when it is asked again.
+	// answer: since when, and when it is asked again; Down says why.
 	FailingSince, RetryAt time.Time
-	// Pending is set when nothing is known of the database yet: its read
-	// did not finish in time for this page, or waited for pglinks' own
-	// connections (the cap) rather than for the database. Why says which;
-	// it is not the same as unreachable.
+	Down                  string
+	// Pending is set when nothing is known of the database yet: it was
+	// not read since pglinks started, its read did not finish in time for
+	// this page, or waited for pglinks' own connections (the cap) rather
+	// than for the database. Why says which; it is not the same as
+	// unreachable.
 	Pending bool
 	Why     string
 }
+
+// NotReadYet is what a page says of a database no process has read yet.
+const NotReadYet = "Not read yet: pglinks reads every database in the background, the oldest first, and has not reached this one since it started."
 
 // Snapshots keeps the last read of every fleet database for one domain.
 // Reads of one database are shared by everyone asking at once, and
 // finish (and are kept) even when every caller stopped waiting.
 type Snapshots[T any] struct {
 	fleet *Fleet
+	kind  string
 	// load prepares reads of configVar ("" for all): it returns the reader
 	// and, when what the reads are checked against could not be had, why;
 	// page views still read (the reader says what failed), background
-	// refreshes skip the round.
+	// reads skip the round.
 	load func(ctx context.Context, configVar string) (Reader[T], error)
+	// outages: this domain's failures are the fleet's (Fleet.Outage), so
+	// every domain honours them. Only the inventory's cards set it.
+	outages bool
 
-	mu         sync.Mutex
-	m          map[string]Snapshot[T]
-	refreshing map[string]bool
-	flight     singleflight.Group
+	// Now is the clock (time.Now when nil); tests set it.
+	Now func() time.Time
+
+	mu        sync.Mutex
+	m         map[string]Snapshot[T]
+	failures  map[string]int       // consecutive failed reads, for the back-off
+	forgotten map[string]time.Time // Forget: reads started before are not kept
+	gen       map[string]int       // Forget: later reads never join earlier ones
+	version   atomic.Uint64
+	flight    singleflight.Group
+	publish   func(configVar string, sn Snapshot[T])
+}
+
+// SnapshotOptions name a domain's snapshots.
+type SnapshotOptions struct {
+	// Kind names them in the state database and in logs ("card",
+	// "replication").
+	Kind string
+	// FleetOutages makes this domain's failed reads the fleet's outages,
+	// which every domain honours (the inventory's cards).
+	FleetOutages bool
 }
 
 // NewSnapshots keeps snapshots of f's databases read through load.
-func NewSnapshots[T any](f *Fleet, load func(ctx context.Context, configVar string) (Reader[T], error)) *Snapshots[T] {
-	return &Snapshots[T]{fleet: f, load: load, m: map[string]Snapshot[T]{}, refreshing: map[string]bool{}}
+func NewSnapshots[T any](f *Fleet, opts SnapshotOptions, load func(ctx context.Context, configVar string) (Reader[T], error)) *Snapshots[T] {
+	return &Snapshots[T]{
+		fleet: f, kind: opts.Kind, outages: opts.FleetOutages, load: load,
+		m: map[string]Snapshot[T]{}, failures: map[string]int{}, forgotten: map[string]time.Time{}, gen: map[string]int{},
+	}
 }
+
+// Kind names the snapshots.
+func (s *Snapshots[T]) Kind() string { return s.kind }
+
+func (s *Snapshots[T]) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Version changes whenever a snapshot is kept, applied or forgotten:
+// what is built from them all can be kept until it changes.
+func (s *Snapshots[T]) Version() uint64 { return s.version.Load() }
 
 // Get is configVar's last kept read, without asking the database; false
 // when it was never read.
@@ -84,55 +136,56 @@ func (s *Snapshots[T]) Get(configVar string) (Snapshot[T], bool) {
 }
 
 // Forget drops a database's snapshot and back-off after pglinks changed
-// it, so the next page view shows the change.
+// it: a read that started before is neither joined nor kept, nor is an
+// older snapshot from another process.
 func (s *Snapshots[T]) Forget(configVar string) {
 	s.mu.Lock()
 	delete(s.m, configVar)
+	delete(s.failures, configVar)
+	s.forgotten[configVar] = s.now()
+	s.gen[configVar]++
 	s.mu.Unlock()
-	s.fleet.answered(configVar)
-}
-
-// fresh reports whether a snapshot may be served as it is at now.
-func (s *Snapshots[T]) fresh(sn Snapshot[T], now time.Time) bool {
-	if !sn.RetryAt.IsZero() && now.Before(sn.RetryAt) {
-		return true // failing: wait for the back-off
+	s.version.Add(1)
+	if s.outages {
+		s.fleet.answered(configVar)
 	}
-	maxAge := s.fleet.SnapshotMaxAge
-	return maxAge > 0 && now.Sub(sn.AsOf) < maxAge
 }
 
-// All is every fleet database's snapshot for a page view, in fleet order.
-// A page view never waits for a database it has a snapshot of: a fresh
-// one is served as it is, and an older one (or a failure whose back-off
-// ended) is served too while it is read again in the background. Only a
-// database never read (or every one, when SnapshotMaxAge is 0) is read at
-// once, each bounded by the Status deadline and all by ctx.
+// All is every fleet database's snapshot for a page view, in fleet order,
+// as it is: a database not read yet is Pending (NotReadYet), and no page
+// view waits for any database. With SnapshotMaxAge 0 every database is
+// read now instead (but one in back-off), each bounded by the Status
+// deadline and all by ctx.
+// A misconfigured database has a zero snapshot: its domain says why.
 func (s *Snapshots[T]) All(ctx context.Context) []Snapshot[T] {
 	dbs := s.fleet.Databases
 	out := make([]Snapshot[T], len(dbs))
-	now := time.Now()
-	var stale []int
-	for i, d := range dbs {
-		sn, ok := s.Get(d.ConfigVar)
-		switch {
-		case ok && s.fresh(sn, now):
-			out[i] = sn
-		case ok && s.fleet.SnapshotMaxAge > 0:
-			out[i] = sn
-			s.refreshInBackground(d)
-		default:
-			stale = append(stale, i)
+	if s.fleet.SnapshotMaxAge <= 0 {
+		read, _ := s.load(ctx, "") // the reader says what could not be had
+		now := s.now()
+		var wg sync.WaitGroup
+		for i, d := range dbs {
+			if d.ConfigErr != nil {
+				continue
+			}
+			if sn, ok := s.Get(d.ConfigVar); ok && now.Before(sn.RetryAt) {
+				out[i] = sn // failing: wait for the back-off
+				continue
+			}
+			wg.Go(func() { out[i] = s.Read(ctx, d, read) })
 		}
-	}
-	if len(stale) == 0 {
+		wg.Wait()
 		return out
 	}
-	read, _ := s.load(ctx, "") // the reader says what could not be had
-	var wg sync.WaitGroup
-	for _, i := range stale {
-		wg.Go(func() { out[i] = s.Read(ctx, dbs[i], read) })
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, d := range dbs {
+		if sn, ok := s.m[d.ConfigVar]; ok {
+			out[i] = sn
+		} else if d.ConfigErr == nil {
+			out[i] = Snapshot[T]{Pending: true, Why: NotReadYet}
+		}
 	}
-	wg.Wait()
 	return out
 }
 
@@ -142,150 +195,179 @@ func (s *Snapshots[T]) Refresh(ctx context.Context, d *Database) Snapshot[T] {
 	return s.Read(ctx, d, read)
 }
 
-// Read reads d with read and keeps the read as its snapshot. Concurrent
-// reads of the same database (many people loading a page at once, the
-// background refresh) share one read, which finishes and is kept even
-// when every caller stopped waiting; a caller whose ctx ends first gets a
-// Pending snapshot. A misconfigured database is not asked: its reader
-// says why at once, and nothing is kept.
+// Read reads d with read over a session of its own and keeps the read as
+// its snapshot. Concurrent reads of the same database (people pressing
+// Refresh, the background sweep) share one read, which finishes and is
+// kept even when every caller stopped waiting; a caller whose ctx ends
+// first gets a Pending snapshot.
 func (s *Snapshots[T]) Read(ctx context.Context, d *Database, read Reader[T]) Snapshot[T] {
 	if d.ConfigErr != nil {
-		return Snapshot[T]{Val: read(ctx, d).Val}
+		return Snapshot[T]{}
 	}
-	ch := s.flight.DoChan(d.ConfigVar, func() (any, error) {
+	ch := s.flight.DoChan(s.flightKey(d.ConfigVar), func() (any, error) {
+		sess := s.fleet.NewSession(d)
+		defer sess.Close()
 		// Detached from any one caller, so a caller that leaves does not
-		// fail the read for the others; bounded by the Status deadline.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.fleet.Deadlines.Status)
-		defer cancel()
-		return s.keep(d, read(rctx, d)), nil
+		// fail the read for the others.
+		return s.readOn(context.WithoutCancel(ctx), sess, read), nil
 	})
 	select {
 	case r := <-ch:
 		return r.Val.(Snapshot[T])
 	case <-ctx.Done():
 		// The read goes on and keeps its snapshot for the next view.
-		return Snapshot[T]{Pending: true, Why: "pglinks is still reading this database; reload in a moment.", AsOf: time.Now()}
+		return Snapshot[T]{Pending: true, Why: "pglinks is still reading this database; reload in a moment.", AsOf: s.now()}
 	}
 }
 
-// keep stores r, a read of d, as d's snapshot and returns it. A read that
-// says nothing of d itself is not kept: one that found pglinks'
-// connections all in use serves what is known of d instead (or says d is
-// not read yet), and a read marked Once is shown once.
-func (s *Snapshots[T]) keep(d *Database, r Read[T]) Snapshot[T] {
-	now := time.Now()
+func (s *Snapshots[T]) flightKey(configVar string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return configVar + "\x00" + strconv.Itoa(s.gen[configVar])
+}
+
+// readOn reads over sess, bounded by the Status deadline, and keeps it.
+func (s *Snapshots[T]) readOn(ctx context.Context, sess *Session, read Reader[T]) Snapshot[T] {
+	rctx, cancel := context.WithTimeout(ctx, s.fleet.Deadlines.Status)
+	defer cancel()
+	// As the state database keeps it (microseconds), so every process
+	// shows the same age.
+	start := s.now().Truncate(time.Microsecond)
+	began := time.Now()
+	r := read(rctx, sess)
+	return s.keep(sess.D, start, time.Since(began), r)
+}
+
+// keep stores r, a read of d that started at start, as d's snapshot and
+// returns it. A read that says nothing of d itself is not kept: one that
+// found pglinks' connections all in use serves what is known of d instead
+// (or says d is not read yet), and a read marked Once is shown once. A
+// read older than the snapshot kept (or than a Forget) is not kept either.
+func (s *Snapshots[T]) keep(d *Database, start time.Time, took time.Duration, r Read[T]) Snapshot[T] {
 	if r.Busy != "" {
 		if sn, ok := s.Get(d.ConfigVar); ok {
 			return sn
 		}
-		return Snapshot[T]{Pending: true, Why: "Not read yet: " + r.Busy, AsOf: now}
+		return Snapshot[T]{Pending: true, Why: "Not read yet: " + r.Busy, AsOf: start}
 	}
-	sn := Snapshot[T]{Val: r.Val, AsOf: now}
+	sn := Snapshot[T]{Val: r.Val, AsOf: start, Took: took}
 	if r.Once {
 		return sn
 	}
-	if r.Down != "" {
-		o := s.fleet.failed(d.ConfigVar, r.Down, now)
-		sn.FailingSince, sn.RetryAt = o.Since, o.RetryAt
-	} else {
-		s.fleet.answered(d.ConfigVar)
-	}
 	s.mu.Lock()
+	if cur, ok := s.m[d.ConfigVar]; ok && cur.AsOf.After(start) || start.Before(s.forgotten[d.ConfigVar]) {
+		s.mu.Unlock()
+		return sn
+	}
+	if r.Down != "" {
+		n := s.failures[d.ConfigVar] + 1
+		s.failures[d.ConfigVar] = n
+		sn.Down = r.Down
+		sn.FailingSince = start
+		if cur, ok := s.m[d.ConfigVar]; ok && !cur.FailingSince.IsZero() {
+			sn.FailingSince = cur.FailingSince
+		}
+		sn.RetryAt = start.Add(backoff(n))
+	} else {
+		delete(s.failures, d.ConfigVar)
+	}
 	s.m[d.ConfigVar] = sn
+	publish := s.publish
 	s.mu.Unlock()
+	s.version.Add(1)
+	s.noteOutage(d.ConfigVar, sn)
+	if publish != nil {
+		publish(d.ConfigVar, sn)
+	}
 	return sn
 }
 
-// refreshInBackground reads d again without anyone waiting, once at a
-// time per database.
-func (s *Snapshots[T]) refreshInBackground(d *Database) {
+// noteOutage tells the fleet of a card's failure or answer.
+func (s *Snapshots[T]) noteOutage(configVar string, sn Snapshot[T]) {
+	if !s.outages {
+		return
+	}
+	if sn.Down == "" {
+		s.fleet.answered(configVar)
+		return
+	}
+	s.fleet.setOutage(configVar, Outage{Since: sn.FailingSince, RetryAt: sn.RetryAt, Reason: sn.Down})
+}
+
+// Apply keeps sn, a snapshot another process kept (or this one, read back
+// from the state database), unless a newer one is kept here already.
+func (s *Snapshots[T]) Apply(configVar string, sn Snapshot[T]) {
 	s.mu.Lock()
-	if s.refreshing[d.ConfigVar] {
+	if cur, ok := s.m[configVar]; ok && !sn.AsOf.After(cur.AsOf) || sn.AsOf.Before(s.forgotten[configVar]) {
 		s.mu.Unlock()
 		return
 	}
-	s.refreshing[d.ConfigVar] = true
+	s.m[configVar] = sn
 	s.mu.Unlock()
-	go func() {
-		defer func() {
-			s.mu.Lock()
-			delete(s.refreshing, d.ConfigVar)
-			s.mu.Unlock()
-		}()
-		ctx, cancel := context.WithTimeout(context.Background(), s.fleet.Deadlines.Status+time.Second)
-		defer cancel()
-		read, err := s.load(ctx, d.ConfigVar)
-		if err != nil {
-			s.fleet.log().Warn("status refresh", "database", d.ConfigVar, "err", err)
-			return
-		}
-		s.Read(ctx, d, read)
-	}()
+	s.version.Add(1)
+	s.noteOutage(configVar, sn)
 }
 
-// Run refreshes snapshots in the background until ctx ends: every
-// interval (SnapshotMaxAge/3 when 0), each database whose snapshot would
-// pass SnapshotMaxAge before the next tick (or whose back-off has ended)
-// is read, at most workers at a time. Each database is so read about
-// once per SnapshotMaxAge, however short the interval. Pools nobody used
-// for a while are closed on the same tick.
-func (s *Snapshots[T]) Run(ctx context.Context, interval time.Duration, workers int) {
-	if interval <= 0 {
-		interval = s.fleet.SnapshotMaxAge / 3
-	}
-	workers = s.fleet.Workers(ClassStatus, workers)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		s.refreshDue(ctx, interval, workers)
-		s.fleet.CloseUnused()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-func (s *Snapshots[T]) refreshDue(ctx context.Context, interval time.Duration, workers int) {
-	now := time.Now()
-	due := max(s.fleet.SnapshotMaxAge-interval, interval)
-	var read []*Database
-	for _, d := range s.fleet.Databases {
-		sn, ok := s.Get(d.ConfigVar)
+// dues says when each of vars is next to be read by the sweep: at once
+// when it was never read, when its back-off ends (hard: not before), or
+// refreshAfter after it was read; and how long its last read took.
+func (s *Snapshots[T]) dues(vars []string, refreshAfter time.Duration, out []dueAt) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, v := range vars {
+		sn, ok := s.m[v]
 		switch {
-		case d.ConfigErr != nil:
 		case !ok:
-			read = append(read, d)
+			out[i] = dueAt{unknown: true}
 		case !sn.RetryAt.IsZero():
-			if !now.Before(sn.RetryAt) {
-				read = append(read, d)
-			}
-		case now.Sub(sn.AsOf) >= due:
-			read = append(read, d)
+			out[i] = dueAt{at: sn.RetryAt, hard: true, took: sn.Took}
+		default:
+			out[i] = dueAt{at: sn.AsOf.Add(refreshAfter), took: sn.Took}
 		}
 	}
-	if len(read) == 0 {
-		return
-	}
-	reader, err := s.load(ctx, "")
+}
+
+// sweepRead is the sweep's read of d over its round's session. A round
+// whose reader could not be prepared (pglinks' records unavailable) is
+// skipped: it would show nothing true.
+func (s *Snapshots[T]) sweepRead(ctx context.Context, sess *Session) {
+	read, err := s.load(ctx, sess.D.ConfigVar)
 	if err != nil {
-		s.fleet.log().Warn("status refresh", "err", err)
+		s.fleet.log().Warn("background read", "kind", s.kind, "database", sess.D.ConfigVar, "err", err)
 		return
 	}
-	sem := make(chan struct{}, workers)
-	var wg sync.WaitGroup
-	for _, d := range read {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			wg.Wait()
-			return
+	// Shares a read already running (a person's Refresh); waits for it
+	// either way, since the session is closed after the round.
+	s.flight.Do(s.flightKey(sess.D.ConfigVar), func() (any, error) {
+		return s.readOn(ctx, sess, read), nil
+	})
+}
+
+// Publish sets where kept snapshots are sent (the state database, for
+// every process): called with each snapshot this process keeps.
+func (s *Snapshots[T]) Publish(fn func(configVar string, sn Snapshot[T])) {
+	s.mu.Lock()
+	s.publish = fn
+	s.mu.Unlock()
+}
+
+// Oldest is the age of the oldest snapshot at now, over the databases
+// that can be read, and how many were never read: a database never read
+// counts as old as since, the start of whoever asks (a process's start).
+func (s *Snapshots[T]) Oldest(now, since time.Time) (age time.Duration, unread int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.fleet.Databases {
+		if d.ConfigErr != nil {
+			continue
 		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			s.Read(ctx, d, reader)
-		})
+		sn, ok := s.m[d.ConfigVar]
+		at := sn.AsOf
+		if !ok {
+			unread++
+			at = since
+		}
+		age = max(age, now.Sub(at))
 	}
-	wg.Wait()
+	return age, unread
 }

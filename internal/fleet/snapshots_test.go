@@ -24,8 +24,8 @@ func (s *scripted) set(r Read[string]) {
 	s.mu.Unlock()
 }
 
-func (s *scripted) read(ctx context.Context, d *Database) Read[string] {
-	if d.ConfigVar == "DATABASE_URL" {
+func (s *scripted) read(ctx context.Context, sess *Session) Read[string] {
+	if sess.D.ConfigVar == "DATABASE_URL" {
 		s.reads.Add(1)
 	}
 	s.mu.Lock()
@@ -45,7 +45,7 @@ func testSnapshots(t *testing.T, loadErr error) (*Fleet, *Snapshots[string], *sc
 	}
 	f.Log = slog.New(slog.DiscardHandler)
 	sc := &scripted{}
-	ss := NewSnapshots(f, func(ctx context.Context, configVar string) (Reader[string], error) { return sc.read, loadErr })
+	ss := NewSnapshots(f, SnapshotOptions{Kind: "test", FleetOutages: true}, func(ctx context.Context, configVar string) (Reader[string], error) { return sc.read, loadErr })
 	return f, ss, sc
 }
 
@@ -117,15 +117,14 @@ func TestSnapshotsBusyAndOnce(t *testing.T) {
 	}
 }
 
-// A misconfigured database is never asked through the shared read and
-// never kept; a caller whose context ends first gets a Pending snapshot
+// A misconfigured database is never asked and never kept; a caller whose context ends first gets a Pending snapshot
 // while the read goes on and is kept; Forget drops snapshot and outage.
 func TestSnapshotsMisconfiguredPendingForget(t *testing.T) {
 	ctx := context.Background()
 	f, ss, sc := testSnapshots(t, nil)
 	red := f.Databases[1]
 	sc.set(Read[string]{Val: "misconfigured"})
-	if sn := ss.Refresh(ctx, red); sn.Val != "misconfigured" || !sn.AsOf.IsZero() {
+	if sn := ss.Refresh(ctx, red); sn.Val != "" || !sn.AsOf.IsZero() || sn.Pending {
 		t.Fatalf("misconfigured: %+v", sn)
 	}
 	if _, ok := ss.Get(red.ConfigVar); ok {
@@ -164,17 +163,17 @@ func TestSnapshotsMisconfiguredPendingForget(t *testing.T) {
 }
 
 // When what the reads are checked against cannot be had, page views still
-// read (the reader says what failed) and background refreshes skip.
+// read (the reader says what failed) and the background sweep skips.
 func TestSnapshotsLoadError(t *testing.T) {
 	ctx := context.Background()
-	_, ss, sc := testSnapshots(t, errors.New("state database down"))
+	f, ss, sc := testSnapshots(t, errors.New("state database down"))
 	sc.set(Read[string]{Val: "records unreadable", Once: true})
 	if sn := ss.All(ctx)[0]; sn.Val != "records unreadable" {
 		t.Fatalf("page view: %+v", sn)
 	}
 	before := sc.reads.Load()
-	ss.refreshDue(ctx, time.Second, 1)
+	ss.sweepRead(ctx, f.NewSession(f.Databases[0]))
 	if sc.reads.Load() != before {
-		t.Fatal("a background refresh read without what to check against")
+		t.Fatal("a background read without what to check against")
 	}
 }

@@ -111,7 +111,7 @@ func TestConnCapInventory(t *testing.T) {
 // closing the idle one.
 func TestConnCapClasses(t *testing.T) {
 	ctx := context.Background()
-	svc, vars, count := capFleet(t, 4, 8) // 2 for status reads, 6 for users
+	svc, vars, count := capFleet(t, 4, 8) // 4 for status reads, 4 for users
 	var held []*pgxpool.Conn
 	release := func() {
 		for _, c := range held {
@@ -120,7 +120,7 @@ func TestConnCapClasses(t *testing.T) {
 		held = nil
 	}
 	defer release()
-	for i := range 6 {
+	for i := range 4 {
 		c, err := acquire(ctx, svc, vars[i%3])
 		if err != nil {
 			t.Fatal(err)
@@ -138,7 +138,7 @@ func TestConnCapClasses(t *testing.T) {
 	_, err := acquire(rctx, svc, vars[3])
 	cancel()
 	if !errors.Is(err, fleet.ErrConnCap) || !fleet.IsBusy(err) {
-		t.Fatalf("seventh user connection: err = %v, want the cap", err)
+		t.Fatalf("fifth user connection: err = %v, want the cap", err)
 	}
 	if msg := err.Error(); !strings.Contains(msg, "PGLINKS_MAX_CONNECTIONS=8") || strings.Contains(msg, "unreachable") {
 		t.Fatalf("message %q", msg)
@@ -163,7 +163,7 @@ func TestConnCapStatusBusy(t *testing.T) {
 	svc, vars, _ := capFleet(t, 3, 4) // 2 for status reads
 	svc.Fleet.SnapshotMaxAge = time.Hour
 	svc.Fleet.Deadlines.Status = 500 * time.Millisecond
-	before := svc.Inventory(ctx)[2]
+	before := mustStatus(t, svc, vars[2])
 	if !before.Reachable {
 		t.Fatalf("first read: %q", before.Error)
 	}

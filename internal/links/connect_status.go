@@ -29,13 +29,22 @@ func (s *Service) CachedStatus(configVar string) (DatabaseStatus, bool) {
 	if !ok {
 		return DatabaseStatus{}, false
 	}
-	return statusOf(nil, sn), true
+	d, _ := s.Fleet.Get(configVar)
+	return statusOf(d, sn), true
 }
 
 // CachedInventory is the last status read of every fleet database that was
 // read, without asking any database.
 func (s *Service) CachedInventory() []DatabaseStatus {
 	var out []DatabaseStatus
+	if s.Fleet.SnapshotMaxAge > 0 {
+		for _, st := range s.view().statuses {
+			if !st.Pending && st.DB.ConfigErr == nil {
+				out = append(out, st)
+			}
+		}
+		return out
+	}
 	for _, d := range s.Fleet.Databases {
 		if st, ok := s.CachedStatus(d.ConfigVar); ok {
 			out = append(out, st)

@@ -2,37 +2,49 @@ package links
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pglinks/pglinks/internal/fleet"
 )
 
-// Monitor keeps the last probe of every link so pages can show health
-// without calling any remote on the request path.
+// Monitor keeps the last probe of every link, one record per link, so
+// pages show health without calling any remote on the request path.
 //
-// Results are kept for TTL (60 s by default). A page asking for a result
-// that is missing or older than TTL gets what is cached (or "unknown") at
-// once, and a background probe is queued; at most Workers probes run at a
-// time, and a link already being probed is not queued twice. A broken link
-// therefore costs a page view nothing: its connect timeout is spent in the
-// background, once per TTL at most.
+// Every page (the inventory's badges, the link page, /metrics) shows the
+// same record with the same age: with Share, the records live in the state
+// database and every pglinks process shows what any of them probed last.
+// The process holding the background lease probes every link whose record
+// is missing or older than TTL (Run), oldest first, at most Workers at a
+// time; a person's Check now, and pglinks' own create, refresh, import and
+// repair of a link, probe it at once and record the result, so a link
+// just made or repaired is never "not checked yet". A page view never
+// probes: a broken link costs it nothing.
 type Monitor struct {
 	svc *Service
-	// TTL is how long a probe result is fresh.
+	// TTL is how long a probe result is fresh: Run probes a link again
+	// before its result is older.
 	TTL time.Duration
 	// MinInterval is the shortest time between two probes of one link
 	// asked for by people ("Check now"): a click within it returns the
 	// last result instead of calling the remote again.
 	MinInterval time.Duration
+	// Now is the clock (time.Now when nil); tests set it.
+	Now func() time.Time
 
-	sem chan struct{}
+	sem    chan struct{}
+	shared *fleet.Shared
 
 	mu       sync.Mutex
 	results  map[string]LinkHealth
+	deleted  map[string]time.Time // forgotten links: older results are not taken back
 	inflight map[string]bool
 	wg       sync.WaitGroup
+	probes   atomic.Int64
 }
 
 // Default monitor settings.
@@ -42,19 +54,33 @@ const (
 	DefaultCheckInterval = 5 * time.Second
 )
 
-// NewMonitor returns a Monitor over svc with the defaults.
+// HealthKind names link health records in the state database.
+const HealthKind = "link_health"
+
+// NewMonitor returns a Monitor over svc with the defaults, and makes it
+// the record of svc's own changes to links.
 func NewMonitor(svc *Service) *Monitor {
-	return &Monitor{
+	m := &Monitor{
 		svc:         svc,
 		TTL:         DefaultHealthTTL,
 		MinInterval: DefaultCheckInterval,
 		sem:         make(chan struct{}, DefaultHealthWorkers),
 		results:     map[string]LinkHealth{},
+		deleted:     map[string]time.Time{},
 		inflight:    map[string]bool{},
 	}
+	svc.health = m
+	return m
 }
 
-// SetWorkers bounds how many probes run at once (before any is queued).
+func (m *Monitor) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
+
+// SetWorkers bounds how many probes Run makes at once (before it runs).
 func (m *Monitor) SetWorkers(n int) {
 	if n < 1 {
 		n = 1
@@ -62,49 +88,106 @@ func (m *Monitor) SetWorkers(n int) {
 	m.sem = make(chan struct{}, n)
 }
 
+// Probes counts the probes this process made.
+func (m *Monitor) Probes() int64 { return m.probes.Load() }
+
 // HealthKey identifies a link across the fleet.
 func HealthKey(localVar, name string) string { return localVar + "\x00" + name }
 
-// Get returns the cached health of a link (State HealthUnknown when it has
-// never been probed) and queues a background probe when the result is
-// missing or older than TTL.
-func (m *Monitor) Get(localVar, name string) LinkHealth {
-	key := HealthKey(localVar, name)
+// sharedKey is a link's key in the state database: config vars and link
+// names hold no '/'.
+func sharedKey(localVar, name string) string { return localVar + "/" + name }
+
+// Share keeps the records in the state database through sh and applies
+// the ones any process wrote.
+func (m *Monitor) Share(sh *fleet.Shared) {
 	m.mu.Lock()
-	h, ok := m.results[key]
+	m.shared = sh
 	m.mu.Unlock()
-	if !ok || time.Since(h.CheckedAt) > m.TTL {
-		m.refresh(localVar, name)
+	sh.Register(HealthKind, func(r fleet.SharedRecord) {
+		localVar, name, ok := cutKey(r.Key)
+		if !ok {
+			return
+		}
+		key := HealthKey(localVar, name)
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if r.Body == nil {
+			if cur, ok := m.results[key]; !ok || !cur.CheckedAt.After(r.AsOf) {
+				delete(m.results, key)
+				m.deleted[key] = r.AsOf
+			}
+			return
+		}
+		var h LinkHealth
+		if err := json.Unmarshal(r.Body, &h); err != nil {
+			return
+		}
+		if cur, ok := m.results[key]; ok && !h.CheckedAt.After(cur.CheckedAt) || !h.CheckedAt.After(m.deleted[key]) {
+			return
+		}
+		m.results[key] = h
+	})
+}
+
+func cutKey(k string) (localVar, name string, ok bool) {
+	for i := len(k) - 1; i >= 0; i-- {
+		if k[i] == '/' {
+			return k[:i], k[i+1:], i > 0 && i < len(k)-1
+		}
 	}
+	return "", "", false
+}
+
+// Get returns the health of a link (State HealthUnknown when it has never
+// been probed). It never probes.
+func (m *Monitor) Get(localVar, name string) LinkHealth {
+	m.mu.Lock()
+	h, ok := m.results[HealthKey(localVar, name)]
+	m.mu.Unlock()
 	if !ok {
 		return LinkHealth{State: HealthUnknown}
 	}
 	return h
 }
 
-// Lookup returns the cached health of every link of an inventory, keyed
-// by HealthKey, queueing background probes as Get does.
+// Lookup returns the health of every link of an inventory, keyed by
+// HealthKey. It never probes.
 func (m *Monitor) Lookup(inv []DatabaseStatus) map[string]LinkHealth {
 	out := map[string]LinkHealth{}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for _, st := range inv {
 		for _, l := range st.Links {
-			out[HealthKey(st.DB.ConfigVar, l.Name)] = m.Get(st.DB.ConfigVar, l.Name)
+			k := HealthKey(st.DB.ConfigVar, l.Name)
+			h, ok := m.results[k]
+			if !ok {
+				h = LinkHealth{State: HealthUnknown}
+			}
+			out[k] = h
 		}
 	}
 	return out
 }
 
-// Check probes a link now and caches the result. Unless force is set, a
+// Check probes a link now and records the result. Unless force is set, a
 // link probed less than MinInterval ago is not probed again: that result
 // is returned.
 func (m *Monitor) Check(ctx context.Context, localVar, name string, force bool) (LinkHealth, error) {
-	key := HealthKey(localVar, name)
 	m.mu.Lock()
-	h, ok := m.results[key]
+	h, ok := m.results[HealthKey(localVar, name)]
 	m.mu.Unlock()
-	if !force && ok && time.Since(h.CheckedAt) < m.MinInterval {
+	if !force && ok && m.now().Sub(h.CheckedAt) < m.MinInterval {
 		return h, nil
 	}
+	return m.probe(ctx, localVar, name)
+}
+
+// probe probes a link and records what it found: a link that is gone is
+// forgotten, one that could not be probed (pglinks busy, a change to it in
+// progress) keeps its record.
+func (m *Monitor) probe(ctx context.Context, localVar, name string) (LinkHealth, error) {
+	m.probes.Add(1)
 	h, err := m.svc.ProbeLink(ctx, localVar, name)
 	if err != nil {
 		if !fleet.IsBusy(err) && !errors.Is(err, errLinkBusy) { // busy says nothing of the link: keep what is known
@@ -116,73 +199,140 @@ func (m *Monitor) Check(ctx context.Context, localVar, name string, force bool) 
 	return h, nil
 }
 
-// Put records a probe made elsewhere (after a repair).
+// Put records a probe made elsewhere (a repair's own).
 func (m *Monitor) Put(localVar, name string, h LinkHealth) {
-	m.mu.Lock()
-	m.results[HealthKey(localVar, name)] = h
-	m.mu.Unlock()
-}
-
-// Forget drops a link's result (after destroy, or when it is not found).
-func (m *Monitor) Forget(localVar, name string) {
-	m.mu.Lock()
-	delete(m.results, HealthKey(localVar, name))
-	m.mu.Unlock()
-}
-
-// Wait blocks until every queued background probe has finished.
-func (m *Monitor) Wait() { m.wg.Wait() }
-
-func (m *Monitor) refresh(localVar, name string) {
 	key := HealthKey(localVar, name)
 	m.mu.Lock()
-	if m.inflight[key] {
+	if cur, ok := m.results[key]; ok && cur == h {
 		m.mu.Unlock()
 		return
 	}
-	m.inflight[key] = true
-	sem := m.sem
+	m.results[key] = h
+	delete(m.deleted, key)
+	sh := m.shared
 	m.mu.Unlock()
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		defer func() {
-			m.mu.Lock()
-			delete(m.inflight, key)
-			m.mu.Unlock()
-		}()
-		sem <- struct{}{}
-		defer func() { <-sem }()
-		// ProbeLink bounds itself; this context only ties it to nothing
-		// else (the page that queued it has long been served).
-		h, err := m.svc.ProbeLink(context.Background(), localVar, name)
-		if err != nil {
-			if !fleet.IsBusy(err) && !errors.Is(err, errLinkBusy) {
-				m.Forget(localVar, name)
-			}
-			return
+	if sh != nil {
+		body, err := json.Marshal(h)
+		if err == nil {
+			sh.Put(fleet.SharedRecord{Kind: HealthKind, Key: sharedKey(localVar, name), AsOf: h.CheckedAt, Body: body})
 		}
-		m.Put(localVar, name, h)
-	}()
+	}
 }
 
-// Run keeps every link's probe fresh in the background until ctx ends:
-// every interval, the links of the inventory's snapshots (no database is
-// read for this) whose result is missing or older than TTL are queued, as
-// a page view would. So health is known after a restart, and stays known,
-// whether or not anyone looks.
+// Forget drops a link's record (after destroy, or when it is not found),
+// in every process.
+func (m *Monitor) Forget(localVar, name string) {
+	key := HealthKey(localVar, name)
+	now := m.now()
+	m.mu.Lock()
+	delete(m.results, key)
+	m.deleted[key] = now
+	sh := m.shared
+	m.mu.Unlock()
+	if sh != nil {
+		sh.Put(fleet.SharedRecord{Kind: HealthKind, Key: sharedKey(localVar, name), AsOf: now})
+	}
+}
+
+// Wait blocks until every probe Run started has finished.
+func (m *Monitor) Wait() { m.wg.Wait() }
+
+// Run probes, until ctx ends, every link of the inventory's cards whose
+// record is missing or would pass TTL before the next look (every
+// interval; TTL/12 when 0), the oldest record first, at most Workers at a
+// time. So health is known after a restart, and stays known, whether or
+// not anyone looks. Only the lease holder runs it.
 func (m *Monitor) Run(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
-		interval = m.TTL / 2
+		interval = m.TTL / 12
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		m.Lookup(m.svc.CachedInventory())
+		m.probeDue(ctx, interval)
 		select {
 		case <-ctx.Done():
+			m.wg.Wait()
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// probeDue queues the links whose record is due, oldest first.
+func (m *Monitor) probeDue(ctx context.Context, interval time.Duration) {
+	type due struct {
+		localVar, name string
+		at             time.Time
+	}
+	var list []due
+	now := m.now()
+	refresh := max(m.TTL-interval-m.svc.Fleet.Deadlines.Status, m.TTL/2)
+	inv := m.svc.CachedInventory()
+	m.mu.Lock()
+	for _, st := range inv {
+		for _, l := range st.Links {
+			key := HealthKey(st.DB.ConfigVar, l.Name)
+			h, ok := m.results[key]
+			if ok && now.Sub(h.CheckedAt) < refresh || m.inflight[key] {
+				continue
+			}
+			list = append(list, due{st.DB.ConfigVar, l.Name, h.CheckedAt})
+		}
+	}
+	m.mu.Unlock()
+	slices.SortStableFunc(list, func(a, b due) int { return a.at.Compare(b.at) })
+	for _, d := range list {
+		key := HealthKey(d.localVar, d.name)
+		m.mu.Lock()
+		m.inflight[key] = true
+		sem := m.sem
+		m.mu.Unlock()
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			m.mu.Lock()
+			delete(m.inflight, key)
+			m.mu.Unlock()
+			return
+		}
+		m.wg.Go(func() {
+			defer func() {
+				<-sem
+				m.mu.Lock()
+				delete(m.inflight, key)
+				m.mu.Unlock()
+			}()
+			// ProbeLink bounds itself; a probe that started finishes
+			// when the lease is lost, rather than record a cancel.
+			m.probe(context.WithoutCancel(ctx), d.localVar, d.name)
+		})
+	}
+}
+
+// healthRecorder is what Service tells of its own changes to links.
+type healthRecorder interface {
+	linkChanged(ctx context.Context, localVar, name string)
+	linkProbed(localVar, name string, h LinkHealth)
+	linkGone(localVar, name string)
+}
+
+func (m *Monitor) linkChanged(ctx context.Context, localVar, name string) {
+	// Bounded by ProbeLink; the change is done, and its probe is recorded
+	// even when the request that made it ends first.
+	m.probe(context.WithoutCancel(ctx), localVar, name)
+}
+
+func (m *Monitor) linkProbed(localVar, name string, h LinkHealth) { m.Put(localVar, name, h) }
+
+func (m *Monitor) linkGone(localVar, name string) { m.Forget(localVar, name) }
+
+// changed records pglinks' own change to link name of local: its card is
+// read again, and the link probed, so every page of every process shows
+// the change and the link's health at once.
+func (s *Service) changed(ctx context.Context, local *fleet.Database, name string) {
+	s.invalidate(local)
+	if s.health != nil {
+		s.health.linkChanged(ctx, local.ConfigVar, name)
 	}
 }

@@ -59,7 +59,10 @@ func linkFleet(t testing.TB, n int, broken bool) *fixture {
 	return f
 }
 
-func TestMonitorRefreshesInTheBackground(t *testing.T) {
+// Page views never probe: a link never probed is "unknown" until Run
+// (the lease holder's background work) probes it, the oldest record
+// first; a silent remote costs Run its timeout, never a view.
+func TestMonitorProbesInTheBackgroundOnly(t *testing.T) {
 	f := linkFleet(t, 3, true)
 	mon := NewMonitor(f.svc)
 	mon.SetWorkers(2)
@@ -73,7 +76,20 @@ func TestMonitorRefreshesInTheBackground(t *testing.T) {
 			t.Fatalf("%q before any probe: %+v", k, h)
 		}
 	}
-	mon.Wait()
+	if n := mon.Probes(); n != 0 {
+		t.Fatalf("page views probed %d times", n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go mon.Run(ctx, 50*time.Millisecond)
+	eventually(t, 30*time.Second, "three probes", func() bool {
+		for _, h := range mon.Lookup(inv) {
+			if h.State == HealthUnknown {
+				return false
+			}
+		}
+		return true
+	})
 	got = mon.Lookup(inv)
 	for i := range 3 {
 		h := got[HealthKey("DATABASE_URL", fmt.Sprintf("l%d", i))]
@@ -84,15 +100,15 @@ func TestMonitorRefreshesInTheBackground(t *testing.T) {
 			t.Errorf("silent remote l2: %+v", h)
 		}
 	}
-	// A fresh result is served from the cache, no probe queued.
-	mon.Lookup(inv)
-	mon.mu.Lock()
-	inflight := len(mon.inflight)
-	mon.mu.Unlock()
-	if inflight != 0 {
-		t.Fatalf("%d probes queued for fresh results", inflight)
+	// Fresh results are not probed again.
+	probes := mon.Probes()
+	time.Sleep(200 * time.Millisecond)
+	if n := mon.Probes(); n != probes {
+		t.Fatalf("%d probes of fresh results", n-probes)
 	}
-	// A destroyed link is forgotten when its probe finds it gone.
+	cancel()
+	mon.Wait()
+	// A destroyed link is forgotten when a check finds it gone.
 	execAs(t, f.local.URL, "DROP SCHEMA l0 CASCADE; DROP SERVER l0 CASCADE")
 	if _, err := mon.Check(context.Background(), "DATABASE_URL", "l0", false); err != nil {
 		// Within MinInterval the cached result comes back: no error.
@@ -105,7 +121,45 @@ func TestMonitorRefreshesInTheBackground(t *testing.T) {
 	if h := mon.Get("DATABASE_URL", "l0"); h.State != HealthUnknown {
 		t.Fatalf("destroyed link still cached: %+v", h)
 	}
-	mon.Wait()
+}
+
+// pglinks' own create, refresh and destroy of a link record its health
+// at once: a new link is never "not checked yet", and the link page and
+// the inventory show the same record.
+func TestLinkChangesRecordHealth(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	mon := NewMonitor(f.svc)
+	createSales(t, f)
+	h := mon.Get("DATABASE_URL", "sales")
+	if h.State != HealthHealthy || h.CheckedAt.IsZero() {
+		t.Fatalf("right after create: %+v", h)
+	}
+	inv := f.svc.Inventory(ctx)
+	if got := mon.Lookup(inv)[HealthKey("DATABASE_URL", "sales")]; got != h {
+		t.Fatalf("the inventory shows %+v, the link %+v", got, h)
+	}
+	execAs(t, f.remote.URL, "CREATE TABLE more (id int)")
+	rp, err := f.svc.PlanRefresh(ctx, "DATABASE_URL", "sales")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.RefreshLink(ctx, RefreshRequest{LocalVar: "DATABASE_URL", Name: "sales", Fingerprint: rp.Fingerprint}); err != nil {
+		t.Fatal(err)
+	}
+	if after := mon.Get("DATABASE_URL", "sales"); !after.CheckedAt.After(h.CheckedAt) || after.State != HealthHealthy {
+		t.Fatalf("after refresh: %+v (before %+v)", after, h)
+	}
+	dp, err := f.svc.PlanDestroy(ctx, "DATABASE_URL", "sales")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.DestroyLink(ctx, DestroyRequest{LocalVar: "DATABASE_URL", Name: "sales", Confirm: "sales", Fingerprint: dp.Fingerprint}); err != nil {
+		t.Fatal(err)
+	}
+	if after := mon.Get("DATABASE_URL", "sales"); after.State != HealthUnknown {
+		t.Fatalf("after destroy: %+v", after)
+	}
 }
 
 func TestReadBy(t *testing.T) {
@@ -199,15 +253,16 @@ func TestStaleReportsForInventory(t *testing.T) {
 	}
 }
 
-// Run probes the links of the inventory's snapshots with nobody looking:
+// Run probes the links of the inventory's cards with nobody looking:
 // after a restart, health is known without a page view.
 func TestMonitorRunProbesWithoutViews(t *testing.T) {
 	f := linkFleet(t, 2, false)
 	mon := NewMonitor(f.svc)
-	if got := mon.Lookup(f.svc.CachedInventory()); len(got) != 0 {
-		t.Fatalf("before any inventory read: %v", got)
+	for k, h := range mon.Lookup(f.svc.CachedInventory()) {
+		if h.State != HealthUnknown {
+			t.Fatalf("%q before Run: %+v", k, h)
+		}
 	}
-	f.svc.Inventory(context.Background()) // the background refresh's first read
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go mon.Run(ctx, 50*time.Millisecond)

@@ -70,7 +70,8 @@ func (s Support) VersionNote() string { return pgversion.Note(s.VersionNum) }
 
 // DatabaseStatus is one card of the inventory.
 type DatabaseStatus struct {
-	DB        *fleet.Database
+	// DB is this process's own (never kept in the state database).
+	DB        *fleet.Database `json:"-"`
 	Reachable bool
 	Error     string // why it is unreachable or unreadable
 	Support   Support
@@ -98,24 +99,21 @@ func pendingStatus(d *fleet.Database, why string, at time.Time) DatabaseStatus {
 	return DatabaseStatus{DB: d, Pending: true, Error: why, AsOf: at}
 }
 
-// readStatus reads one database's card: support, links (matched with
-// recs) and whether they are stale, its Heroku Connect schemas.
-func (s *Service) readStatus(ctx context.Context, d *fleet.Database, recs map[string]LinkRecord, recErr error) DatabaseStatus {
+// readStatus reads one database's card over sess: support, links
+// (matched with recs) and whether they are stale, its Heroku Connect
+// schemas.
+func (s *Service) readStatus(ctx context.Context, sess *fleet.Session, recs map[string]LinkRecord, recErr error) DatabaseStatus {
+	d := sess.D
 	if d.ConfigErr != nil {
 		return DatabaseStatus{DB: d, Error: d.ConfigErr.Error()}
 	}
 	st := DatabaseStatus{DB: d}
-	conn, err := s.Fleet.Acquire(ctx, d, fleet.ClassStatus)
+	conn, err := sess.Conn(ctx)
 	if err != nil {
 		st.Error = errs.MessageOf(err)
 		st.busy = fleet.IsBusy(err)
 		return st
 	}
-	defer func() {
-		if conn != nil {
-			conn.Release()
-		}
-	}()
 	st.Reachable = true
 	var (
 		sup                                                  Support
@@ -126,11 +124,9 @@ func (s *Service) readStatus(ctx context.Context, d *fleet.Database, recs map[st
 	if err != nil {
 		if fleet.IsTimeout(err) {
 			// It accepted the connection, then did not answer.
-			conn.Release()
-			s.Fleet.Discard(d, fleet.ClassStatus)
-			conn = nil
 			st.Reachable = false
 			st.Error = d.ConfigVar + " (" + d.ResourceName + ") accepted the connection but did not answer in time"
+			sess.Broken(errs.Wrap(errs.Unavailable, err, "%s", st.Error))
 			return st
 		}
 		st.Error = "could not read the catalog: " + err.Error()
@@ -138,7 +134,7 @@ func (s *Service) readStatus(ctx context.Context, d *fleet.Database, recs map[st
 	}
 	st.Support = supportOf(sup, installed, available, usage, canCreate)
 	if maybeConnect {
-		st.Connect = s.readConnect(ctx, conn.Conn(), d)
+		st.Connect = s.readConnect(ctx, conn, d)
 	}
 	if recErr != nil {
 		st.Error = "could not check pglinks' records of its links: " + errs.MessageOf(recErr)

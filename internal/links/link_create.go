@@ -216,7 +216,7 @@ func (s *Service) createLink(ctx context.Context, req CreateRequest, dry bool) (
 		return nil, nil, s.createError(local, remote, req.Name, err)
 	}
 	res.Link = links[0]
-	s.invalidate(local)
+	s.changed(ctx, local, req.Name)
 	s.Log.Info("link created", "local", local.ConfigVar, "remote", remote.ConfigVar, "link", req.Name, "tables", res.Tables, "actor", req.Actor)
 	return res, nil, nil
 }

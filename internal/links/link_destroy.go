@@ -163,6 +163,9 @@ func (s *Service) destroyLink(ctx context.Context, req DestroyRequest) (*Destroy
 	}
 	s.forget(ctx, plan.Link.record)
 	s.invalidate(local)
+	if s.health != nil {
+		s.health.linkGone(local.ConfigVar, req.Name)
+	}
 	s.Log.Info("link destroyed", "local", local.ConfigVar, "link", req.Name, "dependents", len(res.Dependents), "actor", req.Actor)
 	return res, nil
 }

@@ -167,7 +167,7 @@ func (s *Service) importTables(ctx context.Context, req ImportRequest) (*ImportR
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("links: import into %s: commit: %w", req.Name, err)
 	}
-	s.invalidate(local)
+	s.changed(ctx, local, req.Name)
 	s.Log.Info("tables imported into link", "local", local.ConfigVar, "link", req.Name, "tables", len(p.Tables), "actor", req.Actor)
 	return res, nil
 }

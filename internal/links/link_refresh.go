@@ -150,7 +150,7 @@ func (s *Service) refreshLink(ctx context.Context, req RefreshRequest) (*Refresh
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("links: refresh %s: commit: %w", req.Name, err)
 	}
-	s.invalidate(local)
+	s.changed(ctx, local, req.Name)
 	s.Log.Info("link refreshed", "local", local.ConfigVar, "link", req.Name, "changes", p.Summary.String(), "actor", req.Actor)
 	return res, nil
 }

@@ -166,5 +166,8 @@ func (s *Service) repairLink(ctx context.Context, req RepairRequest) (*RepairRes
 	if res.Health, err = s.ProbeLink(ctx, local.ConfigVar, req.Name); err != nil {
 		return nil, err
 	}
+	if s.health != nil {
+		s.health.linkProbed(local.ConfigVar, req.Name, res.Health)
+	}
 	return res, nil
 }

@@ -25,7 +25,12 @@ type Service struct {
 
 	snapsOnce sync.Once
 	snaps     *fleet.Snapshots[DatabaseStatus]
+	viewMu    sync.Mutex
+	inv       *inventoryView
 	pages     linkPages
+	// health keeps the links' health records (a Monitor registers
+	// itself): pglinks' own changes to a link record it at once.
+	health healthRecorder
 }
 
 // NewService returns a Service over the fleet f.

@@ -3,29 +3,38 @@ package links
 import (
 	"context"
 	"strings"
-	"time"
 
 	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // The inventory's cards are the fleet's status snapshots of each database
-// (fleet.Snapshots), read by readStatus: a page view never waits for a
-// database it has a card of, and a database that does not answer is
-// backed off.
+// (fleet.Snapshots of kind "card"), read by readStatus in the background
+// sweep: a page view never waits for a database, and a database that does
+// not answer is backed off.
+
+// CardKind names the cards' snapshots in the state database.
+const CardKind = "card"
 
 // statuses is the snapshots of the inventory's cards; made on first use.
 func (s *Service) statuses() *fleet.Snapshots[DatabaseStatus] {
-	s.snapsOnce.Do(func() { s.snaps = fleet.NewSnapshots(s.Fleet, s.statusReader) })
+	s.snapsOnce.Do(func() {
+		s.snaps = fleet.NewSnapshots(s.Fleet, fleet.SnapshotOptions{Kind: CardKind, FleetOutages: true}, s.statusReader)
+	})
 	return s.snaps
 }
+
+// Cards is the inventory's cards as the background sweep reads them (a
+// fleet.Facet), and as fleet.Share shares them.
+func (s *Service) Cards() *fleet.Snapshots[DatabaseStatus] { return s.statuses() }
 
 // statusReader reads the cards of configVar ("" for all) against pglinks'
 // records of links, read once for them all; recErr is why they could not
 // be read.
 func (s *Service) statusReader(ctx context.Context, configVar string) (fleet.Reader[DatabaseStatus], error) {
 	recs, recErr := s.records(ctx, configVar)
-	return func(ctx context.Context, d *fleet.Database) fleet.Read[DatabaseStatus] {
-		st := s.readStatus(ctx, d, recs, recErr)
+	return func(ctx context.Context, sess *fleet.Session) fleet.Read[DatabaseStatus] {
+		d := sess.D
+		st := s.readStatus(ctx, sess, recs, recErr)
 		r := fleet.Read[DatabaseStatus]{Val: st, Once: recErr != nil}
 		switch {
 		case st.busy:
@@ -42,25 +51,72 @@ func (s *Service) statusReader(ctx context.Context, configVar string) (fleet.Rea
 
 // statusOf is a snapshot as the inventory shows it.
 func statusOf(d *fleet.Database, sn fleet.Snapshot[DatabaseStatus]) DatabaseStatus {
+	if d != nil && d.ConfigErr != nil {
+		return DatabaseStatus{DB: d, Error: d.ConfigErr.Error()}
+	}
 	if sn.Pending {
 		return pendingStatus(d, sn.Why, sn.AsOf)
 	}
 	st := sn.Val
+	st.DB = d // not kept in the state database: this process's own
 	st.AsOf, st.FailingSince, st.RetryAt = sn.AsOf, sn.FailingSince, sn.RetryAt
 	return st
 }
 
-// Inventory is every fleet database's status, served as fleet.Snapshots
-// serves them: a page view waits only for databases never read (or every
-// one, when the fleet's SnapshotMaxAge is 0), each bounded by the Status
-// deadline and all by ctx.
-func (s *Service) Inventory(ctx context.Context) []DatabaseStatus {
-	sns := s.statuses().All(ctx)
-	out := make([]DatabaseStatus, len(sns))
-	for i, sn := range sns {
-		out[i] = statusOf(s.Fleet.Databases[i], sn)
+// inventoryView is the inventory built from one version of the
+// snapshots, shared by every page view until they change.
+type inventoryView struct {
+	version  uint64
+	statuses []DatabaseStatus
+	readBy   map[string][]Link
+}
+
+// view is the inventory of the snapshots as they are now, built once per
+// change of them.
+func (s *Service) view() *inventoryView {
+	snaps := s.statuses()
+	v := snaps.Version()
+	s.viewMu.Lock()
+	defer s.viewMu.Unlock()
+	if s.inv != nil && s.inv.version == v {
+		return s.inv
 	}
+	sns := snaps.All(context.Background()) // no reads: SnapshotMaxAge > 0
+	out := &inventoryView{version: v, statuses: make([]DatabaseStatus, len(sns))}
+	for i, sn := range sns {
+		out.statuses[i] = statusOf(s.Fleet.Databases[i], sn)
+	}
+	out.readBy = ReadBy(out.statuses)
+	s.inv = out
 	return out
+}
+
+// Inventory is every fleet database's card, in fleet order, as the
+// snapshots hold it: no page view waits for a database (fleet.Snapshots.All).
+// With the fleet's SnapshotMaxAge 0 every database is read now instead,
+// each bounded by the Status deadline and all by ctx. The slice is shared
+// by every caller until the snapshots change: do not modify it.
+func (s *Service) Inventory(ctx context.Context) []DatabaseStatus {
+	if s.Fleet.SnapshotMaxAge <= 0 {
+		sns := s.statuses().All(ctx)
+		out := make([]DatabaseStatus, len(sns))
+		for i, sn := range sns {
+			out[i] = statusOf(s.Fleet.Databases[i], sn)
+		}
+		return out
+	}
+	return s.view().statuses
+}
+
+// InventoryReadBy is Inventory with ReadBy of it, both built once per
+// change of the snapshots (shared: do not modify them).
+func (s *Service) InventoryReadBy(ctx context.Context) ([]DatabaseStatus, map[string][]Link) {
+	if s.Fleet.SnapshotMaxAge <= 0 {
+		inv := s.Inventory(ctx)
+		return inv, ReadBy(inv)
+	}
+	v := s.view()
+	return v.statuses, v.readBy
 }
 
 // RefreshStatus reads one database now, whatever its snapshot or back-off:
@@ -73,17 +129,16 @@ func (s *Service) RefreshStatus(ctx context.Context, configVar string) (Database
 	return statusOf(d, s.statuses().Refresh(ctx, d)), nil
 }
 
-// invalidate drops a database's snapshot after pglinks changed it, so the
-// next page view shows the change.
+// invalidate reads a database's card again after pglinks changed it, so
+// the next page view in every process shows the change: a read that
+// started before the change is neither waited for nor kept.
 func (s *Service) invalidate(d *fleet.Database) {
-	s.statuses().Forget(d.ConfigVar)
 	s.pages.forget(d.ConfigVar)
-}
-
-// Run refreshes the inventory's snapshots in the background until ctx
-// ends (fleet.Snapshots.Run).
-func (s *Service) Run(ctx context.Context, interval time.Duration, workers int) {
-	s.statuses().Run(ctx, interval, workers)
+	snaps := s.statuses()
+	snaps.Forget(d.ConfigVar)
+	ctx, cancel := context.WithTimeout(context.Background(), s.Fleet.Deadlines.Status+s.Fleet.Deadlines.Connect)
+	defer cancel()
+	snaps.Refresh(ctx, d)
 }
 
 // MatchInventory keeps the statuses whose database (resource name, config

@@ -8,9 +8,34 @@ import (
 	"github.com/pglinks/pglinks/internal/fleet"
 )
 
-// A database that accepts connections and never answers costs the first
-// inventory its StatusTimeout; the views after it are served from the
-// remembered failure, with since-when and next-try, until the back-off ends.
+// sweep runs the background sweep of svc's cards until the test ends.
+func sweep(t testing.TB, svc *Service) *fleet.Sweeper {
+	t.Helper()
+	sw := &fleet.Sweeper{Fleet: svc.Fleet, Facets: []fleet.Facet{svc.Cards()}, Recheck: 20 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { sw.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return sw
+}
+
+// eventually polls cond every 20 ms for up to limit.
+func eventually(t testing.TB, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", limit, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A page view never waits for a database: before the sweep read one, its
+// card says "not read yet" at once. A database that accepts connections
+// and never answers costs the sweep its Status deadline once; its card
+// then shows the failure, since when and the next try, and the sweep
+// leaves it alone until the back-off ends.
 func TestInventoryBacksOffSilentDatabase(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
@@ -27,27 +52,26 @@ func TestInventoryBacksOffSilentDatabase(t *testing.T) {
 	svc.Fleet.SnapshotMaxAge = 30 * time.Second
 	proxy.Stall("pglinks", "pg_") // every statement of pglinks' own connections
 
-	first := svc.Inventory(ctx)
-	if first[1].Reachable || first[1].RetryAt.IsZero() || first[1].FailingSince.IsZero() {
-		t.Fatalf("first view: %+v", first[1])
-	}
-	if !first[0].Reachable {
-		t.Fatalf("the healthy database: %s", first[0].Error)
-	}
 	start := time.Now()
-	for range 5 {
-		inv := svc.Inventory(ctx)
-		if inv[1].Reachable || !inv[1].FailingSince.Equal(first[1].FailingSince) {
-			t.Fatalf("later view: %+v", inv[1])
-		}
+	first := svc.Inventory(ctx)
+	if took := time.Since(start); took > time.Second || !first[0].Pending || !first[1].Pending || first[1].Error != fleet.NotReadYet {
+		t.Fatalf("first view (%v): %+v / %+v", took, first[0], first[1])
 	}
-	// Five views in far less than one StatusTimeout: none waited.
-	if took := time.Since(start); took >= svc.Fleet.Deadlines.Status {
-		t.Fatalf("5 views took %v: the silent database was asked again", took)
+	sweep(t, svc)
+	var inv []DatabaseStatus
+	eventually(t, 10*time.Second, "the silent database shown failing", func() bool {
+		inv = svc.Inventory(ctx)
+		return !inv[1].Pending && !inv[1].RetryAt.IsZero()
+	})
+	if inv[1].Reachable || inv[1].FailingSince.IsZero() {
+		t.Fatalf("silent database: %+v", inv[1])
+	}
+	if !inv[0].Reachable {
+		t.Fatalf("the healthy database: %s", inv[0].Error)
 	}
 	// A forced refresh asks again (and fails again, doubling the back-off).
 	st, err := svc.RefreshStatus(ctx, "HEROKU_POSTGRESQL_BLUE_URL")
-	if err != nil || st.Reachable || !st.RetryAt.After(first[1].RetryAt) {
+	if err != nil || st.Reachable || !st.RetryAt.After(inv[1].RetryAt) || !st.FailingSince.Equal(inv[1].FailingSince) {
 		t.Fatalf("refresh: %+v, %v", st, err)
 	}
 	// Once it answers, a refresh shows it healthy and clears the back-off.
@@ -63,12 +87,14 @@ func TestInventorySnapshotInvalidatedByCreate(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	f.svc.Fleet.SnapshotMaxAge = time.Hour
-	if n := len(f.svc.Inventory(ctx)[0].Links); n != 0 {
+	if n := len(mustStatus(t, f.svc, "DATABASE_URL").Links); n != 0 {
 		t.Fatalf("%d links before", n)
 	}
+	before := f.svc.Inventory(ctx)[0].AsOf
 	createSales(t, f)
-	if n := len(f.svc.Inventory(ctx)[0].Links); n != 1 {
-		t.Fatalf("%d links right after create", n)
+	inv := f.svc.Inventory(ctx)
+	if n := len(inv[0].Links); n != 1 || !inv[0].AsOf.After(before) {
+		t.Fatalf("%d links right after create (card as of %v, before %v)", n, inv[0].AsOf, before)
 	}
 	// A change made by hand shows after the snapshot's age, or a refresh.
 	execAs(t, f.local.URL, "CREATE SERVER handmade FOREIGN DATA WRAPPER postgres_fdw")
@@ -80,29 +106,10 @@ func TestInventorySnapshotInvalidatedByCreate(t *testing.T) {
 	}
 }
 
-// Run keeps snapshots fresh in the background.
-func TestRunRefreshesInTheBackground(t *testing.T) {
-	f := newFixture(t)
-	f.svc.Fleet.SnapshotMaxAge = time.Hour
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go f.svc.Run(ctx, 100*time.Millisecond, 2)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if sn, ok := f.svc.statuses().Get("DATABASE_URL"); ok && sn.Val.Reachable {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no snapshot after 10 s of Run")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// A page view never waits for a database it has a card of: once the card
-// is older than SnapshotMaxAge it is served as it is while a background
-// read runs, and the view after that read shows what it found.
-func TestInventoryServesOldCardWhileReading(t *testing.T) {
+// The sweep reads every card in the background, and again once it is
+// older than RefreshAfter; views meanwhile serve the card they have, at
+// once, and show what the next read found.
+func TestSweepKeepsCardsFresh(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	proxy, err := clusterB.NewProxy()
@@ -115,35 +122,29 @@ func TestInventoryServesOldCardWhileReading(t *testing.T) {
 		"HEROKU_POSTGRESQL_BLUE_URL=" + proxy.URL(f.remote.URL),
 	})
 	svc.Fleet.Deadlines.Status = 2 * time.Second
-	svc.Fleet.SnapshotMaxAge = 200 * time.Millisecond
-	first := svc.Inventory(ctx)
-	if !first[1].Reachable {
-		t.Fatalf("first view: %s", first[1].Error)
-	}
+	svc.Fleet.Deadlines.Connect = time.Second
+	svc.Fleet.SnapshotMaxAge = 4 * time.Second // RefreshAfter: 2 s
+	sweep(t, svc)
+	var first []DatabaseStatus
+	eventually(t, 10*time.Second, "both cards read", func() bool {
+		first = svc.Inventory(ctx)
+		return first[0].Reachable && first[1].Reachable
+	})
 
-	// From now on the remote's new connections never answer.
+	// From now on the remote's statements never answer.
 	proxy.Stall("pglinks", "pg_")
 	d, _ := svc.Fleet.Get("HEROKU_POSTGRESQL_BLUE_URL")
 	svc.Fleet.Discard(d, fleet.ClassStatus)
-	time.Sleep(300 * time.Millisecond)
-
 	start := time.Now()
 	inv := svc.Inventory(ctx)
-	if took := time.Since(start); took >= time.Second {
-		t.Fatalf("the view waited %v for a database it had a card of", took)
+	if took := time.Since(start); took >= time.Second || !inv[1].Reachable {
+		t.Fatalf("the view (%v) did not serve the card it had: %+v", took, inv[1])
 	}
-	if !inv[1].Reachable || !inv[1].AsOf.Equal(first[1].AsOf) {
-		t.Fatalf("old card not served: reachable=%v as of %v, first as of %v", inv[1].Reachable, inv[1].AsOf, first[1].AsOf)
-	}
-	deadline := time.Now().Add(2*svc.Fleet.Deadlines.Status + time.Second)
-	for {
+	eventually(t, 15*time.Second, "the failing read shown", func() bool {
 		inv = svc.Inventory(ctx)
-		if !inv[1].Reachable && !inv[1].RetryAt.IsZero() {
-			break // the background read failed and says so
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the background read's failure never showed: %+v", inv[1])
-		}
-		time.Sleep(100 * time.Millisecond)
+		return !inv[1].Reachable && !inv[1].RetryAt.IsZero()
+	})
+	if !inv[0].AsOf.After(first[0].AsOf) {
+		t.Fatalf("the healthy card was not read again: as of %v, first %v", inv[0].AsOf, first[0].AsOf)
 	}
 }

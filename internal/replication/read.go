@@ -67,8 +67,13 @@ func (s *Service) ReadDatabase(ctx context.Context, d *fleet.Database) Database 
 		return r
 	}
 	defer conn.Release()
-	c := conn.Conn()
-	err = c.QueryRow(ctx, `SELECT current_setting('server_version_num')::int, current_user::text,
+	return s.readOn(ctx, conn.Conn(), d)
+}
+
+// readOn reads d's subscriptions, publications and slots over c.
+func (s *Service) readOn(ctx context.Context, c *pgx.Conn, d *fleet.Database) Database {
+	r := Database{DB: d}
+	err := c.QueryRow(ctx, `SELECT current_setting('server_version_num')::int, current_user::text,
 		coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false),
 		coalesce((SELECT rolreplication FROM pg_roles WHERE rolname = current_user), false)`).
 		Scan(&r.Version, &r.Role, &r.Superuser, &r.Replication)

@@ -25,6 +25,7 @@ type Service struct {
 	recentMu sync.Mutex
 	recent   *Overview
 	flight   singleflight.Group
+	bg       background
 }
 
 // RecentOverview is Overview at most maxAge old (0: read now), shared by
@@ -179,7 +180,7 @@ type Slot struct {
 
 // Database is what pglinks could read about one fleet database.
 type Database struct {
-	DB        *fleet.Database
+	DB        *fleet.Database `json:"-"` // this process's own, never kept in the state database
 	Reachable bool
 	Error     string // why it could not be read
 

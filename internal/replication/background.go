@@ -1,0 +1,108 @@
+package replication
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
+)
+
+// The inventory's cards show each database's replication warnings without
+// any page view reading the fleet: every database's replication state is a
+// snapshot (kind "replication") that the background sweep reads over the
+// same connection as the database's card, and the overview behind the
+// warnings is built from the snapshots once per change of them.
+
+// Kind names the replication snapshots in the state database.
+const Kind = "replication"
+
+// background is the replication snapshots and the overview built from
+// them.
+type background struct {
+	once  sync.Once
+	snaps *fleet.Snapshots[Database]
+
+	mu       sync.Mutex
+	version  uint64
+	overview *Overview
+}
+
+// States is every database's replication state as the background sweep
+// reads it (a fleet.Facet), and as fleet.Share shares it.
+func (s *Service) States() *fleet.Snapshots[Database] {
+	s.bg.once.Do(func() {
+		s.bg.snaps = fleet.NewSnapshots(s.Fleet, fleet.SnapshotOptions{Kind: Kind}, func(context.Context, string) (fleet.Reader[Database], error) {
+			return s.readSession, nil
+		})
+	})
+	return s.bg.snaps
+}
+
+// readSession reads one database's replication state over the sweep's
+// session.
+func (s *Service) readSession(ctx context.Context, sess *fleet.Session) fleet.Read[Database] {
+	d := sess.D
+	conn, err := sess.Conn(ctx)
+	if err != nil {
+		msg := errs.MessageOf(err)
+		if fleet.IsBusy(err) {
+			return fleet.Read[Database]{Busy: msg}
+		}
+		return fleet.Read[Database]{Val: Database{Error: msg}, Down: msg}
+	}
+	r := s.readOn(ctx, conn, d)
+	if ctx.Err() != nil {
+		// Ran out of time mid-read: what was read is not the whole truth.
+		msg := d.ConfigVar + " (" + d.ResourceName + ") did not answer its replication state in time"
+		sess.Broken(errs.Wrap(errs.Unavailable, ctx.Err(), "%s", msg))
+		return fleet.Read[Database]{Val: Database{Error: msg}, Down: msg}
+	}
+	return fleet.Read[Database]{Val: r, Down: downOf(r)}
+}
+
+// downOf is why a read found d not answering ("" when it answered).
+func downOf(r Database) string {
+	if r.Reachable {
+		return ""
+	}
+	return r.Error
+}
+
+// BackgroundOverview is the fleet's replication as the snapshots hold it,
+// subscriptions tied to their slots and warnings worded, built once per
+// change of the snapshots; it never reads a database. A database not read
+// yet counts as one that could not be read (the overview is Incomplete).
+func (s *Service) BackgroundOverview() *Overview {
+	snaps := s.States()
+	v := snaps.Version()
+	s.bg.mu.Lock()
+	defer s.bg.mu.Unlock()
+	if s.bg.overview != nil && s.bg.version == v {
+		return s.bg.overview
+	}
+	dbs := s.Fleet.Databases
+	o := &Overview{Databases: make([]Database, len(dbs))}
+	for i, sn := range snaps.All(context.Background()) {
+		d := dbs[i]
+		switch {
+		case d.ConfigErr != nil:
+			o.Databases[i] = Database{DB: d, Error: d.ConfigVar + " is misconfigured: " + d.ConfigErr.Error()}
+		case sn.Pending:
+			o.Databases[i] = Database{DB: d, Error: sn.Why}
+		default:
+			db := sn.Val
+			db.DB = d
+			// correlate writes into these: the snapshot's stay as read.
+			db.Subscriptions, db.Slots = slices.Clone(db.Subscriptions), slices.Clone(db.Slots)
+			o.Databases[i] = db
+			if o.ReadAt.IsZero() || sn.AsOf.Before(o.ReadAt) {
+				o.ReadAt = sn.AsOf // as old as its oldest read
+			}
+		}
+	}
+	s.correlate(o)
+	s.bg.overview, s.bg.version = o, v
+	return o
+}
