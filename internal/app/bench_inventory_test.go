@@ -8,35 +8,56 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
 	"github.com/pglinks/pglinks/internal/state"
 )
 
 // BenchmarkInventoryPage is a signed-in viewer's GET / of a fleet of 40
-// (every card read: config vars over two databases) through the real
-// router over TCP, next to GET /account, the page that touches no fleet
-// database, at c=1 and c=8; gzip when the client asks for it.
+// (every card read: config vars over two databases; PGLINKS_BENCH_FLEET
+// sets another size, pages cycled) through the real router over TCP,
+// next to GET /account, the page that touches no fleet database, at c=1
+// and c=8: uncompressed, gzip as sent, and gzip inflated by the Go client.
+// PGLINKS_BENCH_SWEEP=1 runs the background sweep meanwhile, as the
+// lease holder does.
 func BenchmarkInventoryPage(b *testing.B) {
-	be := newBenchInventory(b, 40)
-	for _, gz := range []bool{false, true} {
+	n := 40
+	if v := os.Getenv("PGLINKS_BENCH_FLEET"); v != "" {
+		n, _ = strconv.Atoi(v)
+	}
+	be := newBenchInventory(b, n)
+	pages := max(1, (n+19)/20)
+	for _, gz := range []string{"identity", "gzip", "auto"} {
 		for _, conc := range []int{1, 8} {
 			for _, path := range []string{"/", "/account"} {
-				name := fmt.Sprintf("gzip=%v/c=%d/%s", gz, conc, strings.TrimPrefix(path, "/"))
+				name := fmt.Sprintf("enc=%s/c=%d/%s", gz, conc, strings.TrimPrefix(path, "/"))
 				b.Run(name, func(b *testing.B) {
 					b.SetParallelism(conc)
 					var bytes int64
 					b.RunParallel(func(pb *testing.PB) {
+						i := 0
 						for pb.Next() {
-							req, _ := http.NewRequest("GET", be.srv.URL+path, nil)
-							if gz {
-								req.Header.Set("Accept-Encoding", "gzip")
+							p := path
+							if p == "/" {
+								i++
+								p = "/?page=" + strconv.Itoa(i%pages+1)
 							}
-							resp, err := be.http.Do(req)
+							req, _ := http.NewRequest("GET", be.srv.URL+p, nil)
+							cl := be.http
+							switch gz {
+							case "identity", "gzip":
+								req.Header.Set("Accept-Encoding", gz)
+							case "auto": // the Go client asks for gzip and inflates it
+								cl = be.auto
+							}
+							resp, err := cl.Do(req)
 							if err != nil {
 								b.Error(err)
 								return
@@ -58,8 +79,8 @@ func BenchmarkInventoryPage(b *testing.B) {
 }
 
 type benchInventory struct {
-	srv  *httptest.Server
-	http *http.Client
+	srv        *httptest.Server
+	http, auto *http.Client
 }
 
 func newBenchInventory(b *testing.B, n int) *benchInventory {
@@ -102,11 +123,23 @@ func newBenchInventory(b *testing.B, n int) *benchInventory {
 	if err != nil {
 		b.Fatal(err)
 	}
+	if os.Getenv("PGLINKS_BENCH_SWEEP") != "" {
+		// The background sweep at the default max age, as the lease
+		// holder runs it while pages are served.
+		svc.Fleet.SnapshotMaxAge = 30 * time.Second
+		sw := &fleet.Sweeper{Fleet: svc.Fleet, Facets: []fleet.Facet{svc.Cards(), a.cfg.Replication.States()}}
+		sctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { sw.Run(sctx); close(done) }()
+		b.Cleanup(func() { cancel(); <-done })
+		time.Sleep(30 * time.Second) // past the first round of every database
+	}
 	srv := httptest.NewServer(a.Handler())
 	b.Cleanup(srv.Close)
 	jar, _ := cookiejar.New(nil)
 	tr := &http.Transport{MaxIdleConnsPerHost: 16, DisableCompression: true}
-	be := &benchInventory{srv: srv, http: &http.Client{Jar: jar, Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	be := &benchInventory{srv: srv, http: &http.Client{Jar: jar, Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		auto: &http.Client{Jar: jar, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}}
 	resp, err := be.http.Get(srv.URL + "/login")
 	if err != nil {
 		b.Fatal(err)

@@ -51,6 +51,23 @@ func (a *App) replicationWarnings(ctx context.Context) map[string][]replication.
 
 func target(in replicationInput) string { return in.DB + "/" + in.Name }
 
+// replicationChange wraps a replication change: once it answered, the
+// replication state of the databases its form names is read again, so
+// the inventory's warnings show the change at once.
+func (a *App) replicationChange(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		err := next(c)
+		if form, ferr := c.FormParams(); ferr == nil {
+			for _, f := range []string{"db", "publisher", "subscriber"} {
+				if v := form.Get(f); v != "" {
+					a.cfg.Replication.RefreshState(c.Request().Context(), v)
+				}
+			}
+		}
+		return err
+	}
+}
+
 func (a *App) setSubscriptionEnabled(enable bool) echo.HandlerFunc {
 	action := auth.ActionSubscriptionDisable
 	if enable {

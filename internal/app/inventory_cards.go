@@ -55,11 +55,24 @@ type cardSlot struct {
 }
 
 // renderedCard is a card's HTML cut where the CSRF token goes, and each
-// part deflated on its own (sync-flushed, no final block).
+// part deflated on its own (sync-flushed, no final block), made when a
+// client first asks for gzip.
 type renderedCard struct {
 	key   uint64
 	parts [][]byte
-	gz    [][]byte
+
+	gzOnce sync.Once
+	gz     [][]byte
+}
+
+// deflated is each part deflated, made once.
+func (rc *renderedCard) deflated() [][]byte {
+	rc.gzOnce.Do(func() {
+		for _, p := range rc.parts {
+			rc.gz = append(rc.gz, deflate(p))
+		}
+	})
+	return rc.gz
 }
 
 func newCardCache() *cardCache {
@@ -155,9 +168,7 @@ func (cc *cardCache) card(ctx context.Context, st links.DatabaseStatus, admin bo
 	}
 	rc = &renderedCard{key: key}
 	for _, part := range bytes.Split(buf.Bytes(), []byte(cc.token)) {
-		part = bytes.Clone(part)
-		rc.parts = append(rc.parts, part)
-		rc.gz = append(rc.gz, deflate(part))
+		rc.parts = append(rc.parts, bytes.Clone(part))
 	}
 	cc.mu.Lock()
 	cc.m[slot] = rc
@@ -174,6 +185,7 @@ type piece struct{ raw, gz []byte }
 // it.
 func (cc *cardCache) writeCardPage(c echo.Context, status int, page []byte, cards []*renderedCard, csrf string) error {
 	token := []byte(html.EscapeString(csrf))
+	gzip := len(cards) > 0 && acceptsGzip(c.Request())
 	var pieces []piece
 	rest := page
 	for i, rc := range cards {
@@ -184,11 +196,19 @@ func (cc *cardCache) writeCardPage(c echo.Context, status int, page []byte, card
 		}
 		pieces = append(pieces, piece{raw: rest[:at]})
 		rest = rest[at+len(m):]
+		var gz [][]byte
+		if gzip {
+			gz = rc.deflated()
+		}
 		for j := range rc.parts {
 			if j > 0 {
 				pieces = append(pieces, piece{raw: token})
 			}
-			pieces = append(pieces, piece{raw: rc.parts[j], gz: rc.gz[j]})
+			p := piece{raw: rc.parts[j]}
+			if gzip {
+				p.gz = gz[j]
+			}
+			pieces = append(pieces, p)
 		}
 	}
 	pieces = append(pieces, piece{raw: rest})
@@ -197,7 +217,7 @@ func (cc *cardCache) writeCardPage(c echo.Context, status int, page []byte, card
 	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
 	out := templ.GetBuffer()
 	defer templ.ReleaseBuffer(out)
-	if len(cards) == 0 || !acceptsGzip(c.Request()) {
+	if !gzip {
 		for _, p := range pieces {
 			out.Write(p.raw)
 		}

@@ -2,6 +2,8 @@ package fleet
 
 import (
 	"context"
+	"encoding/binary"
+	"hash/fnv"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -90,6 +92,7 @@ type Snapshots[T any] struct {
 	forgotten map[string]time.Time // Forget: reads started before are not kept
 	gen       map[string]int       // Forget: later reads never join earlier ones
 	version   atomic.Uint64
+	urgent    atomic.Uint64 // a person's Refresh, pglinks' own change
 	flight    singleflight.Group
 	publish   func(configVar string, sn Snapshot[T])
 }
@@ -126,6 +129,26 @@ func (s *Snapshots[T]) now() time.Time {
 // what is built from them all can be kept until it changes.
 func (s *Snapshots[T]) Version() uint64 { return s.version.Load() }
 
+// Urgent changes when a person's Refresh read a database or pglinks
+// changed one (Forget): what is built from the snapshots must show it at
+// once, while what the background read may wait a moment (see
+// RebuildEvery).
+func (s *Snapshots[T]) Urgent() uint64 { return s.urgent.Load() }
+
+// RebuildEvery bounds how often what is built from every snapshot (the
+// inventory, the replication warnings) is built again for the background
+// reads alone: at 1,000 databases they change a hundred times a second.
+const RebuildEvery = 200 * time.Millisecond
+
+// Outdated reports whether something built from the snapshots at
+// version, urgent and time built must be built again at now.
+func (s *Snapshots[T]) Outdated(version, urgent uint64, built, now time.Time) bool {
+	if s.urgent.Load() != urgent {
+		return true
+	}
+	return s.version.Load() != version && now.Sub(built) >= RebuildEvery
+}
+
 // Get is configVar's last kept read, without asking the database; false
 // when it was never read.
 func (s *Snapshots[T]) Get(configVar string) (Snapshot[T], bool) {
@@ -146,6 +169,7 @@ func (s *Snapshots[T]) Forget(configVar string) {
 	s.gen[configVar]++
 	s.mu.Unlock()
 	s.version.Add(1)
+	s.urgent.Add(1)
 	if s.outages {
 		s.fleet.answered(configVar)
 	}
@@ -192,7 +216,9 @@ func (s *Snapshots[T]) All(ctx context.Context) []Snapshot[T] {
 // Refresh reads d now, whatever its snapshot or back-off.
 func (s *Snapshots[T]) Refresh(ctx context.Context, d *Database) Snapshot[T] {
 	read, _ := s.load(ctx, d.ConfigVar)
-	return s.Read(ctx, d, read)
+	sn := s.Read(ctx, d, read)
+	s.urgent.Add(1)
+	return sn
 }
 
 // Read reads d with read over a session of its own and keeps the read as
@@ -310,8 +336,10 @@ func (s *Snapshots[T]) Apply(configVar string, sn Snapshot[T]) {
 
 // dues says when each of vars is next to be read by the sweep: at once
 // when it was never read, when its back-off ends (hard: not before), or
-// refreshAfter after it was read; and how long its last read took.
-func (s *Snapshots[T]) dues(vars []string, refreshAfter time.Duration, out []dueAt) {
+// refreshAfter after it was read, less up to spread (the same for a
+// snapshot every time: databases read together are not all due together
+// again); and how long its last read took.
+func (s *Snapshots[T]) dues(vars []string, refreshAfter, spread time.Duration, out []dueAt) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, v := range vars {
@@ -322,9 +350,23 @@ func (s *Snapshots[T]) dues(vars []string, refreshAfter time.Duration, out []due
 		case !sn.RetryAt.IsZero():
 			out[i] = dueAt{at: sn.RetryAt, hard: true, took: sn.Took}
 		default:
-			out[i] = dueAt{at: sn.AsOf.Add(refreshAfter), took: sn.Took}
+			out[i] = dueAt{at: sn.AsOf.Add(refreshAfter - jitter(v, sn.AsOf, spread)), took: sn.Took}
 		}
 	}
+}
+
+// jitter is a duration in [0, spread) fixed by a database and the time of
+// its read.
+func jitter(configVar string, asOf time.Time, spread time.Duration) time.Duration {
+	if spread <= 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(configVar))
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(asOf.UnixNano()))
+	h.Write(b[:])
+	return time.Duration(h.Sum64() % uint64(spread))
 }
 
 // sweepRead is the sweep's read of d over its round's session. A round

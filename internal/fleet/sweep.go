@@ -17,11 +17,11 @@ import (
 //
 // A database whose last read took longer than SlowAfter (it answers
 // slowly, or not at all until its connect timeout; whichever process read
-// it) is slow, and so is one never read (it may be): while any database
-// known to be quick is due, those take at most half the workers, so
-// however many databases are slow or silent, the other half keeps reading
-// the rest on time. A database in back-off is not read before its back-off
-// ends.
+// it) is slow, and so is one never read (it may be): while a database
+// known to be quick is due within a slow read's time, those take at most
+// half the workers, so however many databases are slow or silent, the
+// other half keeps reading the rest on time. A database in back-off is not
+// read before its back-off ends.
 
 // Facet is one domain's snapshots as the sweep reads them: a
 // *Snapshots[T].
@@ -29,7 +29,7 @@ type Facet interface {
 	Kind() string
 	// dues says, for each of vars, when it is next to be read (see
 	// Snapshots.due), under one lock.
-	dues(vars []string, refreshAfter time.Duration, out []dueAt)
+	dues(vars []string, refreshAfter, spread time.Duration, out []dueAt)
 	sweepRead(ctx context.Context, sess *Session)
 }
 
@@ -87,10 +87,12 @@ func (s *Sweeper) now() time.Time {
 	return time.Now()
 }
 
-// RefreshAfter is how old a snapshot is when the sweep reads it again: a
-// margin before maxAge (a fifth of it, at least a connect and a status
-// read, at most half of it), so the read is done before the snapshot
-// passes maxAge.
+// RefreshAfter is how old a snapshot is when the sweep reads it again at
+// the latest: a margin before maxAge (a fifth of it, at least a connect
+// and a status read, at most half of it), so the read is done before the
+// snapshot passes maxAge. Each snapshot is due up to half the margin
+// earlier than that (fixed per read), so databases read in one burst (all
+// of them, at start) spread over time.
 func RefreshAfter(maxAge time.Duration, dl Deadlines) time.Duration {
 	margin := min(max(maxAge/5, dl.Connect+dl.Status), maxAge/2)
 	return maxAge - margin
@@ -123,22 +125,34 @@ func (s *Sweeper) Run(ctx context.Context) {
 	if recheck <= 0 {
 		recheck = time.Second
 	}
+	// Databases due within a tick are read together: at 1,000 databases
+	// one is due every few milliseconds, and looking at them all that
+	// often would cost more than reading them.
+	tick := min(sweepTick, recheck)
 	done := make(chan struct{}, 1)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	pending := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-done:
+			if !pending {
+				continue // nothing waits for the worker that finished
+			}
 		case <-timer.C:
 		}
-		wait := s.dispatch(ctx, &wg, workers, slowMax, done)
-		timer.Reset(min(wait, recheck))
+		var wait time.Duration
+		wait, pending = s.dispatch(ctx, &wg, workers, slowMax, tick, done)
+		timer.Reset(max(min(wait, recheck), tick))
 	}
 }
+
+// sweepTick is how far ahead the sweep reads what is due.
+const sweepTick = 50 * time.Millisecond
 
 type sweepCand struct {
 	d      *Database
@@ -148,11 +162,14 @@ type sweepCand struct {
 	facets []Facet
 }
 
-// dispatch starts the rounds that are due, oldest first, within the
-// worker and slow limits, and says how long until the next is due.
-func (s *Sweeper) dispatch(ctx context.Context, wg *sync.WaitGroup, workers, slowMax int, done chan struct{}) time.Duration {
-	now := s.now()
+// dispatch starts the rounds that are due (within tick), oldest first,
+// within the worker and slow limits; it says how long until the next is
+// due, and whether some due ones wait for a worker.
+func (s *Sweeper) dispatch(ctx context.Context, wg *sync.WaitGroup, workers, slowMax int, tick time.Duration, done chan struct{}) (time.Duration, bool) {
+	started := s.now()
+	now := started.Add(tick)
 	refreshAfter := RefreshAfter(s.Fleet.SnapshotMaxAge, s.Fleet.Deadlines)
+	spread := (s.Fleet.SnapshotMaxAge - refreshAfter) / 2
 	dbs := s.Fleet.Databases
 	vars := make([]string, len(dbs))
 	for i, d := range dbs {
@@ -161,13 +178,14 @@ func (s *Sweeper) dispatch(ctx context.Context, wg *sync.WaitGroup, workers, slo
 	dues := make([][]dueAt, len(s.Facets))
 	for j, f := range s.Facets {
 		dues[j] = make([]dueAt, len(dbs))
-		f.dues(vars, refreshAfter, dues[j])
+		f.dues(vars, refreshAfter, spread, dues[j])
 	}
 	outages := s.Fleet.outagesNow()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var cands []sweepCand
 	next := time.Duration(1<<62 - 1)
+	quickDue := now.Add(time.Duration(1<<62 - 1)) // the soonest a quick database is due
 	for i, d := range dbs {
 		if d.ConfigErr != nil {
 			continue
@@ -208,33 +226,37 @@ func (s *Sweeper) dispatch(ctx context.Context, wg *sync.WaitGroup, workers, slo
 			// Every domain waits out the fleet's back-off.
 			c.due = o.RetryAt
 		}
+		c.slow = c.slow || !c.known
+		if !c.slow && c.due.Before(quickDue) {
+			quickDue = c.due
+		}
 		if c.due.After(now) || len(c.facets) == 0 {
 			next = min(next, c.due.Sub(now))
 			continue
 		}
-		c.slow = c.slow || !c.known
 		cands = append(cands, c)
 	}
 	slices.SortStableFunc(cands, func(a, b sweepCand) int { return a.due.Compare(b.due) })
-	// Slow (and never read) databases keep to their half only while a
-	// quick one is waiting: otherwise, as at a first start, they may have
-	// every worker.
+	// Slow (and never read) databases keep to their half whenever a quick
+	// one is due before a slow read could end (a connect and a status
+	// read); otherwise, as at a first start when none is known, they may
+	// have every worker.
 	slowLimit := workers
-	for _, c := range cands {
-		if !c.slow {
-			slowLimit = slowMax
-			break
-		}
+	if quickDue.Before(now.Add(s.Fleet.Deadlines.Connect + s.Fleet.Deadlines.Status)) {
+		slowLimit = slowMax
 	}
+	pending := false
 	for _, c := range cands {
 		if s.stats.Running >= workers {
+			pending = true
 			break
 		}
 		if c.slow && s.stats.SlowNow >= slowLimit {
+			pending = true
 			continue // the quick ones behind it go first
 		}
 		st := s.dbs[c.d.ConfigVar]
-		st.running, st.lastStart = true, now
+		st.running, st.lastStart = true, started
 		s.stats.Running++
 		if c.slow {
 			s.stats.SlowNow++
@@ -247,7 +269,7 @@ func (s *Sweeper) dispatch(ctx context.Context, wg *sync.WaitGroup, workers, slo
 			}
 		})
 	}
-	return max(next, 0)
+	return max(next, 0), pending
 }
 
 // round reads c's due facets over one session.

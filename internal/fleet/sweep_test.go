@@ -167,8 +167,9 @@ func TestSnapshotsPageViewsNeverRead(t *testing.T) {
 func TestSweepReadsOldestFirst(t *testing.T) {
 	c := newClock()
 	f, ss, rec := sweepFleet(t, 5, c)
-	// Snapshots of different ages: DB03 the oldest, then DB01.
-	for i, age := range []time.Duration{10, 20, 5, 22, 1} {
+	// Snapshots of different ages, none due yet: DB03 the oldest, then
+	// DB01; apart by more than the spread of their due times.
+	for i, age := range []time.Duration{10, 15, 5, 19, 0} {
 		ss.keep(f.Databases[i], c.Now().Add(-age*time.Second), 0, Read[string]{Val: "old"})
 	}
 	runSweep(t, f, ss, c, 1)
@@ -189,12 +190,13 @@ func TestSweepReadsOldestFirst(t *testing.T) {
 		}
 	}
 	rec.reset()
-	c.add(after - time.Second)
+	spread := (f.SnapshotMaxAge - after) / 2
+	c.add(after - spread - time.Second)
 	time.Sleep(50 * time.Millisecond)
 	if n := len(rec.reads()); n != 0 {
 		t.Fatalf("%d reads of fresh snapshots", n)
 	}
-	c.add(time.Second)
+	c.add(spread + time.Second)
 	eventually(t, "the next round", func() bool { return len(rec.reads()) == 5 })
 }
 
@@ -233,10 +235,11 @@ func TestSweepSlowDatabasesKeepToHalfTheWorkers(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	for i, d := range f.Databases {
-		// The slow ones' last reads took 2 s and are the oldest.
-		took, age := time.Duration(0), 20*time.Second
+		// The slow ones' last reads took 2 s and are the oldest; none is
+		// due yet.
+		took, age := time.Duration(0), 10*time.Second
 		if slices.Contains(slow, d.ConfigVar) {
-			took, age = 2*time.Second, 22*time.Second
+			took, age = 2*time.Second, 15*time.Second
 			rec.hold[d.ConfigVar] = release
 		}
 		ss.keep(f.Databases[i], c.Now().Add(-age), took, Read[string]{Val: "old"})

@@ -3,6 +3,7 @@ package links
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/pglinks/pglinks/internal/fleet"
 )
@@ -66,23 +67,26 @@ func statusOf(d *fleet.Database, sn fleet.Snapshot[DatabaseStatus]) DatabaseStat
 // inventoryView is the inventory built from one version of the
 // snapshots, shared by every page view until they change.
 type inventoryView struct {
-	version  uint64
-	statuses []DatabaseStatus
-	readBy   map[string][]Link
+	version, urgent uint64
+	built           time.Time
+	statuses        []DatabaseStatus
+	readBy          map[string][]Link
 }
 
 // view is the inventory of the snapshots as they are now, built once per
-// change of them.
+// change of them (at most every fleet.RebuildEvery for the background
+// reads' changes; at once for a person's Refresh or pglinks' own change).
 func (s *Service) view() *inventoryView {
 	snaps := s.statuses()
-	v := snaps.Version()
+	now := time.Now()
 	s.viewMu.Lock()
 	defer s.viewMu.Unlock()
-	if s.inv != nil && s.inv.version == v {
+	if s.inv != nil && !snaps.Outdated(s.inv.version, s.inv.urgent, s.inv.built, now) {
 		return s.inv
 	}
+	v, urgent := snaps.Version(), snaps.Urgent()
 	sns := snaps.All(context.Background()) // no reads: SnapshotMaxAge > 0
-	out := &inventoryView{version: v, statuses: make([]DatabaseStatus, len(sns))}
+	out := &inventoryView{version: v, urgent: urgent, built: now, statuses: make([]DatabaseStatus, len(sns))}
 	for i, sn := range sns {
 		out.statuses[i] = statusOf(s.Fleet.Databases[i], sn)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/pglinks/pglinks/internal/errs"
 	"github.com/pglinks/pglinks/internal/fleet"
@@ -24,9 +25,10 @@ type background struct {
 	once  sync.Once
 	snaps *fleet.Snapshots[Database]
 
-	mu       sync.Mutex
-	version  uint64
-	overview *Overview
+	mu              sync.Mutex
+	version, urgent uint64
+	built           time.Time
+	overview        *Overview
 }
 
 // States is every database's replication state as the background sweep
@@ -72,16 +74,18 @@ func downOf(r Database) string {
 
 // BackgroundOverview is the fleet's replication as the snapshots hold it,
 // subscriptions tied to their slots and warnings worded, built once per
-// change of the snapshots; it never reads a database. A database not read
-// yet counts as one that could not be read (the overview is Incomplete).
+// change of the snapshots (at most every fleet.RebuildEvery); it never
+// reads a database. A database not read yet counts as one that could not
+// be read (the overview is Incomplete).
 func (s *Service) BackgroundOverview() *Overview {
 	snaps := s.States()
-	v := snaps.Version()
+	now := time.Now()
 	s.bg.mu.Lock()
 	defer s.bg.mu.Unlock()
-	if s.bg.overview != nil && s.bg.version == v {
+	if s.bg.overview != nil && !snaps.Outdated(s.bg.version, s.bg.urgent, s.bg.built, now) {
 		return s.bg.overview
 	}
+	v, urgent := snaps.Version(), snaps.Urgent()
 	dbs := s.Fleet.Databases
 	o := &Overview{Databases: make([]Database, len(dbs))}
 	for i, sn := range snaps.All(context.Background()) {
@@ -103,6 +107,21 @@ func (s *Service) BackgroundOverview() *Overview {
 		}
 	}
 	s.correlate(o)
-	s.bg.overview, s.bg.version = o, v
+	s.bg.overview, s.bg.version, s.bg.urgent, s.bg.built = o, v, urgent, now
 	return o
+}
+
+// RefreshState reads configVar's replication state again now, after
+// pglinks changed it, so the inventory's warnings show the change at once
+// (in every process).
+func (s *Service) RefreshState(ctx context.Context, configVar string) {
+	d, err := s.Fleet.Lookup(configVar)
+	if err != nil || s.Fleet.SnapshotMaxAge <= 0 {
+		return // with SnapshotMaxAge 0 every view reads it anyway
+	}
+	snaps := s.States()
+	snaps.Forget(configVar)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.Fleet.Deadlines.Connect+s.Fleet.Deadlines.Status)
+	defer cancel()
+	snaps.Refresh(ctx, d)
 }

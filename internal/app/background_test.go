@@ -125,3 +125,25 @@ func TestInventoryNotReadYet(t *testing.T) {
 		t.Fatalf("%d cards not read yet, want both", n)
 	}
 }
+
+// A replication change reads the replication state of the databases it
+// names again, so the inventory's warnings show it at once: here a refused
+// one, which still reads it.
+func TestReplicationChangeReadsStateAgain(t *testing.T) {
+	e := newEnv(t)
+	e.app.cfg.Fleet.SnapshotMaxAge = time.Hour
+	c := e.client(t)
+	c.signIn(adminEmail)
+	if _, ok := e.app.cfg.Replication.States().Get("DATABASE_URL"); ok {
+		t.Fatal("read before any change")
+	}
+	if r := c.post("/replication/subscriptions/disable", url.Values{"db": {"DATABASE_URL"}, "name": {"nope"}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("disable: %d", r.Status)
+	}
+	if sn, ok := e.app.cfg.Replication.States().Get("DATABASE_URL"); !ok || !sn.Val.Reachable {
+		t.Fatalf("not read again after the change: %+v", sn)
+	}
+	if _, ok := e.app.cfg.Replication.States().Get("HEROKU_POSTGRESQL_BLUE_URL"); ok {
+		t.Fatal("a database the change did not name was read")
+	}
+}
