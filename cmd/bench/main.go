@@ -22,8 +22,9 @@ func main() {
 	out := flag.String("out", "", "also write the markdown table to this file")
 	profiles := flag.String("cpuprofile-dir", "", "write a CPU profile of each server run into this directory (go tool pprof reads them)")
 	maxConns := flag.Int("max-connections", 32, "PGLINKS_MAX_CONNECTIONS passed to the server (the cap checked)")
+	fleetSize := flag.Int("fleet", 0, "databases in the large-fleet scenario fleet1000 (default 1000, 60 with -quick)")
 	flag.Parse()
-	cfg := bench.Config{Quick: *quick, Rounds: *rounds, MaxConnections: *maxConns, ProfileDir: *profiles, Progress: os.Stderr,
+	cfg := bench.Config{Quick: *quick, Rounds: *rounds, MaxConnections: *maxConns, Fleet: *fleetSize, ProfileDir: *profiles, Progress: os.Stderr,
 		Command: strings.Join(append([]string{"go run ./cmd/bench"}, os.Args[1:]...), " ")}
 	if *only != "" {
 		cfg.Only = map[string]bool{}

@@ -24,7 +24,7 @@ import (
 )
 
 // Scenarios, in the order they run.
-var Scenarios = []string{"inventory", "degraded", "fleet200", "linkpage", "create"}
+var Scenarios = []string{"inventory", "degraded", "fleet200", "fleet1000", "linkpage", "create"}
 
 // Config sizes a run.
 type Config struct {
@@ -34,6 +34,9 @@ type Config struct {
 	// MaxConnections is passed to the server as PGLINKS_MAX_CONNECTIONS
 	// (0: 32) and is the cap pglinks' own connections are held to.
 	MaxConnections int
+	// Fleet sizes the large-fleet scenario "fleet1000" (0: 1,000; 60
+	// with Quick).
+	Fleet int
 	// ProfileDir, when set, gets a CPU profile of each server run
 	// (<scenario server>.pprof, through PGLINKS_CPU_PROFILE).
 	ProfileDir string
@@ -45,17 +48,30 @@ type Config struct {
 
 // sizes is what Quick changes.
 type sizes struct {
-	fleet, bigFleet int   // databases in the base fleet and the large one
-	linkTables      []int // foreign tables of the link-page links
+	fleet, bigFleet int // databases in the base fleet and the large one
+	largeFleet      int // the -fleet scenario's
+	slow, silent    int // of which slow and silent in its last phase
+	idleWindow      time.Duration
+	countWindow     time.Duration // background statements counted over it
+	linkTables      []int         // foreign tables of the link-page links
 	createTables    int
 	c1N, c8N        int // requests per target per round at c=1, at c=8
 }
 
 func (c Config) sizes() sizes {
+	var sz sizes
 	if c.Quick {
-		return sizes{fleet: 6, bigFleet: 24, linkTables: []int{50, 200}, createTables: 60, c1N: 10, c8N: 40}
+		sz = sizes{fleet: 6, bigFleet: 24, largeFleet: 60, slow: 3, silent: 1, idleWindow: 5 * time.Second, countWindow: 25 * time.Second,
+			linkTables: []int{50, 200}, createTables: 60, c1N: 10, c8N: 40}
+	} else {
+		sz = sizes{fleet: 40, bigFleet: 200, largeFleet: 1000, slow: 50, silent: 10, idleWindow: 40 * time.Second, countWindow: time.Minute,
+			linkTables: []int{50, 1000, 10000}, createTables: 1000, c1N: 40, c8N: 320}
 	}
-	return sizes{fleet: 40, bigFleet: 200, linkTables: []int{50, 1000, 10000}, createTables: 1000, c1N: 40, c8N: 320}
+	if c.Fleet > 0 {
+		sz.largeFleet = c.Fleet
+		sz.slow, sz.silent = max(1, c.Fleet/20), max(1, c.Fleet/100)
+	}
+	return sz
 }
 
 func (c Config) runs(name string) bool { return len(c.Only) == 0 || c.Only[name] }
@@ -132,7 +148,8 @@ type env struct {
 	stateURL string
 	password string
 	keys     string
-	members  []*member
+	members  []*member // the base fleet
+	all      []*member // every fleet database made so far, in order
 	linked   bool
 	rep      *Report
 	progress io.Writer
@@ -188,7 +205,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (rep *Report, err error) 
 		return rep, err
 	}
 	steps := map[string]func(context.Context) error{
-		"inventory": e.inventory, "degraded": e.degraded, "fleet200": e.fleet200,
+		"inventory": e.inventory, "degraded": e.degraded, "fleet200": e.fleet200, "fleet1000": e.fleetLarge,
 		"linkpage": e.linkPage, "create": e.create,
 	}
 	for _, name := range Scenarios {
@@ -249,8 +266,11 @@ func (e *env) setup(ctx context.Context) error {
 	var buildErr, aErr, bErr error
 	wg.Add(3)
 	go func() { defer wg.Done(); e.bin, buildErr = buildServer(ctx, root, e.dir) }()
-	go func() { defer wg.Done(); e.a, aErr = pgtest.Start(ctx, pgtest.Options{}) }()
-	go func() { defer wg.Done(); e.b, bErr = pgtest.Start(ctx, pgtest.Options{}) }()
+	// pg_stat_statements counts pglinks' background statements per
+	// database (fleet1000): up to 1,000 databases × a dozen statements.
+	opts := pgtest.Options{Settings: []string{"shared_preload_libraries = 'pg_stat_statements'", "pg_stat_statements.max = 20000"}}
+	go func() { defer wg.Done(); e.a, aErr = pgtest.Start(ctx, opts) }()
+	go func() { defer wg.Done(); e.b, bErr = pgtest.Start(ctx, opts) }()
 	wg.Wait()
 	if err := errors.Join(buildErr, aErr, bErr); err != nil {
 		return err
@@ -266,6 +286,9 @@ func (e *env) setup(ctx context.Context) error {
 		if err := tune(ctx, c, settings); err != nil {
 			return err
 		}
+		if err := execURL(ctx, c.SuperURL("postgres"), "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"); err != nil {
+			return err
+		}
 	}
 	sctx, cancel := context.WithTimeout(ctx, dbTimeout)
 	defer cancel()
@@ -279,12 +302,13 @@ func (e *env) setup(ctx context.Context) error {
 	if err := addUser(ctx, e.bin, e.stateURL, e.password); err != nil {
 		return err
 	}
-	needFleet := e.cfg.runs("inventory") || e.cfg.runs("degraded") || e.cfg.runs("fleet200") || e.cfg.runs("linkpage") || e.cfg.runs("create")
+	needFleet := e.cfg.runs("inventory") || e.cfg.runs("degraded") || e.cfg.runs("fleet200") || e.cfg.runs("fleet1000") || e.cfg.runs("linkpage") || e.cfg.runs("create")
 	if needFleet {
 		e.members, err = makeMembers(ctx, e.a, e.b, 1, e.sz.fleet)
 		if err != nil {
 			return err
 		}
+		e.all = append([]*member{}, e.members...)
 	}
 	e.logf("setup: server built, 2 clusters, %d databases in %s", len(e.members), time.Since(t).Round(time.Millisecond))
 	return nil
@@ -377,10 +401,24 @@ func machineFacts(ctx context.Context, e *env, cfg Config) []string {
 		"PostgreSQL: " + pgVersion,
 		"Go: " + goVersion,
 		"Date: " + time.Now().UTC().Format("2006-01-02 15:04 MST"),
-		fmt.Sprintf("Size: %s, %d rounds, pglinks connection cap PGLINKS_MAX_CONNECTIONS=%d, PGLINKS_INVENTORY_MAX_AGE default (30s)", size, e.rounds, e.cap),
+		fmt.Sprintf("Size: %s, %d rounds, pglinks connection cap PGLINKS_MAX_CONNECTIONS=%d, PGLINKS_INVENTORY_MAX_AGE default (30s), large fleet %d databases", size, e.rounds, e.cap, e.sz.largeFleet),
+		"Load average at the end: " + loadAvg(),
 		"Run time: " + e.rep.Elapsed.Round(time.Second).String(),
 		"Command: `" + cmd + "`",
 	}
+}
+
+// loadAvg is /proc/loadavg's first three figures.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func countCPUs() int {

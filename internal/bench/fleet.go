@@ -198,7 +198,7 @@ func parseCards(page []byte) []card {
 // connSampler counts pglinks' connections on the clusters every ~100 ms.
 type connSampler struct {
 	mu       sync.Mutex
-	own, fdw int // peaks: application_name = 'pglinks', LIKE 'pglinks/%'
+	own, fdw int // peaks: application_name 'pglinks' or 'pglinks:probe' (under the cap), LIKE 'pglinks/%'
 	samples  int
 	errs     int
 	stop     chan struct{}
@@ -237,7 +237,7 @@ func startSampler(ctx context.Context, clusters []*pgtest.Cluster) *connSampler 
 					}
 				}
 				var o, f int
-				err := conns[i].QueryRow(qctx, `SELECT count(*) FILTER (WHERE application_name = 'pglinks'),
+				err := conns[i].QueryRow(qctx, `SELECT count(*) FILTER (WHERE application_name IN ('pglinks', 'pglinks:probe')),
 					count(*) FILTER (WHERE application_name LIKE 'pglinks/%') FROM pg_stat_activity`).Scan(&o, &f)
 				cancel()
 				if err != nil {
