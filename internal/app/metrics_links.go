@@ -9,9 +9,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// linkCollector exports each link's health (from the health monitor's
-// cache, which the scrape keeps warm) and whether it is stale, so teams
-// can alert on a link broken by a rotation or a failover.
+// linkCollector exports each link's health (its one health record, as
+// every page shows it) and whether it is stale, so teams can alert on a
+// link broken by a rotation or a failover; and how the background work
+// keeps up.
 type linkCollector struct {
 	fleet     *fleet.Fleet
 	links     *links.Service
@@ -21,7 +22,7 @@ type linkCollector struct {
 	leaseHeld func() bool
 	started   time.Time
 
-	healthy, stale, rtt             *prometheus.Desc
+	healthy, stale, rtt, checked    *prometheus.Desc
 	conns, connsPeak, connsMax      *prometheus.Desc
 	lease, oldestCard, cardsNotRead *prometheus.Desc
 }
@@ -44,6 +45,8 @@ func newLinkCollector(a *App, ml *metricLabels) *linkCollector {
 			"1 when the link's server or user mapping differs from its remote's config var.", labels, nil),
 		rtt: prometheus.NewDesc("pglinks_link_probe_seconds",
 			"Round trip of the last successful probe through the link, remote connection included.", labels, nil),
+		checked: prometheus.NewDesc("pglinks_link_checked_timestamp_seconds",
+			"When the link's last probe ran (Unix time): the link's one health record, the same in every process and on every page.", labels, nil),
 		conns: prometheus.NewDesc("pglinks_fleet_connections",
 			"Connections pglinks holds open to fleet databases now, by class: user (pages and changes) or status (background reads and probes).", []string{"class"}, nil),
 		connsPeak: prometheus.NewDesc("pglinks_fleet_connections_peak",
@@ -57,6 +60,7 @@ func (lc *linkCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- lc.healthy
 	ch <- lc.stale
 	ch <- lc.rtt
+	ch <- lc.checked
 	ch <- lc.conns
 	ch <- lc.connsPeak
 	ch <- lc.connsMax
@@ -92,12 +96,16 @@ func (lc *linkCollector) Collect(ch chan<- prometheus.Metric) {
 			if r := l.Stale; r != nil {
 				out.gauge(lc.stale, b2f(r.Stale()), labels...)
 			}
-			switch h := health[links.HealthKey(st.DB.ConfigVar, l.Name)]; h.State {
+			h := health[links.HealthKey(st.DB.ConfigVar, l.Name)]
+			switch h.State {
 			case links.HealthHealthy:
 				out.gauge(lc.healthy, 1, labels...)
 				out.gauge(lc.rtt, h.RTT.Seconds(), labels...)
 			case links.HealthBroken:
 				out.gauge(lc.healthy, 0, labels...)
+			}
+			if !h.CheckedAt.IsZero() {
+				out.gauge(lc.checked, float64(h.CheckedAt.UnixMilli())/1000, labels...)
 			}
 		}
 	}

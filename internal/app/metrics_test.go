@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -92,7 +93,9 @@ func TestMetricsLinkHealth(t *testing.T) {
 	labels := `{database="DATABASE_URL",link="sales",remote="HEROKU_POSTGRESQL_BLUE_URL"}`
 	// The connection cap's use: its limits (default 32: 16 + 16), and a peak
 	// of at least the connections the create and the probe took.
+	checked := e.app.cfg.Health.Get("DATABASE_URL", "sales").CheckedAt
 	for _, want := range []string{"pglinks_link_healthy" + labels + " 1", "pglinks_link_stale" + labels + " 0", "pglinks_link_probe_seconds" + labels,
+		fmt.Sprintf("pglinks_link_checked_timestamp_seconds%s %s", labels, strconv.FormatFloat(float64(checked.UnixMilli())/1000, 'g', -1, 64)),
 		`pglinks_fleet_connections_limit{class="status"} 16`, `pglinks_fleet_connections_limit{class="user"} 16`, `pglinks_fleet_connections{class="user"}`} {
 		if !strings.Contains(r.Body, want) {
 			t.Errorf("metrics lack %q:\n%s", want, r.Body)
