@@ -44,6 +44,10 @@ type Config struct {
 	// MetricsToken turns /metrics on; requests must carry it as a bearer
 	// token. Empty: /metrics is off.
 	MetricsToken string
+	// APIRate and APIBurst are each API token's rate limit: requests a
+	// second, and the burst (DefaultAPIRate, DefaultAPIBurst when 0).
+	APIRate  float64
+	APIBurst int
 }
 
 // DefaultRequestTimeout bounds a request: above the longest operation
@@ -59,6 +63,7 @@ type App struct {
 	cookies      *auth.Cookies // Secure=false, for plain HTTP
 	cookiesHTTPS *auth.Cookies // Secure=true, for TLS or a trusted proxy saying https
 	healthOnce   sync.Once
+	apiLimit     *apiLimiter
 }
 
 // New builds the app and its routes.
@@ -84,7 +89,7 @@ func New(cfg Config) (*App, error) {
 		plain.SetMaxAge(d)
 		secure.SetMaxAge(d)
 	}
-	a := &App{cfg: cfg, log: cfg.Log, cookies: plain, cookiesHTTPS: secure}
+	a := &App{cfg: cfg, log: cfg.Log, cookies: plain, cookiesHTTPS: secure, apiLimit: newAPILimiter(cfg.APIRate, cfg.APIBurst)}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -114,6 +119,7 @@ func (a *App) routes() {
 	e.GET("/static/*", a.staticFile, a.cacheStatic)
 	e.GET("/static", a.staticFile)
 	e.GET("/metrics", a.metricsHandler()) // bearer token, no session or CSRF
+	a.apiRoutes()                         // /api/v1: API tokens only, no session or CSRF
 
 	// Everything below knows who is asking; state changes need a token.
 	s := e.Group("", a.loadSession, a.checkOrigin, a.checkCSRF)
