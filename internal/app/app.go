@@ -136,6 +136,8 @@ func (a *App) routes() {
 	u.GET("/databases/:db/connection", a.connInfo)
 	u.GET("/account", a.account)
 	u.POST("/account/password", a.changePassword)
+	u.POST("/account/tokens", a.createToken)
+	u.POST("/account/tokens/:id/revoke", a.revokeOwnToken)
 
 	adm := u.Group("", a.requireAdmin)
 	adm.GET("/links/new", a.newLinkForm)
@@ -169,6 +171,7 @@ func (a *App) routes() {
 	adm.POST("/users/:id/password", a.resetPassword)
 	adm.GET("/users/:id/password/new", a.newPassword)
 	adm.GET("/audit.csv", a.auditCSV)
+	adm.POST("/users/:id/tokens/:tid/revoke", a.revokeUserToken)
 }
 
 // ipExtractor uses the direct peer unless trusted proxies are configured:
