@@ -296,7 +296,9 @@ func tokenExpiry(t auth.APIToken) string {
 }
 
 // TokenRevokePath revokes one of the signed-in user's tokens (POST).
-func TokenRevokePath(id int64) string { return "/account/tokens/" + strconv.FormatInt(id, 10) + "/revoke" }
+func TokenRevokePath(id int64) string {
+	return "/account/tokens/" + strconv.FormatInt(id, 10) + "/revoke"
+}
 
 // UserTokenRevokePath revokes a user's token as an admin (POST).
 func UserTokenRevokePath(userID, id int64) string {
