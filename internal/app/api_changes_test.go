@@ -165,8 +165,17 @@ func TestAPIRefreshImportRepair(t *testing.T) {
 func TestAPIReplication(t *testing.T) {
 	e := newEnv(t)
 	execSQL(t, cluster.SuperURL("postgres"), fmt.Sprintf(`ALTER ROLE "%s_owner" SUPERUSER`, e.local.Name))
-	for i, name := range []string{"twin", "twin "} {
-		execSQL(t, e.local.URL, fmt.Sprintf(`CREATE SUBSCRIPTION "%s" CONNECTION 'host=127.0.0.1 port=1 dbname=x connect_timeout=1' PUBLICATION p WITH (connect = false, slot_name = 'twin_%d')`, name, i))
+	// pg_subscription is shared by the cluster's databases: these names
+	// are this test's own, and go at its end.
+	const twin = "api twin"
+	for i, name := range []string{twin, twin + " "} {
+		execSQL(t, e.local.URL, fmt.Sprintf(`CREATE SUBSCRIPTION "%s" CONNECTION 'host=127.0.0.1 port=1 dbname=x connect_timeout=1' PUBLICATION p WITH (connect = false, slot_name = 'api_twin_%d')`, name, i))
+		t.Cleanup(func() {
+			execSQL(t, e.local.URL, fmt.Sprintf(`DO $$ BEGIN
+				IF EXISTS (SELECT FROM pg_subscription WHERE subname = '%[1]s' AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())) THEN
+					ALTER SUBSCRIPTION "%[1]s" DISABLE; ALTER SUBSCRIPTION "%[1]s" SET (slot_name = NONE); DROP SUBSCRIPTION "%[1]s";
+				END IF; END $$`, name))
+		})
 	}
 	slot := "api_slot_" + e.local.Name
 	execSQL(t, e.local.URL, fmt.Sprintf(`SELECT pg_create_physical_replication_slot('%s')`, slot))
@@ -196,25 +205,25 @@ func TestAPIReplication(t *testing.T) {
 		}
 		return got
 	}
-	if got := subs(); len(got) != 2 || got["twin"] || got["twin "] {
+	if got := subs(); len(got) != 2 || got[twin] || got[twin+" "] {
 		t.Fatalf("overview: %v", got)
 	}
-	a.do("POST", "/api/v1/replication/subscriptions/enable", map[string]any{"db": "DATABASE_URL", "name": "twin "})
-	if got := subs(); !got["twin "] || got["twin"] {
-		t.Fatalf("after enabling %q: %v", "twin ", got)
+	a.do("POST", "/api/v1/replication/subscriptions/enable", map[string]any{"db": "DATABASE_URL", "name": twin + " "})
+	if got := subs(); !got[twin+" "] || got[twin] {
+		t.Fatalf("after enabling %q: %v", twin+" ", got)
 	}
-	a.do("POST", "/api/v1/replication/subscriptions/disable", map[string]any{"db": "DATABASE_URL", "name": "twin "})
+	a.do("POST", "/api/v1/replication/subscriptions/disable", map[string]any{"db": "DATABASE_URL", "name": twin + " "})
 	a.do("POST", "/api/v1/replication/subscriptions/enable", map[string]any{"db": "DATABASE_URL", "name": "nope"}).Err(t, http.StatusNotFound, "not_found")
 
 	var dplan struct {
 		Subscription struct{ Name string }
 		SlotFate     string `json:"slot_fate"`
 	}
-	a.get("/api/v1/replication/subscriptions/drop?db=DATABASE_URL&name=twin%20").JSON(t, &dplan)
-	if dplan.Subscription.Name != "twin " || dplan.SlotFate == "" {
+	a.get("/api/v1/replication/subscriptions/drop?db=DATABASE_URL&name=api%20twin%20").JSON(t, &dplan)
+	if dplan.Subscription.Name != twin+" " || dplan.SlotFate == "" {
 		t.Fatalf("drop plan: %+v", dplan)
 	}
-	for _, body := range []map[string]any{{"db": "DATABASE_URL", "name": "twin "}, {"db": "DATABASE_URL", "name": "twin ", "confirm": "twin"}, {"db": "DATABASE_URL", "name": "twin", "confirm": "twin "}} {
+	for _, body := range []map[string]any{{"db": "DATABASE_URL", "name": twin + " "}, {"db": "DATABASE_URL", "name": twin + " ", "confirm": twin}, {"db": "DATABASE_URL", "name": twin, "confirm": twin + " "}} {
 		if e := a.do("POST", "/api/v1/replication/subscriptions/drop", body).Err(t, http.StatusUnprocessableEntity, "invalid"); e.Error.Field != "confirm" {
 			t.Errorf("drop %v: field %q", body, e.Error.Field)
 		}
@@ -226,10 +235,10 @@ func TestAPIReplication(t *testing.T) {
 		Message string
 		SQL     []string
 	}
-	a.do("POST", "/api/v1/replication/subscriptions/drop", map[string]any{"db": "DATABASE_URL", "name": "twin ", "confirm": "twin "}).JSON(t, &dropped)
+	a.do("POST", "/api/v1/replication/subscriptions/drop", map[string]any{"db": "DATABASE_URL", "name": twin + " ", "confirm": twin + " "}).JSON(t, &dropped)
 	if got := subs(); len(got) != 1 {
 		t.Fatalf("after the drop: %v (%+v)", got, dropped)
-	} else if _, ok := got["twin"]; !ok {
+	} else if _, ok := got[twin]; !ok {
 		t.Fatalf("the drop took the other one: %v", got)
 	}
 	if n := len(e.auditBy(t, auth.ActionSubscriptionDrop, actor)); n != 1 {
