@@ -18,6 +18,7 @@ import (
 	"github.com/pglinks/pglinks/internal/app"
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/replication"
 )
 
 // config is everything serve reads from the environment.
@@ -33,6 +34,7 @@ type config struct {
 	MetricsToken    string        // PGLINKS_METRICS_TOKEN: /metrics is off when empty
 	InventoryMaxAge time.Duration // PGLINKS_INVENTORY_MAX_AGE: staleness bound of inventory snapshots
 	MaxConns        int           // PGLINKS_MAX_CONNECTIONS: cap on connections to fleet databases
+	SlotOrphanAfter time.Duration // PGLINKS_SLOT_ORPHAN_AFTER: how long a slot is inactive before it is a problem
 	CPUProfile      string        // PGLINKS_CPU_PROFILE: file to write a CPU profile of the run to
 	Env             []string
 }
@@ -57,6 +59,7 @@ func configFromEnv(environ []string) (*config, error) {
 		CPUProfile:      env["PGLINKS_CPU_PROFILE"],
 		InventoryMaxAge: links.DefaultSnapshotMaxAge,
 		MaxConns:        links.DefaultMaxConns,
+		SlotOrphanAfter: replication.DefaultOrphanAfter,
 		IdleTimeout:     auth.DefaultIdleTimeout,
 		AbsoluteTimeout: auth.DefaultAbsoluteTimeout,
 		Env:             environ,
@@ -99,6 +102,13 @@ func configFromEnv(environ []string) (*config, error) {
 			return nil, fmt.Errorf("PGLINKS_INVENTORY_MAX_AGE: want a duration from 0s to 1h, like 30s")
 		}
 		cfg.InventoryMaxAge = d
+	}
+	if v := env["PGLINKS_SLOT_ORPHAN_AFTER"]; v != "" {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil || d < 0 || d > 7*24*time.Hour {
+			return nil, fmt.Errorf("PGLINKS_SLOT_ORPHAN_AFTER: want a duration from 0s to 168h, like 5m")
+		}
+		cfg.SlotOrphanAfter = d
 	}
 	if v := env["PGLINKS_MAX_CONNECTIONS"]; v != "" {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
@@ -149,7 +159,9 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 	svc.SnapshotMaxAge = cfg.InventoryMaxAge
 	svc.MaxConns = cfg.MaxConns
 	health := links.NewMonitor(svc)
-	a, err := app.New(app.Config{Links: svc, Health: health, Auth: store, Log: log, SessionKeys: cfg.SessionKeys, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken})
+	repl := replication.New(svc)
+	repl.OrphanAfter = cfg.SlotOrphanAfter
+	a, err := app.New(app.Config{Links: svc, Health: health, Replication: repl, Auth: store, Log: log, SessionKeys: cfg.SessionKeys, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken})
 	if err != nil {
 		store.Close()
 		return nil, err
