@@ -263,3 +263,13 @@ func slotLimits(d replication.Database) string {
 	}
 	return keep + "; " + idle + dated + "."
 }
+
+// superuserWhy says why pglinks needs a superuser where it manages
+// subscriptions on a server older than 16, "" elsewhere.
+func superuserWhy(d replication.Database) string {
+	if !d.Superuser || len(d.Subscriptions) == 0 || pgversion.AtLeast(d.Version, 16) {
+		return ""
+	}
+	return "pglinks connects here as a superuser because on PostgreSQL " + pgversion.Label(d.Version) +
+		" only superusers create, own and change subscriptions; from 16 a role granted pg_create_subscription does, and pglinks manages its subscriptions as that role."
+}
