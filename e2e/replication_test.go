@@ -394,8 +394,15 @@ func TestReplicationViewerAndMetrics(t *testing.T) {
 		}
 		running := strings.Contains(text, `pglinks_subscription_worker_running{database="DATABASE_URL",subscription="`+f.subName+`"} 1`)
 		if re.MatchString(text) && running && strings.Contains(text, `pglinks_replication_slot_active{database="HEROKU_POSTGRESQL_BLUE_URL",orphaned="false",slot="`+f.subName+`",slot_type="logical"} 1`) {
-			if !strings.Contains(text, `pglinks_subscription_enabled{database="DATABASE_URL",subscription="`+f.subName+`"} 1`) {
-				t.Errorf("no enabled gauge:\n%s", text)
+			for _, want := range []string{
+				`pglinks_subscription_enabled{database="DATABASE_URL",subscription="` + f.subName + `"} 1`,
+				`pglinks_subscription_apply_errors_total{database="DATABASE_URL",subscription="` + f.subName + `"} 0`,
+				`pglinks_replication_slot_invalidated{database="HEROKU_POSTGRESQL_BLUE_URL",slot="` + f.subName + `",slot_type="logical"} 0`,
+				`pglinks_replication_slot_inactive_seconds{database="HEROKU_POSTGRESQL_BLUE_URL",slot="` + f.subName + `",slot_type="logical"} 0`,
+			} {
+				if !strings.Contains(text, want) {
+					t.Errorf("metrics lack %s:\n%s", want, text)
+				}
 			}
 			break
 		}
