@@ -175,6 +175,13 @@ func TestEveryPageFitsAndPassesAxe(t *testing.T) {
 		createLinkUI(t, page, srv.URL, "HEROKU_POSTGRESQL_BLUE_URL", "DATABASE_URL", long)
 		createLinkUI(t, page, srv.URL, "DATABASE_URL", "HEROKU_POSTGRESQL_BLUE_URL", "shop")
 	}
+	// A subscription (made without connecting, so no publisher is needed)
+	// for the Replication page and its drop confirmation.
+	a, _ := clusters(t)
+	execSQL(t, a.SuperURL(f.local.Name), `CREATE SUBSCRIPTION sweep_sub CONNECTION 'host=127.0.0.1 port=1 dbname=x connect_timeout=1' PUBLICATION p WITH (connect = false, slot_name = 'sweep_sub')`)
+	t.Cleanup(func() {
+		execSQL(t, a.SuperURL(f.local.Name), `ALTER SUBSCRIPTION sweep_sub SET (slot_name = NONE); DROP SUBSCRIPTION sweep_sub`)
+	})
 	for _, width := range uxWidths {
 		t.Run(fmt.Sprint(width), func(t *testing.T) {
 			page := newSizedPage(t, width)
@@ -271,6 +278,8 @@ func TestEveryPageFitsAndPassesAxe(t *testing.T) {
 			if width == 1280 {
 				checkInside(t, page, "[data-testid=users] .btn", ".table-wrap", "users actions")
 			}
+			visit("replication", "/replication")
+			visit("drop-subscription", "/replication/subscriptions/drop?db=DATABASE_URL&name=sweep_sub")
 			visit("account", "/account")
 			var viewerID string
 			{

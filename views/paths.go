@@ -101,6 +101,15 @@ func ReplicationPath(configVar string) string {
 	return "/replication#repl-" + configVar
 }
 
+// ReplicationSearchPath is the replication page searched for q: GET
+// /replication?q=.
+func ReplicationSearchPath(q string) string {
+	if q == "" {
+		return "/replication"
+	}
+	return "/replication?q=" + url.QueryEscape(q)
+}
+
 func objectQuery(configVar, name string) string {
 	return "?db=" + url.QueryEscape(configVar) + "&name=" + url.QueryEscape(name)
 }

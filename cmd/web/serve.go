@@ -36,6 +36,7 @@ type config struct {
 	MetricsToken    string        // PGLINKS_METRICS_TOKEN: /metrics is off when empty
 	InventoryMaxAge time.Duration // PGLINKS_INVENTORY_MAX_AGE: staleness bound of inventory snapshots
 	MaxConns        int           // PGLINKS_MAX_CONNECTIONS: cap on connections to fleet databases
+	SlotOrphanAfter time.Duration // PGLINKS_SLOT_ORPHAN_AFTER: how long a slot is inactive before it is a problem
 	CPUProfile      string        // PGLINKS_CPU_PROFILE: file to write a CPU profile of the run to
 	Env             []string
 }
@@ -60,6 +61,7 @@ func configFromEnv(environ []string) (*config, error) {
 		CPUProfile:      env["PGLINKS_CPU_PROFILE"],
 		InventoryMaxAge: fleet.DefaultSnapshotMaxAge,
 		MaxConns:        fleet.DefaultMaxConns,
+		SlotOrphanAfter: replication.DefaultOrphanAfter,
 		IdleTimeout:     auth.DefaultIdleTimeout,
 		AbsoluteTimeout: auth.DefaultAbsoluteTimeout,
 		Env:             environ,
@@ -102,6 +104,13 @@ func configFromEnv(environ []string) (*config, error) {
 			return nil, fmt.Errorf("PGLINKS_INVENTORY_MAX_AGE: want a duration from 0s to 1h, like 30s")
 		}
 		cfg.InventoryMaxAge = d
+	}
+	if v := env["PGLINKS_SLOT_ORPHAN_AFTER"]; v != "" {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil || d < 0 || d > 7*24*time.Hour {
+			return nil, fmt.Errorf("PGLINKS_SLOT_ORPHAN_AFTER: want a duration from 0s to 168h, like 5m")
+		}
+		cfg.SlotOrphanAfter = d
 	}
 	if v := env["PGLINKS_MAX_CONNECTIONS"]; v != "" {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
@@ -167,8 +176,10 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 	svc := links.NewService(fl, log)
 	svc.Registry = links.NewStateRegistry(db)
 	health := links.NewMonitor(svc)
+	repl := replication.New(fl)
+	repl.OrphanAfter = cfg.SlotOrphanAfter
 	a, err := app.New(app.Config{
-		Fleet: fl, Links: svc, Health: health, Replication: replication.New(fl),
+		Fleet: fl, Links: svc, Health: health, Replication: repl,
 		Auth: store, Limiter: auth.NewLimiter(store, 0, 0, 0),
 		Log: log, SessionKeys: cfg.SessionKeys, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken,
 	})

@@ -25,11 +25,22 @@ func decodeReplicationForm(form url.Values) replicationInput {
 	return replicationInput{DB: nameField(form.Get("db")), Name: nameField(form.Get("name")), Confirm: nameField(form.Get("confirm"))}
 }
 
+// replicationPage reads every fleet database now, so what it shows after
+// a change is read after it; the search (?q=) matches as the inventory's
+// does, and the databases with nothing to show fold into one line.
 func (a *App) replicationPage(c echo.Context) error {
+	query := strings.TrimSpace(c.QueryParam("q"))
+	if len(query) > 200 {
+		return errs.E(errs.Invalid, "The search is longer than 200 characters.")
+	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), a.cfg.Fleet.Deadlines.FleetPage)
 	defer cancel()
 	o := a.cfg.Replication.Overview(ctx)
-	return Render(c, http.StatusOK, views.ReplicationView(views.ReplicationPage{Page: a.page(c, "Replication", "replication"), Overview: o}))
+	shown, empty := replication.Sorted(o.Match(query))
+	return Render(c, http.StatusOK, views.ReplicationView(views.ReplicationPage{
+		Page: a.page(c, "Replication", "replication"), Overview: o, Query: query, Shown: shown, Empty: empty,
+		OrphanAfter: a.cfg.Replication.OrphanAfter,
+	}))
 }
 
 // replicationWarnings reads the fleet's replication warnings for the

@@ -89,6 +89,7 @@ func TestPathsMatchRoutes(t *testing.T) {
 		{http.MethodGet, views.AuditPathFor(db + "/" + name)},
 		{http.MethodGet, views.ReplicationPath("")},
 		{http.MethodGet, views.ReplicationPath(db)},
+		{http.MethodGet, views.ReplicationSearchPath("a b")},
 		{http.MethodGet, views.DropSubscriptionPath(db, name)},
 		{http.MethodGet, views.DropSlotPath(db, name)},
 		{http.MethodPost, views.UserRolePath(id)},

@@ -126,7 +126,7 @@ func StartWithProgress(ctx context.Context, opts Options, progress func(string))
 		names += s.configVar + "=" + s.resource
 	}
 	env.Vars["PGLINKS_RESOURCE_NAMES"] = names
-	if err := startReplication(ctx, env, crm, env.Clusters[1], env.Clusters[0]); err != nil {
+	if err := startReplication(ctx, env, crm, env.Clusters[1], env.Clusters); err != nil {
 		env.Stop()
 		return nil, err
 	}
