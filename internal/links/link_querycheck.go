@@ -21,7 +21,7 @@ import (
 // A query check shows, for a SELECT over a link, what postgres_fdw sends
 // to the remote and what it keeps local, and why. It runs EXPLAIN
 // (VERBOSE, COSTS, FORMAT JSON) as pglinks' role in the local database,
-// in a READ ONLY transaction with statement_timeout = QueryCheckTimeout.
+// in a READ ONLY transaction with statement_timeout = Service.QueryCheckTimeout.
 // EXPLAIN only plans: nothing is executed, except what the planner itself
 // folds (immutable functions, and stable ones for its estimates); the
 // read-only transaction stops any of those that would write. The
@@ -39,10 +39,6 @@ var (
 	sqlCheckFunctions = stmt("check_functions")
 	sqlCheckOperators = stmt("check_operators")
 )
-
-// QueryCheckTimeout bounds planning (or, for EXPLAIN ANALYZE, running) a
-// checked statement: its statement_timeout.
-const QueryCheckTimeout = 5 * time.Second
 
 // QueryCheckRequest asks to check one statement over a link.
 type QueryCheckRequest struct {
@@ -136,7 +132,7 @@ func (s *Service) CheckQuery(ctx context.Context, req QueryCheckRequest) (*Query
 	}
 	// Planning, the catalog look-ups and the remote's estimates, each
 	// statement bounded by QueryCheckTimeout.
-	ctx, cancel := bound(ctx, 4*QueryCheckTimeout)
+	ctx, cancel := bound(ctx, 4*s.QueryCheckTimeout)
 	defer cancel()
 	conn, err := s.acquire(ctx, local)
 	if err != nil {
@@ -163,7 +159,7 @@ func (s *Service) CheckQuery(ctx context.Context, req QueryCheckRequest) (*Query
 		defer rcancel()
 		tx.Rollback(rctx)
 	}()
-	if err := setTxTimeouts(ctx, tx, QueryCheckTimeout); err != nil {
+	if err := setTxTimeouts(ctx, tx, s.QueryCheckTimeout); err != nil {
 		return nil, readError(local, err)
 	}
 	recs, err := s.records(ctx, local.ConfigVar)
@@ -213,7 +209,7 @@ func (s *Service) CheckQuery(ctx context.Context, req QueryCheckRequest) (*Query
 		stop()
 	}
 	if err != nil {
-		return nil, checkError(local, err, req.Analyze)
+		return nil, checkError(local, err, req.Analyze, s.QueryCheckTimeout)
 	}
 	if len(raw) == 0 {
 		return nil, fmt.Errorf("links: query check: empty plan")
@@ -259,20 +255,20 @@ func (s *Service) CheckQuery(ctx context.Context, req QueryCheckRequest) (*Query
 // guardCheck cuts the link's remote connections when a checked statement
 // runs a second past QueryCheckTimeout, or its request ends.
 func (s *Service) guardCheck(ctx context.Context, remote *Database, appName string) (stop func()) {
-	timer := time.AfterFunc(QueryCheckTimeout+time.Second, func() { s.abandonRemote(remote, appName) })
+	timer := time.AfterFunc(s.QueryCheckTimeout+time.Second, func() { s.abandonRemote(remote, appName) })
 	return func() { timer.Stop() }
 }
 
 // checkError words a failed EXPLAIN: the statement's own fault says so
 // with PostgreSQL's message; nothing was changed either way.
-func checkError(local *Database, err error, analyze bool) error {
+func checkError(local *Database, err error, analyze bool, timeout time.Duration) error {
 	switch code := pgCode(err); {
 	case code == codeQueryCanceled:
 		what := "planned"
 		if analyze {
 			what = "run"
 		}
-		return errs.Wrap(errs.Invalid, err, "The statement could not be %s within %s (statement_timeout), so PostgreSQL cancelled it. Nothing was changed.", what, QueryCheckTimeout).OnField("sql")
+		return errs.Wrap(errs.Invalid, err, "The statement could not be %s within %s (statement_timeout), so PostgreSQL cancelled it. Nothing was changed.", what, timeout).OnField("sql")
 	case code == "25006":
 		return errs.Wrap(errs.Invalid, err, "The statement tried to write, and the read-only transaction stopped it (%s). Nothing was changed.", pgMessage(err)).OnField("sql")
 	case code != "" && !strings.HasPrefix(code, "08") && !strings.HasPrefix(code, "57P"):
@@ -602,7 +598,7 @@ func (s *Service) remoteExtensions(ctx context.Context, configVar string) (map[s
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := bound(ctx, QueryCheckTimeout)
+	ctx, cancel := bound(ctx, s.QueryCheckTimeout)
 	defer cancel()
 	conn, err := s.acquire(ctx, d)
 	if err != nil {
@@ -641,7 +637,7 @@ func (s *Service) remoteEstimates(ctx context.Context, remoteVar string, res *Qu
 		note("the remote is not in the fleet any more")
 		return
 	}
-	ctx, cancel := bound(ctx, QueryCheckTimeout)
+	ctx, cancel := bound(ctx, s.QueryCheckTimeout)
 	defer cancel()
 	conn, err := s.acquire(ctx, d)
 	if err != nil {
@@ -658,7 +654,7 @@ func (s *Service) remoteEstimates(ctx context.Context, remoteVar string, res *Qu
 			sc.FetchedNote = "depends on values known only while the query runs (parameters); EXPLAIN ANALYZE shows the rows fetched"
 			continue
 		}
-		rows, err := remoteEstimate(ctx, conn, sc.RemoteSQL)
+		rows, err := remoteEstimate(ctx, conn, sc.RemoteSQL, s.QueryCheckTimeout/2)
 		if err != nil {
 			sc.FetchedNote = "the remote could not estimate it: " + firstOf(pgMessage(err), err.Error())
 			continue
@@ -667,13 +663,13 @@ func (s *Service) remoteEstimates(ctx context.Context, remoteVar string, res *Qu
 	}
 }
 
-func remoteEstimate(ctx context.Context, conn *pgxpool.Conn, sql string) (float64, error) {
+func remoteEstimate(ctx context.Context, conn *pgxpool.Conn, sql string, timeout time.Duration) (float64, error) {
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d; SET LOCAL search_path = pg_catalog", (QueryCheckTimeout / 2).Milliseconds())); err != nil {
+	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d; SET LOCAL search_path = pg_catalog", timeout.Milliseconds())); err != nil {
 		return 0, err
 	}
 	var raw []byte

@@ -53,6 +53,9 @@ type Service struct {
 	// Keepalive is the libpq TCP keepalive idle time set on every foreign
 	// server, so a remote that vanished from the network is noticed.
 	Keepalive time.Duration
+	// QueryCheckTimeout is the statement_timeout of a query check's
+	// EXPLAIN (or EXPLAIN ANALYZE) of an admin's SELECT.
+	QueryCheckTimeout time.Duration
 
 	// SnapshotMaxAge is how old an inventory snapshot may be before a page
 	// view reads the database again (0: every view reads, coalesced). Run
@@ -141,6 +144,7 @@ func NewService(fleet *Fleet, log *slog.Logger) *Service {
 		ReadTimeout:          8 * time.Second,
 		WriteTimeout:         60 * time.Second,
 		Keepalive:            10 * time.Second,
+		QueryCheckTimeout:    5 * time.Second,
 		pools:                map[string]*fleetPool{},
 	}
 }
