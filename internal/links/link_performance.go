@@ -189,7 +189,7 @@ func (p *Performance) advise() {
 	est, _ := p.Value("use_remote_estimate")
 	if est != "true" && p.NeverAnalyzed > 0 {
 		p.Advice = append(p.Advice, Advice{Key: "use_remote_estimate",
-			Text: fmt.Sprintf("%d of %d foreign tables were never analyzed and use_remote_estimate is off: the planner knows nothing of their sizes, so joins and sorts over them are planned blind (it may join locally what the remote would join far faster). Turn on use_remote_estimate, or analyze the foreign tables.", p.NeverAnalyzed, p.TableCount),
+			Text:   fmt.Sprintf("%d of %d foreign tables were never analyzed and use_remote_estimate is off: the planner knows nothing of their sizes, so joins and sorts over them are planned blind (it may join locally what the remote would join far faster). Turn on use_remote_estimate, or analyze the foreign tables.", p.NeverAnalyzed, p.TableCount),
 			Option: &OptionChange{Key: "use_remote_estimate", Value: "true"}})
 	}
 	if fs, set := p.Value("fetch_size"); !set && fs == "100" {

@@ -62,16 +62,16 @@ type QueryCheck struct {
 	Scans []ScanCheck
 	// Local are joins, sorts, aggregates and limits done locally on this
 	// link's rows.
-	Local        []LocalStep
-	Plan         []PlanLine
-	PlanTrimmed  bool // the plan had more than maxPlanLines nodes
-	PlanningMs   float64
-	ExecutionMs  float64
-	UsesLink     bool // some foreign scan reads this link
-	RemoteEst    bool // use_remote_estimate was on for the link's server
-	Extensions   []string
-	ServerMajor  int
-	planJSON     []byte
+	Local       []LocalStep
+	Plan        []PlanLine
+	PlanTrimmed bool // the plan had more than maxPlanLines nodes
+	PlanningMs  float64
+	ExecutionMs float64
+	UsesLink    bool // some foreign scan reads this link
+	RemoteEst   bool // use_remote_estimate was on for the link's server
+	Extensions  []string
+	ServerMajor int
+	planJSON    []byte
 }
 
 // PlanJSON is the EXPLAIN output the check was made from.
@@ -228,7 +228,9 @@ func (s *Service) CheckQuery(ctx context.Context, req QueryCheckRequest) (*Query
 		return nil, readError(local, err)
 	}
 	w := &whyCtx{tx: tx, rels: map[string]relRef{}, exts: res.Extensions}
-	w.readExt = func(ctx context.Context) (map[string]string, error) { return s.remoteExtensions(ctx, l.RemoteConfigVar) }
+	w.readExt = func(ctx context.Context) (map[string]string, error) {
+		return s.remoteExtensions(ctx, l.RemoteConfigVar)
+	}
 	collectRels(out.Plan, w.rels)
 	a := &planReader{w: w, link: l, quoted: qi, res: res, scanIdx: map[*planNode]int{}}
 	if err := a.read(ctx, out.Plan); err != nil {
