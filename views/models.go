@@ -155,6 +155,11 @@ type LinkPage struct {
 	Drift  *links.Drift // nil when it could not be read at all
 	// Connect is set when the link reads a Heroku Connect schema.
 	Connect *ConnectSection
+	// Perf is the Performance section (nil: PerfError says why), Checks
+	// the newest saved query checks.
+	Perf                   *links.Performance
+	PerfError, ChecksError string
+	Checks                 []links.CheckSummary
 }
 
 // TablesPerPage is how many foreign tables the link page shows at once.

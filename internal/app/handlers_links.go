@@ -74,8 +74,10 @@ func (a *App) showLink(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return Render(c, http.StatusOK, views.LinkView(views.LinkPage{Page: a.page(c, l.Name, "databases"), Link: l, Local: local, Tables: tp.Tables, TablePage: tp,
-		Health: a.health().Get(local.ConfigVar, l.Name), Stale: stale, Now: time.Now(), Drift: a.pageDrift(c, l, c.QueryParam("drift") == "now"), Connect: a.linkConnect(c, l)}))
+	p := views.LinkPage{Page: a.page(c, l.Name, "databases"), Link: l, Local: local, Tables: tp.Tables, TablePage: tp,
+		Health: a.health().Get(local.ConfigVar, l.Name), Stale: stale, Now: time.Now(), Drift: a.pageDrift(c, l, c.QueryParam("drift") == "now"), Connect: a.linkConnect(c, l)}
+	a.linkQuerySections(c, &p)
+	return Render(c, http.StatusOK, views.LinkView(p))
 }
 
 func (a *App) createForm(c echo.Context, in createInput, formErrs views.FormErrors) views.CreateForm {

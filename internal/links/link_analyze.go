@@ -39,6 +39,7 @@ type AnalyzeResult struct {
 	Failed    []AnalyzeFailure
 	Remaining int
 	Elapsed   time.Duration
+	DDL       []string // the ANALYZE statements that ran
 }
 
 // AnalyzeFailure is a table ANALYZE did not finish.
@@ -83,6 +84,7 @@ func (s *Service) AnalyzeLink(ctx context.Context, req AnalyzeRequest) (*Analyze
 			continue
 		}
 		res.Analyzed = append(res.Analyzed, t)
+		res.DDL = append(res.DDL, "ANALYZE "+ident(l.Name, t))
 	}
 	res.Elapsed = time.Since(start)
 	s.Log.Info("link analyzed", "local", local.ConfigVar, "link", l.Name, "analyzed", len(res.Analyzed), "failed", len(res.Failed), "remaining", res.Remaining, "actor", req.Actor)
