@@ -78,15 +78,15 @@ func LinkQuerySections(p LinkPage) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "</div><p class=\"card-body text-sm text-slate-700\">Why is a query through this link slow? A query check shows what postgres_fdw sends to the remote for a SELECT, what it keeps local, why, and the option that changes it.</p></section>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "</div><p class=\"card-body text-sm text-slate-700\">Why is a query through this link slow? A query check shows what postgres_fdw sends to the remote for a SELECT, what it keeps local, why, and the option that changes it. The newest saved checks:</p>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = savedChecks(p.Local.ConfigVar, p.Link.Name, p.Checks, p.ChecksError).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = savedCheckList(p.Local.ConfigVar, p.Link.Name, p.Checks, p.ChecksError).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<div class=\"mb-6\"></div>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "</section>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

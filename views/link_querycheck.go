@@ -105,7 +105,7 @@ func fetchedRatio(fetched, returned float64) string {
 	if fetched < 0 || returned <= 0 || fetched < 2*returned {
 		return ""
 	}
-	return fmt.Sprintf("%.0f× the rows it returns", fetched/math.Max(returned, 1))
+	return fmt.Sprintf("(%.0f× the rows it returns)", fetched/math.Max(returned, 1))
 }
 
 func reasonLabel(code string) string {
@@ -135,7 +135,9 @@ func reasonLabel(code string) string {
 }
 
 // indent is a plan line's indentation.
-func indent(depth int) string { return "padding-left: " + strconv.Itoa(min(depth, 12)) + "rem" }
+func indent(depth int) string {
+	return "display: inline-block; padding-left: " + strconv.Itoa(min(depth, 12)) + "rem"
+}
 
 // optionValue is the value a link option has, with "(default)" when the
 // server does not set it.

@@ -74,6 +74,7 @@ type Performance struct {
 	// least recently analyzed ones (never first, up to perfListMax).
 	TableCount, NeverAnalyzed int
 	LastAnalyzed              time.Time // the most recent ANALYZE of any of them
+	LargestRows               float64   // the most rows an analyzed one had
 	Stats                     []TableStats
 	// LocalExtensions are installed here: the values extensions may take.
 	LocalExtensions []string
@@ -105,6 +106,10 @@ type Advice struct {
 }
 
 const perfListMax = 50
+
+// fetchSizeAdviceRows is the table size from which the default fetch_size
+// is worth a word.
+const fetchSizeAdviceRows = 10_000
 
 // Value is the option's value on the server, or its default.
 func (p *Performance) Value(key string) (string, bool) {
@@ -139,7 +144,7 @@ func (s *Service) LinkPerformance(ctx context.Context, l *Link) (*Performance, e
 		}
 	}
 	var last *time.Time
-	err = conn.QueryRow(ctx, sqlPerfSummary, l.Name, perfKeys()).Scan(&p.TableCount, &p.NeverAnalyzed, &last, &p.TablesWithOptions, &p.LocalExtensions)
+	err = conn.QueryRow(ctx, sqlPerfSummary, l.Name, perfKeys()).Scan(&p.TableCount, &p.NeverAnalyzed, &last, &p.TablesWithOptions, &p.LocalExtensions, &p.LargestRows)
 	if err != nil {
 		return nil, readError(local, fmt.Errorf("links: performance of %s: %w", l.Name, err))
 	}
@@ -192,15 +197,10 @@ func (p *Performance) advise() {
 			Text:   fmt.Sprintf("%d of %d foreign tables were never analyzed and use_remote_estimate is off: the planner knows nothing of their sizes, so joins and sorts over them are planned blind (it may join locally what the remote would join far faster). Turn on use_remote_estimate, or analyze the foreign tables.", p.NeverAnalyzed, p.TableCount),
 			Option: &OptionChange{Key: "use_remote_estimate", Value: "true"}})
 	}
-	if fs, set := p.Value("fetch_size"); !set && fs == "100" {
+	if fs, set := p.Value("fetch_size"); !set && fs == "100" && p.LargestRows >= fetchSizeAdviceRows {
 		p.Advice = append(p.Advice, Advice{Key: "fetch_size",
-			Text:   "fetch_size is the default 100: a query that reads 100,000 rows through the link waits for 1,000 round trips. 1000 suits most links that read many rows.",
+			Text:   fmt.Sprintf("fetch_size is the default 100 and a foreign table had %.0f rows when analyzed: a query that reads it whole waits for %.0f round trips. 1000 suits links that read many rows.", p.LargestRows, p.LargestRows/100),
 			Option: &OptionChange{Key: "fetch_size", Value: "1000"}})
-	}
-	if bs, _ := p.Value("batch_size"); !p.ReadOnly && bs == "1" {
-		p.Advice = append(p.Advice, Advice{Key: "batch_size",
-			Text:   "batch_size is 1: bulk inserts through this read-write link send one row per round trip. 100 sends a hundred.",
-			Option: &OptionChange{Key: "batch_size", Value: "100"}})
 	}
 	exts, _ := p.Value("extensions")
 	var unlisted []string

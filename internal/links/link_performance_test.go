@@ -153,8 +153,11 @@ func TestLinkPerformance(t *testing.T) {
 		if p.NeverAnalyzed != 0 || p.LastAnalyzed.IsZero() || slices.ContainsFunc(p.Stats, func(s TableStats) bool { return s.Rows < 0 || s.LastAnalyzed.IsZero() }) {
 			t.Fatalf("after analyze: %+v", p)
 		}
-		if slices.ContainsFunc(p.Advice, func(a Advice) bool { return a.Key == "use_remote_estimate" }) {
-			t.Errorf("advice still says planned blind: %+v", p.Advice)
+		if slices.ContainsFunc(p.Advice, func(a Advice) bool { return a.Key == "use_remote_estimate" || a.Key == "fetch_size" }) {
+			t.Errorf("advice for small analyzed tables: %+v", p.Advice)
+		}
+		if p.LargestRows != 2 {
+			t.Errorf("largest table: %v rows", p.LargestRows)
 		}
 	})
 }

@@ -192,7 +192,7 @@ func (s *Service) CheckQuery(ctx context.Context, req QueryCheckRequest) (*Query
 	n, _ := strconv.Atoi(vnum)
 	res.ServerMajor = n / 10000
 
-	explain := "EXPLAIN (VERBOSE, COSTS, FORMAT JSON) "
+	explain := "EXPLAIN (VERBOSE, COSTS, SUMMARY, FORMAT JSON) "
 	if req.Analyze {
 		explain = "EXPLAIN (ANALYZE, VERBOSE, COSTS, FORMAT JSON) "
 	}
@@ -475,8 +475,12 @@ func (a *planReader) mineBelowLimit(n *planNode) (*ScanCheck, bool) {
 }
 
 func localCondsReason(what string) Reason {
+	scan := "The scan below has"
+	if what == "join" {
+		scan = "A joined scan has"
+	}
 	return Reason{Code: ReasonLocalConds, Object: what,
-		Why: "The scan below has conditions checked locally (listed with it), and postgres_fdw sends a " + what + " only when every condition of its tables is sent too.",
+		Why: scan + " conditions checked locally (listed with it), and postgres_fdw sends a " + what + " only when every condition of its tables is sent too.",
 		Fix: "Fix the conditions kept local first; the " + what + " can then go with them."}
 }
 

@@ -204,12 +204,16 @@ func (w *whyCtx) whyLocal(ctx context.Context, expr string) ([]Reason, error) {
 	for _, v := range parts.valueFns {
 		add(mutableReason(strings.ReplaceAll(v, "_", " "), "stable"))
 	}
+	// One reason per type: a column and a constant of the same enum are
+	// the same problem.
+	types := map[uint32]bool{}
 	for _, c := range parts.columns {
 		t, ok, err := w.column(ctx, c[0], c[1])
 		if err != nil {
 			return nil, err
 		}
-		if ok && t.oid >= firstNonBuiltinOID {
+		if ok && t.oid >= firstNonBuiltinOID && !types[t.oid] {
+			types[t.oid] = true
 			if r, bad := w.typeReason(ctx, c[0]+"."+c[1]+" ("+t.name+")", t.ext, t.typtype); bad {
 				add(r)
 			}
@@ -220,7 +224,8 @@ func (w *whyCtx) whyLocal(ctx context.Context, expr string) ([]Reason, error) {
 		if err != nil {
 			return nil, err
 		}
-		if ok && t.oid >= firstNonBuiltinOID {
+		if ok && t.oid >= firstNonBuiltinOID && !types[t.oid] {
+			types[t.oid] = true
 			if r, bad := w.typeReason(ctx, "::"+t.name, t.ext, t.typtype); bad {
 				add(r)
 			}

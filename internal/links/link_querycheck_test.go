@@ -176,6 +176,15 @@ func TestQueryCheck(t *testing.T) {
 		if rs := kept(c); !hasReason(rs, ReasonType, "status") || !strings.Contains(rs[0].Why, "enum") {
 			t.Fatalf("reasons = %+v", rs)
 		}
+		if rs := kept(c); len(rs) != 1 {
+			t.Errorf("one enum, %d reasons: %+v", len(rs), rs)
+		}
+		// Joined with another table of the link, the join stays local
+		// because of that condition.
+		c = check(t, f, "SELECT * FROM shop.orders o JOIN shop.customers c ON c.id = o.customer_id WHERE o.status = 'paid'")
+		if i := slices.IndexFunc(c.Local, func(s LocalStep) bool { return s.What == "join" }); i < 0 || !hasReason(c.Local[i].Reasons, ReasonLocalConds, "join") {
+			t.Fatalf("local steps = %+v", c.Local)
+		}
 		// Grouping by it is done locally for the same reason.
 		c = check(t, f, "SELECT status, count(*) FROM shop.orders GROUP BY status")
 		if len(c.Local) != 1 || c.Local[0].What != "aggregate" || !hasReason(c.Local[0].Reasons, ReasonType, "status") {
