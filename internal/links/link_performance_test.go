@@ -86,12 +86,13 @@ func TestLinkPerformance(t *testing.T) {
 		if p := change(OptionChange{Key: "fetch_size", Value: "2000"}); p.SQL != `ALTER SERVER "shop" OPTIONS (SET fetch_size '2000')` {
 			t.Fatalf("sql = %s", p.SQL)
 		}
-		p = change(OptionChange{Key: "extensions", Value: "pg_trgm"})
-		if len(p.Warnings) != 0 {
-			t.Errorf("warnings = %q", p.Warnings)
-		}
+		change(OptionChange{Key: "extensions", Value: "pg_trgm"})
 		// The remote lacks pg_trgm: the preview says so.
-		pp, err := f.svc.PlanOption(ctx, "DATABASE_URL", "shop", OptionChange{Key: "extensions", Value: ""})
+		pp, err := f.svc.PlanOption(ctx, "DATABASE_URL", "shop", OptionChange{Key: "extensions", Value: "pg_trgm, plpgsql"})
+		if err != nil || pp.SQL != `ALTER SERVER "shop" OPTIONS (SET extensions 'pg_trgm,plpgsql')` || len(pp.Warnings) != 1 || !strings.Contains(pp.Warnings[0], "pg_trgm is not installed on the remote") {
+			t.Fatalf("%+v %v", pp, err)
+		}
+		pp, err = f.svc.PlanOption(ctx, "DATABASE_URL", "shop", OptionChange{Key: "extensions", Value: ""})
 		if err != nil || pp.SQL != `ALTER SERVER "shop" OPTIONS (DROP extensions)` {
 			t.Fatalf("%+v %v", pp, err)
 		}

@@ -328,7 +328,9 @@ func (a *planReader) mine(n *planNode) bool {
 	if n.Schema != "" {
 		return n.Schema == a.link.Name
 	}
-	return strings.Contains(" "+n.Relations, " ("+a.quoted+".") || strings.HasPrefix(n.Relations, "Aggregate on ("+a.quoted+".")
+	// A join or an aggregate sent whole: "(crm.deals d) INNER JOIN
+	// (crm.accounts a)", "Aggregate on ((crm.deals d) INNER JOIN ...)".
+	return strings.Contains(n.Relations, "("+a.quoted+".")
 }
 
 func (a *planReader) read(ctx context.Context, root *planNode) error {

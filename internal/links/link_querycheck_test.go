@@ -199,6 +199,13 @@ func TestQueryCheck(t *testing.T) {
 		}
 	})
 
+	t.Run("Subquery", func(t *testing.T) {
+		c := check(t, f, "SELECT * FROM shop.customers c WHERE c.id NOT IN (SELECT customer_id FROM shop.orders)")
+		if rs := kept(c); !hasReason(rs, ReasonSubquery, "subquery") {
+			t.Fatalf("reasons = %+v", rs)
+		}
+	})
+
 	t.Run("Aggregate", func(t *testing.T) {
 		c := check(t, f, "SELECT customer_id, count(*), sum(total) FROM shop.orders GROUP BY customer_id")
 		if len(c.Scans) != 1 || !slices.Contains(c.Scans[0].Pushed, "aggregate") || len(c.Local) != 0 {
@@ -219,6 +226,11 @@ func TestQueryCheck(t *testing.T) {
 		}
 		if !c.RemoteEst {
 			t.Error("use_remote_estimate not seen")
+		}
+		// An aggregate over the join goes too.
+		c = check(t, f, "SELECT count(*) FROM shop.customers c JOIN shop.orders o ON o.customer_id = c.id")
+		if len(c.Scans) != 1 || !c.Scans[0].Mine || !slices.Contains(c.Scans[0].Pushed, "aggregate") || !slices.Contains(c.Scans[0].Pushed, "join") {
+			t.Fatalf("scans = %+v", c.Scans)
 		}
 	})
 
