@@ -77,8 +77,12 @@ func (s *Service) AnalyzeLink(ctx context.Context, req AnalyzeRequest) (*Analyze
 			break
 		}
 		if err := s.analyzeTable(ctx, local, remote, l, t, min(AnalyzeTableTimeout, left)); err != nil {
-			if errs.KindOf(err) == errs.Conflict || ctx.Err() != nil && !isTimeout(err) {
+			if errs.KindOf(err) == errs.Conflict {
 				return nil, err
+			}
+			if ctx.Err() != nil { // the run's budget or the request ended: not this table's fault
+				res.Remaining = len(tables) - i
+				break
 			}
 			res.Failed = append(res.Failed, AnalyzeFailure{Table: t, Reason: analyzeReason(err)})
 			continue

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -200,7 +201,8 @@ func (s *Service) CheckQuery(ctx context.Context, req QueryCheckRequest) (*Query
 	// timeout while postgres_fdw waits for it: cut the link's remote
 	// connections then (see guardRemote).
 	var stop func()
-	if remote, ok := s.Fleet.Get(l.RemoteConfigVar); ok && remote.ConfigErr == nil {
+	remote, ok := s.Fleet.Get(l.RemoteConfigVar)
+	if ok && remote.ConfigErr == nil {
 		stop = s.guardCheck(ctx, remote, l.meta.appName())
 	}
 	var raw []byte
@@ -209,6 +211,13 @@ func (s *Service) CheckQuery(ctx context.Context, req QueryCheckRequest) (*Query
 		stop()
 	}
 	if err != nil {
+		if stop != nil {
+			// The remote failing (with use_remote_estimate, or under
+			// ANALYZE) is said as such.
+			if e := fdwError(local, remote, err); e != err {
+				return nil, e
+			}
+		}
 		return nil, checkError(local, err, req.Analyze, s.QueryCheckTimeout)
 	}
 	if len(raw) == 0 {
@@ -255,10 +264,17 @@ func (s *Service) CheckQuery(ctx context.Context, req QueryCheckRequest) (*Query
 }
 
 // guardCheck cuts the link's remote connections when a checked statement
-// runs a second past QueryCheckTimeout, or its request ends.
+// runs a second past QueryCheckTimeout, or its request ends, as
+// guardRemote does for changes.
 func (s *Service) guardCheck(ctx context.Context, remote *Database, appName string) (stop func()) {
-	timer := time.AfterFunc(s.QueryCheckTimeout+time.Second, func() { s.abandonRemote(remote, appName) })
-	return func() { timer.Stop() }
+	var once sync.Once
+	abandon := func() { once.Do(func() { s.abandonRemote(remote, appName) }) }
+	timer := time.AfterFunc(s.QueryCheckTimeout+time.Second, abandon)
+	stopCtx := context.AfterFunc(ctx, abandon)
+	return func() {
+		timer.Stop()
+		stopCtx()
+	}
 }
 
 // checkError words a failed EXPLAIN: the statement's own fault says so
