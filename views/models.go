@@ -123,6 +123,11 @@ type LinkPage struct {
 	// Compact leaves out the column lists and the drift's details: the
 	// page would be over LinkPageBytes with them.
 	Compact bool
+	// Perf is the Performance section (nil: PerfError says why), Checks
+	// the newest saved query checks.
+	Perf                   *links.Performance
+	PerfError, ChecksError string
+	Checks                 []links.CheckSummary
 }
 
 // TablesPerPage is how many foreign tables the link page shows at once.

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/links"
 )
 
 // Every URL a view links to, built in one place from the route patterns
@@ -157,3 +158,34 @@ func UserDeletePath(id int64) string { return userPath(id) + "/delete" }
 func ConnectMessagePath(localVar, name, table, id string) string {
 	return LinkPath(localVar, name) + "/connect/message?" + url.Values{"table": {table}, "id": {id}}.Encode()
 }
+
+// QueryCheckPath is a link's query check form (GET) and run (POST).
+func QueryCheckPath(localVar, name string) string { return LinkPath(localVar, name) + "/query" }
+
+// SavedCheckPath is one saved check of a link.
+func SavedCheckPath(localVar, name string, id int64) string {
+	return QueryCheckPath(localVar, name) + "/" + strconv.FormatInt(id, 10)
+}
+
+// AnalyzeCheckPath confirms (GET) and runs (POST) EXPLAIN ANALYZE of a
+// saved check's statement.
+func AnalyzeCheckPath(localVar, name string, id int64) string {
+	return SavedCheckPath(localVar, name, id) + "/analyze"
+}
+
+// OptionPath previews (GET, with the change in the query) and applies
+// (POST) a change of a link option.
+func OptionPath(localVar, name string) string { return LinkPath(localVar, name) + "/options" }
+
+// OptionPreviewPath is the preview of one change.
+func OptionPreviewPath(localVar, name string, ch links.OptionChange) string {
+	q := url.Values{"key": {ch.Key}, "value": {ch.Value}}
+	if ch.Table != "" {
+		q.Set("table", ch.Table)
+	}
+	return OptionPath(localVar, name) + "?" + q.Encode()
+}
+
+// AnalyzeTablesPath confirms (GET) and runs (POST) ANALYZE of a link's
+// foreign tables.
+func AnalyzeTablesPath(localVar, name string) string { return LinkPath(localVar, name) + "/analyze" }

@@ -56,14 +56,6 @@ func (p ReplicationPage) emptyList() string {
 // size; a search finds the others.
 const foldedNames = 40
 
-// countNoun is "1 database" or "21 databases".
-func countNoun(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return itoa(n) + " " + many
-}
-
 // DropSubscriptionPage is the typed-name confirmation for a subscription.
 type DropSubscriptionPage struct {
 	Page

@@ -238,6 +238,7 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 		return fmt.Errorf("demo: first link: %w", err)
 	}
 	recordDemoLink(ctx, p.store, localVar, res)
+	saveDemoCheck(ctx, p, localVar) // the crm link page has something to fix
 	progress("adding a table to crm, so the link crm shows drift")
 	if err := env.AddDrift(ctx); err != nil { // the crm link page shows drift
 		storeLinks()

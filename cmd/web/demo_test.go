@@ -111,6 +111,11 @@ func TestDemoAsPrinted(t *testing.T) {
 	if n := pgtest.MustQueryInt(t, stateURL, `SELECT count(*) FROM pglinks.audit WHERE action = 'link_create' AND target = 'HEROKU_POSTGRESQL_BLUE_URL/crm' AND actor = 'demo' AND ddl LIKE '%IMPORT FOREIGN SCHEMA%'`); n != 1 {
 		t.Errorf("audit rows for the demo link: %d, want 1", n)
 	}
+	// The link crm's page has something to fix: a saved check whose
+	// similarity() condition stays local until pg_trgm is listed.
+	if n := pgtest.MustQueryInt(t, stateURL, `SELECT count(*) FROM pglinks.query_checks WHERE link = 'crm' AND actor = 'demo' AND kept_local > 0 AND findings::text LIKE '%"Code": "extension"%pg_trgm%'`); n != 1 {
+		t.Errorf("saved query checks of crm with the pg_trgm fix: %d, want 1", n)
+	}
 	checkDemoFleetPages(t, out, stateURL)
 	checkRotationWalkthrough(t, out)
 

@@ -170,6 +170,7 @@ func (a *App) routes() {
 	adm.POST("/users/:id/password", a.resetPassword)
 	adm.GET("/users/:id/password/new", a.newPassword)
 	adm.GET("/audit.csv", a.auditCSV)
+	a.queryRoutes(u, adm)
 }
 
 // ipExtractor uses the direct peer unless trusted proxies are configured:

@@ -77,9 +77,19 @@ func (a *App) showLink(c echo.Context) error {
 	}
 	p := views.LinkPage{Page: a.page(c, l.Name, "databases"), Link: l, Local: local, Tables: tp.Tables, TablePage: tp,
 		Health: a.cfg.Health.Get(local.ConfigVar, l.Name), Now: time.Now(), Drift: a.pageDrift(c, l, c.QueryParam("drift") == "now"), Connect: a.linkConnect(c, l)}
-	return RenderBounded(c, http.StatusOK, views.LinkPageBytes, func(compact bool) templ.Component {
-		p.Compact = compact
-		return views.LinkView(p)
+	a.linkQuerySections(c, &p)
+	// Too heavy in full: first the Performance section's per-table lists
+	// are cut to a few, then the column lists and drift details go.
+	return RenderBounded(c, http.StatusOK, views.LinkPageBytes, 3, func(level int) templ.Component {
+		q := p
+		if level >= 1 && q.Perf != nil {
+			perf := *q.Perf
+			perf.Tables = perf.Tables[:min(len(perf.Tables), views.PerfListLean)]
+			perf.Stats = perf.Stats[:min(len(perf.Stats), views.PerfListLean)]
+			q.Perf = &perf
+		}
+		q.Compact = level >= 2
+		return views.LinkView(q)
 	})
 }
 

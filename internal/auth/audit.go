@@ -26,6 +26,11 @@ const (
 	ActionLinkRefreshRefused = "link_refresh_refused"
 	ActionLinkImportTables   = "link_import_tables" // more remote tables into a LIMIT TO link
 	ActionLinkImportRefused  = "link_import_tables_refused"
+	ActionQueryCheck         = "query_check"         // a SELECT over a link checked (or run with EXPLAIN ANALYZE); DDL holds the statement
+	ActionQueryCheckRefused  = "query_check_refused" // refused: not a read-only SELECT, timed out, volatile function
+	ActionLinkOption         = "link_option"         // a postgres_fdw option of a link changed
+	ActionLinkOptionRefused  = "link_option_refused"
+	ActionLinkAnalyze        = "link_analyze" // ANALYZE of a link's foreign tables
 	ActionUserAdd            = "user_add"
 	ActionUserRemove         = "user_remove"
 	ActionUserSetRole        = "user_set_role"
@@ -55,6 +60,7 @@ var Actions = []string{
 	ActionLinkRepair, ActionLinkRepairRefused,
 	ActionLinkRefresh, ActionLinkRefreshRefused,
 	ActionLinkImportTables, ActionLinkImportRefused,
+	ActionQueryCheck, ActionQueryCheckRefused, ActionLinkOption, ActionLinkOptionRefused, ActionLinkAnalyze,
 	ActionUserAdd, ActionUserRemove, ActionUserSetRole, ActionDenied,
 	ActionSubscriptionEnable, ActionSubscriptionDisable, ActionSubscriptionDrop, ActionSlotDrop, ActionReplicationRefused,
 	ActionPublicationCreate, ActionSubscriptionCreate,
