@@ -26,7 +26,13 @@ ifeq ($(CI),true)
 CI_CHECKS := check-generated
 endif
 
-.PHONY: help deps-demo deps-test generate css check-generated lint test fuzz e2e bench bench-go demo build
+.PHONY: help deps-demo deps-test generate css check-generated lint test fuzz e2e bench bench-go demo build ext
+
+# The Redis foreign data wrapper is built with PGXS against the newest
+# installed PostgreSQL (the one internal/pgtest runs) and installed into it.
+PG_CONFIG ?= $(shell ls -d /usr/lib/postgresql/*/bin/pg_config 2>/dev/null | sort -V | tail -n1)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+EXT_MAKE = $(MAKE) -C ext/pglinks_redis PG_CONFIG=$(PG_CONFIG) with_llvm=no
 
 help: ## Show this help
 	@echo 'Usage: make <target>'
@@ -34,11 +40,20 @@ help: ## Show this help
 	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
 
-deps-demo: ## Install what the demo needs (PostgreSQL server binaries)
+deps-demo: ## Install what the demo needs (PostgreSQL, redis-server, the Redis wrapper)
 	scripts/deps.sh demo
 
-deps-test: ## Install what the tests need (PostgreSQL, chromium, playwright driver)
+deps-test: ## Install what the tests need (the demo's, the other PostgreSQL majors, chromium, playwright driver)
 	scripts/deps.sh test
+
+ext: ## Build the Redis foreign data wrapper (ext/pglinks_redis) and install it into PostgreSQL
+	@[ -x "$(PG_CONFIG)" ] || { echo "ext: no pg_config under /usr/lib/postgresql/*/bin: run scripts/deps.sh demo (postgresql-server-dev-NN)"; exit 1; }
+	$(EXT_MAKE)
+	@if $(EXT_MAKE) -s installed-current 2>/dev/null; then \
+		echo "ext: pglinks_redis is installed and current in $$($(PG_CONFIG) --pkglibdir)"; \
+	else \
+		$(SUDO) $(EXT_MAKE) install; \
+	fi
 
 generate: ## Generate Go code from templ files (views/*_templ.go)
 	$(GO) tool templ generate

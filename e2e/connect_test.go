@@ -17,8 +17,11 @@ func TestConnectLinkShowsFailedWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	execSQL(t, f.remote.URL, string(sql))
+	// A failed write whose message is longer than the page shows.
+	execSQL(t, f.remote.URL, `ALTER TABLE salesforce.opportunity ALTER COLUMN _hc_err TYPE text;
+		INSERT INTO salesforce.opportunity (name, _hc_lastop, _hc_err) VALUES ('Long', 'FAILED', '{"op":"UPDATE","src":"SFDC","msg":"' || repeat('very long message ', 1000) || '"}')`)
 	srv := startServer(t, f.env)
-	page := newPage(t)
+	page := newSizedPage(t, 1280) // CSP bypassed for the axe-core check
 	page.On("dialog", func(d playwright.Dialog) {
 		t.Errorf("a dialog opened (%q): a Salesforce message was not escaped", d.Message())
 		d.Dismiss()
@@ -53,7 +56,7 @@ func TestConnectLinkShowsFailedWrites(t *testing.T) {
 	must(t, expect.Locator(sec.GetByTestId("connect-table").First().GetByTestId("count-FAILED")).ToHaveText("FAILED1"))
 	must(t, expect.Locator(sec.GetByTestId("connect-table").First().GetByTestId("count-PENDING")).ToHaveText("PENDING1"))
 	must(t, expect.Locator(sec.GetByTestId("connect-err-msg")).ToHaveText(`REQUIRED_FIELD_MISSING: <b>Name</b> "quoted" & <script>alert(1)</script>`))
-	must(t, expect.Locator(sec.GetByTestId("connect-err-raw")).ToHaveText(`{"op":"UPDATE","src":"SFDC",<i>not json`))
+	must(t, expect.Locator(sec.GetByTestId("connect-err-raw").First()).ToHaveText(`{"op":"UPDATE","src":"SFDC",<i>not json`))
 	must(t, expect.Locator(sec.GetByTestId("connect-log-msg")).ToHaveText([]string{
 		"FIELD_CUSTOM_VALIDATION_EXCEPTION: Email is invalid",
 		`REQUIRED_FIELD_MISSING: <img src=x onerror=alert(1)> "Name"`,
@@ -65,4 +68,13 @@ func TestConnectLinkShowsFailedWrites(t *testing.T) {
 	must(t, sec.ScrollIntoViewIfNeeded())
 	screenshot(t, page, "connect-link-page-390")
 	must(t, page.SetViewportSize(1280, 900))
+
+	// The long message is cut on the page and shown whole on its own.
+	must(t, expect.Locator(sec.GetByTestId("connect-message-cut")).ToContainText("the first 250 characters of 17.6 kB"))
+	must(t, sec.GetByTestId("connect-message-more").Click())
+	must(t, expect.Locator(page.GetByTestId("connect-message")).ToContainText(`"msg":"very long message very long message`))
+	must(t, expect.Locator(page.GetByTestId("connect-message")).ToContainText(`very long message "}`))
+	checkFits(t, page, "connect-message")
+	checkAxe(t, page, "connect-message")
+	screenshot(t, page, "connect-message")
 }

@@ -180,7 +180,7 @@ func TestLinkFollowsItsRemote(t *testing.T) {
 
 	// Destroy: the copied enum is listed, and kept because mine uses it.
 	goTo(t, page, srv.URL+"/databases/DATABASE_URL/links/crm/destroy")
-	must(t, expect.Locator(page.GetByTestId("destroy-type")).ToContainText(`"public"."order_status": kept, still in use: column s of table mine`))
+	must(t, expect.Locator(page.GetByTestId("destroy-type")).ToContainText(`"public"."order_status": kept, still in use: column s of table public.mine`))
 	screenshot(t, page, "destroy-types")
 	must(t, page.Locator("#confirm").Fill("crm"))
 	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Destroy link"}).Click())

@@ -50,15 +50,15 @@ CREATE TABLE "<script>alert(1)</script>" ("<img src=x onerror=alert(2)>" int);
 INSERT INTO customers (name, email) VALUES ('Ada', 'ada@example.com'), ('Grace', NULL);
 `
 
-// fleet is one test's world: databases, config vars and users.
-type fleet struct {
+// testFleet is one test's world: databases, config vars and users.
+type testFleet struct {
 	local, remote, nofdw, state *pgtest.Database
 	env                         []string
 	adminEmail, adminPassword   string
 	viewerEmail, viewerPassword string
 }
 
-func newFleet(t *testing.T) *fleet {
+func newFleet(t *testing.T) *testFleet {
 	t.Helper()
 	a, b := clusters(t)
 	ctx := context.Background()
@@ -70,7 +70,7 @@ func newFleet(t *testing.T) *fleet {
 		}
 		return d
 	}
-	f := &fleet{
+	f := &testFleet{
 		local:  mk(a, "shop", pgtest.DBOptions{}),
 		remote: mk(b, "crm", pgtest.DBOptions{}),
 		nofdw:  mk(b, "mini", pgtest.DBOptions{NoFDW: true}),
@@ -95,7 +95,7 @@ func newFleet(t *testing.T) *fleet {
 }
 
 // userAdd runs `web user add` like an operator would, password on stdin.
-func (f *fleet) userAdd(t *testing.T, email, role, password string) {
+func (f *testFleet) userAdd(t *testing.T, email, role, password string) {
 	t.Helper()
 	cmd := exec.Command(buildBinary(t), "user", "add", email, "--role", role)
 	cmd.Env = append(baseEnv(), f.env...)

@@ -10,20 +10,22 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
+	"github.com/pglinks/pglinks/internal/state"
 	"github.com/playwright-community/playwright-go"
 )
 
 // makeLink creates a link the way the dashboard does, from the test.
 func makeLink(t *testing.T, env []string, remoteVar, localVar, name string) {
 	t.Helper()
-	fleet, err := links.LoadFleet(env)
+	fl, err := fleet.Load(env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := links.NewService(fleet, slog.New(slog.DiscardHandler))
+	defer fl.Close()
+	svc := links.NewService(fl, slog.New(slog.DiscardHandler))
 	defer svc.Close()
 	// The link is recorded in the fleet's state database, as the server
 	// started on the same environment would record it.
@@ -33,12 +35,12 @@ func makeLink(t *testing.T, env []string, remoteVar, localVar, name string) {
 			stateURL = v
 		}
 	}
-	store, err := auth.Open(context.Background(), stateURL)
+	db, err := state.Open(context.Background(), stateURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
-	svc.Registry = links.NewStateRegistry(store.Pool())
+	defer db.Close()
+	svc.Registry = links.NewStateRegistry(db)
 	if _, err := svc.CreateLink(context.Background(), links.CreateRequest{RemoteVar: remoteVar, LocalVar: localVar, Name: name, CopyEnums: true, Actor: "test"}); err != nil {
 		t.Fatal(err)
 	}

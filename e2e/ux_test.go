@@ -166,6 +166,7 @@ func TestEveryPageFitsAndPassesAxe(t *testing.T) {
 	f := newFleet(t)
 	srv := startServer(t, f.env)
 	const long = "postgresql_colorful_33594_with_a_rather_long_name"
+	var savedCheck string
 	{
 		page := newSizedPage(t, 1280)
 		goTo(t, page, srv.URL+"/login")
@@ -174,7 +175,20 @@ func TestEveryPageFitsAndPassesAxe(t *testing.T) {
 		createLinkUI(t, page, srv.URL, "HEROKU_POSTGRESQL_BLUE_URL", "DATABASE_URL", "sales")
 		createLinkUI(t, page, srv.URL, "HEROKU_POSTGRESQL_BLUE_URL", "DATABASE_URL", long)
 		createLinkUI(t, page, srv.URL, "DATABASE_URL", "HEROKU_POSTGRESQL_BLUE_URL", "shop")
+		// A saved query check with a condition kept local (an enum).
+		goTo(t, page, srv.URL+"/databases/DATABASE_URL/links/sales/query")
+		must(t, page.GetByTestId("query-sql").Fill("SELECT * FROM sales.orders o JOIN sales.customers c ON c.id = o.customer_id WHERE o.status = 'paid' ORDER BY c.name"))
+		must(t, page.GetByTestId("query-submit").Click())
+		must(t, expect.Locator(page.GetByTestId("check-result")).ToBeVisible())
+		savedCheck = strings.TrimPrefix(page.URL(), srv.URL)
 	}
+	// A subscription (made without connecting, so no publisher is needed)
+	// for the Replication page and its drop confirmation.
+	a, _ := clusters(t)
+	execSQL(t, a.SuperURL(f.local.Name), `CREATE SUBSCRIPTION sweep_sub CONNECTION 'host=127.0.0.1 port=1 dbname=x connect_timeout=1' PUBLICATION p WITH (connect = false, slot_name = 'sweep_sub')`)
+	t.Cleanup(func() {
+		execSQL(t, a.SuperURL(f.local.Name), `ALTER SUBSCRIPTION sweep_sub SET (slot_name = NONE); DROP SUBSCRIPTION sweep_sub`)
+	})
 	for _, width := range uxWidths {
 		t.Run(fmt.Sprint(width), func(t *testing.T) {
 			page := newSizedPage(t, width)
@@ -245,6 +259,11 @@ func TestEveryPageFitsAndPassesAxe(t *testing.T) {
 					t.Errorf("create form: option text cut: %v", b)
 				}
 			}
+			visit("query-check", "/databases/DATABASE_URL/links/sales/query")
+			visit("query-result", savedCheck)
+			visit("query-analyze-confirm", savedCheck+"/analyze")
+			visit("option-preview", "/databases/DATABASE_URL/links/sales/options?key=fetch_size&value=1000")
+			visit("analyze-tables", "/databases/DATABASE_URL/links/sales/analyze")
 			visit("destroy", "/databases/DATABASE_URL/links/sales/destroy")
 			visit("import", "/databases/DATABASE_URL/links/sales/import?op=plan&table=orders")
 			visit("audit", "/audit")
@@ -287,6 +306,8 @@ func TestEveryPageFitsAndPassesAxe(t *testing.T) {
 			if width == 1280 {
 				checkInside(t, page, "[data-testid=users] .btn", ".table-wrap", "users actions")
 			}
+			visit("replication", "/replication")
+			visit("drop-subscription", "/replication/subscriptions/drop?db=DATABASE_URL&name=sweep_sub")
 			var viewerID string
 			{
 				href, err := page.Context().Request().Get(srv.URL + "/users")

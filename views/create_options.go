@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/pglinks/pglinks/internal/connect"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 )
 
@@ -83,13 +84,10 @@ type CreatePreviewPage struct {
 	Preview *links.CreatePreview
 }
 
-// RefreshPath is the URL of a link's refresh confirmation.
-func RefreshPath(localVar, name string) string { return LinkPath(localVar, name) + "/refresh" }
-
 // RefreshPage is the refresh confirmation.
 type RefreshPage struct {
 	Page
 	Plan   *links.RefreshPlan
-	Local  *links.Database
+	Local  *fleet.Database
 	Errors FormErrors
 }

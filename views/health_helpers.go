@@ -63,13 +63,3 @@ func healthTitle(h links.LinkHealth, now time.Time) string {
 
 // timeNow is the clock of the views (badges' "checked N s ago").
 var timeNow = time.Now
-
-// inventoryStale is a link's comparison made for this page view, else the
-// one made with its last probe.
-func inventoryStale(p InventoryPage, localVar, name string) *links.StaleReport {
-	key := links.HealthKey(localVar, name)
-	if r, ok := p.Stale[key]; ok {
-		return r
-	}
-	return p.Health[key].Stale
-}

@@ -164,7 +164,7 @@ func linkHealthCell(p InventoryPage, st links.DatabaseStatus, l links.Link) temp
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = healthBadge(p.Health[links.HealthKey(st.DB.ConfigVar, l.Name)], inventoryStale(p, st.DB.ConfigVar, l.Name)).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = healthBadge(p.Health[links.HealthKey(st.DB.ConfigVar, l.Name)], l.Stale).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -5,6 +5,9 @@ import (
 	"strings"
 
 	"github.com/pglinks/pglinks/internal/connect"
+	"github.com/pglinks/pglinks/internal/fleet"
+	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/replication"
 )
 
 // ConnectSection is the link page's view of a Heroku Connect schema the
@@ -126,4 +129,54 @@ func mappedText(n int) string {
 		return "1 mapped table"
 	}
 	return strconv.Itoa(n) + " mapped tables"
+}
+
+// ConnectMessagePage shows one stored message.
+type ConnectMessagePage struct {
+	Page
+	Local   *fleet.Database
+	Link    *links.Link
+	Schema  string
+	Message *connect.Message
+}
+
+// sizeText is a size in bytes for people.
+func sizeText(n int64) string { return replication.HumanBytes(n) }
+
+// failedShown says how many of a table's FAILED rows the page lists, when
+// it lists fewer than there are or looked among the latest rows only.
+func failedShown(ts connect.TableState) string {
+	var parts []string
+	if c := ts.Count("FAILED"); c != nil && c.N > int64(len(ts.Failed)) {
+		parts = append(parts, "the latest "+itoa(len(ts.Failed))+" of "+countText(ts, *c))
+	}
+	if ts.FailedScope != "" {
+		parts = append(parts, ts.FailedScope)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// logShown says how many of the FAILED _trigger_log entries the page
+// lists, when it lists fewer than there are.
+func logShown(st *connect.SyncState) string {
+	n := itoa(len(st.TriggerLog))
+	switch {
+	case len(st.TriggerLog) == 0:
+		return ""
+	case st.TriggerLogFailedAtLeast:
+		return "the latest " + n + " of more than " + groupInt(st.TriggerLogFailed)
+	case st.TriggerLogFailed > int64(len(st.TriggerLog)):
+		return "the latest " + n + " of " + groupInt(st.TriggerLogFailed)
+	case st.TriggerLogFailed < 0:
+		return "the latest " + n + "; the rest were not counted in time"
+	}
+	return ""
+}
+
+// wholeID is id, or "" when it was cut (no message can be asked for by it).
+func wholeID(id string, cut bool) string {
+	if cut {
+		return ""
+	}
+	return id
 }

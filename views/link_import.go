@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 )
 
@@ -11,14 +12,11 @@ import (
 // a name filter finds the rest.
 const ImportListCap = 200
 
-// ImportPath is the URL of a link's "import more tables" page.
-func ImportPath(localVar, name string) string { return LinkPath(localVar, name) + "/import" }
-
 // ImportPage chooses remote tables to add to a LIMIT TO link and, once
 // chosen, confirms the SQL that imports them.
 type ImportPage struct {
 	Page
-	Local *links.Database
+	Local *fleet.Database
 	Link  *links.Link
 	// Importable are the remote tables the link may take on (nil when
 	// they could not be read: Unreadable says why).
@@ -90,7 +88,7 @@ func linkImportable(p LinkPage) []string {
 	if p.Viewer == nil || !p.Viewer.IsAdmin || p.Drift == nil || p.Drift.Error != "" || p.Drift.Pending {
 		return nil
 	}
-	return links.Importable(p.Link, p.Drift, p.Connect != nil)
+	return links.Importable(p.Link, p.Drift)
 }
 
 func firstN(ls []string, n int) []string {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/replication"
 )
@@ -46,16 +47,6 @@ func (e FormErrors) Get(field string) string { return e[field] }
 // Has reports whether field has a message.
 func (e FormErrors) Has(field string) bool { return e[field] != "" }
 
-// LinkPath is the URL of a link's page.
-func LinkPath(localVar, name string) string {
-	return "/databases/" + url.PathEscape(localVar) + "/links/" + url.PathEscape(name)
-}
-
-// DatabaseRefreshPath re-reads a database's inventory card (POST).
-func DatabaseRefreshPath(localVar string) string {
-	return "/databases/" + url.PathEscape(localVar) + "/refresh"
-}
-
 func secondsSince(t time.Time) int {
 	if t.IsZero() {
 		return 0
@@ -64,29 +55,6 @@ func secondsSince(t time.Time) int {
 }
 
 func secondsUntil(t time.Time) int { return max(0, int(time.Until(t).Seconds()+0.5)) }
-
-// DatabaseAnchor is the id of a database's card on the inventory, so
-// breadcrumbs can point at it (/#db-DATABASE_URL).
-func DatabaseAnchor(configVar string) string { return "db-" + configVar }
-
-// DatabasePath is the inventory scrolled to one database's card.
-func DatabasePath(configVar string) string { return "/#" + DatabaseAnchor(configVar) }
-
-// AuditPathFor is the audit trail filtered to one target.
-func AuditPathFor(target string) string {
-	return "/audit?target=" + url.QueryEscape(auth.QuoteTarget(target))
-}
-
-// DestroyPath is the URL of a link's destroy confirmation.
-func DestroyPath(localVar, name string) string { return LinkPath(localVar, name) + "/destroy" }
-
-// NewLinkPath is the create form, optionally with the local preselected.
-func NewLinkPath(localVar string) string {
-	if localVar == "" {
-		return "/links/new"
-	}
-	return "/links/new?local=" + url.QueryEscape(localVar)
-}
 
 // When formats a time for tables: UTC, to the second.
 func When(t time.Time) string {
@@ -106,8 +74,6 @@ type InventoryPage struct {
 	Health map[string]links.LinkHealth
 	// ReadBy lists, per config var, the links in other databases reading it.
 	ReadBy map[string][]links.Link
-	// Stale compares each link with its remote's config var, by HealthKey.
-	Stale map[string]*links.StaleReport
 	// Fleet is how many databases the fleet has; Databases is the page of
 	// them matching Query.
 	Fleet   int
@@ -144,17 +110,24 @@ func (p InventoryPage) PageURL(n int) string {
 type LinkPage struct {
 	Page
 	Link      *links.Link
-	Local     *links.Database
+	Local     *fleet.Database
 	Tables    []links.ForeignTable // this page's
 	TablePage *links.TablePage
-	// Health is the last probe (cached); Stale compares the link with its
-	// remote's config var now.
+	// Health is the last probe (cached); Link.Stale compares the link
+	// with its remote's config var now.
 	Health links.LinkHealth
-	Stale  *links.StaleReport
 	Now    time.Time
 	Drift  *links.Drift // nil when it could not be read at all
 	// Connect is set when the link reads a Heroku Connect schema.
 	Connect *ConnectSection
+	// Compact leaves out the column lists and the drift's details: the
+	// page would be over LinkPageBytes with them.
+	Compact bool
+	// Perf is the Performance section (nil: PerfError says why), Checks
+	// the newest saved query checks.
+	Perf                   *links.Performance
+	PerfError, ChecksError string
+	Checks                 []links.CheckSummary
 }
 
 // TablesPerPage is how many foreign tables the link page shows at once.
@@ -187,7 +160,7 @@ func (p LinkPage) TablePageURL(n int) string {
 // CreateForm is the create-link form with the user's input and errors.
 type CreateForm struct {
 	Page
-	Databases []*links.Database
+	Databases []*fleet.Database
 	Remote    string
 	Local     string
 	Name      string
@@ -210,7 +183,7 @@ type CreateForm struct {
 type DestroyPage struct {
 	Page
 	Plan    *links.DestroyPlan
-	Local   *links.Database
+	Local   *fleet.Database
 	Confirm string
 	Errors  FormErrors
 }
@@ -295,16 +268,6 @@ func tokenExpiry(t auth.APIToken) string {
 	return When(t.ExpiresAt)
 }
 
-// TokenRevokePath revokes one of the signed-in user's tokens (POST).
-func TokenRevokePath(id int64) string {
-	return "/account/tokens/" + strconv.FormatInt(id, 10) + "/revoke"
-}
-
-// UserTokenRevokePath revokes a user's token as an admin (POST).
-func UserTokenRevokePath(userID, id int64) string {
-	return UserPath(userID) + "/tokens/" + strconv.FormatInt(id, 10) + "/revoke"
-}
-
 // RemoveUserPage confirms removing a user.
 type RemoveUserPage struct {
 	Page
@@ -331,44 +294,16 @@ type DemoteSelfPage struct {
 	User auth.User
 }
 
-// UserPath is the base of the URLs acting on one user.
-func UserPath(id int64) string { return "/users/" + strconv.FormatInt(id, 10) }
-
-// ResetPasswordPath confirms (GET) and makes (POST) a password reset.
-func ResetPasswordPath(id int64) string { return UserPath(id) + "/password" }
-
-// NewPasswordPath shows a reset's new password, once.
-func NewPasswordPath(id int64) string { return ResetPasswordPath(id) + "/new" }
-
-// SetRolePath changes a user's role (POST).
-func SetRolePath(id int64) string { return UserPath(id) + "/role" }
-
-// DemoteSelfPath confirms making yourself a viewer.
-func DemoteSelfPath(id int64) string {
-	return SetRolePath(id) + "?role=" + url.QueryEscape(string(auth.RoleViewer))
-}
-
 // RepairPage confirms a repair with the masked SQL it will run.
 type RepairPage struct {
 	Page
 	Plan  *links.RepairPlan
-	Local *links.Database
+	Local *fleet.Database
 	Error string
 }
 
 // ConnInfoPage shows how outside clients connect to a database.
 type ConnInfoPage struct {
 	Page
-	Info *links.ConnectionInfo
-}
-
-// HealthPath is the POST target of "Check now".
-func HealthPath(localVar, name string) string { return LinkPath(localVar, name) + "/check" }
-
-// RepairPath is a link's repair confirmation.
-func RepairPath(localVar, name string) string { return LinkPath(localVar, name) + "/repair" }
-
-// ConnInfoPath is a database's connection info page.
-func ConnInfoPath(configVar string) string {
-	return "/databases/" + url.PathEscape(configVar) + "/connection"
+	Info *fleet.ConnectionInfo
 }

@@ -7,9 +7,9 @@ import (
 	"unicode/utf8"
 )
 
-// namePart is a run of a name: plain text, or one character people could
-// not see (a control, a bidi override, a zero-width space) shown as an
-// escape.
+// namePart is a run of a name: plain text, or characters people could
+// not see (controls, bidi overrides, zero-width spaces) shown as escapes,
+// one part per run so a name of them costs one element, not one each.
 type namePart struct {
 	Text   string
 	Escape bool
@@ -27,17 +27,23 @@ func nameParts(s string) []namePart {
 			plain.Reset()
 		}
 	}
+	escape := func(text string) {
+		flush()
+		if n := len(out); n > 0 && out[n-1].Escape {
+			out[n-1].Text += text
+			return
+		}
+		out = append(out, namePart{Text: text, Escape: true})
+	}
 	for i, w := 0, 0; i < len(s); i += w {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		w = size
 		if r == utf8.RuneError && size == 1 {
-			flush()
-			out = append(out, namePart{Text: fmt.Sprintf("<0x%02X>", s[i]), Escape: true})
+			escape(fmt.Sprintf("<0x%02X>", s[i]))
 			continue
 		}
 		if invisible(r) {
-			flush()
-			out = append(out, namePart{Text: fmt.Sprintf("<U+%04X>", r), Escape: true})
+			escape(fmt.Sprintf("<U+%04X>", r))
 			continue
 		}
 		plain.WriteRune(r)
@@ -73,4 +79,14 @@ func ShowName(s string) string {
 		b.WriteString(p.Text)
 	}
 	return b.String()
+}
+
+// hasEscape reports whether any of parts is an escape.
+func hasEscape(parts []namePart) bool {
+	for _, p := range parts {
+		if p.Escape {
+			return true
+		}
+	}
+	return false
 }

@@ -21,8 +21,11 @@ import (
 	"github.com/creack/pty"
 	"github.com/pglinks/pglinks/internal/app"
 	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
+	"github.com/pglinks/pglinks/internal/replication"
+	"github.com/pglinks/pglinks/internal/state"
 )
 
 // cliEnv is a running pglinks (the real app over httptest) with two fleet
@@ -54,11 +57,12 @@ func newCLIEnv(t *testing.T) *cliEnv {
 	}
 	e := &cliEnv{local: mk("shop", pgtest.DBOptions{}), remote: mk("crm", pgtest.DBOptions{}), state: mk("state", pgtest.DBOptions{NoFDW: true})}
 	pgtest.MustExec(t, e.remote.URL, `CREATE TABLE customers (id int NOT NULL, name text); CREATE TABLE "evil`+"\u202e"+`live" (x int); CREATE TABLE "`+"\x1b[2J"+`" (y int)`)
-	store, err := auth.Open(ctx, e.state.URL)
+	db, err := state.Open(ctx, e.state.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(store.Close)
+	t.Cleanup(db.Close)
+	store := auth.NewStore(db)
 	token := func(email string, role auth.Role) string {
 		u, err := store.AddUser(ctx, email, role, "a long enough password")
 		if err != nil {
@@ -71,16 +75,20 @@ func newCLIEnv(t *testing.T) *cliEnv {
 		return secret
 	}
 	e.admin, e.viewer = token("admin@example.com", auth.RoleAdmin), token("viewer@example.com", auth.RoleViewer)
-	fleet, err := links.LoadFleet([]string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + e.remote.URL,
+	fl, err := fleet.Load([]string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + e.remote.URL,
 		"PGLINKS_RESOURCE_NAMES=DATABASE_URL=postgresql-animate-91581,HEROKU_POSTGRESQL_BLUE_URL=postgresql-colorful-33594"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	svc := links.NewService(fleet, log)
-	svc.Registry = links.NewStateRegistry(store.Pool())
+	fl.Log = log
+	svc := links.NewService(fl, log)
+	svc.Registry = links.NewStateRegistry(db)
 	t.Cleanup(svc.Close)
-	a, err := app.New(app.Config{Links: svc, Auth: store, Log: log, SessionKeys: []string{pgtest.RandomToken(32)}})
+	a, err := app.New(app.Config{
+		Fleet: fl, Links: svc, Health: links.NewMonitor(svc), Replication: replication.New(fl),
+		Auth: store, Limiter: auth.NewLimiter(store, 0, 0, 0), Log: log, SessionKeys: []string{pgtest.RandomToken(32)},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,12 +9,15 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/demo"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/pgversion"
 )
 
 const (
@@ -85,7 +88,7 @@ func shellQuote(s string) string {
 }
 
 // psqlCommand is a psql command line that works as printed.
-func psqlCommand(pgpass string, d *links.Database, sql string) string {
+func psqlCommand(pgpass string, d *fleet.Database, sql string) string {
 	cmd := fmt.Sprintf("PGPASSFILE=%s psql -h %s -p %s -U %s %s", pgpass, d.Host, d.Port, d.User, d.DBName)
 	if sql != "" {
 		cmd += " -c " + shellQuote(sql)
@@ -116,9 +119,9 @@ func webCommand() string {
 type demoBanner struct {
 	URL, Password string
 	Files         *demoFiles
-	Fleet         []*links.Database
+	Fleet         []*fleet.Database
 	Link          *links.Link
-	LinkLocal     *links.Database
+	LinkLocal     *fleet.Database
 	LinkQuery     string
 	Web           string
 	// EnvFile is the dashboard's whole environment, for a second dashboard
@@ -164,6 +167,19 @@ Press Ctrl-C to stop and remove everything.
 `, b.Files.envFile, b.Web, demoViewer)
 }
 
+// demoMajor reads PGLINKS_DEMO_PG, the PostgreSQL major the demo runs its
+// second cluster on; "" is 0, the default.
+func demoMajor(v string) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 10 || n > 99 {
+		return 0, fmt.Errorf("PGLINKS_DEMO_PG=%q is not a PostgreSQL major version: give one such as 18 (pglinks supports %d to %d)", v, pgversion.OldestSupported, pgversion.NewestSupported)
+	}
+	return n, nil
+}
+
 // runDemo starts throwaway clusters with sample data, an admin with a random
 // password (printed once), links to look at, and serves until ctx ends.
 // Everything it started is stopped and removed on the way out; a stop by
@@ -174,8 +190,12 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 	progress := func(msg string) {
 		fmt.Fprintf(stdout, "demo: %s (%.1fs)\n", msg, time.Since(started).Seconds())
 	}
+	major, err := demoMajor(os.Getenv("PGLINKS_DEMO_PG"))
+	if err != nil {
+		return err
+	}
 	progress("starting two throwaway PostgreSQL clusters with sample data")
-	env, err := demo.StartWithProgress(ctx, progress)
+	env, err := demo.StartWithProgress(ctx, demo.Options{Major: major}, progress)
 	if err != nil {
 		return err
 	}
@@ -224,6 +244,7 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 		return fmt.Errorf("demo: first link: %w", err)
 	}
 	recordDemoLink(ctx, p.store, localVar, res)
+	saveDemoCheck(ctx, p, localVar) // the crm link page has something to fix
 	progress("adding a table to crm, so the link crm shows drift")
 	if err := env.AddDrift(ctx); err != nil { // the crm link page shows drift
 		storeLinks()
@@ -251,7 +272,7 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 
-	local, _ := p.links.Fleet.Get(localVar)
+	local, _ := p.fleet.Get(localVar)
 	host, port, _ := net.SplitHostPort(p.ln.Addr().String())
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		host = "localhost"
@@ -264,7 +285,7 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 		URL:       scheme + "://" + net.JoinHostPort(host, port),
 		Password:  password,
 		Files:     files,
-		Fleet:     p.links.Fleet.Databases,
+		Fleet:     p.fleet.Databases,
 		Link:      &res.Link,
 		LinkLocal: local,
 		LinkQuery: "SELECT stage, count(*) FROM crm.deals GROUP BY 1",

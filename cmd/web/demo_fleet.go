@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/pglinks/pglinks/internal/demo"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 )
 
@@ -58,7 +59,7 @@ func storeLinkNames() string {
 
 // inBannerFleet reports whether the banner gives d a psql line of its own:
 // the stores share one, and nothing answers for the retired database.
-func inBannerFleet(d *links.Database) bool {
+func inBannerFleet(d *fleet.Database) bool {
 	return !strings.HasPrefix(d.ConfigVar, "HEROKU_POSTGRESQL_STORE_") && d.ConfigVar != demo.RetiredVar
 }
 
@@ -66,7 +67,7 @@ func inBannerFleet(d *links.Database) bool {
 // them, and what to try on the inventory at fleet scale.
 func (b demoBanner) writeFleetScale(w io.Writer) {
 	byPort := map[string][]string{}
-	var example *links.Database
+	var example *fleet.Database
 	for _, d := range b.Fleet {
 		if !strings.HasPrefix(d.ConfigVar, "HEROKU_POSTGRESQL_STORE_") {
 			continue

@@ -111,6 +111,11 @@ func TestDemoAsPrinted(t *testing.T) {
 	if n := pgtest.MustQueryInt(t, stateURL, `SELECT count(*) FROM pglinks.audit WHERE action = 'link_create' AND target = 'HEROKU_POSTGRESQL_BLUE_URL/crm' AND actor = 'demo' AND ddl LIKE '%IMPORT FOREIGN SCHEMA%'`); n != 1 {
 		t.Errorf("audit rows for the demo link: %d, want 1", n)
 	}
+	// The link crm's page has something to fix: a saved check whose
+	// similarity() condition stays local until pg_trgm is listed.
+	if n := pgtest.MustQueryInt(t, stateURL, `SELECT count(*) FROM pglinks.query_checks WHERE link = 'crm' AND actor = 'demo' AND kept_local > 0 AND findings::text LIKE '%"Code": "extension"%pg_trgm%'`); n != 1 {
+		t.Errorf("saved query checks of crm with the pg_trgm fix: %d, want 1", n)
+	}
 	checkDemoCLI(t, out, sh)
 	checkDemoFleetPages(t, out, stateURL)
 	checkRotationWalkthrough(t, out)
@@ -158,6 +163,19 @@ func checkDemoCLI(t *testing.T, out string, sh func(string) string) {
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("web links lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestDemoMajor(t *testing.T) {
+	for v, want := range map[string]int{"": 0, "18": 18, "14": 14, "13": 13} {
+		if got, err := demoMajor(v); err != nil || got != want {
+			t.Errorf("demoMajor(%q) = %d, %v; want %d", v, got, err, want)
+		}
+	}
+	for _, v := range []string{"eighteen", "18.4", "9", "-1", " 18", "180"} {
+		if _, err := demoMajor(v); err == nil || !strings.Contains(err.Error(), "PGLINKS_DEMO_PG") || !strings.Contains(err.Error(), "14 to 18") {
+			t.Errorf("demoMajor(%q): err = %v, want one naming the variable and the supported range", v, err)
 		}
 	}
 }

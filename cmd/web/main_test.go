@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/pglinks/pglinks/internal/auth"
-	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
+	"github.com/pglinks/pglinks/internal/replication"
+	"github.com/pglinks/pglinks/internal/state"
 )
 
 func TestConfigFromEnv(t *testing.T) {
@@ -20,15 +22,16 @@ func TestConfigFromEnv(t *testing.T) {
 		"PGLINKS_TRUSTED_PROXIES=10.0.0.0/8, 192.168.1.7",
 		"PGLINKS_IDLE_TIMEOUT=30m",
 		"PGLINKS_MAX_CONNECTIONS= 64",
+		"PGLINKS_SLOT_ORPHAN_AFTER=90s",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Addr != "127.0.0.1:9000" || len(cfg.SessionKeys) != 2 || cfg.EphemeralKeys || len(cfg.TrustedProxies) != 2 || cfg.IdleTimeout != 30*time.Minute || cfg.AbsoluteTimeout != auth.DefaultAbsoluteTimeout || cfg.MaxConns != 64 {
+	if cfg.Addr != "127.0.0.1:9000" || len(cfg.SessionKeys) != 2 || cfg.EphemeralKeys || len(cfg.TrustedProxies) != 2 || cfg.IdleTimeout != 30*time.Minute || cfg.AbsoluteTimeout != auth.DefaultAbsoluteTimeout || cfg.MaxConns != 64 || cfg.SlotOrphanAfter != 90*time.Second {
 		t.Fatalf("cfg = %+v", cfg)
 	}
 	cfg, err = configFromEnv([]string{"PGLINKS_STATE_URL=postgres://u:p@h/db"})
-	if err != nil || cfg.Addr != ":8080" || !cfg.EphemeralKeys || cfg.MaxConns != links.DefaultMaxConns {
+	if err != nil || cfg.Addr != ":8080" || !cfg.EphemeralKeys || cfg.MaxConns != fleet.DefaultMaxConns || cfg.SlotOrphanAfter != replication.DefaultOrphanAfter {
 		t.Fatalf("defaults: %+v, %v", cfg, err)
 	}
 	for name, env := range map[string][]string{
@@ -38,6 +41,8 @@ func TestConfigFromEnv(t *testing.T) {
 		"short timeout": {"PGLINKS_STATE_URL=x", "PGLINKS_ABSOLUTE_TIMEOUT=5s"},
 		"cap too small": {"PGLINKS_STATE_URL=x", "PGLINKS_MAX_CONNECTIONS=3"},
 		"cap not whole": {"PGLINKS_STATE_URL=x", "PGLINKS_MAX_CONNECTIONS=32.5"},
+		"orphan after":  {"PGLINKS_STATE_URL=x", "PGLINKS_SLOT_ORPHAN_AFTER=5"},
+		"orphan < 0":    {"PGLINKS_STATE_URL=x", "PGLINKS_SLOT_ORPHAN_AFTER=-1m"},
 	} {
 		if _, err := configFromEnv(env); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -72,11 +77,12 @@ func TestUserCommands(t *testing.T) {
 		t.Fatalf("add with generated password: %q, %v", out, err)
 	}
 	generated := strings.TrimSpace(strings.SplitN(strings.SplitN(out, "password: ", 2)[1], "\n", 2)[0])
-	store, err := auth.Open(ctx, db.URL)
+	sdb, err := state.Open(ctx, db.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	defer sdb.Close()
+	store := auth.NewStore(sdb)
 	if _, err := store.Authenticate(ctx, "bob@example.com", generated); err != nil {
 		t.Fatalf("the printed password does not work: %v", err)
 	}

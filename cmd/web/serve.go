@@ -17,7 +17,10 @@ import (
 
 	"github.com/pglinks/pglinks/internal/app"
 	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/replication"
+	"github.com/pglinks/pglinks/internal/state"
 )
 
 // config is everything serve reads from the environment.
@@ -33,6 +36,7 @@ type config struct {
 	MetricsToken    string        // PGLINKS_METRICS_TOKEN: /metrics is off when empty
 	InventoryMaxAge time.Duration // PGLINKS_INVENTORY_MAX_AGE: staleness bound of inventory snapshots
 	MaxConns        int           // PGLINKS_MAX_CONNECTIONS: cap on connections to fleet databases
+	SlotOrphanAfter time.Duration // PGLINKS_SLOT_ORPHAN_AFTER: how long a slot is inactive before it is a problem
 	CPUProfile      string        // PGLINKS_CPU_PROFILE: file to write a CPU profile of the run to
 	Env             []string
 }
@@ -55,8 +59,9 @@ func configFromEnv(environ []string) (*config, error) {
 		TLSKey:          env["PGLINKS_TLS_KEY"],
 		MetricsToken:    strings.TrimSpace(env["PGLINKS_METRICS_TOKEN"]),
 		CPUProfile:      env["PGLINKS_CPU_PROFILE"],
-		InventoryMaxAge: links.DefaultSnapshotMaxAge,
-		MaxConns:        links.DefaultMaxConns,
+		InventoryMaxAge: fleet.DefaultSnapshotMaxAge,
+		MaxConns:        fleet.DefaultMaxConns,
+		SlotOrphanAfter: replication.DefaultOrphanAfter,
 		IdleTimeout:     auth.DefaultIdleTimeout,
 		AbsoluteTimeout: auth.DefaultAbsoluteTimeout,
 		Env:             environ,
@@ -100,10 +105,17 @@ func configFromEnv(environ []string) (*config, error) {
 		}
 		cfg.InventoryMaxAge = d
 	}
+	if v := env["PGLINKS_SLOT_ORPHAN_AFTER"]; v != "" {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil || d < 0 || d > 7*24*time.Hour {
+			return nil, fmt.Errorf("PGLINKS_SLOT_ORPHAN_AFTER: want a duration from 0s to 168h, like 5m")
+		}
+		cfg.SlotOrphanAfter = d
+	}
 	if v := env["PGLINKS_MAX_CONNECTIONS"]; v != "" {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n < links.MinMaxConns || n > 10000 {
-			return nil, fmt.Errorf("PGLINKS_MAX_CONNECTIONS: want a whole number from %d to 10000, like %d", links.MinMaxConns, links.DefaultMaxConns)
+		if err != nil || n < fleet.MinMaxConns || n > 10000 {
+			return nil, fmt.Errorf("PGLINKS_MAX_CONNECTIONS: want a whole number from %d to 10000, like %d", fleet.MinMaxConns, fleet.DefaultMaxConns)
 		}
 		cfg.MaxConns = n
 	}
@@ -123,8 +135,10 @@ func configFromEnv(environ []string) (*config, error) {
 type program struct {
 	server *http.Server
 	ln     net.Listener
+	fleet  *fleet.Fleet
 	links  *links.Service
 	health *links.Monitor
+	state  *state.DB
 	store  *auth.Store
 	log    *slog.Logger
 }
@@ -133,42 +147,61 @@ func newLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
-// open wires everything and binds the listener, without serving yet.
+// HTTP server bounds. writeTimeout is above the app's request deadline
+// (app.DefaultRequestTimeout), so a request that runs out of time still
+// gets its answer.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 90 * time.Second
+	idleTimeout       = 2 * time.Minute
+)
+
+// open wires everything, the one place where pglinks' parts are built and
+// handed to each other, and binds the listener, without serving yet.
 func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) {
-	fleet, err := links.LoadFleet(cfg.Env)
+	fl, err := fleet.Load(cfg.Env)
 	if err != nil {
 		return nil, err
 	}
-	store, err := auth.Open(ctx, cfg.StateURL)
+	fl.Log = log
+	fl.MaxConns = cfg.MaxConns
+	fl.SnapshotMaxAge = cfg.InventoryMaxAge
+	db, err := state.Open(ctx, cfg.StateURL)
 	if err != nil {
-		return nil, fmt.Errorf("state database %s: %w", links.MaskURL(cfg.StateURL), err)
+		return nil, fmt.Errorf("state database %s: %w", fleet.MaskURLs(cfg.StateURL), err)
 	}
+	store := auth.NewStore(db)
 	store.IdleTimeout, store.AbsoluteTimeout = cfg.IdleTimeout, cfg.AbsoluteTimeout
-	svc := links.NewService(fleet, log)
-	svc.Registry = links.NewStateRegistry(store.Pool())
-	svc.SnapshotMaxAge = cfg.InventoryMaxAge
-	svc.MaxConns = cfg.MaxConns
+	svc := links.NewService(fl, log)
+	svc.Registry = links.NewStateRegistry(db)
 	health := links.NewMonitor(svc)
-	a, err := app.New(app.Config{Links: svc, Health: health, Auth: store, Log: log, SessionKeys: cfg.SessionKeys, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken})
+	repl := replication.New(fl)
+	repl.OrphanAfter = cfg.SlotOrphanAfter
+	a, err := app.New(app.Config{
+		Fleet: fl, Links: svc, Health: health, Replication: repl,
+		Auth: store, Limiter: auth.NewLimiter(store, 0, 0, 0),
+		Log: log, SessionKeys: cfg.SessionKeys, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken,
+	})
 	if err != nil {
-		store.Close()
+		db.Close()
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		store.Close()
+		db.Close()
 		return nil, err
 	}
 	p := &program{
 		server: &http.Server{
 			Handler:           a.Handler(),
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			WriteTimeout:      90 * time.Second,
-			IdleTimeout:       2 * time.Minute,
+			ReadHeaderTimeout: readHeaderTimeout,
+			ReadTimeout:       readTimeout,
+			WriteTimeout:      writeTimeout,
+			IdleTimeout:       idleTimeout,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		},
-		ln: ln, links: svc, health: health, store: store, log: log,
+		ln: ln, fleet: fl, links: svc, health: health, state: db, store: store, log: log,
 	}
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -179,7 +212,7 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 		p.server.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		p.ln = tls.NewListener(ln, p.server.TLSConfig)
 	}
-	for _, d := range fleet.Databases {
+	for _, d := range fl.Databases {
 		log.Info("fleet database", "config_var", d.ConfigVar, "resource", d.ResourceName, "url", d.MaskedURL())
 	}
 	if cfg.EphemeralKeys {
@@ -192,7 +225,7 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 func (p *program) run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- p.server.Serve(p.ln) }()
-	if age := p.links.SnapshotMaxAge; age > 0 {
+	if age := p.fleet.SnapshotMaxAge; age > 0 {
 		// Keep inventory snapshots fresh in the background, 8 databases
 		// at a time, so page views rarely wait for a database.
 		bg, stop := context.WithCancel(ctx)
@@ -220,7 +253,8 @@ func (p *program) run(ctx context.Context) error {
 func (p *program) close() {
 	p.ln.Close()
 	p.links.Close()
-	p.store.Close()
+	p.fleet.Close()
+	p.state.Close()
 }
 
 func serve(ctx context.Context, cfg *config, stdout io.Writer) error {

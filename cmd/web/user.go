@@ -11,14 +11,16 @@ import (
 	"text/tabwriter"
 
 	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/state"
 )
 
-func openStore(ctx context.Context) (*auth.Store, error) {
+// openState opens (and migrates) the state database of PGLINKS_STATE_URL.
+func openState(ctx context.Context) (*state.DB, error) {
 	url := os.Getenv("PGLINKS_STATE_URL")
 	if url == "" {
 		return nil, errors.New("PGLINKS_STATE_URL is not set")
 	}
-	return auth.Open(ctx, url)
+	return state.Open(ctx, url)
 }
 
 func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
@@ -31,11 +33,12 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout io.
 	default:
 		return usageError(fmt.Sprintf("user: unknown command %q", cmd))
 	}
-	store, err := openStore(ctx)
+	db, err := openState(ctx)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer db.Close()
+	store := auth.NewStore(db)
 	record := func(action, target, detail string) {
 		store.Record(ctx, auth.AuditEntry{Actor: "cli", Action: action, Target: target, Outcome: auth.OutcomeOK, Detail: detail})
 	}

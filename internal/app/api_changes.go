@@ -63,7 +63,7 @@ func (fc fleetChoices) withLocalFix(local string, err error) error {
 }
 
 func (a *App) apiCreateLink(c echo.Context) error {
-	local, err := a.fleetDB(c)
+	local, err := a.localOf(c)
 	if err != nil {
 		return err
 	}
@@ -78,8 +78,8 @@ func (a *App) apiCreateLink(c echo.Context) error {
 		return errs.E(errs.Invalid, "Choose at most %d tables.", maxChosenTables).OnField("tables")
 	}
 	if in.Name == "" {
-		if remote, ok := a.cfg.Links.Fleet.Get(in.Remote); ok {
-			in.Name = links.ShortName(remote.ResourceName)
+		if remote, ok := a.cfg.Fleet.Get(in.Remote); ok {
+			in.Name = links.DefaultName(remote.ResourceName)
 		}
 	}
 	fc := a.createChoices(c.Request().Context())
@@ -103,17 +103,13 @@ func (a *App) apiCreateLink(c echo.Context) error {
 	res, err := a.cfg.Links.CreateLink(c.Request().Context(), req)
 	target := local.ConfigVar + "/" + in.Name
 	if err != nil {
-		if errs.KindOf(err) == errs.Internal {
-			a.audit(c, auth.ActionLinkCreate, target, auth.OutcomeFailed, "internal error", "")
-			return err
-		}
-		a.audit(c, auth.ActionLinkCreate, target, outcomeOf(err), errs.MessageOf(err), "")
+		a.auditRefusal(c, auth.ActionLinkCreate, auth.ActionLinkCreateRefused, target, err)
 		return fc.withLocalFix(local.ConfigVar, err)
 	}
 	a.audit(c, auth.ActionLinkCreate, local.ConfigVar+"/"+res.Link.Name, auth.OutcomeOK, createdDetail(in.Remote, res), sqlText(res.DDL))
 	c.Response().Header().Set(echo.HeaderLocation, apiLinkPath(local.ConfigVar, res.Link.Name))
 	return writeJSON(c, http.StatusCreated, apiCreatedJSON{
-		Link:   linkJSON(&res.Link, links.LinkHealth{}, nil),
+		Link:   linkJSON(&res.Link, links.LinkHealth{}),
 		Tables: res.Tables, CopiedTypes: nonNil(res.CopiedTypes), ExtendedTypes: nonNil(res.ExtendedTypes), SQL: nonNil(res.DDL),
 	})
 }
@@ -135,7 +131,7 @@ type apiDestroyPlanJSON struct {
 
 func destroyPlanJSON(p *links.DestroyPlan) apiDestroyPlanJSON {
 	return apiDestroyPlanJSON{
-		Link: linkJSON(&p.Link, links.LinkHealth{}, nil), Tables: nonNil(p.Tables), Dependents: dependentsJSON(p.Dependents),
+		Link: linkJSON(&p.Link, links.LinkHealth{}), Tables: nonNil(p.Tables), Dependents: dependentsJSON(p.Dependents),
 		Blockers: nonNil(p.Blockers), Types: typeFatesJSON(p.Types), SQL: nonNil(p.SQL), Fingerprint: p.Fingerprint,
 	}
 }
@@ -143,7 +139,7 @@ func destroyPlanJSON(p *links.DestroyPlan) apiDestroyPlanJSON {
 // planDestroy is the destroy plan of the path's link; a refusal to touch
 // something pglinks did not make is audited, as on the page.
 func (a *App) planDestroy(c echo.Context) (*links.DestroyPlan, error) {
-	local, err := a.fleetDB(c)
+	local, err := a.localOf(c)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +183,7 @@ func (a *App) apiDestroyLink(c echo.Context) error {
 	if in.DryRun {
 		return a.apiPlanDestroy(c)
 	}
-	local, err := a.fleetDB(c)
+	local, err := a.localOf(c)
 	if err != nil {
 		return err
 	}
@@ -207,9 +203,9 @@ func (a *App) apiDestroyLink(c echo.Context) error {
 	}
 	detail, msg := destroyedDetail(local.ConfigVar, name, res)
 	a.audit(c, auth.ActionLinkDestroy, target, auth.OutcomeOK, detail, sqlText(res.DDL))
-	a.health().Forget(local.ConfigVar, name)
+	a.cfg.Health.Forget(local.ConfigVar, name)
 	return writeJSON(c, http.StatusOK, apiDestroyedJSON{
-		Link: linkJSON(&res.Link, links.LinkHealth{}, nil), Dependents: dependentsJSON(res.Dependents),
+		Link: linkJSON(&res.Link, links.LinkHealth{}), Dependents: dependentsJSON(res.Dependents),
 		Types: typeFatesJSON(res.Types), SQL: nonNil(res.DDL), Message: msg,
 	})
 }
@@ -226,7 +222,7 @@ type apiRefreshPlanJSON struct {
 }
 
 func (a *App) apiPlanRefresh(c echo.Context) error {
-	local, err := a.fleetDB(c)
+	local, err := a.localOf(c)
 	if err != nil {
 		return err
 	}
@@ -235,7 +231,7 @@ func (a *App) apiPlanRefresh(c echo.Context) error {
 		return err
 	}
 	return writeJSON(c, http.StatusOK, apiRefreshPlanJSON{
-		Link: linkJSON(p.Link, links.LinkHealth{}, nil), Drift: driftJSON(p.Drift), SQL: nonNil(p.SQL),
+		Link: linkJSON(p.Link, links.LinkHealth{}), Drift: driftJSON(p.Drift), SQL: nonNil(p.SQL),
 		Dependents: dependentsJSON(p.Dependents), Blockers: nonNil(p.Blockers), Summary: p.Summary.String(), Empty: p.Empty(), Fingerprint: p.Fingerprint,
 	})
 }
@@ -252,7 +248,7 @@ type apiRefreshedJSON struct {
 }
 
 func (a *App) apiRefreshLink(c echo.Context) error {
-	local, err := a.fleetDB(c)
+	local, err := a.localOf(c)
 	if err != nil {
 		return err
 	}
@@ -297,7 +293,7 @@ func importPlanJSON(p *links.ImportPlan) *apiImportPlanJSON {
 // apiPlanImport lists what a LIMIT TO link may import and, for the
 // tables given as ?table=...&table=..., the plan that imports them.
 func (a *App) apiPlanImport(c echo.Context) error {
-	local, err := a.fleetDB(c)
+	local, err := a.localOf(c)
 	if err != nil {
 		return err
 	}
@@ -306,7 +302,7 @@ func (a *App) apiPlanImport(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := apiImportJSON{Link: linkJSON(l, a.health().Get(local.ConfigVar, l.Name), nil), Importable: []string{}}
+	out := apiImportJSON{Link: linkJSON(l, a.cfg.Health.Get(local.ConfigVar, l.Name)), Importable: []string{}}
 	if l.Tables != nil {
 		d, err := a.cfg.Links.LinkDrift(ctx, local.ConfigVar, l.Name)
 		switch {
@@ -315,7 +311,7 @@ func (a *App) apiPlanImport(c echo.Context) error {
 		case d.Error != "":
 			out.Unreadable = d.Error
 		default:
-			out.Importable = nonNil(links.Importable(l, d, a.cfg.Links.ConnectSchema(l.RemoteConfigVar, l.RemoteSchema) != nil))
+			out.Importable = nonNil(links.Importable(l, d))
 		}
 	}
 	if chosen := c.QueryParams()["table"]; len(chosen) > 0 {
@@ -340,7 +336,7 @@ type apiImportedJSON struct {
 }
 
 func (a *App) apiImportTables(c echo.Context) error {
-	local, err := a.fleetDB(c)
+	local, err := a.localOf(c)
 	if err != nil {
 		return err
 	}
@@ -369,7 +365,7 @@ type apiRepairPlanJSON struct {
 }
 
 func (a *App) apiPlanRepair(c echo.Context) error {
-	local, err := a.fleetDB(c)
+	local, err := a.localOf(c)
 	if err != nil {
 		return err
 	}
@@ -377,7 +373,7 @@ func (a *App) apiPlanRepair(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(c, http.StatusOK, apiRepairPlanJSON{Link: linkJSON(p.Link, a.health().Get(local.ConfigVar, p.Link.Name), p.Stale), Stale: staleJSON(p.Stale), SQL: nonNil(p.DDL)})
+	return writeJSON(c, http.StatusOK, apiRepairPlanJSON{Link: linkJSON(p.Link, a.cfg.Health.Get(local.ConfigVar, p.Link.Name)), Stale: staleJSON(p.Link.Stale), SQL: nonNil(p.DDL)})
 }
 
 type apiRepairedJSON struct {
@@ -386,13 +382,10 @@ type apiRepairedJSON struct {
 	Health apiHealthJSON `json:"health"` // a probe right after the repair
 }
 
-// apiRepairTimeout bounds a repair and its probe, as the page's.
-const apiRepairTimeout = 30 * time.Second
-
 // apiRepairLink repairs a stale link, as the page's Repair button: the
 // comparison is made again inside the repair's transaction.
 func (a *App) apiRepairLink(c echo.Context) error {
-	local, err := a.fleetDB(c)
+	local, err := a.localOf(c)
 	if err != nil {
 		return err
 	}
@@ -401,16 +394,16 @@ func (a *App) apiRepairLink(c echo.Context) error {
 	}
 	name := c.Param("name")
 	target := local.ConfigVar + "/" + name
-	ctx, cancel := context.WithTimeout(c.Request().Context(), apiRepairTimeout)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), a.cfg.Fleet.Deadlines.Repair)
 	defer cancel()
 	res, err := a.cfg.Links.RepairLink(ctx, links.RepairRequest{LocalVar: local.ConfigVar, Name: name, Actor: actor(c)})
 	if err != nil {
-		a.auditRefusal(c, auth.ActionLinkRepair, auth.ActionLinkRepair, target, err)
+		a.auditRefusal(c, auth.ActionLinkRepair, auth.ActionLinkRepairRefused, target, err)
 		return err
 	}
-	a.health().Put(local.ConfigVar, name, res.Health)
+	a.cfg.Health.Put(local.ConfigVar, name, res.Health)
 	a.audit(c, auth.ActionLinkRepair, target, auth.OutcomeOK, repairedDetail(res), sqlText(res.DDL))
-	return writeJSON(c, http.StatusOK, apiRepairedJSON{Stale: staleJSON(res.Stale), SQL: nonNil(res.DDL), Health: healthJSON(res.Health)})
+	return writeJSON(c, http.StatusOK, apiRepairedJSON{Stale: staleJSON(res.Link.Stale), SQL: nonNil(res.DDL), Health: healthJSON(res.Health)})
 }
 
 // apiDriftJSON is a link's drift from its remote.

@@ -7,7 +7,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/pglinks/pglinks/internal/auth"
 )
@@ -163,7 +165,12 @@ func TestAPIRefreshImportRepair(t *testing.T) {
 // with their exact typed confirmations, and creates that run only after a
 // clean preflight.
 func TestAPIReplication(t *testing.T) {
-	e := newEnv(t)
+	// The replication clock moves instead of the test waiting out the
+	// slot threshold (PGLINKS_SLOT_ORPHAN_AFTER).
+	var offset atomic.Int64
+	e := newEnv(t, func(cfg *Config) {
+		cfg.Replication.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	})
 	execSQL(t, cluster.SuperURL("postgres"), fmt.Sprintf(`ALTER ROLE "%s_owner" SUPERUSER`, e.local.Name))
 	// pg_subscription is shared by the cluster's databases: these names
 	// are this test's own, and go at its end.
@@ -248,14 +255,31 @@ func TestAPIReplication(t *testing.T) {
 		t.Errorf("%d refused replication entries by the token, want 4", n)
 	}
 
-	// A slot: plan, refused confirmation, drop.
-	var splan struct {
-		Slot    struct{ Name, Type string }
-		Refusal string
+	// A slot: inactive for less than the threshold it is not a problem and
+	// not offered (a drop is a conflict); past it, it is idle: plan,
+	// refused confirmation, drop.
+	type slotPlan struct {
+		Slot struct {
+			Name, Type, State string
+			DropOffered       bool       `json:"drop_offered"`
+			InactiveSince     *time.Time `json:"inactive_since"`
+		}
+		Refusal      string
+		SQL          []string
+		OrphanAfterS int `json:"orphan_after_s"`
 	}
+	var splan slotPlan
 	a.get("/api/v1/replication/slots/drop?db=DATABASE_URL&name="+slot).JSON(t, &splan)
-	if splan.Slot.Name != slot || splan.Slot.Type != "physical" || splan.Refusal != "" {
-		t.Fatalf("slot plan: %+v", splan)
+	if splan.Slot.Name != slot || splan.Slot.Type != "physical" || splan.Slot.State != "inactive" || splan.Slot.DropOffered ||
+		splan.Slot.InactiveSince == nil || !strings.Contains(splan.Refusal, "PGLINKS_SLOT_ORPHAN_AFTER") || splan.OrphanAfterS != 300 {
+		t.Fatalf("slot plan of a slot inactive moments ago: %+v", splan)
+	}
+	a.do("POST", "/api/v1/replication/slots/drop", map[string]any{"db": "DATABASE_URL", "name": slot, "confirm": slot}).Err(t, http.StatusConflict, "conflict")
+	offset.Store(int64(10 * time.Minute))
+	splan = slotPlan{}
+	a.get("/api/v1/replication/slots/drop?db=DATABASE_URL&name="+slot).JSON(t, &splan)
+	if splan.Slot.State != "idle" || !splan.Slot.DropOffered || splan.Refusal != "" || len(splan.SQL) != 1 {
+		t.Fatalf("slot plan of an idle slot: %+v", splan)
 	}
 	a.do("POST", "/api/v1/replication/slots/drop", map[string]any{"db": "DATABASE_URL", "name": slot, "confirm": slot + " "}).Err(t, http.StatusUnprocessableEntity, "invalid")
 	a.do("POST", "/api/v1/replication/slots/drop", map[string]any{"db": "DATABASE_URL", "name": slot, "confirm": slot})

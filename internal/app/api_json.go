@@ -12,8 +12,8 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
-	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // apiErrorBody is the API's one error shape:
@@ -106,7 +106,7 @@ func (a *App) apiError(err error, c echo.Context) {
 		a.log.Error("api request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "request_id", d.RequestID, "err", err)
 		d.Kind, d.Message, d.Details = string(errs.Internal), "Internal error. If it persists, give your administrator this request id.", nil
 	}
-	d.Message = auth.MaskSecrets(d.Message)
+	d.Message = fleet.MaskSecrets(d.Message)
 	if status == http.StatusUnauthorized {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="pglinks"`)
 	}

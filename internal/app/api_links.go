@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/pglinks/pglinks/internal/errs"
@@ -16,9 +15,6 @@ import (
 // Reads of the API: the inventory's cards, a database's links (the
 // `pg:links` listing) and one link with its foreign tables. Viewers'
 // tokens may call them, as viewers see these pages.
-
-// apiInventoryTimeout bounds the inventory read, as the inventory page's.
-const apiInventoryTimeout = 15 * time.Second
 
 // Page sizes of the lists.
 const (
@@ -47,15 +43,6 @@ func pageParams(c echo.Context, perPage, maxPerPage int) (page, per int, err err
 	return page, per, nil
 }
 
-// fleetDB is the fleet database named in the path.
-func (a *App) fleetDB(c echo.Context) (*links.Database, error) {
-	d, ok := a.cfg.Links.Fleet.Get(c.Param("db"))
-	if !ok {
-		return nil, errs.E(errs.NotFound, "There is no database %q in this fleet.", c.Param("db"))
-	}
-	return d, nil
-}
-
 type apiDatabasesJSON struct {
 	Databases []apiDatabaseJSON `json:"databases"`
 	apiPageJSON
@@ -72,13 +59,13 @@ func (a *App) apiDatabases(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), apiInventoryTimeout)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), a.cfg.Fleet.Deadlines.FleetPage)
 	defer cancel()
 	all := a.cfg.Links.Inventory(ctx)
 	matching := links.MatchInventory(all, query)
 	from := min((page-1)*per, len(matching))
 	dbs := matching[from:min(from+per, len(matching))]
-	health, readBy := a.health().Lookup(dbs), links.ReadBy(all)
+	health, readBy := a.cfg.Health.Lookup(dbs), links.ReadBy(all)
 	out := apiDatabasesJSON{Databases: []apiDatabaseJSON{}, apiPageJSON: pageOf(page, per, len(matching))}
 	for _, st := range dbs {
 		out.Databases = append(out.Databases, databaseJSON(st, health, readBy[st.DB.ConfigVar]))
@@ -89,11 +76,11 @@ func (a *App) apiDatabases(c echo.Context) error {
 // databaseStatus is the path's database's card, with the inventory it
 // came from (for "read by").
 func (a *App) databaseStatus(c echo.Context) (links.DatabaseStatus, []links.DatabaseStatus, error) {
-	d, err := a.fleetDB(c)
+	d, err := a.localOf(c)
 	if err != nil {
 		return links.DatabaseStatus{}, nil, err
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), apiInventoryTimeout)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), a.cfg.Fleet.Deadlines.FleetPage)
 	defer cancel()
 	all := a.cfg.Links.Inventory(ctx)
 	for _, st := range all {
@@ -110,7 +97,7 @@ func (a *App) apiDatabase(c echo.Context) error {
 		return err
 	}
 	one := []links.DatabaseStatus{st}
-	return writeJSON(c, http.StatusOK, databaseJSON(st, a.health().Lookup(one), links.ReadBy(all)[st.DB.ConfigVar]))
+	return writeJSON(c, http.StatusOK, databaseJSON(st, a.cfg.Health.Lookup(one), links.ReadBy(all)[st.DB.ConfigVar]))
 }
 
 // apiRefreshDatabase reads one card again now, as its Refresh button.
@@ -121,7 +108,7 @@ func (a *App) apiRefreshDatabase(c echo.Context) error {
 	}
 	one := []links.DatabaseStatus{st}
 	all := a.cfg.Links.CachedInventory()
-	return writeJSON(c, http.StatusOK, databaseJSON(st, a.health().Lookup(one), links.ReadBy(all)[st.DB.ConfigVar]))
+	return writeJSON(c, http.StatusOK, databaseJSON(st, a.cfg.Health.Lookup(one), links.ReadBy(all)[st.DB.ConfigVar]))
 }
 
 // apiDatabaseRefJSON is what the listing says of its database, as the
@@ -146,7 +133,7 @@ func (a *App) apiLinks(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	card := databaseJSON(st, a.health().Lookup([]links.DatabaseStatus{st}), nil)
+	card := databaseJSON(st, a.cfg.Health.Lookup([]links.DatabaseStatus{st}), nil)
 	return writeJSON(c, http.StatusOK, apiLinksJSON{
 		Database: apiDatabaseRefJSON{ConfigVar: card.ConfigVar, ResourceName: card.ResourceName, Reachable: card.Reachable, Pending: card.Pending, Error: card.Error, Support: card.Support},
 		Links:    card.Links,
@@ -163,7 +150,7 @@ type apiLinkPageJSON struct {
 // apiLink is a link with one page of its foreign tables (the `\det`),
 // filtered by name with q, as the link page.
 func (a *App) apiLink(c echo.Context) error {
-	local, err := a.fleetDB(c)
+	local, err := a.localOf(c)
 	if err != nil {
 		return err
 	}
@@ -172,12 +159,12 @@ func (a *App) apiLink(c echo.Context) error {
 		return err
 	}
 	filter := strings.TrimSpace(c.QueryParam("q"))
-	l, tp, stale, err := a.cfg.Links.LinkPage(c.Request().Context(), local.ConfigVar, c.Param("name"), filter, (page-1)*per, per)
+	l, tp, err := a.cfg.Links.LinkPage(c.Request().Context(), local.ConfigVar, c.Param("name"), filter, (page-1)*per, per)
 	if err != nil {
 		return err
 	}
 	return writeJSON(c, http.StatusOK, apiLinkPageJSON{
-		Link:   linkJSON(l, a.health().Get(local.ConfigVar, l.Name), stale),
+		Link:   linkJSON(l, a.cfg.Health.Get(local.ConfigVar, l.Name)),
 		Filter: tp.Filter, Tables: foreignTablesJSON(tp.Tables), apiPageJSON: pageOf(page, per, tp.Matches),
 	})
 }
@@ -189,11 +176,11 @@ type apiHealthResultJSON struct {
 // apiCheckLink probes a link now ("Check now"); viewers may, as on the
 // page, and get a result a few seconds old rather than a new probe.
 func (a *App) apiCheckLink(c echo.Context) error {
-	local, err := a.fleetDB(c)
+	local, err := a.localOf(c)
 	if err != nil {
 		return err
 	}
-	h, err := a.health().Check(c.Request().Context(), local.ConfigVar, c.Param("name"), apiCaller(c).User.IsAdmin())
+	h, err := a.cfg.Health.Check(c.Request().Context(), local.ConfigVar, c.Param("name"), apiCaller(c).User.IsAdmin())
 	if err != nil {
 		return err
 	}

@@ -123,14 +123,14 @@ func staleJSON(r *links.StaleReport) *apiStaleJSON {
 	return &apiStaleJSON{Stale: r.Stale(), Repairable: r.Repairable(), Summary: r.Summary(), Changes: nonNil(r.Changes), RemoteGone: r.RemoteGone, NoMapping: r.NoMapping}
 }
 
-func linkJSON(l *links.Link, h links.LinkHealth, stale *links.StaleReport) apiLinkJSON {
+func linkJSON(l *links.Link, h links.LinkHealth) apiLinkJSON {
 	out := apiLinkJSON{
 		Name: l.Name, Local: l.LocalConfigVar, CreatedAt: l.CreatedAt, CreatedBy: l.CreatedBy,
 		Remote:     apiRemoteJSON{ConfigVar: l.RemoteConfigVar, ResourceName: l.RemoteResourceName},
 		RemoteName: l.ServerName, RemoteSchema: l.RemoteSchema,
 		Server:   apiServerJSON{Host: l.Host, Port: l.Port, DBName: l.DBName},
 		ReadOnly: l.ReadOnly, TableCount: l.TableCount, SchemaMissing: l.SchemaMissing,
-		CopiedTypes: nonNil(l.CopiedTypes), Health: healthJSON(h), Stale: staleJSON(stale),
+		CopiedTypes: nonNil(l.CopiedTypes), Health: healthJSON(h), Stale: staleJSON(l.Stale),
 	}
 	if l.Tables != nil {
 		out.Tables = append([]string{}, l.Tables...)
@@ -152,7 +152,7 @@ func databaseJSON(st links.DatabaseStatus, health map[string]links.LinkHealth, r
 	}
 	for i := range st.Links {
 		l := &st.Links[i]
-		out.Links = append(out.Links, linkJSON(l, health[links.HealthKey(d.ConfigVar, l.Name)], st.Stale[l.Name]))
+		out.Links = append(out.Links, linkJSON(l, health[links.HealthKey(d.ConfigVar, l.Name)]))
 	}
 	for _, cs := range st.Connect {
 		out.Connect = append(out.Connect, apiConnectJSON{Name: cs.Name, Mapped: nonNil(cs.Mapped)})

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -34,14 +35,20 @@ type apiEndpointJSON struct {
 }
 
 type apiSubscriptionJSON struct {
-	Name             string             `json:"name"`
-	Owner            string             `json:"owner"`
-	Enabled          bool               `json:"enabled"`
-	Publications     []string           `json:"publications"`
-	SlotName         string             `json:"slot_name"`
-	ConnInfoReadable bool               `json:"conninfo_readable"`
-	Publisher        apiEndpointJSON    `json:"publisher"` // never the password
-	PublisherVar     string             `json:"publisher_var"`
+	Name             string          `json:"name"`
+	Owner            string          `json:"owner"`
+	Enabled          bool            `json:"enabled"`
+	Publications     []string        `json:"publications"`
+	SlotName         string          `json:"slot_name"`
+	ConnInfoReadable bool            `json:"conninfo_readable"`
+	Publisher        apiEndpointJSON `json:"publisher"` // never the password
+	PublisherVar     string          `json:"publisher_var"`
+	PublisherShown   string          `json:"publisher_shown"`
+	SlotOn           string          `json:"slot_on"`
+	// State is what the subscription is doing, transitions included
+	// (starting, stopping); StateSince since when, where pglinks knows.
+	State            string             `json:"state"`
+	StateSince       *time.Time         `json:"state_since"`
 	WorkerRunning    bool               `json:"worker_running"`
 	WorkerPID        int                `json:"worker_pid"`
 	LastMsgReceipt   *time.Time         `json:"last_msg_receipt"`
@@ -50,6 +57,9 @@ type apiSubscriptionJSON struct {
 	Tables           apiTableStatesJSON `json:"tables"`
 	ApplyErrors      *int64             `json:"apply_errors"`
 	SyncErrors       *int64             `json:"sync_errors"`
+	PasswordRequired *bool              `json:"password_required"` // 16 and later
+	RunAsOwner       *bool              `json:"run_as_owner"`      // 16 and later
+	Failover         *bool              `json:"failover"`          // 17 and later
 	LagBytes         *int64             `json:"lag_bytes"`
 }
 
@@ -60,36 +70,56 @@ type apiPublicationJSON struct {
 	Operations []string `json:"operations"`
 }
 
+type apiSlotUserJSON struct {
+	ConfigVar    string `json:"config_var"`
+	Subscription string `json:"subscription"`
+	SyncWorker   bool   `json:"sync_worker"`
+}
+
 type apiSlotJSON struct {
-	Name          string `json:"name"`
-	Type          string `json:"type"`
-	Plugin        string `json:"plugin"`
-	Active        bool   `json:"active"`
-	ActivePID     int    `json:"active_pid"`
-	Temporary     bool   `json:"temporary"`
-	RetainedBytes *int64 `json:"retained_bytes"`
-	WALStatus     string `json:"wal_status"`
-	SafeWALSize   *int64 `json:"safe_wal_size"`
-	LagBytes      *int64 `json:"lag_bytes"`
-	UsedBy        string `json:"used_by"`
-	Orphaned      bool   `json:"orphaned"`
+	Name               string           `json:"name"`
+	Type               string           `json:"type"`
+	Plugin             string           `json:"plugin"`
+	Active             bool             `json:"active"`
+	ActivePID          int              `json:"active_pid"`
+	Temporary          bool             `json:"temporary"`
+	RetainedBytes      *int64           `json:"retained_bytes"`
+	WALStatus          string           `json:"wal_status"`
+	SafeWALSize        *int64           `json:"safe_wal_size"`
+	LagBytes           *int64           `json:"lag_bytes"`
+	Conflicting        *bool            `json:"conflicting"` // 16 and later
+	InvalidationReason string           `json:"invalidation_reason"`
+	Failover           bool             `json:"failover"`
+	Synced             bool             `json:"synced"`
+	InactiveSince      *time.Time       `json:"inactive_since"`
+	InactiveSinceSeen  bool             `json:"inactive_since_seen"`
+	InvalidatesAt      *time.Time       `json:"invalidates_at"`
+	UsedBy             *apiSlotUserJSON `json:"used_by"`
+	Orphaned           bool             `json:"orphaned"`
+	State              string           `json:"state"`
+	DropOffered        bool             `json:"drop_offered"`
 }
 
 type apiReplicationDBJSON struct {
-	ConfigVar      string                `json:"config_var"`
-	ResourceName   string                `json:"resource_name"`
-	Reachable      bool                  `json:"reachable"`
-	Error          string                `json:"error"`
-	Version        int                   `json:"version"`
-	Role           string                `json:"role"`
-	Superuser      bool                  `json:"superuser"`
-	Replication    bool                  `json:"replication"`
-	Subscriptions  []apiSubscriptionJSON `json:"subscriptions"`
-	Publications   []apiPublicationJSON  `json:"publications"`
-	Slots          []apiSlotJSON         `json:"slots"`
-	Notes          []string              `json:"notes"`
-	ManageReason   string                `json:"manage_reason"`
-	DropSlotReason string                `json:"drop_slot_reason"`
+	ConfigVar    string `json:"config_var"`
+	ResourceName string `json:"resource_name"`
+	Reachable    bool   `json:"reachable"`
+	Error        string `json:"error"`
+	Version      int    `json:"version"`
+	Role         string `json:"role"`
+	Superuser    bool   `json:"superuser"`
+	Replication  bool   `json:"replication"`
+	// MaxSlotWALKeep is max_slot_wal_keep_size in bytes (null:
+	// unlimited); IdleSlotTimeoutSeconds idle_replication_slot_timeout
+	// (null before PostgreSQL 18, 0 when off).
+	MaxSlotWALKeep         *int64                `json:"max_slot_wal_keep_bytes"`
+	IdleSlotTimeoutSeconds *int64                `json:"idle_slot_timeout_s"`
+	Subscriptions          []apiSubscriptionJSON `json:"subscriptions"`
+	Publications           []apiPublicationJSON  `json:"publications"`
+	Slots                  []apiSlotJSON         `json:"slots"`
+	Notes                  []string              `json:"notes"`
+	ManageReason           string                `json:"manage_reason"`
+	DropSlotReason         string                `json:"drop_slot_reason"`
 }
 
 type apiWarningJSON struct {
@@ -104,33 +134,51 @@ type apiReplicationJSON struct {
 	Warnings   []apiWarningJSON       `json:"warnings"`
 	ReadAt     time.Time              `json:"read_at"`
 	Incomplete bool                   `json:"incomplete"`
+	// OrphanAfterSeconds is how long a slot must be inactive before it is
+	// idle: a problem, and offered for dropping.
+	OrphanAfterSeconds int64 `json:"orphan_after_s"`
 }
+
+func seconds(d time.Duration) int64 { return int64(d / time.Second) }
 
 func subscriptionJSON(s *replication.Subscription) apiSubscriptionJSON {
 	t := s.Tables
 	return apiSubscriptionJSON{
 		Name: s.Name, Owner: s.Owner, Enabled: s.Enabled, Publications: nonNil(s.Publications), SlotName: s.SlotName,
 		ConnInfoReadable: s.ConnInfoReadable, Publisher: apiEndpointJSON{Host: s.Publisher.Host, Port: s.Publisher.Port, DBName: s.Publisher.DBName, User: s.Publisher.User},
-		PublisherVar: s.PublisherVar, WorkerRunning: s.WorkerRunning, WorkerPID: s.WorkerPID,
+		PublisherVar: s.PublisherVar, PublisherShown: s.PublisherShown, SlotOn: s.SlotOn,
+		State: string(s.State), StateSince: timePtr(s.StateSince), WorkerRunning: s.WorkerRunning, WorkerPID: s.WorkerPID,
 		LastMsgReceipt: s.LastMsgReceipt, LatestEndLSN: s.LatestEndLSN, LatestEndTime: s.LatestEndTime,
 		Tables:      apiTableStatesJSON{Init: t.Init, DataCopy: t.DataCopy, Finished: t.Finished, Synced: t.Synced, Ready: t.Ready, Total: t.Total()},
-		ApplyErrors: s.ApplyErrors, SyncErrors: s.SyncErrors, LagBytes: s.LagBytes,
+		ApplyErrors: s.ApplyErrors, SyncErrors: s.SyncErrors, PasswordRequired: s.PasswordRequired, RunAsOwner: s.RunAsOwner, Failover: s.Failover,
+		LagBytes: s.LagBytes,
 	}
 }
 
 func slotJSON(s *replication.Slot) apiSlotJSON {
-	return apiSlotJSON{
+	out := apiSlotJSON{
 		Name: s.Name, Type: s.Type, Plugin: s.Plugin, Active: s.Active, ActivePID: s.ActivePID, Temporary: s.Temporary,
-		RetainedBytes: s.RetainedBytes, WALStatus: s.WALStatus, SafeWALSize: s.SafeWALSize, LagBytes: s.LagBytes, UsedBy: s.UsedBy, Orphaned: s.Orphaned,
+		RetainedBytes: s.RetainedBytes, WALStatus: s.WALStatus, SafeWALSize: s.SafeWALSize, LagBytes: s.LagBytes,
+		Conflicting: s.Conflicting, InvalidationReason: s.InvalidationReason, Failover: s.Failover, Synced: s.Synced,
+		InactiveSince: s.InactiveSince, InactiveSinceSeen: s.InactiveSinceSeen, InvalidatesAt: s.InvalidatesAt,
+		Orphaned: s.Orphaned, State: string(s.State), DropOffered: s.DropOffered(),
 	}
+	if u := s.UsedBy; u != nil {
+		out.UsedBy = &apiSlotUserJSON{ConfigVar: u.ConfigVar, Subscription: u.Subscription, SyncWorker: u.SyncWorker}
+	}
+	return out
 }
 
 func replicationDBJSON(d *replication.Database) apiReplicationDBJSON {
 	out := apiReplicationDBJSON{
 		ConfigVar: d.DB.ConfigVar, ResourceName: d.DB.ResourceName, Reachable: d.Reachable, Error: d.Error,
-		Version: d.Version, Role: d.Role, Superuser: d.Superuser, Replication: d.Replication,
+		Version: d.Version, Role: d.Role, Superuser: d.Superuser, Replication: d.Replication, MaxSlotWALKeep: d.MaxSlotWALKeep,
 		Subscriptions: []apiSubscriptionJSON{}, Publications: []apiPublicationJSON{}, Slots: []apiSlotJSON{},
 		Notes: nonNil(d.Notes), ManageReason: d.ManageReason, DropSlotReason: d.DropSlotReason,
+	}
+	if t := d.IdleSlotTimeout; t != nil {
+		s := seconds(*t)
+		out.IdleSlotTimeoutSeconds = &s
 	}
 	for i := range d.Subscriptions {
 		out.Subscriptions = append(out.Subscriptions, subscriptionJSON(&d.Subscriptions[i]))
@@ -144,17 +192,27 @@ func replicationDBJSON(d *replication.Database) apiReplicationDBJSON {
 	return out
 }
 
-// apiReplication is the Replication page's overview.
+// apiReplication is the Replication page's overview, read now, with the
+// page's search (q): the databases it matches, and their warnings.
 func (a *App) apiReplication(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), apiInventoryTimeout)
+	query := strings.TrimSpace(c.QueryParam("q"))
+	if len(query) > 200 {
+		return errs.E(errs.Invalid, "The search is longer than 200 characters.").OnField("q")
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), a.cfg.Fleet.Deadlines.FleetPage)
 	defer cancel()
 	o := a.cfg.Replication.Overview(ctx)
-	out := apiReplicationJSON{Databases: []apiReplicationDBJSON{}, Warnings: []apiWarningJSON{}, ReadAt: o.ReadAt, Incomplete: o.Incomplete}
-	for i := range o.Databases {
-		out.Databases = append(out.Databases, replicationDBJSON(&o.Databases[i]))
+	out := apiReplicationJSON{Databases: []apiReplicationDBJSON{}, Warnings: []apiWarningJSON{}, ReadAt: o.ReadAt, Incomplete: o.Incomplete,
+		OrphanAfterSeconds: seconds(a.cfg.Replication.OrphanAfter)}
+	shown := map[string]bool{}
+	for _, d := range o.Match(query) {
+		shown[d.DB.ConfigVar] = true
+		out.Databases = append(out.Databases, replicationDBJSON(&d))
 	}
 	for _, w := range o.Warnings {
-		out.Warnings = append(out.Warnings, apiWarningJSON{ConfigVar: w.ConfigVar, Kind: w.Kind, Object: w.Object, Message: w.Message})
+		if shown[w.ConfigVar] {
+			out.Warnings = append(out.Warnings, apiWarningJSON{ConfigVar: w.ConfigVar, Kind: w.Kind, Object: w.Object, Message: w.Message})
+		}
 	}
 	return writeJSON(c, http.StatusOK, out)
 }
@@ -219,6 +277,12 @@ type apiDropSubscriptionPlanJSON struct {
 	PublisherReachable bool                `json:"publisher_reachable"`
 	Publisher          string              `json:"publisher"`
 	SlotFate           string              `json:"slot_fate"`
+	// PlainSQL is the plain drop (it drops the slot on the publisher too),
+	// null when it will not run; SafeSQL the path taken when the
+	// publisher does not answer, null when the subscription has no slot.
+	PlainSQL                []string `json:"plain_sql"`
+	SafeSQL                 []string `json:"safe_sql"`
+	StatementTimeoutSeconds int64    `json:"statement_timeout_s"`
 	// ManageReason, when set, says why the drop would be refused.
 	ManageReason string `json:"manage_reason"`
 }
@@ -230,7 +294,8 @@ func (a *App) apiPlanDropSubscription(c echo.Context) error {
 	}
 	return writeJSON(c, http.StatusOK, apiDropSubscriptionPlanJSON{
 		Database: p.DB.DB.ConfigVar, Subscription: subscriptionJSON(p.Sub), PublisherKnown: p.PublisherKnown,
-		PublisherReachable: p.PublisherReachable, Publisher: p.Publisher, SlotFate: p.SlotFate, ManageReason: p.DB.ManageReason,
+		PublisherReachable: p.PublisherReachable, Publisher: p.Publisher, SlotFate: p.SlotFate,
+		PlainSQL: p.PlainSQL, SafeSQL: p.SafeSQL, StatementTimeoutSeconds: seconds(p.StatementTimeout), ManageReason: p.DB.ManageReason,
 	})
 }
 
@@ -261,8 +326,16 @@ func (a *App) apiDropSubscription(c echo.Context) error {
 type apiDropSlotPlanJSON struct {
 	Database string      `json:"database"`
 	Slot     apiSlotJSON `json:"slot"`
-	// Refusal, when set, says why the slot cannot be dropped.
+	// Refusal, when set, says why the slot cannot be dropped now.
 	Refusal string `json:"refusal"`
+	// Breaks names the fleet subscription the drop breaks, "" when none.
+	Breaks string `json:"breaks"`
+	// Unread names the fleet databases that could not be read: a
+	// subscription there may use the slot.
+	Unread             []string  `json:"unread"`
+	ReadAt             time.Time `json:"read_at"`
+	OrphanAfterSeconds int64     `json:"orphan_after_s"`
+	SQL                []string  `json:"sql"`
 }
 
 func (a *App) apiPlanDropSlot(c echo.Context) error {
@@ -270,7 +343,10 @@ func (a *App) apiPlanDropSlot(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(c, http.StatusOK, apiDropSlotPlanJSON{Database: p.DB.DB.ConfigVar, Slot: slotJSON(p.Slot), Refusal: p.Refusal})
+	return writeJSON(c, http.StatusOK, apiDropSlotPlanJSON{
+		Database: p.DB.DB.ConfigVar, Slot: slotJSON(p.Slot), Refusal: p.Refusal, Breaks: p.Slot.Breaks(),
+		Unread: nonNil(p.Unread), ReadAt: p.At, OrphanAfterSeconds: seconds(p.OrphanAfter), SQL: nonNil(p.SQL),
+	})
 }
 
 func (a *App) apiDropSlot(c echo.Context) error {
@@ -320,8 +396,8 @@ func (a *App) apiCreatePublication(c echo.Context) error {
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	if _, ok := a.cfg.Links.Fleet.Get(in.DB); !ok {
-		return errs.E(errs.Invalid, "Name the database (a config var of this fleet) in db.").OnField("db")
+	if _, err := a.cfg.Fleet.Lookup(in.DB); err != nil {
+		return errs.E(errs.Invalid, "Name the database (a config var of this fleet) in db: %s", errs.MessageOf(err)).OnField("db")
 	}
 	if len(in.Tables) > 1000 {
 		return errs.E(errs.Invalid, "Choose at most 1000 tables.").OnField("tables")
@@ -361,11 +437,11 @@ func (a *App) apiCreateSubscription(c echo.Context) error {
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	if _, ok := a.cfg.Links.Fleet.Get(in.Publisher); !ok {
-		return errs.E(errs.Invalid, "Name the publisher (a config var of this fleet) in publisher.").OnField("publisher")
+	if _, err := a.cfg.Fleet.Lookup(in.Publisher); err != nil {
+		return errs.E(errs.Invalid, "Name the publisher (a config var of this fleet) in publisher: %s", errs.MessageOf(err)).OnField("publisher")
 	}
-	if _, ok := a.cfg.Links.Fleet.Get(in.Subscriber); !ok {
-		return errs.E(errs.Invalid, "Name the subscriber (a config var of this fleet) in subscriber.").OnField("subscriber")
+	if _, err := a.cfg.Fleet.Lookup(in.Subscriber); err != nil {
+		return errs.E(errs.Invalid, "Name the subscriber (a config var of this fleet) in subscriber: %s", errs.MessageOf(err)).OnField("subscriber")
 	}
 	req := replication.SubscriptionRequest{PublisherVar: in.Publisher, SubscriberVar: in.Subscriber, Publication: in.Publication, Name: in.Name, CopyData: in.CopyData == nil || *in.CopyData}
 	t := in.Subscriber + "/" + in.Name

@@ -5,30 +5,38 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/replication"
 	"github.com/pglinks/pglinks/static"
 )
 
-// Config wires the app.
+// Config wires the app; cmd/web builds every part of it (and tests do
+// the same). New refuses a Config missing one.
 type Config struct {
-	Links   *links.Service
-	Auth    *auth.Store
+	// Fleet is the databases and pglinks' connections to them; its
+	// Deadlines bound what the handlers ask of them.
+	Fleet *fleet.Fleet
+	Links *links.Service
+	// Health caches link probes.
+	Health *links.Monitor
+	// Replication reads and changes logical replication.
+	Replication *replication.Service
+	Auth        *auth.Store
+	// Limiter throttles sign-in attempts.
 	Limiter *auth.Limiter
 	Log     *slog.Logger
-	// Health caches link probes; nil makes one over Links.
-	Health *links.Monitor
 	// SessionKeys sign and encrypt cookies, newest first.
 	SessionKeys []string
 	// TrustedProxies are the CIDRs of reverse proxies whose
@@ -38,9 +46,6 @@ type Config struct {
 	// RequestTimeout bounds every request (default DefaultRequestTimeout);
 	// it must stay below the HTTP server's write timeout.
 	RequestTimeout time.Duration
-	// Replication reads and changes logical replication; built over Links
-	// when nil.
-	Replication *replication.Service
 	// MetricsToken turns /metrics on; requests must carry it as a bearer
 	// token. Empty: /metrics is off.
 	MetricsToken string
@@ -51,7 +56,7 @@ type Config struct {
 }
 
 // DefaultRequestTimeout bounds a request: above the longest operation
-// (a create is bounded by links.Service.WriteTimeout, 60 s), below the
+// (a create is bounded by fleet.Deadlines.Write, 60 s), below the
 // server's write timeout.
 const DefaultRequestTimeout = 75 * time.Second
 
@@ -62,7 +67,6 @@ type App struct {
 	log          *slog.Logger
 	cookies      *auth.Cookies // Secure=false, for plain HTTP
 	cookiesHTTPS *auth.Cookies // Secure=true, for TLS or a trusted proxy saying https
-	healthOnce   sync.Once
 	apiLimit     *apiLimiter
 }
 
@@ -71,11 +75,13 @@ func New(cfg Config) (*App, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	if cfg.Replication == nil {
-		cfg.Replication = replication.New(cfg.Links)
-	}
-	if cfg.Limiter == nil {
-		cfg.Limiter = auth.NewLimiter(cfg.Auth, 0, 0, 0)
+	for name, missing := range map[string]bool{
+		"Fleet": cfg.Fleet == nil, "Links": cfg.Links == nil, "Health": cfg.Health == nil,
+		"Replication": cfg.Replication == nil, "Auth": cfg.Auth == nil, "Limiter": cfg.Limiter == nil,
+	} {
+		if missing {
+			return nil, fmt.Errorf("app: Config.%s is not set", name)
+		}
 	}
 	plain, err := auth.NewCookies(cfg.SessionKeys, false)
 	if err != nil {
@@ -130,6 +136,7 @@ func (a *App) routes() {
 	u.POST("/logout", a.logout)
 	u.GET("/", a.inventory)
 	u.GET("/databases/:db/links/:name", a.showLink)
+	u.GET("/databases/:db/links/:name/connect/message", a.connectMessage)
 	u.POST("/databases/:db/refresh", a.refreshDatabase)
 	u.GET("/replication", a.replicationPage)
 	u.POST("/databases/:db/links/:name/check", a.checkLink)
@@ -172,6 +179,7 @@ func (a *App) routes() {
 	adm.GET("/users/:id/password/new", a.newPassword)
 	adm.GET("/audit.csv", a.auditCSV)
 	adm.POST("/users/:id/tokens/:tid/revoke", a.revokeUserToken)
+	a.queryRoutes(u, adm)
 }
 
 // ipExtractor uses the direct peer unless trusted proxies are configured:
@@ -204,10 +212,13 @@ func (a *App) staticFile(c echo.Context) error {
 	return nil
 }
 
+// healthzTimeout bounds /healthz's ping of the state database.
+const healthzTimeout = 2 * time.Second
+
 // healthz answers 200 while the state database answers, so a load balancer
 // takes out an instance that cannot sign anyone in.
 func (a *App) healthz(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), healthzTimeout)
 	defer cancel()
 	if err := a.cfg.Auth.Pool().Ping(ctx); err != nil {
 		a.log.Warn("health check: state database", "err", err)

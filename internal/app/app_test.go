@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -301,7 +302,9 @@ func TestKeyRotationKeepsSessions(t *testing.T) {
 	c := e.client(t)
 	c.signIn(adminEmail)
 	// Restart with a new key in front of the old one.
-	rotated, err := New(Config{Links: e.app.cfg.Links, Auth: e.store, Log: e.app.log, SessionKeys: append([]string{pgtest.RandomToken(32)}, e.keys...)})
+	cfg := e.app.cfg
+	cfg.SessionKeys = append([]string{pgtest.RandomToken(32)}, e.keys...)
+	rotated, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +313,8 @@ func TestKeyRotationKeepsSessions(t *testing.T) {
 		t.Fatalf("after adding a key: %d", r.Status)
 	}
 	// Dropping the old key ends sessions signed with it.
-	only, _ := New(Config{Links: e.app.cfg.Links, Auth: e.store, Log: e.app.log, SessionKeys: []string{pgtest.RandomToken(32)}})
+	cfg.SessionKeys = []string{pgtest.RandomToken(32)}
+	only, _ := New(cfg)
 	e.srv.Config.Handler = only.Handler()
 	if r := c.get("/"); r.Status != http.StatusSeeOther {
 		t.Fatalf("after dropping the key: %d", r.Status)
@@ -425,7 +429,7 @@ func TestCreateAndDestroyThroughHandlers(t *testing.T) {
 		}
 	}
 	got := strings.Join(actions, " ")
-	for _, want := range []string{"link_create:refused", "link_create:ok", "link_destroy_refused:refused", "link_destroy:ok", "login:ok"} {
+	for _, want := range []string{"link_create_refused:refused", "link_create:ok", "link_destroy_refused:refused", "link_destroy:ok", "login:ok"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("audit lacks %s: %s", want, got)
 		}
@@ -522,12 +526,13 @@ func TestIdleSessionEnds(t *testing.T) {
 
 func TestInventoryShowsMisconfiguredDatabase(t *testing.T) {
 	e := newEnv(t)
-	fleet, err := links.LoadFleet([]string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_RED_URL=mysql://root:topsecret@db/x"})
+	a, err := New(testConfig(newLinks(t, []string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_RED_URL=mysql://root:topsecret@db/x"}, e.state), e.store, e.keys))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.app.cfg.Links.Fleet = fleet
-	c := e.client(t)
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	c := (&env{app: a, srv: srv, store: e.store}).client(t)
 	c.signIn(adminEmail)
 	r := c.get("/")
 	if r.Status != 200 || !strings.Contains(r.Body, "misconfigured") || !strings.Contains(r.Body, "does not hold a postgres:// URL") {
@@ -535,5 +540,83 @@ func TestInventoryShowsMisconfiguredDatabase(t *testing.T) {
 	}
 	if strings.Contains(r.Body, "topsecret") {
 		t.Fatal("a misconfigured URL's password is rendered")
+	}
+}
+
+// New refuses a Config that lacks a part cmd/web wires: the app builds
+// none of them itself.
+func TestNewRefusesMissingParts(t *testing.T) {
+	whole := routesApp(t).cfg
+	for name, drop := range map[string]func(*Config){
+		"Fleet":       func(c *Config) { c.Fleet = nil },
+		"Links":       func(c *Config) { c.Links = nil },
+		"Health":      func(c *Config) { c.Health = nil },
+		"Replication": func(c *Config) { c.Replication = nil },
+		"Auth":        func(c *Config) { c.Auth = nil },
+		"Limiter":     func(c *Config) { c.Limiter = nil },
+	} {
+		cfg := whole
+		drop(&cfg)
+		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("without %s: %v", name, err)
+		}
+	}
+}
+
+// A database that is not in the fleet gets the one answer, 404 with the
+// one message, whichever page asks: the fleet's Lookup says it for all.
+func TestUnknownDatabaseOneAnswer(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	c.signIn(adminEmail)
+	const want = `There is no database &#34;NOPE_URL&#34; in this fleet.`
+	for _, path := range []string{
+		"/databases/NOPE_URL/links/sales",
+		"/databases/NOPE_URL/links/sales/destroy",
+		"/databases/NOPE_URL/links/sales/repair",
+		"/databases/NOPE_URL/links/sales/refresh",
+		"/databases/NOPE_URL/links/sales/import",
+		"/databases/NOPE_URL/connection",
+		"/replication/slots/drop?db=NOPE_URL&name=s",
+		"/replication/subscriptions/drop?db=NOPE_URL&name=s",
+	} {
+		if r := c.get(path); r.Status != http.StatusNotFound || !strings.Contains(r.Body, want) {
+			t.Errorf("GET %s: %d, message missing", path, r.Status)
+		}
+	}
+	for _, path := range []string{"/databases/NOPE_URL/links/sales/check", "/databases/NOPE_URL/refresh"} {
+		if r := c.post(path, url.Values{}); r.Status != http.StatusNotFound || !strings.Contains(r.Body, want) {
+			t.Errorf("POST %s: %d, message missing", path, r.Status)
+		}
+	}
+}
+
+// A refused create and a refused repair are audited as every refused link
+// change is: under their own *_refused action, with the message shown.
+func TestRefusedCreateAndRepairAudited(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.client(t)
+	c.signIn(adminEmail)
+	if r := c.post("/links", url.Values{"remote": {"HEROKU_POSTGRESQL_BLUE_URL"}, "local": {"DATABASE_URL"}, "name": {"pg_bad"}}); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("reserved name: %d", r.Status)
+	}
+	if _, err := e.app.cfg.Links.CreateLink(ctx, links.CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "sales", CopyEnums: true}); err != nil {
+		t.Fatal(err)
+	}
+	// In step with its remote: nothing to repair.
+	if r := c.post("/databases/DATABASE_URL/links/sales/repair", url.Values{}); r.Status != http.StatusSeeOther {
+		t.Fatalf("repair of a link in step: %d", r.Status)
+	}
+	for action, want := range map[string]string{auth.ActionLinkCreateRefused: "reserved", auth.ActionLinkRepairRefused: "nothing to repair"} {
+		entries, err := e.store.ListAudit(ctx, auth.AuditFilter{Action: action})
+		if err != nil || len(entries) != 1 || entries[0].Outcome != auth.OutcomeRefused || !strings.Contains(entries[0].Detail, want) {
+			t.Errorf("%s: %+v, %v", action, entries, err)
+		}
+	}
+	for _, action := range []string{auth.ActionLinkCreate, auth.ActionLinkRepair} {
+		if entries, _ := e.store.ListAudit(ctx, auth.AuditFilter{Action: action}); len(entries) != 0 {
+			t.Errorf("%s recorded for a change that did not happen: %+v", action, entries)
+		}
 	}
 }

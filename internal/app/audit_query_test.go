@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 )
 
@@ -46,8 +47,8 @@ func TestSuggestNameAfterRefusal(t *testing.T) {
 	if got := suggestName("sales", errs.Conflict); got != "sales_2" {
 		t.Errorf("taken: %q", got)
 	}
-	long := strings.Repeat("a", links.MaxNameLen)
-	if got := suggestName(long, errs.Conflict); len(got) != links.MaxNameLen || links.ValidateName(got) != nil {
+	long := strings.Repeat("a", fleet.MaxIdentLen)
+	if got := suggestName(long, errs.Conflict); len(got) != fleet.MaxIdentLen || links.ValidateName(got) != nil {
 		t.Errorf("taken long name: %q", got)
 	}
 }

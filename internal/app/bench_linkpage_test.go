@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -16,6 +15,7 @@ import (
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
+	"github.com/pglinks/pglinks/internal/state"
 )
 
 // BenchmarkLinkPage is a signed-in viewer's view of a link page through the
@@ -51,7 +51,7 @@ func BenchmarkLinkPage(b *testing.B) {
 		b.Run(fmt.Sprintf("tables=%d/domain", n), func(b *testing.B) {
 			ctx := context.Background()
 			for b.Loop() {
-				_, page, err := be.svc.ForeignTablesPage(ctx, "DATABASE_URL", "bench", "", 0, 50)
+				_, page, err := be.svc.LinkPage(ctx, "DATABASE_URL", "bench", "", 0, 50)
 				if err != nil || len(page.Tables) != 50 {
 					b.Fatalf("%v", err)
 				}
@@ -81,7 +81,7 @@ func newBenchLinkEnv(b testing.TB, n int) *benchLinkEnv {
 		}
 		return d
 	}
-	local, remote, state := mk("local", pgtest.DBOptions{}), mk("remote", pgtest.DBOptions{}), mk("state", pgtest.DBOptions{NoFDW: true})
+	local, remote, stateDB := mk("local", pgtest.DBOptions{}), mk("remote", pgtest.DBOptions{}), mk("state", pgtest.DBOptions{NoFDW: true})
 	// In batches: one transaction creating 10,000 tables with their
 	// indexes runs out of lock slots.
 	for from := 1; from <= n; from += 1000 {
@@ -89,23 +89,17 @@ func newBenchLinkEnv(b testing.TB, n int) *benchLinkEnv {
 			EXECUTE format('CREATE TABLE t_%%s (id bigint PRIMARY KEY, name text, amount numeric(12,2), created_at timestamptz, tags text[])', lpad(i::text, 5, '0'));
 			END LOOP; END $$`, from, min(from+999, n)))
 	}
-	store, err := auth.Open(ctx, state.URL)
+	db, err := state.Open(ctx, stateDB.URL)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(store.Close)
+	b.Cleanup(db.Close)
+	store := auth.NewStore(db)
 	if _, err := store.AddUser(ctx, viewerEmail, auth.RoleViewer, password); err != nil {
 		b.Fatal(err)
 	}
-	fleet, err := links.LoadFleet([]string{"DATABASE_URL=" + local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + remote.URL})
-	if err != nil {
-		b.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	svc := links.NewService(fleet, log)
-	svc.Registry = links.NewStateRegistry(store.Pool())
-	svc.StatementTimeout = 5 * time.Minute
-	b.Cleanup(svc.Close)
+	svc := newLinks(b, []string{"DATABASE_URL=" + local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + remote.URL}, db)
+	svc.Fleet.Deadlines.Statement = 5 * time.Minute
 	if _, err := svc.CreateLink(ctx, links.CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "bench", CopyEnums: true, Actor: "bench"}); err != nil {
 		b.Fatal(err)
 	}
@@ -114,14 +108,14 @@ func newBenchLinkEnv(b testing.TB, n int) *benchLinkEnv {
 	for _, u := range []string{local.URL, remote.URL} {
 		pgtest.MustExec(b, u, "ANALYZE pg_catalog.pg_class, pg_catalog.pg_attribute, pg_catalog.pg_namespace, pg_catalog.pg_foreign_table")
 	}
-	a, err := New(Config{Links: svc, Auth: store, Log: log, SessionKeys: []string{pgtest.RandomToken(32)}})
+	a, err := New(testConfig(svc, store, []string{pgtest.RandomToken(32)}))
 	if err != nil {
 		b.Fatal(err)
 	}
 	srv := httptest.NewServer(a.Handler())
 	b.Cleanup(srv.Close)
 	jar, _ := cookiejar.New(nil)
-	be := &benchLinkEnv{local: local, remote: remote, state: state, svc: svc, srv: srv, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	be := &benchLinkEnv{local: local, remote: remote, state: stateDB, svc: svc, srv: srv, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	// Sign in as a browser would: the form's CSRF token, then the POST.
 	_, body := be.get(b, "/login")
 	m := csrfRe.FindStringSubmatch(body)

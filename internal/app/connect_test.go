@@ -120,7 +120,7 @@ func TestConnectPages(t *testing.T) {
 
 	// The remote stops answering pglinks: the section says so, the page renders.
 	execSQL(t, e.remote.URL, "ALTER ROLE CURRENT_USER PASSWORD 'rotated-password'")
-	e.app.cfg.Links.Close()
+	e.app.cfg.Links.Fleet.Close()
 	// The remote's status is read again (unreachable): its Connect schema is
 	// still known, so the section says the remote does not answer.
 	if st, _ := e.app.cfg.Links.RefreshStatus(context.Background(), "HEROKU_POSTGRESQL_BLUE_URL"); st.Reachable {

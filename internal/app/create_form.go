@@ -4,17 +4,12 @@ import (
 	"context"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/views"
 )
-
-// createChoicesTimeout bounds the status read behind the create form: a
-// database that does not answer in time is listed as unavailable rather
-// than holding up the form.
-const createChoicesTimeout = 4 * time.Second
 
 // fleetChoices is what the create form needs to know about the fleet.
 type fleetChoices struct {
@@ -23,17 +18,19 @@ type fleetChoices struct {
 	support         map[string]links.DatabaseStatus
 }
 
-// createChoices reads the fleet's status (bounded in time) to mark the
-// locals where links cannot be made and to know the links already there.
+// createChoices reads the fleet's status (bounded by the CreateForm
+// deadline: a database that does not answer in time is listed as
+// unavailable rather than holding up the form) to mark the locals where
+// links cannot be made and to know the links already there.
 func (a *App) createChoices(ctx context.Context) fleetChoices {
-	ctx, cancel := context.WithTimeout(ctx, createChoicesTimeout)
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.Fleet.Deadlines.CreateForm)
 	defer cancel()
 	out := fleetChoices{support: map[string]links.DatabaseStatus{}}
 	for _, st := range a.cfg.Links.Inventory(ctx) {
 		d := st.DB
 		out.support[d.ConfigVar] = st
 		out.remotes = append(out.remotes, views.DBChoice{
-			ConfigVar: d.ConfigVar, ResourceName: d.ResourceName, DefaultName: links.ShortName(d.ResourceName),
+			ConfigVar: d.ConfigVar, ResourceName: d.ResourceName, DefaultName: links.DefaultName(d.ResourceName),
 		})
 		local := views.DBChoice{ConfigVar: d.ConfigVar, ResourceName: d.ResourceName}
 		switch {
@@ -81,8 +78,8 @@ func (fc fleetChoices) localFix(local string) string {
 func suggestName(name string, kind errs.Kind) string {
 	if kind == errs.Conflict && links.ValidateName(name) == nil {
 		base := name
-		if len(base) > links.MaxNameLen-2 {
-			base = base[:links.MaxNameLen-2]
+		if len(base) > fleet.MaxIdentLen-2 {
+			base = base[:fleet.MaxIdentLen-2]
 		}
 		return base + "_2"
 	}

@@ -51,7 +51,7 @@ func TestDriftPages(t *testing.T) {
 
 	// The remote stops accepting pglinks: the page still renders.
 	execSQL(t, e.remote.URL, "ALTER ROLE CURRENT_USER PASSWORD 'rotated-password'")
-	e.app.cfg.Links.Close()
+	e.app.cfg.Links.Fleet.Close()
 	page = c.get("/databases/DATABASE_URL/links/crm")
 	if page.Status != http.StatusOK || !strings.Contains(page.Body, `data-testid="drift-error"`) || !strings.Contains(page.Body, `data-testid="foreign-tables"`) {
 		t.Fatalf("unreachable remote: %d %s", page.Status, page.Body)

@@ -3,9 +3,10 @@ package app
 import (
 	"net/url"
 
-	"github.com/pglinks/pglinks/views"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/pglinks/pglinks/views"
 )
 
 // Form decoding is kept apart from handlers so it can be fuzzed: whatever

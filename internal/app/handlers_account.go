@@ -120,7 +120,7 @@ func (a *App) resetPassword(c echo.Context) error {
 	if err := a.cookieCodec(c).PutOnce(c.Response(), c.Request(), newPasswordSlot(u.ID), password); err != nil {
 		return err
 	}
-	return redirect(c, views.NewPasswordPath(u.ID))
+	return redirect(c, views.UserNewPasswordPath(u.ID))
 }
 
 // newPassword shows a reset's password the first time it is visited by the

@@ -106,6 +106,10 @@ func (a *App) auditTrail(c echo.Context) error {
 	return Render(c, status, views.AuditView(p))
 }
 
+// auditExportTimeout bounds reading the audit trail for an export, which
+// may be long.
+const auditExportTimeout = 30 * time.Second
+
 // auditCSV exports the filtered audit trail. Cells that a spreadsheet
 // would run as a formula are prefixed with a quote.
 func (a *App) auditCSV(c echo.Context) error {
@@ -113,7 +117,7 @@ func (a *App) auditCSV(c echo.Context) error {
 	if len(aq.Errors) > 0 {
 		return a.auditTrail(c)
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), auditExportTimeout)
 	defer cancel()
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")

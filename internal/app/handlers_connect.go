@@ -2,18 +2,17 @@ package app
 
 import (
 	"context"
-	"time"
+	"net/http"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"github.com/pglinks/pglinks/internal/connect"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/views"
 )
-
-// connectStateTimeout bounds the whole sync-state read of a link page; each
-// statement also has connect.DefaultOptions.StatementTimeout.
-const connectStateTimeout = 5 * time.Second
 
 // connectDefaults marks the remote's Heroku Connect schemas in the create
 // form (from its last status read) and, when one is chosen, defaults the
@@ -33,15 +32,7 @@ func (a *App) linkConnect(c echo.Context, l *links.Link) *views.ConnectSection {
 		return nil
 	}
 	sec := &views.ConnectSection{RemoteVar: l.RemoteConfigVar, Schema: l.RemoteSchema}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), connectStateTimeout)
-	defer cancel()
-	conn, _, err := a.cfg.Links.Acquire(ctx, l.RemoteConfigVar)
-	if err != nil {
-		sec.Err = l.RemoteConfigVar + " " + errs.MessageOf(err)
-		return sec
-	}
-	defer conn.Release()
-	st, err := connect.ReadSyncState(ctx, conn.Conn(), l.RemoteSchema, l.Tables, connect.DefaultOptions)
+	st, err := connect.ReadFleetSyncState(c.Request().Context(), a.cfg.Fleet, l.RemoteConfigVar, l.RemoteSchema, l.Tables, connect.DefaultOptions)
 	switch {
 	case err != nil && st == nil:
 		sec.Err = errs.MessageOf(err)
@@ -51,4 +42,32 @@ func (a *App) linkConnect(c echo.Context, l *links.Link) *views.ConnectSection {
 		sec.State = st
 	}
 	return sec
+}
+
+// connectMessage shows one stored message (_hc_err of a mapped table's
+// row, sf_message of a _trigger_log entry) of the Connect schema a link
+// reads, whole up to connect.MessageBytes, for viewers as for admins.
+func (a *App) connectMessage(c echo.Context) error {
+	local, err := a.cfg.Fleet.Lookup(c.Param("db"))
+	if err != nil {
+		return err
+	}
+	table, id := c.QueryParam("table"), c.QueryParam("id")
+	if table == "" || len(table) > fleet.MaxIdentLen || id == "" || len(id) > 4*connect.ShortChars ||
+		!utf8.ValidString(table+id) || strings.ContainsRune(table+id, 0) {
+		return errs.E(errs.NotFound, "There is no such message: the address names no table and row.")
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), a.cfg.Fleet.Deadlines.ConnectSync)
+	defer cancel()
+	l, err := a.cfg.Links.GetLink(ctx, local.ConfigVar, c.Param("name"))
+	if err != nil {
+		return err
+	}
+	// ReadMessage finds out afresh whether the schema is Connect's.
+	m, err := connect.ReadFleetMessage(ctx, a.cfg.Fleet, l.RemoteConfigVar, l.RemoteSchema, l.Tables, table, id, connect.DefaultOptions)
+	if err != nil {
+		return err
+	}
+	return Render(c, http.StatusOK, views.ConnectMessageView(views.ConnectMessagePage{
+		Page: a.page(c, "Message: "+l.Name, "databases"), Local: local, Link: l, Schema: l.RemoteSchema, Message: m}))
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/pglinks/pglinks/internal/auth"
@@ -13,17 +12,6 @@ import (
 	"github.com/pglinks/pglinks/views"
 )
 
-// health returns the link health monitor, made on first use when the
-// configuration brings none.
-func (a *App) health() *links.Monitor {
-	a.healthOnce.Do(func() {
-		if a.cfg.Health == nil {
-			a.cfg.Health = links.NewMonitor(a.cfg.Links)
-		}
-	})
-	return a.cfg.Health
-}
-
 // checkLink probes a link now ("Check now"). Viewers may ask too: the
 // probe only reads (its one catalog change is rolled back), runs as
 // pglinks' own role and is bounded in time; for viewers a link probed less
@@ -31,10 +19,7 @@ func (a *App) health() *links.Monitor {
 // clicks cannot be turned into load on a remote. Admins always probe.
 func (a *App) checkLink(c echo.Context) error {
 	localVar, name := c.Param("db"), c.Param("name")
-	if _, ok := a.cfg.Links.Fleet.Get(localVar); !ok {
-		return errs.E(errs.NotFound, "There is no database %q in this fleet.", localVar)
-	}
-	h, err := a.health().Check(c.Request().Context(), localVar, name, session(c).User.IsAdmin())
+	h, err := a.cfg.Health.Check(c.Request().Context(), localVar, name, session(c).User.IsAdmin())
 	if err != nil {
 		return err
 	}
@@ -48,9 +33,9 @@ func (a *App) checkLink(c echo.Context) error {
 }
 
 func (a *App) repairPage(c echo.Context, msg string) (views.RepairPage, error) {
-	local, ok := a.cfg.Links.Fleet.Get(c.Param("db"))
-	if !ok {
-		return views.RepairPage{}, errs.E(errs.NotFound, "There is no database %q in this fleet.", c.Param("db"))
+	local, err := a.cfg.Fleet.Lookup(c.Param("db"))
+	if err != nil {
+		return views.RepairPage{}, err
 	}
 	plan, err := a.cfg.Links.PlanRepair(c.Request().Context(), local.ConfigVar, c.Param("name"))
 	if err != nil {
@@ -70,15 +55,11 @@ func (a *App) confirmRepair(c echo.Context) error {
 func (a *App) repairLink(c echo.Context) error {
 	localVar, name := c.Param("db"), c.Param("name")
 	target := localVar + "/" + name
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), a.cfg.Fleet.Deadlines.Repair)
 	defer cancel()
 	res, err := a.cfg.Links.RepairLink(ctx, links.RepairRequest{LocalVar: localVar, Name: name, Actor: session(c).User.Email})
 	if err != nil {
-		if errs.KindOf(err) == errs.Internal {
-			a.audit(c, auth.ActionLinkRepair, target, auth.OutcomeFailed, "internal error", "")
-			return err
-		}
-		a.audit(c, auth.ActionLinkRepair, target, outcomeOf(err), errs.MessageOf(err), "")
+		a.auditRefusal(c, auth.ActionLinkRepair, auth.ActionLinkRepairRefused, target, err)
 		if errs.Is(err, errs.Conflict) {
 			// Nothing (left) to repair, or it cannot be: say so on the link page.
 			a.flash(c, flashErr, errs.MessageOf(err))
@@ -86,19 +67,19 @@ func (a *App) repairLink(c echo.Context) error {
 		}
 		return err
 	}
-	a.health().Put(localVar, name, res.Health)
+	a.cfg.Health.Put(localVar, name, res.Health)
 	a.audit(c, auth.ActionLinkRepair, target, auth.OutcomeOK, repairedDetail(res), sqlText(res.DDL))
 	if res.Health.State == links.HealthHealthy {
-		a.flash(c, flashOK, fmt.Sprintf("Link %s repaired (%s). It is healthy: a fresh probe took %d ms.", name, res.Stale.Summary(), res.Health.RTT.Milliseconds()))
+		a.flash(c, flashOK, fmt.Sprintf("Link %s repaired (%s). It is healthy: a fresh probe took %d ms.", name, res.Link.Stale.Summary(), res.Health.RTT.Milliseconds()))
 	} else {
-		a.flash(c, flashErr, fmt.Sprintf("Link %s repaired (%s), but it is still broken: %s", name, res.Stale.Summary(), res.Health.Reason))
+		a.flash(c, flashErr, fmt.Sprintf("Link %s repaired (%s), but it is still broken: %s", name, res.Link.Stale.Summary(), res.Health.Reason))
 	}
 	return redirect(c, views.LinkPath(localVar, name))
 }
 
 // repairedDetail is a repair's audit detail.
 func repairedDetail(res *links.RepairResult) string {
-	detail := fmt.Sprintf("link to %s: %s; after repair: %s", res.Link.RemoteConfigVar, res.Stale.Summary(), res.Health.State)
+	detail := fmt.Sprintf("link to %s: %s; after repair: %s", res.Link.RemoteConfigVar, res.Link.Stale.Summary(), res.Health.State)
 	if res.Health.State != links.HealthHealthy {
 		detail += " (" + res.Health.Reason + ")"
 	}
@@ -108,7 +89,7 @@ func repairedDetail(res *links.RepairResult) string {
 // connInfo shows how outside clients connect to a database; it holds no
 // secret, so viewers see it too.
 func (a *App) connInfo(c echo.Context) error {
-	ci, err := a.cfg.Links.ConnInfo(c.Param("db"))
+	ci, err := a.cfg.Fleet.ConnInfo(c.Param("db"))
 	if err != nil {
 		return err
 	}

@@ -28,9 +28,9 @@ func importChoice(form url.Values) (tables []string, q string) {
 // importPage is the import page for the link in the URL: the tables it
 // may take on, read fresh, with plan when there is one.
 func (a *App) importPage(c echo.Context, chosen []string, q string, plan *links.ImportPlan, formErrs views.FormErrors) (views.ImportPage, error) {
-	local, ok := a.cfg.Links.Fleet.Get(c.Param("db"))
-	if !ok {
-		return views.ImportPage{}, errs.E(errs.NotFound, "There is no database %q in this fleet.", c.Param("db"))
+	local, err := a.cfg.Fleet.Lookup(c.Param("db"))
+	if err != nil {
+		return views.ImportPage{}, err
 	}
 	p := views.ImportPage{Local: local, Query: q, Chosen: chosen, Plan: plan, Errors: formErrs}
 	var d *links.Drift
@@ -53,7 +53,7 @@ func (a *App) importPage(c echo.Context, chosen []string, q string, plan *links.
 	case d.Error != "":
 		p.Unreadable = d.Error
 	default:
-		p.Importable = links.Importable(p.Link, d, a.cfg.Links.ConnectSchema(p.Link.RemoteConfigVar, p.Link.RemoteSchema) != nil)
+		p.Importable = links.Importable(p.Link, d)
 	}
 	p.Page = a.page(c, "Import tables into "+p.Link.Name, "databases")
 	return p, nil

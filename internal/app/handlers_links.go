@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/errs"
@@ -30,7 +31,7 @@ func (a *App) inventory(c echo.Context) error {
 		}
 		pageNo = n
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), a.cfg.Fleet.Deadlines.FleetPage)
 	defer cancel()
 	repl := make(chan map[string][]replication.Warning, 1)
 	go func() { repl <- a.replicationWarnings(ctx) }()
@@ -39,7 +40,7 @@ func (a *App) inventory(c echo.Context) error {
 	from := min((pageNo-1)*views.DatabasesPerPage, len(matching))
 	dbs := matching[from:min(from+views.DatabasesPerPage, len(matching))]
 	return Render(c, http.StatusOK, views.Inventory(views.InventoryPage{Page: a.page(c, "Databases", "databases"), Databases: dbs, ReplicationWarnings: <-repl,
-		Health: a.health().Lookup(dbs), ReadBy: links.ReadBy(all), Stale: a.cfg.Links.StaleReports(ctx, dbs),
+		Health: a.cfg.Health.Lookup(dbs), ReadBy: links.ReadBy(all),
 		Fleet: len(all), Query: query, Matches: len(matching), PageNo: pageNo}))
 }
 
@@ -57,9 +58,9 @@ func (a *App) refreshDatabase(c echo.Context) error {
 }
 
 func (a *App) showLink(c echo.Context) error {
-	local, ok := a.cfg.Links.Fleet.Get(c.Param("db"))
-	if !ok {
-		return errs.E(errs.NotFound, "There is no database %q in this fleet.", c.Param("db"))
+	local, err := a.cfg.Fleet.Lookup(c.Param("db"))
+	if err != nil {
+		return err
 	}
 	filter := strings.TrimSpace(c.QueryParam("q"))
 	pageNo := 1
@@ -70,12 +71,26 @@ func (a *App) showLink(c echo.Context) error {
 		}
 		pageNo = n
 	}
-	l, tp, stale, err := a.cfg.Links.LinkPage(c.Request().Context(), local.ConfigVar, c.Param("name"), filter, (pageNo-1)*views.TablesPerPage, views.TablesPerPage)
+	l, tp, err := a.cfg.Links.LinkPage(c.Request().Context(), local.ConfigVar, c.Param("name"), filter, (pageNo-1)*views.TablesPerPage, views.TablesPerPage)
 	if err != nil {
 		return err
 	}
-	return Render(c, http.StatusOK, views.LinkView(views.LinkPage{Page: a.page(c, l.Name, "databases"), Link: l, Local: local, Tables: tp.Tables, TablePage: tp,
-		Health: a.health().Get(local.ConfigVar, l.Name), Stale: stale, Now: time.Now(), Drift: a.pageDrift(c, l, c.QueryParam("drift") == "now"), Connect: a.linkConnect(c, l)}))
+	p := views.LinkPage{Page: a.page(c, l.Name, "databases"), Link: l, Local: local, Tables: tp.Tables, TablePage: tp,
+		Health: a.cfg.Health.Get(local.ConfigVar, l.Name), Now: time.Now(), Drift: a.pageDrift(c, l, c.QueryParam("drift") == "now"), Connect: a.linkConnect(c, l)}
+	a.linkQuerySections(c, &p)
+	// Too heavy in full: first the Performance section's per-table lists
+	// are cut to a few, then the column lists and drift details go.
+	return RenderBounded(c, http.StatusOK, views.LinkPageBytes, 3, func(level int) templ.Component {
+		q := p
+		if level >= 1 && q.Perf != nil {
+			perf := *q.Perf
+			perf.Tables = perf.Tables[:min(len(perf.Tables), views.PerfListLean)]
+			perf.Stats = perf.Stats[:min(len(perf.Stats), views.PerfListLean)]
+			q.Perf = &perf
+		}
+		q.Compact = level >= 2
+		return views.LinkView(q)
+	})
 }
 
 func (a *App) createForm(c echo.Context, in createInput, formErrs views.FormErrors) views.CreateForm {
@@ -85,7 +100,7 @@ func (a *App) createForm(c echo.Context, in createInput, formErrs views.FormErro
 func (a *App) createFormWith(c echo.Context, fc fleetChoices, in createInput, formErrs views.FormErrors) views.CreateForm {
 	f := views.CreateForm{
 		Page:      a.page(c, "New data link", "databases"),
-		Databases: a.cfg.Links.Fleet.Databases,
+		Databases: a.cfg.Fleet.Databases,
 		Remote:    in.Remote,
 		Local:     in.Local,
 		Name:      in.Name,
@@ -99,7 +114,7 @@ func (a *App) createFormWith(c echo.Context, fc fleetChoices, in createInput, fo
 	}
 	// Once the remote is chosen, offer its schemas and tables, read with
 	// pglinks' own bounded connection.
-	if _, ok := a.cfg.Links.Fleet.Get(in.Remote); ok {
+	if _, ok := a.cfg.Fleet.Get(in.Remote); ok {
 		cat, err := a.cfg.Links.ReadRemoteCatalog(c.Request().Context(), in.Remote, in.RemoteSchema)
 		if err != nil {
 			f.CatalogErr = errs.MessageOf(err)
@@ -114,12 +129,12 @@ func (a *App) createFormWith(c echo.Context, fc fleetChoices, in createInput, fo
 func (a *App) newLinkForm(c echo.Context) error {
 	in := createInput{CopyEnums: true}
 	if v := c.QueryParam("local"); v != "" {
-		if _, ok := a.cfg.Links.Fleet.Get(v); ok {
+		if _, ok := a.cfg.Fleet.Get(v); ok {
 			in.Local = v
 		}
 	}
 	if v := c.QueryParam("remote"); v != "" {
-		if _, ok := a.cfg.Links.Fleet.Get(v); ok {
+		if _, ok := a.cfg.Fleet.Get(v); ok {
 			in.Remote = v
 		}
 	}
@@ -165,8 +180,8 @@ func (a *App) createLink(c echo.Context) error {
 	}
 	fc := a.createChoices(c.Request().Context())
 	if in.Name == "" {
-		if remote, ok := a.cfg.Links.Fleet.Get(in.Remote); ok {
-			in.Name = links.ShortName(remote.ResourceName)
+		if remote, ok := a.cfg.Fleet.Get(in.Remote); ok {
+			in.Name = links.DefaultName(remote.ResourceName)
 		}
 	}
 	if dups := fc.duplicates(in.Local, in.Remote); len(dups) > 0 && !in.DuplicateOK {
@@ -208,11 +223,10 @@ func (a *App) createLink(c echo.Context) error {
 	res, err := a.cfg.Links.CreateLink(c.Request().Context(), createRequest(in, s.User.Email))
 	target := in.Local + "/" + in.Name
 	if err != nil {
+		a.auditRefusal(c, auth.ActionLinkCreate, auth.ActionLinkCreateRefused, target, err)
 		if errs.KindOf(err) == errs.Internal {
-			a.audit(c, auth.ActionLinkCreate, target, auth.OutcomeFailed, "internal error", "")
 			return err
 		}
-		a.audit(c, auth.ActionLinkCreate, target, outcomeOf(err), errs.MessageOf(err), "")
 		return refused(err)
 	}
 	target = in.Local + "/" + res.Link.Name
@@ -275,9 +289,9 @@ func outcomeOf(err error) string {
 }
 
 func (a *App) destroyPage(c echo.Context, in destroyInput, formErrs views.FormErrors) (views.DestroyPage, error) {
-	local, ok := a.cfg.Links.Fleet.Get(c.Param("db"))
-	if !ok {
-		return views.DestroyPage{}, errs.E(errs.NotFound, "There is no database %q in this fleet.", c.Param("db"))
+	local, err := a.cfg.Fleet.Lookup(c.Param("db"))
+	if err != nil {
+		return views.DestroyPage{}, err
 	}
 	plan, err := a.cfg.Links.PlanDestroy(c.Request().Context(), local.ConfigVar, c.Param("name"))
 	if err != nil {
@@ -329,7 +343,7 @@ func (a *App) destroyLink(c echo.Context) error {
 	}
 	detail, msg := destroyedDetail(localVar, name, res)
 	a.audit(c, auth.ActionLinkDestroy, target, auth.OutcomeOK, detail, sqlText(res.DDL))
-	a.health().Forget(localVar, name)
+	a.cfg.Health.Forget(localVar, name)
 	a.flash(c, flashOK, msg)
 	return redirect(c, "/")
 }

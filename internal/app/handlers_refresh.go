@@ -26,9 +26,9 @@ func (a *App) pageDrift(c echo.Context, l *links.Link, now bool) *links.Drift {
 }
 
 func (a *App) refreshPage(c echo.Context, formErrs views.FormErrors) (views.RefreshPage, error) {
-	local, ok := a.cfg.Links.Fleet.Get(c.Param("db"))
-	if !ok {
-		return views.RefreshPage{}, errs.E(errs.NotFound, "There is no database %q in this fleet.", c.Param("db"))
+	local, err := a.cfg.Fleet.Lookup(c.Param("db"))
+	if err != nil {
+		return views.RefreshPage{}, err
 	}
 	plan, err := a.cfg.Links.PlanRefresh(c.Request().Context(), local.ConfigVar, c.Param("name"))
 	if err != nil {

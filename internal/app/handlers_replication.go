@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/pglinks/pglinks/internal/auth"
@@ -26,17 +25,28 @@ func decodeReplicationForm(form url.Values) replicationInput {
 	return replicationInput{DB: nameField(form.Get("db")), Name: nameField(form.Get("name")), Confirm: nameField(form.Get("confirm"))}
 }
 
+// replicationPage reads every fleet database now, so what it shows after
+// a change is read after it; the search (?q=) matches as the inventory's
+// does, and the databases with nothing to show fold into one line.
 func (a *App) replicationPage(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 15*time.Second)
+	query := strings.TrimSpace(c.QueryParam("q"))
+	if len(query) > 200 {
+		return errs.E(errs.Invalid, "The search is longer than 200 characters.")
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), a.cfg.Fleet.Deadlines.FleetPage)
 	defer cancel()
 	o := a.cfg.Replication.Overview(ctx)
-	return Render(c, http.StatusOK, views.ReplicationView(views.ReplicationPage{Page: a.page(c, "Replication", "replication"), Overview: o}))
+	shown, empty := replication.Sorted(o.Match(query))
+	return Render(c, http.StatusOK, views.ReplicationView(views.ReplicationPage{
+		Page: a.page(c, "Replication", "replication"), Overview: o, Query: query, Shown: shown, Empty: empty,
+		OrphanAfter: a.cfg.Replication.OrphanAfter,
+	}))
 }
 
 // replicationWarnings reads the fleet's replication warnings for the
 // inventory cards.
 func (a *App) replicationWarnings(ctx context.Context) map[string][]replication.Warning {
-	o := a.cfg.Replication.RecentOverview(ctx, a.cfg.Links.SnapshotMaxAge)
+	o := a.cfg.Replication.RecentOverview(ctx, a.cfg.Fleet.SnapshotMaxAge)
 	out := map[string][]replication.Warning{}
 	for _, w := range o.Warnings {
 		out[w.ConfigVar] = append(out[w.ConfigVar], w)

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,8 +11,8 @@ import (
 	"time"
 
 	"github.com/pglinks/pglinks/internal/auth"
-	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
+	"github.com/pglinks/pglinks/internal/state"
 )
 
 // loginCancelled posts the sign-in form with a request context that has
@@ -101,7 +100,7 @@ func TestStaticDirectories(t *testing.T) {
 func TestStateDatabaseSilent(t *testing.T) {
 	ctx := context.Background()
 	n := seq.Add(1)
-	state, err := cluster.CreateDatabase(ctx, fmt.Sprintf("state_silent_%d", n), pgtest.DBOptions{NoFDW: true})
+	stateDB, err := cluster.CreateDatabase(ctx, fmt.Sprintf("state_silent_%d", n), pgtest.DBOptions{NoFDW: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,21 +109,17 @@ func TestStateDatabaseSilent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer proxy.Close()
-	store, err := auth.Open(ctx, proxy.URL(state.URL))
+	db, err := state.Open(ctx, proxy.URL(stateDB.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	defer db.Close()
+	store := auth.NewStore(db)
 	if _, err := store.AddUser(ctx, adminEmail, auth.RoleAdmin, password); err != nil {
 		t.Fatal(err)
 	}
 	store.CallTimeout = 2 * time.Second
-	fleet, _ := links.LoadFleet(nil)
-	log := slog.New(slog.DiscardHandler)
-	svc := links.NewService(fleet, log)
-	svc.Registry = links.NewStateRegistry(store.Pool())
-	defer svc.Close()
-	a, err := New(Config{Links: svc, Auth: store, Log: log, SessionKeys: []string{pgtest.RandomToken(32)}})
+	a, err := New(testConfig(newLinks(t, nil, db), store, []string{pgtest.RandomToken(32)}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,12 +240,9 @@ func TestCreateStalledRemoteThroughForm(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer proxy.Close()
-	fleet, _ := links.LoadFleet([]string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + proxy.URL(e.remote.URL)})
-	svc := links.NewService(fleet, slog.New(slog.DiscardHandler))
-	defer svc.Close()
-	svc.Registry = links.NewStateRegistry(e.store.Pool())
-	svc.StatementTimeout = 2 * time.Second
-	a, err := New(Config{Links: svc, Auth: e.store, Log: slog.New(slog.DiscardHandler), SessionKeys: e.keys})
+	svc := newLinks(t, []string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + proxy.URL(e.remote.URL)}, e.state)
+	svc.Fleet.Deadlines.Statement = 2 * time.Second
+	a, err := New(testConfig(svc, e.store, e.keys))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +261,7 @@ func TestCreateStalledRemoteThroughForm(t *testing.T) {
 	if took := time.Since(start); took > 15*time.Second {
 		t.Fatalf("stalled create answered after %v", took)
 	}
-	entries, err := e.store.ListAudit(context.Background(), auth.AuditFilter{Action: auth.ActionLinkCreate})
+	entries, err := e.store.ListAudit(context.Background(), auth.AuditFilter{Action: auth.ActionLinkCreateRefused})
 	if err != nil {
 		t.Fatal(err)
 	}

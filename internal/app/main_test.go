@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -16,8 +15,8 @@ import (
 	"testing"
 
 	"github.com/pglinks/pglinks/internal/auth"
-	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
+	"github.com/pglinks/pglinks/internal/state"
 )
 
 var cluster *pgtest.Cluster
@@ -46,6 +45,7 @@ const (
 type env struct {
 	app           *App
 	srv           *httptest.Server
+	state         *state.DB
 	store         *auth.Store
 	local, remote *pgtest.Database
 	keys          []string
@@ -63,29 +63,23 @@ func newEnv(t *testing.T, opts ...func(*Config)) *env {
 		return d
 	}
 	e := &env{local: mk("local", pgtest.DBOptions{}), remote: mk("remote", pgtest.DBOptions{})}
-	state := mk("state", pgtest.DBOptions{NoFDW: true})
+	stateDB := mk("state", pgtest.DBOptions{NoFDW: true})
 	execSQL(t, e.remote.URL, `CREATE TABLE customers (id int, name text); CREATE TABLE "<script>alert(1)</script>" (x int)`)
-	store, err := auth.Open(ctx, state.URL)
+	db, err := state.Open(ctx, stateDB.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(store.Close)
-	e.store = store
+	t.Cleanup(db.Close)
+	store := auth.NewStore(db)
+	e.state, e.store = db, store
 	for email, role := range map[string]auth.Role{adminEmail: auth.RoleAdmin, viewerEmail: auth.RoleViewer} {
 		if _, err := store.AddUser(ctx, email, role, password); err != nil {
 			t.Fatal(err)
 		}
 	}
-	fleet, err := links.LoadFleet([]string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + e.remote.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	svc := links.NewService(fleet, log)
-	svc.Registry = links.NewStateRegistry(store.Pool())
-	t.Cleanup(svc.Close)
+	svc := newLinks(t, []string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + e.remote.URL}, db)
 	e.keys = []string{pgtest.RandomToken(32)}
-	cfg := Config{Links: svc, Auth: store, Log: log, SessionKeys: e.keys}
+	cfg := testConfig(svc, store, e.keys)
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -12,8 +13,9 @@ import (
 // cache, which the scrape keeps warm) and whether it is stale, so teams
 // can alert on a link broken by a rotation or a failover.
 type linkCollector struct {
+	fleet   *fleet.Fleet
 	links   *links.Service
-	health  func() *links.Monitor
+	health  *links.Monitor
 	labels  *metricLabels
 	timeout time.Duration
 
@@ -21,10 +23,10 @@ type linkCollector struct {
 	conns, connsPeak, connsMax *prometheus.Desc
 }
 
-func newLinkCollector(svc *links.Service, health func() *links.Monitor, ml *metricLabels) *linkCollector {
+func newLinkCollector(f *fleet.Fleet, svc *links.Service, health *links.Monitor, ml *metricLabels) *linkCollector {
 	labels := []string{"database", "link", "remote"}
 	return &linkCollector{
-		links: svc, health: health, labels: ml, timeout: 10 * time.Second,
+		fleet: f, links: svc, health: health, labels: ml, timeout: f.Deadlines.Scrape,
 		healthy: prometheus.NewDesc("pglinks_link_healthy",
 			"1 when the last probe through the link worked, 0 when it failed; absent until the link is probed.", labels, nil),
 		stale: prometheus.NewDesc("pglinks_link_stale",
@@ -53,17 +55,17 @@ func (lc *linkCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), lc.timeout)
 	defer cancel()
 	out := lc.labels.scrape(ch)
-	for _, c := range lc.links.ConnStats().Class {
-		out.gauge(lc.conns, float64(c.InUse), c.Name)
-		out.gauge(lc.connsPeak, float64(c.Peak), c.Name)
-		out.gauge(lc.connsMax, float64(c.Limit), c.Name)
+	for _, c := range lc.fleet.Stats().Class {
+		out.gauge(lc.conns, float64(c.InUse), string(c.Name))
+		out.gauge(lc.connsPeak, float64(c.Peak), string(c.Name))
+		out.gauge(lc.connsMax, float64(c.Limit), string(c.Name))
 	}
 	inv := lc.links.Inventory(ctx)
-	health := lc.health().Lookup(inv)
+	health := lc.health.Lookup(inv)
 	for _, st := range inv {
 		for _, l := range st.Links {
 			labels := []string{st.DB.ConfigVar, l.Name, l.RemoteConfigVar}
-			if r := st.Stale[l.Name]; r != nil {
+			if r := l.Stale; r != nil {
 				out.gauge(lc.stale, b2f(r.Stale()), labels...)
 			}
 			switch h := health[links.HealthKey(st.DB.ConfigVar, l.Name)]; h.State {

@@ -19,6 +19,24 @@ func Render(c echo.Context, status int, comp templ.Component) error {
 	return c.HTMLBlob(status, buf.Bytes())
 }
 
+// RenderBounded writes page(0), the full page, or when that would weigh
+// more than max bytes the first of page(1), page(2), ... (each leaner than
+// the one before) that does not, or the last of levels.
+func RenderBounded(c echo.Context, status, max, levels int, page func(level int) templ.Component) error {
+	buf := templ.GetBuffer()
+	defer templ.ReleaseBuffer(buf)
+	for level := 0; level < levels; level++ {
+		buf.Reset()
+		if err := page(level).Render(c.Request().Context(), buf); err != nil {
+			return err
+		}
+		if buf.Len() <= max {
+			break
+		}
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
 // page builds the layout model: who is signed in and any flash messages.
 func (a *App) page(c echo.Context, title, nav string) views.Page {
 	p := views.Page{Title: title, Nav: nav}

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -9,8 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/pglinks/pglinks/internal/links"
 )
 
 // Two pglinks processes behind one address share the state database
@@ -20,14 +17,8 @@ import (
 func TestTwoProcessesShareStateAndLocks(t *testing.T) {
 	e := newEnv(t)
 	second := func() *httptest.Server {
-		fleet, err := links.LoadFleet([]string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + e.remote.URL})
-		if err != nil {
-			t.Fatal(err)
-		}
-		svc := links.NewService(fleet, slog.New(slog.DiscardHandler))
-		t.Cleanup(svc.Close)
-		svc.Registry = links.NewStateRegistry(e.store.Pool())
-		a, err := New(Config{Links: svc, Auth: e.store, Log: slog.New(slog.DiscardHandler), SessionKeys: e.keys})
+		svc := newLinks(t, []string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + e.remote.URL}, e.state)
+		a, err := New(testConfig(svc, e.store, e.keys))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,14 +87,7 @@ func TestInventorySearchAndPages(t *testing.T) {
 		vars = append(vars, v+"="+e.remote.URL)
 	}
 	vars = append(vars, "PGLINKS_DATABASES="+strings.Join(names, ","))
-	fleet, err := links.LoadFleet(vars)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := links.NewService(fleet, slog.New(slog.DiscardHandler))
-	t.Cleanup(svc.Close)
-	svc.Registry = links.NewStateRegistry(e.store.Pool())
-	a, err := New(Config{Links: svc, Auth: e.store, Log: slog.New(slog.DiscardHandler), SessionKeys: e.keys})
+	a, err := New(testConfig(newLinks(t, vars, e.state), e.store, e.keys))
 	if err != nil {
 		t.Fatal(err)
 	}

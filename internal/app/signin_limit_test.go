@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,7 +10,7 @@ import (
 	"time"
 
 	"github.com/pglinks/pglinks/internal/auth"
-	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/state"
 )
 
 // secondProcess is another pglinks process over the same state database:
@@ -24,26 +23,20 @@ func secondProcess(t *testing.T, e *env, via func(string) string) *env {
 	if via != nil {
 		stateURL = via(stateURL)
 	}
-	store, err := auth.Open(context.Background(), stateURL)
+	db, err := state.Open(context.Background(), stateURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(store.Close)
-	fleet, err := links.LoadFleet([]string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + e.remote.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	svc := links.NewService(fleet, log)
-	t.Cleanup(svc.Close)
-	svc.Registry = links.NewStateRegistry(store.Pool())
-	a, err := New(Config{Links: svc, Auth: store, Log: log, SessionKeys: e.keys})
+	t.Cleanup(db.Close)
+	store := auth.NewStore(db)
+	svc := newLinks(t, []string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + e.remote.URL}, db)
+	a, err := New(testConfig(svc, store, e.keys))
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
-	return &env{app: a, srv: srv, store: store, local: e.local, remote: e.remote, keys: e.keys}
+	return &env{app: a, srv: srv, state: db, store: store, local: e.local, remote: e.remote, keys: e.keys}
 }
 
 // Wrong passwords alternated over two processes count against one limit:

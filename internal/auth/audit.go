@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // Audit actions. Keep the list closed so the audit page can filter on it.
@@ -16,13 +17,20 @@ const (
 	ActionLoginFailed        = "login_failed"
 	ActionLogout             = "logout"
 	ActionLinkCreate         = "link_create"
+	ActionLinkCreateRefused  = "link_create_refused"
 	ActionLinkDestroy        = "link_destroy"
 	ActionLinkDestroyRefused = "link_destroy_refused"
 	ActionLinkRepair         = "link_repair"
+	ActionLinkRepairRefused  = "link_repair_refused"
 	ActionLinkRefresh        = "link_refresh"
 	ActionLinkRefreshRefused = "link_refresh_refused"
 	ActionLinkImportTables   = "link_import_tables" // more remote tables into a LIMIT TO link
 	ActionLinkImportRefused  = "link_import_tables_refused"
+	ActionQueryCheck         = "query_check"         // a SELECT over a link checked (or run with EXPLAIN ANALYZE); DDL holds the statement
+	ActionQueryCheckRefused  = "query_check_refused" // refused: not a read-only SELECT, timed out, volatile function
+	ActionLinkOption         = "link_option"         // a postgres_fdw option of a link changed
+	ActionLinkOptionRefused  = "link_option_refused"
+	ActionLinkAnalyze        = "link_analyze" // ANALYZE of a link's foreign tables
 	ActionUserAdd            = "user_add"
 	ActionUserRemove         = "user_remove"
 	ActionUserSetRole        = "user_set_role"
@@ -50,9 +58,11 @@ const (
 // Actions lists every audit action, for filters in the UI.
 var Actions = []string{
 	ActionLogin, ActionLoginFailed, ActionLogout,
-	ActionLinkCreate, ActionLinkDestroy, ActionLinkDestroyRefused, ActionLinkRepair,
+	ActionLinkCreate, ActionLinkCreateRefused, ActionLinkDestroy, ActionLinkDestroyRefused,
+	ActionLinkRepair, ActionLinkRepairRefused,
 	ActionLinkRefresh, ActionLinkRefreshRefused,
 	ActionLinkImportTables, ActionLinkImportRefused,
+	ActionQueryCheck, ActionQueryCheckRefused, ActionLinkOption, ActionLinkOptionRefused, ActionLinkAnalyze,
 	ActionUserAdd, ActionUserRemove, ActionUserSetRole, ActionDenied,
 	ActionSubscriptionEnable, ActionSubscriptionDisable, ActionSubscriptionDrop, ActionSlotDrop, ActionReplicationRefused,
 	ActionPublicationCreate, ActionSubscriptionCreate,
@@ -88,7 +98,7 @@ type AuditEntry struct {
 }
 
 // Record appends e to the audit trail. Every text field goes through
-// MaskSecrets first, so a password that slipped into DDL, an error message
+// fleet.MaskSecrets first, so a password that slipped into DDL, an error message
 // or a URL is never stored. At defaults to now.
 func (s *Store) Record(ctx context.Context, e AuditEntry) (rerr error) {
 	ctx, end := s.call(ctx, &rerr)
@@ -107,8 +117,8 @@ func (s *Store) Record(ctx context.Context, e AuditEntry) (rerr error) {
 	_, err := s.pool.Exec(ctx,
 		`INSERT INTO pglinks.audit (at, actor, action, target, outcome, detail, ddl, remote_addr)
 		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		e.At, MaskSecrets(e.Actor), e.Action, MaskSecrets(e.Target), e.Outcome,
-		MaskSecrets(e.Detail), MaskSecrets(e.DDL), MaskSecrets(e.RemoteAddr))
+		e.At, fleet.MaskSecrets(e.Actor), e.Action, fleet.MaskSecrets(e.Target), e.Outcome,
+		fleet.MaskSecrets(e.Detail), fleet.MaskSecrets(e.DDL), fleet.MaskSecrets(e.RemoteAddr))
 	if err != nil {
 		return fmt.Errorf("auth: record audit entry %s: %w", e.Action, err)
 	}

@@ -8,10 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/pglinks/pglinks/internal/errs"
-	"github.com/pglinks/pglinks/internal/pgtest"
+	"github.com/pglinks/pglinks/internal/state"
 )
 
 // newTestLimiter returns a limiter with the default limits over a fresh
@@ -287,20 +285,18 @@ func TestLimiterSharedAcrossProcesses(t *testing.T) {
 // A state database that cannot be reached refuses sign-ins as unavailable
 // (503), never lets them through unchecked, and within the call timeout.
 func TestLimiterStateDatabaseDown(t *testing.T) {
-	port, err := pgtest.FreePort() // nothing listens there
+	// A state database reached through a proxy that then goes away.
+	proxy, err := cluster.NewProxy()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := pgxpool.ParseConfig(fmt.Sprintf("postgres://nobody:x@127.0.0.1:%d/none?connect_timeout=2", port))
+	db, err := state.Open(context.Background(), proxy.URL(mustCreateDatabase(t).URL))
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := NewStore(pool)
-	t.Cleanup(s.Close)
+	t.Cleanup(db.Close)
+	proxy.Close()
+	s := NewStore(db)
 	s.CallTimeout = 3 * time.Second
 	l := NewLimiter(s, 0, 0, 0)
 	a, _, err := l.Allow(context.Background(), "10.0.0.1", "ada@example.com")

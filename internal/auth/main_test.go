@@ -10,6 +10,7 @@ import (
 
 	"github.com/pglinks/pglinks/internal/errs"
 	"github.com/pglinks/pglinks/internal/pgtest"
+	"github.com/pglinks/pglinks/internal/state"
 )
 
 // cluster is shared by every test in the package; each test gets its own
@@ -46,12 +47,12 @@ func mustCreateDatabase(tb testing.TB) *pgtest.Database {
 // test controls.
 func mustOpen(tb testing.TB) (*Store, *fakeClock) {
 	tb.Helper()
-	db := mustCreateDatabase(tb)
-	s, err := Open(context.Background(), db.URL)
+	db, err := state.Open(context.Background(), mustCreateDatabase(tb).URL)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(s.Close)
+	tb.Cleanup(db.Close)
+	s := NewStore(db)
 	clk := newFakeClock()
 	s.now = clk.Now
 	return s, clk

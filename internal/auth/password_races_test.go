@@ -7,17 +7,19 @@ import (
 	"time"
 
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/state"
 )
 
 // secondStore is another process's Store over the same state database,
 // with the same clock.
 func secondStore(tb testing.TB, s *Store) *Store {
 	tb.Helper()
-	other, err := Open(context.Background(), s.pool.Config().ConnString())
+	db, err := state.Open(context.Background(), s.pool.Config().ConnString())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(other.Close)
+	tb.Cleanup(db.Close)
+	other := NewStore(db)
 	other.now = s.now
 	return other
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pglinks/pglinks/internal/errs"
-	"github.com/pglinks/pglinks/internal/pgconf"
+	"github.com/pglinks/pglinks/internal/state"
 )
 
 // Default session lifetimes: long enough for a working day, short enough that
@@ -27,7 +27,8 @@ const (
 )
 
 // Store keeps users, sessions and the audit trail in the state database
-// (PGLINKS_STATE_URL), inside the schema "pglinks".
+// (PGLINKS_STATE_URL), inside the schema "pglinks", which package state
+// opens and migrates.
 type Store struct {
 	// IdleTimeout ends a session nobody used for this long.
 	IdleTimeout time.Duration
@@ -59,56 +60,21 @@ func runHook(f func()) {
 	}
 }
 
-// Open connects to the state database and brings its schema up to date.
-func Open(ctx context.Context, stateURL string) (*Store, error) {
-	cfg, err := pgxpool.ParseConfig(stateURL)
-	if err != nil {
-		// The parse error may quote the URL, password included.
-		return nil, fmt.Errorf("auth: parse state database URL: %s", MaskURLs(err.Error()))
-	}
-	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
-		// Apart from the fleet's "pglinks" connections, which
-		// PGLINKS_MAX_CONNECTIONS caps: these are the state database's.
-		cfg.ConnConfig.RuntimeParams["application_name"] = "pglinks:state"
-	}
-	if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > 3*time.Second {
-		cfg.ConnConfig.ConnectTimeout = 3 * time.Second
-	}
-	pgconf.CancelOnContext(&cfg.ConnConfig.Config)
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("auth: connect to state database: %w", err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("auth: connect to state database: %w", err)
-	}
-	if err := Migrate(ctx, pool); err != nil {
-		pool.Close()
-		return nil, err
-	}
-	return NewStore(pool), nil
-}
-
-// NewStore wraps a pool whose database is already migrated.
-func NewStore(pool *pgxpool.Pool) *Store {
+// NewStore keeps its records in db, which its owner closes.
+func NewStore(db *state.DB) *Store {
 	return &Store{
 		IdleTimeout:     DefaultIdleTimeout,
 		AbsoluteTimeout: DefaultAbsoluteTimeout,
-		pool:            pool,
+		pool:            db.Pool(),
 		now:             time.Now,
 	}
 }
 
-// Close releases the connections.
-func (s *Store) Close() { s.pool.Close() }
-
-// Pool is the connection pool to the state database, for other packages
-// that keep their own state next to ours.
+// Pool is the connection pool to the state database.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // DefaultCallTimeout bounds every call to the state database.
-const DefaultCallTimeout = 5 * time.Second
+const DefaultCallTimeout = state.DefaultCallTimeout
 
 // ErrStateUnavailable marks failures to reach the state database.
 var ErrStateUnavailable = errors.New("state database unavailable")

@@ -526,7 +526,7 @@ func (e *env) linkFloor(ctx context.Context, d *benchDBs, name, schema string, t
 		if err != nil {
 			return err
 		}
-		if _, err := drain(local, ctx, sqlPage, name, "", views.TablesPerPage, 0); err != nil {
+		if _, err := drain(local, ctx, sqlPage, name, "", views.TablesPerPage, 0, links.PageColumnsPerTable, links.PageColumns); err != nil {
 			return fmt.Errorf("foreign_tables_page.sql: %w", err)
 		}
 		if _, err := drain(local, ctx, `SELECT coalesce(s.srvoptions, '{}'), um.umid IS NOT NULL, coalesce(um.umoptions, '{}'), current_user

@@ -50,8 +50,13 @@ var (
 	mappedColumns     = []string{"sfid", "_hc_lastop", "_hc_err"}
 )
 
-// maxMapped bounds the mapped tables listed per schema.
-const maxMapped = 2000
+// maxMapped bounds the mapped tables listed per schema, MaxSchemas the
+// schemas listed per database (in name order): a database full of
+// lookalikes costs a bounded read and a bounded inventory card.
+const (
+	maxMapped  = 2000
+	MaxSchemas = 20
+)
 
 // sqlDetect lists Connect schemas ($1 NULL: all; else only that one) with
 // their mapped tables. It reads only the catalog.
@@ -77,7 +82,7 @@ SELECT hc.nspname::text,
           SELECT cols.relname FROM cols WHERE cols.relnamespace = hc.oid
             AND cols.relname <> ALL ($5::text[]) AND cols.names @> $4::text[]
           ORDER BY cols.relname LIMIT $6) m), '{}')
-FROM hc ORDER BY 1`
+FROM hc ORDER BY 1 LIMIT $7`
 
 // Querier is a connection or a transaction.
 type Querier interface {
@@ -91,7 +96,7 @@ func Detect(ctx context.Context, q Querier, schema string) ([]Schema, error) {
 	if schema != "" {
 		only = &schema
 	}
-	rows, err := q.Query(ctx, sqlDetect, only, metaColumns, triggerLogColumns, mappedColumns, SystemTables, maxMapped)
+	rows, err := q.Query(ctx, sqlDetect, only, metaColumns, triggerLogColumns, mappedColumns, SystemTables, maxMapped, MaxSchemas)
 	if err != nil {
 		return nil, fmt.Errorf("connect: detect: %w", err)
 	}

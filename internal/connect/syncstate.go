@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -54,10 +56,20 @@ type SyncState struct {
 	Schema     string
 	Tables     []TableState
 	MoreTables int // mapped tables not read (over MaxTables)
-	// TriggerLog holds the latest _trigger_log entries in state FAILED.
-	TriggerLog    []LogEntry
-	TriggerLogErr string
+	// TriggerLog holds the latest _trigger_log entries in state FAILED;
+	// TriggerLogFailed counts them all, up to FailedCountLimit
+	// (TriggerLogFailedAtLeast: more), or is -1 when not counted.
+	TriggerLog              []LogEntry
+	TriggerLogFailed        int64
+	TriggerLogFailedAtLeast bool
+	TriggerLogErr           string
+	// TriggerLogUnreadable are _trigger_log columns that cannot be read
+	// safely: not shown.
+	TriggerLogUnreadable []string
 }
+
+// FailedCountLimit bounds the count of FAILED _trigger_log entries.
+const FailedCountLimit = 10_000
 
 // TableState is one mapped table's sync state.
 type TableState struct {
@@ -75,7 +87,10 @@ type TableState struct {
 	// among the latest rows.
 	FailedScope   string
 	SystemColumns []string // Connect's system columns the table has
-	Err           string   // what could not be read
+	// Unreadable are system columns that cannot be read safely: not
+	// shown.
+	Unreadable []string
+	Err        string // what could not be read
 }
 
 // OpCount is how many rows have one _hc_lastop.
@@ -116,15 +131,21 @@ func lastopFreqs(ctx context.Context, tx pgx.Tx, schema, table string) (map[stri
 // FailedRow is a row whose last sync to Salesforce failed.
 type FailedRow struct {
 	ID, SFID string
+	IDCut    bool // ID is the beginning of a longer id
 	Err      HCErr
+	// ErrSize is the size of _hc_err in bytes; Err.Cut says Err holds
+	// only its first MessageChars characters.
+	ErrSize int64
 }
 
 // HCErr is a parsed _hc_err value. When the JSON is malformed, Malformed is
-// set and Raw holds the text as stored.
+// set and Raw holds the text as stored; when the value was cut (Cut), Raw
+// holds its beginning and nothing is parsed.
 type HCErr struct {
 	Op, Src, Msg string
 	Raw          string
 	Malformed    bool
+	Cut          bool
 }
 
 // ParseHCErr reads an _hc_err value: JSON with op, src and msg.
@@ -158,9 +179,14 @@ func jsonText(v any) string {
 	}
 }
 
-// LogEntry is a _trigger_log row.
+// LogEntry is a _trigger_log row, each value cut (ShortChars, NameChars,
+// MessageChars); MessageSize is sf_message's size in bytes, MessageCut
+// says Message holds only its beginning.
 type LogEntry struct {
 	ID, Table, Record, Action, Message string
+	MessageSize                        int64
+	MessageCut                         bool
+	IDCut                              bool // ID is the beginning of a longer id
 }
 
 // ReadSyncState reads the sync state of Connect schema `schema` over conn
@@ -201,31 +227,20 @@ func ReadSyncState(ctx context.Context, conn *pgx.Conn, schema string, only []st
 		st.MoreTables = len(mapped) - o.MaxTables
 		mapped = mapped[:o.MaxTables]
 	}
-	infos := map[string]tableInfo{}
-	err = readOnly(ctx, conn, o, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, sqlTableInfo, schema, mapped, SystemColumns)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var ti tableInfo
-			if err := rows.Scan(&ti.name, &ti.reltuples, &ti.pages, &ti.lastopIndex, &ti.hasID, &ti.sysCols); err != nil {
-				return err
-			}
-			infos[ti.name] = ti
-		}
-		return rows.Err()
+	var infos map[string]relInfo
+	err = readOnly(ctx, conn, o, func(tx pgx.Tx) (err error) {
+		infos, err = readRelInfo(ctx, tx, schema, append(slices.Clone(mapped), TableTriggerLog), append(slices.Clone(SystemColumns), triggerLogColumns...))
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect: tables: %w", err)
 	}
 	for _, t := range mapped {
-		ti, ok := infos[t]
+		ri, ok := infos[t]
 		ts := TableState{Name: t}
 		if !ok {
 			ts.Err = "the table is gone"
-		} else if err := readOnly(ctx, conn, o, func(tx pgx.Tx) error { return readTable(ctx, tx, schema, ti, o, &ts) }); err != nil {
+		} else if err := readOnly(ctx, conn, o, func(tx pgx.Tx) error { return readTable(ctx, tx, schema, ri, o, &ts) }); err != nil {
 			ts.Err = readErr(err)
 		}
 		st.Tables = append(st.Tables, ts)
@@ -233,24 +248,59 @@ func ReadSyncState(ctx context.Context, conn *pgx.Conn, schema string, only []st
 			return st, ctx.Err()
 		}
 	}
-	err = readOnly(ctx, conn, o, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT id::text, coalesce(table_name::text, ''), coalesce(record_id::text, ''),
-			coalesce(action::text, ''), coalesce(sf_message::text, '')
-			FROM %s WHERE state = 'FAILED' ORDER BY id DESC LIMIT %d`, pgx.Identifier{schema, TableTriggerLog}.Sanitize(), o.LogRows))
+	readTriggerLog(ctx, conn, schema, infos[TableTriggerLog], o, st)
+	return st, nil
+}
+
+// readTriggerLog reads the latest FAILED entries of _trigger_log, and
+// counts them (up to FailedCountLimit) in a statement of its own, so a
+// count that takes too long costs only the count.
+func readTriggerLog(ctx context.Context, conn *pgx.Conn, schema string, ri relInfo, o Options, st *SyncState) {
+	st.TriggerLogFailed = -1
+	q := "ONLY " + pgx.Identifier{schema, TableTriggerLog}.Sanitize()
+	if err := ri.checkReadable("state"); err != nil {
+		st.TriggerLogErr = readErr(err)
+		return
+	}
+	st.TriggerLogUnreadable = ri.unreadable("id", "table_name", "record_id", "action", "sf_message")
+	order := ""
+	if ri.readable("id") {
+		order = " ORDER BY id DESC"
+	}
+	err := readOnly(ctx, conn, o, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT %s, %s, %s, %s, %s, %s FROM %s WHERE state = 'FAILED'%s LIMIT %d`,
+			ri.textOf("id", ShortChars), ri.textOf("table_name", NameChars), ri.textOf("record_id", ShortChars),
+			ri.textOf("action", ShortChars), ri.textOf("sf_message", MessageChars), ri.sizeOf("sf_message"), q, order, o.LogRows))
 		if err != nil {
 			return err
 		}
 		st.TriggerLog, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (LogEntry, error) {
 			var e LogEntry
-			err := r.Scan(&e.ID, &e.Table, &e.Record, &e.Action, &e.Message)
+			err := r.Scan(&e.ID, &e.Table, &e.Record, &e.Action, &e.Message, &e.MessageSize)
+			e.IDCut = utf8.RuneCountInString(e.ID) > ShortChars
+			e.ID, e.Table, e.Record, e.Action = clip(e.ID, ShortChars), clip(e.Table, NameChars), clip(e.Record, ShortChars), clip(e.Action, ShortChars)
+			e.MessageCut = utf8.RuneCountInString(e.Message) > MessageChars
+			e.Message = clip(e.Message, MessageChars)
 			return e, err
 		})
 		return err
 	})
 	if err != nil {
 		st.TriggerLogErr = readErr(err)
+		return
 	}
-	return st, nil
+	if len(st.TriggerLog) < o.LogRows {
+		st.TriggerLogFailed = int64(len(st.TriggerLog))
+		return
+	}
+	_ = readOnly(ctx, conn, o, func(tx pgx.Tx) error {
+		var n int64
+		if err := tx.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s WHERE state = 'FAILED' LIMIT %d) s", q, FailedCountLimit+1)).Scan(&n); err != nil {
+			return err
+		}
+		st.TriggerLogFailed, st.TriggerLogFailedAtLeast = min(n, FailedCountLimit), n > FailedCountLimit
+		return nil
+	})
 }
 
 func (o Options) withDefaults() Options {
@@ -282,58 +332,18 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// readOnly runs f in a read-only transaction with a statement timeout.
-func readOnly(ctx context.Context, conn *pgx.Conn, o Options, f func(pgx.Tx) error) error {
-	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
-	if err != nil {
+// readTable reads one mapped table's row count, _hc_lastop counts and
+// latest FAILED rows, reading only what can be read safely (saferead.go).
+func readTable(ctx context.Context, tx pgx.Tx, schema string, ri relInfo, o Options, ts *TableState) error {
+	ts.SystemColumns = ri.present(SystemColumns)
+	if err := ri.checkReadable("_hc_lastop"); err != nil {
 		return err
 	}
-	defer func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		defer cancel()
-		_ = tx.Rollback(rctx)
-	}()
-	ms := strconv.FormatInt(o.StatementTimeout.Milliseconds(), 10)
-	if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = "+ms); err != nil {
-		return err
-	}
-	return f(tx)
-}
-
-func readErr(err error) string {
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return "not read: no answer in time"
-	case strings.Contains(err.Error(), "statement timeout"):
-		return "not read: the query took longer than its time limit"
-	}
-	return "not read: " + err.Error()
-}
-
-type tableInfo struct {
-	name        string
-	reltuples   float64 // -1: never analysed
-	pages       int64   // the table's size in pages (relpages, or read when never analysed)
-	lastopIndex bool    // a valid, non-partial index leads with _hc_lastop
-	hasID       bool
-	sysCols     []string
-}
-
-const sqlTableInfo = `
-SELECT c.relname::text, c.reltuples::float8, c.relpages::int8,
-  EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0]
-          WHERE i.indrelid = c.oid AND i.indisvalid AND i.indpred IS NULL AND a.attname = '_hc_lastop'),
-  EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'id' AND NOT a.attisdropped),
-  array(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-        AND a.attname = ANY ($3::text[]) ORDER BY a.attnum)
-FROM pg_class c
-WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) AND c.relname = ANY ($2::text[])`
-
-func readTable(ctx context.Context, tx pgx.Tx, schema string, ti tableInfo, o Options, ts *TableState) error {
-	q := pgx.Identifier{schema, ti.name}.Sanitize()
-	ts.SystemColumns = ti.sysCols
+	ts.Unreadable = ri.unreadable("id", "sfid", "_hc_err")
+	hasID := ri.readable("id")
+	q := "ONLY " + pgx.Identifier{schema, ri.name}.Sanitize()
 	// Rows: exact when small, else the planner's estimate.
-	small := ti.reltuples < float64(2*o.ExactUpTo)
+	small := ri.reltuples < float64(2*o.ExactUpTo)
 	if small {
 		var n int64
 		if err := tx.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s LIMIT %d) s", q, o.ExactUpTo+1)).Scan(&n); err != nil {
@@ -343,31 +353,29 @@ func readTable(ctx context.Context, tx pgx.Tx, schema string, ti tableInfo, o Op
 			ts.Rows = n
 		} else {
 			small = false
-			ts.Rows, ts.RowsAtLeast = max(n-1, int64(ti.reltuples)), ti.reltuples < 0
+			ts.Rows, ts.RowsAtLeast = max(n-1, int64(ri.reltuples)), ri.reltuples < 0
 			ts.RowsEstimated = !ts.RowsAtLeast
 		}
 	} else {
-		ts.Rows, ts.RowsEstimated = int64(ti.reltuples), true
+		ts.Rows, ts.RowsEstimated = int64(ri.reltuples), true
 	}
 	order := ""
-	if ti.hasID {
+	if hasID {
 		order = " ORDER BY id DESC"
 	}
 	failedFrom := q
 	switch {
 	case small:
 		ts.CountsHow = "exact"
-		rows, err := tx.Query(ctx, fmt.Sprintf("SELECT coalesce(_hc_lastop::text, ''), count(*) FROM %s GROUP BY 1", q))
+		counts, err := countOps(ctx, tx, q)
 		if err != nil {
 			return err
 		}
-		if ts.Counts, err = collectCounts(rows); err != nil {
-			return err
-		}
-	case ti.lastopIndex:
+		ts.Counts = counts
+	case ri.lastopIndex:
 		ts.CountsHow = "index"
 		// Counts over the cap come from the planner's statistics.
-		freqs, err := lastopFreqs(ctx, tx, schema, ti.name)
+		freqs, err := lastopFreqs(ctx, tx, schema, ri.name)
 		if err != nil {
 			return err
 		}
@@ -383,29 +391,26 @@ func readTable(ctx context.Context, tx pgx.Tx, schema string, ti tableInfo, o Op
 			c := OpCount{Op: op, N: n}
 			if n > o.IndexCountLimit {
 				c.N, c.AtLeast = o.IndexCountLimit, true
-				if f, ok := freqs[op]; ok && ti.reltuples > 0 && int64(f*ti.reltuples) > o.IndexCountLimit {
-					c.N, c.AtLeast, c.Estimated = int64(f*ti.reltuples), false, true
+				if f, ok := freqs[op]; ok && ri.reltuples > 0 && int64(f*ri.reltuples) > o.IndexCountLimit {
+					c.N, c.AtLeast, c.Estimated = int64(f*ri.reltuples), false, true
 				}
 			}
 			ts.Counts = append(ts.Counts, c)
 		}
 	default:
 		ts.CountsHow = "sample"
-		total := max(ti.reltuples, 1)
+		total := max(ri.reltuples, 1)
 		pct := min(100, max(0.01, 100*float64(o.SampleRows)/total))
-		if ti.reltuples < 0 {
+		pages := ri.pages
+		if ri.reltuples < 0 {
 			// Never analysed: size the sample by pages, assuming about
 			// 50 rows a page, and scale the counts by the fraction read.
-			if err := tx.QueryRow(ctx, "SELECT pg_relation_size($1::regclass) / current_setting('block_size')::int8", q).Scan(&ti.pages); err != nil {
+			if err := tx.QueryRow(ctx, "SELECT pg_relation_size($1::regclass) / current_setting('block_size')::int8", pgx.Identifier{schema, ri.name}.Sanitize()).Scan(&pages); err != nil {
 				return err
 			}
-			pct = min(100, max(0.01, 100*float64(o.SampleRows)/(50*float64(max(ti.pages, 1)))))
+			pct = min(100, max(0.01, 100*float64(o.SampleRows)/(50*float64(max(pages, 1)))))
 		}
-		rows, err := tx.Query(ctx, fmt.Sprintf("SELECT coalesce(_hc_lastop::text, ''), count(*) FROM %s TABLESAMPLE SYSTEM (%s) GROUP BY 1", q, strconv.FormatFloat(pct, 'f', 4, 64)))
-		if err != nil {
-			return err
-		}
-		counts, err := collectCounts(rows)
+		counts, err := countOps(ctx, tx, fmt.Sprintf("%s TABLESAMPLE SYSTEM (%s)", q, strconv.FormatFloat(pct, 'f', 4, 64)))
 		if err != nil {
 			return err
 		}
@@ -414,7 +419,7 @@ func readTable(ctx context.Context, tx pgx.Tx, schema string, ti tableInfo, o Op
 			sampled += c.N
 		}
 		scale := 100 / pct
-		if ti.reltuples >= 0 && sampled > 0 {
+		if ri.reltuples >= 0 && sampled > 0 {
 			scale = total / float64(sampled)
 		}
 		var sum int64
@@ -422,53 +427,70 @@ func readTable(ctx context.Context, tx pgx.Tx, schema string, ti tableInfo, o Op
 			counts[i].N = int64(float64(counts[i].N) * scale)
 			sum += counts[i].N
 		}
-		if ti.reltuples < 0 && sum > ts.Rows {
+		if ri.reltuples < 0 && sum > ts.Rows {
 			ts.Rows, ts.RowsAtLeast, ts.RowsEstimated = sum, false, true
 		}
 		ts.Counts = counts
-		recent := ""
-		if ti.hasID {
-			recent = " ORDER BY id DESC"
+		// The latest rows only, with only the columns read below.
+		cols := []string{"_hc_lastop"}
+		for _, c := range []string{"id", "sfid", "_hc_err"} {
+			if ri.readable(c) {
+				cols = append(cols, c)
+			}
 		}
-		failedFrom = fmt.Sprintf("(SELECT * FROM %s%s LIMIT %d) recent", q, recent, o.RecentRows)
+		failedFrom = fmt.Sprintf("(SELECT %s FROM %s%s LIMIT %d) recent", strings.Join(cols, ", "), q, order, o.RecentRows)
 		ts.FailedScope = fmt.Sprintf("among the latest %d rows", o.RecentRows)
-		if !ti.hasID {
+		if !hasID {
 			ts.FailedScope = fmt.Sprintf("among %d rows", o.RecentRows)
 		}
 	}
 	ts.Counts = ordered(ts.Counts)
-	rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT %s, coalesce(sfid::text, ''), coalesce(_hc_err::text, '') FROM %s WHERE _hc_lastop = 'FAILED'%s LIMIT %d`,
-		idExpr(ti.hasID), failedFrom, order, o.FailedRows))
+	rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT %s, %s, %s, %s FROM %s WHERE _hc_lastop = 'FAILED'%s LIMIT %d`,
+		ri.textOf("id", ShortChars), ri.textOf("sfid", ShortChars), ri.textOf("_hc_err", MessageChars), ri.sizeOf("_hc_err"),
+		failedFrom, order, o.FailedRows))
 	if err != nil {
 		return err
 	}
 	ts.Failed, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (FailedRow, error) {
 		var f FailedRow
 		var raw string
-		err := r.Scan(&f.ID, &f.SFID, &raw)
-		f.Err = ParseHCErr(raw)
+		err := r.Scan(&f.ID, &f.SFID, &raw, &f.ErrSize)
+		f.IDCut = utf8.RuneCountInString(f.ID) > ShortChars
+		f.ID, f.SFID = clip(f.ID, ShortChars), clip(f.SFID, ShortChars)
+		if utf8.RuneCountInString(raw) > MessageChars {
+			f.Err = HCErr{Raw: clip(raw, MessageChars), Cut: true}
+		} else {
+			f.Err = ParseHCErr(raw)
+		}
 		return f, err
 	})
 	return err
 }
 
-func idExpr(hasID bool) string {
-	if hasID {
-		return "id::text"
-	}
-	return "''"
-}
+// maxOtherOps bounds the _hc_lastop values other than Ops that are
+// counted and shown.
+const maxOtherOps = 5
 
-func collectCounts(rows pgx.Rows) ([]OpCount, error) {
+// countOps counts the rows of from (a table, maybe sampled) by _hc_lastop:
+// the values of Ops first, then the commonest others, each value cut to
+// ShortChars.
+func countOps(ctx context.Context, tx pgx.Tx, from string) ([]OpCount, error) {
+	rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT op, n FROM (
+		SELECT left(coalesce(_hc_lastop::text, ''), %d) AS op, count(*) AS n FROM %s GROUP BY 1) s
+		ORDER BY op = ANY ($1::text[]) DESC, n DESC, op LIMIT %d`, ShortChars+1, from, len(Ops)+maxOtherOps), Ops)
+	if err != nil {
+		return nil, err
+	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (OpCount, error) {
 		var c OpCount
 		err := r.Scan(&c.Op, &c.N)
+		c.Op = clip(c.Op, ShortChars)
 		return c, err
 	})
 }
 
 // ordered puts the known ops first in Ops order (zero when absent), then
-// any other value the table holds.
+// up to maxOtherOps other values the table holds, as they come.
 func ordered(cs []OpCount) []OpCount {
 	out := make([]OpCount, 0, len(Ops)+len(cs))
 	seen := map[string]bool{}
@@ -483,7 +505,7 @@ func ordered(cs []OpCount) []OpCount {
 		out = append(out, c)
 	}
 	for _, x := range cs {
-		if !seen[x.Op] {
+		if !seen[x.Op] && len(out) < len(Ops)+maxOtherOps {
 			out = append(out, x)
 		}
 	}

@@ -39,17 +39,25 @@ type dbSpec struct {
 	opts                            pgtest.DBOptions
 }
 
+// Options tune the demo.
+type Options struct {
+	// Major runs the second cluster (crm, warehouse and half the stores)
+	// on this PostgreSQL major, so links and the subscription cross
+	// versions; 0 runs both on the default one.
+	Major int
+}
+
 // Start creates the demo: two clusters, four fleet databases owned by
 // non-superuser roles with password authentication (as on hosted plans),
 // one of them without postgres_fdw, a reporting database that subscribes
 // to crm, the regional store databases (Stores), a config var for a
 // decommissioned database nothing answers for (RetiredVar), and a state
 // database.
-func Start(ctx context.Context) (*Env, error) { return StartWithProgress(ctx, nil) }
+func Start(ctx context.Context) (*Env, error) { return StartWithProgress(ctx, Options{}, nil) }
 
-// StartWithProgress is Start, calling progress (when not nil) before each
-// slow step so a first run is not silent.
-func StartWithProgress(ctx context.Context, progress func(string)) (*Env, error) {
+// StartWithProgress is Start with opts, calling progress (when not nil)
+// before each slow step so a first run is not silent.
+func StartWithProgress(ctx context.Context, opts Options, progress func(string)) (*Env, error) {
 	say := func(msg string) {
 		if progress != nil {
 			progress(msg)
@@ -62,11 +70,19 @@ func StartWithProgress(ctx context.Context, progress func(string)) (*Env, error)
 	startErrs := make([]error, len(clusters))
 	var wg sync.WaitGroup
 	for i := range clusters {
-		say(fmt.Sprintf("starting PostgreSQL cluster %d of %d", i+1, len(clusters)))
+		o := pgtest.Options{Logical: true}
+		if i == 1 {
+			o.Major = opts.Major
+		}
+		if o.Major != 0 {
+			say(fmt.Sprintf("starting PostgreSQL cluster %d of %d (PostgreSQL %d)", i+1, len(clusters), o.Major))
+		} else {
+			say(fmt.Sprintf("starting PostgreSQL cluster %d of %d", i+1, len(clusters)))
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			clusters[i], startErrs[i] = pgtest.Start(ctx, pgtest.Options{Logical: true})
+			clusters[i], startErrs[i] = pgtest.Start(ctx, o)
 		}()
 	}
 	wg.Wait()
@@ -110,7 +126,7 @@ func StartWithProgress(ctx context.Context, progress func(string)) (*Env, error)
 		names += s.configVar + "=" + s.resource
 	}
 	env.Vars["PGLINKS_RESOURCE_NAMES"] = names
-	if err := startReplication(ctx, env, crm, env.Clusters[1], env.Clusters[0]); err != nil {
+	if err := startReplication(ctx, env, crm, env.Clusters[1], env.Clusters); err != nil {
 		env.Stop()
 		return nil, err
 	}

@@ -6,14 +6,19 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/pgversion"
 )
 
 // TestDemoPath walks what the README asks a new user to try on the demo:
-// link shop into crm, list its foreign tables, query it, destroy it.
+// link shop into crm, list its foreign tables, query it, destroy it. It
+// runs the demo as PGLINKS_DEMO_PG does, crm's cluster on the newest
+// supported major, so the link and the subscription cross versions.
 func TestDemoPath(t *testing.T) {
 	ctx := context.Background()
-	env, svc := startDemo(t)
+	other := pgversion.NewestSupported
+	env, svc := startDemoWith(t, Options{Major: other})
 
 	checkDemoFleetScale(t, svc)
 	inv := svc.Inventory(ctx)
@@ -26,6 +31,9 @@ func TestDemoPath(t *testing.T) {
 			t.Fatalf("%s unreachable: %s", st.DB.ConfigVar, st.Error)
 		}
 		support[st.DB.ConfigVar] = st.Support.OK
+		if want := env.Clusters[0].Major(); st.DB.ConfigVar == "DATABASE_URL" && st.Support.Major() != want || st.DB.ConfigVar == "HEROKU_POSTGRESQL_ORANGE_URL" && st.Support.Major() != other {
+			t.Errorf("%s runs PostgreSQL %d", st.DB.ConfigVar, st.Support.Major())
+		}
 	}
 	if len(inv) != 6+len(Stores) || !support["DATABASE_URL"] || !support["HEROKU_POSTGRESQL_ORANGE_URL"] || support["HEROKU_POSTGRESQL_GRAY_URL"] {
 		t.Fatalf("demo fleet support = %v", support)
@@ -38,10 +46,11 @@ func TestDemoPath(t *testing.T) {
 	if res.Tables != 4 || len(res.CopiedTypes) != 1 {
 		t.Fatalf("create: %d tables, copied %v", res.Tables, res.CopiedTypes)
 	}
-	_, tables, err := svc.ForeignTables(ctx, "HEROKU_POSTGRESQL_ORANGE_URL", "shop")
+	_, page, err := svc.LinkPage(ctx, "HEROKU_POSTGRESQL_ORANGE_URL", "shop", "", 0, 50)
 	if err != nil {
 		t.Fatal(err)
 	}
+	tables := page.Tables
 	if tables[0].Name != "Order Items (2024) <draft>" {
 		t.Errorf("first table = %q", tables[0].Name)
 	}
@@ -64,7 +73,7 @@ func TestDemoPath(t *testing.T) {
 	checkDemoReplication(t, svc)
 	for _, v := range env.Vars {
 		if strings.Contains(v, "postgres://") && !strings.Contains(v, "127.0.0.1") {
-			t.Errorf("demo URL not on loopback: %s", links.MaskURL(v))
+			t.Errorf("demo URL not on loopback: %s", fleet.MaskURLs(v))
 		}
 	}
 }

@@ -5,8 +5,9 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/state"
 )
 
 // startDemo starts a demo of its own for one test and a links.Service over
@@ -14,8 +15,14 @@ import (
 // wires it. Everything is stopped when the test ends.
 func startDemo(t *testing.T) (*Env, *links.Service) {
 	t.Helper()
+	return startDemoWith(t, Options{})
+}
+
+// startDemoWith is startDemo with opts.
+func startDemoWith(t *testing.T, opts Options) (*Env, *links.Service) {
+	t.Helper()
 	ctx := context.Background()
-	env, err := Start(ctx)
+	env, err := StartWithProgress(ctx, opts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,17 +31,18 @@ func startDemo(t *testing.T) (*Env, *links.Service) {
 	for k, v := range env.Vars {
 		environ = append(environ, k+"="+v)
 	}
-	fleet, err := links.LoadFleet(environ)
+	fl, err := fleet.Load(environ)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := links.NewService(fleet, slog.New(slog.DiscardHandler))
+	t.Cleanup(fl.Close)
+	svc := links.NewService(fl, slog.New(slog.DiscardHandler))
 	t.Cleanup(svc.Close)
-	store, err := auth.Open(ctx, env.Vars["PGLINKS_STATE_URL"])
+	db, err := state.Open(ctx, env.Vars["PGLINKS_STATE_URL"])
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(store.Close)
-	svc.Registry = links.NewStateRegistry(store.Pool())
+	t.Cleanup(db.Close)
+	svc.Registry = links.NewStateRegistry(db)
 	return env, svc
 }

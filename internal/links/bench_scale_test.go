@@ -25,12 +25,12 @@ func BenchmarkLinkPage(b *testing.B) {
 					END LOOP; END $$`, from, min(from+999, n)))
 			}
 			ctx := context.Background()
-			f.svc.StatementTimeout = 5 * time.Minute
+			f.svc.Fleet.Deadlines.Statement = 5 * time.Minute
 			if _, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "bench", CopyEnums: true}); err != nil {
 				b.Fatal(err)
 			}
 			for b.Loop() {
-				_, page, err := f.svc.ForeignTablesPage(ctx, "DATABASE_URL", "bench", "", 0, 50)
+				_, page, err := f.svc.LinkPage(ctx, "DATABASE_URL", "bench", "", 0, 50)
 				if err != nil || len(page.Tables) != 50 {
 					b.Fatalf("%v", err)
 				}
@@ -68,8 +68,8 @@ func BenchmarkInventoryDegraded(b *testing.B) {
 				vars = append(vars, k)
 			}
 			svc := newService(b, append(env, "PGLINKS_DATABASES="+strings.Join(vars, ",")))
-			svc.SnapshotMaxAge = 30 * time.Second
-			svc.StatusTimeout = 2 * time.Second
+			svc.Fleet.SnapshotMaxAge = 30 * time.Second
+			svc.Fleet.Deadlines.Status = 2 * time.Second
 			ctx := context.Background()
 			svc.Inventory(ctx) // the first view pays the silent one's timeout
 			for b.Loop() {

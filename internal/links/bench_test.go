@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // The benchmarks compare pglinks' catalog work with the cheapest round trip
@@ -27,7 +29,7 @@ func BenchmarkBaselineSelect1(b *testing.B) {
 	ctx := context.Background()
 	d := mustDB(b, f.svc, "DATABASE_URL")
 	for b.Loop() {
-		conn, err := f.svc.acquire(ctx, d)
+		conn, err := f.svc.Fleet.Acquire(ctx, d, fleet.ClassUser)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -48,7 +50,7 @@ func BenchmarkForeignTables(b *testing.B) {
 				b.Fatal(err)
 			}
 			for b.Loop() {
-				_, tables, err := f.svc.ForeignTables(ctx, "DATABASE_URL", "bench")
+				_, tables, err := allForeignTables(ctx, f.svc, "DATABASE_URL", "bench")
 				if err != nil || len(tables) < n {
 					b.Fatalf("%d tables, %v", len(tables), err)
 				}

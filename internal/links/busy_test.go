@@ -18,10 +18,10 @@ func TestInventoryWhilePoolBusy(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	createSales(t, f)
-	f.svc.StatusTimeout = 2 * time.Second
+	f.svc.Fleet.Deadlines.Status = 2 * time.Second
 	var held []*pgxpool.Conn
 	for range 4 {
-		c, _, err := f.svc.Acquire(ctx, "DATABASE_URL")
+		c, err := acquire(ctx, f.svc, "DATABASE_URL")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +71,7 @@ func TestForeignTablesPage(t *testing.T) {
 	f := newFixture(t)
 	execAs(t, f.remote.URL, `DO $$ BEGIN FOR i IN 1..120 LOOP EXECUTE format('CREATE TABLE t_%s (id int, v text)', lpad(i::text, 3, '0')); END LOOP; END $$`)
 	createSales(t, f)
-	_, page, err := f.svc.ForeignTablesPage(ctx, "DATABASE_URL", "sales", "", 0, 50)
+	_, page, err := f.svc.LinkPage(ctx, "DATABASE_URL", "sales", "", 0, 50)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,19 +81,19 @@ func TestForeignTablesPage(t *testing.T) {
 	if len(page.Tables[1].Columns) == 0 {
 		t.Fatal("columns missing")
 	}
-	_, page, _ = f.svc.ForeignTablesPage(ctx, "DATABASE_URL", "sales", "", 100, 50)
+	_, page, _ = f.svc.LinkPage(ctx, "DATABASE_URL", "sales", "", 100, 50)
 	if len(page.Tables) != 23 || page.Tables[22].Name != "t_120" {
 		t.Fatalf("last page: %d tables", len(page.Tables))
 	}
-	_, page, _ = f.svc.ForeignTablesPage(ctx, "DATABASE_URL", "sales", "T_11", 0, 50)
+	_, page, _ = f.svc.LinkPage(ctx, "DATABASE_URL", "sales", "T_11", 0, 50)
 	if page.Matches != 10 || len(page.Tables) != 10 || page.Tables[0].Name != "t_110" {
 		t.Fatalf("filter: %d matches, %d tables", page.Matches, len(page.Tables))
 	}
-	_, page, _ = f.svc.ForeignTablesPage(ctx, "DATABASE_URL", "sales", "%", 0, 50)
+	_, page, _ = f.svc.LinkPage(ctx, "DATABASE_URL", "sales", "%", 0, 50)
 	if page.Matches != 0 {
 		t.Fatalf("%% matched %d tables: the filter is not literal", page.Matches)
 	}
-	if _, _, err := f.svc.ForeignTablesPage(ctx, "DATABASE_URL", "sales", strings.Repeat("x", 201), 0, 50); !errs.Is(err, errs.Invalid) {
+	if _, _, err := f.svc.LinkPage(ctx, "DATABASE_URL", "sales", strings.Repeat("x", 201), 0, 50); !errs.Is(err, errs.Invalid) {
 		t.Fatalf("long filter: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
@@ -27,7 +28,7 @@ func capFleet(t *testing.T, n, maxConns int) (*Service, []string, func() int) {
 		vars = append(vars, v)
 	}
 	svc := newService(t, env)
-	svc.MaxConns = maxConns
+	svc.Fleet.MaxConns = maxConns
 	// Counted by database name: every database of this fleet is named
 	// cap_<n>, and no other test uses that prefix.
 	var dbs []string
@@ -47,7 +48,7 @@ func capFleet(t *testing.T, n, maxConns int) (*Service, []string, func() int) {
 func TestConnCapInventory(t *testing.T) {
 	ctx := context.Background()
 	svc, _, count := capFleet(t, 10, 4) // 2 for status reads, 2 for users
-	svc.StatusTimeout = 3 * time.Second
+	svc.Fleet.Deadlines.Status = 3 * time.Second
 
 	var peak atomic.Int64
 	stop := make(chan struct{})
@@ -88,7 +89,7 @@ func TestConnCapInventory(t *testing.T) {
 			}
 		}
 	}
-	stats := svc.ConnStats()
+	stats := svc.Fleet.Stats()
 	if stats.Max != 4 {
 		t.Fatalf("cap = %d, want 4", stats.Max)
 	}
@@ -120,7 +121,7 @@ func TestConnCapClasses(t *testing.T) {
 	}
 	defer release()
 	for i := range 6 {
-		c, _, err := svc.Acquire(ctx, vars[i%3])
+		c, err := acquire(ctx, svc, vars[i%3])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,9 +135,9 @@ func TestConnCapClasses(t *testing.T) {
 	}
 
 	rctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	_, _, err := svc.Acquire(rctx, vars[3])
+	_, err := acquire(rctx, svc, vars[3])
 	cancel()
-	if !errors.Is(err, ErrConnCap) || !isBusy(err) {
+	if !errors.Is(err, fleet.ErrConnCap) || !fleet.IsBusy(err) {
 		t.Fatalf("seventh user connection: err = %v, want the cap", err)
 	}
 	if msg := err.Error(); !strings.Contains(msg, "PGLINKS_MAX_CONNECTIONS=8") || strings.Contains(msg, "unreachable") {
@@ -144,7 +145,7 @@ func TestConnCapClasses(t *testing.T) {
 	}
 
 	release()
-	c, _, err := svc.Acquire(ctx, vars[3])
+	c, err := acquire(ctx, svc, vars[3])
 	if err != nil {
 		t.Fatalf("after release: %v", err)
 	}
@@ -160,8 +161,8 @@ func TestConnCapClasses(t *testing.T) {
 func TestConnCapStatusBusy(t *testing.T) {
 	ctx := context.Background()
 	svc, vars, _ := capFleet(t, 3, 4) // 2 for status reads
-	svc.SnapshotMaxAge = time.Hour
-	svc.StatusTimeout = 500 * time.Millisecond
+	svc.Fleet.SnapshotMaxAge = time.Hour
+	svc.Fleet.Deadlines.Status = 500 * time.Millisecond
 	before := svc.Inventory(ctx)[2]
 	if !before.Reachable {
 		t.Fatalf("first read: %q", before.Error)
@@ -172,7 +173,7 @@ func TestConnCapStatusBusy(t *testing.T) {
 	for _, v := range vars[:2] {
 		d, _ := svc.Fleet.Get(v)
 		svc.invalidate(d)
-		c, err := svc.acquireFrom(ctx, d, statusPool)
+		c, err := svc.Fleet.Acquire(ctx, d, fleet.ClassStatus)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,7 +198,7 @@ func TestConnCapStatusBusy(t *testing.T) {
 	if !st.Pending || st.Reachable || !st.RetryAt.IsZero() || !strings.Contains(st.Error, "PGLINKS_MAX_CONNECTIONS") {
 		t.Fatalf("never read: pending=%v reachable=%v retry=%v %q", st.Pending, st.Reachable, st.RetryAt, st.Error)
 	}
-	if _, ok := svc.snaps.get(vars[2]); ok {
+	if _, ok := svc.statuses().Get(vars[2]); ok {
 		t.Fatal("a busy read was kept as a snapshot")
 	}
 }

@@ -2,14 +2,16 @@ package links
 
 import (
 	"context"
+	"fmt"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/pglinks/pglinks/internal/connect"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // connectFixture is a fixture whose remote holds a Heroku Connect schema.
@@ -26,11 +28,11 @@ func connectFixture(t *testing.T) *fixture {
 
 func TestConnectSchemaInStatus(t *testing.T) {
 	f := connectFixture(t)
-	st := f.svc.Status(context.Background(), mustDB(t, f.svc, blue))
+	st := mustStatus(t, f.svc, blue)
 	if len(st.Connect) != 1 || st.Connect[0].Name != "salesforce" || !slices.Equal(st.Connect[0].Mapped, []string{"account", "contact", "opportunity"}) {
 		t.Fatalf("Connect = %+v (error %q)", st.Connect, st.Error)
 	}
-	if local := f.svc.Status(context.Background(), mustDB(t, f.svc, "DATABASE_URL")); len(local.Connect) != 0 {
+	if local := mustStatus(t, f.svc, "DATABASE_URL"); len(local.Connect) != 0 {
 		t.Fatalf("local Connect = %+v", local.Connect)
 	}
 }
@@ -84,16 +86,30 @@ func TestConnectImportRules(t *testing.T) {
 // A database that stops answering keeps its last known Connect schemas, so
 // a Connect-backed link's page can say the remote is unreachable.
 func TestConnectSchemaKeptWhileUnreachable(t *testing.T) {
-	var ss snapshots
-	d := &Database{ConfigVar: blue}
-	now := time.Now()
-	ss.put(DatabaseStatus{DB: d, Reachable: true, Connect: []connect.Schema{{Name: "salesforce", Mapped: []string{"account"}}}}, now)
-	st := ss.put(DatabaseStatus{DB: d, Error: "is unreachable: connection refused"}, now.Add(time.Second))
-	if connect.Find(st.Connect, "salesforce") == nil {
-		t.Fatalf("unreachable status forgot the Connect schema: %+v", st.Connect)
+	ctx := context.Background()
+	f := connectFixture(t)
+	if st, err := f.svc.RefreshStatus(ctx, blue); err != nil || connect.Find(st.Connect, "salesforce") == nil {
+		t.Fatalf("reachable: %+v, %v", st, err)
 	}
-	st = ss.put(DatabaseStatus{DB: d, Reachable: true}, now.Add(2*time.Second))
-	if len(st.Connect) != 0 {
-		t.Fatalf("a fresh read without Connect schemas kept them: %+v", st.Connect)
+	// The remote refuses pglinks' credentials from now on.
+	u, err := url.Parse(f.remote.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	password, _ := u.User.Password()
+	rotate(t, clusterB, f.remote)
+	f.svc.Fleet.Close()
+	st, err := f.svc.RefreshStatus(ctx, blue)
+	if err != nil || st.Reachable || connect.Find(st.Connect, "salesforce") == nil {
+		t.Fatalf("unreachable status forgot the Connect schema: %+v, %v", st, err)
+	}
+	// It answers again, without its Connect schema.
+	if err := clusterB.Exec(ctx, "postgres", fmt.Sprintf("ALTER ROLE %s PASSWORD '%s'", fleet.Ident(f.remote.Owner), password)); err != nil {
+		t.Fatal(err)
+	}
+	execAs(t, f.remote.URL, "DROP SCHEMA salesforce CASCADE")
+	st, err = f.svc.RefreshStatus(ctx, blue)
+	if err != nil || !st.Reachable || len(st.Connect) != 0 {
+		t.Fatalf("a fresh read without Connect schemas kept them: %+v, %v", st.Connect, err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
@@ -21,11 +22,11 @@ func TestLibpqConnInfoAsLibpqReadsIt(t *testing.T) {
 	db := newDB(t, clusterA, "kv", pgtest.DBOptions{NoFDW: true})
 	const appName = `odd pub+plus%pct'q\b"dq`
 	raw := withQuery(db.URL, "application_name=odd%20pub%2Bplus%25pct%27q%5Cb%22dq&options=-c%20statement_timeout%3D12345")
-	fleet, err := LoadFleet([]string{"DATABASE_URL=" + raw})
+	fl, err := fleet.Load([]string{"DATABASE_URL=" + raw})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, _ := fleet.Get("DATABASE_URL")
+	d, _ := fl.Get("DATABASE_URL")
 	conninfo, masked, err := d.LibpqConnInfo(map[string]string{"connect_timeout": "5"})
 	if err != nil {
 		t.Fatal(err)
@@ -48,8 +49,8 @@ func TestLibpqConnInfoAsLibpqReadsIt(t *testing.T) {
 
 	// A URL-encoded plus in a value is a plus; a literal plus too (libpq
 	// does not read "+" as a space).
-	fleet, _ = LoadFleet([]string{"DATABASE_URL=" + withQuery(db.URL, "application_name=a+b")})
-	d, _ = fleet.Get("DATABASE_URL")
+	fl, _ = fleet.Load([]string{"DATABASE_URL=" + withQuery(db.URL, "application_name=a+b")})
+	d, _ = fl.Get("DATABASE_URL")
 	conninfo, _, err = d.LibpqConnInfo(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -60,8 +61,8 @@ func TestLibpqConnInfoAsLibpqReadsIt(t *testing.T) {
 	}
 
 	// NUL cannot be expressed to libpq: refused, not cut.
-	fleet, _ = LoadFleet([]string{"DATABASE_URL=" + withQuery(db.URL, "application_name=a%00b")})
-	d, _ = fleet.Get("DATABASE_URL")
+	fl, _ = fleet.Load([]string{"DATABASE_URL=" + withQuery(db.URL, "application_name=a%00b")})
+	d, _ = fl.Get("DATABASE_URL")
 	if _, _, err := d.LibpqConnInfo(nil); err == nil {
 		t.Error("a NUL byte was accepted")
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // Monitor keeps the last probe of every link so pages can show health
@@ -105,7 +107,7 @@ func (m *Monitor) Check(ctx context.Context, localVar, name string, force bool) 
 	}
 	h, err := m.svc.ProbeLink(ctx, localVar, name)
 	if err != nil {
-		if !isBusy(err) && !errors.Is(err, errLinkBusy) { // busy says nothing of the link: keep what is known
+		if !fleet.IsBusy(err) && !errors.Is(err, errLinkBusy) { // busy says nothing of the link: keep what is known
 			m.Forget(localVar, name)
 		}
 		return h, err
@@ -155,7 +157,7 @@ func (m *Monitor) refresh(localVar, name string) {
 		// else (the page that queued it has long been served).
 		h, err := m.svc.ProbeLink(context.Background(), localVar, name)
 		if err != nil {
-			if !isBusy(err) && !errors.Is(err, errLinkBusy) {
+			if !fleet.IsBusy(err) && !errors.Is(err, errLinkBusy) {
 				m.Forget(localVar, name)
 			}
 			return

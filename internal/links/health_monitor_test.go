@@ -133,35 +133,6 @@ func TestReadBy(t *testing.T) {
 	}
 }
 
-func TestConnInfo(t *testing.T) {
-	svc := newService(t, []string{
-		"DATABASE_URL=postgres://app:s3cr3t-Pa55@db.example.com:6212/d8x",
-		"HEROKU_POSTGRESQL_BLUE_URL=postgres://u:pw-loop@127.0.0.1:5433/local",
-	})
-	ci, err := svc.ConnInfo("DATABASE_URL")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ci.SSLMode != "require" || ci.KeywordValue != "host=db.example.com port=6212 dbname=d8x user=app sslmode=require" {
-		t.Fatalf("conninfo = %+v", ci)
-	}
-	if ci.PsqlFromVar != `PGSSLMODE=require psql "$DATABASE_URL"` || ci.PgpassLine != "db.example.com:6212:d8x:app:YOUR_PASSWORD" {
-		t.Fatalf("conninfo = %+v", ci)
-	}
-	loop, _ := svc.ConnInfo("HEROKU_POSTGRESQL_BLUE_URL")
-	if !strings.HasPrefix(loop.SSLMode, "prefer") || strings.Contains(loop.KeywordValue, "sslmode") {
-		t.Fatalf("loopback conninfo = %+v", loop)
-	}
-	for _, c := range []*ConnectionInfo{ci, loop} {
-		if s := fmt.Sprintf("%+v", *c); strings.Contains(s, "s3cr3t") || strings.Contains(s, "pw-loop") {
-			t.Fatalf("conninfo holds a password: %s", s)
-		}
-	}
-	if _, err := svc.ConnInfo("NOPE_URL"); err == nil {
-		t.Fatal("unknown config var accepted")
-	}
-}
-
 // BenchmarkInventoryHealth is the inventory's request path (catalog reads,
 // cached health, stale comparison) with every link healthy and with one link whose
 // remote accepts connections and never answers. Probes are refreshed in
@@ -195,8 +166,10 @@ func benchInventoryHealth(b *testing.B, ttl time.Duration, broken bool) {
 				if h := mon.Lookup(inv); len(h) != 4 {
 					b.Fatalf("%d results", len(h))
 				}
-				if r := f.svc.StaleReports(ctx, inv); len(r) != 4 {
-					b.Fatalf("%d stale reports", len(r))
+				for _, l := range inv[0].Links {
+					if l.Stale == nil {
+						b.Fatalf("link %s not compared", l.Name)
+					}
 				}
 			}
 			b.StopTimer()
@@ -205,11 +178,16 @@ func benchInventoryHealth(b *testing.B, ttl time.Duration, broken bool) {
 	}
 }
 
+// Every link of the inventory carries its comparison with its remote's
+// config var, made from the card's one catalog read.
 func TestStaleReportsForInventory(t *testing.T) {
 	f := linkFleet(t, 2, false)
 	execAs(t, f.local.URL, "ALTER SERVER l1 OPTIONS (SET host 'localhost')")
-	got := f.svc.StaleReports(context.Background(), f.svc.Inventory(context.Background()))
-	if len(got) != 2 {
+	got := map[string]*StaleReport{}
+	for _, l := range f.svc.Inventory(context.Background())[0].Links {
+		got[HealthKey("DATABASE_URL", l.Name)] = l.Stale
+	}
+	if len(got) != 2 || got[HealthKey("DATABASE_URL", "l0")] == nil {
 		t.Fatalf("reports = %v", got)
 	}
 	if r := got[HealthKey("DATABASE_URL", "l0")]; r.Stale() {

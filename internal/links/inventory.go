@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pglinks/pglinks/internal/connect"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
+	"github.com/pglinks/pglinks/internal/pgversion"
 )
 
 // Link is a data link as read back from a local database's catalog.
@@ -38,6 +40,10 @@ type Link struct {
 	Tables []string
 	// CopiedTypes are enum types pglinks created locally for the link.
 	CopiedTypes []string
+	// Stale compares the link with its remote's config var, from the
+	// local catalog alone; nil when it was not compared. It is how pages
+	// learn whether a link is stale, whichever read made the Link.
+	Stale *StaleReport
 
 	meta   linkMeta
 	record LinkRecord
@@ -50,11 +56,21 @@ type Support struct {
 	Role          string
 	Superuser     bool
 	ServerVersion string
+	// VersionNum is server_version_num (150018 for 15.18): cards show the
+	// major, and catalog reads that differ by version choose by it.
+	VersionNum int
 }
+
+// Major is the server's PostgreSQL major version (0 when not read).
+func (s Support) Major() int { return pgversion.Major(s.VersionNum) }
+
+// VersionNote says what pglinks supports on a server outside the tested
+// range; "" on a supported one.
+func (s Support) VersionNote() string { return pgversion.Note(s.VersionNum) }
 
 // DatabaseStatus is one card of the inventory.
 type DatabaseStatus struct {
-	DB        *Database
+	DB        *fleet.Database
 	Reachable bool
 	Error     string // why it is unreachable or unreadable
 	Support   Support
@@ -62,8 +78,6 @@ type DatabaseStatus struct {
 	// Unrecorded names foreign servers that carry a pglinks comment but
 	// match none of pglinks' records: not links, and never managed here.
 	Unrecorded []string
-	// Stale compares each link (by name) with its remote's config var.
-	Stale map[string]*StaleReport
 	// AsOf is when this status was read.
 	AsOf time.Time
 	// FailingSince and RetryAt are set while the database does not
@@ -80,46 +94,21 @@ type DatabaseStatus struct {
 	busy bool
 }
 
-// Status reads one database's support and links.
-func (s *Service) Status(ctx context.Context, d *Database) DatabaseStatus {
-	recs, err := s.records(ctx, d.ConfigVar)
-	return s.status(ctx, d, recs, err)
+func pendingStatus(d *fleet.Database, why string, at time.Time) DatabaseStatus {
+	return DatabaseStatus{DB: d, Pending: true, Error: why, AsOf: at}
 }
 
-// status reads one database and keeps the read as its snapshot.
-// Concurrent reads of the same database (many people loading the inventory
-// at once, the background refresh) share one read, which finishes and is
-// kept even when every caller stopped waiting.
-func (s *Service) status(ctx context.Context, d *Database, recs map[string]LinkRecord, recErr error) DatabaseStatus {
+// readStatus reads one database's card: support, links (matched with
+// recs) and whether they are stale, its Heroku Connect schemas.
+func (s *Service) readStatus(ctx context.Context, d *fleet.Database, recs map[string]LinkRecord, recErr error) DatabaseStatus {
 	if d.ConfigErr != nil {
 		return DatabaseStatus{DB: d, Error: d.ConfigErr.Error()}
 	}
-	ch := s.statusFlight.DoChan(d.ConfigVar, func() (any, error) {
-		// Detached from any one caller, so a caller that leaves does not
-		// fail the read for the others; bounded by StatusTimeout.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.StatusTimeout)
-		defer cancel()
-		return s.keep(d, s.readStatus(rctx, d, recs, recErr), recErr), nil
-	})
-	select {
-	case r := <-ch:
-		return r.Val.(DatabaseStatus)
-	case <-ctx.Done():
-		// The read goes on and keeps its snapshot for the next view.
-		return pendingStatus(d, "pglinks is still reading this database; reload in a moment.")
-	}
-}
-
-func pendingStatus(d *Database, why string) DatabaseStatus {
-	return DatabaseStatus{DB: d, Pending: true, Error: why, AsOf: time.Now()}
-}
-
-func (s *Service) readStatus(ctx context.Context, d *Database, recs map[string]LinkRecord, recErr error) DatabaseStatus {
 	st := DatabaseStatus{DB: d}
-	conn, err := s.acquireFrom(ctx, d, statusPool)
+	conn, err := s.Fleet.Acquire(ctx, d, fleet.ClassStatus)
 	if err != nil {
 		st.Error = errs.MessageOf(err)
-		st.busy = isBusy(err)
+		st.busy = fleet.IsBusy(err)
 		return st
 	}
 	defer func() {
@@ -133,12 +122,12 @@ func (s *Service) readStatus(ctx context.Context, d *Database, recs map[string]L
 		installed, available, usage, canCreate, maybeConnect bool
 		cands                                                []candidateLink
 	)
-	err = conn.QueryRow(ctx, sqlStatus).Scan(&sup.Role, &sup.Superuser, &installed, &available, &usage, &canCreate, &sup.ServerVersion, &maybeConnect, &cands)
+	err = conn.QueryRow(ctx, sqlStatus).Scan(&sup.Role, &sup.Superuser, &installed, &available, &usage, &canCreate, &sup.ServerVersion, &sup.VersionNum, &maybeConnect, &cands)
 	if err != nil {
-		if isTimeout(err) {
+		if fleet.IsTimeout(err) {
 			// It accepted the connection, then did not answer.
 			conn.Release()
-			s.discardPool(d, statusPool)
+			s.Fleet.Discard(d, fleet.ClassStatus)
 			conn = nil
 			st.Reachable = false
 			st.Error = d.ConfigVar + " (" + d.ResourceName + ") accepted the connection but did not answer in time"
@@ -156,9 +145,7 @@ func (s *Service) readStatus(ctx context.Context, d *Database, recs map[string]L
 		return st
 	}
 	st.Links, st.Unrecorded = matchLinks(cands, d, recs)
-	if len(st.Links) > 0 {
-		st.Stale = s.staleOf(st.Links, cands, st.Support.Role)
-	}
+	s.compareAll(st.Links, cands, st.Support.Role)
 	return st
 }
 
@@ -169,9 +156,9 @@ func supportOf(sup Support, installed, available, usage, canCreate bool) Support
 	case !installed && !available:
 		sup.Reason = "postgres_fdw is not available on this server, so data links cannot be made here."
 	case !installed && !sup.Superuser:
-		sup.Reason = fmt.Sprintf("postgres_fdw is not installed in this database and role %s cannot install it. A superuser can run: CREATE EXTENSION postgres_fdw; GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO %s;", sup.Role, ident(sup.Role))
+		sup.Reason = fmt.Sprintf("postgres_fdw is not installed in this database and role %s cannot install it. A superuser can run: CREATE EXTENSION postgres_fdw; GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO %s;", sup.Role, fleet.Ident(sup.Role))
 	case installed && !usage:
-		sup.Reason = fmt.Sprintf("Role %s lacks USAGE on the foreign data wrapper postgres_fdw. A superuser can run: GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO %s;", sup.Role, ident(sup.Role))
+		sup.Reason = fmt.Sprintf("Role %s lacks USAGE on the foreign data wrapper postgres_fdw. A superuser can run: GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO %s;", sup.Role, fleet.Ident(sup.Role))
 	case !canCreate:
 		sup.Reason = fmt.Sprintf("Role %s cannot create schemas in this database (no CREATE privilege on it).", sup.Role)
 	default:
@@ -198,7 +185,7 @@ type candidateLink struct {
 // matchLinks keeps the candidates matching a record of pglinks' registry
 // with the same id, name, server oid and local database; the others are
 // unrecorded: made by hand, copied, or forged, and never treated as links.
-func matchLinks(cands []candidateLink, local *Database, recs map[string]LinkRecord) (out []Link, unrecorded []string) {
+func matchLinks(cands []candidateLink, local *fleet.Database, recs map[string]LinkRecord) (out []Link, unrecorded []string) {
 	for _, c := range cands {
 		m, ok := parseMeta(c.ServerComment)
 		rec, recorded := recs[m.ID]
@@ -251,13 +238,13 @@ type querier interface {
 // and server oid. name, when not nil, restricts it to one. unrecorded
 // names the servers that carry a pglinks comment but match no record
 // (made by hand, copied, or forged): they are never treated as links.
-func readLinks(ctx context.Context, q querier, local *Database, name *string, recs map[string]LinkRecord) (out []Link, unrecorded []string, err error) {
+func readLinks(ctx context.Context, q querier, local *fleet.Database, name *string, recs map[string]LinkRecord) (out []Link, unrecorded []string, err error) {
 	return readLinksUpTo(ctx, q, local, name, recs, nil)
 }
 
 // readLinksUpTo is readLinks with each link's TableCount counted up to
 // countLimit at most (nil: exact).
-func readLinksUpTo(ctx context.Context, q querier, local *Database, name *string, recs map[string]LinkRecord, countLimit *int) (out []Link, unrecorded []string, err error) {
+func readLinksUpTo(ctx context.Context, q querier, local *fleet.Database, name *string, recs map[string]LinkRecord, countLimit *int) (out []Link, unrecorded []string, err error) {
 	rows, err := q.Query(ctx, sqlLinks, name, countLimit)
 	if err != nil {
 		return nil, nil, fmt.Errorf("links: list: %w", err)
@@ -276,7 +263,7 @@ func readLinksUpTo(ctx context.Context, q querier, local *Database, name *string
 // GetLink reads one link of a local database.
 func (s *Service) GetLink(ctx context.Context, localVar, name string) (*Link, error) {
 	var link *Link
-	err := s.withLink(ctx, localVar, name, func(ctx context.Context, conn *pgxpool.Conn, local *Database, l *Link) error {
+	err := s.withLink(ctx, localVar, name, func(ctx context.Context, conn *pgxpool.Conn, local *fleet.Database, l *Link) error {
 		link = l
 		return nil
 	})
@@ -284,9 +271,9 @@ func (s *Service) GetLink(ctx context.Context, localVar, name string) (*Link, er
 }
 
 // withLink reads one link of a local database and runs fn on the same
-// connection, within ReadTimeout: a link page costs one connection, not
+// connection, within the Read deadline: a link page costs one connection, not
 // one for the link and another for its tables.
-func (s *Service) withLink(ctx context.Context, localVar, name string, fn func(context.Context, *pgxpool.Conn, *Database, *Link) error) error {
+func (s *Service) withLink(ctx context.Context, localVar, name string, fn func(context.Context, *pgxpool.Conn, *fleet.Database, *Link) error) error {
 	local, err := s.database(localVar, "local")
 	if err != nil {
 		return err
@@ -294,9 +281,9 @@ func (s *Service) withLink(ctx context.Context, localVar, name string, fn func(c
 	if err := ValidateName(name); err != nil {
 		return errs.E(errs.NotFound, "There is no link named %q in %s.", name, localVar)
 	}
-	ctx, cancel := bound(ctx, s.ReadTimeout)
+	ctx, cancel := fleet.Bound(ctx, s.Fleet.Deadlines.Read)
 	defer cancel()
-	conn, err := s.acquire(ctx, local)
+	conn, err := s.Fleet.Acquire(ctx, local, fleet.ClassUser)
 	if err != nil {
 		return err
 	}
@@ -320,8 +307,8 @@ func (s *Service) withLink(ctx context.Context, localVar, name string, fn func(c
 
 // readError explains a catalog read that failed: a database that stopped
 // answering says so in words, anything else stays an internal error.
-func readError(d *Database, err error) error {
-	if isTimeout(err) {
+func readError(d *fleet.Database, err error) error {
+	if fleet.IsTimeout(err) {
 		return errs.Wrap(errs.Unavailable, err, "%s (%s) did not answer in time. Try again in a moment.", d.ConfigVar, d.ResourceName)
 	}
 	return err

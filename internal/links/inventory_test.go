@@ -25,6 +25,10 @@ func TestInventory(t *testing.T) {
 		if st := byVar["DATABASE_URL"]; !st.Reachable || len(st.Links) != 1 {
 			t.Fatalf("local = %+v", st)
 		}
+		// The card's server version, read in the same statement.
+		if st := byVar["DATABASE_URL"]; st.Support.Major() != clusterA.Major() || st.Support.VersionNote() != "" {
+			t.Errorf("local version: num %d, major %d, note %q; want major %d", st.Support.VersionNum, st.Support.Major(), st.Support.VersionNote(), clusterA.Major())
+		}
 		gray, red := byVar["HEROKU_POSTGRESQL_GRAY_URL"], byVar["HEROKU_POSTGRESQL_RED_URL"]
 		if gray.Reachable || !strings.Contains(gray.Error, "no answer in time") {
 			t.Errorf("silent database = %+v", gray)
@@ -35,7 +39,7 @@ func TestInventory(t *testing.T) {
 		if strings.Contains(gray.Error+red.Error, "secret") {
 			t.Error("error leaks a password")
 		}
-		if limit := f.svc.StatusTimeout + 2*time.Second; took > limit {
+		if limit := f.svc.Fleet.Deadlines.Status + 2*time.Second; took > limit {
 			t.Errorf("inventory took %v with an unreachable database, want under %v", took, limit)
 		}
 	})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // CreateRequest asks for a link from Remote into Local.
@@ -78,7 +79,7 @@ func (s *Service) PreviewCreate(ctx context.Context, req CreateRequest) (*Create
 }
 
 func (s *Service) createLink(ctx context.Context, req CreateRequest, dry bool) (*CreateResult, *CreatePreview, error) {
-	ctx, cancel := bound(ctx, s.WriteTimeout)
+	ctx, cancel := fleet.Bound(ctx, s.Fleet.Deadlines.Write)
 	defer cancel()
 	remote, err := s.database(req.RemoteVar, "remote")
 	if err != nil {
@@ -126,28 +127,21 @@ func (s *Service) createLink(ctx context.Context, req CreateRequest, dry bool) (
 	if err := checkNameFree(ctx, tx, local, req.Name); err != nil {
 		return nil, nil, err
 	}
-	run := func(sql, masked string) error {
-		if masked == "" {
-			masked = sql
-		}
-		if !dry {
-			if _, err := tx.Exec(ctx, sql); err != nil {
-				return err
-			}
-		}
-		res.DDL = append(res.DDL, masked)
-		return nil
-	}
-	if err := ensureFDW(ctx, tx, local, run); err != nil {
+	// The plan: postgres_fdw if missing, the enum types the link needs,
+	// then the link itself.
+	plan, err := ensureFDW(ctx, tx, local)
+	if err != nil {
 		return nil, nil, err
 	}
 	gaps, err := typeGaps(ctx, tx, types)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := copyEnums(local, gaps, req.CopyEnums, run, res); err != nil {
+	enums, err := copyEnums(local, gaps, req.CopyEnums, res)
+	if err != nil {
 		return nil, nil, err
 	}
+	plan = append(plan, enums...)
 
 	var role string
 	if err := tx.QueryRow(ctx, "SELECT current_user").Scan(&role); err != nil {
@@ -174,23 +168,19 @@ func (s *Service) createLink(ctx context.Context, req CreateRequest, dry bool) (
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, st := range stmts {
-		stop := func() {}
-		if st.remote && !dry {
-			stop = s.guardRemote(ctx, remote, meta.appName())
-		}
-		err := run(st.sql, st.masked)
-		stop()
-		if err != nil {
-			return nil, nil, s.createError(local, remote, req.Name, err)
-		}
-	}
+	plan = append(plan, stmts...)
+	shown := shownAll(plan)
 	if dry {
-		return nil, &CreatePreview{Name: req.Name, Statements: res.DDL, Tables: imported, Token: makeToken(id, createdAt, planHash(res.DDL, imported))}, nil
+		return nil, &CreatePreview{Name: req.Name, Statements: shown, Tables: imported, Token: makeToken(id, createdAt, planHash(shown, imported))}, nil
 	}
 	// A create from a preview runs what the preview showed, or nothing.
-	if previewed != "" && previewed != planHash(res.DDL, imported) {
+	if previewed != "" && previewed != planHash(shown, imported) {
 		return nil, nil, errs.E(errs.Conflict, "What creating link %q would run changed since the preview (the remote or the local database changed). Preview the SQL again; nothing was created.", req.Name)
+	}
+	if res.DDL, err = s.runPlan(ctx, tx, remote, meta.appName(), plan, func(_ statement, err error) error {
+		return s.createError(local, remote, req.Name, err)
+	}); err != nil {
+		return nil, nil, err
 	}
 	rec := LinkRecord{
 		ID: meta.ID, LocalConfigVar: local.ConfigVar, Name: req.Name,
@@ -216,7 +206,7 @@ func (s *Service) createLink(ctx context.Context, req CreateRequest, dry bool) (
 		return nil, nil, errors.New("links: no registry configured")
 	}
 	if err := s.Registry.AddLink(ctx, rec); err != nil {
-		if pgCode(err) == codeUniqueViolation {
+		if fleet.PgCode(err) == codeUniqueViolation {
 			return nil, nil, errs.Wrap(errs.Conflict, err, "This preview was already used to create a link. Preview again; nothing was created.")
 		}
 		return nil, nil, err
@@ -278,14 +268,14 @@ func planHash(stmts, tables []string) string {
 // preflightRemote connects to the remote from pglinks itself, so an
 // unreachable remote or refused credentials are told apart before anything
 // is made, and reads the types its tables use.
-func (s *Service) preflightRemote(ctx context.Context, remote *Database, schema string, chosen []string) ([]RemoteType, []string, error) {
-	conn, err := s.acquire(ctx, remote)
+func (s *Service) preflightRemote(ctx context.Context, remote *fleet.Database, schema string, chosen []string) ([]RemoteType, []string, error) {
+	conn, err := s.Fleet.Acquire(ctx, remote, fleet.ClassUser)
 	if err != nil {
 		return nil, nil, errs.Wrap(errs.Unavailable, err, "Remote %s", errs.MessageOf(err)).OnField("remote")
 	}
 	defer conn.Release()
 	var exists bool
-	if err := conn.QueryRow(ctx, "SELECT to_regnamespace($1) IS NOT NULL", ident(schema)).Scan(&exists); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT to_regnamespace($1) IS NOT NULL", fleet.Ident(schema)).Scan(&exists); err != nil {
 		return nil, nil, fmt.Errorf("links: remote schema: %w", err)
 	}
 	if !exists {
@@ -309,7 +299,7 @@ func (s *Service) preflightRemote(ctx context.Context, remote *Database, schema 
 	return types, imported, err
 }
 
-func checkNameFree(ctx context.Context, tx pgx.Tx, local *Database, name string) error {
+func checkNameFree(ctx context.Context, tx pgx.Tx, local *fleet.Database, name string) error {
 	var schemaTaken, serverTaken bool
 	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1),
 		EXISTS (SELECT 1 FROM pg_foreign_server WHERE srvname = $1)`, name).Scan(&schemaTaken, &serverTaken)
@@ -325,29 +315,28 @@ func checkNameFree(ctx context.Context, tx pgx.Tx, local *Database, name string)
 	return nil
 }
 
-// ensureFDW installs postgres_fdw when it is missing and the role may; a
-// database where it cannot be had does not support links.
-func ensureFDW(ctx context.Context, tx pgx.Tx, local *Database, run func(sql, masked string) error) error {
+// ensureFDW plans installing postgres_fdw when it is missing; a database
+// where the role cannot have it does not support links.
+func ensureFDW(ctx context.Context, tx pgx.Tx, local *fleet.Database) ([]statement, error) {
 	var installed bool
 	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'postgres_fdw')").Scan(&installed); err != nil {
-		return fmt.Errorf("links: check postgres_fdw: %w", err)
+		return nil, fmt.Errorf("links: check postgres_fdw: %w", err)
 	}
 	if installed {
-		return nil
+		return nil, nil
 	}
-	if err := run("CREATE EXTENSION IF NOT EXISTS postgres_fdw", ""); err != nil {
+	return []statement{{sql: "CREATE EXTENSION IF NOT EXISTS postgres_fdw SCHEMA public", fails: func(err error) error {
 		return errs.Wrap(errs.Invalid, err, "Links are not supported in %s: postgres_fdw is not installed there and pglinks' role cannot install it.", local.ConfigVar).OnField("local")
-	}
-	return nil
+	}}}, nil
 }
 
-// copyEnums closes the gaps that can be closed: missing enum types are
-// created and missing labels added, when the user allowed it. Anything else
-// (a missing type that is not an enum, a type of another kind) is refused
-// with every gap named.
-func copyEnums(local *Database, gaps []typeGap, copyAllowed bool, run func(sql, masked string) error, res *CreateResult) error {
+// copyEnums plans closing the gaps that can be closed: missing enum types
+// are created and missing labels added, when the user allowed it. Anything
+// else (a missing type that is not an enum, a type of another kind) is
+// refused with every gap named.
+func copyEnums(local *fleet.Database, gaps []typeGap, copyAllowed bool, res *CreateResult) ([]statement, error) {
 	if len(gaps) == 0 {
-		return nil
+		return nil, nil
 	}
 	var rest []typeGap
 	for _, g := range gaps {
@@ -360,26 +349,27 @@ func copyEnums(local *Database, gaps []typeGap, copyAllowed bool, run func(sql, 
 		for _, g := range rest {
 			onlyEnums = onlyEnums && g.Kind == "enum" && g.LocalKind == ""
 		}
-		return typeGapsError(local, rest, !copyAllowed && onlyEnums)
+		return nil, typeGapsError(local, rest, !copyAllowed && onlyEnums)
 	}
+	var plan []statement
 	for _, g := range gaps {
 		var stmts []string
 		if g.Missing {
 			ddl, err := enumDDL(g.RemoteType)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			stmts = []string{ddl}
 		} else {
 			var err error
 			if stmts, err = addLabelsDDL(g); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		for _, ddl := range stmts {
-			if err := run(ddl, ""); err != nil {
+			plan = append(plan, statement{sql: ddl, fails: func(err error) error {
 				return errs.Wrap(errs.Invalid, err, "Could not copy enum %s into %s: %s", g.QualifiedName(), local.ConfigVar, pgMessage(err)).OnField("remote")
-			}
+			}})
 		}
 		if g.Missing {
 			res.CopiedTypes = append(res.CopiedTypes, g.QualifiedName())
@@ -388,21 +378,16 @@ func copyEnums(local *Database, gaps []typeGap, copyAllowed bool, run func(sql, 
 			res.ExtendedTypes = append(res.ExtendedTypes, g.QualifiedName())
 		}
 	}
-	return nil
-}
-
-type statement struct {
-	sql, masked string
-	remote      bool // talks to the remote through the foreign server
+	return plan, nil
 }
 
 // serverOptions are the libpq options every foreign server gets besides
 // where the remote is: connect_timeout bounds connecting, and TCP
 // keepalives notice a remote that vanished from the network mid-statement.
 func (s *Service) serverOptions() [][2]string {
-	idle := max(int(s.Keepalive.Seconds()), 1)
+	idle := max(int(s.Fleet.Deadlines.Keepalive.Seconds()), 1)
 	return [][2]string{
-		{"connect_timeout", fmt.Sprint(s.RemoteConnectTimeout)},
+		{"connect_timeout", fmt.Sprint(int(s.Fleet.Deadlines.RemoteConnect.Seconds()))},
 		{"keepalives", "1"},
 		{"keepalives_idle", fmt.Sprint(idle)},
 		{"keepalives_interval", fmt.Sprint(max(idle/2, 1))},
@@ -412,7 +397,7 @@ func (s *Service) serverOptions() [][2]string {
 
 // createStatements builds the DDL of a link. DDL takes no bind parameters:
 // identifiers are quoted with pgx.Identifier and values with quoteLiteral.
-func createStatements(name string, remote *Database, meta linkMeta, extra [][2]string) ([]statement, error) {
+func createStatements(name string, remote *fleet.Database, meta linkMeta, extra [][2]string) ([]statement, error) {
 	opts := [][2]string{
 		{"host", remote.Host},
 		{"port", remote.Port},
@@ -427,16 +412,16 @@ func createStatements(name string, remote *Database, meta linkMeta, extra [][2]s
 	if err != nil {
 		return nil, err
 	}
-	user, err := quoteLiteral(remote.User)
+	user, err := fleet.QuoteLiteral(remote.User)
 	if err != nil {
 		return nil, errs.E(errs.Invalid, "The user name in %s cannot be used: %v.", remote.ConfigVar, err)
 	}
-	password, err := quoteLiteral(remote.password)
+	password, err := fleet.QuoteLiteral(remote.Password())
 	if err != nil {
 		return nil, errs.E(errs.Invalid, "The password in %s cannot be used: %v.", remote.ConfigVar, err)
 	}
-	comment, _ := quoteLiteral(meta.comment())
-	id := ident(name)
+	comment, _ := fleet.QuoteLiteral(meta.comment())
+	id := fleet.Ident(name)
 	mapping := "CREATE USER MAPPING FOR CURRENT_USER SERVER " + id + " OPTIONS (user " + user + ", password %s)"
 	return []statement{
 		{sql: "CREATE SERVER " + id + " FOREIGN DATA WRAPPER postgres_fdw OPTIONS (" + serverOpts + ")"},
@@ -455,17 +440,17 @@ func importStatement(remoteSchema string, tables []string, name string) string {
 	if tables != nil {
 		q := make([]string, len(tables))
 		for i, t := range tables {
-			q[i] = ident(t)
+			q[i] = fleet.Ident(t)
 		}
 		limit = " LIMIT TO (" + strings.Join(q, ", ") + ")"
 	}
-	return "IMPORT FOREIGN SCHEMA " + ident(remoteSchema) + limit + " FROM SERVER " + ident(name) + " INTO " + ident(name)
+	return "IMPORT FOREIGN SCHEMA " + fleet.Ident(remoteSchema) + limit + " FROM SERVER " + fleet.Ident(name) + " INTO " + fleet.Ident(name)
 }
 
 func optionList(opts [][2]string) (string, error) {
 	parts := make([]string, 0, len(opts))
 	for _, o := range opts {
-		v, err := quoteLiteral(o[1])
+		v, err := fleet.QuoteLiteral(o[1])
 		if err != nil {
 			return "", errs.E(errs.Invalid, "Server option %s cannot be used: %v.", o[0], err)
 		}
@@ -476,8 +461,8 @@ func optionList(opts [][2]string) (string, error) {
 
 // createError turns a failed statement into a message that says what went
 // wrong and where.
-func (s *Service) createError(local, remote *Database, name string, err error) error {
-	switch pgCode(err) {
+func (s *Service) createError(local, remote *fleet.Database, name string, err error) error {
+	switch fleet.PgCode(err) {
 	case codeUniqueViolation, codeDuplicateObject, codeDuplicateSchema:
 		return errs.Wrap(errs.Conflict, err, "The name %q is taken in %s.", name, local.ConfigVar).OnField("name")
 	case codeLockNotAvailable:
@@ -488,7 +473,7 @@ func (s *Service) createError(local, remote *Database, name string, err error) e
 	if e := fdwError(local, remote, err); e != err {
 		return e
 	}
-	if isTimeout(err) {
+	if fleet.IsTimeout(err) {
 		return errs.Wrap(errs.Unavailable, err, "%s stopped answering while the link was being created, so pglinks gave up; nothing was created. Try again when it answers.", remote.ConfigVar).OnField("remote")
 	}
 	return fmt.Errorf("links: create %s in %s: %w", name, local.ConfigVar, err)

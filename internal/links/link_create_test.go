@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
@@ -57,7 +58,7 @@ func TestCreateLink(t *testing.T) {
 		}
 
 		// \det sales.*, whatever the search_path, with hostile names kept verbatim.
-		_, tables, err := f.svc.ForeignTables(ctx, "DATABASE_URL", "sales")
+		_, tables, err := allForeignTables(ctx, f.svc, "DATABASE_URL", "sales")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +72,7 @@ func TestCreateLink(t *testing.T) {
 		if got := strings.Join(names, "|"); got != "<script>alert(1)</script>|customers|orders" {
 			t.Errorf("tables = %q", got)
 		}
-		if c := tables[2].Columns; len(c) != 4 || c[3].Name != "status" || c[3].Type != "order_status" || !c[3].NotNull {
+		if c := tables[2].Columns; len(c) != 4 || c[3].Name != "status" || c[3].Type != "public.order_status" || !c[3].NotNull {
 			t.Errorf("orders columns = %+v", c)
 		}
 		if c := tables[0].Columns; len(c) != 2 || c[1].Name != "'; DROP TABLE customers; --" {
@@ -84,8 +85,8 @@ func TestCreateLink(t *testing.T) {
 		// and backslashes must survive quoting exactly.
 		f := newFixture(t)
 		pw := `it's a \ "tricky" pa$$word`
-		lit, _ := quoteLiteral(pw)
-		if err := clusterB.Exec(ctx, "postgres", "ALTER ROLE "+ident(f.remote.Owner)+" PASSWORD "+lit); err != nil {
+		lit, _ := fleet.QuoteLiteral(pw)
+		if err := clusterB.Exec(ctx, "postgres", "ALTER ROLE "+fleet.Ident(f.remote.Owner)+" PASSWORD "+lit); err != nil {
 			t.Fatal(err)
 		}
 		u, _ := url.Parse(f.remote.URL)
@@ -112,7 +113,8 @@ func TestCreateLink(t *testing.T) {
 			t.Fatal(err)
 		}
 		remote, _ := f.svc.Fleet.Get("HEROKU_POSTGRESQL_BLUE_URL")
-		if want := DefaultName(remote.ResourceName); res.Link.Name != want || !strings.HasPrefix(want, "postgresql_") {
+		// The resource name without its "postgresql-", as the form shows it.
+		if want := strings.ReplaceAll(strings.TrimPrefix(remote.ResourceName, "postgresql-"), "-", "_"); res.Link.Name != want || want != DefaultName(remote.ResourceName) {
 			t.Errorf("name = %q, want %q", res.Link.Name, want)
 		}
 	})
@@ -226,7 +228,7 @@ func TestCreateLink(t *testing.T) {
 		if _, _, err := f.svc.preflightRemote(ctx, mustDB(t, f.svc, "HEROKU_POSTGRESQL_BLUE_URL"), "public", nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := clusterB.Exec(ctx, "postgres", "ALTER ROLE "+ident(f.remote.Owner)+" PASSWORD 'rotated-password'"); err != nil {
+		if err := clusterB.Exec(ctx, "postgres", "ALTER ROLE "+fleet.Ident(f.remote.Owner)+" PASSWORD 'rotated-password'"); err != nil {
 			t.Fatal(err)
 		}
 		_, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "rotated", CopyEnums: true})
@@ -263,7 +265,7 @@ func TestCreateLink(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 		assertNothingLeft(t, nofdw.URL, "nope")
-		st := svc.Status(ctx, mustDB(t, svc, "HEROKU_POSTGRESQL_WHITE_URL"))
+		st := mustStatus(t, svc, "HEROKU_POSTGRESQL_WHITE_URL")
 		if !st.Reachable || st.Support.OK || !strings.Contains(st.Support.Reason, "postgres_fdw is not installed") {
 			t.Fatalf("status = %+v", st)
 		}
@@ -303,7 +305,7 @@ func TestCreateLink(t *testing.T) {
 
 	t.Run("ErrLockBusy", func(t *testing.T) {
 		f := newFixture(t)
-		f.svc.LockTimeout = 200 * time.Millisecond
+		f.svc.Fleet.Deadlines.Lock = 200 * time.Millisecond
 		conn, err := pgx.Connect(ctx, f.local.URL)
 		if err != nil {
 			t.Fatal(err)
@@ -324,7 +326,7 @@ func TestCreateLink(t *testing.T) {
 	})
 }
 
-func mustDB(t testing.TB, svc *Service, configVar string) *Database {
+func mustDB(t testing.TB, svc *Service, configVar string) *fleet.Database {
 	t.Helper()
 	d, err := svc.database(configVar, "")
 	if err != nil {

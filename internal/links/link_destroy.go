@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // Dependent is an object outside a link's schema that would be dropped
@@ -77,10 +78,10 @@ func (s *Service) PlanDestroy(ctx context.Context, localVar, name string) (*Dest
 }
 
 // inPlanTx runs fn in a transaction that is always rolled back, bounded by
-// ReadTimeout (the context and statement_timeout): for plans that find out
+// the Read deadline (the context and statement_timeout): for plans that find out
 // what a change would do by making it and undoing it. It is read-write for
 // that reason.
-func (s *Service) inPlanTx(ctx context.Context, local *Database, name string, fn func(context.Context, pgx.Tx) error) error {
+func (s *Service) inPlanTx(ctx context.Context, local *fleet.Database, name string, fn func(context.Context, pgx.Tx) error) error {
 	_, err := retryCollisions(ctx, "plan", name, func() (struct{}, error) {
 		return struct{}{}, s.planTxOnce(ctx, local, name, fn)
 	})
@@ -89,18 +90,18 @@ func (s *Service) inPlanTx(ctx context.Context, local *Database, name string, fn
 
 // planTxOnce is one attempt of inPlanTx. A plan runs its DDL in a savepoint
 // it rolls back, so it holds the link's lock like a change does.
-func (s *Service) planTxOnce(ctx context.Context, local *Database, name string, fn func(context.Context, pgx.Tx) error) error {
-	ctx, cancel := bound(ctx, s.ReadTimeout)
+func (s *Service) planTxOnce(ctx context.Context, local *fleet.Database, name string, fn func(context.Context, pgx.Tx) error) error {
+	ctx, cancel := fleet.Bound(ctx, s.Fleet.Deadlines.Read)
 	defer cancel()
-	tx, done, err := s.begin(ctx, local, pgx.TxOptions{})
+	tx, done, err := s.Fleet.Begin(ctx, local, pgx.TxOptions{})
 	if err != nil {
 		return err
 	}
 	defer done()
-	if err := setTxTimeouts(ctx, tx, s.ReadTimeout); err != nil {
+	if err := fleet.SetTxTimeouts(ctx, tx, s.Fleet.Deadlines.Read); err != nil {
 		return readError(local, err)
 	}
-	if err := lockLink(ctx, tx, name, s.LockTimeout); err != nil {
+	if err := lockLink(ctx, tx, name, s.Fleet.Deadlines.Lock); err != nil {
 		return err
 	}
 	return readError(local, fn(ctx, tx))
@@ -125,7 +126,7 @@ func (s *Service) destroyLink(ctx context.Context, req DestroyRequest) (*Destroy
 	if req.Confirm != req.Name {
 		return nil, errs.E(errs.Invalid, "The name you typed does not match %q. Nothing was destroyed.", req.Name).OnField("confirm")
 	}
-	ctx, cancel := bound(ctx, s.WriteTimeout)
+	ctx, cancel := fleet.Bound(ctx, s.Fleet.Deadlines.Write)
 	defer cancel()
 	tx, done, err := s.beginLocked(ctx, local, req.Name)
 	if err != nil {
@@ -143,14 +144,15 @@ func (s *Service) destroyLink(ctx context.Context, req DestroyRequest) (*Destroy
 		return nil, errs.E(errs.Conflict, "The objects that depend on link %q changed since the confirmation page was shown. Review them again; nothing was destroyed.", req.Name)
 	}
 	res := &DestroyResult{Link: plan.Link, Dependents: plan.Dependents}
-	for _, st := range destroyStatements(plan.Link) {
-		if _, err := tx.Exec(ctx, st); err != nil {
-			if pgCode(err) == codeInsufficientPriv {
-				return nil, errs.Wrap(errs.Forbidden, err, "pglinks' role in %s may not destroy %q: %s. Nothing was destroyed.", local.ConfigVar, req.Name, pgMessage(err))
-			}
-			return nil, fmt.Errorf("links: destroy %s: %s: %w", req.Name, st, err)
+	// Dropping talks to no remote: nothing to guard.
+	res.DDL, err = s.runPlan(ctx, tx, nil, "", destroyStatements(plan.Link), func(st statement, err error) error {
+		if fleet.PgCode(err) == codeInsufficientPriv {
+			return errs.Wrap(errs.Forbidden, err, "pglinks' role in %s may not destroy %q: %s. Nothing was destroyed.", local.ConfigVar, req.Name, pgMessage(err))
 		}
-		res.DDL = append(res.DDL, st)
+		return fmt.Errorf("links: destroy %s: %s: %w", req.Name, st.sql, err)
+	})
+	if err != nil {
+		return nil, err
 	}
 	// The copied enums go too, unless something else uses them now.
 	if res.Types, err = dropCopiedTypes(ctx, tx, plan.Link.record.CopiedTypes, func(ddl string) { res.DDL = append(res.DDL, ddl) }); err != nil {
@@ -176,7 +178,7 @@ func checkDestroyable(localVar, name string) error {
 
 // planDestroy verifies that name is a link pglinks made (its record in the
 // registry matches the server and the schema) and lists what goes with it.
-func (s *Service) planDestroy(ctx context.Context, tx pgx.Tx, local *Database, name string) (*DestroyPlan, error) {
+func (s *Service) planDestroy(ctx context.Context, tx pgx.Tx, local *fleet.Database, name string) (*DestroyPlan, error) {
 	recs, err := s.records(ctx, local.ConfigVar)
 	if err != nil {
 		return nil, err
@@ -203,7 +205,7 @@ func (s *Service) planDestroy(ctx context.Context, tx pgx.Tx, local *Database, n
 	plan := &DestroyPlan{Link: l}
 	if err := collectRows(ctx, tx, `SELECT c.relname::text FROM pg_class c
 		WHERE c.relnamespace = to_regnamespace($1) AND c.relkind IN ('f', 'v', 'm', 'r', 'p')
-		ORDER BY 1`, []any{ident(name)}, func(r pgx.Rows) error {
+		ORDER BY 1`, []any{fleet.Ident(name)}, func(r pgx.Rows) error {
 		var t string
 		err := r.Scan(&t)
 		plan.Tables = append(plan.Tables, t)
@@ -214,7 +216,7 @@ func (s *Service) planDestroy(ctx context.Context, tx pgx.Tx, local *Database, n
 	// The schema must hold only what a link holds. Anything else (a real
 	// table, a function, a type, a collation someone put there) would go
 	// with DROP SCHEMA ... CASCADE: refuse and say what it is.
-	if err := collectRows(ctx, tx, sqlSchemaContents, []any{ident(name), l.record.ServerOID}, func(r pgx.Rows) error {
+	if err := collectRows(ctx, tx, sqlSchemaContents, []any{fleet.Ident(name), l.record.ServerOID}, func(r pgx.Rows) error {
 		var what string
 		err := r.Scan(&what)
 		plan.Blockers = append(plan.Blockers, "the schema also holds "+what+", which is not part of the link")
@@ -223,7 +225,7 @@ func (s *Service) planDestroy(ctx context.Context, tx pgx.Tx, local *Database, n
 		return nil, fmt.Errorf("links: contents of %s: %w", name, err)
 	}
 	if plan.Dependents, err = cascadeDependents(ctx, tx, name); err != nil {
-		if pgCode(err) == codeLockNotAvailable {
+		if fleet.PgCode(err) == codeLockNotAvailable {
 			return nil, errs.Wrap(errs.Conflict, err, "Sessions are using link %q or objects that depend on it, so pglinks cannot work out what destroying it would drop. Try again in a moment.", name)
 		}
 		return nil, fmt.Errorf("links: dependents of %s: %w", name, err)
@@ -246,12 +248,12 @@ func (s *Service) planDestroy(ctx context.Context, tx pgx.Tx, local *Database, n
 		return nil, fmt.Errorf("links: blockers of %s: %w", name, err)
 	}
 	if plan.Types, err = copiedTypeFates(ctx, tx, name, l.record.CopiedTypes); err != nil {
-		if pgCode(err) == codeLockNotAvailable {
+		if fleet.PgCode(err) == codeLockNotAvailable {
 			return nil, errs.Wrap(errs.Conflict, err, "Sessions are using link %q, so pglinks cannot work out what destroying it would drop. Try again in a moment.", name)
 		}
 		return nil, fmt.Errorf("links: copied types of %s: %w", name, err)
 	}
-	plan.SQL = destroyStatements(l)
+	plan.SQL = shownAll(destroyStatements(l))
 	for _, t := range plan.Types {
 		if t.Drop {
 			plan.SQL = append(plan.SQL, "DROP TYPE "+t.Type)
@@ -266,12 +268,12 @@ func (s *Service) planDestroy(ctx context.Context, tx pgx.Tx, local *Database, n
 }
 
 // destroyStatements are the statements that remove a link itself.
-func destroyStatements(l Link) []string {
-	id := ident(l.Name)
-	return []string{
-		"DROP SCHEMA " + id + " CASCADE",
-		"DROP USER MAPPING IF EXISTS FOR " + ident(l.record.MappingRole) + " SERVER " + id,
-		"DROP SERVER " + id,
+func destroyStatements(l Link) []statement {
+	id := fleet.Ident(l.Name)
+	return []statement{
+		{sql: "DROP SCHEMA " + id + " CASCADE"},
+		{sql: "DROP USER MAPPING IF EXISTS FOR " + fleet.Ident(l.record.MappingRole) + " SERVER " + id},
+		{sql: "DROP SERVER " + id},
 	}
 }
 
@@ -288,11 +290,11 @@ func cascadeDependents(ctx context.Context, tx pgx.Tx, name string) ([]Dependent
 	if _, err := tx.Exec(ctx, "SAVEPOINT pglinks_plan; SET LOCAL lock_timeout = 3000"); err != nil {
 		return nil, err
 	}
-	if _, err := tx.Exec(ctx, "DROP SCHEMA "+ident(name)+" CASCADE"); err != nil {
+	if _, err := tx.Exec(ctx, "DROP SCHEMA "+fleet.Ident(name)+" CASCADE"); err != nil {
 		tx.Exec(ctx, "ROLLBACK TO SAVEPOINT pglinks_plan")
 		return nil, err
 	}
-	after, err := cascadeKeys(ctx, tx)
+	after, err := cascadeKeysAfter(ctx, tx, before)
 	if err != nil {
 		return nil, err
 	}
@@ -347,6 +349,40 @@ func cascadeKeys(ctx context.Context, tx pgx.Tx) (map[objKey]bool, error) {
 	})
 	return keys, err
 }
+
+// cascadeKeysAfter is cascadeKeys run after a drop, plus the columns of
+// before that are still there: a column is in pg_depend only while
+// something refers to it (its default, for one), so a column whose default
+// the drop took leaves pg_depend without being dropped itself.
+func cascadeKeysAfter(ctx context.Context, tx pgx.Tx, before map[objKey]bool) (map[objKey]bool, error) {
+	after, err := cascadeKeys(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	var rels []uint32
+	var nums []int32
+	for k := range before {
+		if k.class == pgClassOID && k.sub > 0 && !after[k] {
+			rels, nums = append(rels, k.obj), append(nums, k.sub)
+		}
+	}
+	if len(rels) == 0 {
+		return after, nil
+	}
+	err = collectRows(ctx, tx, `SELECT a.attrelid, a.attnum FROM unnest($1::oid[], $2::int2[]) AS u(rel, num)
+		JOIN pg_attribute a ON a.attrelid = u.rel AND a.attnum = u.num WHERE NOT a.attisdropped`, []any{rels, nums}, func(r pgx.Rows) error {
+		k := objKey{class: pgClassOID}
+		var num int16
+		err := r.Scan(&k.obj, &num)
+		k.sub = int32(num)
+		after[k] = true
+		return err
+	})
+	return after, err
+}
+
+// pgClassOID is pg_class's own oid, fixed in every PostgreSQL.
+const pgClassOID = 1259
 
 func fingerprint(deps []Dependent) string {
 	h := sha256.New()

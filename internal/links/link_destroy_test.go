@@ -141,6 +141,41 @@ func TestDestroyLink(t *testing.T) {
 		}
 	})
 
+	// postgres_fdw imports a generated column with its expression, a
+	// column default of the foreign table: inside the link, never listed as
+	// something the drop takes elsewhere. A default outside that depends
+	// on the link still is, and its column, which stays, is not.
+	t.Run("GeneratedColumnsStayInside", func(t *testing.T) {
+		f := newFixture(t)
+		execAs(t, f.remote.URL, `CREATE TABLE invoices (id int, net numeric, gross numeric GENERATED ALWAYS AS (net * 1.2) STORED)`)
+		createSales(t, f)
+		if n := queryInt(t, f.local.URL, "SELECT count(*) FROM pg_attrdef WHERE adrelid = 'sales.invoices'::regclass"); n != 1 {
+			t.Fatalf("the imported generated column has %d defaults, want 1", n)
+		}
+		execAs(t, f.local.URL, `CREATE TABLE public.keep (id int, note text DEFAULT (NULL::sales.customers)::text)`)
+		plan, err := f.svc.PlanDestroy(ctx, "DATABASE_URL", "sales")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, d := range plan.Dependents {
+			got = append(got, d.Description)
+		}
+		if want := "default value for column note of table public.keep"; strings.Join(got, "|") != want {
+			t.Fatalf("dependents = %q, want %q", got, want)
+		}
+		if _, err := f.svc.DestroyLink(ctx, DestroyRequest{LocalVar: "DATABASE_URL", Name: "sales", Confirm: "sales", Fingerprint: plan.Fingerprint}); err != nil {
+			t.Fatal(err)
+		}
+		assertNothingLeft(t, f.local.URL, "sales")
+		if n := queryInt(t, f.local.URL, "SELECT count(*) FROM pg_attrdef WHERE adrelid = 'public.keep'::regclass"); n != 0 {
+			t.Fatal("the listed default survived")
+		}
+		if n := queryInt(t, f.local.URL, "SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.keep'::regclass AND attname = 'note' AND NOT attisdropped"); n != 1 {
+			t.Fatal("the column whose default went was dropped too")
+		}
+	})
+
 	t.Run("ErrBlockedByForeignTableElsewhere", func(t *testing.T) {
 		f := newFixture(t)
 		createSales(t, f)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // TypeFate is what destroying a link does to an enum type pglinks copied
@@ -30,7 +31,7 @@ func copiedTypeFates(ctx context.Context, tx pgx.Tx, name string, types []string
 	if _, err := tx.Exec(ctx, "SAVEPOINT pglinks_types; SET LOCAL lock_timeout = 3000"); err != nil {
 		return nil, err
 	}
-	if _, err := tx.Exec(ctx, "DROP SCHEMA "+ident(name)+" CASCADE"); err != nil {
+	if _, err := tx.Exec(ctx, "DROP SCHEMA "+fleet.Ident(name)+" CASCADE"); err != nil {
 		tx.Exec(ctx, "ROLLBACK TO SAVEPOINT pglinks_types")
 		return nil, err
 	}

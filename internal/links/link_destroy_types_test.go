@@ -24,7 +24,7 @@ func TestDestroyCopiedEnums(t *testing.T) {
 		if len(plan.Types) != 1 || plan.Types[0].Type != `"public"."order_status"` || plan.Types[0].Drop == used {
 			t.Fatalf("used=%v: types = %+v", used, plan.Types)
 		}
-		if used && !strings.Contains(plan.Types[0].Reason, "column s of table mine") {
+		if used && !strings.Contains(plan.Types[0].Reason, "column s of table public.mine") {
 			t.Errorf("kept because %q", plan.Types[0].Reason)
 		}
 		hasDrop := slices.Contains(plan.SQL, `DROP TYPE "public"."order_status"`)

@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pglinks/pglinks/internal/connect"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // Drift is how a link's foreign tables differ from the remote's catalog
@@ -24,6 +26,11 @@ type Drift struct {
 	// Available are remote tables a LIMIT TO link does not import: not
 	// drift, shown for information.
 	Available []string
+	// Connect: the remote schema is a Heroku Connect schema (now). LeftOut
+	// are its tables a link of every table does not take on, by the rule
+	// of Connect schemas (connectRefusal): not drift either.
+	Connect bool
+	LeftOut []LeftOut
 	// GoneTables are foreign tables whose remote table is gone.
 	GoneTables []string
 	Tables     []TableDrift
@@ -34,6 +41,11 @@ type Drift struct {
 	// Remembered is set when this is the last comparison of a large link,
 	// made at CheckedAt, rather than one made for this view.
 	Remembered bool
+}
+
+// LeftOut is a remote table a refresh does not import, and why.
+type LeftOut struct {
+	Table, Why string
 }
 
 // TableDrift is one foreign table whose columns differ from the remote's.
@@ -91,15 +103,15 @@ func (s *Service) LinkDrift(ctx context.Context, localVar, name string) (*Drift,
 }
 
 // driftOf compares l, read from local, with its remote.
-func (s *Service) driftOf(ctx context.Context, local *Database, l *Link) (*Drift, error) {
-	ctx, cancel := bound(ctx, s.ReadTimeout)
+func (s *Service) driftOf(ctx context.Context, local *fleet.Database, l *Link) (*Drift, error) {
+	ctx, cancel := fleet.Bound(ctx, s.Fleet.Deadlines.Read)
 	defer cancel()
-	tx, done, err := s.begin(ctx, local, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	tx, done, err := s.Fleet.Begin(ctx, local, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	if err := setTxTimeouts(ctx, tx, s.ReadTimeout); err != nil {
+	if err := fleet.SetTxTimeouts(ctx, tx, s.Fleet.Deadlines.Read); err != nil {
 		return nil, readError(local, err)
 	}
 	d, err := s.readDrift(ctx, tx, l)
@@ -130,7 +142,7 @@ func (s *Service) readDrift(ctx context.Context, tx pgx.Tx, l *Link) (*Drift, er
 		return nil, err
 	}
 	var locals []*localTable
-	err := collectRows(ctx, tx, sqlDriftLocal, []any{ident(l.Name), l.record.ServerOID}, func(r pgx.Rows) error {
+	err := collectRows(ctx, tx, sqlDriftLocal, []any{fleet.Ident(l.Name), l.record.ServerOID}, func(r pgx.Rows) error {
 		var t localTable
 		var c localColumn
 		if err := r.Scan(&t.name, &t.remoteSchema, &t.remoteTable, &c.name, &c.remoteName, &c.typ); err != nil {
@@ -163,7 +175,7 @@ func (s *Service) readDrift(ctx context.Context, tx pgx.Tx, l *Link) (*Drift, er
 		d.Error = errs.MessageOf(err)
 		return d, nil
 	}
-	rels, remoteEnums, err := s.readRemoteShape(ctx, remote, l.RemoteSchema, l.record.CopiedTypes)
+	rels, remoteEnums, isConnect, err := s.readRemoteShape(ctx, remote, l.RemoteSchema, l.record.CopiedTypes)
 	if err != nil {
 		d.Error = errs.MessageOf(err)
 		return d, nil
@@ -209,14 +221,17 @@ func (s *Service) readDrift(ctx context.Context, tx pgx.Tx, l *Link) (*Drift, er
 			d.Tables = append(d.Tables, td)
 		}
 	}
+	d.Connect = isConnect
 	for _, r := range rels {
-		if imported[r.name] {
-			continue
-		}
-		if l.Tables == nil {
-			d.NewTables = append(d.NewTables, r.name)
-		} else {
+		switch {
+		case imported[r.name]:
+		case l.Tables != nil:
 			d.Available = append(d.Available, r.name)
+		case isConnect && connectRefusal(r.name, l.ReadOnly, false) != "":
+			// A refresh has no "Also import _trigger_log" option.
+			d.LeftOut = append(d.LeftOut, LeftOut{Table: r.name, Why: connectRefusal(r.name, l.ReadOnly, false)})
+		default:
+			d.NewTables = append(d.NewTables, r.name)
 		}
 	}
 	for _, typ := range l.record.CopiedTypes {
@@ -242,25 +257,25 @@ func (s *Service) readDrift(ctx context.Context, tx pgx.Tx, l *Link) (*Drift, er
 	return d, nil
 }
 
-// readRemoteShape reads the remote schema's relations and columns, and the
-// labels of the given enum types, over pglinks' own bounded connection.
-func (s *Service) readRemoteShape(ctx context.Context, remote *Database, schema string, enums []string) ([]*remoteRel, map[string][]string, error) {
-	ctx, cancel := bound(ctx, s.StatusTimeout)
+// readRemoteShape reads the remote schema's relations and columns, the
+// labels of the given enum types and whether the schema is a Heroku Connect
+// schema, over pglinks' own bounded connection.
+func (s *Service) readRemoteShape(ctx context.Context, remote *fleet.Database, schema string, enums []string) (rels []*remoteRel, labels map[string][]string, isConnect bool, err error) {
+	ctx, cancel := fleet.Bound(ctx, s.Fleet.Deadlines.Status)
 	defer cancel()
-	conn, err := s.acquire(ctx, remote)
+	conn, err := s.Fleet.Acquire(ctx, remote, fleet.ClassUser)
 	if err != nil {
-		return nil, nil, errs.Wrap(errs.Unavailable, err, "The remote %s", errs.MessageOf(err))
+		return nil, nil, false, errs.Wrap(errs.Unavailable, err, "The remote %s", errs.MessageOf(err))
 	}
 	defer conn.Release()
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return nil, nil, connectError(remote, err)
+		return nil, nil, false, fleet.ConnectError(remote, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	if _, err := tx.Exec(ctx, "SET LOCAL search_path = ''"); err != nil {
-		return nil, nil, readError(remote, err)
+		return nil, nil, false, readError(remote, err)
 	}
-	var rels []*remoteRel
 	err = collectRows(ctx, tx, sqlDriftRemote, []any{schema}, func(r pgx.Rows) error {
 		var name string
 		var c RemoteColumn
@@ -277,22 +292,26 @@ func (s *Service) readRemoteShape(ctx context.Context, remote *Database, schema 
 		return nil
 	})
 	if err != nil {
-		if isTimeout(err) {
-			return nil, nil, errs.Wrap(errs.Unavailable, err, "The remote %s (%s) did not answer in time.", remote.ConfigVar, remote.ResourceName)
+		if fleet.IsTimeout(err) {
+			return nil, nil, false, errs.Wrap(errs.Unavailable, err, "The remote %s (%s) did not answer in time.", remote.ConfigVar, remote.ResourceName)
 		}
-		return nil, nil, fmt.Errorf("links: remote catalog of %s: %w", remote.ConfigVar, err)
+		return nil, nil, false, fmt.Errorf("links: remote catalog of %s: %w", remote.ConfigVar, err)
 	}
-	labels := map[string][]string{}
+	labels = map[string][]string{}
 	for _, typ := range enums {
 		var found bool
 		var ls []string
 		if err := tx.QueryRow(ctx, `SELECT to_regtype($1) IS NOT NULL, coalesce((SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder)
 			FROM pg_enum e WHERE e.enumtypid = to_regtype($1)), '{}')`, typ).Scan(&found, &ls); err != nil {
-			return nil, nil, fmt.Errorf("links: remote labels of %s: %w", typ, err)
+			return nil, nil, false, fmt.Errorf("links: remote labels of %s: %w", typ, err)
 		}
 		if found {
 			labels[typ] = ls
 		}
 	}
-	return rels, labels, nil
+	found, err := connect.Detect(ctx, tx, schema)
+	if err != nil {
+		return nil, nil, false, readError(remote, fmt.Errorf("links: Heroku Connect schemas of %s: %w", remote.ConfigVar, err))
+	}
+	return rels, labels, connect.Find(found, schema) != nil, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 func TestDriftAndRefresh(t *testing.T) {
@@ -27,7 +28,7 @@ func TestDriftAndRefresh(t *testing.T) {
 	hostileCol := `<b>new</b> "q"`
 	longCol := "c" + strings.Repeat("y", 62)
 	execAs(t, f.remote.URL, `CREATE TABLE tickets (id int, title text); INSERT INTO tickets VALUES (1, 'help');
-		ALTER TABLE customers ADD COLUMN phone text, ADD COLUMN `+ident(hostileCol)+` int, ADD COLUMN `+ident(longCol)+` int;
+		ALTER TABLE customers ADD COLUMN phone text, ADD COLUMN `+fleet.Ident(hostileCol)+` int, ADD COLUMN `+fleet.Ident(longCol)+` int;
 		ALTER TABLE customers ALTER COLUMN email TYPE varchar(200);
 		ALTER TABLE orders RENAME COLUMN total TO total_usd;
 		DROP TABLE "<script>alert(1)</script>";
@@ -109,7 +110,7 @@ func TestDriftAndRefresh(t *testing.T) {
 	if n := queryInt(t, f.local.URL, "SELECT count(*) FROM crm.late"); n != 0 {
 		t.Errorf("late: %d", n)
 	}
-	if n := queryInt(t, f.local.URL, `SELECT count(*) FROM crm.customers WHERE phone IS NULL AND `+ident(hostileCol)+` IS NULL AND `+ident(longCol)+` IS NULL AND length(email) > 0`); n != 1 {
+	if n := queryInt(t, f.local.URL, `SELECT count(*) FROM crm.customers WHERE phone IS NULL AND `+fleet.Ident(hostileCol)+` IS NULL AND `+fleet.Ident(longCol)+` IS NULL AND length(email) > 0`); n != 1 {
 		t.Errorf("customers through the link: %d", n)
 	}
 	if n := queryInt(t, f.local.URL, "SELECT count(*) FROM crm.orders WHERE total_usd = 10.50 AND status = 'paid'"); n != 1 {
@@ -185,7 +186,7 @@ func TestDriftRemoteUnreachable(t *testing.T) {
 	}
 	// The remote refuses pglinks from now on.
 	execAs(t, f.remote.URL, "ALTER ROLE CURRENT_USER PASSWORD 'rotated-password'")
-	f.svc.Close()
+	f.svc.Fleet.Close()
 	d, err := f.svc.LinkDrift(ctx, "DATABASE_URL", "gone")
 	if err != nil {
 		t.Fatal(err)

@@ -44,11 +44,11 @@ func TestRemoteHaltedThenMoved(t *testing.T) {
 		t.Fatalf("halted: %+v, %v", h, err)
 	}
 	// Bounded by the server's connect_timeout plus the statement timeout.
-	if limit := time.Duration(svc.RemoteConnectTimeout)*time.Second + svc.StatusTimeout + svc.ConnectTimeout; took > limit {
+	if limit := svc.Fleet.Deadlines.RemoteConnect + svc.Fleet.Deadlines.Status + svc.Fleet.Deadlines.Connect; took > limit {
 		t.Fatalf("probe of a halted remote took %v (limit %v)", took, limit)
 	}
-	if h.Stale.Stale() {
-		t.Fatalf("a halted remote is not a stale link: %s", h.Stale.Summary())
+	if r := staleOf(t, svc, "DATABASE_URL", "sales"); r.Stale() {
+		t.Fatalf("a halted remote is not a stale link: %s", r.Summary())
 	}
 
 	if err := c.Resume(ctx, 0); err != nil {
@@ -78,7 +78,7 @@ func TestRemoteHaltedThenMoved(t *testing.T) {
 	d, _ := svc.Fleet.Get("HEROKU_POSTGRESQL_BLUE_URL")
 	d2, _ := svc2.Fleet.Get("HEROKU_POSTGRESQL_BLUE_URL")
 	want := "host/port changed from " + d.HostPort() + " to " + d2.HostPort()
-	if got := h.Stale.Summary(); got != want {
+	if got := staleOf(t, svc2, "DATABASE_URL", "sales").Summary(); got != want {
 		t.Fatalf("stale = %q, want %q", got, want)
 	}
 	plan, err := svc2.PlanRepair(ctx, "DATABASE_URL", "sales")
@@ -92,7 +92,7 @@ func TestRemoteHaltedThenMoved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Health.State != HealthHealthy || res.Health.Stale.Stale() {
+	if res.Health.State != HealthHealthy || res.Link.Stale.Summary() != want || staleOf(t, svc2, "DATABASE_URL", "sales").Stale() {
 		t.Fatalf("after repair: %+v", res.Health)
 	}
 	if n := queryInt(t, local.URL, "SELECT count(*) FROM reports.customers"); n != 2 {
@@ -111,18 +111,16 @@ func TestStaleIgnoresTuningOptions(t *testing.T) {
 	f := newFixture(t)
 	createSales(t, f)
 	execAs(t, f.local.URL, `ALTER SERVER sales OPTIONS (SET connect_timeout '9', SET application_name 'other', SET keepalives '1', SET keepalives_idle '30', SET keepalives_count '9')`)
-	_, r, err := f.svc.CheckStale(ctx, "DATABASE_URL", "sales")
-	if err != nil || r.Stale() {
-		t.Fatalf("tuning options made the link stale: %q, %v", r.Summary(), err)
+	if r := staleOf(t, f.svc, "DATABASE_URL", "sales"); r.Stale() {
+		t.Fatalf("tuning options made the link stale: %q", r.Summary())
 	}
 	// sslmode does count.
 	execAs(t, f.local.URL, `ALTER SERVER sales OPTIONS (SET sslmode 'require')`)
-	_, r, _ = f.svc.CheckStale(ctx, "DATABASE_URL", "sales")
-	if r.Summary() != "sslmode changed from require to disable" {
+	if r := staleOf(t, f.svc, "DATABASE_URL", "sales"); r.Summary() != "sslmode changed from require to disable" {
 		t.Fatalf("stale = %q", r.Summary())
 	}
 	plan, err := f.svc.PlanRepair(ctx, "DATABASE_URL", "sales")
-	if err != nil || len(plan.DDL) != 1 || plan.DDL[0] != `ALTER SERVER "sales" OPTIONS (SET sslmode 'disable')` {
+	if err != nil || len(plan.DDL) != 1 || plan.DDL[0] != `ALTER SERVER "sales" OPTIONS (SET sslmode 'disable')` || plan.Link.Stale.Summary() != "sslmode changed from require to disable" {
 		t.Fatalf("plan = %+v, %v", plan, err)
 	}
 }
@@ -133,9 +131,9 @@ func TestRemoteNoLongerInFleet(t *testing.T) {
 	createSales(t, f)
 	svc := newService(t, []string{"DATABASE_URL=" + f.local.URL})
 	svc.Registry = f.svc.Registry
-	_, r, err := svc.CheckStale(ctx, "DATABASE_URL", "sales")
-	if err != nil || !r.RemoteGone || r.Repairable() {
-		t.Fatalf("report = %+v, %v", r, err)
+	r := staleOf(t, svc, "DATABASE_URL", "sales")
+	if !r.RemoteGone || r.Repairable() {
+		t.Fatalf("report = %+v", r)
 	}
 	if got := r.Summary(); got != "remote HEROKU_POSTGRESQL_BLUE_URL is not in this fleet any more" {
 		t.Fatalf("summary = %q", got)
@@ -153,9 +151,9 @@ func TestStaleWithoutMappingIsNotRepairable(t *testing.T) {
 	f := newFixture(t)
 	createSales(t, f)
 	execAs(t, f.local.URL, "DROP USER MAPPING FOR CURRENT_USER SERVER sales; ALTER SERVER sales OPTIONS (SET port '1')")
-	_, r, err := f.svc.CheckStale(ctx, "DATABASE_URL", "sales")
-	if err != nil || !r.NoMapping || r.Repairable() || !strings.Contains(r.Summary(), "has no user mapping") {
-		t.Fatalf("report = %q %+v, %v", r.Summary(), r, err)
+	r := staleOf(t, f.svc, "DATABASE_URL", "sales")
+	if !r.NoMapping || r.Repairable() || !strings.Contains(r.Summary(), "has no user mapping") {
+		t.Fatalf("report = %q %+v", r.Summary(), r)
 	}
 	if _, err := f.svc.RepairLink(ctx, RepairRequest{LocalVar: "DATABASE_URL", Name: "sales"}); err == nil || !strings.Contains(err.Error(), "Destroy and recreate it") {
 		t.Fatalf("repair err = %v", err)

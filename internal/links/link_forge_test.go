@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
@@ -186,7 +187,7 @@ func queryString(t testing.TB, url, sql string) string {
 }
 
 func quoteLit(s string) string {
-	q, err := quoteLiteral(s)
+	q, err := fleet.QuoteLiteral(s)
 	if err != nil {
 		panic(err)
 	}

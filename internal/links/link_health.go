@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -11,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pglinks/pglinks/internal/errs"
-	"github.com/pglinks/pglinks/internal/pgconf"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // HealthState is what the last probe of a link found.
@@ -33,9 +34,6 @@ type LinkHealth struct {
 	// password refused, database gone, remote table missing, timeout.
 	Reason    string
 	CheckedAt time.Time
-	// Stale is the comparison with the remote's config var made with the
-	// probe; nil when the link could not be read.
-	Stale *StaleReport
 }
 
 // Age is how long ago the probe ran.
@@ -45,10 +43,6 @@ func (h LinkHealth) Age(now time.Time) time.Duration {
 	}
 	return now.Sub(h.CheckedAt)
 }
-
-// DefaultProbeStatementTimeout bounds the probe query once the remote is
-// connected; the remote connect is bounded by the server's connect_timeout.
-const DefaultProbeStatementTimeout = 5 * time.Second
 
 // probeTableName is the zero-column foreign table the probe makes (and
 // rolls back) so it works for links with no foreign tables.
@@ -61,9 +55,10 @@ const probeTableName = "pglinks_probe"
 // makes a temporary zero-column foreign table on the link's server over the remote's
 // pg_catalog.pg_database and counts its rows (the round trip reported),
 // checks on the remote's catalog that every table the server's foreign
-// tables point at still exists, and reads one row of one of them, if there
-// are any. The whole probe is bounded by
-// the server's connect_timeout plus StatusTimeout.
+// tables point at still exists, and reads one row of one of them that is a
+// table without row-level security on the remote, if there is one. The
+// whole probe is bounded by the fleet's connect and status deadlines plus
+// the server's connect_timeout.
 //
 // Errors are returned only when the link cannot be read (it does not
 // exist); a failing probe is a LinkHealth with State HealthBroken.
@@ -76,29 +71,24 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 		return LinkHealth{}, errs.E(errs.NotFound, "There is no link named %q in %s.", name, localVar)
 	}
 	h := LinkHealth{State: HealthBroken}
-	stmtTimeout := s.probeStatementTimeout()
+	dl := s.Fleet.Deadlines
 	// Budget: local connect, remote connect_timeout (read below, bounded
 	// by the statement_timeout anyway), the probe itself.
-	ctx, cancel := context.WithTimeout(ctx, s.ConnectTimeout+time.Duration(s.RemoteConnectTimeout)*time.Second+stmtTimeout+time.Second)
+	ctx, cancel := context.WithTimeout(ctx, dl.Connect+dl.RemoteConnect+dl.Status+time.Second)
 	defer cancel()
 
-	cfg, err := pgx.ParseConfig(local.ConnString())
-	if err != nil {
-		return h, errs.E(errs.Invalid, "%s does not hold a usable postgres URL.", local.ConfigVar)
-	}
-	cfg.ConnectTimeout = s.ConnectTimeout
-	cfg.RuntimeParams["application_name"] = "pglinks:probe"
-	pgconf.CancelOnContext(&cfg.Config)
 	// A probe is background work: it counts against the inventory's share
 	// of the connection cap, never a person's.
-	cfg.DialFunc = s.connBudget().dialFunc(cfg.DialFunc)
-	conn, err := pgx.ConnectConfig(withDialClass(ctx, statusPool), cfg)
-	if errors.Is(err, ErrConnCap) {
-		return h, errs.Wrap(errs.Unavailable, err, "The link %s was not probed: %s (%s). Try again in a moment.", name, ErrConnCap, capHint(s.connBudget(), statusPool))
+	conn, err := s.Fleet.Dial(ctx, local, "pglinks:probe", fleet.ClassStatus)
+	if errors.Is(err, fleet.ErrConnCap) {
+		return h, errs.Wrap(errs.Unavailable, err, "The link %s was not probed: %s (%s). Try again in a moment.", name, fleet.ErrConnCap, s.Fleet.CapHint(fleet.ClassStatus))
+	}
+	if errs.Is(err, errs.Invalid) {
+		return h, err
 	}
 	if err != nil {
 		h.CheckedAt = time.Now()
-		h.Reason = "local database " + errs.MessageOf(connectError(local, err))
+		h.Reason = "local database " + errs.MessageOf(fleet.ConnectError(local, err))
 		return h, nil
 	}
 	defer func() {
@@ -110,7 +100,7 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		h.CheckedAt = time.Now()
-		h.Reason = "local database " + errs.MessageOf(connectError(local, err))
+		h.Reason = "local database " + errs.MessageOf(fleet.ConnectError(local, err))
 		return h, nil
 	}
 	defer tx.Rollback(context.Background())
@@ -123,17 +113,16 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 			return LinkHealth{}, errs.Wrap(errs.Unavailable, err, "Link %s was not probed: a change to it is in progress. Try again in a moment.", name)
 		}
 		h.CheckedAt = time.Now()
-		h.Reason = "local database " + errs.MessageOf(connectError(local, err))
+		h.Reason = "local database " + errs.MessageOf(fleet.ConnectError(local, err))
 		return h, nil
 	}
 	st, err := s.readStored(ctx, tx, local, name)
 	if err != nil {
 		return LinkHealth{}, err
 	}
-	h.Stale = s.compare(st)
-	remote := &Database{ConfigVar: st.link.RemoteConfigVar, ResourceName: st.link.RemoteResourceName}
+	remote := &fleet.Database{ConfigVar: st.link.RemoteConfigVar, ResourceName: st.link.RemoteResourceName}
 
-	budget := stmtTimeout
+	budget := dl.Status
 	if ct, err := strconv.Atoi(st.server["connect_timeout"]); err == nil && ct > 0 && ct < 600 {
 		budget += time.Duration(ct) * time.Second
 	}
@@ -143,22 +132,11 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 		return h, nil
 	}
 
-	var firstTable string
-	if !st.link.SchemaMissing {
-		err := tx.QueryRow(ctx, `SELECT c.relname FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid
-			WHERE c.relnamespace = to_regnamespace($1) AND ft.ftserver = (SELECT oid FROM pg_foreign_server WHERE srvname = $2)
-			ORDER BY c.relname LIMIT 1`, ident(name), name).Scan(&firstTable)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			h.CheckedAt = time.Now()
-			h.Reason = "could not read the link's tables: " + pgMessage(err)
-			return h, nil
-		}
-	}
 	// In the session's temporary schema: it cannot clash with a table the
 	// link imported, and it goes with the session even if the rollback did
 	// not happen.
-	probe := "pg_temp." + ident(probeTableName)
-	if _, err := tx.Exec(ctx, "CREATE FOREIGN TABLE "+probe+" () SERVER "+ident(name)+
+	probe := "pg_temp." + fleet.Ident(probeTableName)
+	if _, err := tx.Exec(ctx, "CREATE FOREIGN TABLE "+probe+" () SERVER "+fleet.Ident(name)+
 		" OPTIONS (schema_name 'pg_catalog', table_name 'pg_database')"); err != nil {
 		h.CheckedAt = time.Now()
 		h.Reason = "could not prepare the probe: " + pgMessage(err)
@@ -170,19 +148,20 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 	err = tx.QueryRow(ctx, "SELECT count(*) FROM "+probe).Scan(&n)
 	h.CheckedAt = time.Now()
 	h.RTT = h.CheckedAt.Sub(start)
+	var readable string
 	if err == nil {
 		// Every remote table the link's foreign tables name must exist...
 		var missing []string
-		if missing, err = missingRemoteTables(ctx, tx, name); err == nil && len(missing) > 0 {
+		if missing, readable, err = checkRemoteTables(ctx, tx, name); err == nil && len(missing) > 0 {
 			h.CheckedAt, h.RTT = time.Now(), 0
 			h.Reason = "remote table missing: " + listSome(missing, 5)
 			return h, nil
 		}
 	}
-	if err == nil && firstTable != "" {
+	if err == nil && readable != "" && !st.link.SchemaMissing {
 		// ...and one of them must be readable by the link's remote user.
 		var one int
-		err = tx.QueryRow(ctx, "SELECT count(*) FROM (SELECT 1 FROM "+ident(name, firstTable)+" LIMIT 1) t").Scan(&one)
+		err = tx.QueryRow(ctx, "SELECT count(*) FROM (SELECT 1 FROM "+fleet.Ident(name, readable)+" LIMIT 1) t").Scan(&one)
 	}
 	if err != nil {
 		h.CheckedAt, h.RTT = time.Now(), 0
@@ -193,12 +172,19 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 	return h, nil
 }
 
-// missingRemoteTables lists the remote tables that foreign tables on the
+// checkRemoteTables lists the remote tables that foreign tables on the
 // server name point at and that the remote does not have (any more), in
 // one remote query per remote schema: two temporary foreign tables over
-// the remote's pg_class and pg_namespace, joined on the remote.
-func missingRemoteTables(ctx context.Context, tx pgx.Tx, name string) ([]string, error) {
-	rows, err := tx.Query(ctx, `SELECT DISTINCT
+// the remote's pg_class and pg_namespace, joined on the remote. It also
+// picks the link's first foreign table whose remote relation is a table
+// without row-level security, which the probe may read a row of: reading
+// a view would run the functions it calls, and reading a table with
+// row-level security its policies, as the link's remote role, and both are
+// code the remote relation's owner wrote.
+func checkRemoteTables(ctx context.Context, tx pgx.Tx, name string) (missing []string, readable string, err error) {
+	type foreign struct{ local, schema, table string }
+	var fts []foreign
+	rows, err := tx.Query(ctx, `SELECT CASE WHEN n.nspname = $1 THEN c.relname::text ELSE '' END,
 			coalesce((SELECT option_value FROM pg_options_to_table(ft.ftoptions) WHERE option_name = 'schema_name'), n.nspname),
 			coalesce((SELECT option_value FROM pg_options_to_table(ft.ftoptions) WHERE option_name = 'table_name'), c.relname)
 		  FROM pg_foreign_table ft
@@ -206,63 +192,74 @@ func missingRemoteTables(ctx context.Context, tx pgx.Tx, name string) ([]string,
 		  JOIN pg_namespace n ON n.oid = c.relnamespace
 		 WHERE ft.ftserver = (SELECT oid FROM pg_foreign_server WHERE srvname = $1)
 		   AND n.oid <> pg_my_temp_schema()
-		 ORDER BY 1, 2`, name)
+		 ORDER BY 2, 3, 1`, name)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	want := map[string][]string{}
 	var schemas []string
 	for rows.Next() {
-		var schema, table string
-		if err := rows.Scan(&schema, &table); err != nil {
+		var f foreign
+		if err := rows.Scan(&f.local, &f.schema, &f.table); err != nil {
 			rows.Close()
-			return nil, err
+			return nil, "", err
 		}
-		if _, ok := want[schema]; !ok {
-			schemas = append(schemas, schema)
+		if _, ok := want[f.schema]; !ok {
+			schemas = append(schemas, f.schema)
 		}
-		want[schema] = append(want[schema], table)
+		if !slices.Contains(want[f.schema], f.table) {
+			want[f.schema] = append(want[f.schema], f.table)
+		}
+		fts = append(fts, f)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil || len(schemas) == 0 {
-		return nil, err
+		return nil, "", err
 	}
-	srv := ident(name)
-	if _, err := tx.Exec(ctx, "CREATE FOREIGN TABLE pg_temp.pglinks_probe_rel (relname name, relnamespace oid) SERVER "+srv+
+	srv := fleet.Ident(name)
+	if _, err := tx.Exec(ctx, "CREATE FOREIGN TABLE pg_temp.pglinks_probe_rel (relname name, relnamespace oid, relkind \"char\", relrowsecurity bool) SERVER "+srv+
 		" OPTIONS (schema_name 'pg_catalog', table_name 'pg_class')"); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if _, err := tx.Exec(ctx, "CREATE FOREIGN TABLE pg_temp.pglinks_probe_ns (oid oid, nspname name) SERVER "+srv+
 		" OPTIONS (schema_name 'pg_catalog', table_name 'pg_namespace')"); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	var missing []string
+	type remoteRel struct{ plain bool }
+	have := map[[2]string]remoteRel{}
 	for _, schema := range schemas {
-		rows, err := tx.Query(ctx, `SELECT r.relname::text FROM pg_temp.pglinks_probe_rel r
+		rows, err := tx.Query(ctx, `SELECT r.relname::text, r.relkind IN ('r', 'p') AND NOT r.relrowsecurity FROM pg_temp.pglinks_probe_rel r
 			JOIN pg_temp.pglinks_probe_ns n ON n.oid = r.relnamespace WHERE n.nspname = $1`, schema)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		have := map[string]bool{}
 		for rows.Next() {
 			var rel string
-			if err := rows.Scan(&rel); err != nil {
+			var plain bool
+			if err := rows.Scan(&rel, &plain); err != nil {
 				rows.Close()
-				return nil, err
+				return nil, "", err
 			}
-			have[rel] = true
+			have[[2]string{schema, rel}] = remoteRel{plain: plain}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		for _, t := range want[schema] {
-			if !have[t] {
-				missing = append(missing, displayIdent(schema)+"."+displayIdent(t))
+			if _, ok := have[[2]string{schema, t}]; !ok {
+				missing = append(missing, fleet.DisplayIdent(schema)+"."+fleet.DisplayIdent(t))
 			}
 		}
 	}
-	return missing, nil
+	slices.SortFunc(fts, func(a, b foreign) int { return strings.Compare(a.local, b.local) })
+	for _, f := range fts {
+		if f.local != "" && have[[2]string{f.schema, f.table}].plain {
+			readable = f.local
+			break
+		}
+	}
+	return missing, readable, nil
 }
 
 // listSome joins up to n items and says how many more there are.
@@ -273,18 +270,8 @@ func listSome(items []string, n int) string {
 	return fmt.Sprintf("%s and %d more", strings.Join(items[:n], ", "), len(items)-n)
 }
 
-// probeStatementTimeout is the probe's time limit once the remote is
-// connected: StatusTimeout, the bound pglinks already puts on reading one
-// database.
-func (s *Service) probeStatementTimeout() time.Duration {
-	if s.StatusTimeout > 0 {
-		return s.StatusTimeout
-	}
-	return DefaultProbeStatementTimeout
-}
-
 // probeReason puts a failed probe in words.
-func probeReason(local, remote *Database, err error, ctx context.Context) string {
+func probeReason(local, remote *fleet.Database, err error, ctx context.Context) string {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		text := pgErr.Message + " " + pgErr.Detail
@@ -313,17 +300,4 @@ func probeReason(local, remote *Database, err error, ctx context.Context) string
 		return "timeout: no answer in time"
 	}
 	return "probe failed: " + errs.MessageOf(fdwError(local, remote, err))
-}
-
-// displayIdent quotes an identifier only when psql users would have to.
-func displayIdent(s string) string {
-	for i, r := range s {
-		if !(r >= 'a' && r <= 'z' || r == '_' || i > 0 && r >= '0' && r <= '9') {
-			return ident(s)
-		}
-	}
-	if s == "" {
-		return ident(s)
-	}
-	return s
 }

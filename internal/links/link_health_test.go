@@ -8,14 +8,15 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
 // shortTimeouts makes a Service give up fast on a halted remote.
 func shortTimeouts(svc *Service) {
-	svc.ConnectTimeout = 2 * time.Second
-	svc.StatusTimeout = 2 * time.Second
-	svc.RemoteConnectTimeout = 2
+	svc.Fleet.Deadlines.Connect = 2 * time.Second
+	svc.Fleet.Deadlines.Status = 2 * time.Second
+	svc.Fleet.Deadlines.RemoteConnect = 2 * time.Second
 }
 
 func probe(t *testing.T, svc *Service, name string) LinkHealth {
@@ -37,8 +38,8 @@ func TestProbeHealthy(t *testing.T) {
 	if h.State != HealthHealthy || h.RTT <= 0 || h.Reason != "" || h.CheckedAt.IsZero() {
 		t.Fatalf("health = %+v", h)
 	}
-	if h.Stale.Stale() {
-		t.Fatalf("fresh link reported stale: %s", h.Stale.Summary())
+	if r := staleOf(t, f.svc, "DATABASE_URL", "sales"); r.Stale() {
+		t.Fatalf("fresh link reported stale: %s", r.Summary())
 	}
 	// The probe leaves nothing behind.
 	if n := queryInt(t, f.local.URL, "SELECT count(*) FROM pg_class WHERE relname = $1", probeTableName); n != 0 {
@@ -91,14 +92,14 @@ func TestProbeBrokenReasons(t *testing.T) {
 
 	// The remote database renamed away.
 	ctx := context.Background()
-	f.svc.Close() // its pool is connected to the remote too
+	f.svc.Fleet.Close() // its pool is connected to the remote too
 	rename := fmt.Sprintf("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s'; ALTER DATABASE %s RENAME TO %s",
-		f.remote.Name, ident(f.remote.Name), ident(f.remote.Name+"_x"))
+		f.remote.Name, fleet.Ident(f.remote.Name), fleet.Ident(f.remote.Name+"_x"))
 	if err := clusterB.Exec(ctx, "postgres", rename); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		clusterB.Exec(ctx, "postgres", fmt.Sprintf("ALTER DATABASE %s RENAME TO %s", ident(f.remote.Name+"_x"), ident(f.remote.Name)))
+		clusterB.Exec(ctx, "postgres", fmt.Sprintf("ALTER DATABASE %s RENAME TO %s", fleet.Ident(f.remote.Name+"_x"), fleet.Ident(f.remote.Name)))
 	})
 	if h := probe(t, f.svc, "sales"); h.State != HealthBroken || !strings.HasPrefix(h.Reason, "database gone") {
 		t.Fatalf("renamed database: %+v", h)
@@ -109,7 +110,7 @@ func TestProbeBrokenReasons(t *testing.T) {
 func rotate(t *testing.T, c *pgtest.Cluster, db *pgtest.Database) string {
 	t.Helper()
 	newPassword := pgtest.RandomToken(16)
-	if err := c.Exec(context.Background(), "postgres", fmt.Sprintf("ALTER ROLE %s PASSWORD '%s'", ident(db.Owner), newPassword)); err != nil {
+	if err := c.Exec(context.Background(), "postgres", fmt.Sprintf("ALTER ROLE %s PASSWORD '%s'", fleet.Ident(db.Owner), newPassword)); err != nil {
 		t.Fatal(err)
 	}
 	return c.URL(db.Owner, newPassword, db.Name)
@@ -148,12 +149,8 @@ func TestRotationBreaksLinkAndRepairFixesIt(t *testing.T) {
 	if h.State != HealthBroken || !strings.HasPrefix(h.Reason, "password refused") {
 		t.Fatalf("after rotation: %+v", h)
 	}
-	if got := h.Stale.Summary(); got != "credentials changed (user or password)" {
-		t.Fatalf("stale = %q", got)
-	}
-	_, report, err := svc.CheckStale(ctx, "DATABASE_URL", "sales")
-	if err != nil || report.Summary() != "credentials changed (user or password)" || !report.Repairable() {
-		t.Fatalf("CheckStale = %+v, %v", report, err)
+	if report := staleOf(t, svc, "DATABASE_URL", "sales"); report.Summary() != "credentials changed (user or password)" || !report.Repairable() {
+		t.Fatalf("stale = %+v", report)
 	}
 
 	plan, err := svc.PlanRepair(ctx, "DATABASE_URL", "sales")
@@ -169,8 +166,8 @@ func TestRotationBreaksLinkAndRepairFixesIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Health.State != HealthHealthy || res.Health.Stale.Stale() {
-		t.Fatalf("after repair: %+v (%s)", res.Health, res.Health.Stale.Summary())
+	if r := staleOf(t, svc, "DATABASE_URL", "sales"); res.Health.State != HealthHealthy || r.Stale() || res.Link.Stale.Summary() != "credentials changed (user or password)" {
+		t.Fatalf("after repair: %+v (%s)", res.Health, r.Summary())
 	}
 	for _, s := range append(res.DDL, plan.DDL...) {
 		if strings.Contains(s, f.remote.Password) || strings.Contains(s, newURL[strings.Index(newURL, ":")+3:strings.Index(newURL, "@")]) {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/connect"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // MaxImportTables bounds how many tables one import adds to a link.
@@ -52,16 +53,16 @@ type ImportResult struct {
 }
 
 // Importable lists the remote tables d offers for a LIMIT TO link that an
-// import may add: the available ones, less Heroku Connect's system tables
-// when the link's schema is a Connect schema (connectSchema), where
-// _trigger_log stays only for a read-only link, as at creation.
-func Importable(l *Link, d *Drift, connectSchema bool) []string {
+// import may add: the available ones, less those the rule of Heroku Connect
+// schemas (connectRefusal) keeps out when d found the link's schema to be
+// one; _trigger_log stays, for a read-only link, as at creation.
+func Importable(l *Link, d *Drift) []string {
 	if l == nil || d == nil || l.Tables == nil {
 		return nil
 	}
 	var out []string
 	for _, t := range d.Available {
-		if connectSchema && connect.IsSystemTable(t) && (t != connect.TableTriggerLog || !l.ReadOnly) {
+		if d.Connect && connectRefusal(t, l.ReadOnly, true) != "" {
 			continue
 		}
 		out = append(out, t)
@@ -80,8 +81,8 @@ func checkImportChoice(tables []string) error {
 	}
 	seen := map[string]bool{}
 	for _, t := range tables {
-		if t == "" || len(t) > MaxIdentLen || !utf8.ValidString(t) || strings.ContainsRune(t, 0) || strings.ContainsRune(t, utf8.RuneError) {
-			return errs.E(errs.Invalid, "%q is not a table name PostgreSQL can have (1 to %d bytes of text). Choose tables from the list; nothing was changed.", t, MaxIdentLen).OnField("tables")
+		if t == "" || len(t) > fleet.MaxIdentLen || !utf8.ValidString(t) || strings.ContainsRune(t, 0) || strings.ContainsRune(t, utf8.RuneError) {
+			return errs.E(errs.Invalid, "%q is not a table name PostgreSQL can have (1 to %d bytes of text). Choose tables from the list; nothing was changed.", t, fleet.MaxIdentLen).OnField("tables")
 		}
 		if seen[t] {
 			return errs.E(errs.Invalid, "The table %q was chosen twice; choose each table once. Nothing was changed.", t).OnField("tables")
@@ -90,9 +91,6 @@ func checkImportChoice(tables []string) error {
 	}
 	return nil
 }
-
-// MaxIdentLen is the longest name PostgreSQL keeps (NAMEDATALEN - 1).
-const MaxIdentLen = 63
 
 // PlanImport works out importing the chosen remote tables into a LIMIT TO
 // link: the SQL (enum types the tables need, then IMPORT FOREIGN SCHEMA
@@ -135,7 +133,7 @@ func (s *Service) importTables(ctx context.Context, req ImportRequest) (*ImportR
 	if err := checkImportChoice(req.Tables); err != nil {
 		return nil, err
 	}
-	ctx, cancel := bound(ctx, s.WriteTimeout)
+	ctx, cancel := fleet.Bound(ctx, s.Fleet.Deadlines.Write)
 	defer cancel()
 	tx, done, err := s.beginLocked(ctx, local, req.Name)
 	if err != nil {
@@ -157,7 +155,7 @@ func (s *Service) importTables(ctx context.Context, req ImportRequest) (*ImportR
 		return nil, err
 	}
 	res := &ImportResult{Plan: p}
-	if res.DDL, err = s.runPlan(ctx, tx, local, remote, p.Link, p.stmts, fmt.Sprintf("Importing into link %q", req.Name), "the import"); err != nil {
+	if res.DDL, err = s.runPlan(ctx, tx, remote, p.Link.meta.appName(), p.stmts, changeFailed(local, remote, fmt.Sprintf("Importing into link %q", req.Name), "the import")); err != nil {
 		return nil, err
 	}
 	rec := p.Link.record
@@ -174,7 +172,7 @@ func (s *Service) importTables(ctx context.Context, req ImportRequest) (*ImportR
 	return res, nil
 }
 
-func (s *Service) planImport(ctx context.Context, tx pgx.Tx, local *Database, name string, chosen []string) (*ImportPlan, error) {
+func (s *Service) planImport(ctx context.Context, tx pgx.Tx, local *fleet.Database, name string, chosen []string) (*ImportPlan, error) {
 	recs, err := s.records(ctx, local.ConfigVar)
 	if err != nil {
 		return nil, err
@@ -255,11 +253,15 @@ func (s *Service) planImport(ctx context.Context, tx pgx.Tx, local *Database, na
 		p.stmts = append(p.stmts, statement{sql: sql, remote: remote})
 		p.SQL = append(p.SQL, sql)
 	}
-	// The enum types the tables need, as creating a link copies them.
+	// The enum types the tables need, as creating a link copies them; a
+	// failure is worded as any of the import's.
 	var copied CreateResult
-	err = copyEnums(local, gaps, true, func(sql, _ string) error { add(sql, false); return nil }, &copied)
+	enums, err := copyEnums(local, gaps, true, &copied)
 	if err != nil {
 		return nil, retarget(err, "tables")
+	}
+	for _, st := range enums {
+		add(st.sql, false)
 	}
 	p.CopiedTypes, p.ExtendedTypes, p.copied = copied.CopiedTypes, copied.ExtendedTypes, copied.copiedSQL
 	add(importStatement(l.RemoteSchema, p.Tables, name), true)
@@ -270,7 +272,7 @@ func (s *Service) planImport(ctx context.Context, tx pgx.Tx, local *Database, na
 		return nil, fmt.Errorf("links: names in %s: %w", name, err)
 	}
 	for _, t := range taken {
-		p.Blockers = append(p.Blockers, fmt.Sprintf("the schema %s already holds a relation named %s, made outside pglinks", ident(name), ident(t)))
+		p.Blockers = append(p.Blockers, fmt.Sprintf("the schema %s already holds a relation named %s, made outside pglinks", fleet.Ident(name), fleet.Ident(t)))
 	}
 	if err := checkInSavepoint(ctx, tx, name, p.stmts, &p.Blockers); err != nil {
 		return nil, err
@@ -286,17 +288,17 @@ func (s *Service) planImport(ctx context.Context, tx pgx.Tx, local *Database, na
 
 // importTypes reads the user-defined types the chosen remote tables use,
 // over pglinks' own bounded connection to the remote.
-func (s *Service) importTypes(ctx context.Context, remote *Database, schema string, tables []string) ([]RemoteType, error) {
-	ctx, cancel := bound(ctx, s.StatusTimeout)
+func (s *Service) importTypes(ctx context.Context, remote *fleet.Database, schema string, tables []string) ([]RemoteType, error) {
+	ctx, cancel := fleet.Bound(ctx, s.Fleet.Deadlines.Status)
 	defer cancel()
-	conn, err := s.acquire(ctx, remote)
+	conn, err := s.Fleet.Acquire(ctx, remote, fleet.ClassUser)
 	if err != nil {
 		return nil, errs.Wrap(errs.Unavailable, err, "Remote %s", errs.MessageOf(err))
 	}
 	defer conn.Release()
 	types, err := remoteTypes(ctx, conn.Conn(), schema, tables)
 	if err != nil {
-		if isTimeout(err) {
+		if fleet.IsTimeout(err) {
 			return nil, errs.Wrap(errs.Unavailable, err, "The remote %s (%s) did not answer in time.", remote.ConfigVar, remote.ResourceName)
 		}
 		return nil, err
@@ -333,9 +335,9 @@ func checkInSavepoint(ctx context.Context, tx pgx.Tx, name string, stmts []state
 	switch {
 	case refused == nil:
 		return nil
-	case pgCode(refused) == codeLockNotAvailable:
+	case fleet.PgCode(refused) == codeLockNotAvailable:
 		return errs.Wrap(errs.Conflict, refused, "Sessions are using the types link %q needs, so pglinks cannot check the import. Try again in a moment.", name)
-	case pgCode(refused) == "" || isTimeout(refused):
+	case fleet.PgCode(refused) == "" || fleet.IsTimeout(refused):
 		return refused
 	}
 	*blockers = append(*blockers, fmt.Sprintf("PostgreSQL refuses %s: %s", at, pgMessage(refused)))

@@ -165,7 +165,7 @@ func TestImportConnectSystemTables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := Importable(l, d, true); !slices.Equal(got, []string{"contact", "notes", "opportunity"}) {
+	if got := Importable(l, d); !slices.Equal(got, []string{"contact", "notes", "opportunity"}) {
 		t.Errorf("importable = %q (available %q)", got, d.Available)
 	}
 	p, err := f.svc.PlanImport(ctx, "DATABASE_URL", "sf", []string{"contact"})
@@ -192,8 +192,8 @@ func TestImportStalledRemote(t *testing.T) {
 		"DATABASE_URL=" + f.local.URL,
 		"HEROKU_POSTGRESQL_BLUE_URL=" + proxy.URL(f.remote.URL),
 	})
-	svc.StatementTimeout = 2 * time.Second
-	svc.Keepalive = time.Second
+	svc.Fleet.Deadlines.Statement = 2 * time.Second
+	svc.Fleet.Deadlines.Keepalive = time.Second
 	if _, err := svc.CreateLink(ctx, CreateRequest{RemoteVar: blue, LocalVar: "DATABASE_URL", Name: "few", Tables: []string{"customers"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +211,7 @@ func TestImportStalledRemote(t *testing.T) {
 	if !errs.Is(err, errs.Unavailable) || !strings.Contains(errs.MessageOf(err), "stopped answering") {
 		t.Fatalf("err = %v, want a clear unavailable message", err)
 	}
-	if limit := svc.StatementTimeout + 8*time.Second; took > limit {
+	if limit := svc.Fleet.Deadlines.Statement + 8*time.Second; took > limit {
 		t.Fatalf("import took %v, more than %v", took, limit)
 	}
 	if n := queryInt(t, f.local.URL, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'`); n != 0 {

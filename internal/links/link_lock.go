@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // Work on one link is serialised by an advisory lock keyed on its name in
@@ -26,7 +27,7 @@ func lockLink(ctx context.Context, tx pgx.Tx, name string, timeout time.Duration
 		return fmt.Errorf("links: lock_timeout: %w", err)
 	}
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock("+linkLockKey+")", name); err != nil {
-		if pgCode(err) == codeLockNotAvailable {
+		if fleet.PgCode(err) == codeLockNotAvailable {
 			return errs.Wrap(errs.Conflict, err, "Another pglinks operation on link %q is in progress. Try again in a moment.", name).OnField("name")
 		}
 		return fmt.Errorf("links: lock %s: %w", name, err)
@@ -69,7 +70,7 @@ const collisionAttempts = 3
 func retryCollisions[T any](ctx context.Context, what, name string, op func() (T, error)) (T, error) {
 	for attempt := 1; ; attempt++ {
 		v, err := op()
-		code := pgCode(err)
+		code := fleet.PgCode(err)
 		if code != codeDeadlock && code != codeSerialization {
 			return v, err
 		}

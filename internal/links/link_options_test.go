@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 const blue = "HEROKU_POSTGRESQL_BLUE_URL"
@@ -25,11 +26,11 @@ func TestCreateOptions(t *testing.T) {
 
 	t.Run("ChosenSchemaAndCatalog", func(t *testing.T) {
 		f := newFixture(t)
-		execAs(t, f.remote.URL, `CREATE SCHEMA `+ident(hostileSchema)+`;
-			CREATE TABLE `+ident(hostileSchema, "Mixed'Case")+` (id int, "<i>v</i>" text);
-			CREATE TABLE `+ident(hostileSchema, long63)+` (a int);
-			CREATE VIEW `+ident(hostileSchema, "v")+` AS SELECT 1 AS one;
-			INSERT INTO `+ident(hostileSchema, "Mixed'Case")+` VALUES (1, 'x')`)
+		execAs(t, f.remote.URL, `CREATE SCHEMA `+fleet.Ident(hostileSchema)+`;
+			CREATE TABLE `+fleet.Ident(hostileSchema, "Mixed'Case")+` (id int, "<i>v</i>" text);
+			CREATE TABLE `+fleet.Ident(hostileSchema, long63)+` (a int);
+			CREATE VIEW `+fleet.Ident(hostileSchema, "v")+` AS SELECT 1 AS one;
+			INSERT INTO `+fleet.Ident(hostileSchema, "Mixed'Case")+` VALUES (1, 'x')`)
 		cat, err := f.svc.ReadRemoteCatalog(ctx, blue, hostileSchema)
 		if err != nil {
 			t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pglinks/pglinks/internal/fleet"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -177,7 +178,7 @@ func (s *Service) countLargeLink(ctx context.Context, q rowQuerier, l *Link) err
 	// it (readLinks matched the server to the record's oid).
 	var n int
 	if err := q.QueryRow(ctx, `SELECT count(*) FROM pg_foreign_table ft JOIN pg_class c ON c.oid = ft.ftrelid
-		WHERE ft.ftserver = $1 AND c.relnamespace = to_regnamespace($2)`, l.record.ServerOID, ident(l.Name)).Scan(&n); err != nil {
+		WHERE ft.ftserver = $1 AND c.relnamespace = to_regnamespace($2)`, l.record.ServerOID, fleet.Ident(l.Name)).Scan(&n); err != nil {
 		return fmt.Errorf("links: count tables of %s: %w", l.Name, err)
 	}
 	l.TableCount, l.TableCountAsOf = n, time.Time{}
@@ -211,11 +212,11 @@ func (s *Service) PageDrift(ctx context.Context, l *Link, now bool) (*Drift, err
 	last := s.pages.drift(k)
 	if last == nil || time.Since(last.CheckedAt) > DriftMaxAge {
 		lc := *l
-		// Detached from this view, bounded by ReadTimeout; one at a time
+		// Detached from this view, bounded by the Read deadline; one at a time
 		// per link however many views start it.
 		s.pages.goBackground(func(bg context.Context) {
 			s.pages.flight.Do(fmt.Sprintf("%s\x00%s\x00%s", k.local, k.name, k.id), func() (any, error) {
-				bctx, cancel := context.WithTimeout(bg, s.ReadTimeout)
+				bctx, cancel := context.WithTimeout(bg, s.Fleet.Deadlines.Read)
 				defer cancel()
 				d, err := s.driftOf(bctx, local, &lc)
 				if err != nil {

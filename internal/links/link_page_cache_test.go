@@ -18,18 +18,18 @@ func TestLargeLinkPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	const want = LargeLinkTables + 4
-	l, page, stale, err := f.svc.LinkPage(ctx, "DATABASE_URL", "big", "", 0, 50)
+	l, page, err := f.svc.LinkPage(ctx, "DATABASE_URL", "big", "", 0, 50)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.TableCount != want || !l.TableCountAsOf.IsZero() || page.Matches != want || len(page.Tables) != 50 || stale.Stale() {
-		t.Fatalf("first view: count %d as of %v, matches %d, %d tables, stale %v", l.TableCount, l.TableCountAsOf, page.Matches, len(page.Tables), stale.Summary())
+	if l.TableCount != want || !l.TableCountAsOf.IsZero() || page.Matches != want || len(page.Tables) != 50 || l.Stale.Stale() {
+		t.Fatalf("first view: count %d as of %v, matches %d, %d tables, stale %v", l.TableCount, l.TableCountAsOf, page.Matches, len(page.Tables), l.Stale.Summary())
 	}
 
 	// A foreign table dropped by hand: the next view within
 	// TableCountMaxAge shows the remembered count, saying when it was made.
 	execAs(t, f.local.URL, "DROP FOREIGN TABLE big.t_0000")
-	l, _, _, err = f.svc.LinkPage(ctx, "DATABASE_URL", "big", "", 0, 50)
+	l, _, err = f.svc.LinkPage(ctx, "DATABASE_URL", "big", "", 0, 50)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestLargeLinkPage(t *testing.T) {
 		f.svc.pages.counts[k] = c
 	}
 	f.svc.pages.mu.Unlock()
-	if l, _, _, err = f.svc.LinkPage(ctx, "DATABASE_URL", "big", "", 0, 50); err != nil || l.TableCount != want-1 || !l.TableCountAsOf.IsZero() {
+	if l, _, err = f.svc.LinkPage(ctx, "DATABASE_URL", "big", "", 0, 50); err != nil || l.TableCount != want-1 || !l.TableCountAsOf.IsZero() {
 		t.Fatalf("after max age: %+v %v", l, err)
 	}
 
@@ -84,7 +84,7 @@ func TestLargeLinkPage(t *testing.T) {
 	if _, err := f.svc.RefreshLink(ctx, RefreshRequest{LocalVar: "DATABASE_URL", Name: "big", Fingerprint: plan.Fingerprint}); err != nil {
 		t.Fatal(err)
 	}
-	l, _, _, err = f.svc.LinkPage(ctx, "DATABASE_URL", "big", "", 0, 50)
+	l, _, err = f.svc.LinkPage(ctx, "DATABASE_URL", "big", "", 0, 50)
 	if err != nil || l.TableCount != want+1 || !l.TableCountAsOf.IsZero() {
 		t.Fatalf("after refresh: %+v %v", l, err)
 	}
@@ -101,7 +101,7 @@ func TestSmallLinkPageReadsNow(t *testing.T) {
 	if _, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "small", CopyEnums: true}); err != nil {
 		t.Fatal(err)
 	}
-	l, _, _, err := f.svc.LinkPage(ctx, "DATABASE_URL", "small", "", 0, 50)
+	l, _, err := f.svc.LinkPage(ctx, "DATABASE_URL", "small", "", 0, 50)
 	if err != nil || l.TableCount != 3 || !l.TableCountAsOf.IsZero() {
 		t.Fatalf("%+v %v", l, err)
 	}
@@ -110,7 +110,7 @@ func TestSmallLinkPageReadsNow(t *testing.T) {
 	}
 	execAs(t, f.remote.URL, "CREATE TABLE zz_new (id int)")
 	execAs(t, f.local.URL, `DROP FOREIGN TABLE small.customers`)
-	l, _, _, err = f.svc.LinkPage(ctx, "DATABASE_URL", "small", "", 0, 50)
+	l, _, err = f.svc.LinkPage(ctx, "DATABASE_URL", "small", "", 0, 50)
 	if err != nil || l.TableCount != 2 || !l.TableCountAsOf.IsZero() {
 		t.Fatalf("%+v %v", l, err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // RefreshPlan is what the refresh confirmation page shows: the drift, the
@@ -108,7 +109,7 @@ func (s *Service) refreshLink(ctx context.Context, req RefreshRequest) (*Refresh
 	if err := ValidateName(req.Name); err != nil {
 		return nil, errs.E(errs.NotFound, "There is no link named %q in %s.", req.Name, req.LocalVar)
 	}
-	ctx, cancel := bound(ctx, s.WriteTimeout)
+	ctx, cancel := fleet.Bound(ctx, s.Fleet.Deadlines.Write)
 	defer cancel()
 	tx, done, err := s.beginLocked(ctx, local, req.Name)
 	if err != nil {
@@ -136,7 +137,7 @@ func (s *Service) refreshLink(ctx context.Context, req RefreshRequest) (*Refresh
 		return nil, err
 	}
 	res := &RefreshResult{Plan: p, Summary: p.Summary}
-	if res.DDL, err = s.runPlan(ctx, tx, local, remote, p.Link, p.stmts, fmt.Sprintf("Refreshing link %q", req.Name), "the refresh"); err != nil {
+	if res.DDL, err = s.runPlan(ctx, tx, remote, p.Link.meta.appName(), p.stmts, changeFailed(local, remote, fmt.Sprintf("Refreshing link %q", req.Name), "the refresh")); err != nil {
 		return nil, err
 	}
 	rec := p.Link.record
@@ -154,7 +155,7 @@ func (s *Service) refreshLink(ctx context.Context, req RefreshRequest) (*Refresh
 	return res, nil
 }
 
-func (s *Service) planRefresh(ctx context.Context, tx pgx.Tx, local *Database, name string) (*RefreshPlan, error) {
+func (s *Service) planRefresh(ctx context.Context, tx pgx.Tx, local *fleet.Database, name string) (*RefreshPlan, error) {
 	recs, err := s.records(ctx, local.ConfigVar)
 	if err != nil {
 		return nil, err
@@ -189,7 +190,7 @@ func (s *Service) planRefresh(ctx context.Context, tx pgx.Tx, local *Database, n
 		}
 		p.Summary.EnumsChanged++
 		for _, lbl := range e.NewLabels {
-			q, err := quoteLiteral(lbl)
+			q, err := fleet.QuoteLiteral(lbl)
 			if err != nil {
 				p.Blockers = append(p.Blockers, fmt.Sprintf("enum %s has a label pglinks cannot copy (%v)", e.Type, err))
 				continue
@@ -198,12 +199,12 @@ func (s *Service) planRefresh(ctx context.Context, tx pgx.Tx, local *Database, n
 		}
 	}
 	for _, t := range d.Tables {
-		tbl := ident(name, t.Table)
+		tbl := fleet.Ident(name, t.Table)
 		for _, c := range t.Gone {
-			add("ALTER FOREIGN TABLE "+tbl+" DROP COLUMN "+ident(c.Name)+" CASCADE", false)
+			add("ALTER FOREIGN TABLE "+tbl+" DROP COLUMN "+fleet.Ident(c.Name)+" CASCADE", false)
 		}
 		for _, c := range t.Added {
-			q, err := quoteLiteral(c.Name)
+			q, err := fleet.QuoteLiteral(c.Name)
 			if err != nil {
 				p.Blockers = append(p.Blockers, fmt.Sprintf("column %q of %q has a name pglinks cannot use (%v)", c.Name, t.RemoteTable, err))
 				continue
@@ -214,15 +215,15 @@ func (s *Service) planRefresh(ctx context.Context, tx pgx.Tx, local *Database, n
 			}
 			// The type is PostgreSQL's own format_type on the remote, with
 			// every name quoted as needed, as IMPORT FOREIGN SCHEMA uses it.
-			add("ALTER FOREIGN TABLE "+tbl+" ADD COLUMN "+ident(c.Name)+" "+c.Type+" OPTIONS (column_name "+q+")"+nn, false)
+			add("ALTER FOREIGN TABLE "+tbl+" ADD COLUMN "+fleet.Ident(c.Name)+" "+c.Type+" OPTIONS (column_name "+q+")"+nn, false)
 		}
 		for _, c := range t.TypeChanged {
-			add("ALTER FOREIGN TABLE "+tbl+" ALTER COLUMN "+ident(c.Column)+" TYPE "+c.RemoteType, false)
+			add("ALTER FOREIGN TABLE "+tbl+" ALTER COLUMN "+fleet.Ident(c.Column)+" TYPE "+c.RemoteType, false)
 		}
 		p.Summary.ColumnsChanged += len(t.Gone) + len(t.Added) + len(t.TypeChanged)
 	}
 	for _, t := range d.GoneTables {
-		add("DROP FOREIGN TABLE "+ident(name, t)+" CASCADE", false)
+		add("DROP FOREIGN TABLE "+fleet.Ident(name, t)+" CASCADE", false)
 	}
 	p.Summary.TablesRemoved = len(d.GoneTables)
 	if len(d.GoneTables) > 0 && p.tables != nil {
@@ -282,17 +283,17 @@ func (s *Service) refreshDependents(ctx context.Context, tx pgx.Tx, name string,
 			if _, rerr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT pglinks_refresh; RELEASE SAVEPOINT pglinks_refresh"); rerr != nil {
 				return rerr
 			}
-			if pgCode(err) == codeLockNotAvailable {
+			if fleet.PgCode(err) == codeLockNotAvailable {
 				return errs.Wrap(errs.Conflict, err, "Sessions are using link %q or objects that depend on it, so pglinks cannot work out what refreshing it would change. Try again in a moment.", name)
 			}
-			if pgCode(err) == "" || isTimeout(err) {
+			if fleet.PgCode(err) == "" || fleet.IsTimeout(err) {
 				return err
 			}
 			p.Blockers = append(p.Blockers, fmt.Sprintf("PostgreSQL refuses %s: %s", sql, pgMessage(err)))
 			return nil
 		}
 	}
-	after, err := cascadeKeys(ctx, tx)
+	after, err := cascadeKeysAfter(ctx, tx, before)
 	if err != nil {
 		return err
 	}
@@ -301,31 +302,4 @@ func (s *Service) refreshDependents(ctx context.Context, tx pgx.Tx, name string,
 	}
 	p.Dependents, err = describeGone(ctx, tx, name, before, after)
 	return err
-}
-
-// runPlan runs a confirmed plan's statements in tx and returns them as
-// they ran. A statement that talks to the remote is guarded (guardRemote),
-// so a remote that stops answering ends it within StatementTimeout. doing
-// ("Refreshing link \"x\"") and during ("the refresh") word a failure.
-func (s *Service) runPlan(ctx context.Context, tx pgx.Tx, local, remote *Database, l *Link, stmts []statement, doing, during string) ([]string, error) {
-	var ran []string
-	for _, st := range stmts {
-		stop := func() {}
-		if st.remote {
-			stop = s.guardRemote(ctx, remote, l.meta.appName())
-		}
-		_, err := tx.Exec(ctx, st.sql)
-		stop()
-		if err != nil {
-			if e := fdwError(local, remote, err); e != err {
-				return nil, e
-			}
-			if isTimeout(err) {
-				return nil, errs.Wrap(errs.Unavailable, err, "%s stopped answering during %s, so pglinks gave up; nothing was changed.", remote.ConfigVar, during)
-			}
-			return nil, errs.Wrap(errs.Conflict, err, "%s failed at %s: %s. Nothing was changed.", doing, st.sql, pgMessage(err))
-		}
-		ran = append(ran, st.sql)
-	}
-	return ran, nil
 }

@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // A repair brings a stale link in line with its remote's config var in
@@ -14,10 +14,10 @@ import (
 // It never touches the link's schema or foreign tables, so views, functions
 // and grants written against the link keep working.
 
-// RepairPlan is what a repair would run, passwords masked.
+// RepairPlan is what a repair would run, passwords masked, for the link
+// as it is (Link.Stale says what differs).
 type RepairPlan struct {
-	Link  *Link
-	Stale *StaleReport
+	Link *Link
 	// DDL is the masked SQL, only the options that changed.
 	DDL []string
 }
@@ -28,37 +28,29 @@ type RepairRequest struct {
 	Actor          string
 }
 
-// RepairResult is a done repair and the probe made right after it.
+// RepairResult is a done repair and the probe made right after it. Link
+// is the link as it was: its Stale says what was repaired.
 type RepairResult struct {
 	Link   *Link
-	Stale  *StaleReport // what was repaired
-	DDL    []string     // what ran, passwords masked
+	DDL    []string // what ran, passwords masked
 	Health LinkHealth
 }
-
-// repairStatementTimeout bounds each repair statement: they only touch the
-// local catalog.
-const repairStatementTimeout = 5 * time.Second
 
 // PlanRepair says what a repair of the link would run. It reads the local
 // catalog only.
 func (s *Service) PlanRepair(ctx context.Context, localVar, name string) (*RepairPlan, error) {
-	l, report, err := s.CheckStale(ctx, localVar, name)
+	l, err := s.checkStale(ctx, localVar, name)
 	if err != nil {
 		return nil, err
 	}
-	if err := repairable(l, report); err != nil {
+	if err := repairable(l, l.Stale); err != nil {
 		return nil, err
 	}
-	stmts, err := repairStatements(name, report)
+	stmts, err := repairStatements(name, l.Stale)
 	if err != nil {
 		return nil, err
 	}
-	p := &RepairPlan{Link: l, Stale: report}
-	for _, st := range stmts {
-		p.DDL = append(p.DDL, st.masked)
-	}
-	return p, nil
+	return &RepairPlan{Link: l, DDL: shownAll(stmts)}, nil
 }
 
 func repairable(l *Link, r *StaleReport) error {
@@ -80,7 +72,7 @@ func repairable(l *Link, r *StaleReport) error {
 // form shows the password as '***'.
 func repairStatements(name string, r *StaleReport) ([]statement, error) {
 	var out []statement
-	id := ident(name)
+	id := fleet.Ident(name)
 	build := func(head string, ops []optionChange) error {
 		if len(ops) == 0 {
 			return nil
@@ -93,7 +85,7 @@ func repairStatements(name string, r *StaleReport) ([]statement, error) {
 				masked = append(masked, "DROP "+op.key)
 				continue
 			}
-			v, err := quoteLiteral(op.value)
+			v, err := fleet.QuoteLiteral(op.value)
 			if err != nil {
 				return errs.E(errs.Invalid, "The %s in %s cannot be used: %v.", op.key, r.RemoteVar, err)
 			}
@@ -138,7 +130,7 @@ func (s *Service) repairLink(ctx context.Context, req RepairRequest) (*RepairRes
 		return nil, err
 	}
 	defer done()
-	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", repairStatementTimeout.Milliseconds())); err != nil {
+	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", s.Fleet.Deadlines.RepairStatement.Milliseconds())); err != nil {
 		return nil, fmt.Errorf("links: repair statement_timeout: %w", err)
 	}
 	st, err := s.readStored(ctx, tx, local, req.Name)
@@ -153,15 +145,18 @@ func (s *Service) repairLink(ctx context.Context, req RepairRequest) (*RepairRes
 	if err != nil {
 		return nil, err
 	}
-	res := &RepairResult{Link: &st.link, Stale: report}
-	for _, x := range stmts {
-		if _, err := tx.Exec(ctx, x.sql); err != nil {
-			if pgCode(err) == codeInsufficientPriv {
-				return nil, errs.Wrap(errs.Forbidden, err, "pglinks' role in %s may not change link %s: %s", local.ConfigVar, req.Name, pgMessage(err))
-			}
-			return nil, fmt.Errorf("links: repair %s in %s: %s: %w", req.Name, local.ConfigVar, x.masked, err)
+	l := st.link
+	l.Stale = report
+	res := &RepairResult{Link: &l}
+	// Repair statements only touch the local catalog: nothing to guard.
+	res.DDL, err = s.runPlan(ctx, tx, nil, "", stmts, func(st statement, err error) error {
+		if fleet.PgCode(err) == codeInsufficientPriv {
+			return errs.Wrap(errs.Forbidden, err, "pglinks' role in %s may not change link %s: %s", local.ConfigVar, req.Name, pgMessage(err))
 		}
-		res.DDL = append(res.DDL, x.masked)
+		return fmt.Errorf("links: repair %s in %s: %s: %w", req.Name, local.ConfigVar, st.shown(), err)
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("links: repair %s in %s: commit: %w", req.Name, local.ConfigVar, err)

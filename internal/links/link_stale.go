@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // A link is stale when what its foreign server and user mapping hold no
@@ -88,7 +89,7 @@ type rowQuerier interface {
 // readStored reads a link with its server options and pglinks' own user
 // mapping. pg_user_mappings shows umoptions (the password too) to the
 // mapping's own role only; it is compared here and never leaves the package.
-func (s *Service) readStored(ctx context.Context, q rowQuerier, local *Database, name string) (*storedLink, error) {
+func (s *Service) readStored(ctx context.Context, q rowQuerier, local *fleet.Database, name string) (*storedLink, error) {
 	recs, err := s.records(ctx, local.ConfigVar)
 	if err != nil {
 		return nil, err
@@ -179,7 +180,7 @@ func (s *Service) compare(st *storedLink) *StaleReport {
 		return r
 	}
 	credChanged := false
-	for _, kv := range [][2]string{{"user", remote.User}, {"password", remote.password}} {
+	for _, kv := range [][2]string{{"user", remote.User}, {"password", remote.Password()}} {
 		have, present := st.mapping[kv[0]]
 		if present && have == kv[1] {
 			continue
@@ -204,60 +205,47 @@ func orDefault(s string) string {
 	return s
 }
 
-// CheckStale compares a link with its remote's config var. It reads the
-// local catalog only: no remote is contacted.
-func (s *Service) CheckStale(ctx context.Context, localVar, name string) (*Link, *StaleReport, error) {
+// checkStale reads a link with its comparison with its remote's config
+// var (Link.Stale). It reads the local catalog only: no remote is
+// contacted.
+func (s *Service) checkStale(ctx context.Context, localVar, name string) (*Link, error) {
 	local, err := s.database(localVar, "local")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := ValidateName(name); err != nil {
-		return nil, nil, errs.E(errs.NotFound, "There is no link named %q in %s.", name, localVar)
+		return nil, errs.E(errs.NotFound, "There is no link named %q in %s.", name, localVar)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.StatusTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status)
 	defer cancel()
-	conn, err := s.acquire(ctx, local)
+	conn, err := s.Fleet.Acquire(ctx, local, fleet.ClassUser)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer conn.Release()
 	st, err := s.readStored(ctx, conn, local, name)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return &st.link, s.compare(st), nil
+	l := st.link
+	l.Stale = s.compare(st)
+	return &l, nil
 }
 
-// StaleReports compares every link of an inventory with its remote's config
-// var, keyed by HealthKey. It reads each local database's options once (in
-// parallel, bounded by StatusTimeout) and contacts no remote, so the
-// inventory can flag stale links on its request path. Databases that
-// cannot be read are left out.
-func (s *Service) StaleReports(ctx context.Context, inv []DatabaseStatus) map[string]*StaleReport {
-	out := map[string]*StaleReport{}
-	for _, st := range inv {
-		for name, r := range st.Stale {
-			out[HealthKey(st.DB.ConfigVar, name)] = r
-		}
-	}
-	return out
-}
-
-// staleOf compares each link with the fleet, from the server and mapping
-// options (role's) the status statement read with the links: the
-// inventory's snapshot carries the result, so a page view asks no database.
-func (s *Service) staleOf(ls []Link, cands []candidateLink, role string) map[string]*StaleReport {
+// compareAll compares each link with the fleet (Link.Stale), from the
+// server and mapping options (role's) the status statement read with the
+// links: the inventory's snapshot carries the result, so a page view asks
+// no database.
+func (s *Service) compareAll(ls []Link, cands []candidateLink, role string) {
 	byName := make(map[string]*candidateLink, len(cands))
 	for i := range cands {
 		byName[cands[i].Name] = &cands[i]
 	}
-	out := map[string]*StaleReport{}
-	for _, l := range ls {
-		c, ok := byName[l.Name]
+	for i := range ls {
+		c, ok := byName[ls[i].Name]
 		if !ok {
 			continue
 		}
-		out[l.Name] = s.compare(&storedLink{link: l, server: optionMap(c.ServerOptions), mapping: optionMap(c.MappingOptions), hasMapping: c.HasMapping, role: role})
+		ls[i].Stale = s.compare(&storedLink{link: ls[i], server: optionMap(c.ServerOptions), mapping: optionMap(c.MappingOptions), hasMapping: c.HasMapping, role: role})
 	}
-	return out
 }

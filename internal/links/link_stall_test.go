@@ -23,8 +23,8 @@ func TestCreateStalledRemote(t *testing.T) {
 		"DATABASE_URL=" + f.local.URL,
 		"HEROKU_POSTGRESQL_BLUE_URL=" + proxy.URL(f.remote.URL),
 	})
-	svc.StatementTimeout = 2 * time.Second
-	svc.Keepalive = time.Second
+	svc.Fleet.Deadlines.Statement = 2 * time.Second
+	svc.Fleet.Deadlines.Keepalive = time.Second
 	// pglinks' own connections are named "pglinks"; the link's are
 	// "pglinks/<id>/<name>". The import's catalog query names pg_class.
 	proxy.Stall("pglinks/", "pg_class")
@@ -38,10 +38,10 @@ func TestCreateStalledRemote(t *testing.T) {
 	if !errs.Is(err, errs.Unavailable) || !strings.Contains(errs.MessageOf(err), "stopped answering") {
 		t.Fatalf("err = %v, want a clear unavailable message", err)
 	}
-	t.Logf("stalled create failed after %v (statement_timeout %v)", took.Round(time.Millisecond), svc.StatementTimeout)
+	t.Logf("stalled create failed after %v (statement_timeout %v)", took.Round(time.Millisecond), svc.Fleet.Deadlines.Statement)
 	// The documented bound: statement_timeout plus the time to cut the
 	// remote connection. Generous, to catch a hang, not to time the code.
-	if limit := svc.StatementTimeout + 8*time.Second; took > limit {
+	if limit := svc.Fleet.Deadlines.Statement + 8*time.Second; took > limit {
 		t.Fatalf("create took %v, more than %v", took, limit)
 	}
 
@@ -80,7 +80,7 @@ func TestCreateCancelledContext(t *testing.T) {
 		"DATABASE_URL=" + f.local.URL,
 		"HEROKU_POSTGRESQL_BLUE_URL=" + proxy.URL(f.remote.URL),
 	})
-	svc.StatementTimeout = time.Minute // only the context can end it
+	svc.Fleet.Deadlines.Statement = time.Minute // only the context can end it
 	proxy.Stall("pglinks/", "pg_class")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -120,12 +120,12 @@ func TestReadsSilentDatabase(t *testing.T) {
 		"DATABASE_URL=" + proxy.URL(f.local.URL),
 		"HEROKU_POSTGRESQL_BLUE_URL=" + f.remote.URL,
 	})
-	svc.ReadTimeout = 2 * time.Second
+	svc.Fleet.Deadlines.Read = 2 * time.Second
 	proxy.Stall("pglinks", "pg_foreign_server")
 	for name, read := range map[string]func() error{
-		"GetLink":       func() error { _, err := svc.GetLink(ctx, "DATABASE_URL", "sales"); return err },
-		"ForeignTables": func() error { _, _, err := svc.ForeignTables(ctx, "DATABASE_URL", "sales"); return err },
-		"PlanDestroy":   func() error { _, err := svc.PlanDestroy(ctx, "DATABASE_URL", "sales"); return err },
+		"GetLink":     func() error { _, err := svc.GetLink(ctx, "DATABASE_URL", "sales"); return err },
+		"LinkPage":    func() error { _, _, err := svc.LinkPage(ctx, "DATABASE_URL", "sales", "", 0, 50); return err },
+		"PlanDestroy": func() error { _, err := svc.PlanDestroy(ctx, "DATABASE_URL", "sales"); return err },
 	} {
 		start := time.Now()
 		err := read()
@@ -133,7 +133,7 @@ func TestReadsSilentDatabase(t *testing.T) {
 		if !errs.Is(err, errs.Unavailable) || !strings.Contains(errs.MessageOf(err), "DATABASE_URL") {
 			t.Errorf("%s: err = %v, want unavailable naming the database", name, err)
 		}
-		if took > svc.ReadTimeout+5*time.Second {
+		if took > svc.Fleet.Deadlines.Read+5*time.Second {
 			t.Errorf("%s took %v", name, took)
 		}
 	}

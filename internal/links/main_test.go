@@ -9,8 +9,9 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
+	"github.com/pglinks/pglinks/internal/state"
 )
 
 // Two clusters, so links cross servers as in production; each test gets
@@ -85,12 +86,14 @@ func newFixture(t testing.TB, extra ...string) *fixture {
 // database of its own.
 func newService(t testing.TB, env []string) *Service {
 	t.Helper()
-	fleet, err := LoadFleet(env)
+	fl, err := fleet.Load(env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := NewService(fleet, slog.New(slog.DiscardHandler))
-	t.Cleanup(svc.Close)
+	fl.Log = slog.New(slog.DiscardHandler)
+	t.Cleanup(fl.Close)
+	svc := NewService(fl, fl.Log)
+	t.Cleanup(svc.Close) // before the fleet's pools close
 	svc.Registry = newRegistry(t)
 	return svc
 }
@@ -98,17 +101,52 @@ func newService(t testing.TB, env []string) *Service {
 // newRegistry makes a migrated state database and a registry in it.
 func newRegistry(t testing.TB) *StateRegistry {
 	t.Helper()
-	ctx := context.Background()
-	state := newDB(t, clusterA, "state", pgtest.DBOptions{NoFDW: true})
-	pool, err := pgxpool.New(ctx, state.URL)
+	db, err := state.Open(context.Background(), newDB(t, clusterA, "state", pgtest.DBOptions{NoFDW: true}).URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(pool.Close)
-	if err := auth.Migrate(ctx, pool); err != nil {
+	t.Cleanup(db.Close)
+	return NewStateRegistry(db)
+}
+
+// staleOf is a link's comparison with its remote's config var as its
+// page shows it (LinkPage's Link.Stale).
+func staleOf(t testing.TB, svc *Service, localVar, name string) *StaleReport {
+	t.Helper()
+	l, _, err := svc.LinkPage(context.Background(), localVar, name, "", 0, 1)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return NewStateRegistry(pool)
+	return l.Stale
+}
+
+// allForeignTables is every foreign table of a link (up to 500), read as
+// the link page reads them.
+func allForeignTables(ctx context.Context, svc *Service, localVar, name string) (*Link, []ForeignTable, error) {
+	l, p, err := svc.LinkPage(ctx, localVar, name, "", 0, 500)
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, p.Tables, nil
+}
+
+// mustStatus reads configVar's card now, as the inventory's Refresh does.
+func mustStatus(t testing.TB, svc *Service, configVar string) DatabaseStatus {
+	t.Helper()
+	st, err := svc.RefreshStatus(context.Background(), configVar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// acquire takes a user connection to configVar from svc's fleet.
+func acquire(ctx context.Context, svc *Service, configVar string) (*pgxpool.Conn, error) {
+	d, err := svc.Fleet.Lookup(configVar)
+	if err != nil {
+		return nil, err
+	}
+	return svc.Fleet.Acquire(ctx, d, fleet.ClassUser)
 }
 
 // linkObjects counts what a link named name left in the local database:

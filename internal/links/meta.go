@@ -4,13 +4,16 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
-// Link metadata lives in the catalog itself, as JSON comments on the
-// foreign server and on the schema, so the inventory needs no other store and
-// survives pglinks being redeployed. Both comments carry the same random id:
-// destroy requires the pair to match, which a hand-made server or schema
-// never does by accident.
+// Link metadata is also written into the catalog, as JSON comments on the
+// foreign server and on the schema, for people reading the catalog. Both
+// comments carry the same random id as pglinks' own record of the link in
+// the state database (registry.go); only a server and schema whose ids
+// and oids match a record are a link, since anyone with a database's app
+// role can write comments.
 
 const metaKey = "pglinks"
 
@@ -58,8 +61,8 @@ func (m linkMeta) appName() string {
 		id = id[:12]
 	}
 	name := "pglinks/" + id + "/" + m.Link
-	if len(name) > 63 {
-		name = name[:63]
+	if len(name) > fleet.MaxIdentLen {
+		name = name[:fleet.MaxIdentLen]
 	}
 	return name
 }

@@ -4,20 +4,18 @@ import (
 	"strings"
 
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
-// MaxNameLen is PostgreSQL's identifier limit (NAMEDATALEN-1).
-const MaxNameLen = 63
-
 // ValidateName checks a link name: lowercase letters, digits and
-// underscores, at most 63 characters, and not a name PostgreSQL or every
-// database already uses.
+// underscores, at most fleet.MaxIdentLen (63) bytes, and not a name
+// PostgreSQL or every database already uses.
 func ValidateName(name string) error {
 	if name == "" {
 		return errs.E(errs.Invalid, "Give the link a name.").OnField("name")
 	}
-	if len(name) > MaxNameLen {
-		return errs.E(errs.Invalid, "Link names are at most %d characters (this one has %d).", MaxNameLen, len(name)).OnField("name")
+	if len(name) > fleet.MaxIdentLen {
+		return errs.E(errs.Invalid, "Link names are at most %d characters (this one has %d).", fleet.MaxIdentLen, len(name)).OnField("name")
 	}
 	for _, r := range name {
 		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
@@ -34,31 +32,11 @@ func isReservedName(name string) bool {
 	return name == "public" || name == "information_schema" || strings.HasPrefix(name, "pg_")
 }
 
-// DefaultName derives a link name from a remote's resource name, as Heroku
-// does: "postgresql-colorful-33594" becomes "postgresql_colorful_33594".
+// DefaultName is the name a link gets when none is given, the one rule the
+// form shows and create applies: the remote's resource name without its
+// "postgresql-" prefix, made a valid name, so "postgresql-colorful-33594"
+// becomes "colorful_33594".
 func DefaultName(resourceName string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(resourceName) {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	s := strings.Trim(b.String(), "_")
-	if len(s) > MaxNameLen {
-		s = s[:MaxNameLen]
-	}
-	if s == "" || isReservedName(s) {
-		s = "link_" + s
-	}
-	return s
-}
-
-// ShortName is the short default name the dashboard offers for a remote:
-// the resource name without its "postgresql-" prefix, so
-// "postgresql-colorful-33594" becomes "colorful_33594".
-func ShortName(resourceName string) string {
 	rest := resourceName
 	for _, p := range []string{"postgresql-", "postgres-", "heroku-postgresql-"} {
 		if len(rest) > len(p) && strings.EqualFold(rest[:len(p)], p) {
@@ -66,7 +44,28 @@ func ShortName(resourceName string) string {
 			break
 		}
 	}
-	return DefaultName(rest)
+	return validName(rest)
+}
+
+// validName turns s into a valid link name: lowercase, other characters
+// as underscores, at most fleet.MaxIdentLen, never reserved.
+func validName(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	n := strings.Trim(b.String(), "_")
+	if len(n) > fleet.MaxIdentLen {
+		n = n[:fleet.MaxIdentLen]
+	}
+	if n == "" || isReservedName(n) {
+		n = "link_" + n
+	}
+	return n
 }
 
 // SuggestName turns a refused name into a valid one, or "" when nothing
@@ -90,8 +89,8 @@ func SuggestName(input string) string {
 	if isReservedName(s) {
 		s = "link_" + s
 	}
-	if len(s) > MaxNameLen {
-		s = strings.TrimRight(s[:MaxNameLen], "_")
+	if len(s) > fleet.MaxIdentLen {
+		s = strings.TrimRight(s[:fleet.MaxIdentLen], "_")
 	}
 	if ValidateName(s) != nil || s == strings.TrimSpace(input) {
 		return ""

@@ -1,6 +1,10 @@
 package links
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/pglinks/pglinks/internal/fleet"
+)
 
 func TestSuggestName(t *testing.T) {
 	for in, want := range map[string]string{
@@ -26,21 +30,7 @@ func TestSuggestName(t *testing.T) {
 	for range 100 {
 		long += "Ab-"
 	}
-	if got := SuggestName(long); len(got) > MaxNameLen || ValidateName(got) != nil {
+	if got := SuggestName(long); len(got) > fleet.MaxIdentLen || ValidateName(got) != nil {
 		t.Errorf("SuggestName(long) = %q (%d)", got, len(got))
-	}
-}
-
-func TestShortName(t *testing.T) {
-	for in, want := range map[string]string{
-		"postgresql-colorful-33594": "colorful_33594",
-		"postgresql-round-06985":    "round_06985",
-		"analytics-db":              "analytics_db",
-		"postgresql-":               "postgresql",
-		"pg-main":                   "link_pg_main",
-	} {
-		if got := ShortName(in); got != want {
-			t.Errorf("ShortName(%q) = %q, want %q", in, got, want)
-		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // RemoteType is a user-defined type a remote's tables use.
@@ -22,7 +23,7 @@ type RemoteType struct {
 func (t RemoteType) QualifiedName() string { return t.Schema + "." + t.Name }
 
 // sqlName is the quoted schema-qualified name for SQL.
-func (t RemoteType) sqlName() string { return ident(t.Schema, t.Name) }
+func (t RemoteType) sqlName() string { return fleet.Ident(t.Schema, t.Name) }
 
 func typeKind(typtype string) string {
 	switch typtype {
@@ -79,7 +80,7 @@ func typeGaps(ctx context.Context, tx pgx.Tx, types []RemoteType) ([]typeGap, er
 	for _, t := range types {
 		if t.Kind == "enum" {
 			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('pglinks:type:' || $1, 0))", t.sqlName()); err != nil {
-				if pgCode(err) == codeLockNotAvailable {
+				if fleet.PgCode(err) == codeLockNotAvailable {
 					return nil, errs.Wrap(errs.Conflict, err, "Another pglinks operation is copying the type %s right now. Try again in a moment.", t.QualifiedName())
 				}
 				return nil, fmt.Errorf("links: lock type %s: %w", t.QualifiedName(), err)
@@ -122,7 +123,7 @@ func typeGaps(ctx context.Context, tx pgx.Tx, types []RemoteType) ([]typeGap, er
 func addLabelsDDL(g typeGap) ([]string, error) {
 	var out []string
 	for _, l := range g.MissingLabels {
-		q, err := quoteLiteral(l)
+		q, err := fleet.QuoteLiteral(l)
 		if err != nil {
 			return nil, errs.E(errs.Invalid, "Enum %s has a label pglinks cannot copy: %v.", g.QualifiedName(), err)
 		}
@@ -135,7 +136,7 @@ func addLabelsDDL(g typeGap) ([]string, error) {
 func enumDDL(t RemoteType) (string, error) {
 	labels := make([]string, len(t.Labels))
 	for i, l := range t.Labels {
-		q, err := quoteLiteral(l)
+		q, err := fleet.QuoteLiteral(l)
 		if err != nil {
 			return "", errs.E(errs.Invalid, "Enum %s has a label pglinks cannot copy: %v.", t.QualifiedName(), err)
 		}
@@ -146,7 +147,7 @@ func enumDDL(t RemoteType) (string, error) {
 
 // typeGapsError names every type the local database lacks or has wrong,
 // where the remote uses it and what to do about it.
-func typeGapsError(local *Database, gaps []typeGap, canCopyEnums bool) error {
+func typeGapsError(local *fleet.Database, gaps []typeGap, canCopyEnums bool) error {
 	var parts []string
 	for _, g := range gaps {
 		var desc string

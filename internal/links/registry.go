@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
+	"github.com/pglinks/pglinks/internal/state"
 )
 
 // LinkRecord is pglinks' own record of a link it made, kept in the state
@@ -43,7 +45,7 @@ type LinkRecord struct {
 
 // Registry keeps the records. The state database implements it
 // (NewStateRegistry); its table is created by the state database's
-// migrations (internal/auth/migrations).
+// migrations (internal/state/migration).
 type Registry interface {
 	AddLink(ctx context.Context, r LinkRecord) error
 	RemoveLink(ctx context.Context, id string) error
@@ -61,9 +63,10 @@ type StateRegistry struct {
 	timeout time.Duration
 }
 
-// NewStateRegistry keeps link records in the state database behind pool.
-func NewStateRegistry(pool *pgxpool.Pool) *StateRegistry {
-	return &StateRegistry{pool: pool, timeout: 5 * time.Second}
+// NewStateRegistry keeps link records in the state database db, which its
+// owner closes.
+func NewStateRegistry(db *state.DB) *StateRegistry {
+	return &StateRegistry{pool: db.Pool(), timeout: state.DefaultCallTimeout}
 }
 
 func (r *StateRegistry) AddLink(ctx context.Context, l LinkRecord) error {
@@ -133,7 +136,7 @@ func stateError(what string, err error) error {
 	}
 	// A statement that failed in the database is a bug; anything else
 	// (refused, timed out, cut) means the database did not answer.
-	if code := pgCode(err); code == "" || strings.HasPrefix(code, "08") || isTimeout(err) {
+	if code := fleet.PgCode(err); code == "" || strings.HasPrefix(code, "08") || fleet.IsTimeout(err) {
 		return errs.Wrap(errs.Unavailable, err, "The state database (PGLINKS_STATE_URL) is not answering, so pglinks cannot check its records of links. Try again in a moment.")
 	}
 	return fmt.Errorf("links: %s: %w", what, err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // RemoteTable is a relation IMPORT FOREIGN SCHEMA can bring over.
@@ -36,9 +37,9 @@ func (s *Service) ReadRemoteCatalog(ctx context.Context, remoteVar, schema strin
 	if schema == "" {
 		schema = "public"
 	}
-	ctx, cancel := bound(ctx, s.ReadTimeout)
+	ctx, cancel := fleet.Bound(ctx, s.Fleet.Deadlines.Read)
 	defer cancel()
-	conn, err := s.acquire(ctx, remote)
+	conn, err := s.Fleet.Acquire(ctx, remote, fleet.ClassUser)
 	if err != nil {
 		return nil, errs.Wrap(errs.Unavailable, err, "Remote %s", errs.MessageOf(err)).OnField("remote")
 	}
@@ -100,7 +101,7 @@ func relKind(k string) string {
 
 // checkChosenTables refuses a LIMIT TO list naming anything the remote's
 // schema does not hold, or naming a table twice.
-func checkChosenTables(remote *Database, schema string, chosen []string, have []RemoteTable) error {
+func checkChosenTables(remote *fleet.Database, schema string, chosen []string, have []RemoteTable) error {
 	names := make(map[string]bool, len(have))
 	for _, t := range have {
 		names[t.Name] = true

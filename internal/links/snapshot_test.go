@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // A database that accepts connections and never answers costs the first
@@ -21,8 +23,8 @@ func TestInventoryBacksOffSilentDatabase(t *testing.T) {
 		"DATABASE_URL=" + f.local.URL,
 		"HEROKU_POSTGRESQL_BLUE_URL=" + proxy.URL(f.remote.URL),
 	})
-	svc.StatusTimeout = 2 * time.Second
-	svc.SnapshotMaxAge = 30 * time.Second
+	svc.Fleet.Deadlines.Status = 2 * time.Second
+	svc.Fleet.SnapshotMaxAge = 30 * time.Second
 	proxy.Stall("pglinks", "pg_") // every statement of pglinks' own connections
 
 	first := svc.Inventory(ctx)
@@ -40,7 +42,7 @@ func TestInventoryBacksOffSilentDatabase(t *testing.T) {
 		}
 	}
 	// Five views in far less than one StatusTimeout: none waited.
-	if took := time.Since(start); took >= svc.StatusTimeout {
+	if took := time.Since(start); took >= svc.Fleet.Deadlines.Status {
 		t.Fatalf("5 views took %v: the silent database was asked again", took)
 	}
 	// A forced refresh asks again (and fails again, doubling the back-off).
@@ -60,7 +62,7 @@ func TestInventoryBacksOffSilentDatabase(t *testing.T) {
 func TestInventorySnapshotInvalidatedByCreate(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	f.svc.SnapshotMaxAge = time.Hour
+	f.svc.Fleet.SnapshotMaxAge = time.Hour
 	if n := len(f.svc.Inventory(ctx)[0].Links); n != 0 {
 		t.Fatalf("%d links before", n)
 	}
@@ -81,13 +83,13 @@ func TestInventorySnapshotInvalidatedByCreate(t *testing.T) {
 // Run keeps snapshots fresh in the background.
 func TestRunRefreshesInTheBackground(t *testing.T) {
 	f := newFixture(t)
-	f.svc.SnapshotMaxAge = time.Hour
+	f.svc.Fleet.SnapshotMaxAge = time.Hour
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go f.svc.Run(ctx, 100*time.Millisecond, 2)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if sn, ok := f.svc.snaps.get("DATABASE_URL"); ok && sn.st.Reachable {
+		if sn, ok := f.svc.statuses().Get("DATABASE_URL"); ok && sn.Val.Reachable {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -112,8 +114,8 @@ func TestInventoryServesOldCardWhileReading(t *testing.T) {
 		"DATABASE_URL=" + f.local.URL,
 		"HEROKU_POSTGRESQL_BLUE_URL=" + proxy.URL(f.remote.URL),
 	})
-	svc.StatusTimeout = 2 * time.Second
-	svc.SnapshotMaxAge = 200 * time.Millisecond
+	svc.Fleet.Deadlines.Status = 2 * time.Second
+	svc.Fleet.SnapshotMaxAge = 200 * time.Millisecond
 	first := svc.Inventory(ctx)
 	if !first[1].Reachable {
 		t.Fatalf("first view: %s", first[1].Error)
@@ -122,7 +124,7 @@ func TestInventoryServesOldCardWhileReading(t *testing.T) {
 	// From now on the remote's new connections never answer.
 	proxy.Stall("pglinks", "pg_")
 	d, _ := svc.Fleet.Get("HEROKU_POSTGRESQL_BLUE_URL")
-	svc.discardPool(d, statusPool)
+	svc.Fleet.Discard(d, fleet.ClassStatus)
 	time.Sleep(300 * time.Millisecond)
 
 	start := time.Now()
@@ -133,7 +135,7 @@ func TestInventoryServesOldCardWhileReading(t *testing.T) {
 	if !inv[1].Reachable || !inv[1].AsOf.Equal(first[1].AsOf) {
 		t.Fatalf("old card not served: reachable=%v as of %v, first as of %v", inv[1].Reachable, inv[1].AsOf, first[1].AsOf)
 	}
-	deadline := time.Now().Add(2*svc.StatusTimeout + time.Second)
+	deadline := time.Now().Add(2*svc.Fleet.Deadlines.Status + time.Second)
 	for {
 		inv = svc.Inventory(ctx)
 		if !inv[1].Reachable && !inv[1].RetryAt.IsZero() {

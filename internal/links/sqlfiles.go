@@ -20,7 +20,6 @@ func stmt(name string) string {
 var (
 	sqlLinks             = stmt("links")
 	sqlStatus            = stmt("status")
-	sqlForeignTables     = stmt("foreign_tables")
 	sqlForeignTablesPage = stmt("foreign_tables_page")
 	sqlCascadeKeys       = stmt("cascade_keys")
 	sqlDescribeDropped   = stmt("describe_dropped")

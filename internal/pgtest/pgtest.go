@@ -5,6 +5,10 @@
 //
 // initdb refuses to run as root, so when the process is root the server
 // binaries run as the "postgres" OS user.
+//
+// A cluster runs the default PostgreSQL (Debian's, the newest installed)
+// or a chosen major (Options.Major): Debian's when installed, else the
+// server binaries scripts/deps.sh fetches into .cache/pg/<major>.
 package pgtest
 
 import (
@@ -33,6 +37,9 @@ import (
 type Options struct {
 	// Logical sets wal_level=logical so logical replication can be used.
 	Logical bool
+	// Major is the PostgreSQL major version to run (14, 16, ...); 0 runs
+	// the default one (see BinDir).
+	Major int
 }
 
 // Cluster is a running throwaway PostgreSQL server.
@@ -42,6 +49,7 @@ type Cluster struct {
 
 	superPassword string
 	bin           string
+	major         int
 	cred          *syscall.Credential
 	stopOnce      sync.Once
 	proc          *exec.Cmd
@@ -89,9 +97,51 @@ func versionOf(binDir string) int {
 	return v
 }
 
+// MajorBinDir finds the server binaries of one PostgreSQL major:
+// $PGLINKS_PG<major>_BINDIR (e.g. PGLINKS_PG16_BINDIR), else Debian's
+// /usr/lib/postgresql/<major>/bin, else <cache>/<major>/bin where cache is
+// $PGLINKS_PG_CACHE or the .cache/pg that scripts/deps.sh fills, found in
+// the working directory or one above it (tests run in their package's
+// directory). 0 is BinDir.
+func MajorBinDir(major int) (string, error) {
+	if major == 0 {
+		return BinDir()
+	}
+	if d := os.Getenv(fmt.Sprintf("PGLINKS_PG%d_BINDIR", major)); d != "" {
+		return d, nil
+	}
+	tried := []string{fmt.Sprintf("/usr/lib/postgresql/%d/bin", major)}
+	caches := []string{}
+	if d := os.Getenv("PGLINKS_PG_CACHE"); d != "" {
+		caches = append(caches, d)
+	} else if wd, err := os.Getwd(); err == nil {
+		for d := wd; ; d = filepath.Dir(d) {
+			caches = append(caches, filepath.Join(d, ".cache", "pg"))
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	for _, c := range caches {
+		tried = append(tried, filepath.Join(c, strconv.Itoa(major), "bin"))
+	}
+	for _, d := range tried {
+		if fi, err := os.Stat(filepath.Join(d, "postgres")); err == nil && !fi.IsDir() {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("pgtest: PostgreSQL %d not found (looked in %s and .cache/pg/%d/bin above %s): run scripts/deps.sh test, which fetches 14, 16, 17 and 18 into .cache/pg, or set PGLINKS_PG%d_BINDIR",
+		major, tried[0], major, workDir(), major)
+}
+
+func workDir() string {
+	wd, _ := os.Getwd()
+	return wd
+}
+
 // Start creates and starts a new cluster.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
-	bin, err := BinDir()
+	bin, err := MajorBinDir(opts.Major)
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +174,10 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		c.Port, err = freePort()
 		if err == nil {
 			err = c.start(ctx)
+		}
+		if err == nil && opts.Major != 0 && c.major != opts.Major {
+			c.Stop()
+			return nil, fmt.Errorf("pgtest: asked for PostgreSQL %d, but %s runs %d", opts.Major, bin, c.major)
 		}
 		if err == nil {
 			return c, nil
@@ -204,6 +258,7 @@ func (c *Cluster) start(ctx context.Context) error {
 		conn, err := pgx.Connect(attempt, c.SuperURL("postgres"))
 		cancel()
 		if err == nil {
+			c.major = majorOf(conn.PgConn().ParameterStatus("server_version"))
 			conn.Close(ctx)
 			return nil
 		}
@@ -219,6 +274,20 @@ func (c *Cluster) start(ctx context.Context) error {
 		}
 	}
 }
+
+// majorOf reads the major from a server_version such as "15.18 (Debian
+// 15.18-0+deb12u1)", "18.4" or "19beta1".
+func majorOf(serverVersion string) int {
+	end := 0
+	for end < len(serverVersion) && serverVersion[end] >= '0' && serverVersion[end] <= '9' {
+		end++
+	}
+	n, _ := strconv.Atoi(serverVersion[:end])
+	return n
+}
+
+// Major is the PostgreSQL major version the cluster runs.
+func (c *Cluster) Major() int { return c.major }
 
 func (c *Cluster) kill() {
 	c.proc.Process.Signal(syscall.SIGQUIT)

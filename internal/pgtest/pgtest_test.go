@@ -2,9 +2,12 @@ package pgtest
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pglinks/pglinks/internal/pgversion"
 )
 
 func TestClusterOwnerDatabase(t *testing.T) {
@@ -64,5 +67,64 @@ func TestHaltResume(t *testing.T) {
 	}
 	if err := c.Exec(ctx, "postgres", "SELECT * FROM kept"); err != nil {
 		t.Fatalf("data lost across Halt/Resume: %v", err)
+	}
+}
+
+// TestEveryMajor starts one cluster of each supported major (and 13, the
+// older server the tests use to check what pglinks says about one), in
+// parallel, and checks each runs the version asked for, with postgres_fdw
+// and password authentication as on hosted plans.
+func TestEveryMajor(t *testing.T) {
+	majors := append([]int{13}, pgversion.Supported()...)
+	for _, major := range majors {
+		t.Run(fmt.Sprint(major), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			c, err := Start(ctx, Options{Major: major, Logical: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Stop() })
+			if c.Major() != major {
+				t.Fatalf("Major() = %d, want %d", c.Major(), major)
+			}
+			db, err := c.CreateDatabase(ctx, "shop", DBOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			version := MustQueryString(t, db.URL, "SELECT version()")
+			if want := fmt.Sprintf("PostgreSQL %d.", major); !strings.HasPrefix(version, want) {
+				t.Fatalf("version() = %q, want %s...", version, want)
+			}
+			num := MustQueryInt(t, db.URL, "SELECT current_setting('server_version_num')::int")
+			if num/10000 != major {
+				t.Fatalf("server_version_num = %d", num)
+			}
+			if n := MustQueryInt(t, db.URL, "SELECT count(*) FROM pg_extension WHERE extname = 'postgres_fdw'"); n != 1 {
+				t.Fatal("postgres_fdw is not installed")
+			}
+			if w := MustQueryString(t, db.URL, "SHOW wal_level"); w != "logical" {
+				t.Fatalf("wal_level = %s", w)
+			}
+			if _, err := pgx.Connect(ctx, c.URL(db.Owner, "wrong", db.Name)); err == nil {
+				t.Fatal("wrong password accepted")
+			}
+		})
+	}
+}
+
+func TestMajorNotFound(t *testing.T) {
+	t.Setenv("PGLINKS_PG_CACHE", t.TempDir())
+	_, err := Start(context.Background(), Options{Major: 12})
+	if err == nil || !strings.Contains(err.Error(), "PostgreSQL 12 not found") || !strings.Contains(err.Error(), "scripts/deps.sh test") {
+		t.Fatalf("err = %v, want one naming the major and scripts/deps.sh test", err)
+	}
+}
+
+func TestMajorOf(t *testing.T) {
+	for in, want := range map[string]int{"15.18 (Debian 15.18-0+deb12u1)": 15, "18.4": 18, "19beta1": 19, "9.6.24": 9, "": 0} {
+		if got := majorOf(in); got != want {
+			t.Errorf("majorOf(%q) = %d, want %d", in, got, want)
+		}
 	}
 }

@@ -7,7 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
-	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/fleet"
+	"github.com/pglinks/pglinks/internal/pgversion"
 )
 
 // Preflight is what pglinks checked before a create: every problem found,
@@ -37,7 +38,7 @@ type Table struct {
 // Tables lists the ordinary tables of a fleet database outside the system
 // schemas, for the create-publication form.
 func (s *Service) Tables(ctx context.Context, configVar string) ([]Table, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status)
 	defer cancel()
 	c, err := s.conn(ctx, configVar)
 	if err != nil {
@@ -66,8 +67,8 @@ func validName(name, what string) error {
 	if name == "" {
 		return errs.E(errs.Invalid, "Give the %s a name.", what).OnField("name")
 	}
-	if len(name) > 63 {
-		return errs.E(errs.Invalid, "A %s name is at most 63 bytes.", what).OnField("name")
+	if len(name) > fleet.MaxIdentLen {
+		return errs.E(errs.Invalid, "A %s name is at most %d bytes.", what, fleet.MaxIdentLen).OnField("name")
 	}
 	return nil
 }
@@ -89,7 +90,7 @@ func (s *Service) PlanPublication(ctx context.Context, req PublicationRequest) (
 	if !req.AllTables && len(req.Tables) == 0 {
 		return nil, errs.E(errs.Invalid, "Choose the tables to publish, or all tables.").OnField("tables")
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status)
 	defer cancel()
 	tables, err := s.Tables(ctx, req.ConfigVar)
 	if err != nil {
@@ -119,7 +120,7 @@ func (s *Service) PlanPublication(ctx context.Context, req PublicationRequest) (
 	if !super && !canCreate {
 		p.problem("Role %s has no CREATE privilege on the database, which creating a publication needs.", role)
 	}
-	stmt := "CREATE PUBLICATION " + ident(req.Name)
+	stmt := "CREATE PUBLICATION " + fleet.Ident(req.Name)
 	if req.AllTables {
 		if !super {
 			p.problem("A publication FOR ALL TABLES needs a superuser; role %s is not one. Choose tables instead.", role)
@@ -149,12 +150,12 @@ func (s *Service) PlanPublication(ctx context.Context, req PublicationRequest) (
 
 // CreatePublication runs a publication request whose preflight is clean.
 func (s *Service) CreatePublication(ctx context.Context, req PublicationRequest) (*Preflight, *Result, error) {
-	defer s.forgetOverview()
+	defer s.changed()
 	p, err := s.PlanPublication(ctx, req)
 	if err != nil || !p.OK() {
 		return p, nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout+s.StatementTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status+s.Fleet.Deadlines.ReplicationStatement)
 	defer cancel()
 	c, err := s.conn(ctx, req.ConfigVar)
 	if err != nil {
@@ -170,7 +171,7 @@ func (s *Service) CreatePublication(ctx context.Context, req PublicationRequest)
 // Publications lists the publication names of a fleet database, for the
 // create-subscription form.
 func (s *Service) Publications(ctx context.Context, configVar string) ([]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status)
 	defer cancel()
 	c, err := s.conn(ctx, configVar)
 	if err != nil {
@@ -214,17 +215,17 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 	if req.PublisherVar == req.SubscriberVar {
 		return nil, errs.E(errs.Invalid, "Choose two different databases: a database cannot subscribe to itself.").OnField("subscriber")
 	}
-	pubDB, ok := s.Links.Fleet.Get(req.PublisherVar)
+	pubDB, ok := s.Fleet.Get(req.PublisherVar)
 	if !ok {
 		return nil, errs.E(errs.Invalid, "Choose the publisher.").OnField("publisher")
 	}
-	if _, ok := s.Links.Fleet.Get(req.SubscriberVar); !ok {
+	if _, ok := s.Fleet.Get(req.SubscriberVar); !ok {
 		return nil, errs.E(errs.Invalid, "Choose the subscriber.").OnField("subscriber")
 	}
 	if req.Publication == "" {
 		return nil, errs.E(errs.Invalid, "Choose the publication.").OnField("publication")
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*s.ReadTimeout)
+	ctx, cancel := context.WithTimeout(ctx, 2*s.Fleet.Deadlines.Status)
 	defer cancel()
 	p := &Preflight{}
 
@@ -276,9 +277,9 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 		// (column lists); before, every column is published (generated
 		// columns, from 12, never are).
 		columns := `t.attnames::text[]`
-		if pubVersion < 150000 {
+		if !pgversion.AtLeast(pubVersion, 15) {
 			generated := ""
-			if pubVersion >= 120000 {
+			if pgversion.AtLeast(pubVersion, 12) {
 				generated = ` AND a.attgenerated = ''`
 			}
 			columns = `coalesce((SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
@@ -312,31 +313,49 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 	var subSuper, canCreateSub, subExists bool
 	err = sc.QueryRow(ctx, `SELECT current_setting('server_version_num')::int, current_user::text,
 		coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false),
-		CASE WHEN current_setting('server_version_num')::int >= 160000
-			THEN pg_has_role(current_user, 'pg_create_subscription', 'USAGE') AND has_database_privilege(current_database(), 'CREATE')
-			ELSE false END,
 		EXISTS (SELECT 1 FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()))`,
-		req.Name).Scan(&version, &subRole, &subSuper, &canCreateSub, &subExists)
+		req.Name).Scan(&version, &subRole, &subSuper, &subExists)
+	if err == nil && pgversion.AtLeast(version, 16) {
+		// 16 added the role that lets others than superusers subscribe.
+		err = sc.QueryRow(ctx, `SELECT pg_has_role(current_user, 'pg_create_subscription', 'USAGE') AND has_database_privilege(current_database(), 'CREATE')`).Scan(&canCreateSub)
+	}
 	if err != nil {
 		return nil, writeErr(err, "check the subscriber", req.SubscriberVar)
 	}
 	if !subSuper && !canCreateSub {
-		if version < 160000 {
-			p.problem("Creating a subscription on PostgreSQL %d needs a superuser; %s connects as %s, which is not one.", version/10000, req.SubscriberVar, subRole)
+		if !pgversion.AtLeast(version, 16) {
+			p.problem("Creating a subscription on PostgreSQL %s needs a superuser (PostgreSQL 16 lets members of pg_create_subscription do it); %s connects as %s, which is not one.", pgversion.Label(version), req.SubscriberVar, subRole)
 		} else {
 			p.problem("Creating a subscription needs a superuser or a member of pg_create_subscription with CREATE on the database; role %s of %s is neither.", subRole, req.SubscriberVar)
 		}
 	}
+	conninfo, masked, err := subscriptionConnInfo(pubDB)
+	if err != nil {
+		return nil, err
+	}
+	if !subSuper && pgversion.AtLeast(version, 16) && parseKeywords(masked)["password"] == "" {
+		// password_required = true, which only a superuser may turn off.
+		p.problem("A subscription owned by a role that is not a superuser (%s) must log in to its publisher with a password (password_required = true), and the URL in %s carries none.", subRole, req.PublisherVar)
+	}
 	if subExists {
 		p.problem("A subscription named %s already exists in %s.", req.Name, req.SubscriberVar)
 	}
+	// From 16 on the apply worker writes each table as its owner unless
+	// run_as_owner is set, so the subscription's owner must be able to
+	// SET ROLE to it.
+	setRole := "true"
+	if pgversion.AtLeast(version, 16) {
+		setRole = "pg_has_role(c.relowner, 'SET')"
+	}
 	for _, t := range tables {
 		var cols []string
-		var found bool
-		err := sc.QueryRow(ctx, `SELECT true, coalesce((SELECT array_agg(a.attname::text) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}')
+		var found, canSet bool
+		var owner string
+		err := sc.QueryRow(ctx, `SELECT true, coalesce((SELECT array_agg(a.attname::text) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}'),
+				pg_get_userbyid(c.relowner)::text, `+setRole+`
 			FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-			WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`, t.schema, t.name).Scan(&found, &cols)
-		qualified := displayIdent(t.schema) + "." + displayIdent(t.name)
+			WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`, t.schema, t.name).Scan(&found, &cols, &owner, &canSet)
+		qualified := fleet.DisplayIdent(t.schema) + "." + fleet.DisplayIdent(t.name)
 		if err == pgx.ErrNoRows {
 			p.problem("The published table %s is missing on %s: the schema is not replicated, create the table there first.", qualified, req.SubscriberVar)
 			continue
@@ -351,21 +370,25 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 		var missing []string
 		for _, c := range t.columns {
 			if !have[c] {
-				missing = append(missing, displayIdent(c))
+				missing = append(missing, fleet.DisplayIdent(c))
 			}
 		}
 		if len(missing) > 0 {
 			p.problem("The table %s on %s lacks the published column(s) %s.", qualified, req.SubscriberVar, strings.Join(missing, ", "))
 		}
+		if !canSet {
+			p.problem("On PostgreSQL 16 and later the subscription applies changes to %s as its owner %s (run_as_owner = false), and role %s, which would own the subscription, may not SET ROLE to %s: GRANT %s TO %s, or make %s the table's owner.", qualified, fleet.DisplayIdent(owner), subRole, fleet.DisplayIdent(owner), fleet.DisplayIdent(owner), fleet.DisplayIdent(subRole), fleet.DisplayIdent(subRole))
+		}
 	}
 
-	conninfo, masked, err := subscriptionConnInfo(pubDB)
+	qConninfo, err := fleet.QuoteLiteral(conninfo)
 	if err != nil {
-		return nil, err
+		return nil, errs.E(errs.Invalid, "The URL of %s cannot be used in a subscription: %v.", req.PublisherVar, err).OnField("publisher")
 	}
+	qMasked, _ := fleet.QuoteLiteral(masked)
 	stmt := "CREATE SUBSCRIPTION %s CONNECTION %s PUBLICATION %s WITH (copy_data = %t)"
-	p.SQL = []string{fmt.Sprintf(stmt, ident(req.Name), quoteLiteral(conninfo), ident(req.Publication), req.CopyData)}
-	p.AuditSQL = []string{fmt.Sprintf(stmt, ident(req.Name), quoteLiteral(masked), ident(req.Publication), req.CopyData)}
+	p.SQL = []string{fmt.Sprintf(stmt, fleet.Ident(req.Name), qConninfo, fleet.Ident(req.Publication), req.CopyData)}
+	p.AuditSQL = []string{fmt.Sprintf(stmt, fleet.Ident(req.Name), qMasked, fleet.Ident(req.Publication), req.CopyData)}
 	return p, nil
 }
 
@@ -373,7 +396,7 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 // it (libpq keyword/value syntax, read as libpq reads URLs), with a
 // connect_timeout so the subscriber never waits for long, and the same with
 // its password masked.
-func subscriptionConnInfo(d *links.Database) (conninfo, masked string, err error) {
+func subscriptionConnInfo(d *fleet.Database) (conninfo, masked string, err error) {
 	conninfo, masked, err = d.LibpqConnInfo(map[string]string{"connect_timeout": "5"})
 	if err != nil {
 		return "", "", errs.E(errs.Invalid, "The URL in %s cannot be given to a subscription: %s.", d.ConfigVar, err.Error())
@@ -385,19 +408,19 @@ func subscriptionConnInfo(d *links.Database) (conninfo, masked string, err error
 // CREATE SUBSCRIPTION that creates a slot cannot run in a transaction
 // block, so it is bounded by a session statement_timeout, reset after.
 func (s *Service) CreateSubscription(ctx context.Context, req SubscriptionRequest) (*Preflight, *Result, error) {
-	defer s.forgetOverview()
+	defer s.changed()
 	p, err := s.PlanSubscription(ctx, req)
 	if err != nil || !p.OK() {
 		return p, nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.ReadTimeout+s.StatementTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status+s.Fleet.Deadlines.ReplicationStatement)
 	defer cancel()
 	c, err := s.conn(ctx, req.SubscriberVar)
 	if err != nil {
 		return p, nil, err
 	}
 	defer c.Release()
-	setTimeout := fmt.Sprintf("SET statement_timeout = %d", s.StatementTimeout.Milliseconds())
+	setTimeout := fmt.Sprintf("SET statement_timeout = %d", s.Fleet.Deadlines.ReplicationStatement.Milliseconds())
 	if _, err := c.Exec(ctx, setTimeout); err != nil {
 		return p, nil, writeErr(err, "create subscription "+req.Name, req.SubscriberVar)
 	}
@@ -408,21 +431,7 @@ func (s *Service) CreateSubscription(ctx context.Context, req SubscriptionReques
 	if err != nil {
 		return p, nil, writeErr(err, "create subscription "+req.Name, req.SubscriberVar)
 	}
+	// Created enabled: "starting" until its worker runs or Settle passes.
+	s.memory().Mark(Key{req.SubscriberVar, kindSubscription, req.Name}, "enabled", s.now())
 	return p, &Result{SQL: append([]string{setTimeout}, p.AuditSQL...), Message: fmt.Sprintf("Subscription %s created in %s, subscribed to %s on %s.", req.Name, req.SubscriberVar, req.Publication, req.PublisherVar)}, nil
-}
-
-// displayIdent quotes an identifier only where SQL needs it, the way
-// format('%I') does, for messages.
-func displayIdent(s string) string {
-	simple := s != ""
-	for i, r := range s {
-		if !(r >= 'a' && r <= 'z' || r == '_' || (i > 0 && r >= '0' && r <= '9')) {
-			simple = false
-			break
-		}
-	}
-	if simple {
-		return s
-	}
-	return ident(s)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
@@ -136,11 +137,12 @@ func TestPreflightNamesWalLevel(t *testing.T) {
 	w := newWorld(t, worldOpts{NoSubscription: true})
 	pgtest.MustExec(t, plain.SuperURL("postgres"), "CREATE DATABASE legacy")
 	pgtest.MustExec(t, plain.SuperURL("legacy"), schemaSQL+"; CREATE PUBLICATION pub_orders FOR TABLE orders")
-	fleet, err := linksFleet([]string{subVar + "=" + w.subSuperURL, pubVar + "=" + plain.SuperURL("legacy")})
+	fl, err := fleet.Load([]string{subVar + "=" + w.subSuperURL, pubVar + "=" + plain.SuperURL("legacy")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.links.Fleet = fleet
+	t.Cleanup(fl.Close)
+	w.svc.Fleet = fl
 	p, err := w.svc.PlanSubscription(ctx, SubscriptionRequest{PublisherVar: pubVar, SubscriberVar: subVar, Publication: "pub_orders", Name: w.subName})
 	if err != nil {
 		t.Fatal(err)

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
@@ -58,10 +59,29 @@ type world struct {
 	subName      string
 	pubName      string
 	svc          *Service
-	links        *links.Service
 	pubSuperURL  string
 	subSuperURL  string
 	pubOwnerRole string
+	clock        *testClock
+}
+
+// testClock is the real clock moved forward by Advance, so thresholds pass
+// without waiting; server timestamps (inactive_since) still compare.
+type testClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
 }
 
 type worldOpts struct {
@@ -107,13 +127,15 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	if o.PubQuery != "" {
 		env[1] += "&" + o.PubQuery // pgtest URLs carry ?sslmode=disable
 	}
-	fleet, err := links.LoadFleet(env)
+	fl, err := fleet.Load(env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.links = links.NewService(fleet, slog.New(slog.DiscardHandler))
-	t.Cleanup(w.links.Close)
-	w.svc = New(w.links)
+	fl.Log = slog.New(slog.DiscardHandler)
+	t.Cleanup(fl.Close)
+	w.svc = New(fl)
+	w.clock = &testClock{}
+	w.svc.Now = w.clock.Now
 	return w
 }
 
@@ -126,8 +148,6 @@ func (w *world) cleanupSubscription(t *testing.T) {
 		ALTER SUBSCRIPTION %s DISABLE; ALTER SUBSCRIPTION %s SET (slot_name = NONE); DROP SUBSCRIPTION %s; END IF; END$$`, w.subName, w.subName, w.subName, w.subName))
 	_ = pubCluster.Exec(ctx, "postgres", `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, w.subName)
 }
-
-func linksFleet(env []string) (*links.Fleet, error) { return links.LoadFleet(env) }
 
 // eventually polls cond until it holds or timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {

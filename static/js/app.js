@@ -8,19 +8,22 @@ if (summary && !document.querySelector("[autofocus]")) summary.focus();
 
 // Typed-name confirmations: say inline what is wrong while typing, and
 // refuse to submit a mismatch (Enter included) with the same message.
+// Names are compared exactly, as the server does: "twin " is not "twin".
 document.querySelectorAll("form[data-confirm-name]").forEach((form) => {
   const input = form.querySelector("input[name=confirm]");
   const button = form.querySelector("button[type=submit]");
   const hint = form.querySelector("[data-confirm-hint]");
   if (!input || !button || !hint) return;
   const want = form.dataset.confirmName;
+  const what = form.dataset.confirmWhat || "link name";
   const problem = () => {
-    const got = input.value.trim();
+    const got = input.value;
     if (got === want) return "";
     if (got === "") return `Type ${want} to confirm.`;
+    if (got.trim() === want.trim()) return `Spaces count: type the ${what} exactly, “${want}”.`;
     if (got.toLowerCase() === want.toLowerCase()) return `Names are case-sensitive: type ${want} exactly.`;
     if (want.startsWith(got)) return `Keep typing: ${want}.`;
-    return `“${got}” does not match the link name ${want}.`;
+    return `“${got}” does not match the ${what} ${want}.`;
   };
   const sync = (loud) => {
     const p = problem();
@@ -30,7 +33,7 @@ document.querySelectorAll("form[data-confirm-name]").forEach((form) => {
     if (p && loud) input.setAttribute("aria-invalid", "true");
     else input.removeAttribute("aria-invalid");
   };
-  input.addEventListener("input", () => sync(input.value.trim() !== "" && !want.startsWith(input.value.trim())));
+  input.addEventListener("input", () => sync(input.value !== "" && !want.startsWith(input.value)));
   form.addEventListener("submit", (ev) => {
     if (problem()) {
       ev.preventDefault();

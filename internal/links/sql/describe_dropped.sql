@@ -1,8 +1,10 @@
 -- Describes objects (classid[], objid[], objsubid[]) that a drop would take
 -- outside schema $4: view rules become their views, row and array types and
 -- toast tables are left out (their relation or element is listed), and a
--- column is left out when its whole table goes too. Run with an empty
--- search_path so every name comes schema-qualified.
+-- column is left out when its whole table goes too. A column default has
+-- no schema of its own: it is its table's (a generated column of a foreign
+-- table in the schema is one). Run with an empty search_path so every name
+-- comes schema-qualified.
 WITH k AS (
     SELECT * FROM unnest($1::oid[], $2::oid[], $3::int[]) AS k(classid, objid, objsubid)
 ),
@@ -16,7 +18,10 @@ mapped AS (
 SELECT DISTINCT i.type, coalesce(i.schema, ''), coalesce(i.identity, ''), pg_describe_object(m.classid, m.objid, m.objsubid)
   FROM mapped m
  CROSS JOIN LATERAL pg_identify_object(m.classid, m.objid, m.objsubid) i
- WHERE i.schema IS DISTINCT FROM $4
+  LEFT JOIN pg_attrdef ad ON m.classid = 'pg_attrdef'::regclass AND ad.oid = m.objid
+  LEFT JOIN pg_class adrel ON adrel.oid = ad.adrelid
+  LEFT JOIN pg_namespace adns ON adns.oid = adrel.relnamespace
+ WHERE coalesce(i.schema, adns.nspname) IS DISTINCT FROM $4
    AND i.schema IS DISTINCT FROM 'pg_toast'
    AND m.classid <> 'pg_namespace'::regclass
    AND i.type NOT IN ('toast table', 'toast table column', 'index column')

@@ -14,6 +14,7 @@ SELECT current_user::text,
             ELSE false END AS fdw_usage,
        has_database_privilege(current_database(), 'CREATE') AS can_create,
        current_setting('server_version') AS server_version,
+       current_setting('server_version_num')::int AS server_version_num,
        EXISTS (SELECT 1 FROM pg_class c WHERE c.relname = '_hcmeta' AND c.relkind IN ('r', 'p')) AS maybe_connect,
        coalesce((
          SELECT json_agg(json_build_object(

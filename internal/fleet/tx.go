@@ -1,0 +1,66 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Begin opens a transaction on d over a user connection. done rolls back
+// (a no-op after Commit) and returns the connection to the pool. The
+// rollback gets a context of its own: a request that ended must still end
+// its transaction, and a backend that does not finish rolling back in time
+// is terminated, so no transaction or advisory lock outlives the
+// operation.
+func (f *Fleet) Begin(ctx context.Context, d *Database, opts pgx.TxOptions) (tx pgx.Tx, done func(), err error) {
+	conn, err := f.Acquire(ctx, d, ClassUser)
+	if err != nil {
+		return nil, nil, err
+	}
+	tx, err = conn.BeginTx(ctx, opts)
+	if err != nil {
+		conn.Release()
+		return nil, nil, ConnectError(d, err)
+	}
+	pid := conn.Conn().PgConn().PID()
+	return tx, func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.Deadlines.Rollback)
+		defer cancel()
+		if err := tx.Rollback(rctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
+			f.log().Warn("rollback failed; terminating the backend", "database", d.ConfigVar, "pid", pid, "err", err)
+			conn.Conn().PgConn().Close(rctx)
+			f.terminateBackend(d, pid)
+		}
+		conn.Release()
+	}, nil
+}
+
+// terminateBackend ends a backend of pglinks' own role in d, over another
+// connection: for a transaction whose connection could not roll it back.
+func (f *Fleet) terminateBackend(d *Database, pid uint32) {
+	ctx, cancel := context.WithTimeout(context.Background(), f.Deadlines.Rollback)
+	defer cancel()
+	conn, err := f.Acquire(ctx, d, ClassUser)
+	if err != nil {
+		f.log().Warn("terminate backend: connect", "database", d.ConfigVar, "pid", pid, "err", err)
+		return
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_terminate_backend($1, 5000)", int64(pid)); err != nil {
+		f.log().Warn("terminate backend", "database", d.ConfigVar, "pid", pid, "err", err)
+	}
+}
+
+// SetTxTimeouts sets statement_timeout and
+// idle_in_transaction_session_timeout for tx alone.
+func SetTxTimeouts(ctx context.Context, tx pgx.Tx, statement time.Duration) error {
+	ms := statement.Milliseconds()
+	if ms <= 0 {
+		ms = 1
+	}
+	_, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d; SET LOCAL idle_in_transaction_session_timeout = %d", ms, ms+5000))
+	return err
+}
