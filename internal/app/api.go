@@ -49,6 +49,8 @@ func (a *App) apiRoutes() {
 	v1.GET("/databases/:db/links", a.apiLinks)
 	v1.GET("/databases/:db/links/:name", a.apiLink)
 	v1.POST("/databases/:db/links/:name/check", a.apiCheckLink)
+	v1.GET("/databases/:db/links/:name/query", a.apiQueryChecks)
+	v1.GET("/databases/:db/links/:name/query/:id", a.apiQueryCheck)
 	v1.GET("/replication", a.apiReplication)
 
 	adm := v1.Group("", a.apiRequireAdmin)
@@ -61,6 +63,7 @@ func (a *App) apiRoutes() {
 	adm.POST("/databases/:db/links/:name/import", a.apiImportTables)
 	adm.GET("/databases/:db/links/:name/repair", a.apiPlanRepair)
 	adm.POST("/databases/:db/links/:name/repair", a.apiRepairLink)
+	adm.POST("/databases/:db/links/:name/query", a.apiRunQueryCheck)
 	adm.POST("/replication/subscriptions/enable", a.apiSetSubscriptionEnabled(true))
 	adm.POST("/replication/subscriptions/disable", a.apiSetSubscriptionEnabled(false))
 	adm.GET("/replication/subscriptions/drop", a.apiPlanDropSubscription)

@@ -26,7 +26,7 @@ func TestAPIRoutesMatchOpenAPI(t *testing.T) {
 	documented := map[string]bool{}
 	for path, item := range doc.Paths.Map() {
 		for method := range item.Operations() {
-			documented[method+" /api/v1"+strings.NewReplacer("{db}", ":db", "{name}", ":name").Replace(path)] = true
+			documented[method+" /api/v1"+strings.NewReplacer("{db}", ":db", "{name}", ":name", "{id}", ":id").Replace(path)] = true
 		}
 	}
 	served := map[string]bool{}

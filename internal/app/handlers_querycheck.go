@@ -129,7 +129,7 @@ func (a *App) check(c echo.Context, localVar, name, sql string, analyze bool) (*
 	if analyze {
 		what = "EXPLAIN ANALYZE"
 	}
-	res, err := a.cfg.Links.CheckQuery(c.Request().Context(), links.QueryCheckRequest{LocalVar: localVar, Name: name, SQL: sql, Analyze: analyze, Actor: session(c).User.Email})
+	res, err := a.cfg.Links.CheckQuery(c.Request().Context(), links.QueryCheckRequest{LocalVar: localVar, Name: name, SQL: sql, Analyze: analyze, Actor: actor(c)})
 	if err != nil {
 		if errs.KindOf(err) == errs.Internal {
 			a.audit(c, auth.ActionQueryCheck, target, auth.OutcomeFailed, what+": internal error", cutStatement(sql))
