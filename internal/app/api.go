@@ -51,6 +51,7 @@ func (a *App) apiRoutes() {
 	v1.POST("/databases/:db/links/:name/check", a.apiCheckLink)
 	v1.GET("/databases/:db/links/:name/query", a.apiQueryChecks)
 	v1.GET("/databases/:db/links/:name/query/:id", a.apiQueryCheck)
+	v1.GET("/databases/:db/links/:name/performance", a.apiPerformance)
 	v1.GET("/replication", a.apiReplication)
 
 	adm := v1.Group("", a.apiRequireAdmin)
@@ -64,6 +65,8 @@ func (a *App) apiRoutes() {
 	adm.GET("/databases/:db/links/:name/repair", a.apiPlanRepair)
 	adm.POST("/databases/:db/links/:name/repair", a.apiRepairLink)
 	adm.POST("/databases/:db/links/:name/query", a.apiRunQueryCheck)
+	adm.GET("/databases/:db/links/:name/options", a.apiPlanOption)
+	adm.POST("/databases/:db/links/:name/options", a.apiChangeOption)
 	adm.POST("/replication/subscriptions/enable", a.apiSetSubscriptionEnabled(true))
 	adm.POST("/replication/subscriptions/disable", a.apiSetSubscriptionEnabled(false))
 	adm.GET("/replication/subscriptions/drop", a.apiPlanDropSubscription)
