@@ -67,6 +67,7 @@ func (a *App) apiRoutes() {
 	adm.POST("/databases/:db/links/:name/query", a.apiRunQueryCheck)
 	adm.GET("/databases/:db/links/:name/options", a.apiPlanOption)
 	adm.POST("/databases/:db/links/:name/options", a.apiChangeOption)
+	adm.POST("/databases/:db/links/:name/analyze", a.apiAnalyzeTables)
 	adm.POST("/replication/subscriptions/enable", a.apiSetSubscriptionEnabled(true))
 	adm.POST("/replication/subscriptions/disable", a.apiSetSubscriptionEnabled(false))
 	adm.GET("/replication/subscriptions/drop", a.apiPlanDropSubscription)

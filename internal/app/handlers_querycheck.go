@@ -289,11 +289,26 @@ func (a *App) analyzeTables(c echo.Context) error {
 		return err
 	}
 	name := c.Param("name")
-	target := local.ConfigVar + "/" + name
-	res, err := a.cfg.Links.AnalyzeLink(c.Request().Context(), links.AnalyzeRequest{LocalVar: local.ConfigVar, Name: name, Actor: session(c).User.Email})
+	res, msg, err := a.analyzeLink(c, local.ConfigVar, name)
+	if err != nil {
+		return err
+	}
+	kind := flashOK
+	if len(res.Failed) > 0 || res.Remaining > 0 {
+		kind = flashErr
+	}
+	a.flash(c, kind, msg)
+	return redirect(c, views.LinkPath(local.ConfigVar, name)+"#performance")
+}
+
+// analyzeLink analyzes a link's foreign tables and audits the run (as
+// failed when a table failed), saying in words how it went.
+func (a *App) analyzeLink(c echo.Context, localVar, name string) (*links.AnalyzeResult, string, error) {
+	target := localVar + "/" + name
+	res, err := a.cfg.Links.AnalyzeLink(c.Request().Context(), links.AnalyzeRequest{LocalVar: localVar, Name: name, Actor: actor(c)})
 	if err != nil {
 		a.audit(c, auth.ActionLinkAnalyze, target, outcomeOf(err), orInternal(err), "")
-		return err
+		return nil, "", err
 	}
 	msg := fmt.Sprintf("Analyzed %d of %d foreign table(s) of %s in %.1f s.", len(res.Analyzed), res.Total, name, res.Elapsed.Seconds())
 	for _, f := range res.Failed {
@@ -306,11 +321,6 @@ func (a *App) analyzeTables(c echo.Context) error {
 	if len(res.Failed) > 0 {
 		outcome = auth.OutcomeFailed
 	}
-	a.audit(c, auth.ActionLinkAnalyze, target, outcome, msg, strings.Join(res.DDL, ";\n")+";")
-	kind := flashOK
-	if len(res.Failed) > 0 || res.Remaining > 0 {
-		kind = flashErr
-	}
-	a.flash(c, kind, msg)
-	return redirect(c, views.LinkPath(local.ConfigVar, name)+"#performance")
+	a.audit(c, auth.ActionLinkAnalyze, target, outcome, msg, sqlText(res.DDL))
+	return res, msg, nil
 }
