@@ -161,7 +161,8 @@ func TestAPIViewerReadsOnly(t *testing.T) {
 	e := newEnv(t)
 	createSales(t, e)
 	v := e.api(t, viewerEmail, "dashboards")
-	for _, p := range []string{"/api/v1/databases", "/api/v1/databases/DATABASE_URL", "/api/v1/databases/DATABASE_URL/links", "/api/v1/databases/DATABASE_URL/links/sales", "/api/v1/replication"} {
+	for _, p := range []string{"/api/v1/databases", "/api/v1/databases/DATABASE_URL", "/api/v1/databases/DATABASE_URL/links", "/api/v1/databases/DATABASE_URL/links/sales", "/api/v1/replication",
+		"/api/v1/databases/DATABASE_URL/links/sales/query", "/api/v1/databases/DATABASE_URL/links/sales/performance"} {
 		if r := v.get(p); r.Status != http.StatusOK {
 			t.Errorf("viewer GET %s: %d %s", p, r.Status, r.Body)
 		}
@@ -178,6 +179,9 @@ func TestAPIViewerReadsOnly(t *testing.T) {
 		{"POST", "/api/v1/databases/DATABASE_URL/links/sales/refresh", map[string]any{"fingerprint": "x"}},
 		{"POST", "/api/v1/databases/DATABASE_URL/links/sales/import", map[string]any{"tables": []string{"customers"}, "fingerprint": "x"}},
 		{"POST", "/api/v1/databases/DATABASE_URL/links/sales/repair", nil},
+		{"POST", "/api/v1/databases/DATABASE_URL/links/sales/query", map[string]any{"sql": "SELECT * FROM sales.customers"}},
+		{"POST", "/api/v1/databases/DATABASE_URL/links/sales/options", map[string]any{"key": "fetch_size", "value": "1000"}},
+		{"POST", "/api/v1/databases/DATABASE_URL/links/sales/analyze", nil},
 		{"POST", "/api/v1/replication/subscriptions/enable", map[string]any{"db": "DATABASE_URL", "name": "s"}},
 		{"POST", "/api/v1/replication/subscriptions/disable", map[string]any{"db": "DATABASE_URL", "name": "s"}},
 		{"POST", "/api/v1/replication/subscriptions/drop", map[string]any{"db": "DATABASE_URL", "name": "s", "confirm": "s"}},
@@ -190,6 +194,7 @@ func TestAPIViewerReadsOnly(t *testing.T) {
 	}
 	for _, p := range []string{"/api/v1/databases/DATABASE_URL/links/sales/destroy", "/api/v1/databases/DATABASE_URL/links/sales/refresh",
 		"/api/v1/databases/DATABASE_URL/links/sales/import", "/api/v1/databases/DATABASE_URL/links/sales/repair",
+		"/api/v1/databases/DATABASE_URL/links/sales/options?key=fetch_size&value=1000",
 		"/api/v1/replication/subscriptions/drop?db=DATABASE_URL&name=s", "/api/v1/replication/slots/drop?db=DATABASE_URL&name=s", "/api/v1/audit"} {
 		v.get(p).Err(t, http.StatusForbidden, "forbidden")
 	}
