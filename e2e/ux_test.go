@@ -286,13 +286,28 @@ func TestEveryPageFitsAndPassesAxe(t *testing.T) {
 			}
 			screenshot(t, page, fmt.Sprintf("ux-audit-ddl-%d", width))
 			visit("audit-filter-error", "/audit?action=bogus&from=2026-13-01")
+			// API tokens: a new one is shown once, then listed.
+			goTo(t, page, srv.URL+"/account")
+			must(t, page.Locator("#name").Fill(fmt.Sprintf("ci-deploy-%d", width)))
+			_, err = page.Locator("#expires").SelectOption(playwright.SelectOptionValues{Values: &[]string{"90"}})
+			must(t, err)
+			must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Create token"}).Click())
+			must(t, expect.Locator(page.GetByTestId("new-token-value")).ToContainText("pgl_"))
+			checkFits(t, page, "account with a new token")
+			checkAxe(t, page, "account with a new token")
+			checkInside(t, page, "[data-testid=new-token-value], [data-testid=tokens] .btn", "#tokens", "tokens section")
+			screenshot(t, page, fmt.Sprintf("ux-account-new-token-%d", width))
+			visit("account", "/account")
+			must(t, expect.Locator(page.GetByTestId("new-token")).ToHaveCount(0))
+			must(t, expect.Locator(page.GetByTestId("token-name").First()).ToContainText("ci-deploy-"))
+			_, err = page.Locator("#tokens").Screenshot(playwright.LocatorScreenshotOptions{Path: playwright.String(filepath.Join(screenshotsDir, fmt.Sprintf("ux-account-tokens-%d.png", width)))})
+			must(t, err)
 			visit("users", "/users")
 			if width == 1280 {
 				checkInside(t, page, "[data-testid=users] .btn", ".table-wrap", "users actions")
 			}
 			visit("replication", "/replication")
 			visit("drop-subscription", "/replication/subscriptions/drop?db=DATABASE_URL&name=sweep_sub")
-			visit("account", "/account")
 			var viewerID string
 			{
 				href, err := page.Context().Request().Get(srv.URL + "/users")

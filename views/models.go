@@ -221,17 +221,51 @@ type AuditPage struct {
 // UsersPage lists users and the add-user form.
 type UsersPage struct {
 	Page
-	Users  []auth.User
+	Users []auth.User
+	// Tokens are each user's API tokens (by user id), for admins to
+	// revoke.
+	Tokens map[int64][]auth.APIToken
 	Email  string
 	Role   string
 	Errors FormErrors
 }
 
-// AccountPage is the signed-in user's own page: change password.
+// AccountPage is the signed-in user's own page: change password, API
+// tokens.
 type AccountPage struct {
 	Page
 	LastSignIn string
 	Errors     FormErrors
+	// Tokens are the user's API tokens.
+	Tokens []auth.APIToken
+	// NewToken is a token just made, shown this once, and its name.
+	NewToken, NewTokenName string
+	// TokenName and TokenExpiry are the create-token form as typed;
+	// TokenErrors what was wrong with it.
+	TokenName, TokenExpiry string
+	TokenErrors            FormErrors
+}
+
+// TokenExpiries are the create-token form's choices: days, "" for never.
+var TokenExpiries = []struct{ Days, Label string }{
+	{"30", "In 30 days"}, {"90", "In 90 days"}, {"365", "In a year"}, {"7", "In 7 days"}, {"", "Never"},
+}
+
+func viewerNote(p AccountPage) string {
+	if p.Viewer != nil && !p.Viewer.IsAdmin {
+		return " (you are a viewer, so your tokens can only read)"
+	}
+	return ""
+}
+
+func tokenExpiry(t auth.APIToken) string {
+	if t.ExpiresAt.IsZero() {
+		return "never"
+	}
+	if t.Expired(time.Now()) {
+		return "expired " + When(t.ExpiresAt)
+	}
+	return When(t.ExpiresAt)
 }
 
 // RemoveUserPage confirms removing a user.

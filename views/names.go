@@ -69,6 +69,18 @@ func HasInvisible(s string) bool {
 	return false
 }
 
+// ShowName is a name as plain text with every invisible or
+// direction-changing character written as its escape ("evil<U+202E>live"),
+// for a terminal, where such a character would rearrange or hide what is
+// printed around it.
+func ShowName(s string) string {
+	var b strings.Builder
+	for _, p := range nameParts(s) {
+		b.WriteString(p.Text)
+	}
+	return b.String()
+}
+
 // hasEscape reports whether any of parts is an escape.
 func hasEscape(parts []namePart) bool {
 	for _, p := range parts {

@@ -152,6 +152,18 @@ func UserRemovePath(id int64) string { return userPath(id) + "/remove" }
 // UserDeletePath removes a user: POST /users/:id/delete.
 func UserDeletePath(id int64) string { return userPath(id) + "/delete" }
 
+// UserTokenRevokePath revokes a user's API token as an admin: POST
+// /users/:id/tokens/:tid/revoke.
+func UserTokenRevokePath(userID, id int64) string {
+	return userPath(userID) + "/tokens/" + strconv.FormatInt(id, 10) + "/revoke"
+}
+
+// TokenRevokePath revokes one of the signed-in user's API tokens: POST
+// /account/tokens/:id/revoke.
+func TokenRevokePath(id int64) string {
+	return "/account/tokens/" + strconv.FormatInt(id, 10) + "/revoke"
+}
+
 // ConnectMessagePath is the URL of one stored message (_hc_err of a mapped
 // table's row, sf_message of a _trigger_log entry) of the Connect schema a
 // link reads, shown whole up to connect.MessageBytes.

@@ -34,6 +34,7 @@ type demoFiles struct {
 	dir     string
 	pgpass  string // for psql: PGPASSFILE=...
 	envFile string // PGLINKS_STATE_URL, for `web user add`
+	token   string // the admin's API token, for `web links`
 }
 
 // writeDemoFiles puts the demo databases' credentials (and each cluster's
@@ -44,7 +45,7 @@ func writeDemoFiles(env *demo.Env) (*demoFiles, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &demoFiles{dir: dir, pgpass: filepath.Join(dir, "pgpass"), envFile: filepath.Join(dir, "env")}
+	f := &demoFiles{dir: dir, pgpass: filepath.Join(dir, "pgpass"), envFile: filepath.Join(dir, "env"), token: filepath.Join(dir, "token")}
 	var b strings.Builder
 	keys := make([]string, 0, len(env.Vars))
 	for k := range env.Vars {
@@ -155,6 +156,10 @@ Replication: the subscription %s in %s replicates crm's deals (publication %s); 
 The dashboard's environment is in %s (README: "Try a password rotation").
 `, demo.Subscription, demo.ReportingVar, demo.Publication, b.EnvFile)
 	fmt.Fprintf(w, `
+List the demo's links from a terminal, as the admin, through the API (the admin's token is in a private file, never on screen):
+  PGLINKS_URL=%s PGLINKS_TOKEN_FILE=%s %s links
+`, b.URL, b.Files.token, b.Web)
+	fmt.Fprintf(w, `
 Add a viewer to the running demo (from this directory, in another terminal; prints their password once):
   (. %s && %s user add %s --role viewer </dev/null)
 
@@ -221,7 +226,8 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	password := auth.GeneratePassword()
-	if _, err := p.store.AddUser(ctx, demoAdmin, auth.RoleAdmin, password); err != nil {
+	admin, err := p.store.AddUser(ctx, demoAdmin, auth.RoleAdmin, password)
+	if err != nil {
 		p.close()
 		return err
 	}
@@ -256,6 +262,10 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(files.dir)
+	if err := writeDemoToken(ctx, p.store, admin, files.token); err != nil {
+		p.close()
+		return err
+	}
 	envFile, err := writeDemoEnv(files.dir, environ, append(keys, "HOST"))
 	if err != nil {
 		p.close()
@@ -301,4 +311,24 @@ func recordDemoLink(ctx context.Context, store *auth.Store, localVar string, res
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo: recording the link in the audit trail:", err)
 	}
+}
+
+// writeDemoToken makes an API token for the demo's admin and keeps it in
+// a private file, for the `web links` line the demo prints.
+func writeDemoToken(ctx context.Context, store *auth.Store, admin *auth.User, path string) error {
+	tok, secret, err := store.CreateToken(ctx, admin.ID, "demo terminal", time.Time{})
+	if err != nil {
+		return fmt.Errorf("demo: API token: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return fmt.Errorf("demo: write %s: %w", path, err)
+	}
+	err = store.Record(ctx, auth.AuditEntry{
+		Actor: "demo", Action: auth.ActionTokenCreate, Target: admin.Email, Outcome: auth.OutcomeOK,
+		Detail: fmt.Sprintf("token %s (%s…), expires never; made by the demo at start for its command line", tok.Name, tok.Prefix),
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo: recording the token in the audit trail:", err)
+	}
+	return nil
 }

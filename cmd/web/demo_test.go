@@ -116,6 +116,7 @@ func TestDemoAsPrinted(t *testing.T) {
 	if n := pgtest.MustQueryInt(t, stateURL, `SELECT count(*) FROM pglinks.query_checks WHERE link = 'crm' AND actor = 'demo' AND kept_local > 0 AND findings::text LIKE '%"Code": "extension"%pg_trgm%'`); n != 1 {
 		t.Errorf("saved query checks of crm with the pg_trgm fix: %d, want 1", n)
 	}
+	checkDemoCLI(t, out, sh)
 	checkDemoFleetPages(t, out, stateURL)
 	checkRotationWalkthrough(t, out)
 
@@ -135,6 +136,34 @@ func TestDemoAsPrinted(t *testing.T) {
 	}
 	if _, err := os.Stat(envFile); !os.IsNotExist(err) {
 		t.Errorf("demo files left behind: %v", err)
+	}
+}
+
+// checkDemoCLI runs the printed `web links` line: it lists the demo's
+// links as Heroku's pg:links does, with a token the demo keeps in a
+// private file and never prints.
+func checkDemoCLI(t *testing.T, out string, sh func(string) string) {
+	t.Helper()
+	line := regexp.MustCompile(`(?m)^  (PGLINKS_URL=http://127\.0\.0\.1:\d+ PGLINKS_TOKEN_FILE=(\S+) .* links)$`).FindStringSubmatch(out)
+	if line == nil {
+		t.Fatalf("no web links line:\n%s", out)
+	}
+	if fi, err := os.Stat(line[2]); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("token file %s: %v", line[2], err)
+	}
+	if strings.Contains(out, "pgl_") {
+		t.Error("the demo printed an API token")
+	}
+	got := sh(line[1])
+	for _, want := range []string{
+		"=== HEROKU_POSTGRESQL_BLUE_URL (postgresql-colorful-33594)\n\n*  crm\n",
+		"\nremote:      HEROKU_POSTGRESQL_ORANGE_URL (postgresql-round-06985)\nremote_name: crm\n",
+		"=== DATABASE_URL (postgresql-animate-91581)\nNo data sources are linked into this database.\n",
+		"=== HEROKU_POSTGRESQL_GRAY_URL (postgresql-silent-27114)\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("web links lacks %q:\n%s", want, got)
+		}
 	}
 }
 

@@ -49,6 +49,10 @@ type Config struct {
 	// MetricsToken turns /metrics on; requests must carry it as a bearer
 	// token. Empty: /metrics is off.
 	MetricsToken string
+	// APIRate and APIBurst are each API token's rate limit: requests a
+	// second, and the burst (DefaultAPIRate, DefaultAPIBurst when 0).
+	APIRate  float64
+	APIBurst int
 }
 
 // DefaultRequestTimeout bounds a request: above the longest operation
@@ -63,6 +67,7 @@ type App struct {
 	log          *slog.Logger
 	cookies      *auth.Cookies // Secure=false, for plain HTTP
 	cookiesHTTPS *auth.Cookies // Secure=true, for TLS or a trusted proxy saying https
+	apiLimit     *apiLimiter
 }
 
 // New builds the app and its routes.
@@ -90,7 +95,7 @@ func New(cfg Config) (*App, error) {
 		plain.SetMaxAge(d)
 		secure.SetMaxAge(d)
 	}
-	a := &App{cfg: cfg, log: cfg.Log, cookies: plain, cookiesHTTPS: secure}
+	a := &App{cfg: cfg, log: cfg.Log, cookies: plain, cookiesHTTPS: secure, apiLimit: newAPILimiter(cfg.APIRate, cfg.APIBurst)}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -120,6 +125,7 @@ func (a *App) routes() {
 	e.GET("/static/*", a.staticFile, a.cacheStatic)
 	e.GET("/static", a.staticFile)
 	e.GET("/metrics", a.metricsHandler()) // bearer token, no session or CSRF
+	a.apiRoutes()                         // /api/v1: API tokens only, no session or CSRF
 
 	// Everything below knows who is asking; state changes need a token.
 	s := e.Group("", a.loadSession, a.checkOrigin, a.checkCSRF)
@@ -137,6 +143,8 @@ func (a *App) routes() {
 	u.GET("/databases/:db/connection", a.connInfo)
 	u.GET("/account", a.account)
 	u.POST("/account/password", a.changePassword)
+	u.POST("/account/tokens", a.createToken)
+	u.POST("/account/tokens/:id/revoke", a.revokeOwnToken)
 
 	adm := u.Group("", a.requireAdmin)
 	adm.GET("/links/new", a.newLinkForm)
@@ -170,6 +178,7 @@ func (a *App) routes() {
 	adm.POST("/users/:id/password", a.resetPassword)
 	adm.GET("/users/:id/password/new", a.newPassword)
 	adm.GET("/audit.csv", a.auditCSV)
+	adm.POST("/users/:id/tokens/:tid/revoke", a.revokeUserToken)
 	a.queryRoutes(u, adm)
 }
 

@@ -13,7 +13,7 @@ import (
 
 // account is the signed-in user's own page.
 func (a *App) account(c echo.Context) error {
-	return Render(c, http.StatusOK, views.AccountView(views.AccountPage{Page: a.page(c, "Your account", "account")}))
+	return a.renderAccount(c, http.StatusOK, views.AccountPage{})
 }
 
 // changePassword lets a user change their own password. The current
@@ -28,7 +28,7 @@ func (a *App) changePassword(c echo.Context) error {
 	s := session(c)
 	ip := c.RealIP()
 	fail := func(status int, formErrs views.FormErrors) error {
-		return Render(c, status, views.AccountView(views.AccountPage{Page: a.page(c, "Your account", "account"), Errors: formErrs}))
+		return a.renderAccount(c, status, views.AccountPage{Errors: formErrs})
 	}
 	ctx := c.Request().Context()
 	attempt, wait, err := a.cfg.Limiter.Allow(ctx, ip, s.User.Email)

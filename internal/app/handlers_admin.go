@@ -16,6 +16,14 @@ func (a *App) usersPage(c echo.Context, p views.UsersPage) (views.UsersPage, err
 	if err != nil {
 		return p, err
 	}
+	tokens, err := a.cfg.Auth.ListTokens(c.Request().Context(), 0)
+	if err != nil {
+		return p, err
+	}
+	p.Tokens = map[int64][]auth.APIToken{}
+	for _, t := range tokens {
+		p.Tokens[t.UserID] = append(p.Tokens[t.UserID], t)
+	}
 	p.Page = a.page(c, "Users", "users")
 	p.Users = users
 	return p, nil

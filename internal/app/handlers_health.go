@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/pglinks/pglinks/internal/auth"
@@ -69,17 +68,22 @@ func (a *App) repairLink(c echo.Context) error {
 		return err
 	}
 	a.cfg.Health.Put(localVar, name, res.Health)
-	detail := fmt.Sprintf("link to %s: %s; after repair: %s", res.Link.RemoteConfigVar, res.Link.Stale.Summary(), res.Health.State)
-	if res.Health.State != links.HealthHealthy {
-		detail += " (" + res.Health.Reason + ")"
-	}
-	a.audit(c, auth.ActionLinkRepair, target, auth.OutcomeOK, detail, strings.Join(res.DDL, ";\n")+";")
+	a.audit(c, auth.ActionLinkRepair, target, auth.OutcomeOK, repairedDetail(res), sqlText(res.DDL))
 	if res.Health.State == links.HealthHealthy {
 		a.flash(c, flashOK, fmt.Sprintf("Link %s repaired (%s). It is healthy: a fresh probe took %d ms.", name, res.Link.Stale.Summary(), res.Health.RTT.Milliseconds()))
 	} else {
 		a.flash(c, flashErr, fmt.Sprintf("Link %s repaired (%s), but it is still broken: %s", name, res.Link.Stale.Summary(), res.Health.Reason))
 	}
 	return redirect(c, views.LinkPath(localVar, name))
+}
+
+// repairedDetail is a repair's audit detail.
+func repairedDetail(res *links.RepairResult) string {
+	detail := fmt.Sprintf("link to %s: %s; after repair: %s", res.Link.RemoteConfigVar, res.Link.Stale.Summary(), res.Health.State)
+	if res.Health.State != links.HealthHealthy {
+		detail += " (" + res.Health.Reason + ")"
+	}
+	return detail
 }
 
 // connInfo shows how outside clients connect to a database; it holds no

@@ -111,11 +111,7 @@ func (a *App) importTables(c echo.Context) error {
 		}
 		return Render(c, statusOf(kind), views.ImportView(p))
 	}
-	detail := "imported " + quotedList(res.Plan.Tables)
-	if len(res.Plan.CopiedTypes) > 0 {
-		detail += "; copied " + strings.Join(res.Plan.CopiedTypes, ", ")
-	}
-	a.audit(c, auth.ActionLinkImportTables, target, auth.OutcomeOK, detail, strings.Join(res.DDL, ";\n")+";")
+	a.audit(c, auth.ActionLinkImportTables, target, auth.OutcomeOK, importedDetail(res), sqlText(res.DDL))
 	n := len(res.Plan.Tables)
 	msg := "Link " + name + " imports 1 more table: " + res.Plan.Tables[0] + "."
 	if n > 1 {
@@ -123,6 +119,15 @@ func (a *App) importTables(c echo.Context) error {
 	}
 	a.flash(c, flashOK, msg)
 	return redirect(c, views.LinkPath(localVar, name))
+}
+
+// importedDetail is an import's audit detail.
+func importedDetail(res *links.ImportResult) string {
+	detail := "imported " + quotedList(res.Plan.Tables)
+	if len(res.Plan.CopiedTypes) > 0 {
+		detail += "; copied " + strings.Join(res.Plan.CopiedTypes, ", ")
+	}
+	return detail
 }
 
 // importErrors puts a refusal next to the table list when it is about the

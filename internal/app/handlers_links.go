@@ -230,16 +230,43 @@ func (a *App) createLink(c echo.Context) error {
 		return refused(err)
 	}
 	target = in.Local + "/" + res.Link.Name
-	detail := fmt.Sprintf("from %s (%s), %d foreign tables", in.Remote, res.Link.RemoteResourceName, res.Tables)
+	a.audit(c, auth.ActionLinkCreate, target, auth.OutcomeOK, createdDetail(in.Remote, res), sqlText(res.DDL))
+	a.flash(c, flashOK, fmt.Sprintf("Link %s created in %s with %d foreign tables.", res.Link.Name, in.Local, res.Tables))
+	return redirect(c, views.LinkPath(in.Local, res.Link.Name))
+}
+
+// createdDetail is a create's audit detail.
+func createdDetail(remoteVar string, res *links.CreateResult) string {
+	detail := fmt.Sprintf("from %s (%s), %d foreign tables", remoteVar, res.Link.RemoteResourceName, res.Tables)
 	if len(res.CopiedTypes) > 0 {
 		detail += "; copied enum types " + strings.Join(res.CopiedTypes, ", ")
 	}
 	if len(res.ExtendedTypes) > 0 {
 		detail += "; added the remote's labels to enum types " + strings.Join(res.ExtendedTypes, ", ")
 	}
-	a.audit(c, auth.ActionLinkCreate, target, auth.OutcomeOK, detail, strings.Join(res.DDL, ";\n")+";")
-	a.flash(c, flashOK, fmt.Sprintf("Link %s created in %s with %d foreign tables.", res.Link.Name, in.Local, res.Tables))
-	return redirect(c, views.LinkPath(in.Local, res.Link.Name))
+	return detail
+}
+
+// destroyedDetail is a destroy's audit detail and what the user is told.
+func destroyedDetail(localVar, name string, res *links.DestroyResult) (detail, msg string) {
+	detail = fmt.Sprintf("link to %s (%s)", res.Link.RemoteConfigVar, res.Link.RemoteResourceName)
+	if n := len(res.Dependents); n > 0 {
+		var ds []string
+		for _, d := range res.Dependents {
+			ds = append(ds, d.Type+" "+d.Identity)
+		}
+		detail += fmt.Sprintf("; also dropped %d dependent object(s): %s", n, strings.Join(ds, ", "))
+	}
+	msg = fmt.Sprintf("Link %s destroyed in %s.", name, localVar)
+	for _, t := range res.Types {
+		if t.Drop {
+			detail += "; dropped copied enum " + t.Type
+		} else {
+			detail += "; kept copied enum " + t.Type + ": " + t.Reason
+			msg += fmt.Sprintf(" Kept the enum type %s: %s.", t.Type, t.Reason)
+		}
+	}
+	return detail, msg
 }
 
 // auditRefusal audits a link change that did not happen: an internal
@@ -314,24 +341,8 @@ func (a *App) destroyLink(c echo.Context) error {
 		}
 		return Render(c, statusOf(kind), views.DestroyView(p))
 	}
-	detail := fmt.Sprintf("link to %s (%s)", res.Link.RemoteConfigVar, res.Link.RemoteResourceName)
-	if n := len(res.Dependents); n > 0 {
-		var ds []string
-		for _, d := range res.Dependents {
-			ds = append(ds, d.Type+" "+d.Identity)
-		}
-		detail += fmt.Sprintf("; also dropped %d dependent object(s): %s", n, strings.Join(ds, ", "))
-	}
-	msg := fmt.Sprintf("Link %s destroyed in %s.", name, localVar)
-	for _, t := range res.Types {
-		if t.Drop {
-			detail += "; dropped copied enum " + t.Type
-		} else {
-			detail += "; kept copied enum " + t.Type + ": " + t.Reason
-			msg += fmt.Sprintf(" Kept the enum type %s: %s.", t.Type, t.Reason)
-		}
-	}
-	a.audit(c, auth.ActionLinkDestroy, target, auth.OutcomeOK, detail, strings.Join(res.DDL, ";\n")+";")
+	detail, msg := destroyedDetail(localVar, name, res)
+	a.audit(c, auth.ActionLinkDestroy, target, auth.OutcomeOK, detail, sqlText(res.DDL))
 	a.cfg.Health.Forget(localVar, name)
 	a.flash(c, flashOK, msg)
 	return redirect(c, "/")
@@ -340,11 +351,7 @@ func (a *App) destroyLink(c echo.Context) error {
 // audit records an action; a failure to record is logged, not shown, so it
 // never turns a done change into an error page.
 func (a *App) audit(c echo.Context, action, target, outcome, detail, ddl string) {
-	actor := ""
-	if s := session(c); s != nil {
-		actor = s.User.Email
-	}
-	a.auditAs(c, actor, action, target, outcome, detail, ddl)
+	a.auditAs(c, actor(c), action, target, outcome, detail, ddl)
 }
 
 func (a *App) auditAs(c echo.Context, actor, action, target, outcome, detail, ddl string) {

@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -129,7 +130,7 @@ func (a *App) check(c echo.Context, localVar, name, sql string, analyze bool) (*
 	if analyze {
 		what = "EXPLAIN ANALYZE"
 	}
-	res, err := a.cfg.Links.CheckQuery(c.Request().Context(), links.QueryCheckRequest{LocalVar: localVar, Name: name, SQL: sql, Analyze: analyze, Actor: session(c).User.Email})
+	res, err := a.cfg.Links.CheckQuery(c.Request().Context(), links.QueryCheckRequest{LocalVar: localVar, Name: name, SQL: sql, Analyze: analyze, Actor: actor(c)})
 	if err != nil {
 		if errs.KindOf(err) == errs.Internal {
 			a.audit(c, auth.ActionQueryCheck, target, auth.OutcomeFailed, what+": internal error", cutStatement(sql))
@@ -211,8 +212,11 @@ func (a *App) runAnalyzeQuery(c echo.Context) error {
 	return redirect(c, views.SavedCheckPath(local.ConfigVar, saved.Link, res.ID))
 }
 
-func optionChange(get func(string) string) links.OptionChange {
-	return links.OptionChange{Table: nameField(get("table")), Key: get("key"), Value: get("value")}
+// optionOf reads an option change from a form, a query or the API's
+// JSON (as url.Values), the same way: key and value trimmed, the table's
+// name taken as it is.
+func optionOf(v url.Values) links.OptionChange {
+	return links.OptionChange{Table: nameField(field(v, "table")), Key: field(v, "key"), Value: field(v, "value")}
 }
 
 func (a *App) previewOption(c echo.Context) error {
@@ -220,8 +224,7 @@ func (a *App) previewOption(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ch := optionChange(func(k string) string { return field(c.QueryParams(), k) })
-	plan, err := a.cfg.Links.PlanOption(c.Request().Context(), local.ConfigVar, c.Param("name"), ch)
+	plan, err := a.cfg.Links.PlanOption(c.Request().Context(), local.ConfigVar, c.Param("name"), optionOf(c.QueryParams()))
 	if err != nil {
 		return err
 	}
@@ -239,12 +242,19 @@ func (a *App) changeOption(c echo.Context) error {
 	}
 	name := c.Param("name")
 	target := local.ConfigVar + "/" + name
-	ch := optionChange(func(k string) string { return field(form, k) })
-	res, err := a.cfg.Links.ChangeOption(c.Request().Context(), links.OptionRequest{LocalVar: local.ConfigVar, Name: name, Change: ch, Actor: session(c).User.Email})
+	res, err := a.cfg.Links.ChangeOption(c.Request().Context(), links.OptionRequest{LocalVar: local.ConfigVar, Name: name, Change: optionOf(form), Actor: actor(c)})
 	if err != nil {
 		a.auditRefusal(c, auth.ActionLinkOption, auth.ActionLinkOptionRefused, target, err)
 		return err
 	}
+	detail := optionDetail(res)
+	a.audit(c, auth.ActionLinkOption, target, auth.OutcomeOK, detail, res.SQL+";")
+	a.flash(c, flashOK, "Link "+name+": "+detail+".")
+	return redirect(c, views.LinkPath(local.ConfigVar, name)+"#performance")
+}
+
+// optionDetail says what an option change did, for the audit and the user.
+func optionDetail(res *links.OptionPlan) string {
 	detail := res.Change.Key + " of " + views.OptionTarget(res.Change)
 	if res.Change.Value == "" {
 		detail += " reset to its default"
@@ -254,9 +264,7 @@ func (a *App) changeOption(c echo.Context) error {
 	if res.IsSet {
 		detail += " (was " + res.Current + ")"
 	}
-	a.audit(c, auth.ActionLinkOption, target, auth.OutcomeOK, detail, res.SQL+";")
-	a.flash(c, flashOK, "Link "+name+": "+detail+".")
-	return redirect(c, views.LinkPath(local.ConfigVar, name)+"#performance")
+	return detail
 }
 
 func (a *App) confirmAnalyzeTables(c echo.Context) error {
@@ -281,11 +289,26 @@ func (a *App) analyzeTables(c echo.Context) error {
 		return err
 	}
 	name := c.Param("name")
-	target := local.ConfigVar + "/" + name
-	res, err := a.cfg.Links.AnalyzeLink(c.Request().Context(), links.AnalyzeRequest{LocalVar: local.ConfigVar, Name: name, Actor: session(c).User.Email})
+	res, msg, err := a.analyzeLink(c, local.ConfigVar, name)
+	if err != nil {
+		return err
+	}
+	kind := flashOK
+	if len(res.Failed) > 0 || res.Remaining > 0 {
+		kind = flashErr
+	}
+	a.flash(c, kind, msg)
+	return redirect(c, views.LinkPath(local.ConfigVar, name)+"#performance")
+}
+
+// analyzeLink analyzes a link's foreign tables and audits the run (as
+// failed when a table failed), saying in words how it went.
+func (a *App) analyzeLink(c echo.Context, localVar, name string) (*links.AnalyzeResult, string, error) {
+	target := localVar + "/" + name
+	res, err := a.cfg.Links.AnalyzeLink(c.Request().Context(), links.AnalyzeRequest{LocalVar: localVar, Name: name, Actor: actor(c)})
 	if err != nil {
 		a.audit(c, auth.ActionLinkAnalyze, target, outcomeOf(err), orInternal(err), "")
-		return err
+		return nil, "", err
 	}
 	msg := fmt.Sprintf("Analyzed %d of %d foreign table(s) of %s in %.1f s.", len(res.Analyzed), res.Total, name, res.Elapsed.Seconds())
 	for _, f := range res.Failed {
@@ -298,11 +321,6 @@ func (a *App) analyzeTables(c echo.Context) error {
 	if len(res.Failed) > 0 {
 		outcome = auth.OutcomeFailed
 	}
-	a.audit(c, auth.ActionLinkAnalyze, target, outcome, msg, strings.Join(res.DDL, ";\n")+";")
-	kind := flashOK
-	if len(res.Failed) > 0 || res.Remaining > 0 {
-		kind = flashErr
-	}
-	a.flash(c, kind, msg)
-	return redirect(c, views.LinkPath(local.ConfigVar, name)+"#performance")
+	a.audit(c, auth.ActionLinkAnalyze, target, outcome, msg, sqlText(res.DDL))
+	return res, msg, nil
 }

@@ -80,17 +80,27 @@ func (a *App) setSubscriptionEnabled(enable bool) echo.HandlerFunc {
 // replicationFailed audits a refused or failed change and answers with a
 // flash on the replication page (or the error page for internal errors).
 func (a *App) replicationFailed(c echo.Context, action string, in replicationInput, err error) error {
+	a.auditReplicationFailure(c, action, target(in), err)
 	if errs.KindOf(err) == errs.Internal {
-		a.audit(c, action, target(in), auth.OutcomeFailed, "internal error", "")
 		return err
+	}
+	a.flash(c, flashErr, errs.MessageOf(err))
+	return redirect(c, views.ReplicationPath(in.DB))
+}
+
+// auditReplicationFailure audits a replication change that did not
+// happen: failed for an internal error, refused (as replication_refused)
+// when pglinks said no, failed otherwise.
+func (a *App) auditReplicationFailure(c echo.Context, action, target string, err error) {
+	if errs.KindOf(err) == errs.Internal {
+		a.audit(c, action, target, auth.OutcomeFailed, "internal error", "")
+		return
 	}
 	outcome := outcomeOf(err)
 	if outcome == auth.OutcomeRefused {
 		action = auth.ActionReplicationRefused
 	}
-	a.audit(c, action, target(in), outcome, errs.MessageOf(err), "")
-	a.flash(c, flashErr, errs.MessageOf(err))
-	return redirect(c, views.ReplicationPath(in.DB))
+	a.audit(c, action, target, outcome, errs.MessageOf(err), "")
 }
 
 func sqlText(stmts []string) string { return strings.Join(stmts, ";\n") + ";" }

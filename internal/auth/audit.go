@@ -36,6 +36,8 @@ const (
 	ActionUserSetRole        = "user_set_role"
 	ActionPasswordReset      = "password_reset"  // an admin set a new generated password
 	ActionPasswordChange     = "password_change" // a user changed their own password
+	ActionTokenCreate        = "token_create"    // a user made an API token
+	ActionTokenRevoke        = "token_revoke"    // its owner or an admin revoked one
 	// ActionDenied is a change refused before it reached the domain: a
 	// viewer posting to an admin route, or a missing or wrong CSRF token.
 	ActionDenied = "denied"
@@ -65,6 +67,7 @@ var Actions = []string{
 	ActionSubscriptionEnable, ActionSubscriptionDisable, ActionSubscriptionDrop, ActionSlotDrop, ActionReplicationRefused,
 	ActionPublicationCreate, ActionSubscriptionCreate,
 	ActionPasswordReset, ActionPasswordChange,
+	ActionTokenCreate, ActionTokenRevoke,
 }
 
 // Audit outcomes.
