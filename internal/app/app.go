@@ -49,6 +49,10 @@ type Config struct {
 	// MetricsToken turns /metrics on; requests must carry it as a bearer
 	// token. Empty: /metrics is off.
 	MetricsToken string
+	// RequestLogLevel is the level requests are logged at: Info (the zero
+	// value) for `web serve`; the demo logs them at Debug, below its
+	// logger's level, so its terminal keeps what it printed for people.
+	RequestLogLevel slog.Level
 }
 
 // DefaultRequestTimeout bounds a request: above the longest operation
