@@ -58,10 +58,14 @@ document.querySelectorAll("button[data-fill]").forEach((b) => {
 // appendName adds a name to el that wraps only after "_", "." or "/", as
 // views.Name renders names: never inside a word.
 const appendName = (el, s) => {
-  s.split(/(?<=[_./])/).forEach((part, i) => {
-    if (i > 0) el.append(document.createElement("wbr"));
-    el.append(part);
-  });
+  let start = 0;
+  for (let i = 0; i < s.length - 1; i++) {
+    if ("_./".includes(s[i])) {
+      el.append(s.slice(start, i + 1), document.createElement("wbr"));
+      start = i + 1;
+    }
+  }
+  el.append(s.slice(start));
 };
 
 // Create form: the name placeholder follows the chosen remote, and picking a
