@@ -382,7 +382,7 @@ func TestEveryPageFitsAndPassesAxe(t *testing.T) {
 			must(t, page.GetByTestId("preview").Click())
 			// BLUE is linked into DATABASE_URL already: confirm one more.
 			must(t, expect.Locator(page.GetByTestId("duplicate-confirm")).ToBeVisible())
-			check("create-duplicate")
+			check("create-duplicate-confirm")
 			must(t, page.GetByTestId("duplicate-ok").Check())
 			must(t, page.GetByTestId("preview").Click())
 			must(t, expect.Locator(page.GetByTestId("create-preview")).ToBeVisible())
