@@ -18,6 +18,10 @@ func plural(n int, one, many string) string {
 	return itoa(n) + " " + many
 }
 
+// Plural is plural for messages built outside templates (flashes, audit
+// details), so every count pglinks says agrees with its noun the same way.
+func Plural(n int, one, many string) string { return plural(n, one, many) }
+
 // quoteIdent quotes an identifier the way psql users would type it.
 func quoteIdent(s string) string {
 	simple := s != ""

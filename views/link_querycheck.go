@@ -162,7 +162,7 @@ func analyzedText(p *links.Performance) string {
 	if p.TableCount == 0 {
 		return "The link has no foreign tables."
 	}
-	s := fmt.Sprintf("%d of %d foreign table(s) analyzed", p.TableCount-p.NeverAnalyzed, p.TableCount)
+	s := fmt.Sprintf("%d of %s analyzed", p.TableCount-p.NeverAnalyzed, plural(p.TableCount, "foreign table", "foreign tables"))
 	if !p.LastAnalyzed.IsZero() {
 		s += "; the latest ANALYZE " + When(p.LastAnalyzed)
 	}

@@ -218,6 +218,19 @@ type AuditPage struct {
 	Query      string // the filter as a URL query, for the older and CSV links
 }
 
+// Rows are the page's rows: sign-ins folded between the changes, unless
+// the filter asks for an action (then every entry is its own row).
+func (p AuditPage) Rows() []AuditRow {
+	if p.Action == "" {
+		return foldSignIns(p.Entries)
+	}
+	rows := make([]AuditRow, len(p.Entries))
+	for i, e := range p.Entries {
+		rows[i] = AuditRow{Entry: e}
+	}
+	return rows
+}
+
 // UsersPage lists users and the add-user form.
 type UsersPage struct {
 	Page
@@ -294,12 +307,14 @@ type DemoteSelfPage struct {
 	User auth.User
 }
 
-// RepairPage confirms a repair with the masked SQL it will run.
+// RepairPage confirms a repair with the masked SQL it will run, or says
+// why there is nothing to repair (Refusal, with Plan nil).
 type RepairPage struct {
 	Page
-	Plan  *links.RepairPlan
-	Local *fleet.Database
-	Error string
+	Link    *links.Link
+	Plan    *links.RepairPlan
+	Local   *fleet.Database
+	Refusal string
 }
 
 // ConnInfoPage shows how outside clients connect to a database.

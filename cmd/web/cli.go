@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/pglinks/pglinks/views"
 	"golang.org/x/term"
 )
 
@@ -112,7 +113,7 @@ func parseCLI(verb string, args []string, boolFlags, strFlags []string) (*cliFla
 // want checks the number of positional arguments.
 func (f *cliFlags) want(verb string, names ...string) error {
 	if len(f.args) != len(names) {
-		return usageError(fmt.Sprintf("%s takes %s (got %d argument(s))", verb, strings.Join(names, " "), len(f.args)))
+		return usageError(fmt.Sprintf("%s takes %s (got %s)", verb, strings.Join(names, " "), views.Plural(len(f.args), "argument", "arguments")))
 	}
 	return nil
 }

@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pglinks/pglinks/internal/auth"
@@ -127,6 +130,8 @@ type demoBanner struct {
 	// EnvFile is the dashboard's whole environment, for a second dashboard
 	// (README: "Try a password rotation").
 	EnvFile string
+	// PID is the demo's process, for kill -USR1 (print this again).
+	PID int
 }
 
 func (b demoBanner) write(w io.Writer) {
@@ -134,7 +139,7 @@ func (b demoBanner) write(w io.Writer) {
 pglinks demo is running: %s
 
   Sign in as  %s
-  Password    %s   (shown once; the demo's data is thrown away on exit)
+  Password    %s   (printed to this terminal only; the demo's data is thrown away on exit)
 
 Query the ready-made link %s (%s, in %s):
   %s
@@ -163,8 +168,9 @@ List the demo's links from a terminal, as the admin, through the API (the admin'
 Add a viewer to the running demo (from this directory, in another terminal; prints their password once):
   (. %s && %s user add %s --role viewer </dev/null)
 
+Lost this summary among the log lines? kill -USR1 %d prints it again.
 Press Ctrl-C to stop and remove everything.
-`, b.Files.envFile, b.Web, demoViewer)
+`, b.Files.envFile, b.Web, demoViewer, b.PID)
 }
 
 // demoMajor reads PGLINKS_DEMO_PG, the PostgreSQL major the demo runs its
@@ -194,6 +200,28 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// SIGUSR1 asks for the summary again (below); caught from the start
+	// so one sent while seeding does not end the demo.
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
+	host, port := os.Getenv("HOST"), os.Getenv("PORT")
+	if host == "" {
+		host = demoHost
+	}
+	if port == "" {
+		port = "8080"
+	}
+	ln, err := demoListen(host, port)
+	if err != nil {
+		return err
+	}
+	served := false // once open has it, the program closes ln
+	defer func() {
+		if !served {
+			ln.Close()
+		}
+	}()
 	progress("starting two throwaway PostgreSQL clusters with sample data")
 	env, err := demo.StartWithProgress(ctx, demo.Options{Major: major}, progress)
 	if err != nil {
@@ -220,11 +248,16 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	progress("opening the dashboard on " + cfg.Addr)
+	cfg.listener = ln
+	// Requests are logged below the demo's level: its terminal keeps the
+	// password and commands it printed, and the warnings that matter.
+	cfg.requestLogLevel = slog.LevelDebug
+	progress("opening the dashboard on " + ln.Addr().String())
 	p, err := open(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
+	served = true
 	password := auth.GeneratePassword()
 	admin, err := p.store.AddUser(ctx, demoAdmin, auth.RoleAdmin, password)
 	if err != nil {
@@ -273,7 +306,7 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 	}
 
 	local, _ := p.fleet.Get(localVar)
-	host, port, _ := net.SplitHostPort(p.ln.Addr().String())
+	host, port, _ = net.SplitHostPort(p.ln.Addr().String())
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		host = "localhost"
 	}
@@ -281,7 +314,7 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 	if cfg.TLSCert != "" {
 		scheme = "https"
 	}
-	demoBanner{
+	banner := demoBanner{
 		URL:       scheme + "://" + net.JoinHostPort(host, port),
 		Password:  password,
 		Files:     files,
@@ -291,7 +324,25 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 		LinkQuery: "SELECT stage, count(*) FROM crm.deals GROUP BY 1",
 		Web:       webCommand(),
 		EnvFile:   envFile,
-	}.write(stdout)
+		PID:       os.Getpid(),
+	}
+	banner.write(stdout)
+	// kill -USR1 prints the summary again, once the logs have buried it
+	// (one sent while seeding already has its answer above).
+	select {
+	case <-usr1:
+	default:
+	}
+	go func() {
+		for {
+			select {
+			case <-usr1:
+				banner.write(stdout)
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	err = p.run(ctx)
 	fmt.Fprintln(stdout, "demo: stopping; removing the clusters and their files")
 	return err

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/views"
 )
 
 // demoCheckQuery is the saved query check the demo's link crm shows: a
@@ -29,7 +30,7 @@ func saveDemoCheck(ctx context.Context, p *program, localVar string) {
 		return
 	}
 	err = p.store.Record(ctx, auth.AuditEntry{Actor: "demo", Action: auth.ActionQueryCheck, Target: localVar + "/crm", Outcome: auth.OutcomeOK,
-		Detail: fmt.Sprintf("plan, check #%d: %d foreign scan(s), %d thing(s) kept local; made by the demo at start", c.ID, len(c.Scans), c.KeptLocalCount()), DDL: c.Statement})
+		Detail: fmt.Sprintf("plan, check #%d: %s, %s kept local; made by the demo at start", c.ID, views.Plural(len(c.Scans), "foreign scan", "foreign scans"), views.Plural(c.KeptLocalCount(), "thing", "things")), DDL: c.Statement})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo: recording the query check in the audit trail:", err)
 	}

@@ -2,12 +2,18 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
+	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,9 +23,11 @@ import (
 
 // TestDemoAsPrinted runs `web demo` as a person would: the printed URL is
 // on 127.0.0.1, the printed psql and user-add commands work verbatim in a
-// shell, the ready-made link is in the audit trail, README's rotation
-// walkthrough works as written, and Ctrl-C (SIGINT) ends it with exit
-// status 0 and its files removed.
+// shell, the ready-made link is in the audit trail, README's claims about
+// the fleet and its rotation walkthrough hold as written, requests do not
+// fill the terminal (they are logged at debug level), kill -USR1 prints
+// the summary again, and Ctrl-C (SIGINT) ends it with exit status 0 and its
+// files removed.
 func TestDemoAsPrinted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two clusters")
@@ -44,7 +52,8 @@ func TestDemoAsPrinted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = io.Discard
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -119,6 +128,29 @@ func TestDemoAsPrinted(t *testing.T) {
 	checkDemoCLI(t, out, sh)
 	checkDemoFleetPages(t, out, stateURL)
 	checkRotationWalkthrough(t, out)
+	// The pages above were served, and none of them logged at INFO.
+	if logs := stderr.String(); strings.Contains(logs, "msg=request") {
+		t.Errorf("the demo logs requests in its terminal:\n%s", logs)
+	}
+
+	// kill -USR1, as the summary says, prints it again.
+	if want := "kill -USR1 " + strconv.Itoa(cmd.Process.Pid) + " prints it again"; !strings.Contains(out, want) {
+		t.Errorf("the summary does not say %q:\n%s", want, out)
+	}
+	if err := cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	var again strings.Builder
+	for lines.Scan() {
+		again.WriteString(lines.Text() + "\n")
+		if strings.Contains(lines.Text(), "Press Ctrl-C") {
+			break
+		}
+	}
+	password := regexp.MustCompile(`Password +(\S+)`).FindStringSubmatch(out)[1]
+	if s := again.String(); !strings.Contains(s, "pglinks demo is running: http://127.0.0.1:") || !strings.Contains(s, "Password    "+password) || !strings.Contains(s, "user add viewer@pglinks.local") {
+		t.Errorf("after SIGUSR1 the demo printed:\n%s", s)
+	}
 
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -165,6 +197,58 @@ func checkDemoCLI(t *testing.T, out string, sh func(string) string) {
 			t.Errorf("web links lacks %q:\n%s", want, got)
 		}
 	}
+}
+
+// A port in use is found before anything is seeded, and the message
+// names a free one to use instead.
+func TestDemoBusyPort(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	_, port, _ := net.SplitHostPort(busy.Addr().String())
+	t.Setenv("HOST", "127.0.0.1")
+	t.Setenv("PORT", port)
+	t.Setenv("PGLINKS_DEMO_PG", "")
+	var out strings.Builder
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = runDemo(ctx, &out)
+	m := regexp.MustCompile(`^port ` + port + ` is in use; run PORT=(\d+) make demo$`).FindStringSubmatch(fmt.Sprint(err))
+	if m == nil {
+		t.Fatalf("runDemo on a busy port: %v, want \"port %s is in use; run PORT=N make demo\"", err, port)
+	}
+	if strings.Contains(out.String(), "starting") {
+		t.Errorf("the demo started seeding before finding the port busy:\n%s", out.String())
+	}
+	free, err := net.Listen("tcp", "127.0.0.1:"+m[1])
+	if err != nil {
+		t.Fatalf("the suggested port %s is not free: %v", m[1], err)
+	}
+	free.Close()
+	busyN, _ := strconv.Atoi(port)
+	if suggested, _ := strconv.Atoi(m[1]); suggested <= busyN {
+		t.Errorf("suggested port %s for busy port %s: want one above it", m[1], port)
+	}
+}
+
+// lockedBuffer collects a process's output written from another goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func TestDemoMajor(t *testing.T) {

@@ -39,6 +39,13 @@ type config struct {
 	SlotOrphanAfter time.Duration // PGLINKS_SLOT_ORPHAN_AFTER: how long a slot is inactive before it is a problem
 	CPUProfile      string        // PGLINKS_CPU_PROFILE: file to write a CPU profile of the run to
 	Env             []string
+
+	// listener, when set, is bound already (the demo binds its port
+	// before seeding, so a busy port costs nothing); open uses it.
+	listener net.Listener
+	// requestLogLevel is the level requests are logged at (Info; the
+	// demo's are Debug, so its terminal keeps what it printed).
+	requestLogLevel slog.Level
 }
 
 func configFromEnv(environ []string) (*config, error) {
@@ -182,15 +189,18 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 		Fleet: fl, Links: svc, Health: health, Replication: repl,
 		Auth: store, Limiter: auth.NewLimiter(store, 0, 0, 0),
 		Log: log, SessionKeys: cfg.SessionKeys, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken,
+		RequestLogLevel: cfg.requestLogLevel,
 	})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		db.Close()
-		return nil, err
+	ln := cfg.listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	p := &program{
 		server: &http.Server{

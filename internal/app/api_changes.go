@@ -78,8 +78,9 @@ func (a *App) apiCreateLink(c echo.Context) error {
 		return errs.E(errs.Invalid, "Choose at most %d tables.", maxChosenTables).OnField("tables")
 	}
 	if in.Name == "" {
-		if remote, ok := a.cfg.Fleet.Get(in.Remote); ok {
-			in.Name = links.DefaultName(remote.ResourceName)
+		// The one default-name rule, as the form applies it.
+		if name, err := a.cfg.Links.DefaultLinkName(c.Request().Context(), in.Remote, local.ConfigVar, in.RemoteSchema); err == nil {
+			in.Name = name
 		}
 	}
 	fc := a.createChoices(c.Request().Context())

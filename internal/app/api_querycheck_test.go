@@ -106,7 +106,7 @@ func TestAPIQueryCheck(t *testing.T) {
 		t.Fatalf("kept local: %+v", kept)
 	}
 	ok := e.auditBy(t, auth.ActionQueryCheck, actor)
-	if len(ok) != 1 || ok[0].DDL != sql || !strings.Contains(ok[0].Detail, "1 thing(s) kept local") {
+	if len(ok) != 1 || ok[0].DDL != sql || !strings.Contains(ok[0].Detail, "1 thing kept local") {
 		t.Fatalf("check audited: %+v", ok)
 	}
 

@@ -10,6 +10,7 @@ import (
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/errs"
 	"github.com/pglinks/pglinks/internal/replication"
+	"github.com/pglinks/pglinks/views"
 )
 
 // Replication through the API: the Replication page's overview and its
@@ -386,7 +387,7 @@ type apiPublicationRequest struct {
 // audited, answered with the problems as details.
 func (a *App) preflightRefused(c echo.Context, t string, pf *replication.Preflight) error {
 	a.audit(c, auth.ActionReplicationRefused, t, auth.OutcomeRefused, "preflight: "+joinProblems(pf.Problems), "")
-	return withDetails(errs.E(errs.Invalid, "The preflight found %d problem(s); nothing was created: %s", len(pf.Problems), joinProblems(pf.Problems)), pf.Problems)
+	return withDetails(errs.E(errs.Invalid, "The preflight found %s; nothing was created: %s", views.Plural(len(pf.Problems), "problem", "problems"), joinProblems(pf.Problems)), pf.Problems)
 }
 
 // apiCreatePublication checks (dry_run) or creates a publication; the

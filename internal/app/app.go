@@ -53,6 +53,10 @@ type Config struct {
 	// second, and the burst (DefaultAPIRate, DefaultAPIBurst when 0).
 	APIRate  float64
 	APIBurst int
+	// RequestLogLevel is the level requests are logged at: Info (the zero
+	// value) for `web serve`; the demo logs them at Debug, below its
+	// logger's level, so its terminal keeps what it printed for people.
+	RequestLogLevel slog.Level
 }
 
 // DefaultRequestTimeout bounds a request: above the longest operation

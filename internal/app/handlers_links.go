@@ -112,6 +112,13 @@ func (a *App) createFormWith(c echo.Context, fc fleetChoices, in createInput, fo
 
 		CreateOptions: in.CreateOptions,
 	}
+	// "Create another link anyway", once ticked, stays ticked through
+	// any other error, with what it confirms.
+	if in.DuplicateOK {
+		if f.Duplicates = fc.duplicates(in.Local, in.Remote); len(f.Duplicates) > 0 {
+			f.DuplicateOK = true
+		}
+	}
 	// Once the remote is chosen, offer its schemas and tables, read with
 	// pglinks' own bounded connection.
 	if _, ok := a.cfg.Fleet.Get(in.Remote); ok {
@@ -123,6 +130,7 @@ func (a *App) createFormWith(c echo.Context, fc fleetChoices, in createInput, fo
 		}
 		a.connectDefaults(fc, &f)
 	}
+	fc.defaultNames(&f)
 	return f
 }
 
@@ -180,8 +188,10 @@ func (a *App) createLink(c echo.Context) error {
 	}
 	fc := a.createChoices(c.Request().Context())
 	if in.Name == "" {
-		if remote, ok := a.cfg.Fleet.Get(in.Remote); ok {
-			in.Name = links.DefaultName(remote.ResourceName)
+		// The one default-name rule, on the local's catalog: what the
+		// form showed, unless a schema that is not a link has that name.
+		if name, err := a.cfg.Links.DefaultLinkName(c.Request().Context(), in.Remote, in.Local, in.RemoteSchema); err == nil {
+			in.Name = name
 		}
 	}
 	if dups := fc.duplicates(in.Local, in.Remote); len(dups) > 0 && !in.DuplicateOK {
@@ -255,7 +265,7 @@ func destroyedDetail(localVar, name string, res *links.DestroyResult) (detail, m
 		for _, d := range res.Dependents {
 			ds = append(ds, d.Type+" "+d.Identity)
 		}
-		detail += fmt.Sprintf("; also dropped %d dependent object(s): %s", n, strings.Join(ds, ", "))
+		detail += fmt.Sprintf("; also dropped %s: %s", views.Plural(n, "dependent object", "dependent objects"), strings.Join(ds, ", "))
 	}
 	msg = fmt.Sprintf("Link %s destroyed in %s.", name, localVar)
 	for _, t := range res.Types {

@@ -142,7 +142,7 @@ func (a *App) check(c echo.Context, localVar, name, sql string, analyze bool) (*
 	if err := a.checks().Save(c.Request().Context(), res); err != nil {
 		return nil, err
 	}
-	detail := fmt.Sprintf("%s, check #%d: %d foreign scan(s), %d thing(s) kept local", what, res.ID, len(res.Scans), res.KeptLocalCount())
+	detail := fmt.Sprintf("%s, check #%d: %s, %s kept local", what, res.ID, views.Plural(len(res.Scans), "foreign scan", "foreign scans"), views.Plural(res.KeptLocalCount(), "thing", "things"))
 	a.audit(c, auth.ActionQueryCheck, target, auth.OutcomeOK, detail, res.Statement)
 	return res, nil
 }
@@ -310,7 +310,7 @@ func (a *App) analyzeLink(c echo.Context, localVar, name string) (*links.Analyze
 		a.audit(c, auth.ActionLinkAnalyze, target, outcomeOf(err), orInternal(err), "")
 		return nil, "", err
 	}
-	msg := fmt.Sprintf("Analyzed %d of %d foreign table(s) of %s in %.1f s.", len(res.Analyzed), res.Total, name, res.Elapsed.Seconds())
+	msg := fmt.Sprintf("Analyzed %d of %s of %s in %.1f s.", len(res.Analyzed), views.Plural(res.Total, "foreign table", "foreign tables"), name, res.Elapsed.Seconds())
 	for _, f := range res.Failed {
 		msg += fmt.Sprintf(" %s failed: %s.", f.Table, f.Reason)
 	}

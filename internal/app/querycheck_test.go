@@ -59,7 +59,7 @@ func TestQueryCheckPages(t *testing.T) {
 		t.Fatalf("result:\n%s", res.Body)
 	}
 	entries, err := e.store.ListAudit(context.Background(), auth.AuditFilter{Action: auth.ActionQueryCheck})
-	if err != nil || len(entries) != 1 || entries[0].DDL != sql || !strings.Contains(entries[0].Detail, "1 thing(s) kept local") {
+	if err != nil || len(entries) != 1 || entries[0].DDL != sql || !strings.Contains(entries[0].Detail, "1 thing kept local") {
 		t.Fatalf("audit = %+v, %v", entries, err)
 	}
 
@@ -107,13 +107,13 @@ func TestQueryCheckPages(t *testing.T) {
 	}
 
 	// Analyze foreign tables.
-	if conf := c.get(linkPath + "/analyze"); !strings.Contains(conf.Body, "0 of 2 foreign table(s) analyzed") {
+	if conf := c.get(linkPath + "/analyze"); !strings.Contains(conf.Body, "0 of 2 foreign tables analyzed") {
 		t.Fatalf("analyze page:\n%s", conf.Body)
 	}
 	if r := c.post(linkPath+"/analyze", nil); r.Status != http.StatusSeeOther {
 		t.Fatalf("analyze tables: %d %s", r.Status, r.Body)
 	}
-	if p := c.get(linkPath); !strings.Contains(p.Body, "2 of 2 foreign table(s) analyzed") || !strings.Contains(p.Body, "Analyzed 2 of 2 foreign table(s)") {
+	if p := c.get(linkPath); !strings.Contains(p.Body, "2 of 2 foreign tables analyzed") || !strings.Contains(p.Body, "Analyzed 2 of 2 foreign tables") {
 		t.Fatalf("after analyze:\n%s", p.Body)
 	}
 

@@ -32,6 +32,7 @@ type Monitor struct {
 	mu       sync.Mutex
 	results  map[string]LinkHealth
 	inflight map[string]bool
+	stale    map[string]string // links last seen stale, by HealthKey: what changed
 	wg       sync.WaitGroup
 }
 
@@ -51,6 +52,7 @@ func NewMonitor(svc *Service) *Monitor {
 		sem:         make(chan struct{}, DefaultHealthWorkers),
 		results:     map[string]LinkHealth{},
 		inflight:    map[string]bool{},
+		stale:       map[string]string{},
 	}
 }
 
@@ -89,9 +91,39 @@ func (m *Monitor) Lookup(inv []DatabaseStatus) map[string]LinkHealth {
 	for _, st := range inv {
 		for _, l := range st.Links {
 			out[HealthKey(st.DB.ConfigVar, l.Name)] = m.Get(st.DB.ConfigVar, l.Name)
+			m.noteStale(st.DB.ConfigVar, l)
 		}
 	}
 	return out
+}
+
+// noteStale logs a link that turns stale (its remote's config var no
+// longer matches what the link holds) at WARN, once, with its database
+// and name, and at INFO when it matches again: an operator watching the
+// log learns of a rotation or failover without opening a page.
+func (m *Monitor) noteStale(localVar string, l Link) {
+	if l.Stale == nil {
+		return // not compared in this read: nothing learnt
+	}
+	key := HealthKey(localVar, l.Name)
+	now := l.Stale.Summary()
+	if !l.Stale.Stale() {
+		now = ""
+	}
+	m.mu.Lock()
+	was, seen := m.stale[key]
+	if now == "" {
+		delete(m.stale, key)
+	} else {
+		m.stale[key] = now
+	}
+	m.mu.Unlock()
+	switch {
+	case now != "" && now != was:
+		m.svc.Log.Warn("link stale", "database", localVar, "link", l.Name, "remote", l.RemoteConfigVar, "change", now)
+	case now == "" && seen:
+		m.svc.Log.Info("link matches its remote again", "database", localVar, "link", l.Name)
+	}
 }
 
 // Check probes a link now and caches the result. Unless force is set, a
@@ -116,17 +148,27 @@ func (m *Monitor) Check(ctx context.Context, localVar, name string, force bool) 
 	return h, nil
 }
 
-// Put records a probe made elsewhere (after a repair).
+// Put records a probe made elsewhere (after a repair). A link that turns
+// broken is logged at WARN with its database, name and why, and one that
+// works again at INFO, so the log says when links break whoever looks.
 func (m *Monitor) Put(localVar, name string, h LinkHealth) {
 	m.mu.Lock()
+	before, known := m.results[HealthKey(localVar, name)]
 	m.results[HealthKey(localVar, name)] = h
 	m.mu.Unlock()
+	switch {
+	case h.State == HealthBroken && (!known || before.State != HealthBroken):
+		m.svc.Log.Warn("link broken", "database", localVar, "link", name, "reason", h.Reason)
+	case h.State == HealthHealthy && known && before.State == HealthBroken:
+		m.svc.Log.Info("link healthy again", "database", localVar, "link", name)
+	}
 }
 
 // Forget drops a link's result (after destroy, or when it is not found).
 func (m *Monitor) Forget(localVar, name string) {
 	m.mu.Lock()
 	delete(m.results, HealthKey(localVar, name))
+	delete(m.stale, HealthKey(localVar, name))
 	m.mu.Unlock()
 }
 

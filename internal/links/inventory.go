@@ -51,8 +51,12 @@ type Link struct {
 
 // Support says whether links can be made in a database by pglinks' role.
 type Support struct {
-	OK            bool
-	Reason        string // why not, when !OK
+	OK     bool
+	Reason string // why not, when !OK, with the fix when there is one
+	// Why is Reason without its fix; Fix is the SQL a superuser can run
+	// to make links possible, one statement each ("" when there is none).
+	Why           string
+	Fix           []string
 	Role          string
 	Superuser     bool
 	ServerVersion string
@@ -152,17 +156,24 @@ func (s *Service) readStatus(ctx context.Context, d *fleet.Database, recs map[st
 // supportOf says whether links can be made, and if not why, from what the
 // status statement read.
 func supportOf(sup Support, installed, available, usage, canCreate bool) Support {
+	grant := "GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO " + fleet.Ident(sup.Role) + ";"
 	switch {
 	case !installed && !available:
-		sup.Reason = "postgres_fdw is not available on this server, so data links cannot be made here."
+		sup.Why = "postgres_fdw is not available on this server, so data links cannot be made here."
 	case !installed && !sup.Superuser:
-		sup.Reason = fmt.Sprintf("postgres_fdw is not installed in this database and role %s cannot install it. A superuser can run: CREATE EXTENSION postgres_fdw; GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO %s;", sup.Role, fleet.Ident(sup.Role))
+		sup.Why = fmt.Sprintf("postgres_fdw is not installed in this database and role %s cannot install it.", sup.Role)
+		sup.Fix = []string{"CREATE EXTENSION postgres_fdw;", grant}
 	case installed && !usage:
-		sup.Reason = fmt.Sprintf("Role %s lacks USAGE on the foreign data wrapper postgres_fdw. A superuser can run: GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO %s;", sup.Role, fleet.Ident(sup.Role))
+		sup.Why = fmt.Sprintf("Role %s lacks USAGE on the foreign data wrapper postgres_fdw.", sup.Role)
+		sup.Fix = []string{grant}
 	case !canCreate:
-		sup.Reason = fmt.Sprintf("Role %s cannot create schemas in this database (no CREATE privilege on it).", sup.Role)
+		sup.Why = fmt.Sprintf("Role %s cannot create schemas in this database (no CREATE privilege on it).", sup.Role)
 	default:
 		sup.OK = true
+	}
+	sup.Reason = sup.Why
+	if len(sup.Fix) > 0 {
+		sup.Reason += " A superuser can run: " + strings.Join(sup.Fix, " ")
 	}
 	return sup
 }

@@ -93,7 +93,9 @@ func (s *Service) createLink(ctx context.Context, req CreateRequest, dry bool) (
 		return nil, nil, errs.E(errs.Invalid, "A database cannot be linked into itself: pick a different remote and local.").OnField("remote")
 	}
 	if req.Name == "" {
-		req.Name = DefaultName(remote.ResourceName)
+		if req.Name, err = s.defaultName(ctx, local, remote, req.RemoteSchema); err != nil {
+			return nil, nil, err
+		}
 	}
 	if err := ValidateName(req.Name); err != nil {
 		return nil, nil, err

@@ -114,8 +114,14 @@ func TestCreateLink(t *testing.T) {
 		}
 		remote, _ := f.svc.Fleet.Get("HEROKU_POSTGRESQL_BLUE_URL")
 		// The resource name without its "postgresql-", as the form shows it.
-		if want := strings.ReplaceAll(strings.TrimPrefix(remote.ResourceName, "postgresql-"), "-", "_"); res.Link.Name != want || want != DefaultName(remote.ResourceName) {
+		want := strings.ReplaceAll(strings.TrimPrefix(remote.ResourceName, "postgresql-"), "-", "_")
+		if res.Link.Name != want || want != DefaultName(remote.ResourceName, "", nil) {
 			t.Errorf("name = %q, want %q", res.Link.Name, want)
+		}
+		// Taken by that link, the default gets a suffix: a second link
+		// from the same remote needs no name typed.
+		if name, err := f.svc.DefaultLinkName(ctx, "HEROKU_POSTGRESQL_BLUE_URL", "DATABASE_URL", ""); err != nil || name != want+"_2" {
+			t.Errorf("second default name = %q, %v; want %q", name, err, want+"_2")
 		}
 	})
 

@@ -266,10 +266,10 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 		needSlots = 2 // a table sync slot while the tables are copied
 	}
 	if freeSlots < needSlots {
-		p.problem("%s has %d free replication slot(s) (max_replication_slots); the subscription needs %d.", req.PublisherVar, max(freeSlots, 0), needSlots)
+		p.problem("Replication slots free on %s (max_replication_slots): %d; the subscription needs %d.", req.PublisherVar, max(freeSlots, 0), needSlots)
 	}
 	if freeSenders < needSlots {
-		p.problem("%s has %d free WAL sender(s) (max_wal_senders); the subscription needs %d.", req.PublisherVar, max(freeSenders, 0), needSlots)
+		p.problem("WAL senders free on %s (max_wal_senders): %d; the subscription needs %d.", req.PublisherVar, max(freeSenders, 0), needSlots)
 	}
 	var tables []publishedTable
 	if pubExists {
@@ -374,7 +374,7 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 			}
 		}
 		if len(missing) > 0 {
-			p.problem("The table %s on %s lacks the published column(s) %s.", qualified, req.SubscriberVar, strings.Join(missing, ", "))
+			p.problem("The table %s on %s lacks published columns: %s.", qualified, req.SubscriberVar, strings.Join(missing, ", "))
 		}
 		if !canSet {
 			p.problem("On PostgreSQL 16 and later the subscription applies changes to %s as its owner %s (run_as_owner = false), and role %s, which would own the subscription, may not SET ROLE to %s: GRANT %s TO %s, or make %s the table's owner.", qualified, fleet.DisplayIdent(owner), subRole, fleet.DisplayIdent(owner), fleet.DisplayIdent(owner), fleet.DisplayIdent(subRole), fleet.DisplayIdent(subRole))

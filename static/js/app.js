@@ -55,6 +55,19 @@ document.querySelectorAll("button[data-fill]").forEach((b) => {
   });
 });
 
+// appendName adds a name to el that wraps only after "_", "." or "/", as
+// views.Name renders names: never inside a word.
+const appendName = (el, s) => {
+  let start = 0;
+  for (let i = 0; i < s.length - 1; i++) {
+    if ("_./".includes(s[i])) {
+      el.append(s.slice(start, i + 1), document.createElement("wbr"));
+      start = i + 1;
+    }
+  }
+  el.append(s.slice(start));
+};
+
 // Create form: the name placeholder follows the chosen remote, and picking a
 // remote already linked into the chosen local warns at once.
 const createForm = document.querySelector("form[data-existing]");
@@ -80,14 +93,40 @@ if (createForm) {
     if (!hint || !remote || !local) return;
     const same = serverWarned && remote.value + "\n" + local.value === posted;
     const names = same ? [] : (existing[local.value] || {})[remote.value] || [];
-    hint.textContent = names.length
-      ? `${local.value} already has a link from ${remote.value}: ${names.join(", ")}.`
-      : "";
+    hint.textContent = "";
+    if (names.length) {
+      appendName(hint, local.value);
+      hint.append(` already has ${names.length} ${names.length === 1 ? "link" : "links"} from `);
+      appendName(hint, remote.value);
+      hint.append(": ");
+      names.forEach((n, i) => {
+        if (i > 0) hint.append(", ");
+        appendName(hint, n);
+      });
+      hint.append(".");
+    }
     hint.classList.toggle("hidden", names.length === 0);
   };
   remote && remote.addEventListener("change", update);
   local && local.addEventListener("change", update);
   update();
+
+  // Ticking a table chooses "Only the tables chosen below". Picking "All
+  // tables" is then said in so many words (tables_mode=all), so ticks
+  // left in place no longer count; without this script the server reads
+  // ticked tables as "only these".
+  const all = createForm.querySelector("input[data-tables-all]");
+  const some = createForm.querySelector("input[data-tables-some]");
+  createForm.querySelectorAll("input[type=checkbox][name=table]").forEach((box) => {
+    box.addEventListener("change", () => {
+      if (box.checked && some) some.checked = true;
+    });
+  });
+  if (all) {
+    all.addEventListener("change", () => {
+      if (all.checked) all.value = "all";
+    });
+  }
 }
 
 // Copy buttons copy the text of the element they name.
