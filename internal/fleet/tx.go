@@ -32,15 +32,19 @@ func (f *Fleet) Begin(ctx context.Context, d *Database, opts pgx.TxOptions) (tx 
 		if err := tx.Rollback(rctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
 			f.log().Warn("rollback failed; terminating the backend", "database", d.ConfigVar, "pid", pid, "err", err)
 			conn.Conn().PgConn().Close(rctx)
-			f.terminateBackend(d, pid)
+			f.TerminateBackend(d, pid)
 		}
 		conn.Release()
 	}, nil
 }
 
-// terminateBackend ends a backend of pglinks' own role in d, over another
-// connection: for a transaction whose connection could not roll it back.
-func (f *Fleet) terminateBackend(d *Database, pid uint32) {
+// TerminateBackend ends a backend of pglinks' own role in d, over another
+// connection: for a transaction whose connection could not roll it back,
+// or whose statement overran its bound. It signals the backend and does
+// not wait for it to end: a backend waiting on a silent remote inside
+// postgres_fdw's cleanup ends only when that wait does (up to 30 s), and
+// nobody should wait with it.
+func (f *Fleet) TerminateBackend(d *Database, pid uint32) {
 	ctx, cancel := context.WithTimeout(context.Background(), f.Deadlines.Rollback)
 	defer cancel()
 	conn, err := f.Acquire(ctx, d, ClassUser)
@@ -49,7 +53,7 @@ func (f *Fleet) terminateBackend(d *Database, pid uint32) {
 		return
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, "SELECT pg_terminate_backend($1, 5000)", int64(pid)); err != nil {
+	if _, err := conn.Exec(ctx, "SELECT pg_terminate_backend($1)", int64(pid)); err != nil {
 		f.log().Warn("terminate backend", "database", d.ConfigVar, "pid", pid, "err", err)
 	}
 }

@@ -149,7 +149,7 @@ func (s *Service) repairLink(ctx context.Context, req RepairRequest) (*RepairRes
 	l.Stale = report
 	res := &RepairResult{Link: &l}
 	// Repair statements only touch the local catalog: nothing to guard.
-	res.DDL, err = s.runPlan(ctx, tx, nil, "", stmts, func(st statement, err error) error {
+	res.DDL, err = s.runPlan(ctx, tx, local, nil, "", stmts, func(st statement, err error) error {
 		if fleet.PgCode(err) == codeInsufficientPriv {
 			return errs.Wrap(errs.Forbidden, err, "pglinks' role in %s may not change link %s: %s", local.ConfigVar, req.Name, pgMessage(err))
 		}
