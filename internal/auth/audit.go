@@ -26,11 +26,15 @@ const (
 	ActionLinkRefreshRefused = "link_refresh_refused"
 	ActionLinkImportTables   = "link_import_tables" // more remote tables into a LIMIT TO link
 	ActionLinkImportRefused  = "link_import_tables_refused"
-	ActionUserAdd            = "user_add"
-	ActionUserRemove         = "user_remove"
-	ActionUserSetRole        = "user_set_role"
-	ActionPasswordReset      = "password_reset"  // an admin set a new generated password
-	ActionPasswordChange     = "password_change" // a user changed their own password
+	// ActionLinkConnectionsEnd: the connections local sessions held
+	// through a link were ended on its remote.
+	ActionLinkConnectionsEnd        = "link_connections_end"
+	ActionLinkConnectionsEndRefused = "link_connections_end_refused"
+	ActionUserAdd                   = "user_add"
+	ActionUserRemove                = "user_remove"
+	ActionUserSetRole               = "user_set_role"
+	ActionPasswordReset             = "password_reset"  // an admin set a new generated password
+	ActionPasswordChange            = "password_change" // a user changed their own password
 	// ActionDenied is a change refused before it reached the domain: a
 	// viewer posting to an admin route, or a missing or wrong CSRF token.
 	ActionDenied = "denied"
@@ -55,6 +59,7 @@ var Actions = []string{
 	ActionLinkRepair, ActionLinkRepairRefused,
 	ActionLinkRefresh, ActionLinkRefreshRefused,
 	ActionLinkImportTables, ActionLinkImportRefused,
+	ActionLinkConnectionsEnd, ActionLinkConnectionsEndRefused,
 	ActionUserAdd, ActionUserRemove, ActionUserSetRole, ActionDenied,
 	ActionSubscriptionEnable, ActionSubscriptionDisable, ActionSubscriptionDrop, ActionSlotDrop, ActionReplicationRefused,
 	ActionPublicationCreate, ActionSubscriptionCreate,

@@ -137,8 +137,7 @@ func (s *Service) abandonRemote(remote *fleet.Database, appName string) {
 	defer conn.Release()
 	var n int
 	err = conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid))
-		  FROM pg_stat_activity
-		 WHERE left(application_name, length($1)) = $1 AND usename = current_user AND pid <> pg_backend_pid()`, appName).Scan(&n)
+		  FROM pg_stat_activity WHERE `+remoteConnsWhere+` AND usename = current_user`, appName).Scan(&n)
 	if err != nil {
 		s.Log.Warn("abandon remote connections", "remote", remote.ConfigVar, "err", err)
 		return
