@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -61,6 +62,11 @@ func (a *App) repairLink(c echo.Context) error {
 	res, err := a.cfg.Links.RepairLink(ctx, links.RepairRequest{LocalVar: localVar, Name: name, Actor: session(c).User.Email})
 	if err != nil {
 		a.auditRefusal(c, auth.ActionLinkRepair, auth.ActionLinkRepairRefused, target, err)
+		if errors.Is(err, links.ErrEnvRefused) {
+			// This process's config var would break the link: answered
+			// as a conflict, in its words, with nothing offered.
+			return err
+		}
 		if errs.Is(err, errs.Conflict) {
 			// Nothing (left) to repair, or it cannot be: say so on the link page.
 			a.flash(c, flashErr, errs.MessageOf(err))

@@ -26,6 +26,10 @@ type Service struct {
 	snapsOnce sync.Once
 	snaps     *fleet.Snapshots[DatabaseStatus]
 	pages     linkPages
+	proofs    envProofs
+	// health is the health monitor made over this service (NewMonitor):
+	// what a link's own last probe found weighs in its staleness.
+	health *Monitor
 }
 
 // NewService returns a Service over the fleet f.
