@@ -89,6 +89,9 @@ func (s *Service) knownProof(remote *fleet.Database) (fleet.Failure, bool) {
 	if pr, ok := s.proofs.get(remote.ConfigVar); ok && time.Since(pr.at) < ProofMaxAge {
 		return pr.fail, true
 	}
+	if f, ok := s.backedOff(remote); ok {
+		return f, true
+	}
 	s.proofs.mu.Lock()
 	if s.proofs.inflight == nil {
 		s.proofs.inflight = map[string]bool{}
@@ -110,6 +113,21 @@ func (s *Service) knownProof(remote *fleet.Database) (fleet.Failure, bool) {
 	return s.lastProof(remote)
 }
 
+// backedOff is remote's failure while the fleet backs it off (it did not
+// answer its last read, for a cause asking again may help): pages do not
+// try it again before then, any more than its card does.
+func (s *Service) backedOff(remote *fleet.Database) (fleet.Failure, bool) {
+	o, down := s.Fleet.Outage(remote.ConfigVar)
+	if !down || !time.Now().Before(o.RetryAt) {
+		return fleet.Failure{}, false
+	}
+	c := o.Cause
+	if c == "" {
+		c = fleet.CauseTimeout
+	}
+	return fleet.Failure{Cause: c, Detail: o.Reason}, true
+}
+
 // lastProof is remote's last proof, however old: better than nothing
 // while a new one runs, never used for a repair.
 func (s *Service) lastProof(remote *fleet.Database) (fleet.Failure, bool) {
@@ -122,6 +140,9 @@ func (s *Service) lastProof(remote *fleet.Database) (fleet.Failure, bool) {
 func (s *Service) freshProof(ctx context.Context, remote *fleet.Database) (fleet.Failure, bool) {
 	if pr, ok := s.proofs.get(remote.ConfigVar); ok && time.Since(pr.at) < ProofMaxAge {
 		return pr.fail, true
+	}
+	if f, ok := s.backedOff(remote); ok {
+		return f, true
 	}
 	f, err := s.proveEnv(ctx, remote, fleet.ClassUser)
 	if err != nil {
