@@ -398,6 +398,7 @@ func TestEveryPageFitsAndPassesAxe(t *testing.T) {
 			visit("analyze-tables", "/databases/DATABASE_URL/links/sales/analyze")
 			visit("destroy", "/databases/DATABASE_URL/links/sales/destroy")
 			visit("import", "/databases/DATABASE_URL/links/sales/import?op=plan&table=orders")
+			visit("end-connections", "/databases/DATABASE_URL/links/sales/connections/end")
 			visit("audit", "/audit")
 			// Opening every DDL block keeps the table inside its card.
 			details := page.Locator("[data-testid=audit] details")

@@ -36,6 +36,8 @@ var auditActionGroups = []struct {
 		{auth.ActionLinkOption, "Changed a link option"},
 		{auth.ActionLinkOptionRefused, "Link option change refused"},
 		{auth.ActionLinkAnalyze, "Analyzed foreign tables"},
+		{auth.ActionLinkConnectionsEnd, "Ended connections through a link"},
+		{auth.ActionLinkConnectionsEndRefused, "Ending connections refused"},
 	}},
 	{"Replication", [][2]string{
 		{auth.ActionPublicationCreate, "Created a publication"},

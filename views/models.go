@@ -120,6 +120,9 @@ type LinkPage struct {
 	Drift  *links.Drift // nil when it could not be read at all
 	// Connect is set when the link reads a Heroku Connect schema.
 	Connect *ConnectSection
+	// Conns are the connections local sessions hold through the link,
+	// read on its remote; nil leaves the section out.
+	Conns *links.RemoteConnections
 	// Compact leaves out the column lists and the drift's details: the
 	// page would be over LinkPageBytes with them.
 	Compact bool

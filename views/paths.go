@@ -25,6 +25,13 @@ func DestroyPath(localVar, name string) string { return LinkPath(localVar, name)
 // /databases/:db/links/:name/repair.
 func RepairPath(localVar, name string) string { return LinkPath(localVar, name) + "/repair" }
 
+// EndConnectionsPath is the confirmation (GET) and the ending (POST) of
+// the connections local sessions hold through a link, on its remote:
+// /databases/:db/links/:name/connections/end.
+func EndConnectionsPath(localVar, name string) string {
+	return LinkPath(localVar, name) + "/connections/end"
+}
+
 // RefreshPath is a link's refresh confirmation (GET) and the refresh
 // (POST): /databases/:db/links/:name/refresh.
 func RefreshPath(localVar, name string) string { return LinkPath(localVar, name) + "/refresh" }

@@ -86,7 +86,7 @@ func checkDemoFleetPages(t *testing.T, out, stateURL string) {
 	}
 	retired := page1[strings.Index(page1, `id="db-HEROKU_POSTGRESQL_RETIRED_URL"`):]
 	retired = retired[:strings.Index(retired, "</section>")]
-	if !strings.Contains(retired, ">unreachable<") || !regexp.MustCompile(`Not answering since [^;<]+; pglinks (asks again in \d+ s|is asking again now)\.`).MatchString(retired) {
+	if !strings.Contains(retired, ">unreachable<") || !regexp.MustCompile(`Connection refused since [^;<]+; pglinks (asks again in \d+ s|is asking again now)\.`).MatchString(retired) {
 		t.Errorf("retired database's card:\n%s", retired)
 	}
 	// A second view is served from the remembered failure at once.

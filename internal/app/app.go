@@ -157,6 +157,8 @@ func (a *App) routes() {
 	adm.POST("/databases/:db/links/:name/destroy", a.destroyLink)
 	adm.GET("/databases/:db/links/:name/repair", a.confirmRepair)
 	adm.POST("/databases/:db/links/:name/repair", a.repairLink)
+	adm.GET("/databases/:db/links/:name/connections/end", a.confirmEndConnections)
+	adm.POST("/databases/:db/links/:name/connections/end", a.endConnections)
 	adm.GET("/databases/:db/links/:name/refresh", a.confirmRefresh)
 	adm.POST("/databases/:db/links/:name/refresh", a.refreshLink)
 	adm.GET("/databases/:db/links/:name/import", a.importForm)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -52,7 +53,13 @@ func (a *App) confirmRepair(c echo.Context) error {
 	if lerr != nil {
 		return err
 	}
-	return Render(c, http.StatusOK, views.RepairView(views.RepairPage{Page: a.page(c, "Repair "+l.Name, "databases"), Link: l, Local: local, Refusal: errs.MessageOf(err)}))
+	status := http.StatusOK // a link that matches its remote: nothing to do
+	if errors.Is(err, links.ErrEnvRefused) {
+		// This process's config var would break the link: a conflict,
+		// said in its words, with nothing offered.
+		status = http.StatusConflict
+	}
+	return Render(c, status, views.RepairView(views.RepairPage{Page: a.page(c, "Repair "+l.Name, "databases"), Link: l, Local: local, Refusal: errs.MessageOf(err)}))
 }
 
 func (a *App) repairLink(c echo.Context) error {
@@ -63,6 +70,11 @@ func (a *App) repairLink(c echo.Context) error {
 	res, err := a.cfg.Links.RepairLink(ctx, links.RepairRequest{LocalVar: localVar, Name: name, Actor: session(c).User.Email})
 	if err != nil {
 		a.auditRefusal(c, auth.ActionLinkRepair, auth.ActionLinkRepairRefused, target, err)
+		if errors.Is(err, links.ErrEnvRefused) {
+			// This process's config var would break the link: answered
+			// as a conflict, in its words, with nothing offered.
+			return err
+		}
 		if errs.Is(err, errs.Conflict) {
 			// Nothing (left) to repair, or it cannot be: say so on the link page.
 			a.flash(c, flashErr, errs.MessageOf(err))

@@ -76,7 +76,7 @@ func (a *App) showLink(c echo.Context) error {
 		return err
 	}
 	p := views.LinkPage{Page: a.page(c, l.Name, "databases"), Link: l, Local: local, Tables: tp.Tables, TablePage: tp,
-		Health: a.cfg.Health.Get(local.ConfigVar, l.Name), Now: time.Now(), Drift: a.pageDrift(c, l, c.QueryParam("drift") == "now"), Connect: a.linkConnect(c, l)}
+		Health: a.cfg.Health.Get(local.ConfigVar, l.Name), Now: time.Now(), Drift: a.pageDrift(c, l, c.QueryParam("drift") == "now"), Connect: a.linkConnect(c, l), Conns: a.linkConns(c, l)}
 	a.linkQuerySections(c, &p)
 	// Too heavy in full: first the Performance section's per-table lists
 	// are cut to a few, then the column lists and drift details go.

@@ -75,6 +75,8 @@ func TestPathsMatchRoutes(t *testing.T) {
 		{http.MethodPost, views.DestroyPath(db, name)},
 		{http.MethodGet, views.RepairPath(db, name)},
 		{http.MethodPost, views.RepairPath(db, name)},
+		{http.MethodGet, views.EndConnectionsPath(db, name)},
+		{http.MethodPost, views.EndConnectionsPath(db, name)},
 		{http.MethodGet, views.RefreshPath(db, name)},
 		{http.MethodPost, views.RefreshPath(db, name)},
 		{http.MethodGet, views.ImportPath(db, name)},

@@ -38,6 +38,10 @@ const (
 	ActionPasswordChange     = "password_change" // a user changed their own password
 	ActionTokenCreate        = "token_create"    // a user made an API token
 	ActionTokenRevoke        = "token_revoke"    // its owner or an admin revoked one
+	// ActionLinkConnectionsEnd: the connections local sessions held
+	// through a link were ended on its remote.
+	ActionLinkConnectionsEnd        = "link_connections_end"
+	ActionLinkConnectionsEndRefused = "link_connections_end_refused"
 	// ActionDenied is a change refused before it reached the domain: a
 	// viewer posting to an admin route, or a missing or wrong CSRF token.
 	ActionDenied = "denied"
@@ -63,6 +67,7 @@ var Actions = []string{
 	ActionLinkRefresh, ActionLinkRefreshRefused,
 	ActionLinkImportTables, ActionLinkImportRefused,
 	ActionQueryCheck, ActionQueryCheckRefused, ActionLinkOption, ActionLinkOptionRefused, ActionLinkAnalyze,
+	ActionLinkConnectionsEnd, ActionLinkConnectionsEndRefused,
 	ActionUserAdd, ActionUserRemove, ActionUserSetRole, ActionDenied,
 	ActionSubscriptionEnable, ActionSubscriptionDisable, ActionSubscriptionDrop, ActionSlotDrop, ActionReplicationRefused,
 	ActionPublicationCreate, ActionSubscriptionCreate,

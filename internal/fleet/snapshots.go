@@ -23,8 +23,10 @@ const DefaultSnapshotMaxAge = 30 * time.Second
 type Read[T any] struct {
 	Val T
 	// Down says why the database did not answer ("" when it did): the read
-	// is kept and the database backed off.
-	Down string
+	// is kept and, when asking again can help (Cause.Retried; "" counts as
+	// such), the database backed off.
+	Down  string
+	Cause Cause
 	// Busy says why pglinks could not ask (its own connections were all in
 	// use): the read says nothing of the database and is not kept.
 	Busy string
@@ -41,8 +43,8 @@ type Snapshot[T any] struct {
 	Val T
 	// AsOf is when it was read.
 	AsOf time.Time
-	// FailingSince and RetryAt are set while the database does not
-	// answer: since when, and when it is asked again.
+	// FailingSince is set while the database's reads fail, and RetryAt
+	// when it is backed off: when it is asked again.
 	FailingSince, RetryAt time.Time
 	// Pending is set when nothing is known of the database yet: its read
 	// did not finish in time for this page, or waited for pglinks' own
@@ -185,7 +187,7 @@ func (s *Snapshots[T]) keep(d *Database, r Read[T]) Snapshot[T] {
 		return sn
 	}
 	if r.Down != "" {
-		o := s.fleet.failed(d.ConfigVar, r.Down, now)
+		o := s.fleet.failed(d.ConfigVar, r.Down, r.Cause, now)
 		sn.FailingSince, sn.RetryAt = o.Since, o.RetryAt
 	} else {
 		s.fleet.answered(d.ConfigVar)

@@ -43,9 +43,10 @@ const (
 	DefaultCheckInterval = 5 * time.Second
 )
 
-// NewMonitor returns a Monitor over svc with the defaults.
+// NewMonitor returns a Monitor over svc with the defaults. svc weighs the
+// Monitor's results when it judges whether a link is stale.
 func NewMonitor(svc *Service) *Monitor {
-	return &Monitor{
+	m := &Monitor{
 		svc:         svc,
 		TTL:         DefaultHealthTTL,
 		MinInterval: DefaultCheckInterval,
@@ -54,6 +55,18 @@ func NewMonitor(svc *Service) *Monitor {
 		inflight:    map[string]bool{},
 		stale:       map[string]string{},
 	}
+	if svc.health == nil {
+		svc.health = m
+	}
+	return m
+}
+
+// cached is a link's last result, however old, without queueing a probe.
+func (m *Monitor) cached(localVar, name string) (LinkHealth, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h, ok := m.results[HealthKey(localVar, name)]
+	return h, ok
 }
 
 // SetWorkers bounds how many probes run at once (before any is queued).

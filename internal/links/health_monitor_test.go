@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
@@ -82,7 +83,7 @@ func TestMonitorRefreshesInTheBackground(t *testing.T) {
 		switch {
 		case i < 2 && h.State != HealthHealthy:
 			t.Errorf("l%d: %+v", i, h)
-		case i == 2 && (h.State != HealthBroken || !strings.HasPrefix(h.Reason, "timeout")):
+		case i == 2 && (h.State != HealthBroken || !strings.HasPrefix(h.Reason, "remote unreachable: not answering") || h.Cause != fleet.CauseTimeout):
 			t.Errorf("silent remote l2: %+v", h)
 		}
 	}

@@ -77,8 +77,12 @@ type DatabaseStatus struct {
 	DB        *fleet.Database
 	Reachable bool
 	Error     string // why it is unreachable or unreadable
-	Support   Support
-	Links     []Link
+	// Cause classifies why it could not be read (fleet.Classify): the card
+	// names it ("password refused", "not answering") and says pglinks
+	// asks again only when that can help.
+	Cause   fleet.Cause
+	Support Support
+	Links   []Link
 	// Unrecorded names foreign servers that carry a pglinks comment but
 	// match none of pglinks' records: not links, and never managed here.
 	Unrecorded []string
@@ -113,6 +117,9 @@ func (s *Service) readStatus(ctx context.Context, d *fleet.Database, recs map[st
 	if err != nil {
 		st.Error = errs.MessageOf(err)
 		st.busy = fleet.IsBusy(err)
+		if !st.busy {
+			st.Cause = fleet.Classify(err).Cause
+		}
 		return st
 	}
 	defer func() {
@@ -134,6 +141,7 @@ func (s *Service) readStatus(ctx context.Context, d *fleet.Database, recs map[st
 			s.Fleet.Discard(d, fleet.ClassStatus)
 			conn = nil
 			st.Reachable = false
+			st.Cause = fleet.CauseTimeout
 			st.Error = d.ConfigVar + " (" + d.ResourceName + ") accepted the connection but did not answer in time"
 			return st
 		}

@@ -179,7 +179,7 @@ func (s *Service) createLink(ctx context.Context, req CreateRequest, dry bool) (
 	if previewed != "" && previewed != planHash(shown, imported) {
 		return nil, nil, errs.E(errs.Conflict, "What creating link %q would run changed since the preview (the remote or the local database changed). Preview the SQL again; nothing was created.", req.Name)
 	}
-	if res.DDL, err = s.runPlan(ctx, tx, remote, meta.appName(), plan, func(_ statement, err error) error {
+	if res.DDL, err = s.runPlan(ctx, tx, local, remote, meta.appName(), plan, func(_ statement, err error) error {
 		return s.createError(local, remote, req.Name, err)
 	}); err != nil {
 		return nil, nil, err

@@ -219,7 +219,7 @@ func TestCreateLink(t *testing.T) {
 		bad := strings.Replace(f.remote.URL, f.remote.Password, "wrong-password", 1)
 		f.svc = newService(t, append(f.env, "HEROKU_POSTGRESQL_GRAY_URL="+bad))
 		_, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_GRAY_URL", LocalVar: "DATABASE_URL", Name: "badpw"})
-		if !errs.Is(err, errs.Unavailable) || !strings.Contains(errs.MessageOf(err), "password authentication failed") {
+		if !errs.Is(err, errs.Unavailable) || !strings.Contains(errs.MessageOf(err), "refused the connection: password refused") {
 			t.Fatalf("err = %v", err)
 		}
 		assertNothingLeft(t, f.local.URL, "badpw")
@@ -238,7 +238,7 @@ func TestCreateLink(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "rotated", CopyEnums: true})
-		if !errs.Is(err, errs.Unavailable) || !strings.Contains(errs.MessageOf(err), "password authentication failed") {
+		if !errs.Is(err, errs.Unavailable) || !strings.Contains(errs.MessageOf(err), "password refused") {
 			t.Fatalf("err = %v", err)
 		}
 		assertNothingLeft(t, f.local.URL, "rotated")

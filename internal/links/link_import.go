@@ -155,7 +155,7 @@ func (s *Service) importTables(ctx context.Context, req ImportRequest) (*ImportR
 		return nil, err
 	}
 	res := &ImportResult{Plan: p}
-	if res.DDL, err = s.runPlan(ctx, tx, remote, p.Link.meta.appName(), p.stmts, changeFailed(local, remote, fmt.Sprintf("Importing into link %q", req.Name), "the import")); err != nil {
+	if res.DDL, err = s.runPlan(ctx, tx, local, remote, p.Link.meta.appName(), p.stmts, changeFailed(local, remote, fmt.Sprintf("Importing into link %q", req.Name), "the import")); err != nil {
 		return nil, err
 	}
 	rec := p.Link.record

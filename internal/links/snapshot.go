@@ -31,7 +31,7 @@ func (s *Service) statusReader(ctx context.Context, configVar string) (fleet.Rea
 		case st.busy:
 			r.Busy = st.Error
 		case !st.Reachable:
-			r.Down = st.Error
+			r.Down, r.Cause = st.Error, st.Cause
 			if prev, ok := s.statuses().Get(d.ConfigVar); ok && st.Connect == nil {
 				r.Val.Connect = prev.Val.Connect // last known, so pages still know it
 			}
@@ -59,6 +59,7 @@ func (s *Service) Inventory(ctx context.Context) []DatabaseStatus {
 	out := make([]DatabaseStatus, len(sns))
 	for i, sn := range sns {
 		out[i] = statusOf(s.Fleet.Databases[i], sn)
+		s.judgeAll(&out[i])
 	}
 	return out
 }
@@ -70,7 +71,9 @@ func (s *Service) RefreshStatus(ctx context.Context, configVar string) (Database
 	if err != nil {
 		return DatabaseStatus{}, err
 	}
-	return statusOf(d, s.statuses().Refresh(ctx, d)), nil
+	st := statusOf(d, s.statuses().Refresh(ctx, d))
+	s.judgeAll(&st)
+	return st, nil
 }
 
 // invalidate drops a database's snapshot after pglinks changed it, so the

@@ -74,6 +74,12 @@ func (s *Service) LinkPage(ctx context.Context, localVar, name, filter string, o
 		link, page = l, p
 		return nil
 	})
+	if err == nil && link.Stale.Differs() && !link.Stale.RemoteGone && link.Stale.RemoteMisconfigured == "" {
+		if remote, ok := s.Fleet.Get(link.RemoteConfigVar); ok {
+			proof, known := s.freshProof(ctx, remote)
+			s.judgeNow(ctx, link, proof, known, true)
+		}
+	}
 	return link, page, err
 }
 

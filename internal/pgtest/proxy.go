@@ -18,7 +18,10 @@ import (
 // query never reaches the server and nothing comes back. The connection is
 // not closed, so keepalives and connect timeouts see a live peer. If the
 // server closes its side (for example its backend is terminated), the
-// client's side is closed too.
+// client's side is closed too, unless KeepOpen was called: then a stalled
+// connection's client side stays open until the client closes it or the
+// proxy is closed, as behind a middlebox that acknowledges and never
+// forwards, where the client's kernel keeps the socket open.
 type Proxy struct {
 	Port int
 
@@ -29,6 +32,7 @@ type Proxy struct {
 	app     string // application_name prefix of connections to stall; "" stalls none
 	marker  []byte // a client message containing this stalls the connection
 	stalled int
+	keep    bool // stalled connections keep their client side open
 	conns   map[net.Conn]struct{}
 	closed  bool
 }
@@ -61,6 +65,15 @@ func (p *Proxy) Stall(appPrefix, marker string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.app, p.marker = appPrefix, []byte(marker)
+}
+
+// KeepOpen makes connections that stall from now on keep their client side
+// open after the server closes its side: the client sees a live peer that
+// never answers, whatever happens to the server's end.
+func (p *Proxy) KeepOpen() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.keep = true
 }
 
 // Unstall lets new connections through untouched; stalled ones stay stalled.
@@ -143,7 +156,7 @@ func (p *Proxy) serve(client net.Conn) {
 		break
 	}
 	p.mu.Lock()
-	stallApp, marker := p.app, p.marker
+	stallApp, marker, keep := p.app, p.marker, p.keep
 	p.mu.Unlock()
 	watch := stallApp != "" && len(app) >= len(stallApp) && app[:len(stallApp)] == stallApp
 
@@ -167,7 +180,9 @@ func (p *Proxy) serve(client net.Conn) {
 	}
 	done := make(chan struct{}, 2)
 	// Server to client: forward until stalled, then swallow; the server
-	// closing its side closes the client's.
+	// closing its side closes the client's, unless the connection stalled
+	// and keeps its client side open (the client to server side then
+	// swallows until the client or the proxy closes it).
 	go func() {
 		buf := make([]byte, 32<<10)
 		for {
@@ -181,7 +196,9 @@ func (p *Proxy) serve(client net.Conn) {
 				break
 			}
 		}
-		client.Close()
+		if !(keep && stalled()) {
+			client.Close()
+		}
 		done <- struct{}{}
 	}()
 	// Client to server: message by message, so the marker is seen before
