@@ -13,6 +13,9 @@ import (
 // waited for the cap until ctx ended wraps ErrConnCap. The caller closes
 // the connection.
 func (f *Fleet) Dial(ctx context.Context, d *Database, appName string, class Class) (*pgx.Conn, error) {
+	if d.IsRedis() {
+		return nil, notPostgres(d)
+	}
 	cfg, err := pgx.ParseConfig(d.ConnString())
 	if err != nil {
 		return nil, errs.E(errs.Invalid, "%s does not hold a usable postgres URL.", d.ConfigVar)
