@@ -34,6 +34,9 @@ type LinkHealth struct {
 	// password refused, database gone, remote table missing, timeout.
 	Reason    string
 	CheckedAt time.Time
+	// Redis is what the Redis of a Redis link said of itself through the
+	// link (pglinks_redis_ping); nil otherwise.
+	Redis *fleet.RedisInfo
 }
 
 // Age is how long ago the probe ran.
@@ -119,6 +122,9 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 	st, err := s.readStored(ctx, tx, local, name)
 	if err != nil {
 		return LinkHealth{}, err
+	}
+	if st.link.IsRedis() {
+		return s.probeRedis(ctx, tx, st), nil
 	}
 	remote := &fleet.Database{ConfigVar: st.link.RemoteConfigVar, ResourceName: st.link.RemoteResourceName}
 

@@ -136,6 +136,9 @@ func optionMap(opts []string) map[string]string {
 
 // compare builds the report for a stored link against the fleet.
 func (s *Service) compare(st *storedLink) *StaleReport {
+	if st.link.IsRedis() {
+		return s.compareRedis(st)
+	}
 	r := &StaleReport{RemoteVar: st.link.RemoteConfigVar}
 	remote, ok := s.Fleet.Get(st.link.RemoteConfigVar)
 	if !ok {

@@ -34,11 +34,12 @@ func isReservedName(name string) bool {
 
 // DefaultName is the name a link gets when none is given, the one rule the
 // form shows and create applies: the remote's resource name without its
-// "postgresql-" prefix, made a valid name, so "postgresql-colorful-33594"
-// becomes "colorful_33594".
+// "postgresql-" (or "redis-") prefix, made a valid name, so
+// "postgresql-colorful-33594" becomes "colorful_33594" and
+// "redis-cubed-12345" "cubed_12345".
 func DefaultName(resourceName string) string {
 	rest := resourceName
-	for _, p := range []string{"postgresql-", "postgres-", "heroku-postgresql-"} {
+	for _, p := range []string{"postgresql-", "postgres-", "heroku-postgresql-", "redis-", "heroku-redis-"} {
 		if len(rest) > len(p) && strings.EqualFold(rest[:len(p)], p) {
 			rest = rest[len(p):]
 			break

@@ -26,6 +26,8 @@ type Service struct {
 	snapsOnce sync.Once
 	snaps     *fleet.Snapshots[DatabaseStatus]
 	pages     linkPages
+	// redisAvail remembers which servers have pglinks_redis.
+	redisAvail availability
 }
 
 // NewService returns a Service over the fleet f.
