@@ -15,12 +15,17 @@ type DBChoice struct {
 	// DefaultName is the link name used when the field is left empty and
 	// this database is the remote.
 	DefaultName string
+	// Redis: the database is a Redis (a remote only).
+	Redis bool
 }
 
 // Label is the option text: resource name first, since that is what people
 // recognise, then the config var.
 func (d DBChoice) Label() string {
 	s := d.ResourceName + " · " + d.ConfigVar
+	if d.Redis {
+		s += " (Redis)"
+	}
 	if d.Unavailable != "" {
 		s += " — links not supported"
 	}

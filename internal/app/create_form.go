@@ -30,8 +30,11 @@ func (a *App) createChoices(ctx context.Context) fleetChoices {
 		d := st.DB
 		out.support[d.ConfigVar] = st
 		out.remotes = append(out.remotes, views.DBChoice{
-			ConfigVar: d.ConfigVar, ResourceName: d.ResourceName, DefaultName: links.DefaultName(d.ResourceName),
+			ConfigVar: d.ConfigVar, ResourceName: d.ResourceName, DefaultName: links.DefaultName(d.ResourceName), Redis: d.IsRedis(),
 		})
+		if d.IsRedis() {
+			continue // a Redis is only ever a remote
+		}
 		local := views.DBChoice{ConfigVar: d.ConfigVar, ResourceName: d.ResourceName}
 		switch {
 		case !st.Reachable:
