@@ -69,7 +69,7 @@ func checkDemoFleetPages(t *testing.T, out, stateURL string) {
 	if got := countCards(page1); len(got) != 20 {
 		t.Errorf("page 1 shows %d cards, want 20: %v", len(got), got)
 	}
-	for _, want := range []string{`data-testid="fleet-search"`, "24 databases.", "Page 1 of 2", `data-testid="db-HEROKU_POSTGRESQL_RETIRED_URL"`, "postgresql-decommissioned-40417"} {
+	for _, want := range []string{`data-testid="fleet-search"`, "25 databases.", "Page 1 of 2", `data-testid="db-HEROKU_POSTGRESQL_RETIRED_URL"`, "postgresql-decommissioned-40417"} {
 		if !strings.Contains(page1, want) {
 			t.Errorf("page 1 lacks %q", want)
 		}
@@ -84,11 +84,11 @@ func checkDemoFleetPages(t *testing.T, out, stateURL string) {
 		t.Errorf("the inventory took %v to answer again", took)
 	}
 	page2, _ := get("/?page=2")
-	if got := countCards(page2); len(got) != 4 || !strings.Contains(page2, "Page 2 of 2") || !strings.Contains(page2, `id="db-HEROKU_POSTGRESQL_STORE_WARSAW_URL"`) {
+	if got := countCards(page2); len(got) != 5 || !strings.Contains(page2, "Page 2 of 2") || !strings.Contains(page2, `id="db-HEROKU_POSTGRESQL_STORE_WARSAW_URL"`) || !strings.Contains(page2, `id="db-REDIS_URL"`) {
 		t.Errorf("page 2 shows %v", got)
 	}
 	found, _ := get("/?q=lisbon")
-	if got := countCards(found); len(got) != 2 || got[0] != "HEROKU_POSTGRESQL_BLUE_URL" || got[1] != "HEROKU_POSTGRESQL_STORE_LISBON_URL" || !strings.Contains(found, "2 of 24 databases match") {
+	if got := countCards(found); len(got) != 2 || got[0] != "HEROKU_POSTGRESQL_BLUE_URL" || got[1] != "HEROKU_POSTGRESQL_STORE_LISBON_URL" || !strings.Contains(found, "2 of 25 databases match") {
 		t.Errorf("search for lisbon shows %v", got)
 	}
 
