@@ -3,6 +3,7 @@ package views
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pglinks/pglinks/internal/fleet"
@@ -78,7 +79,23 @@ func keyCount(info *fleet.RedisInfo) string {
 	return strconv.FormatInt(info.Keys, 10)
 }
 
-func latency(d time.Duration) string { return millis(d) }
+// latency is a Redis round trip: loopback ones take microseconds.
+func latency(d time.Duration) string {
+	if d < 100*time.Microsecond {
+		return "under 0.1 ms"
+	}
+	return millis(d)
+}
+
+// redisTypeOption is a type as the form offers it: "strings: key, value".
+func redisTypeOption(words, columns string) string {
+	var names []string
+	for _, c := range strings.Split(columns, ", ") {
+		name, _, _ := strings.Cut(c, " ")
+		names = append(names, name)
+	}
+	return words + ": " + strings.Join(names, ", ")
+}
 
 // redisTLS says how a Redis is reached.
 func redisTLS(d *fleet.Database) string {
