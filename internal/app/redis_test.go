@@ -172,6 +172,9 @@ func TestRedisLinkThroughHandlers(t *testing.T) {
 	if r := c.get("/databases/DATABASE_URL/links/hredis/refresh"); r.Status != http.StatusUnprocessableEntity || !strings.Contains(r.Body, "does not apply") {
 		t.Errorf("refresh of a Redis link: %d", r.Status)
 	}
+	if r := c.get("/databases/DATABASE_URL/links/hredis/import"); r.Status != http.StatusUnprocessableEntity || !strings.Contains(r.Body, "does not apply") {
+		t.Errorf("import into a Redis link: %d", r.Status)
+	}
 	if r := c.get("/databases/REDIS_URL/connection"); r.Status != http.StatusUnprocessableEntity || !strings.Contains(r.Body, "is a Redis") {
 		t.Errorf("connection info of a Redis: %d", r.Status)
 	}

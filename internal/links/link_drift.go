@@ -138,7 +138,7 @@ type remoteRel struct {
 // connection.
 func (s *Service) readDrift(ctx context.Context, tx pgx.Tx, l *Link) (*Drift, error) {
 	if l.IsRedis() {
-		return nil, errDoesNotApply(l, "Drift and refresh")
+		return nil, DoesNotApply(l, "Drift and refresh")
 	}
 	d := &Drift{CheckedAt: time.Now().UTC()}
 	if _, err := tx.Exec(ctx, "SET LOCAL search_path = ''"); err != nil {

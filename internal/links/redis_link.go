@@ -62,8 +62,8 @@ func redisLink(l Link, serverOptions []string) Link {
 	return l
 }
 
-// errDoesNotApply refuses drift, refresh and imports on a Redis link.
-func errDoesNotApply(l *Link, what string) error {
+// DoesNotApply refuses drift, refresh and imports (what) on a Redis link.
+func DoesNotApply(l *Link, what string) error {
 	return errs.E(errs.Invalid, "%s does not apply to link %s: it reads a Redis, which has no catalog to compare with. Its tables show whatever keys match their type and key prefix when they are read; to read other keys, destroy the link and create it with other tables.", what, l.Name)
 }
 
