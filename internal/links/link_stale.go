@@ -149,6 +149,10 @@ func (s *Service) compare(st *storedLink) *StaleReport {
 		r.RemoteMisconfigured = fmt.Sprintf("remote %s is misconfigured (%v), so the link cannot be compared with it", remote.ConfigVar, remote.ConfigErr)
 		return r
 	}
+	if remote.IsRedis() {
+		r.RemoteMisconfigured = fmt.Sprintf("remote %s now holds a Redis URL, so the link cannot be compared with it", remote.ConfigVar)
+		return r
+	}
 	set := func(key, want string) {
 		have, present := st.server[key]
 		switch {
