@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
 	"github.com/pglinks/pglinks/internal/redis"
 	"github.com/pglinks/pglinks/internal/redistest"
@@ -255,7 +256,7 @@ func (e *env) redisScenario(ctx context.Context) error {
 	jc, ac := perQuery["join"], perQuery["any"]
 	noScan := jc["scan"] == 0 && ac["scan"] == 0
 	e.rep.row("Redis commands per joined row (INFO commandstats)", fmt.Sprintf("join %.3f (%s); ANY %.3f (%s)", perRow(jc, rows), callList(jc), perRow(ac, rows), callList(ac)),
-		"1 GET per row; 1 MGET per 100 keys", "", "no SCAN", boolp(noScan))
+		fmt.Sprintf("1 GET per row; 1 MGET per %d keys", links.RedisBatchSize), "", "no SCAN", boolp(noScan))
 	if !noScan {
 		e.rep.fail("redis: a key lookup fell back to SCAN: join %v, ANY %v", jc, ac)
 	}

@@ -142,8 +142,9 @@ func (s *Service) createRedisLink(ctx context.Context, req CreateRequest, remote
 	return res, nil, nil
 }
 
-// redisBatchSize is the batch_size of every Redis link's server.
-const redisBatchSize = 1000
+// RedisBatchSize is the batch_size of every Redis link's server: keys per
+// MGET (or pipelined round trip) of a lookup or a scan.
+const RedisBatchSize = 1000
 
 // redisServerStatements are a Redis link's server (where the Redis is, and
 // how its certificate is trusted: the URL's CA as PEM text, which every
@@ -164,7 +165,7 @@ func (s *Service) redisServerStatements(name string, remote *fleet.Database, wri
 	opts = append(opts, [2]string{"connect_timeout", strconv.Itoa(int(s.Fleet.Deadlines.RemoteConnect.Seconds()))},
 		// Keys per MGET (or pipelined round trip) of a lookup or a scan:
 		// the wrapper's 100 makes key = ANY(10,000 keys) 100 round trips.
-		[2]string{"batch_size", strconv.Itoa(redisBatchSize)})
+		[2]string{"batch_size", strconv.Itoa(RedisBatchSize)})
 	if writable {
 		opts = append(opts, [2]string{"writable", "true"})
 	}
