@@ -261,8 +261,19 @@ func (e *env) redisScenario(ctx context.Context) error {
 		e.rep.fail("redis: a key lookup fell back to SCAN: join %v, ANY %v", jc, ac)
 	}
 	e.rep.note("redis: TLS redis-server %s with a password; the link made through the create form (default table `redis`), queried as the local database's own role over one pgx connection; %d interleaved rounds of one run each; the seed's join planned as %s",
-		serverVersion(ctx, rs), e.rounds, strings.TrimSpace(strings.ReplaceAll(explain.String(), "\n", " / ")))
+		serverVersion(ctx, rs), e.rounds, planLine(explain.String()))
 	return nil
+}
+
+// planLine is an EXPLAIN in one line: "Aggregate / Nested Loop / ...".
+func planLine(plan string) string {
+	var parts []string
+	for _, l := range strings.Split(plan, "\n") {
+		if l = strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(l), "->")); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, " / ")
 }
 
 func perRow(calls map[string]int64, rows int) float64 {
