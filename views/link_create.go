@@ -16,6 +16,8 @@ type DBChoice struct {
 	// DefaultName is the link name used when the field is left empty and
 	// this database is the remote.
 	DefaultName string
+	// Redis: the database is a Redis (a remote only).
+	Redis bool
 }
 
 // DatabaseLabel is how every select names a fleet database: the resource
@@ -27,6 +29,9 @@ func DatabaseLabel(resourceName, configVar string) string {
 // Label is the option text, with why it cannot be chosen.
 func (d DBChoice) Label() string {
 	s := DatabaseLabel(d.ResourceName, d.ConfigVar)
+	if d.Redis {
+		s += " (Redis)"
+	}
 	if d.Unusable != "" {
 		s += " — " + d.Unusable
 	}

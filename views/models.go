@@ -180,6 +180,8 @@ type CreateForm struct {
 	// Suggestion is a valid name derived from a refused one.
 	Suggestion string
 	CreateOptions
+	// Redis are the choices for a Redis remote.
+	Redis RedisForm
 }
 
 // DestroyPage is the typed-name confirmation.

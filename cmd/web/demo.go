@@ -126,7 +126,10 @@ type demoBanner struct {
 	Link          *links.Link
 	LinkLocal     *fleet.Database
 	LinkQuery     string
-	Web           string
+	// RedisLocal is where the Redis link hredis is (shop): the banner
+	// prints seed 004's join on it.
+	RedisLocal *fleet.Database
+	Web        string
 	// EnvFile is the dashboard's whole environment, for a second dashboard
 	// (README: "Try a password rotation").
 	EnvFile string
@@ -146,9 +149,13 @@ Query the ready-made link %s (%s, in %s):
 crm has since gained a table (tickets): the link's page shows the drift, and "Refresh link" brings it in.
 crm also holds a Heroku Connect schema (salesforce): "Link it into another database" on its card imports the mapped tables read-only.
 
+Seed 004's join: shop's widgets with their counters in Redis (REDIS_URL, a TLS redis-server), through the Redis link %s in %s:
+  %s
+
 Open psql on a fleet database:
 `, b.URL, demoAdmin, b.Password, b.Link.Name, b.Link.RemoteConfigVar, b.LinkLocal.ConfigVar,
-		psqlCommand(b.Files.pgpass, b.LinkLocal, b.LinkQuery))
+		psqlCommand(b.Files.pgpass, b.LinkLocal, b.LinkQuery),
+		demo.RedisLink, b.RedisLocal.ConfigVar, psqlCommand(b.Files.pgpass, b.RedisLocal, demo.SeedJoin))
 	for _, d := range b.Fleet {
 		if inBannerFleet(d) {
 			fmt.Fprintf(w, "  # %s (%s)\n  %s\n", d.ConfigVar, d.ResourceName, psqlCommand(b.Files.pgpass, d, ""))
@@ -278,6 +285,16 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 	}
 	recordDemoLink(ctx, p.store, localVar, res)
 	saveDemoCheck(ctx, p, localVar) // the crm link page has something to fix
+	progress("linking the Redis (REDIS_URL) into shop as " + demo.RedisLink)
+	hres, err := p.links.CreateLink(ctx, links.CreateRequest{
+		RemoteVar: demo.RedisVar, LocalVar: demo.RedisLinkLocal, Name: demo.RedisLink, Actor: "demo",
+	})
+	if err != nil {
+		storeLinks()
+		p.close()
+		return fmt.Errorf("demo: Redis link: %w", err)
+	}
+	recordDemoLink(ctx, p.store, demo.RedisLinkLocal, hres)
 	progress("adding a table to crm, so the link crm shows drift")
 	if err := env.AddDrift(ctx); err != nil { // the crm link page shows drift
 		storeLinks()
@@ -306,6 +323,7 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 	}
 
 	local, _ := p.fleet.Get(localVar)
+	redisLocal, _ := p.fleet.Get(demo.RedisLinkLocal)
 	host, port, _ = net.SplitHostPort(p.ln.Addr().String())
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		host = "localhost"
@@ -315,16 +333,17 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 		scheme = "https"
 	}
 	banner := demoBanner{
-		URL:       scheme + "://" + net.JoinHostPort(host, port),
-		Password:  password,
-		Files:     files,
-		Fleet:     p.fleet.Databases,
-		Link:      &res.Link,
-		LinkLocal: local,
-		LinkQuery: "SELECT stage, count(*) FROM crm.deals GROUP BY 1",
-		Web:       webCommand(),
-		EnvFile:   envFile,
-		PID:       os.Getpid(),
+		URL:        scheme + "://" + net.JoinHostPort(host, port),
+		Password:   password,
+		Files:      files,
+		Fleet:      p.fleet.Databases,
+		Link:       &res.Link,
+		LinkLocal:  local,
+		LinkQuery:  "SELECT stage, count(*) FROM crm.deals GROUP BY 1",
+		RedisLocal: redisLocal,
+		Web:        webCommand(),
+		EnvFile:    envFile,
+		PID:        os.Getpid(),
 	}
 	banner.write(stdout)
 	// kill -USR1 prints the summary again, once the logs have buried it

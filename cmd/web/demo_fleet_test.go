@@ -79,7 +79,7 @@ func checkDemoFleetPages(t *testing.T, out, stateURL string) {
 	if got := countCards(page1); len(got) != 20 {
 		t.Errorf("page 1 shows %d cards, want 20: %v", len(got), got)
 	}
-	for _, want := range []string{`data-testid="fleet-search"`, "24 databases.", "Page 1 of 2", `data-testid="db-HEROKU_POSTGRESQL_RETIRED_URL"`, "postgresql-decommissioned-40417"} {
+	for _, want := range []string{`data-testid="fleet-search"`, "25 databases.", "Page 1 of 2", `data-testid="db-HEROKU_POSTGRESQL_RETIRED_URL"`, "postgresql-decommissioned-40417"} {
 		if !strings.Contains(page1, want) {
 			t.Errorf("page 1 lacks %q", want)
 		}
@@ -94,11 +94,11 @@ func checkDemoFleetPages(t *testing.T, out, stateURL string) {
 		t.Errorf("the inventory took %v to answer again", took)
 	}
 	page2, _ := get("/?page=2")
-	if got := countCards(page2); strconv.Itoa(len(got)) != claims.page2Cards || len(got) != 4 || !strings.Contains(page2, "Page 2 of 2") || !strings.Contains(page2, `id="db-HEROKU_POSTGRESQL_STORE_WARSAW_URL"`) {
-		t.Errorf("page 2 shows %v; README says %s stores", got, claims.page2Cards)
+	if got := countCards(page2); strconv.Itoa(len(got)) != claims.page2Cards || len(got) != 5 || !strings.Contains(page2, "Page 2 of 2") || !strings.Contains(page2, `id="db-HEROKU_POSTGRESQL_STORE_WARSAW_URL"`) || !strings.Contains(page2, `id="db-REDIS_URL"`) {
+		t.Errorf("page 2 shows %v; README says %s cards", got, claims.page2Cards)
 	}
 	found, _ := get("/?q=" + claims.search)
-	if got := countCards(found); strconv.Itoa(len(got)) != claims.searchCards || len(got) != 2 || got[0] != "HEROKU_POSTGRESQL_BLUE_URL" || got[1] != "HEROKU_POSTGRESQL_STORE_LISBON_URL" || !strings.Contains(found, "2 of 24 databases match") {
+	if got := countCards(found); strconv.Itoa(len(got)) != claims.searchCards || len(got) != 2 || got[0] != "HEROKU_POSTGRESQL_BLUE_URL" || got[1] != "HEROKU_POSTGRESQL_STORE_LISBON_URL" || !strings.Contains(found, "2 of "+claims.total+" databases match") {
 		t.Errorf("search for %s shows %v; README says %s cards", claims.search, got, claims.searchCards)
 	}
 
@@ -116,7 +116,7 @@ func checkDemoFleetPages(t *testing.T, out, stateURL string) {
 
 // fleetClaims are what README's "Fleet scale" paragraph says of the demo.
 type fleetClaims struct {
-	page2Cards, search, searchCards, retiredPage string
+	total, page2Cards, search, searchCards, retiredPage string
 }
 
 func readmeFleetClaims(t *testing.T) fleetClaims {
@@ -126,9 +126,9 @@ func readmeFleetClaims(t *testing.T) fleetClaims {
 		t.Fatal(err)
 	}
 	text := strings.Join(strings.Fields(string(b)), " ")
-	m := regexp.MustCompile(`Fleet scale: 24 databases, .*?\(page 2 holds the last (\d+) stores\)\. Search "(\w+)" \((\d+) cards: .*? retired database's card on page (\d+):`).FindStringSubmatch(text)
+	m := regexp.MustCompile(`Fleet scale: (\d+) databases, .*?\(page 2 holds (\d+) cards: [^)]*\)\. Search "(\w+)" \((\d+) cards: .*? retired database's card on page (\d+):`).FindStringSubmatch(text)
 	if m == nil {
 		t.Fatal("README's Fleet scale paragraph no longer says on which page the retired database is, what page 2 and the search show")
 	}
-	return fleetClaims{page2Cards: m[1], search: m[2], searchCards: m[3], retiredPage: m[4]}
+	return fleetClaims{total: m[1], page2Cards: m[2], search: m[3], searchCards: m[4], retiredPage: m[5]}
 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pglinks/pglinks/internal/demo"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
@@ -70,7 +71,7 @@ func TestDemoAsPrinted(t *testing.T) {
 		}
 	}
 	out := printed.String()
-	for _, want := range []string{"demo: starting PostgreSQL cluster 1 of 2", "demo: creating and seeding shop", "demo: creating the link crm"} {
+	for _, want := range []string{"demo: starting PostgreSQL cluster 1 of 2", "demo: creating and seeding shop", "demo: creating the link crm", "demo: starting a TLS redis-server", "demo: linking the Redis (REDIS_URL) into shop as hredis"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no progress line %q in:\n%s", want, out)
 		}
@@ -98,6 +99,7 @@ func TestDemoAsPrinted(t *testing.T) {
 	if got := sh(query[1]); !strings.Contains(got, "qualified") {
 		t.Errorf("psql through the link: %s", got)
 	}
+	checkRedisJoinAsPrinted(t, out, sh)
 	addViewer := regexp.MustCompile(`(?m)^  (\(\. \S+ && .* user add viewer@pglinks\.local --role viewer </dev/null\))$`).FindStringSubmatch(out)
 	if addViewer == nil {
 		t.Fatalf("no user add line:\n%s", out)
@@ -190,7 +192,9 @@ func checkDemoCLI(t *testing.T, out string, sh func(string) string) {
 	for _, want := range []string{
 		"=== HEROKU_POSTGRESQL_BLUE_URL (postgresql-colorful-33594)\n\n*  crm\n",
 		"\nremote:      HEROKU_POSTGRESQL_ORANGE_URL (postgresql-round-06985)\nremote_name: crm\n",
-		"=== DATABASE_URL (postgresql-animate-91581)\nNo data sources are linked into this database.\n",
+		"=== DATABASE_URL (postgresql-animate-91581)\n\n*  hredis\n",
+		"\nremote:      REDIS_URL (",
+		"No data sources are linked into this database.\n",
 		"=== HEROKU_POSTGRESQL_GRAY_URL (postgresql-silent-27114)\n",
 	} {
 		if !strings.Contains(got, want) {
@@ -261,5 +265,30 @@ func TestDemoMajor(t *testing.T) {
 		if _, err := demoMajor(v); err == nil || !strings.Contains(err.Error(), "PGLINKS_DEMO_PG") || !strings.Contains(err.Error(), "14 to 18") {
 			t.Errorf("demoMajor(%q): err = %v, want one naming the variable and the supported range", v, err)
 		}
+	}
+}
+
+// checkRedisJoinAsPrinted runs the printed psql line that runs seed 004's
+// join verbatim through the demo's TLS Redis link, and checks its rows:
+// every widget, each with its counter from Redis, highest first.
+func checkRedisJoinAsPrinted(t *testing.T, out string, sh func(string) string) {
+	t.Helper()
+	line := regexp.MustCompile(`(?m)^  (PGPASSFILE=\S+ psql .* shop_owner shop -c .*)$`).FindStringSubmatch(out)
+	if line == nil || !strings.Contains(line[1], shellQuote(demo.SeedJoin)) {
+		t.Fatalf("no psql line running seed 004's join verbatim:\n%s", out)
+	}
+	got := sh(line[1])
+	if !strings.Contains(got, "my_counter") || !strings.Contains(got, fmt.Sprintf("(%d rows)", demo.Widgets)) {
+		t.Fatalf("the seed's join as printed:\n%s", got)
+	}
+	best, bestN := 0, 0
+	for n := 1; n <= demo.Widgets; n++ {
+		if c := demo.WidgetCounter(n); c > best {
+			best, bestN = c, n
+		}
+	}
+	first := regexp.MustCompile(`(?m)^\s*(\d+) \| Widget \d+ +\| +\d+ \| (\d+)$`).FindStringSubmatch(got)
+	if first == nil || first[1] != strconv.Itoa(bestN) || first[2] != strconv.Itoa(best) {
+		t.Errorf("first row %q, want widget %d with %d:\n%s", first, bestN, best, got)
 	}
 }

@@ -29,7 +29,15 @@ func (a *App) createChoices(ctx context.Context) fleetChoices {
 	for _, st := range a.cfg.Links.Inventory(ctx) {
 		d := st.DB
 		out.support[d.ConfigVar] = st
-		remote := views.DBChoice{ConfigVar: d.ConfigVar, ResourceName: d.ResourceName}
+		remote := views.DBChoice{ConfigVar: d.ConfigVar, ResourceName: d.ResourceName, Redis: d.IsRedis()}
+		if d.IsRedis() {
+			// A Redis is only ever a remote.
+			if !st.Pending && !st.Reachable {
+				remote.Unusable, remote.Unavailable = "unreachable", "unreachable ("+st.Error+")"
+			}
+			out.remotes = append(out.remotes, remote)
+			continue
+		}
 		local := views.DBChoice{ConfigVar: d.ConfigVar, ResourceName: d.ResourceName}
 		// Both lists mark a database that does not answer the same way;
 		// only a local needs links to be supported.

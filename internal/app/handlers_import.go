@@ -42,6 +42,9 @@ func (a *App) importPage(c echo.Context, chosen []string, q string, plan *links.
 			return views.ImportPage{}, err
 		}
 		p.Link = l
+		if l.IsRedis() {
+			return views.ImportPage{}, links.DoesNotApply(l, "Importing tables")
+		}
 		if l.Tables != nil {
 			if d, err = a.cfg.Links.LinkDrift(c.Request().Context(), local.ConfigVar, l.Name); err != nil {
 				d = &links.Drift{Error: errs.MessageOf(err)}

@@ -76,8 +76,11 @@ func (a *App) showLink(c echo.Context) error {
 		return err
 	}
 	p := views.LinkPage{Page: a.page(c, l.Name, "databases"), Link: l, Local: local, Tables: tp.Tables, TablePage: tp,
-		Health: a.cfg.Health.Get(local.ConfigVar, l.Name), Now: time.Now(), Drift: a.pageDrift(c, l, c.QueryParam("drift") == "now"), Connect: a.linkConnect(c, l), Conns: a.linkConns(c, l)}
-	a.linkQuerySections(c, &p)
+		Health: a.cfg.Health.Get(local.ConfigVar, l.Name), Now: time.Now(), Conns: a.linkConns(c, l)}
+	if !l.IsRedis() { // a Redis has no catalog to drift from, nor Connect schemas
+		p.Drift, p.Connect = a.pageDrift(c, l, c.QueryParam("drift") == "now"), a.linkConnect(c, l)
+		a.linkQuerySections(c, &p)
+	}
 	// Too heavy in full: first the Performance section's per-table lists
 	// are cut to a few, then the column lists and drift details go.
 	return RenderBounded(c, http.StatusOK, views.LinkPageBytes, 3, func(level int) templ.Component {
@@ -111,6 +114,7 @@ func (a *App) createFormWith(c echo.Context, fc fleetChoices, in createInput, fo
 		Existing:  fc.existing,
 
 		CreateOptions: in.CreateOptions,
+		Redis:         in.Redis,
 	}
 	// "Create another link anyway", once ticked, stays ticked through
 	// any other error, with what it confirms.
@@ -120,8 +124,9 @@ func (a *App) createFormWith(c echo.Context, fc fleetChoices, in createInput, fo
 		}
 	}
 	// Once the remote is chosen, offer its schemas and tables, read with
-	// pglinks' own bounded connection.
-	if _, ok := a.cfg.Fleet.Get(in.Remote); ok {
+	// pglinks' own bounded connection (a Redis has none: its form offers
+	// tables by key type and prefix).
+	if d, ok := a.cfg.Fleet.Get(in.Remote); ok && !d.IsRedis() {
 		cat, err := a.cfg.Links.ReadRemoteCatalog(c.Request().Context(), in.Remote, in.RemoteSchema)
 		if err != nil {
 			f.CatalogErr = errs.MessageOf(err)
@@ -155,6 +160,7 @@ func createRequest(in createInput, actor string) links.CreateRequest {
 	req := links.CreateRequest{
 		RemoteVar: in.Remote, LocalVar: in.Local, Name: in.Name, CopyEnums: in.CopyEnums, Actor: actor,
 		RemoteSchema: in.RemoteSchema, ReadOnly: in.ReadOnly, Token: in.Token, ConnectTriggerLog: in.ConnectLog,
+		RedisTables: in.Redis.Tables, Writable: in.Redis.Writable,
 	}
 	if in.SomeTables {
 		req.Tables = append([]string{}, in.Tables...)
@@ -227,7 +233,7 @@ func (a *App) createLink(c echo.Context) error {
 			return refused(err)
 		}
 		in.Token = p.Token
-		f := views.CreateForm{Page: a.page(c, "Preview of link "+p.Name, "databases"), Remote: in.Remote, Local: in.Local, Name: in.Name, CopyEnums: in.CopyEnums, DuplicateOK: in.DuplicateOK, CreateOptions: in.CreateOptions}
+		f := views.CreateForm{Page: a.page(c, "Preview of link "+p.Name, "databases"), Remote: in.Remote, Local: in.Local, Name: in.Name, CopyEnums: in.CopyEnums, DuplicateOK: in.DuplicateOK, CreateOptions: in.CreateOptions, Redis: in.Redis}
 		return Render(c, http.StatusOK, views.CreatePreviewView(views.CreatePreviewPage{Page: f.Page, Form: f, Preview: p}))
 	}
 	res, err := a.cfg.Links.CreateLink(c.Request().Context(), createRequest(in, s.User.Email))
@@ -248,6 +254,12 @@ func (a *App) createLink(c echo.Context) error {
 // createdDetail is a create's audit detail.
 func createdDetail(remoteVar string, res *links.CreateResult) string {
 	detail := fmt.Sprintf("from %s (%s), %d foreign tables", remoteVar, res.Link.RemoteResourceName, res.Tables)
+	switch {
+	case res.Link.IsRedis() && res.Link.ReadOnly:
+		detail += "; a Redis link, read-only"
+	case res.Link.IsRedis():
+		detail += "; a Redis link, writable (not transactional)"
+	}
 	if len(res.CopiedTypes) > 0 {
 		detail += "; copied enum types " + strings.Join(res.CopiedTypes, ", ")
 	}

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pglinks/pglinks/internal/redis"
 )
 
 // Cause is why a database could not be reached, by pglinks or by a link
@@ -146,6 +147,15 @@ func Classify(err error) Failure {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		return classifyPg(pgErr)
+	}
+	// A Redis: its AUTH refused, or it wants a password it was not given.
+	var auth *redis.AuthError
+	if errors.As(err, &auth) {
+		return Failure{CausePassword, "AUTH answered " + auth.Code}
+	}
+	var reply redis.Error
+	if errors.As(err, &reply) && reply.Code() == "NOAUTH" {
+		return Failure{CausePassword, "the Redis asks for a password its config var does not hold (NOAUTH)"}
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {

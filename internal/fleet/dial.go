@@ -15,6 +15,9 @@ import (
 // waited for the cap until ctx ended wraps ErrConnCap. The caller closes
 // the connection.
 func (f *Fleet) Dial(ctx context.Context, d *Database, appName string, class Class) (*pgx.Conn, error) {
+	if d.IsRedis() {
+		return nil, notPostgres(d)
+	}
 	cfg, err := pgx.ParseConfig(d.ConnString())
 	if err != nil {
 		return nil, errs.E(errs.Invalid, "%s does not hold a usable postgres URL.", d.ConfigVar)
@@ -37,6 +40,13 @@ func (f *Fleet) Dial(ctx context.Context, d *Database, appName string, class Cla
 func (f *Fleet) ProveCredentials(ctx context.Context, d *Database, class Class) error {
 	if d.ConfigErr != nil {
 		return errs.Wrap(errs.Invalid, d.ConfigErr, "%s is misconfigured: %v", d.ConfigVar, d.ConfigErr)
+	}
+	if d.IsRedis() { // AUTH (and SELECT) happen as it connects
+		c, err := f.DialRedis(ctx, d, class)
+		if err == nil {
+			c.Close()
+		}
+		return err
 	}
 	u := url.URL{Scheme: "postgres", User: url.UserPassword(d.User, d.password), Host: d.HostPort(), Path: "/" + d.DBName}
 	if d.SSLMode != "" {

@@ -44,6 +44,11 @@ type Link struct {
 	// local catalog alone; nil when it was not compared. It is how pages
 	// learn whether a link is stale, whichever read made the Link.
 	Stale *StaleReport
+	// Kind is fleet.KindRedis for a link that reads a Redis through
+	// pglinks_redis (DBName is then the Redis database number, TLS whether
+	// its server connects with TLS); else it reads PostgreSQL.
+	Kind fleet.Kind
+	TLS  bool
 
 	meta   linkMeta
 	record LinkRecord
@@ -93,6 +98,12 @@ type DatabaseStatus struct {
 	FailingSince, RetryAt time.Time
 	// Connect lists the Heroku Connect schemas found here.
 	Connect []connect.Schema
+	// Redis is what a Redis said of itself; nil for PostgreSQL (and for
+	// a Redis that did not answer).
+	Redis *fleet.RedisInfo
+	// RedisSupport says whether Redis links can be made in a PostgreSQL
+	// database; nil when the fleet has no Redis.
+	RedisSupport *RedisSupport
 	// Pending is set when the database has not been read yet: its read
 	// did not finish in time for this page, or waited for pglinks' own
 	// connections (the cap) rather than for the database. Nothing is
@@ -111,6 +122,9 @@ func pendingStatus(d *fleet.Database, why string, at time.Time) DatabaseStatus {
 func (s *Service) readStatus(ctx context.Context, d *fleet.Database, recs map[string]LinkRecord, recErr error) DatabaseStatus {
 	if d.ConfigErr != nil {
 		return DatabaseStatus{DB: d, Error: d.ConfigErr.Error()}
+	}
+	if d.IsRedis() {
+		return s.readRedisStatus(ctx, d)
 	}
 	st := DatabaseStatus{DB: d}
 	conn, err := s.Fleet.Acquire(ctx, d, fleet.ClassStatus)
@@ -149,6 +163,7 @@ func (s *Service) readStatus(ctx context.Context, d *fleet.Database, recs map[st
 		return st
 	}
 	st.Support = supportOf(sup, installed, available, usage, canCreate)
+	st.RedisSupport = s.readRedisSupport(ctx, conn.Conn(), d, sup)
 	if maybeConnect {
 		st.Connect = s.readConnect(ctx, conn.Conn(), d)
 	}
@@ -199,6 +214,9 @@ type candidateLink struct {
 	TableCount     int      `json:"table_count"`
 	HasMapping     bool     `json:"has_mapping"`
 	MappingOptions []string `json:"mapping_options"`
+	// FDW is the server's wrapper: postgres_fdw, or pglinks_redis for a
+	// Redis link.
+	FDW string `json:"fdw"`
 }
 
 // matchLinks keeps the candidates matching a record of pglinks' registry
@@ -208,7 +226,7 @@ func matchLinks(cands []candidateLink, local *fleet.Database, recs map[string]Li
 	for _, c := range cands {
 		m, ok := parseMeta(c.ServerComment)
 		rec, recorded := recs[m.ID]
-		if !ok || m.Link != c.Name || !recorded || rec.Name != c.Name || rec.ServerOID != c.ServerOID || rec.LocalConfigVar != local.ConfigVar {
+		if !ok || m.Link != c.Name || !recorded || rec.Name != c.Name || rec.ServerOID != c.ServerOID || rec.LocalConfigVar != local.ConfigVar || !kindMatches(rec, c.FDW) {
 			unrecorded = append(unrecorded, c.Name)
 			continue
 		}
@@ -228,6 +246,10 @@ func matchLinks(cands []candidateLink, local *fleet.Database, recs map[string]Li
 			CopiedTypes:        rec.CopiedTypes,
 			meta:               m,
 			record:             rec,
+		}
+		if rec.Kind == fleet.KindRedis {
+			out = append(out, redisLink(l, c.ServerOptions))
+			continue
 		}
 		for _, o := range c.ServerOptions {
 			k, v, _ := strings.Cut(o, "=")
@@ -269,7 +291,7 @@ func readLinksUpTo(ctx context.Context, q querier, local *fleet.Database, name *
 		return nil, nil, fmt.Errorf("links: list: %w", err)
 	}
 	cands, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (c candidateLink, err error) {
-		err = r.Scan(&c.ServerOID, &c.SchemaOID, &c.Name, &c.ServerComment, &c.ServerOptions, &c.HasSchema, &c.SchemaComment, &c.TableCount)
+		err = r.Scan(&c.ServerOID, &c.SchemaOID, &c.Name, &c.ServerComment, &c.ServerOptions, &c.HasSchema, &c.SchemaComment, &c.TableCount, &c.FDW)
 		return c, err
 	})
 	if err != nil {

@@ -40,6 +40,9 @@ type LinkHealth struct {
 	// CausePasswordNotAsked: /metrics labels it with this.
 	Cause     fleet.Cause
 	CheckedAt time.Time
+	// Redis is what the Redis of a Redis link said of itself through the
+	// link (pglinks_redis_ping); nil otherwise.
+	Redis *fleet.RedisInfo
 }
 
 // Causes of a broken link that are the link's own, beside the fleet's
@@ -132,6 +135,9 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 	st, err := s.readStored(ctx, tx, local, name)
 	if err != nil {
 		return LinkHealth{}, err
+	}
+	if st.link.IsRedis() {
+		return s.probeRedis(ctx, tx, st), nil
 	}
 	remote := &fleet.Database{ConfigVar: st.link.RemoteConfigVar, ResourceName: st.link.RemoteResourceName}
 

@@ -188,6 +188,9 @@ func (s *Service) planImport(ctx context.Context, tx pgx.Tx, local *fleet.Databa
 	if l.SchemaMissing {
 		return nil, errs.E(errs.Conflict, "The schema of link %q in %s is missing or was replaced by hand, so pglinks will not import into it.", name, local.ConfigVar)
 	}
+	if l.IsRedis() {
+		return nil, DoesNotApply(l, "Importing tables")
+	}
 	if l.Tables == nil {
 		return nil, errs.E(errs.Invalid, "Link %q imports every table of its remote schema already: tables the remote adds show as drift and come in with a refresh. Nothing was changed.", name).OnField("tables")
 	}

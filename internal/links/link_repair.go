@@ -169,6 +169,13 @@ func (s *Service) repairLink(ctx context.Context, req RepairRequest) (*RepairRes
 	if err != nil {
 		return nil, err
 	}
+	if st.link.IsRedis() {
+		// The new address and credentials must work before they are kept:
+		// pglinks_redis reads the mapping as this transaction left it.
+		if err := s.checkRedisRepair(ctx, tx, local, &st.link); err != nil {
+			return nil, err
+		}
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("links: repair %s in %s: commit: %w", req.Name, local.ConfigVar, err)
 	}

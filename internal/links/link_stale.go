@@ -196,6 +196,9 @@ func optionMap(opts []string) map[string]string {
 
 // compare builds the report for a stored link against the fleet.
 func (s *Service) compare(st *storedLink) *StaleReport {
+	if st.link.IsRedis() {
+		return s.compareRedis(st)
+	}
 	r := &StaleReport{RemoteVar: st.link.RemoteConfigVar}
 	remote, ok := s.Fleet.Get(st.link.RemoteConfigVar)
 	if !ok {
@@ -204,6 +207,10 @@ func (s *Service) compare(st *storedLink) *StaleReport {
 	}
 	if remote.ConfigErr != nil {
 		r.RemoteMisconfigured = fmt.Sprintf("remote %s is misconfigured (%v), so the link cannot be compared with it", remote.ConfigVar, remote.ConfigErr)
+		return r
+	}
+	if remote.IsRedis() {
+		r.RemoteMisconfigured = fmt.Sprintf("remote %s now holds a Redis URL, so the link cannot be compared with it", remote.ConfigVar)
 		return r
 	}
 	set := func(key, want string) {

@@ -41,7 +41,7 @@ func isReservedName(name string) bool {
 // (connectSchema, "" for any other schema) is named after that schema,
 // "salesforce", which says what its tables are where the resource name is
 // random; any other link after the remote's resource name without its
-// "postgresql-" prefix, so "postgresql-colorful-33594" becomes
+// "postgresql-" (or "redis-") prefix, so "postgresql-colorful-33594" becomes
 // "colorful_33594". The name is made valid, then unique: while taken
 // reports it used in the local database, _2, _3, ... is appended. taken
 // may be nil.
@@ -49,7 +49,7 @@ func DefaultName(resourceName, connectSchema string, taken func(string) bool) st
 	base := connectSchema
 	if base == "" {
 		base = resourceName
-		for _, p := range []string{"postgresql-", "postgres-", "heroku-postgresql-"} {
+		for _, p := range []string{"postgresql-", "postgres-", "heroku-postgresql-", "redis-", "heroku-redis-"} {
 			if len(base) > len(p) && strings.EqualFold(base[:len(p)], p) {
 				base = base[len(p):]
 				break

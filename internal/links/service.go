@@ -30,6 +30,8 @@ type Service struct {
 	// health is the health monitor made over this service (NewMonitor):
 	// what a link's own last probe found weighs in its staleness.
 	health *Monitor
+	// redisAvail remembers which servers have pglinks_redis.
+	redisAvail availability
 }
 
 // NewService returns a Service over the fleet f.

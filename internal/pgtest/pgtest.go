@@ -455,6 +455,9 @@ type DBOptions struct {
 	// NoFDW leaves postgres_fdw uninstalled and the owner without USAGE on
 	// it, like a plan where links are not supported.
 	NoFDW bool
+	// Redis installs pglinks_redis (ext/pglinks_redis, `make ext`) and
+	// grants the role USAGE on it, as an admin does for Redis links.
+	Redis bool
 }
 
 // CreateDatabase creates a role (LOGIN, password, not superuser), a database
@@ -481,6 +484,12 @@ func (c *Cluster) CreateDatabase(ctx context.Context, name string, opts DBOption
 		if err := c.Exec(ctx, name, fmt.Sprintf(
 			"CREATE EXTENSION IF NOT EXISTS postgres_fdw; GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO %s", owner)); err != nil {
 			return nil, err
+		}
+	}
+	if opts.Redis {
+		if err := c.Exec(ctx, name, fmt.Sprintf(
+			"CREATE EXTENSION IF NOT EXISTS pglinks_redis; GRANT USAGE ON FOREIGN DATA WRAPPER pglinks_redis TO %s", owner)); err != nil {
+			return nil, fmt.Errorf("%w (pglinks_redis is installed by `make ext`)", err)
 		}
 	}
 	return d, nil

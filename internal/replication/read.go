@@ -20,7 +20,7 @@ import (
 // not asked again before its back-off ends), then ties subscriptions to the slots that feed them and
 // words the warnings.
 func (s *Service) Overview(ctx context.Context) *Overview {
-	dbs := s.Fleet.Databases
+	dbs := s.Fleet.PostgresDatabases() // a Redis has no replication to read
 	out := &Overview{Databases: make([]Database, len(dbs))}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, overviewWorkers)
@@ -445,7 +445,7 @@ func matchFleet(f *fleet.Fleet, e Endpoint) string {
 	if e.Host == "" {
 		return ""
 	}
-	for _, d := range f.Databases {
+	for _, d := range f.PostgresDatabases() {
 		if d.ConfigErr != nil {
 			continue
 		}
