@@ -46,7 +46,10 @@ func TestConnectLinkShowsFailedWrites(t *testing.T) {
 	screenshot(t, page, "connect-create-form")
 	_, err = page.Locator("#local").SelectOption(playwright.SelectOptionValues{Values: &[]string{"DATABASE_URL"}})
 	must(t, err)
-	must(t, page.Locator("#name").Fill("salesforce"))
+	// The name defaults to the Connect schema's, not the remote's random
+	// resource name: left empty, the link is called salesforce.
+	must(t, expect.Locator(page.Locator("#name")).ToHaveAttribute("placeholder", "salesforce"))
+	must(t, expect.Locator(page.Locator("#name")).ToHaveValue(""))
 	must(t, page.GetByTestId("create").Click())
 	must(t, expect.Locator(page.GetByTestId("flash-success")).ToContainText("Link salesforce created in DATABASE_URL with 3 foreign tables"))
 
@@ -76,5 +79,6 @@ func TestConnectLinkShowsFailedWrites(t *testing.T) {
 	must(t, expect.Locator(page.GetByTestId("connect-message")).ToContainText(`very long message "}`))
 	checkFits(t, page, "connect-message")
 	checkAxe(t, page, "connect-message")
+	checkBreadcrumbs(t, page, "connect-message")
 	screenshot(t, page, "connect-message")
 }

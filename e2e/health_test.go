@@ -184,7 +184,7 @@ func TestRotatedPasswordIsRepaired(t *testing.T) {
 	screenshot(t, page, "link-repair")
 	clickButton(t, page, "repair-submit")
 	must(t, expect.Page(page).ToHaveURL(srv2.URL+"/databases/DATABASE_URL/links/sales"))
-	must(t, expect.Locator(page.GetByTestId("flash-success")).ToContainText("repaired (credentials changed (user or password)). It is healthy"))
+	must(t, expect.Locator(page.GetByTestId("flash-success")).ToContainText("repaired: credentials changed (user or password). It is healthy"))
 	must(t, expect.Locator(page.GetByTestId("health").GetByTestId("health-badge")).ToHaveText("healthy"))
 	must(t, expect.Locator(page.GetByTestId("stale")).ToHaveCount(0))
 	screenshot(t, page, "link-repaired")
@@ -199,7 +199,7 @@ func TestRotatedPasswordIsRepaired(t *testing.T) {
 
 	// Audited with the masked DDL; no password in the audit, HTML or logs.
 	goTo(t, page, srv2.URL+"/audit")
-	must(t, expect.Locator(page.GetByTestId("audit")).ToContainText("link_repair"))
+	must(t, expect.Locator(page.GetByTestId("audit").Locator("[data-action=link_repair]").GetByTestId("audit-action")).ToHaveText("Repaired a link"))
 	must(t, expect.Locator(page.GetByTestId("audit")).ToContainText("SET password '***'"))
 	assertNoSecrets(t, "the audit page", pageHTML(t, page), f.remote.Password, newPassword)
 	var audit string

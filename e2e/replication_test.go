@@ -145,7 +145,8 @@ func reloadUntil(t *testing.T, page playwright.Page, loc playwright.Locator, re 
 
 func TestReplicationOrphanedSlotFlow(t *testing.T) {
 	f := newReplFleet(t)
-	srv := startServer(t, f.env)
+	// Slots become alarms after 8 s inactive here, not the default 5 min.
+	srv := startServer(t, append(f.env, "PGLINKS_SLOT_ORPHAN_AFTER=8s"))
 	page := newPage(t)
 	page.On("dialog", func(d playwright.Dialog) {
 		t.Errorf("a dialog opened (%q): names were not escaped", d.Message())
@@ -186,13 +187,29 @@ func TestReplicationOrphanedSlotFlow(t *testing.T) {
 	must(t, page.GetByRole("link", playwright.PageGetByRoleOptions{Name: "Cancel"}).Click())
 	row = page.GetByTestId("repl-db-DATABASE_URL").GetByTestId("sub-" + f.subName)
 
-	// Disable: the worker stops and the warning says so; enable again.
+	// Disable: the page read after it says "stopping" or stopped, and the
+	// slot, inactive for moments, is no alarm and not offered for dropping.
 	must(t, row.GetByTestId("sub-disable").Click())
 	must(t, expect.Locator(page.GetByTestId("flash-success")).ToContainText("disabled"))
 	row = page.GetByTestId("repl-db-DATABASE_URL").GetByTestId("sub-" + f.subName)
+	slotRow := page.GetByTestId("repl-db-HEROKU_POSTGRESQL_BLUE_URL").GetByTestId("slot-" + f.subName)
+	must(t, expect.Locator(row.GetByTestId("sub-worker")).ToHaveText(regexp.MustCompile(`^(stopping|worker stopped)$`)))
+	must(t, expect.Locator(page.GetByTestId("warning-inactive_slot")).ToHaveCount(0))
+	must(t, expect.Locator(slotRow.GetByTestId("slot-drop")).ToHaveCount(0))
 	reloadUntil(t, page, row, `disabled.*worker stopped`, 15*time.Second)
 	must(t, expect.Locator(page.GetByTestId("replication-warnings").First()).ToContainText("Subscription "+f.subName+" on DATABASE_URL is disabled"))
+	// Past PGLINKS_SLOT_ORPHAN_AFTER the slot is an alarm, and its drop
+	// offer names the subscription it would break.
+	reloadUntil(t, page, page.GetByTestId("replication-warnings"), `Slot `+f.subName+` on HEROKU_POSTGRESQL_BLUE_URL has been inactive`, 30*time.Second)
+	must(t, expect.Locator(slotRow.GetByTestId("slot-drop-breaks")).ToHaveText("breaks subscription DATABASE_URL/"+f.subName))
+	screenshot(t, page, "replication-disabled-past-threshold")
+	// Enable: the page read after it says "starting" (or running), with no
+	// stopped-worker alarm and no drop offer on the slot about to be used.
 	must(t, row.GetByTestId("sub-enable").Click())
+	must(t, expect.Locator(row.GetByTestId("sub-worker")).ToHaveText(regexp.MustCompile(`^(starting|worker running)$`)))
+	must(t, expect.Locator(page.GetByTestId("warning-worker_stopped")).ToHaveCount(0))
+	must(t, expect.Locator(page.GetByTestId("warning-inactive_slot")).ToHaveCount(0))
+	must(t, expect.Locator(slotRow.GetByTestId("slot-drop")).ToHaveCount(0))
 	row = page.GetByTestId("repl-db-DATABASE_URL").GetByTestId("sub-" + f.subName)
 	reloadUntil(t, page, row, `enabled.*worker running`, 15*time.Second)
 
@@ -207,14 +224,33 @@ func TestReplicationOrphanedSlotFlow(t *testing.T) {
 	goTo(t, page, srv.URL+"/replication")
 	must(t, page.GetByTestId("repl-db-DATABASE_URL").GetByTestId("sub-"+f.subName).GetByTestId("sub-drop").Click())
 	must(t, expect.Locator(page.GetByTestId("slot-fate")).ToContainText("safe path"))
+	// The statements the safe path runs, and no plain drop: the publisher
+	// does not answer.
+	must(t, expect.Locator(page.GetByTestId("drop-sql-plain")).ToHaveCount(0))
+	must(t, expect.Locator(page.GetByTestId("drop-sql-safe").GetByTestId("sql-statement")).ToHaveText([]string{
+		`ALTER SUBSCRIPTION "` + f.subName + `" DISABLE;`, `ALTER SUBSCRIPTION "` + f.subName + `" SET (slot_name = NONE);`, `DROP SUBSCRIPTION "` + f.subName + `";`}))
+	// The button stays disabled until the name is typed exactly.
+	dropButton := page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Drop subscription"})
+	hint := page.GetByTestId("confirm-hint")
+	must(t, expect.Locator(dropButton).ToHaveAttribute("aria-disabled", "true"))
+	must(t, page.Locator("#confirm").Fill(f.subName+" "))
+	must(t, expect.Locator(hint).ToContainText("Spaces count"))
+	must(t, expect.Locator(dropButton).ToHaveAttribute("aria-disabled", "true"))
 	must(t, page.Locator("#confirm").Fill(f.subName+"_typo"))
-	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Drop subscription"}).Click())
+	must(t, expect.Locator(hint).ToContainText("does not match the subscription name"))
+	must(t, page.Locator("#confirm").Press("Enter"))
+	must(t, expect.Locator(hint).ToContainText("does not match"))
+	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/replication/subscriptions/drop\?`)))
+	// The server checks again.
+	_, err := page.GetByTestId("drop-sub-form").Evaluate("form => form.submit()", nil)
+	must(t, err)
 	must(t, expect.Locator(page.GetByTestId("drop-sub-form")).ToContainText("nothing was changed"))
 	if n := queryInt(t, f.subSuperURL, "SELECT count(*) FROM pg_subscription WHERE subname = $1", f.subName); n != 1 {
 		t.Fatal("a mismatched name dropped the subscription")
 	}
 	screenshot(t, page, "replication-drop-subscription")
 	must(t, page.Locator("#confirm").Fill(f.subName))
+	must(t, expect.Locator(dropButton).ToHaveAttribute("aria-disabled", "false"))
 	start := time.Now()
 	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Drop subscription"}).Click())
 	must(t, expect.Locator(page.GetByTestId("flashes")).ToContainText("slot "+f.subName+" on HEROKU_POSTGRESQL_BLUE_URL is now orphaned"))
@@ -231,9 +267,9 @@ func TestReplicationOrphanedSlotFlow(t *testing.T) {
 	}
 	resumed = true
 	execSQL(t, f.pub.URL, "INSERT INTO orders SELECT g, repeat('x', 200) FROM generate_series(100, 3100) g")
-	slotRow := page.GetByTestId("repl-db-HEROKU_POSTGRESQL_BLUE_URL").GetByTestId("slot-" + f.subName)
 	goTo(t, page, srv.URL+"/replication")
 	reloadUntil(t, page, slotRow, `inactive.*orphaned`, 15*time.Second)
+	reloadUntil(t, page, page.GetByTestId("replication-warnings"), `Slot `+f.subName+` on HEROKU_POSTGRESQL_BLUE_URL is orphaned`, 30*time.Second)
 	must(t, expect.Locator(page.GetByTestId("warning-orphaned_slot")).ToContainText("Slot "+f.subName+" on HEROKU_POSTGRESQL_BLUE_URL is orphaned"))
 	must(t, expect.Locator(page.GetByTestId("warning-orphaned_slot")).ToContainText(regexp.MustCompile(`holds [0-9.]+ (kB|MB) of WAL`)))
 	screenshot(t, page, "replication-orphaned-slot")
@@ -358,8 +394,15 @@ func TestReplicationViewerAndMetrics(t *testing.T) {
 		}
 		running := strings.Contains(text, `pglinks_subscription_worker_running{database="DATABASE_URL",subscription="`+f.subName+`"} 1`)
 		if re.MatchString(text) && running && strings.Contains(text, `pglinks_replication_slot_active{database="HEROKU_POSTGRESQL_BLUE_URL",orphaned="false",slot="`+f.subName+`",slot_type="logical"} 1`) {
-			if !strings.Contains(text, `pglinks_subscription_enabled{database="DATABASE_URL",subscription="`+f.subName+`"} 1`) {
-				t.Errorf("no enabled gauge:\n%s", text)
+			for _, want := range []string{
+				`pglinks_subscription_enabled{database="DATABASE_URL",subscription="` + f.subName + `"} 1`,
+				`pglinks_subscription_apply_errors_total{database="DATABASE_URL",subscription="` + f.subName + `"} 0`,
+				`pglinks_replication_slot_invalidated{database="HEROKU_POSTGRESQL_BLUE_URL",slot="` + f.subName + `",slot_type="logical"} 0`,
+				`pglinks_replication_slot_inactive_seconds{database="HEROKU_POSTGRESQL_BLUE_URL",slot="` + f.subName + `",slot_type="logical"} 0`,
+			} {
+				if !strings.Contains(text, want) {
+					t.Errorf("metrics lack %s:\n%s", want, text)
+				}
 			}
 			break
 		}
@@ -410,15 +453,14 @@ func TestReplicationCreateFromBrowser(t *testing.T) {
 	must(t, err)
 	must(t, page.Locator("#name").Fill(subName))
 	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Create subscription"}).Click())
-	must(t, expect.Locator(page.GetByTestId("preflight-problems")).ToContainText("The table public.customers on DATABASE_URL lacks the published column(s) name."))
+	must(t, expect.Locator(page.GetByTestId("preflight-problems")).ToContainText("The table public.customers on DATABASE_URL lacks published columns: name."))
 	screenshot(t, page, "replication-new-subscription-problems")
 	if n := queryInt(t, f.subSuperURL, "SELECT count(*) FROM pg_subscription WHERE subname = $1", subName); n != 0 {
 		t.Fatal("a subscription with preflight problems was created")
 	}
 	execSQL(t, f.sub.URL, `ALTER TABLE customers ADD COLUMN name text`)
 	must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Check"}).Click())
-	must(t, expect.Locator(page.GetByTestId("preflight-ok")).ToContainText(`CREATE SUBSCRIPTION "`+subName+`" CONNECTION 'host=127.0.0.1 port=`))
-	must(t, expect.Locator(page.GetByTestId("preflight-ok")).ToContainText(`user=`+f.pub.Owner+` password=*** sslmode=disable connect_timeout=5'`))
+	must(t, expect.Locator(page.GetByTestId("preflight-ok")).ToContainText(regexp.MustCompile(`CREATE SUBSCRIPTION "`+subName+`" CONNECTION 'host=127\.0\.0\.1 port=[0-9]+ dbname=`+f.pub.Name+` user=`+f.pub.Owner+` password=\*\*\* `)))
 	html, _ := page.Content()
 	if strings.Contains(html, f.pub.Password) {
 		t.Fatal("the preview shows the publisher's password")
@@ -434,4 +476,76 @@ func TestReplicationCreateFromBrowser(t *testing.T) {
 	}
 	row := page.GetByTestId("repl-db-DATABASE_URL").GetByTestId("sub-" + subName)
 	reloadUntil(t, page, row, `worker running.*1 ready`, 20*time.Second)
+}
+
+// The Replication page and the drop confirmations at 1280 and 390 px:
+// the databases with replication first, the empty ones folded into one
+// line, the inventory's search, every row a block with its actions in view
+// on a phone, and no serious accessibility violation.
+func TestReplicationPagesFitPhoneAndLaptop(t *testing.T) {
+	f := newReplFleet(t)
+	// Enough databases for the search, most of them with nothing to show.
+	env := append([]string{}, f.env...)
+	for i := range 8 {
+		d, err := pubCluster.CreateDatabase(context.Background(), fmt.Sprintf("empty_%d_%d", i, dbSeq.Add(1)), pgtest.DBOptions{NoFDW: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		env = append(env, fmt.Sprintf("HEROKU_POSTGRESQL_EMPTY%d_URL=%s", i, d.URL))
+	}
+	srv := startServer(t, env)
+	for _, width := range uxWidths {
+		t.Run(fmt.Sprint(width), func(t *testing.T) {
+			page := newSizedPage(t, width)
+			goTo(t, page, srv.URL+"/login")
+			signIn(t, page, srv.URL, f.adminEmail, f.adminPassword)
+			visit := func(name, path string) {
+				t.Helper()
+				goTo(t, page, srv.URL+path)
+				checkFits(t, page, name)
+				checkAxe(t, page, name)
+				if width == 390 {
+					checkControlsInView(t, page, name)
+				}
+				screenshot(t, page, fmt.Sprintf("replication-%s-%d", name, width))
+			}
+			visit("page", "/replication")
+			row := page.GetByTestId("repl-db-DATABASE_URL").GetByTestId("sub-" + f.subName)
+			reloadUntil(t, page, row, `worker running.*1 ready`, 20*time.Second)
+			checkFits(t, page, "page, running")
+			checkAxe(t, page, "page, running")
+			if width == 390 {
+				checkControlsInView(t, page, "page, running")
+			}
+			screenshot(t, page, fmt.Sprintf("replication-page-%d", width))
+			// The three databases holding something come first, the eight
+			// empty ones fold into one line.
+			res, err := page.Evaluate(`() => [...document.querySelectorAll("section[data-testid^=repl-db-]")].map((s) => s.dataset.testid)`)
+			must(t, err)
+			if got := fmt.Sprint(res); got != "[repl-db-DATABASE_URL repl-db-HEROKU_POSTGRESQL_BLUE_URL repl-db-HEROKU_POSTGRESQL_PLAIN_URL]" {
+				t.Errorf("cards: %s", got)
+			}
+			must(t, expect.Locator(page.GetByTestId("repl-empty")).ToContainText("8 databases have no subscriptions, publications or slots: "))
+			must(t, expect.Locator(page.GetByTestId("repl-empty")).ToContainText("(HEROKU_POSTGRESQL_EMPTY7_URL)."))
+			must(t, expect.Locator(page.GetByTestId("replication-count")).ToHaveText("11 databases."))
+
+			// The inventory's search: any case, over database and object names.
+			must(t, page.Locator("#replication-q").Fill("ORDERS-primary"))
+			must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Search"}).Click())
+			must(t, expect.Page(page).ToHaveURL(srv.URL+"/replication?q=ORDERS-primary"))
+			must(t, expect.Locator(page.GetByTestId("replication-count")).ToHaveText("1 of 11 databases match “ORDERS-primary”."))
+			must(t, expect.Locator(page.Locator("section[data-testid^=repl-db-]")).ToHaveCount(1))
+			goTo(t, page, srv.URL+"/replication?q="+url.QueryEscape(f.subName))
+			must(t, expect.Locator(page.Locator("section[data-testid^=repl-db-]")).ToHaveCount(3)) // the subscriber twice, the publisher's slot
+			visit("search-none", "/replication?q=nothing-by-this-name")
+			must(t, expect.Locator(page.GetByTestId("no-match")).ToBeVisible())
+
+			visit("drop-subscription", "/replication/subscriptions/drop?db=DATABASE_URL&name="+url.QueryEscape(f.subName))
+			must(t, expect.Locator(page.GetByTestId("drop-sql-plain").GetByTestId("sql-statement")).ToHaveText(`DROP SUBSCRIPTION "`+f.subName+`";`))
+			must(t, expect.Locator(page.GetByTestId("drop-sql-safe").GetByTestId("sql-statement")).ToHaveCount(3))
+			must(t, expect.Locator(page.GetByTestId("breadcrumbs").Locator("a")).ToHaveCount(3))
+			visit("drop-slot-in-use", "/replication/slots/drop?db=HEROKU_POSTGRESQL_BLUE_URL&name="+url.QueryEscape(f.subName))
+			must(t, expect.Locator(page.GetByTestId("refusal")).ToContainText("is active"))
+		})
+	}
 }

@@ -107,7 +107,8 @@ func TestLinkAndDestroyPages(t *testing.T) {
 	must(t, page.GetByTestId("link-history").Click())
 	must(t, expect.Page(page).ToHaveURL(regexp.MustCompile(`/audit\?target=%22DATABASE_URL%2Fsales%22$`)))
 	must(t, expect.Locator(page.GetByTestId("audit-row")).ToHaveCount(1))
-	must(t, expect.Locator(page.GetByTestId("audit-row")).ToContainText("link_create"))
+	must(t, expect.Locator(page.GetByTestId("audit-row").GetByTestId("audit-action")).ToHaveText("Created a link"))
+	must(t, expect.Locator(page.GetByTestId("audit-row")).ToHaveAttribute("data-action", "link_create"))
 
 	goTo(t, page, srv.URL+"/databases/DATABASE_URL/links/sales/destroy")
 	must(t, expect.Locator(page.GetByTestId("breadcrumbs").Locator("a")).ToHaveCount(4))
@@ -253,6 +254,28 @@ func TestAuditFiltersAndExport(t *testing.T) {
 	goTo(t, page, srv.URL+"/audit?from="+tomorrow+"&to="+today)
 	must(t, expect.Locator(page.GetByTestId("error-to")).ToContainText("before the start date"))
 
+	// On a phone: the sign-ins fold into one line between the changes,
+	// which opens to list them, each row compact; actions in words in
+	// the filter too.
+	phone := newSizedPage(t, 390)
+	goTo(t, phone, srv.URL+"/login")
+	signIn(t, phone, srv.URL, f.adminEmail, f.adminPassword)
+	must(t, expect.Page(phone).ToHaveURL(srv.URL+"/"))
+	goTo(t, phone, srv.URL+"/audit")
+	fold := phone.GetByTestId("audit-fold")
+	must(t, expect.Locator(fold).ToHaveCount(1))
+	must(t, expect.Locator(fold.GetByTestId("audit-fold-summary")).ToHaveText("2 sign-ins and 1 failed sign-in by 2 users"))
+	must(t, expect.Locator(fold.GetByTestId("audit-folded").First()).ToBeHidden())
+	must(t, fold.Locator("summary").Click())
+	must(t, expect.Locator(fold.GetByTestId("audit-folded")).ToHaveCount(3))
+	must(t, expect.Locator(fold.Locator("[data-action=login_failed]")).ToContainText("Sign-in failed"))
+	must(t, expect.Locator(phone.Locator(`#action option[value="link_import_tables_refused"]`)).ToHaveText("Table import refused"))
+	must(t, expect.Locator(phone.GetByTestId("audit-row").First().GetByTestId("audit-action")).ToHaveText("Added a user"))
+	checkFits(t, phone, "audit with sign-ins folded")
+	checkControlsInView(t, phone, "audit with sign-ins folded")
+	checkAxe(t, phone, "audit with sign-ins folded")
+	screenshot(t, phone, "ux-audit-folded-390")
+
 	res, err := page.Context().Request().Get(srv.URL + "/audit.csv?action=login_failed")
 	must(t, err)
 	if ct := res.Headers()["content-type"]; !strings.HasPrefix(ct, "text/csv") {
@@ -271,4 +294,53 @@ func TestAuditFiltersAndExport(t *testing.T) {
 		t.Errorf("formula cell not defused: %q", got)
 	}
 	must(t, expect.Locator(page.GetByTestId("audit-csv")).ToHaveAttribute("href", regexp.MustCompile(`^/audit\.csv\?`)))
+}
+
+// The create form keeps what was chosen: ticking a table chooses "Only the
+// tables chosen below", the remote list marks the unreachable database as
+// the local list does, and after a name error the "Create another link
+// anyway" tick and the tables stay as they were.
+func TestCreateFormKeepsWhatWasChosen(t *testing.T) {
+	f := newFleet(t)
+	srv := startServer(t, f.env)
+	page := newSizedPage(t, 390)
+	goTo(t, page, srv.URL+"/login")
+	signIn(t, page, srv.URL, f.adminEmail, f.adminPassword)
+	must(t, expect.Page(page).ToHaveURL(srv.URL+"/"))
+	createLinkUI(t, page, srv.URL, "HEROKU_POSTGRESQL_BLUE_URL", "DATABASE_URL", "sales")
+
+	goTo(t, page, srv.URL+"/links/new?local=DATABASE_URL&remote=HEROKU_POSTGRESQL_BLUE_URL")
+	for _, list := range []string{"#remote", "#local"} {
+		gray := page.Locator(list + ` option[value="HEROKU_POSTGRESQL_GRAY_URL"]`)
+		must(t, expect.Locator(gray).ToBeDisabled())
+		must(t, expect.Locator(gray).ToContainText("— unreachable"))
+	}
+	must(t, expect.Locator(page.GetByTestId("unusable-remotes")).ToContainText("HEROKU_POSTGRESQL_GRAY_URL: unreachable"))
+	must(t, expect.Locator(page.Locator(`#remote option[value="HEROKU_POSTGRESQL_WHITE_URL"]`)).ToBeEnabled()) // a remote needs no postgres_fdw
+
+	must(t, expect.Locator(page.GetByTestId("tables-all")).ToBeChecked())
+	must(t, page.Locator(`[data-testid=remote-table][value="customers"]`).Check())
+	must(t, expect.Locator(page.GetByTestId("tables-some")).ToBeChecked())
+	checkFits(t, page, "create form, a table ticked")
+	checkControlsInView(t, page, "create form, a table ticked")
+	screenshot(t, page, "ux-create-ticked-390")
+
+	must(t, page.Locator("#name").Fill("Bad-Name"))
+	must(t, page.GetByTestId("create").Click())
+	must(t, expect.Locator(page.GetByTestId("duplicate-confirm")).ToContainText("sales"))
+	must(t, page.GetByTestId("duplicate-ok").Check())
+	must(t, page.GetByTestId("create").Click())
+	must(t, expect.Locator(page.GetByTestId("error-name")).ToBeVisible())
+	must(t, expect.Locator(page.GetByTestId("duplicate-ok")).ToBeChecked())
+	must(t, expect.Locator(page.GetByTestId("tables-some")).ToBeChecked())
+	must(t, expect.Locator(page.Locator(`[data-testid=remote-table][value="customers"]`)).ToBeChecked())
+	checkFits(t, page, "create form, name error after the duplicate tick")
+	checkControlsInView(t, page, "create form, name error after the duplicate tick")
+	checkAxe(t, page, "create form, name error after the duplicate tick")
+	screenshot(t, page, "ux-create-name-error-kept-390")
+
+	must(t, page.Locator("#name").Fill("few"))
+	must(t, page.GetByTestId("create").Click())
+	must(t, expect.Page(page).ToHaveURL(srv.URL+"/databases/DATABASE_URL/links/few"))
+	must(t, expect.Locator(page.Locator("body")).ToContainText("1 chosen table (LIMIT TO)"))
 }

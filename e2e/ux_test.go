@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -128,6 +129,96 @@ func checkInside(t *testing.T, page playwright.Page, inner, outer, what string) 
 	}
 }
 
+// checkControlsInView fails unless every visible button and link inside
+// main lies within the viewport horizontally: on a phone no action may
+// sit off-screen, past the page's edge or in a table that scrolls
+// sideways. Every page of the sweep is held to it at 390 px.
+func checkControlsInView(t *testing.T, page playwright.Page, what string) {
+	t.Helper()
+	res, err := page.Evaluate(`() => {
+		const bad = [];
+		const w = document.documentElement.clientWidth;
+		for (const el of document.querySelectorAll("main a, main button")) {
+			const r = el.getBoundingClientRect();
+			if (r.width === 0 && r.height === 0) continue;
+			if (r.left < -0.5 || r.right > w + 0.5)
+				bad.push((el.textContent || el.tagName).trim().slice(0, 40) + " at " + Math.round(r.left) + ".." + Math.round(r.right) + " in " + w + " px");
+		}
+		return bad;
+	}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range res.([]any) {
+		t.Errorf("%s: %v", what, b)
+	}
+}
+
+// checkNamesWrapWhole fails when a name (views.Name) wraps inside a word:
+// names may wrap only at their <wbr>s, after "_", "." or "/" (or at a
+// space), so each run of text between them must sit on one line.
+func checkNamesWrapWhole(t *testing.T, page playwright.Page, what string) {
+	t.Helper()
+	res, err := page.Evaluate(`() => {
+		const bad = [];
+		const rects = (r) => [...r.getClientRects()].filter((x) => x.width > 0);
+		for (const name of document.querySelectorAll("main bdi.name")) {
+			const walk = document.createTreeWalker(name, NodeFilter.SHOW_TEXT);
+			for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+				if (n.parentElement.closest(".ctl-char")) continue;
+				const r = document.createRange();
+				r.selectNodeContents(n);
+				if (rects(r).length <= 1) continue;
+				let top = null;
+				for (let i = 0; i < n.length; i++) {
+					r.setStart(n, i);
+					r.setEnd(n, i + 1);
+					const c = rects(r)[0];
+					if (!c) continue;
+					// A break after a space or a hyphen is between words.
+					if (top !== null && Math.abs(c.top - top) > 2 && !/[\s-]/.test(n.data[i - 1]) && !/\s/.test(n.data[i])) {
+						bad.push("“" + name.textContent.slice(0, 60) + "” breaks inside a word, before “" + n.data.slice(i, i + 12) + "”");
+						break;
+					}
+					top = c.top;
+				}
+			}
+		}
+		return bad;
+	}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range res.([]any) {
+		t.Errorf("%s: %v", what, b)
+	}
+}
+
+// checkBreadcrumbs fails unless a page below the top level has the whole
+// trail: at least two steps, every step before the last a link, the last
+// the current page.
+func checkBreadcrumbs(t *testing.T, page playwright.Page, what string) {
+	t.Helper()
+	res, err := page.Evaluate(`() => {
+		const nav = document.querySelector("main nav[aria-label=Breadcrumb]");
+		if (!nav) return ["no breadcrumbs"];
+		const items = [...nav.querySelectorAll("li")];
+		const bad = [];
+		if (items.length < 2) bad.push("a trail of " + items.length + " step");
+		items.forEach((li, i) => {
+			if (i < items.length - 1 && !li.querySelector("a[href]")) bad.push("step " + (i + 1) + " “" + li.textContent.trim() + "” is not a link");
+		});
+		if (items.length && !items[items.length - 1].querySelector("[aria-current=page]")) bad.push("the last step is not the current page");
+		return bad;
+	}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range res.([]any) {
+		t.Errorf("%s: breadcrumbs: %v", what, b)
+	}
+}
+
 func toInt(v any) int {
 	switch n := v.(type) {
 	case int:
@@ -159,13 +250,23 @@ func createLinkUI(t *testing.T, page playwright.Page, base, remote, local, name 
 	must(t, expect.Locator(page.GetByTestId("link-name")).ToHaveText(name))
 }
 
+// topLevelPages are the sweep's pages reached from the header, which need
+// no breadcrumbs; every other page has the whole trail.
+var topLevelPages = map[string]bool{
+	"login": true, "inventory": true, "audit": true, "audit-filter-error": true, "users": true, "users-added": true,
+	"replication": true, "account": true, "error": true,
+}
+
 // TestEveryPageFitsAndPassesAxe visits every page at 1280 and 390 px: no
 // sideways page scroll, the header's controls inside the dark bar, no
-// serious or critical axe-core violation, and a screenshot of each.
+// serious or critical axe-core violation, names that wrap only between
+// words, breadcrumbs below the top level, on a phone every button and
+// link in view, and a screenshot of each.
 func TestEveryPageFitsAndPassesAxe(t *testing.T) {
 	f := newFleet(t)
 	srv := startServer(t, f.env)
 	const long = "postgresql_colorful_33594_with_a_rather_long_name"
+	var savedCheck string
 	{
 		page := newSizedPage(t, 1280)
 		goTo(t, page, srv.URL+"/login")
@@ -174,16 +275,40 @@ func TestEveryPageFitsAndPassesAxe(t *testing.T) {
 		createLinkUI(t, page, srv.URL, "HEROKU_POSTGRESQL_BLUE_URL", "DATABASE_URL", "sales")
 		createLinkUI(t, page, srv.URL, "HEROKU_POSTGRESQL_BLUE_URL", "DATABASE_URL", long)
 		createLinkUI(t, page, srv.URL, "DATABASE_URL", "HEROKU_POSTGRESQL_BLUE_URL", "shop")
+		// A saved query check with a condition kept local (an enum).
+		goTo(t, page, srv.URL+"/databases/DATABASE_URL/links/sales/query")
+		must(t, page.GetByTestId("query-sql").Fill("SELECT * FROM sales.orders o JOIN sales.customers c ON c.id = o.customer_id WHERE o.status = 'paid' ORDER BY c.name"))
+		must(t, page.GetByTestId("query-submit").Click())
+		must(t, expect.Locator(page.GetByTestId("check-result")).ToBeVisible())
+		savedCheck = strings.TrimPrefix(page.URL(), srv.URL)
 	}
+	// A subscription (made without connecting, so no publisher is needed)
+	// for the Replication page and its drop confirmation.
+	a, _ := clusters(t)
+	execSQL(t, a.SuperURL(f.local.Name), `CREATE SUBSCRIPTION sweep_sub CONNECTION 'host=127.0.0.1 port=1 dbname=x connect_timeout=1' PUBLICATION p WITH (connect = false, slot_name = 'sweep_sub')`)
+	t.Cleanup(func() {
+		execSQL(t, a.SuperURL(f.local.Name), `ALTER SUBSCRIPTION sweep_sub SET (slot_name = NONE); DROP SUBSCRIPTION sweep_sub`)
+	})
 	for _, width := range uxWidths {
 		t.Run(fmt.Sprint(width), func(t *testing.T) {
 			page := newSizedPage(t, width)
+			check := func(name string) {
+				t.Helper()
+				checkFits(t, page, name)
+				checkAxe(t, page, name)
+				checkNamesWrapWhole(t, page, name)
+				if width == 390 {
+					checkControlsInView(t, page, name)
+				}
+				if !topLevelPages[name] {
+					checkBreadcrumbs(t, page, name)
+				}
+				screenshot(t, page, fmt.Sprintf("ux-%s-%d", name, width))
+			}
 			visit := func(name, path string) {
 				t.Helper()
 				goTo(t, page, srv.URL+path)
-				checkFits(t, page, name)
-				checkAxe(t, page, name)
-				screenshot(t, page, fmt.Sprintf("ux-%s-%d", name, width))
+				check(name)
 			}
 			visit("login", "/login")
 			must(t, expect.Locator(page.Locator("#email")).ToBeFocused())
@@ -214,6 +339,10 @@ func TestEveryPageFitsAndPassesAxe(t *testing.T) {
 					}
 				}
 			}
+			// Where links are not possible, the fix is SQL to copy, not prose.
+			white := page.GetByTestId("db-HEROKU_POSTGRESQL_WHITE_URL").GetByTestId("not-supported")
+			must(t, expect.Locator(white.GetByTestId("fix-sql-HEROKU_POSTGRESQL_WHITE_URL")).ToHaveText(regexp.MustCompile(`^CREATE EXTENSION postgres_fdw;\nGRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO "?mini_\d+_owner"?;$`)))
+			must(t, expect.Locator(white.GetByTestId("copy-button")).ToBeVisible())
 			must(t, expect.Locator(page.GetByTestId("link-sales").GetByTestId("link-remote")).ToContainText("postgresql-colorful-33594"))
 			must(t, expect.Locator(page.GetByTestId("link-sales").GetByTestId("link-remote")).ToContainText("HEROKU_POSTGRESQL_BLUE_URL"))
 			must(t, expect.Locator(page.GetByTestId("db-DATABASE_URL").Locator("thead")).Not().ToContainText("Remote name"))
@@ -245,8 +374,31 @@ func TestEveryPageFitsAndPassesAxe(t *testing.T) {
 					t.Errorf("create form: option text cut: %v", b)
 				}
 			}
+			// The remote chosen: its schemas in a select that fits the
+			// form, its tables to tick; then the SQL preview.
+			visit("create-remote", "/links/new?local=DATABASE_URL&remote=HEROKU_POSTGRESQL_BLUE_URL")
+			checkInside(t, page, "[data-testid=remote-schema]", "fieldset", "remote schema select")
+			must(t, page.Locator("#name").Fill("preview_only"))
+			must(t, page.GetByTestId("preview").Click())
+			// BLUE is linked into DATABASE_URL already: confirm one more.
+			must(t, expect.Locator(page.GetByTestId("duplicate-confirm")).ToBeVisible())
+			check("create-duplicate-confirm")
+			must(t, page.GetByTestId("duplicate-ok").Check())
+			must(t, page.GetByTestId("preview").Click())
+			must(t, expect.Locator(page.GetByTestId("create-preview")).ToBeVisible())
+			check("create-preview")
+			visit("conninfo", "/databases/HEROKU_POSTGRESQL_BLUE_URL/connection")
+			visit("repair-matches", "/databases/DATABASE_URL/links/sales/repair")
+			must(t, expect.Locator(page.GetByTestId("repair-nothing")).ToContainText("matches its remote"))
+			visit("refresh", "/databases/DATABASE_URL/links/sales/refresh")
+			visit("query-check", "/databases/DATABASE_URL/links/sales/query")
+			visit("query-result", savedCheck)
+			visit("query-analyze-confirm", savedCheck+"/analyze")
+			visit("option-preview", "/databases/DATABASE_URL/links/sales/options?key=fetch_size&value=1000")
+			visit("analyze-tables", "/databases/DATABASE_URL/links/sales/analyze")
 			visit("destroy", "/databases/DATABASE_URL/links/sales/destroy")
 			visit("import", "/databases/DATABASE_URL/links/sales/import?op=plan&table=orders")
+			visit("end-connections", "/databases/DATABASE_URL/links/sales/connections/end")
 			visit("audit", "/audit")
 			// Opening every DDL block keeps the table inside its card.
 			details := page.Locator("[data-testid=audit] details")
@@ -267,11 +419,37 @@ func TestEveryPageFitsAndPassesAxe(t *testing.T) {
 			}
 			screenshot(t, page, fmt.Sprintf("ux-audit-ddl-%d", width))
 			visit("audit-filter-error", "/audit?action=bogus&from=2026-13-01")
+			// API tokens: a new one is shown once, then listed.
+			goTo(t, page, srv.URL+"/account")
+			must(t, page.Locator("#name").Fill(fmt.Sprintf("ci-deploy-%d", width)))
+			_, err = page.Locator("#expires").SelectOption(playwright.SelectOptionValues{Values: &[]string{"90"}})
+			must(t, err)
+			must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Create token"}).Click())
+			must(t, expect.Locator(page.GetByTestId("new-token-value")).ToContainText("pgl_"))
+			checkFits(t, page, "account with a new token")
+			checkAxe(t, page, "account with a new token")
+			checkInside(t, page, "[data-testid=new-token-value], [data-testid=tokens] .btn", "#tokens", "tokens section")
+			screenshot(t, page, fmt.Sprintf("ux-account-new-token-%d", width))
+			visit("account", "/account")
+			must(t, expect.Locator(page.GetByTestId("new-token")).ToHaveCount(0))
+			must(t, expect.Locator(page.GetByTestId("token-name").First()).ToContainText("ci-deploy-"))
+			_, err = page.Locator("#tokens").Screenshot(playwright.LocatorScreenshotOptions{Path: playwright.String(filepath.Join(screenshotsDir, fmt.Sprintf("ux-account-tokens-%d.png", width)))})
+			must(t, err)
 			visit("users", "/users")
 			if width == 1280 {
 				checkInside(t, page, "[data-testid=users] .btn", ".table-wrap", "users actions")
 			}
-			visit("account", "/account")
+			// Add a user: the password shows once, on the Users page the
+			// add leads to.
+			must(t, page.Locator("#email").Fill(fmt.Sprintf("added-%d@example.com", width)))
+			must(t, page.GetByRole("button", playwright.PageGetByRoleOptions{Name: "Add user"}).Click())
+			must(t, expect.Page(page).ToHaveURL(srv.URL+"/users"))
+			must(t, expect.Locator(page.GetByTestId("notices").GetByTestId("new-password")).ToContainText(fmt.Sprintf("added-%d@example.com", width)))
+			check("users-added")
+			visit("replication", "/replication")
+			visit("new-publication", "/replication/publications/new")
+			visit("new-subscription", "/replication/subscriptions/new")
+			visit("drop-subscription", "/replication/subscriptions/drop?db=DATABASE_URL&name=sweep_sub")
 			var viewerID string
 			{
 				href, err := page.Context().Request().Get(srv.URL + "/users")

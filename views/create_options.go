@@ -11,12 +11,15 @@ import (
 
 // CreateOptions are the create form's choices of what to import and how.
 type CreateOptions struct {
-	RemoteSchema string   // "" means public
-	SomeTables   bool     // import only Tables (LIMIT TO)
-	Tables       []string // chosen tables
-	ReadOnly     bool
-	TableFilter  string // narrows the checkbox list
-	Token        string // from a preview: create runs exactly what it showed
+	RemoteSchema string // "" means public
+	SomeTables   bool   // import only Tables (LIMIT TO)
+	// AllChosen is set when "All tables" was picked in so many words:
+	// only then do ticked tables not count.
+	AllChosen   bool
+	Tables      []string // chosen tables
+	ReadOnly    bool
+	TableFilter string // narrows the checkbox list
+	Token       string // from a preview: create runs exactly what it showed
 
 	Catalog    *links.RemoteCatalog // the remote's schemas and tables, once loaded
 	CatalogErr string               // why they could not be read
@@ -27,6 +30,16 @@ type CreateOptions struct {
 
 // TableFilterAt is how many remote tables make the form offer a filter.
 const TableFilterAt = 20
+
+// AllValue is the "All tables" radio's value: "all" once picked in so
+// many words, else empty, so that a form sent with tables ticked (and no
+// script to switch the mode) means "only these".
+func (o CreateOptions) AllValue() string {
+	if o.AllChosen && !o.SomeTables {
+		return "all"
+	}
+	return ""
+}
 
 // Chosen reports whether table t is ticked.
 func (o CreateOptions) Chosen(t string) bool { return slices.Contains(o.Tables, t) }

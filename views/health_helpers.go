@@ -2,8 +2,10 @@ package views
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 )
 
@@ -59,6 +61,35 @@ func healthTitle(h links.LinkHealth, now time.Time) string {
 		return h.Reason + " (" + checkedAgo(h, now) + ")"
 	}
 	return "not checked yet: a probe runs in the background; reload in a few seconds"
+}
+
+// downBadge is a card's status badge for a database whose read failed:
+// "unreachable" when it was not reached at all, else what it refused.
+func downBadge(c fleet.Cause) string {
+	if c == "" || c.Network() {
+		return "unreachable"
+	}
+	return c.Words()
+}
+
+// failingLine is the line under a failing database's URL: its cause
+// since when, and when pglinks asks again where that can help: "Not
+// answering since ...; pglinks asks again in 10 s.", "Password refused
+// since ...: asking again does not help until ...".
+func failingLine(st links.DatabaseStatus) string {
+	c := st.Cause
+	if c == "" {
+		c = fleet.CauseTimeout
+	}
+	w := c.Words()
+	line := strings.ToUpper(w[:1]) + w[1:] + " since " + When(st.FailingSince)
+	switch wait := secondsUntil(st.RetryAt); {
+	case st.RetryAt.IsZero():
+		return line + ": asking again does not help until its config var or the server changes."
+	case wait > 0:
+		return line + "; pglinks asks again in " + itoa(wait) + " s."
+	}
+	return line + "; pglinks is asking again now."
 }
 
 // timeNow is the clock of the views (badges' "checked N s ago").

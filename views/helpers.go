@@ -9,6 +9,19 @@ import (
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
+// plural is "1 column" or "21 columns": the count with the noun that
+// agrees with it.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return itoa(n) + " " + many
+}
+
+// Plural is plural for messages built outside templates (flashes, audit
+// details), so every count pglinks says agrees with its noun the same way.
+func Plural(n int, one, many string) string { return plural(n, one, many) }
+
 // quoteIdent quotes an identifier the way psql users would type it.
 func quoteIdent(s string) string {
 	simple := s != ""

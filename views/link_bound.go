@@ -59,3 +59,7 @@ func driftSummary(d *links.Drift) string {
 	add(len(d.Enums), "copied enum whose labels changed", "copied enums whose labels changed")
 	return strings.Join(parts, ", ")
 }
+
+// PerfListLean is how many foreign tables the Performance section lists
+// (options, statistics) when the whole list would make the page too heavy.
+const PerfListLean = 5

@@ -143,14 +143,6 @@ type ConnectMessagePage struct {
 // sizeText is a size in bytes for people.
 func sizeText(n int64) string { return replication.HumanBytes(n) }
 
-// plural is "1 column" or "n columns".
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return itoa(n) + " " + many
-}
-
 // failedShown says how many of a table's FAILED rows the page lists, when
 // it lists fewer than there are or looked among the latest rows only.
 func failedShown(ts connect.TableState) string {

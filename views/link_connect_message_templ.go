@@ -43,7 +43,7 @@ func ConnectMessageView(p ConnectMessagePage) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = Breadcrumbs(Crumb{"Databases", "/"}, Crumb{p.Local.ResourceName, DatabasePath(p.Local.ConfigVar)}, Crumb{p.Link.Name, LinkPath(p.Local.ConfigVar, p.Link.Name)}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Breadcrumbs(Crumb{"Databases", "/"}, Crumb{p.Local.ResourceName, DatabasePath(p.Local.ConfigVar)}, Crumb{p.Link.Name, LinkPath(p.Local.ConfigVar, p.Link.Name)}, Crumb{"Sync message", ConnectMessagePath(p.Local.ConfigVar, p.Link.Name, p.Message.Table, p.Message.ID)}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -138,14 +138,14 @@ func ConnectMessageView(p ConnectMessagePage) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, " <div class=\"card mt-4\"><pre class=\"card-body whitespace-pre-wrap break-all font-mono text-xs text-slate-800\" data-testid=\"connect-message\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, " <div class=\"card mt-4\"><pre class=\"card-body whitespace-pre-wrap font-mono text-xs text-slate-800 [overflow-wrap:anywhere]\" data-testid=\"connect-message\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var8 string
 			templ_7745c5c3_Var8, templ_7745c5c3_Err = templ.JoinStringErrs(p.Message.Text)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/link_connect_message.templ`, Line: 20, Col: 135}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/link_connect_message.templ`, Line: 20, Col: 150}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var8))
 			if templ_7745c5c3_Err != nil {

@@ -244,15 +244,15 @@ func LinkConnect(p LinkPage) templ.Component {
 						return templ_7745c5c3_Err
 					}
 					var templ_7745c5c3_Var9 string
-					templ_7745c5c3_Var9, templ_7745c5c3_Err = templ.JoinStringErrs(itoa(c.State.MoreTables))
+					templ_7745c5c3_Var9, templ_7745c5c3_Err = templ.JoinStringErrs(plural(c.State.MoreTables, "more mapped table is", "more mapped tables are"))
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/link_connect.templ`, Line: 66, Col: 48}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/link_connect.templ`, Line: 66, Col: 100}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var9))
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 20, " more mapped table(s) not shown.</p>")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 20, " not shown.</p>")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -474,7 +474,7 @@ func connectTable(p LinkPage, ts connect.TableState) templ.Component {
 			templ_7745c5c3_Var19 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, "<div class=\"rounded-md border border-slate-200\" data-testid=\"connect-table\"><div class=\"flex flex-wrap items-baseline justify-between gap-2 border-b border-slate-100 bg-slate-50 px-3 py-2\"><h3 class=\"min-w-0 break-all font-mono font-semibold text-slate-900\" data-testid=\"connect-table-name\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, "<div class=\"rounded-md border border-slate-200\" data-testid=\"connect-table\"><div class=\"flex flex-wrap items-baseline justify-between gap-2 border-b border-slate-100 bg-slate-50 px-3 py-2\"><h3 class=\"min-w-0 font-mono font-semibold text-slate-900\" data-testid=\"connect-table-name\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -725,14 +725,14 @@ func connectTable(p LinkPage, ts connect.TableState) templ.Component {
 						}
 					}
 					if f.Err.Cut {
-						templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 65, "<pre class=\"mt-1 whitespace-pre-wrap break-all font-mono text-slate-800\" data-testid=\"connect-err-raw\">")
+						templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 65, "<pre class=\"mt-1 whitespace-pre-wrap font-mono text-slate-800 [overflow-wrap:anywhere]\" data-testid=\"connect-err-raw\">")
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
 						var templ_7745c5c3_Var32 string
 						templ_7745c5c3_Var32, templ_7745c5c3_Err = templ.JoinStringErrs(f.Err.Raw)
 						if templ_7745c5c3_Err != nil {
-							return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/link_connect.templ`, Line: 155, Col: 124}
+							return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/link_connect.templ`, Line: 155, Col: 139}
 						}
 						_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var32))
 						if templ_7745c5c3_Err != nil {
@@ -747,14 +747,14 @@ func connectTable(p LinkPage, ts connect.TableState) templ.Component {
 							return templ_7745c5c3_Err
 						}
 					} else if f.Err.Malformed {
-						templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 67, "<span class=\"badge badge-yellow\">_hc_err is not valid JSON, shown as stored</span><pre class=\"mt-1 whitespace-pre-wrap break-all font-mono text-slate-800\" data-testid=\"connect-err-raw\">")
+						templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 67, "<span class=\"badge badge-yellow\">_hc_err is not valid JSON, shown as stored</span><pre class=\"mt-1 whitespace-pre-wrap font-mono text-slate-800 [overflow-wrap:anywhere]\" data-testid=\"connect-err-raw\">")
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
 						var templ_7745c5c3_Var33 string
 						templ_7745c5c3_Var33, templ_7745c5c3_Err = templ.JoinStringErrs(f.Err.Raw)
 						if templ_7745c5c3_Err != nil {
-							return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/link_connect.templ`, Line: 159, Col: 124}
+							return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/link_connect.templ`, Line: 159, Col: 139}
 						}
 						_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var33))
 						if templ_7745c5c3_Err != nil {

@@ -9,20 +9,31 @@ import (
 type DBChoice struct {
 	ConfigVar    string
 	ResourceName string
-	// Unavailable says why links cannot be made into it (local list only);
-	// the option is then disabled.
-	Unavailable string
+	// Unusable names in a word or two why it cannot be chosen in this
+	// list ("unreachable", "links not supported"), Unavailable says it
+	// whole; the option is then disabled, in both lists alike.
+	Unusable, Unavailable string
 	// DefaultName is the link name used when the field is left empty and
 	// this database is the remote.
 	DefaultName string
+	// Redis: the database is a Redis (a remote only).
+	Redis bool
 }
 
-// Label is the option text: resource name first, since that is what people
-// recognise, then the config var.
+// DatabaseLabel is how every select names a fleet database: the resource
+// name first, since that is what people recognise, then the config var.
+func DatabaseLabel(resourceName, configVar string) string {
+	return resourceName + " · " + configVar
+}
+
+// Label is the option text, with why it cannot be chosen.
 func (d DBChoice) Label() string {
-	s := d.ResourceName + " · " + d.ConfigVar
-	if d.Unavailable != "" {
-		s += " — links not supported"
+	s := DatabaseLabel(d.ResourceName, d.ConfigVar)
+	if d.Redis {
+		s += " (Redis)"
+	}
+	if d.Unusable != "" {
+		s += " — " + d.Unusable
 	}
 	return s
 }
@@ -63,11 +74,4 @@ func (f CreateForm) namePlaceholder() string {
 		}
 	}
 	return "e.g. colorful_33594, from the remote's resource name"
-}
-
-func linkWord(n int) string {
-	if n == 1 {
-		return "a link"
-	}
-	return itoa(n) + " links"
 }

@@ -58,7 +58,7 @@ func (p ImportPage) Matching() int {
 // CountText says how many tables can be imported, how many the filter
 // lets through and how many are listed.
 func (p ImportPage) CountText() string {
-	s := tablesWord(len(p.Importable)) + " can be imported"
+	s := plural(len(p.Importable), "table", "tables") + " can be imported"
 	if p.Query != "" {
 		s += ", " + itoa(p.Matching()) + " match the filter"
 	}
@@ -96,12 +96,4 @@ func firstN(ls []string, n int) []string {
 		return ls[:n]
 	}
 	return ls
-}
-
-// tablesWord is "1 table" or "n tables".
-func tablesWord(n int) string {
-	if n == 1 {
-		return "1 table"
-	}
-	return itoa(n) + " tables"
 }

@@ -124,9 +124,17 @@ type LinkPage struct {
 	Drift  *links.Drift // nil when it could not be read at all
 	// Connect is set when the link reads a Heroku Connect schema.
 	Connect *ConnectSection
+	// Conns are the connections local sessions hold through the link,
+	// read on its remote; nil leaves the section out.
+	Conns *links.RemoteConnections
 	// Compact leaves out the column lists and the drift's details: the
 	// page would be over LinkPageBytes with them.
 	Compact bool
+	// Perf is the Performance section (nil: PerfError says why), Checks
+	// the newest saved query checks.
+	Perf                   *links.Performance
+	PerfError, ChecksError string
+	Checks                 []links.CheckSummary
 }
 
 // TablesPerPage is how many foreign tables the link page shows at once.
@@ -176,6 +184,8 @@ type CreateForm struct {
 	// Suggestion is a valid name derived from a refused one.
 	Suggestion string
 	CreateOptions
+	// Redis are the choices for a Redis remote.
+	Redis RedisForm
 }
 
 // DestroyPage is the typed-name confirmation.
@@ -217,20 +227,67 @@ type AuditPage struct {
 	Query      string // the filter as a URL query, for the older and CSV links
 }
 
+// Rows are the page's rows: sign-ins folded between the changes, unless
+// the filter asks for an action (then every entry is its own row).
+func (p AuditPage) Rows() []AuditRow {
+	if p.Action == "" {
+		return foldSignIns(p.Entries)
+	}
+	rows := make([]AuditRow, len(p.Entries))
+	for i, e := range p.Entries {
+		rows[i] = AuditRow{Entry: e}
+	}
+	return rows
+}
+
 // UsersPage lists users and the add-user form.
 type UsersPage struct {
 	Page
-	Users  []auth.User
+	Users []auth.User
+	// Tokens are each user's API tokens (by user id), for admins to
+	// revoke.
+	Tokens map[int64][]auth.APIToken
 	Email  string
 	Role   string
 	Errors FormErrors
 }
 
-// AccountPage is the signed-in user's own page: change password.
+// AccountPage is the signed-in user's own page: change password, API
+// tokens.
 type AccountPage struct {
 	Page
 	LastSignIn string
 	Errors     FormErrors
+	// Tokens are the user's API tokens.
+	Tokens []auth.APIToken
+	// NewToken is a token just made, shown this once, and its name.
+	NewToken, NewTokenName string
+	// TokenName and TokenExpiry are the create-token form as typed;
+	// TokenErrors what was wrong with it.
+	TokenName, TokenExpiry string
+	TokenErrors            FormErrors
+}
+
+// TokenExpiries are the create-token form's choices: days, "" for never.
+var TokenExpiries = []struct{ Days, Label string }{
+	{"30", "In 30 days"}, {"90", "In 90 days"}, {"365", "In a year"}, {"7", "In 7 days"}, {"", "Never"},
+}
+
+func viewerNote(p AccountPage) string {
+	if p.Viewer != nil && !p.Viewer.IsAdmin {
+		return " (you are a viewer, so your tokens can only read)"
+	}
+	return ""
+}
+
+func tokenExpiry(t auth.APIToken) string {
+	if t.ExpiresAt.IsZero() {
+		return "never"
+	}
+	if t.Expired(time.Now()) {
+		return "expired " + When(t.ExpiresAt)
+	}
+	return When(t.ExpiresAt)
 }
 
 // RemoveUserPage confirms removing a user.
@@ -259,12 +316,14 @@ type DemoteSelfPage struct {
 	User auth.User
 }
 
-// RepairPage confirms a repair with the masked SQL it will run.
+// RepairPage confirms a repair with the masked SQL it will run, or says
+// why there is nothing to repair (Refusal, with Plan nil).
 type RepairPage struct {
 	Page
-	Plan  *links.RepairPlan
-	Local *fleet.Database
-	Error string
+	Link    *links.Link
+	Plan    *links.RepairPlan
+	Local   *fleet.Database
+	Refusal string
 }
 
 // ConnInfoPage shows how outside clients connect to a database.

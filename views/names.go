@@ -1,10 +1,14 @@
 package views
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/a-h/templ"
 )
 
 // namePart is a run of a name: plain text, or characters people could
@@ -69,6 +73,18 @@ func HasInvisible(s string) bool {
 	return false
 }
 
+// ShowName is a name as plain text with every invisible or
+// direction-changing character written as its escape ("evil<U+202E>live"),
+// for a terminal, where such a character would rearrange or hide what is
+// printed around it.
+func ShowName(s string) string {
+	var b strings.Builder
+	for _, p := range nameParts(s) {
+		b.WriteString(p.Text)
+	}
+	return b.String()
+}
+
 // hasEscape reports whether any of parts is an escape.
 func hasEscape(parts []namePart) bool {
 	for _, p := range parts {
@@ -77,4 +93,41 @@ func hasEscape(parts []namePart) bool {
 		}
 	}
 	return false
+}
+
+// nameList shows names as views.Name does, separated by ", " with no
+// space before the commas.
+func nameList(names []string) templ.Component {
+	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+		for i, n := range names {
+			if i > 0 {
+				if _, err := io.WriteString(w, ", "); err != nil {
+					return err
+				}
+			}
+			if err := Name(n).Render(ctx, w); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// wrapText writes s escaped, with a <wbr> after each "_", "." and "/"
+// (not at its end): the only places a long identifier (a link, a config
+// var, a schema.table) may wrap, so it never breaks inside a word.
+func wrapText(s string) templ.Component {
+	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
+		start := 0
+		for i := 0; i < len(s); i++ {
+			if (s[i] == '_' || s[i] == '.' || s[i] == '/') && i+1 < len(s) {
+				if _, err := io.WriteString(w, templ.EscapeString(s[start:i+1])+"<wbr>"); err != nil {
+					return err
+				}
+				start = i + 1
+			}
+		}
+		_, err := io.WriteString(w, templ.EscapeString(s[start:]))
+		return err
+	})
 }

@@ -27,6 +27,28 @@ func TestNameParts(t *testing.T) {
 	}
 }
 
+// Names wrap only after "_", "." and "/": a <wbr> there, none elsewhere,
+// and the text reads the same.
+func TestNameWrapsAtSeparators(t *testing.T) {
+	for in, want := range map[string]string{
+		"store_lisbon":                       "store_<wbr>lisbon",
+		"HEROKU_POSTGRESQL_STORE_LISBON_URL": "HEROKU_<wbr>POSTGRESQL_<wbr>STORE_<wbr>LISBON_<wbr>URL",
+		"public.orders":                      "public.<wbr>orders",
+		"DATABASE_URL/sales":                 "DATABASE_<wbr>URL/<wbr>sales",
+		"trailing_":                          "trailing_",
+		"customers":                          "customers",
+	} {
+		var b strings.Builder
+		if err := Name(in).Render(context.Background(), &b); err != nil {
+			t.Fatal(err)
+		}
+		got := strings.TrimSuffix(strings.TrimPrefix(b.String(), `<bdi class="name" dir="ltr">`), "</bdi>")
+		if got != want {
+			t.Errorf("Name(%q) renders %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestNameRendersEscapedAndIsolated(t *testing.T) {
 	var b strings.Builder
 	if err := Name("<b>\u202Eevil</b>").Render(context.Background(), &b); err != nil {

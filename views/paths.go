@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/links"
 )
 
 // Every URL a view links to, built in one place from the route patterns
@@ -23,6 +24,13 @@ func DestroyPath(localVar, name string) string { return LinkPath(localVar, name)
 // RepairPath is a link's repair confirmation (GET) and the repair (POST):
 // /databases/:db/links/:name/repair.
 func RepairPath(localVar, name string) string { return LinkPath(localVar, name) + "/repair" }
+
+// EndConnectionsPath is the confirmation (GET) and the ending (POST) of
+// the connections local sessions hold through a link, on its remote:
+// /databases/:db/links/:name/connections/end.
+func EndConnectionsPath(localVar, name string) string {
+	return LinkPath(localVar, name) + "/connections/end"
+}
 
 // RefreshPath is a link's refresh confirmation (GET) and the refresh
 // (POST): /databases/:db/links/:name/refresh.
@@ -101,6 +109,15 @@ func ReplicationPath(configVar string) string {
 	return "/replication#repl-" + configVar
 }
 
+// ReplicationSearchPath is the replication page searched for q: GET
+// /replication?q=.
+func ReplicationSearchPath(q string) string {
+	if q == "" {
+		return "/replication"
+	}
+	return "/replication?q=" + url.QueryEscape(q)
+}
+
 func objectQuery(configVar, name string) string {
 	return "?db=" + url.QueryEscape(configVar) + "&name=" + url.QueryEscape(name)
 }
@@ -142,9 +159,52 @@ func UserRemovePath(id int64) string { return userPath(id) + "/remove" }
 // UserDeletePath removes a user: POST /users/:id/delete.
 func UserDeletePath(id int64) string { return userPath(id) + "/delete" }
 
+// UserTokenRevokePath revokes a user's API token as an admin: POST
+// /users/:id/tokens/:tid/revoke.
+func UserTokenRevokePath(userID, id int64) string {
+	return userPath(userID) + "/tokens/" + strconv.FormatInt(id, 10) + "/revoke"
+}
+
+// TokenRevokePath revokes one of the signed-in user's API tokens: POST
+// /account/tokens/:id/revoke.
+func TokenRevokePath(id int64) string {
+	return "/account/tokens/" + strconv.FormatInt(id, 10) + "/revoke"
+}
+
 // ConnectMessagePath is the URL of one stored message (_hc_err of a mapped
 // table's row, sf_message of a _trigger_log entry) of the Connect schema a
 // link reads, shown whole up to connect.MessageBytes.
 func ConnectMessagePath(localVar, name, table, id string) string {
 	return LinkPath(localVar, name) + "/connect/message?" + url.Values{"table": {table}, "id": {id}}.Encode()
 }
+
+// QueryCheckPath is a link's query check form (GET) and run (POST).
+func QueryCheckPath(localVar, name string) string { return LinkPath(localVar, name) + "/query" }
+
+// SavedCheckPath is one saved check of a link.
+func SavedCheckPath(localVar, name string, id int64) string {
+	return QueryCheckPath(localVar, name) + "/" + strconv.FormatInt(id, 10)
+}
+
+// AnalyzeCheckPath confirms (GET) and runs (POST) EXPLAIN ANALYZE of a
+// saved check's statement.
+func AnalyzeCheckPath(localVar, name string, id int64) string {
+	return SavedCheckPath(localVar, name, id) + "/analyze"
+}
+
+// OptionPath previews (GET, with the change in the query) and applies
+// (POST) a change of a link option.
+func OptionPath(localVar, name string) string { return LinkPath(localVar, name) + "/options" }
+
+// OptionPreviewPath is the preview of one change.
+func OptionPreviewPath(localVar, name string, ch links.OptionChange) string {
+	q := url.Values{"key": {ch.Key}, "value": {ch.Value}}
+	if ch.Table != "" {
+		q.Set("table", ch.Table)
+	}
+	return OptionPath(localVar, name) + "?" + q.Encode()
+}
+
+// AnalyzeTablesPath confirms (GET) and runs (POST) ANALYZE of a link's
+// foreign tables.
+func AnalyzeTablesPath(localVar, name string) string { return LinkPath(localVar, name) + "/analyze" }

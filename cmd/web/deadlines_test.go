@@ -45,6 +45,8 @@ func TestREADMEDeadlines(t *testing.T) {
 		"a /metrics scrape":                                              {"Scrape"},
 		"a call to the state database":                                   {state.DefaultCallTimeout},
 		"a link page's Heroku Connect sync state, or one whole message":  {"ConnectSync", connect.DefaultOptions.StatementTimeout},
+		"a query check":                                                  {"QueryCheck", fleet.DefaultDeadlines().QueryCheck / 2, 4 * fleet.DefaultDeadlines().QueryCheck},
+		"analyze foreign tables":                                         {"AnalyzeTable", "AnalyzeAll"},
 	}
 	// Bounds of pglinks' own clean-up, not of anything a user asks for.
 	internal := []string{"Rollback", "Abandon"}

@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pglinks/pglinks/internal/auth"
@@ -34,6 +37,7 @@ type demoFiles struct {
 	dir     string
 	pgpass  string // for psql: PGPASSFILE=...
 	envFile string // PGLINKS_STATE_URL, for `web user add`
+	token   string // the admin's API token, for `web links`
 }
 
 // writeDemoFiles puts the demo databases' credentials (and each cluster's
@@ -44,7 +48,7 @@ func writeDemoFiles(env *demo.Env) (*demoFiles, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &demoFiles{dir: dir, pgpass: filepath.Join(dir, "pgpass"), envFile: filepath.Join(dir, "env")}
+	f := &demoFiles{dir: dir, pgpass: filepath.Join(dir, "pgpass"), envFile: filepath.Join(dir, "env"), token: filepath.Join(dir, "token")}
 	var b strings.Builder
 	keys := make([]string, 0, len(env.Vars))
 	for k := range env.Vars {
@@ -122,10 +126,15 @@ type demoBanner struct {
 	Link          *links.Link
 	LinkLocal     *fleet.Database
 	LinkQuery     string
-	Web           string
+	// RedisLocal is where the Redis link hredis is (shop): the banner
+	// prints seed 004's join on it.
+	RedisLocal *fleet.Database
+	Web        string
 	// EnvFile is the dashboard's whole environment, for a second dashboard
 	// (README: "Try a password rotation").
 	EnvFile string
+	// PID is the demo's process, for kill -USR1 (print this again).
+	PID int
 }
 
 func (b demoBanner) write(w io.Writer) {
@@ -133,16 +142,20 @@ func (b demoBanner) write(w io.Writer) {
 pglinks demo is running: %s
 
   Sign in as  %s
-  Password    %s   (shown once; the demo's data is thrown away on exit)
+  Password    %s   (printed to this terminal only; the demo's data is thrown away on exit)
 
 Query the ready-made link %s (%s, in %s):
   %s
 crm has since gained a table (tickets): the link's page shows the drift, and "Refresh link" brings it in.
 crm also holds a Heroku Connect schema (salesforce): "Link it into another database" on its card imports the mapped tables read-only.
 
+Seed 004's join: shop's widgets with their counters in Redis (REDIS_URL, a TLS redis-server), through the Redis link %s in %s:
+  %s
+
 Open psql on a fleet database:
 `, b.URL, demoAdmin, b.Password, b.Link.Name, b.Link.RemoteConfigVar, b.LinkLocal.ConfigVar,
-		psqlCommand(b.Files.pgpass, b.LinkLocal, b.LinkQuery))
+		psqlCommand(b.Files.pgpass, b.LinkLocal, b.LinkQuery),
+		demo.RedisLink, b.RedisLocal.ConfigVar, psqlCommand(b.Files.pgpass, b.RedisLocal, demo.SeedJoin))
 	for _, d := range b.Fleet {
 		if inBannerFleet(d) {
 			fmt.Fprintf(w, "  # %s (%s)\n  %s\n", d.ConfigVar, d.ResourceName, psqlCommand(b.Files.pgpass, d, ""))
@@ -155,11 +168,16 @@ Replication: the subscription %s in %s replicates crm's deals (publication %s); 
 The dashboard's environment is in %s (README: "Try a password rotation").
 `, demo.Subscription, demo.ReportingVar, demo.Publication, b.EnvFile)
 	fmt.Fprintf(w, `
+List the demo's links from a terminal, as the admin, through the API (the admin's token is in a private file, never on screen):
+  PGLINKS_URL=%s PGLINKS_TOKEN_FILE=%s %s links
+`, b.URL, b.Files.token, b.Web)
+	fmt.Fprintf(w, `
 Add a viewer to the running demo (from this directory, in another terminal; prints their password once):
   (. %s && %s user add %s --role viewer </dev/null)
 
+Lost this summary among the log lines? kill -USR1 %d prints it again.
 Press Ctrl-C to stop and remove everything.
-`, b.Files.envFile, b.Web, demoViewer)
+`, b.Files.envFile, b.Web, demoViewer, b.PID)
 }
 
 // demoMajor reads PGLINKS_DEMO_PG, the PostgreSQL major the demo runs its
@@ -189,6 +207,28 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// SIGUSR1 asks for the summary again (below); caught from the start
+	// so one sent while seeding does not end the demo.
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
+	host, port := os.Getenv("HOST"), os.Getenv("PORT")
+	if host == "" {
+		host = demoHost
+	}
+	if port == "" {
+		port = "8080"
+	}
+	ln, err := demoListen(host, port)
+	if err != nil {
+		return err
+	}
+	served := false // once open has it, the program closes ln
+	defer func() {
+		if !served {
+			ln.Close()
+		}
+	}()
 	progress("starting two throwaway PostgreSQL clusters with sample data")
 	env, err := demo.StartWithProgress(ctx, demo.Options{Major: major}, progress)
 	if err != nil {
@@ -215,13 +255,19 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	progress("opening the dashboard on " + cfg.Addr)
+	cfg.listener = ln
+	// Requests are logged below the demo's level: its terminal keeps the
+	// password and commands it printed, and the warnings that matter.
+	cfg.requestLogLevel = slog.LevelDebug
+	progress("opening the dashboard on " + ln.Addr().String())
 	p, err := open(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
+	served = true
 	password := auth.GeneratePassword()
-	if _, err := p.store.AddUser(ctx, demoAdmin, auth.RoleAdmin, password); err != nil {
+	admin, err := p.store.AddUser(ctx, demoAdmin, auth.RoleAdmin, password)
+	if err != nil {
 		p.close()
 		return err
 	}
@@ -238,6 +284,17 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 		return fmt.Errorf("demo: first link: %w", err)
 	}
 	recordDemoLink(ctx, p.store, localVar, res)
+	saveDemoCheck(ctx, p, localVar) // the crm link page has something to fix
+	progress("linking the Redis (REDIS_URL) into shop as " + demo.RedisLink)
+	hres, err := p.links.CreateLink(ctx, links.CreateRequest{
+		RemoteVar: demo.RedisVar, LocalVar: demo.RedisLinkLocal, Name: demo.RedisLink, Actor: "demo",
+	})
+	if err != nil {
+		storeLinks()
+		p.close()
+		return fmt.Errorf("demo: Redis link: %w", err)
+	}
+	recordDemoLink(ctx, p.store, demo.RedisLinkLocal, hres)
 	progress("adding a table to crm, so the link crm shows drift")
 	if err := env.AddDrift(ctx); err != nil { // the crm link page shows drift
 		storeLinks()
@@ -255,6 +312,10 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(files.dir)
+	if err := writeDemoToken(ctx, p.store, admin, files.token); err != nil {
+		p.close()
+		return err
+	}
 	envFile, err := writeDemoEnv(files.dir, environ, append(keys, "HOST"))
 	if err != nil {
 		p.close()
@@ -262,7 +323,8 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 	}
 
 	local, _ := p.fleet.Get(localVar)
-	host, port, _ := net.SplitHostPort(p.ln.Addr().String())
+	redisLocal, _ := p.fleet.Get(demo.RedisLinkLocal)
+	host, port, _ = net.SplitHostPort(p.ln.Addr().String())
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		host = "localhost"
 	}
@@ -270,17 +332,36 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 	if cfg.TLSCert != "" {
 		scheme = "https"
 	}
-	demoBanner{
-		URL:       scheme + "://" + net.JoinHostPort(host, port),
-		Password:  password,
-		Files:     files,
-		Fleet:     p.fleet.Databases,
-		Link:      &res.Link,
-		LinkLocal: local,
-		LinkQuery: "SELECT stage, count(*) FROM crm.deals GROUP BY 1",
-		Web:       webCommand(),
-		EnvFile:   envFile,
-	}.write(stdout)
+	banner := demoBanner{
+		URL:        scheme + "://" + net.JoinHostPort(host, port),
+		Password:   password,
+		Files:      files,
+		Fleet:      p.fleet.Databases,
+		Link:       &res.Link,
+		LinkLocal:  local,
+		LinkQuery:  "SELECT stage, count(*) FROM crm.deals GROUP BY 1",
+		RedisLocal: redisLocal,
+		Web:        webCommand(),
+		EnvFile:    envFile,
+		PID:        os.Getpid(),
+	}
+	banner.write(stdout)
+	// kill -USR1 prints the summary again, once the logs have buried it
+	// (one sent while seeding already has its answer above).
+	select {
+	case <-usr1:
+	default:
+	}
+	go func() {
+		for {
+			select {
+			case <-usr1:
+				banner.write(stdout)
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	err = p.run(ctx)
 	fmt.Fprintln(stdout, "demo: stopping; removing the clusters and their files")
 	return err
@@ -300,4 +381,24 @@ func recordDemoLink(ctx context.Context, store *auth.Store, localVar string, res
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo: recording the link in the audit trail:", err)
 	}
+}
+
+// writeDemoToken makes an API token for the demo's admin and keeps it in
+// a private file, for the `web links` line the demo prints.
+func writeDemoToken(ctx context.Context, store *auth.Store, admin *auth.User, path string) error {
+	tok, secret, err := store.CreateToken(ctx, admin.ID, "demo terminal", time.Time{})
+	if err != nil {
+		return fmt.Errorf("demo: API token: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return fmt.Errorf("demo: write %s: %w", path, err)
+	}
+	err = store.Record(ctx, auth.AuditEntry{
+		Actor: "demo", Action: auth.ActionTokenCreate, Target: admin.Email, Outcome: auth.OutcomeOK,
+		Detail: fmt.Sprintf("token %s (%s…), expires never; made by the demo at start for its command line", tok.Name, tok.Prefix),
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo: recording the token in the audit trail:", err)
+	}
+	return nil
 }

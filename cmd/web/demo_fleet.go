@@ -58,9 +58,10 @@ func storeLinkNames() string {
 }
 
 // inBannerFleet reports whether the banner gives d a psql line of its own:
-// the stores share one, and nothing answers for the retired database.
+// the stores share one, nothing answers for the retired database, and the
+// Redis is no PostgreSQL (its join has a line of its own).
 func inBannerFleet(d *fleet.Database) bool {
-	return !strings.HasPrefix(d.ConfigVar, "HEROKU_POSTGRESQL_STORE_") && d.ConfigVar != demo.RetiredVar
+	return !strings.HasPrefix(d.ConfigVar, "HEROKU_POSTGRESQL_STORE_") && d.ConfigVar != demo.RetiredVar && !d.IsRedis()
 }
 
 // writeFleetScale prints the store databases by port, one psql line for

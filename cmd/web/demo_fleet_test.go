@@ -5,8 +5,11 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -62,21 +65,28 @@ func checkDemoFleetPages(t *testing.T, out, stateURL string) {
 		}
 		return vars
 	}
+	// README's claims about the fleet, held to the demo: the page the
+	// retired database's card is on, how many cards page 2 holds, what
+	// the search it suggests finds.
+	claims := readmeFleetClaims(t)
 	page1, took := get("/")
 	if took > 3*time.Second {
 		t.Errorf("the inventory took %v to answer", took)
 	}
+	if retiredOn, _ := get("/?page=" + claims.retiredPage); !strings.Contains(retiredOn, `data-testid="db-HEROKU_POSTGRESQL_RETIRED_URL"`) {
+		t.Errorf("README says the retired database's card is on page %s; it is not", claims.retiredPage)
+	}
 	if got := countCards(page1); len(got) != 20 {
 		t.Errorf("page 1 shows %d cards, want 20: %v", len(got), got)
 	}
-	for _, want := range []string{`data-testid="fleet-search"`, "24 databases.", "Page 1 of 2", `data-testid="db-HEROKU_POSTGRESQL_RETIRED_URL"`, "postgresql-decommissioned-40417"} {
+	for _, want := range []string{`data-testid="fleet-search"`, "25 databases.", "Page 1 of 2", `data-testid="db-HEROKU_POSTGRESQL_RETIRED_URL"`, "postgresql-decommissioned-40417"} {
 		if !strings.Contains(page1, want) {
 			t.Errorf("page 1 lacks %q", want)
 		}
 	}
 	retired := page1[strings.Index(page1, `id="db-HEROKU_POSTGRESQL_RETIRED_URL"`):]
 	retired = retired[:strings.Index(retired, "</section>")]
-	if !strings.Contains(retired, ">unreachable<") || !regexp.MustCompile(`Not answering since [^;<]+; pglinks (asks again in \d+ s|is asking again now)\.`).MatchString(retired) {
+	if !strings.Contains(retired, ">unreachable<") || !regexp.MustCompile(`Connection refused since [^;<]+; pglinks (asks again in \d+ s|is asking again now)\.`).MatchString(retired) {
 		t.Errorf("retired database's card:\n%s", retired)
 	}
 	// A second view is served from the remembered failure at once.
@@ -84,12 +94,12 @@ func checkDemoFleetPages(t *testing.T, out, stateURL string) {
 		t.Errorf("the inventory took %v to answer again", took)
 	}
 	page2, _ := get("/?page=2")
-	if got := countCards(page2); len(got) != 4 || !strings.Contains(page2, "Page 2 of 2") || !strings.Contains(page2, `id="db-HEROKU_POSTGRESQL_STORE_WARSAW_URL"`) {
-		t.Errorf("page 2 shows %v", got)
+	if got := countCards(page2); strconv.Itoa(len(got)) != claims.page2Cards || len(got) != 5 || !strings.Contains(page2, "Page 2 of 2") || !strings.Contains(page2, `id="db-HEROKU_POSTGRESQL_STORE_WARSAW_URL"`) || !strings.Contains(page2, `id="db-REDIS_URL"`) {
+		t.Errorf("page 2 shows %v; README says %s cards", got, claims.page2Cards)
 	}
-	found, _ := get("/?q=lisbon")
-	if got := countCards(found); len(got) != 2 || got[0] != "HEROKU_POSTGRESQL_BLUE_URL" || got[1] != "HEROKU_POSTGRESQL_STORE_LISBON_URL" || !strings.Contains(found, "2 of 24 databases match") {
-		t.Errorf("search for lisbon shows %v", got)
+	found, _ := get("/?q=" + claims.search)
+	if got := countCards(found); strconv.Itoa(len(got)) != claims.searchCards || len(got) != 2 || got[0] != "HEROKU_POSTGRESQL_BLUE_URL" || got[1] != "HEROKU_POSTGRESQL_STORE_LISBON_URL" || !strings.Contains(found, "2 of "+claims.total+" databases match") {
+		t.Errorf("search for %s shows %v; README says %s cards", claims.search, got, claims.searchCards)
 	}
 
 	storeLine := regexp.MustCompile(`(?m)^  (PGPASSFILE=\S+ psql .* store_lisbon_owner store_lisbon)$`).FindStringSubmatch(out)
@@ -102,4 +112,23 @@ func checkDemoFleetPages(t *testing.T, out, stateURL string) {
 	if n := pgtest.MustQueryInt(t, stateURL, `SELECT count(*) FROM pglinks.audit WHERE action = 'link_create' AND actor = 'demo' AND target IN ('HEROKU_POSTGRESQL_BLUE_URL/store_lisbon', 'HEROKU_POSTGRESQL_BLUE_URL/store_porto')`); n != 2 {
 		t.Errorf("audit rows for the store links: %d, want 2", n)
 	}
+}
+
+// fleetClaims are what README's "Fleet scale" paragraph says of the demo.
+type fleetClaims struct {
+	total, page2Cards, search, searchCards, retiredPage string
+}
+
+func readmeFleetClaims(t *testing.T) fleetClaims {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(string(b)), " ")
+	m := regexp.MustCompile(`Fleet scale: (\d+) databases, .*?\(page 2 holds (\d+) cards: [^)]*\)\. Search "(\w+)" \((\d+) cards: .*? retired database's card on page (\d+):`).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatal("README's Fleet scale paragraph no longer says on which page the retired database is, what page 2 and the search show")
+	}
+	return fleetClaims{total: m[1], page2Cards: m[2], search: m[3], searchCards: m[4], retiredPage: m[5]}
 }

@@ -47,7 +47,9 @@ func readmeBlock(t *testing.T, heading string) string {
 // and a free port for the second dashboard are filled in. Step 1 rotates
 // crm's password and the link's query fails; step 2 starts a second
 // dashboard with the new URL, which shows the link stale and repairs it;
-// then the query works again.
+// then the query works again, and the demo's own dashboard, whose
+// environment holds the old URL, neither calls the link stale nor repairs
+// it.
 func checkRotationWalkthrough(t *testing.T, out string) {
 	t.Helper()
 	block := readmeBlock(t, "### Try a password rotation")
@@ -132,6 +134,50 @@ func checkRotationWalkthrough(t *testing.T, out string) {
 	}
 
 	// The second dashboard, signed in as the demo's admin.
+	do := signedIn(t, base, password[1])
+	const linkPage = "/databases/HEROKU_POSTGRESQL_BLUE_URL/links/crm"
+	if st, body := do("GET", linkPage, nil); st != http.StatusOK || !strings.Contains(body, "credentials changed (user or password)") {
+		t.Fatalf("the link page on the second dashboard (%d) does not say the credentials changed:\n%s", st, body)
+	}
+	if st, body := do("GET", linkPage+"/repair", nil); st != http.StatusOK || !strings.Contains(body, "ALTER USER MAPPING") || strings.Contains(body, "rotated-Secret-42") {
+		t.Fatalf("the repair confirmation (%d) lacks the masked SQL or shows the password:\n%s", st, body)
+	}
+	if st, body := do("POST", linkPage+"/repair", url.Values{}); st != http.StatusSeeOther {
+		t.Fatalf("repair: %d\n%s", st, body)
+	}
+	query := regexp.MustCompile(`psql -h 127\.0\.0\.1 -p \d+ -U analytics_owner analytics -c 'SELECT count\(\*\) FROM crm\.deals'`).FindString(script)
+	linkWorks := func() {
+		t.Helper()
+		b, err := exec.Command("bash", "-c", "export PGPASSFILE="+pgpass[1]+"/pgpass; "+query+" -At").CombinedOutput()
+		if err != nil || strings.TrimSpace(string(b)) == "" {
+			t.Fatalf("the link's query after the repair: %v\n%s", err, b)
+		}
+	}
+	linkWorks()
+
+	// The demo's own dashboard still holds the old ORANGE URL: it must not
+	// call the repaired link stale, nor offer to repair it, and a repair
+	// asked for anyway is refused and writes nothing.
+	first := regexp.MustCompile(`demo is running: (http://127\.0\.0\.1:\d+)`).FindStringSubmatch(out)
+	if first == nil {
+		t.Fatalf("the demo printed no URL:\n%s", out)
+	}
+	old := signedIn(t, first[1], password[1])
+	st, body := old("GET", linkPage, nil)
+	if st != http.StatusOK || strings.Contains(body, `data-testid="repair"`) || strings.Contains(body, `data-testid="stale-badge"`) ||
+		!strings.Contains(body, "restart it with the current config var") {
+		t.Fatalf("the demo's own link page (%d) calls the repaired link stale or offers a repair:\n%s", st, body)
+	}
+	if st, body := old("POST", linkPage+"/repair", url.Values{}); st != http.StatusConflict {
+		t.Fatalf("the demo's own repair of crm: %d\n%s", st, body)
+	}
+	linkWorks()
+}
+
+// signedIn signs in to the dashboard at base as the demo's admin and
+// returns a request function that keeps the session and its CSRF token.
+func signedIn(t *testing.T, base, password string) func(method, path string, form url.Values) (int, string) {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	csrfRe := regexp.MustCompile(`name="csrf" value="([^"]+)"`)
@@ -159,24 +205,10 @@ func checkRotationWalkthrough(t *testing.T, out string) {
 		return resp.StatusCode, string(b)
 	}
 	do("GET", "/login", nil)
-	if st, body := do("POST", "/login", url.Values{"email": {demoAdmin}, "password": {password[1]}}); st != http.StatusSeeOther {
-		t.Fatalf("sign-in on the second dashboard: %d\n%s", st, body)
+	if st, body := do("POST", "/login", url.Values{"email": {demoAdmin}, "password": {password}}); st != http.StatusSeeOther {
+		t.Fatalf("sign-in on %s: %d\n%s", base, st, body)
 	}
-	const linkPage = "/databases/HEROKU_POSTGRESQL_BLUE_URL/links/crm"
-	if st, body := do("GET", linkPage, nil); st != http.StatusOK || !strings.Contains(body, "credentials changed (user or password)") {
-		t.Fatalf("the link page on the second dashboard (%d) does not say the credentials changed:\n%s", st, body)
-	}
-	if st, body := do("GET", linkPage+"/repair", nil); st != http.StatusOK || !strings.Contains(body, "ALTER USER MAPPING") || strings.Contains(body, "rotated-Secret-42") {
-		t.Fatalf("the repair confirmation (%d) lacks the masked SQL or shows the password:\n%s", st, body)
-	}
-	if st, body := do("POST", linkPage+"/repair", url.Values{}); st != http.StatusSeeOther {
-		t.Fatalf("repair: %d\n%s", st, body)
-	}
-	query := regexp.MustCompile(`psql -h 127\.0\.0\.1 -p \d+ -U analytics_owner analytics -c 'SELECT count\(\*\) FROM crm\.deals'`).FindString(script)
-	b, err := exec.Command("bash", "-c", "export PGPASSFILE="+pgpass[1]+"/pgpass; "+query+" -At").CombinedOutput()
-	if err != nil || strings.TrimSpace(string(b)) == "" {
-		t.Fatalf("the link's query after the repair: %v\n%s", err, b)
-	}
+	return do
 }
 
 func withoutHostPort(environ []string) []string {

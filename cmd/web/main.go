@@ -5,6 +5,7 @@
 //	web demo                       throwaway clusters with sample data, then serve
 //	web user add EMAIL --role R    add a user (password from stdin, or generated)
 //	web user list | remove EMAIL | set-role EMAIL ROLE
+//	web links ...                  links from a terminal, through the API (cli.go)
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -29,12 +31,14 @@ Usage:
   web user remove EMAIL              remove a user
   web user set-role EMAIL admin|viewer
 
+` + linksUsage + `
 Configuration (environment):
   PORT (8080), HOST (all interfaces; 127.0.0.1 for demo), PGLINKS_STATE_URL (required),
   PGLINKS_SESSION_KEYS, DATABASE_URL, HEROKU_POSTGRESQL_<NAME>_URL,
-  PGLINKS_DATABASES, PGLINKS_RESOURCE_NAMES, PGLINKS_TRUSTED_PROXIES,
+  REDIS_URL, HEROKU_REDIS_<NAME>_URL, PGLINKS_DATABASES, PGLINKS_RESOURCE_NAMES, PGLINKS_TRUSTED_PROXIES,
   PGLINKS_TLS_CERT, PGLINKS_TLS_KEY, PGLINKS_INVENTORY_MAX_AGE (30s),
-  PGLINKS_MAX_CONNECTIONS (32), PGLINKS_LEASE_TTL (15s). See README.md.
+  PGLINKS_MAX_CONNECTIONS (32), PGLINKS_SLOT_ORPHAN_AFTER (5m), PGLINKS_LEASE_TTL (15s).
+  See README.md.
 `
 
 func main() {
@@ -44,8 +48,14 @@ func main() {
 	if err != nil {
 		var ue usageError
 		if errors.As(err, &ue) {
-			fmt.Fprint(os.Stderr, usage)
+			if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "links") {
+				fmt.Fprint(os.Stderr, linksUsage)
+			} else {
+				fmt.Fprint(os.Stderr, usage)
+			}
 			fmt.Fprintln(os.Stderr)
+			fmt.Fprintln(os.Stderr, "error:", err)
+			os.Exit(2)
 		}
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
@@ -71,6 +81,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runDemo(ctx, stdout)
 	case "user":
 		return userCommand(ctx, args[1:], stdin, stdout)
+	case "links", "links:info", "links:create", "links:destroy", "links:refresh", "links:repair":
+		return linksCommand(ctx, args[0], args[1:], cliIO{in: stdin, out: stdout, errw: stderr, isTerminal: stdinIsTerminal(stdin), environ: os.Getenv})
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

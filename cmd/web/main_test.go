@@ -11,6 +11,7 @@ import (
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
+	"github.com/pglinks/pglinks/internal/replication"
 	"github.com/pglinks/pglinks/internal/state"
 )
 
@@ -22,15 +23,16 @@ func TestConfigFromEnv(t *testing.T) {
 		"PGLINKS_IDLE_TIMEOUT=30m",
 		"PGLINKS_MAX_CONNECTIONS= 64",
 		"PGLINKS_LEASE_TTL=1m",
+		"PGLINKS_SLOT_ORPHAN_AFTER=90s",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Addr != "127.0.0.1:9000" || len(cfg.SessionKeys) != 2 || cfg.EphemeralKeys || len(cfg.TrustedProxies) != 2 || cfg.IdleTimeout != 30*time.Minute || cfg.AbsoluteTimeout != auth.DefaultAbsoluteTimeout || cfg.MaxConns != 64 || cfg.LeaseTTL != time.Minute {
+	if cfg.Addr != "127.0.0.1:9000" || len(cfg.SessionKeys) != 2 || cfg.EphemeralKeys || len(cfg.TrustedProxies) != 2 || cfg.IdleTimeout != 30*time.Minute || cfg.AbsoluteTimeout != auth.DefaultAbsoluteTimeout || cfg.MaxConns != 64 || cfg.LeaseTTL != time.Minute || cfg.SlotOrphanAfter != 90*time.Second {
 		t.Fatalf("cfg = %+v", cfg)
 	}
 	cfg, err = configFromEnv([]string{"PGLINKS_STATE_URL=postgres://u:p@h/db"})
-	if err != nil || cfg.Addr != ":8080" || !cfg.EphemeralKeys || cfg.MaxConns != fleet.DefaultMaxConns || cfg.LeaseTTL != fleet.DefaultLeaseTTL {
+	if err != nil || cfg.Addr != ":8080" || !cfg.EphemeralKeys || cfg.MaxConns != fleet.DefaultMaxConns || cfg.LeaseTTL != fleet.DefaultLeaseTTL || cfg.SlotOrphanAfter != replication.DefaultOrphanAfter {
 		t.Fatalf("defaults: %+v, %v", cfg, err)
 	}
 	for name, env := range map[string][]string{
@@ -42,6 +44,8 @@ func TestConfigFromEnv(t *testing.T) {
 		"cap not whole":   {"PGLINKS_STATE_URL=x", "PGLINKS_MAX_CONNECTIONS=32.5"},
 		"lease too short": {"PGLINKS_STATE_URL=x", "PGLINKS_LEASE_TTL=1s"},
 		"lease not time":  {"PGLINKS_STATE_URL=x", "PGLINKS_LEASE_TTL=15"},
+		"orphan after":    {"PGLINKS_STATE_URL=x", "PGLINKS_SLOT_ORPHAN_AFTER=5"},
+		"orphan < 0":      {"PGLINKS_STATE_URL=x", "PGLINKS_SLOT_ORPHAN_AFTER=-1m"},
 	} {
 		if _, err := configFromEnv(env); err == nil {
 			t.Errorf("%s: accepted", name)

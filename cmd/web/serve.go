@@ -38,8 +38,16 @@ type config struct {
 	InventoryMaxAge time.Duration // PGLINKS_INVENTORY_MAX_AGE: staleness bound of inventory snapshots
 	MaxConns        int           // PGLINKS_MAX_CONNECTIONS: cap on connections to fleet databases
 	LeaseTTL        time.Duration // PGLINKS_LEASE_TTL: how long the background lease lasts unrenewed
+	SlotOrphanAfter time.Duration // PGLINKS_SLOT_ORPHAN_AFTER: how long a slot is inactive before it is a problem
 	CPUProfile      string        // PGLINKS_CPU_PROFILE: file to write a CPU profile of the run to
 	Env             []string
+
+	// listener, when set, is bound already (the demo binds its port
+	// before seeding, so a busy port costs nothing); open uses it.
+	listener net.Listener
+	// requestLogLevel is the level requests are logged at (Info; the
+	// demo's are Debug, so its terminal keeps what it printed).
+	requestLogLevel slog.Level
 }
 
 func configFromEnv(environ []string) (*config, error) {
@@ -63,6 +71,7 @@ func configFromEnv(environ []string) (*config, error) {
 		InventoryMaxAge: fleet.DefaultSnapshotMaxAge,
 		MaxConns:        fleet.DefaultMaxConns,
 		LeaseTTL:        fleet.DefaultLeaseTTL,
+		SlotOrphanAfter: replication.DefaultOrphanAfter,
 		IdleTimeout:     auth.DefaultIdleTimeout,
 		AbsoluteTimeout: auth.DefaultAbsoluteTimeout,
 		Env:             environ,
@@ -105,6 +114,13 @@ func configFromEnv(environ []string) (*config, error) {
 			return nil, fmt.Errorf("PGLINKS_INVENTORY_MAX_AGE: want a duration from 0s to 1h, like 30s")
 		}
 		cfg.InventoryMaxAge = d
+	}
+	if v := env["PGLINKS_SLOT_ORPHAN_AFTER"]; v != "" {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil || d < 0 || d > 7*24*time.Hour {
+			return nil, fmt.Errorf("PGLINKS_SLOT_ORPHAN_AFTER: want a duration from 0s to 168h, like 5m")
+		}
+		cfg.SlotOrphanAfter = d
 	}
 	if v := env["PGLINKS_MAX_CONNECTIONS"]; v != "" {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
@@ -205,20 +221,24 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 	}
 	cancel()
 	lease := &fleet.Lease{Store: db.Leases(), Name: leaseName, Holder: holderID(), TTL: cfg.LeaseTTL, Log: log}
+	repl.OrphanAfter = cfg.SlotOrphanAfter
 	a, err := app.New(app.Config{
 		Fleet: fl, Links: svc, Health: health, Replication: repl,
 		Auth: store, Limiter: auth.NewLimiter(store, 0, 0, 0),
 		Log: log, SessionKeys: cfg.SessionKeys, TrustedProxies: cfg.TrustedProxies, MetricsToken: cfg.MetricsToken,
-		LeaseHeld: lease.Held,
+		LeaseHeld:       lease.Held,
+		RequestLogLevel: cfg.requestLogLevel,
 	})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		db.Close()
-		return nil, err
+	ln := cfg.listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	p := &program{
 		server: &http.Server{

@@ -52,6 +52,14 @@ type Config struct {
 	// LeaseHeld says whether this process holds the lease of the fleet's
 	// background work (/metrics); nil: it does not.
 	LeaseHeld func() bool
+	// APIRate and APIBurst are each API token's rate limit: requests a
+	// second, and the burst (DefaultAPIRate, DefaultAPIBurst when 0).
+	APIRate  float64
+	APIBurst int
+	// RequestLogLevel is the level requests are logged at: Info (the zero
+	// value) for `web serve`; the demo logs them at Debug, below its
+	// logger's level, so its terminal keeps what it printed for people.
+	RequestLogLevel slog.Level
 }
 
 // DefaultRequestTimeout bounds a request: above the longest operation
@@ -68,6 +76,7 @@ type App struct {
 	cards        *cardCache    // the inventory's rendered cards
 	cookies      *auth.Cookies // Secure=false, for plain HTTP
 	cookiesHTTPS *auth.Cookies // Secure=true, for TLS or a trusted proxy saying https
+	apiLimit     *apiLimiter
 }
 
 // New builds the app and its routes.
@@ -95,7 +104,7 @@ func New(cfg Config) (*App, error) {
 		plain.SetMaxAge(d)
 		secure.SetMaxAge(d)
 	}
-	a := &App{cfg: cfg, log: cfg.Log, cookies: plain, cookiesHTTPS: secure, started: time.Now(), cards: newCardCache()}
+	a := &App{cfg: cfg, log: cfg.Log, cookies: plain, cookiesHTTPS: secure, started: time.Now(), cards: newCardCache(), apiLimit: newAPILimiter(cfg.APIRate, cfg.APIBurst)}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -125,6 +134,7 @@ func (a *App) routes() {
 	e.GET("/static/*", a.staticFile, a.cacheStatic)
 	e.GET("/static", a.staticFile)
 	e.GET("/metrics", a.metricsHandler()) // bearer token, no session or CSRF
+	a.apiRoutes()                         // /api/v1: API tokens only, no session or CSRF
 
 	// Everything below knows who is asking; state changes need a token.
 	s := e.Group("", a.loadSession, a.checkOrigin, a.checkCSRF)
@@ -142,6 +152,8 @@ func (a *App) routes() {
 	u.GET("/databases/:db/connection", a.connInfo)
 	u.GET("/account", a.account)
 	u.POST("/account/password", a.changePassword)
+	u.POST("/account/tokens", a.createToken)
+	u.POST("/account/tokens/:id/revoke", a.revokeOwnToken)
 
 	adm := u.Group("", a.requireAdmin)
 	adm.GET("/links/new", a.newLinkForm)
@@ -150,6 +162,8 @@ func (a *App) routes() {
 	adm.POST("/databases/:db/links/:name/destroy", a.destroyLink)
 	adm.GET("/databases/:db/links/:name/repair", a.confirmRepair)
 	adm.POST("/databases/:db/links/:name/repair", a.repairLink)
+	adm.GET("/databases/:db/links/:name/connections/end", a.confirmEndConnections)
+	adm.POST("/databases/:db/links/:name/connections/end", a.endConnections)
 	adm.GET("/databases/:db/links/:name/refresh", a.confirmRefresh)
 	adm.POST("/databases/:db/links/:name/refresh", a.refreshLink)
 	adm.GET("/databases/:db/links/:name/import", a.importForm)
@@ -175,6 +189,8 @@ func (a *App) routes() {
 	adm.POST("/users/:id/password", a.resetPassword)
 	adm.GET("/users/:id/password/new", a.newPassword)
 	adm.GET("/audit.csv", a.auditCSV)
+	adm.POST("/users/:id/tokens/:tid/revoke", a.revokeUserToken)
+	a.queryRoutes(u, adm)
 }
 
 // ipExtractor uses the direct peer unless trusted proxies are configured:

@@ -447,13 +447,22 @@ func TestUsersThroughHandlers(t *testing.T) {
 	e := newEnv(t)
 	c := e.client(t)
 	c.signIn(adminEmail)
+	// Post/redirect/get: the password is on the Users page the add leads
+	// to, once; the POST's answer holds no password, a reload shows none.
 	r := c.post("/users", url.Values{"email": {"new@example.com"}, "role": {"viewer"}})
-	if r.Status != 200 || !strings.Contains(r.Body, `data-testid="new-password"`) {
-		t.Fatalf("add user: %d", r.Status)
+	if r.Status != http.StatusSeeOther || r.Location != "/users" || strings.Contains(r.Body, "new-password") {
+		t.Fatalf("add user: %d to %q", r.Status, r.Location)
+	}
+	r = c.get(r.Location)
+	if r.Status != 200 || !strings.Contains(r.Body, `data-testid="new-password"`) || !strings.Contains(r.Body, "Added <span") {
+		t.Fatalf("the Users page after an add: %d %.300s", r.Status, r.Body)
 	}
 	pw := regexpFind(t, r.Body, `<code[^>]*>([^<]+)</code>`)
 	if _, err := e.store.Authenticate(context.Background(), "new@example.com", pw); err != nil {
 		t.Fatalf("the shown password does not work: %v", err)
+	}
+	if again := c.get("/users"); again.Status != 200 || strings.Contains(again.Body, pw) || strings.Contains(again.Body, `data-testid="new-password"`) {
+		t.Fatalf("a reload of the Users page shows the password again: %d", again.Status)
 	}
 	entries, _ := e.store.ListAudit(context.Background(), auth.AuditFilter{Action: auth.ActionUserAdd})
 	if len(entries) != 1 || strings.Contains(entries[0].Detail, pw) {

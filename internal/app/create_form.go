@@ -29,20 +29,32 @@ func (a *App) createChoices(ctx context.Context) fleetChoices {
 	for _, st := range a.cfg.Links.Inventory(ctx) {
 		d := st.DB
 		out.support[d.ConfigVar] = st
-		out.remotes = append(out.remotes, views.DBChoice{
-			ConfigVar: d.ConfigVar, ResourceName: d.ResourceName, DefaultName: links.DefaultName(d.ResourceName),
-		})
+		remote := views.DBChoice{ConfigVar: d.ConfigVar, ResourceName: d.ResourceName, Redis: d.IsRedis()}
+		if d.IsRedis() {
+			// A Redis is only ever a remote.
+			if !st.Pending && !st.Reachable {
+				remote.Unusable, remote.Unavailable = "unreachable", "unreachable ("+st.Error+")"
+			}
+			out.remotes = append(out.remotes, remote)
+			continue
+		}
 		local := views.DBChoice{ConfigVar: d.ConfigVar, ResourceName: d.ResourceName}
+		// Both lists mark a database that does not answer the same way;
+		// only a local needs links to be supported.
 		switch {
+		case st.Pending:
+			// Not read in time: nothing is known, the create will tell.
 		case !st.Reachable:
 			reason := st.Error
 			if _, after, ok := strings.Cut(reason, " is unreachable: "); ok {
 				reason = after
 			}
-			local.Unavailable = "unreachable (" + reason + ")"
+			remote.Unusable, remote.Unavailable = "unreachable", "unreachable ("+reason+")"
+			local.Unusable, local.Unavailable = remote.Unusable, remote.Unavailable
 		case !st.Support.OK:
-			local.Unavailable = st.Support.Reason
+			local.Unusable, local.Unavailable = "links not supported", st.Support.Reason
 		}
+		out.remotes = append(out.remotes, remote)
 		out.locals = append(out.locals, local)
 		for _, l := range st.Links {
 			out.existing = append(out.existing, views.ExistingLink{Local: d.ConfigVar, Remote: l.RemoteConfigVar, Name: l.Name})
@@ -61,6 +73,29 @@ func (fc fleetChoices) duplicates(local, remote string) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// defaultNames fills in the name each remote's link into local would get
+// when the name is left empty (links.DefaultName, for the Heroku Connect
+// schema chosen on remote too), with the links local already has taken.
+// Create applies the same rule to local's catalog, so only a schema that
+// is not a link could make it differ, and the preview says the name.
+func (fc fleetChoices) defaultNames(f *views.CreateForm) {
+	taken := map[string]bool{}
+	for _, l := range fc.existing {
+		if l.Local == f.Local {
+			taken[l.Name] = true
+		}
+	}
+	isTaken := func(n string) bool { return taken[n] }
+	for i := range f.Remotes {
+		r := &f.Remotes[i]
+		connectSchema := ""
+		if r.ConfigVar == f.Remote && f.ConnectSchema() != nil {
+			connectSchema = f.SchemaOrPublic()
+		}
+		r.DefaultName = links.DefaultName(r.ResourceName, connectSchema, isTaken)
+	}
 }
 
 // localFix is the inventory's explanation of why links cannot be made in

@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/pglinks/pglinks/internal/errs"
@@ -32,6 +33,10 @@ func statusOf(kind errs.Kind) int {
 // for errors users can act on, "Internal error" and a request id otherwise.
 func (a *App) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
+		return
+	}
+	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
+		a.apiError(err, c)
 		return
 	}
 	status := http.StatusInternalServerError

@@ -36,6 +36,8 @@ type createInput struct {
 	// same local.
 	DuplicateOK bool
 	views.CreateOptions
+	// Redis are the choices for a Redis remote.
+	Redis views.RedisForm
 }
 
 func decodeCreateForm(form url.Values) createInput {
@@ -47,6 +49,7 @@ func decodeCreateForm(form url.Values) createInput {
 		DuplicateOK: form.Get("duplicate_ok") != "",
 	}
 	in.CreateOptions = decodeCreateOptions(form)
+	in.Redis = decodeRedisOptions(form)
 	return in
 }
 

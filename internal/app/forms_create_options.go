@@ -23,10 +23,16 @@ func nameField(v string) string {
 	return v
 }
 
+// decodeCreateOptions reads the create form's choices. Ticked tables
+// mean "only these" unless "All tables" was chosen in so many words
+// (tables_mode=all, which the form sends only once someone picked it):
+// ticks are never silently ignored, with or without JavaScript.
 func decodeCreateOptions(form url.Values) views.CreateOptions {
+	mode := form.Get("tables_mode")
 	o := views.CreateOptions{
 		RemoteSchema: nameField(form.Get("remote_schema")),
-		SomeTables:   form.Get("tables_mode") == "some",
+		AllChosen:    mode == "all",
+		SomeTables:   mode == "some" || mode != "all" && len(form["table"]) > 0,
 		ReadOnly:     form.Get("read_only") != "",
 		TableFilter:  field(form, "table_filter"),
 		Token:        field(form, "token"),

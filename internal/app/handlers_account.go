@@ -13,7 +13,7 @@ import (
 
 // account is the signed-in user's own page.
 func (a *App) account(c echo.Context) error {
-	return Render(c, http.StatusOK, views.AccountView(views.AccountPage{Page: a.page(c, "Your account", "account")}))
+	return a.renderAccount(c, http.StatusOK, views.AccountPage{})
 }
 
 // changePassword lets a user change their own password. The current
@@ -28,7 +28,7 @@ func (a *App) changePassword(c echo.Context) error {
 	s := session(c)
 	ip := c.RealIP()
 	fail := func(status int, formErrs views.FormErrors) error {
-		return Render(c, status, views.AccountView(views.AccountPage{Page: a.page(c, "Your account", "account"), Errors: formErrs}))
+		return a.renderAccount(c, status, views.AccountPage{Errors: formErrs})
 	}
 	ctx := c.Request().Context()
 	attempt, wait, err := a.cfg.Limiter.Allow(ctx, ip, s.User.Email)
@@ -38,7 +38,7 @@ func (a *App) changePassword(c echo.Context) error {
 	if attempt == nil {
 		a.audit(c, auth.ActionPasswordChange, s.User.Email, auth.OutcomeRefused, "too many failed attempts; throttled", "")
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
-		return fail(http.StatusTooManyRequests, views.FormErrors{"": fmt.Sprintf("Too many wrong passwords. Try again in %d minute(s).", int(math.Ceil(wait.Minutes())))})
+		return fail(http.StatusTooManyRequests, views.FormErrors{"": "Too many wrong passwords. Try again in " + views.Plural(int(math.Ceil(wait.Minutes())), "minute", "minutes") + "."})
 	}
 	err = a.cfg.Auth.ChangeOwnPassword(ctx, s.User.ID, current, next, s.ID)
 	kind := errs.KindOf(err)
@@ -136,7 +136,7 @@ func (a *App) newPassword(c echo.Context) error {
 	}
 	p := views.NewPasswordPage{Page: a.page(c, "New password for "+u.Email, "users"), User: *u, Shown: shown}
 	if shown {
-		p.Notice = views.PasswordNotice("Reset the password of", u.Email, password)
+		p.Notice = views.PasswordNotice(u.Email, password, false)
 	}
 	return Render(c, http.StatusOK, views.NewPasswordView(p))
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/pglinks/pglinks/internal/auth"
@@ -16,6 +17,14 @@ func (a *App) usersPage(c echo.Context, p views.UsersPage) (views.UsersPage, err
 	if err != nil {
 		return p, err
 	}
+	tokens, err := a.cfg.Auth.ListTokens(c.Request().Context(), 0)
+	if err != nil {
+		return p, err
+	}
+	p.Tokens = map[int64][]auth.APIToken{}
+	for _, t := range tokens {
+		p.Tokens[t.UserID] = append(p.Tokens[t.UserID], t)
+	}
 	p.Page = a.page(c, "Users", "users")
 	p.Users = users
 	return p, nil
@@ -26,8 +35,20 @@ func (a *App) users(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// A user just added: their password, this once (see addUser).
+	kept, ok, err := a.cookieCodec(c).TakeOnce(c.Response(), c.Request(), addedUserSlot)
+	if err != nil {
+		return err
+	}
+	if email, password, cut := strings.Cut(kept, "\x00"); ok && cut {
+		p.Notice = views.PasswordNotice(email, password, true)
+	}
 	return Render(c, http.StatusOK, views.UsersView(p))
 }
+
+// addedUserSlot keeps a new user's email and generated password from the
+// add to the Users page it redirects to, shown there once, as a reset's is.
+const addedUserSlot = "added-user"
 
 func (a *App) addUser(c echo.Context) error {
 	form, err := c.FormParams()
@@ -59,13 +80,13 @@ func (a *App) addUser(c echo.Context) error {
 		return Render(c, statusOf(errs.KindOf(err)), views.UsersView(p))
 	}
 	a.audit(c, auth.ActionUserAdd, user.Email, auth.OutcomeOK, "role "+string(user.Role), "")
-	// The password is shown in this response only, never stored in clear.
-	p, err := a.usersPage(c, views.UsersPage{})
-	if err != nil {
+	// The password is never stored in clear: the encrypted session cookie
+	// carries it to the next view of the Users page only, so a reload
+	// neither adds again nor shows it again.
+	if err := a.cookieCodec(c).PutOnce(c.Response(), c.Request(), addedUserSlot, user.Email+"\x00"+password); err != nil {
 		return err
 	}
-	p.Notice = views.PasswordNotice("Added", user.Email, password)
-	return Render(c, http.StatusOK, views.UsersView(p))
+	return redirect(c, "/users")
 }
 
 func (a *App) userFromParam(c echo.Context) (*auth.User, error) {

@@ -52,7 +52,7 @@ func (a *App) login(c echo.Context) error {
 	if attempt == nil {
 		a.auditAs(c, "", auth.ActionLoginFailed, in.Email, auth.OutcomeRefused, "too many failed attempts; throttled", "")
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
-		return fail(http.StatusTooManyRequests, fmt.Sprintf("Too many failed sign-in attempts. Try again in %d minute(s).", int(math.Ceil(wait.Minutes()))))
+		return fail(http.StatusTooManyRequests, "Too many failed sign-in attempts. Try again in "+views.Plural(int(math.Ceil(wait.Minutes())), "minute", "minutes")+".")
 	}
 	s, err := a.cfg.Auth.SignIn(ctx, in.Email, in.Password)
 	if err != nil {

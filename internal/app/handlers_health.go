@@ -2,9 +2,9 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/pglinks/pglinks/internal/auth"
@@ -33,24 +33,33 @@ func (a *App) checkLink(c echo.Context) error {
 	return redirect(c, views.LinkPath(localVar, name))
 }
 
-func (a *App) repairPage(c echo.Context, msg string) (views.RepairPage, error) {
-	local, err := a.cfg.Fleet.Lookup(c.Param("db"))
-	if err != nil {
-		return views.RepairPage{}, err
-	}
-	plan, err := a.cfg.Links.PlanRepair(c.Request().Context(), local.ConfigVar, c.Param("name"))
-	if err != nil {
-		return views.RepairPage{}, err
-	}
-	return views.RepairPage{Page: a.page(c, "Repair "+plan.Link.Name, "databases"), Plan: plan, Local: local, Error: msg}, nil
-}
-
+// confirmRepair shows the repair's SQL to confirm, or, for a link that
+// matches its remote (a typed or old URL) or cannot be repaired, a page
+// saying so that leads back to the link.
 func (a *App) confirmRepair(c echo.Context) error {
-	p, err := a.repairPage(c, "")
+	local, err := a.cfg.Fleet.Lookup(c.Param("db"))
 	if err != nil {
 		return err
 	}
-	return Render(c, http.StatusOK, views.RepairView(p))
+	ctx := c.Request().Context()
+	plan, err := a.cfg.Links.PlanRepair(ctx, local.ConfigVar, c.Param("name"))
+	if err == nil {
+		return Render(c, http.StatusOK, views.RepairView(views.RepairPage{Page: a.page(c, "Repair "+plan.Link.Name, "databases"), Link: plan.Link, Plan: plan, Local: local}))
+	}
+	if !errs.Is(err, errs.Conflict) {
+		return err
+	}
+	l, lerr := a.cfg.Links.GetLink(ctx, local.ConfigVar, c.Param("name"))
+	if lerr != nil {
+		return err
+	}
+	status := http.StatusOK // a link that matches its remote: nothing to do
+	if errors.Is(err, links.ErrEnvRefused) {
+		// This process's config var would break the link: a conflict,
+		// said in its words, with nothing offered.
+		status = http.StatusConflict
+	}
+	return Render(c, status, views.RepairView(views.RepairPage{Page: a.page(c, "Repair "+l.Name, "databases"), Link: l, Local: local, Refusal: errs.MessageOf(err)}))
 }
 
 func (a *App) repairLink(c echo.Context) error {
@@ -61,6 +70,11 @@ func (a *App) repairLink(c echo.Context) error {
 	res, err := a.cfg.Links.RepairLink(ctx, links.RepairRequest{LocalVar: localVar, Name: name, Actor: session(c).User.Email})
 	if err != nil {
 		a.auditRefusal(c, auth.ActionLinkRepair, auth.ActionLinkRepairRefused, target, err)
+		if errors.Is(err, links.ErrEnvRefused) {
+			// This process's config var would break the link: answered
+			// as a conflict, in its words, with nothing offered.
+			return err
+		}
 		if errs.Is(err, errs.Conflict) {
 			// Nothing (left) to repair, or it cannot be: say so on the link page.
 			a.flash(c, flashErr, errs.MessageOf(err))
@@ -69,17 +83,22 @@ func (a *App) repairLink(c echo.Context) error {
 		return err
 	}
 	a.cfg.Health.Put(localVar, name, res.Health)
+	a.audit(c, auth.ActionLinkRepair, target, auth.OutcomeOK, repairedDetail(res), sqlText(res.DDL))
+	if res.Health.State == links.HealthHealthy {
+		a.flash(c, flashOK, fmt.Sprintf("Link %s repaired: %s. It is healthy: a fresh probe took %d ms.", name, res.Link.Stale.Summary(), res.Health.RTT.Milliseconds()))
+	} else {
+		a.flash(c, flashErr, fmt.Sprintf("Link %s repaired: %s. It is still broken: %s", name, res.Link.Stale.Summary(), res.Health.Reason))
+	}
+	return redirect(c, views.LinkPath(localVar, name))
+}
+
+// repairedDetail is a repair's audit detail.
+func repairedDetail(res *links.RepairResult) string {
 	detail := fmt.Sprintf("link to %s: %s; after repair: %s", res.Link.RemoteConfigVar, res.Link.Stale.Summary(), res.Health.State)
 	if res.Health.State != links.HealthHealthy {
 		detail += " (" + res.Health.Reason + ")"
 	}
-	a.audit(c, auth.ActionLinkRepair, target, auth.OutcomeOK, detail, strings.Join(res.DDL, ";\n")+";")
-	if res.Health.State == links.HealthHealthy {
-		a.flash(c, flashOK, fmt.Sprintf("Link %s repaired (%s). It is healthy: a fresh probe took %d ms.", name, res.Link.Stale.Summary(), res.Health.RTT.Milliseconds()))
-	} else {
-		a.flash(c, flashErr, fmt.Sprintf("Link %s repaired (%s), but it is still broken: %s", name, res.Link.Stale.Summary(), res.Health.Reason))
-	}
-	return redirect(c, views.LinkPath(localVar, name))
+	return detail
 }
 
 // connInfo shows how outside clients connect to a database; it holds no

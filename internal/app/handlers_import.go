@@ -42,6 +42,9 @@ func (a *App) importPage(c echo.Context, chosen []string, q string, plan *links.
 			return views.ImportPage{}, err
 		}
 		p.Link = l
+		if l.IsRedis() {
+			return views.ImportPage{}, links.DoesNotApply(l, "Importing tables")
+		}
 		if l.Tables != nil {
 			if d, err = a.cfg.Links.LinkDrift(c.Request().Context(), local.ConfigVar, l.Name); err != nil {
 				d = &links.Drift{Error: errs.MessageOf(err)}
@@ -111,11 +114,7 @@ func (a *App) importTables(c echo.Context) error {
 		}
 		return Render(c, statusOf(kind), views.ImportView(p))
 	}
-	detail := "imported " + quotedList(res.Plan.Tables)
-	if len(res.Plan.CopiedTypes) > 0 {
-		detail += "; copied " + strings.Join(res.Plan.CopiedTypes, ", ")
-	}
-	a.audit(c, auth.ActionLinkImportTables, target, auth.OutcomeOK, detail, strings.Join(res.DDL, ";\n")+";")
+	a.audit(c, auth.ActionLinkImportTables, target, auth.OutcomeOK, importedDetail(res), sqlText(res.DDL))
 	n := len(res.Plan.Tables)
 	msg := "Link " + name + " imports 1 more table: " + res.Plan.Tables[0] + "."
 	if n > 1 {
@@ -123,6 +122,15 @@ func (a *App) importTables(c echo.Context) error {
 	}
 	a.flash(c, flashOK, msg)
 	return redirect(c, views.LinkPath(localVar, name))
+}
+
+// importedDetail is an import's audit detail.
+func importedDetail(res *links.ImportResult) string {
+	detail := "imported " + quotedList(res.Plan.Tables)
+	if len(res.Plan.CopiedTypes) > 0 {
+		detail += "; copied " + strings.Join(res.Plan.CopiedTypes, ", ")
+	}
+	return detail
 }
 
 // importErrors puts a refusal next to the table list when it is about the

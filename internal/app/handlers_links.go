@@ -92,10 +92,23 @@ func (a *App) showLink(c echo.Context) error {
 		return err
 	}
 	p := views.LinkPage{Page: a.page(c, l.Name, "databases"), Link: l, Local: local, Tables: tp.Tables, TablePage: tp,
-		Health: a.cfg.Health.Get(local.ConfigVar, l.Name), Now: time.Now(), Drift: a.pageDrift(c, l, c.QueryParam("drift") == "now"), Connect: a.linkConnect(c, l)}
-	return RenderBounded(c, http.StatusOK, views.LinkPageBytes, func(compact bool) templ.Component {
-		p.Compact = compact
-		return views.LinkView(p)
+		Health: a.cfg.Health.Get(local.ConfigVar, l.Name), Now: time.Now(), Conns: a.linkConns(c, l)}
+	if !l.IsRedis() { // a Redis has no catalog to drift from, nor Connect schemas
+		p.Drift, p.Connect = a.pageDrift(c, l, c.QueryParam("drift") == "now"), a.linkConnect(c, l)
+		a.linkQuerySections(c, &p)
+	}
+	// Too heavy in full: first the Performance section's per-table lists
+	// are cut to a few, then the column lists and drift details go.
+	return RenderBounded(c, http.StatusOK, views.LinkPageBytes, 3, func(level int) templ.Component {
+		q := p
+		if level >= 1 && q.Perf != nil {
+			perf := *q.Perf
+			perf.Tables = perf.Tables[:min(len(perf.Tables), views.PerfListLean)]
+			perf.Stats = perf.Stats[:min(len(perf.Stats), views.PerfListLean)]
+			q.Perf = &perf
+		}
+		q.Compact = level >= 2
+		return views.LinkView(q)
 	})
 }
 
@@ -117,10 +130,19 @@ func (a *App) createFormWith(c echo.Context, fc fleetChoices, in createInput, fo
 		Existing:  fc.existing,
 
 		CreateOptions: in.CreateOptions,
+		Redis:         in.Redis,
+	}
+	// "Create another link anyway", once ticked, stays ticked through
+	// any other error, with what it confirms.
+	if in.DuplicateOK {
+		if f.Duplicates = fc.duplicates(in.Local, in.Remote); len(f.Duplicates) > 0 {
+			f.DuplicateOK = true
+		}
 	}
 	// Once the remote is chosen, offer its schemas and tables, read with
-	// pglinks' own bounded connection.
-	if _, ok := a.cfg.Fleet.Get(in.Remote); ok {
+	// pglinks' own bounded connection (a Redis has none: its form offers
+	// tables by key type and prefix).
+	if d, ok := a.cfg.Fleet.Get(in.Remote); ok && !d.IsRedis() {
 		cat, err := a.cfg.Links.ReadRemoteCatalog(c.Request().Context(), in.Remote, in.RemoteSchema)
 		if err != nil {
 			f.CatalogErr = errs.MessageOf(err)
@@ -129,6 +151,7 @@ func (a *App) createFormWith(c echo.Context, fc fleetChoices, in createInput, fo
 		}
 		a.connectDefaults(fc, &f)
 	}
+	fc.defaultNames(&f)
 	return f
 }
 
@@ -153,6 +176,7 @@ func createRequest(in createInput, actor string) links.CreateRequest {
 	req := links.CreateRequest{
 		RemoteVar: in.Remote, LocalVar: in.Local, Name: in.Name, CopyEnums: in.CopyEnums, Actor: actor,
 		RemoteSchema: in.RemoteSchema, ReadOnly: in.ReadOnly, Token: in.Token, ConnectTriggerLog: in.ConnectLog,
+		RedisTables: in.Redis.Tables, Writable: in.Redis.Writable,
 	}
 	if in.SomeTables {
 		req.Tables = append([]string{}, in.Tables...)
@@ -186,8 +210,10 @@ func (a *App) createLink(c echo.Context) error {
 	}
 	fc := a.createChoices(c.Request().Context())
 	if in.Name == "" {
-		if remote, ok := a.cfg.Fleet.Get(in.Remote); ok {
-			in.Name = links.DefaultName(remote.ResourceName)
+		// The one default-name rule, on the local's catalog: what the
+		// form showed, unless a schema that is not a link has that name.
+		if name, err := a.cfg.Links.DefaultLinkName(c.Request().Context(), in.Remote, in.Local, in.RemoteSchema); err == nil {
+			in.Name = name
 		}
 	}
 	if dups := fc.duplicates(in.Local, in.Remote); len(dups) > 0 && !in.DuplicateOK {
@@ -223,7 +249,7 @@ func (a *App) createLink(c echo.Context) error {
 			return refused(err)
 		}
 		in.Token = p.Token
-		f := views.CreateForm{Page: a.page(c, "Preview of link "+p.Name, "databases"), Remote: in.Remote, Local: in.Local, Name: in.Name, CopyEnums: in.CopyEnums, DuplicateOK: in.DuplicateOK, CreateOptions: in.CreateOptions}
+		f := views.CreateForm{Page: a.page(c, "Preview of link "+p.Name, "databases"), Remote: in.Remote, Local: in.Local, Name: in.Name, CopyEnums: in.CopyEnums, DuplicateOK: in.DuplicateOK, CreateOptions: in.CreateOptions, Redis: in.Redis}
 		return Render(c, http.StatusOK, views.CreatePreviewView(views.CreatePreviewPage{Page: f.Page, Form: f, Preview: p}))
 	}
 	res, err := a.cfg.Links.CreateLink(c.Request().Context(), createRequest(in, s.User.Email))
@@ -236,16 +262,49 @@ func (a *App) createLink(c echo.Context) error {
 		return refused(err)
 	}
 	target = in.Local + "/" + res.Link.Name
-	detail := fmt.Sprintf("from %s (%s), %d foreign tables", in.Remote, res.Link.RemoteResourceName, res.Tables)
+	a.audit(c, auth.ActionLinkCreate, target, auth.OutcomeOK, createdDetail(in.Remote, res), sqlText(res.DDL))
+	a.flash(c, flashOK, fmt.Sprintf("Link %s created in %s with %d foreign tables.", res.Link.Name, in.Local, res.Tables))
+	return redirect(c, views.LinkPath(in.Local, res.Link.Name))
+}
+
+// createdDetail is a create's audit detail.
+func createdDetail(remoteVar string, res *links.CreateResult) string {
+	detail := fmt.Sprintf("from %s (%s), %d foreign tables", remoteVar, res.Link.RemoteResourceName, res.Tables)
+	switch {
+	case res.Link.IsRedis() && res.Link.ReadOnly:
+		detail += "; a Redis link, read-only"
+	case res.Link.IsRedis():
+		detail += "; a Redis link, writable (not transactional)"
+	}
 	if len(res.CopiedTypes) > 0 {
 		detail += "; copied enum types " + strings.Join(res.CopiedTypes, ", ")
 	}
 	if len(res.ExtendedTypes) > 0 {
 		detail += "; added the remote's labels to enum types " + strings.Join(res.ExtendedTypes, ", ")
 	}
-	a.audit(c, auth.ActionLinkCreate, target, auth.OutcomeOK, detail, strings.Join(res.DDL, ";\n")+";")
-	a.flash(c, flashOK, fmt.Sprintf("Link %s created in %s with %d foreign tables.", res.Link.Name, in.Local, res.Tables))
-	return redirect(c, views.LinkPath(in.Local, res.Link.Name))
+	return detail
+}
+
+// destroyedDetail is a destroy's audit detail and what the user is told.
+func destroyedDetail(localVar, name string, res *links.DestroyResult) (detail, msg string) {
+	detail = fmt.Sprintf("link to %s (%s)", res.Link.RemoteConfigVar, res.Link.RemoteResourceName)
+	if n := len(res.Dependents); n > 0 {
+		var ds []string
+		for _, d := range res.Dependents {
+			ds = append(ds, d.Type+" "+d.Identity)
+		}
+		detail += fmt.Sprintf("; also dropped %s: %s", views.Plural(n, "dependent object", "dependent objects"), strings.Join(ds, ", "))
+	}
+	msg = fmt.Sprintf("Link %s destroyed in %s.", name, localVar)
+	for _, t := range res.Types {
+		if t.Drop {
+			detail += "; dropped copied enum " + t.Type
+		} else {
+			detail += "; kept copied enum " + t.Type + ": " + t.Reason
+			msg += fmt.Sprintf(" Kept the enum type %s: %s.", t.Type, t.Reason)
+		}
+	}
+	return detail, msg
 }
 
 // auditRefusal audits a link change that did not happen: an internal
@@ -320,24 +379,8 @@ func (a *App) destroyLink(c echo.Context) error {
 		}
 		return Render(c, statusOf(kind), views.DestroyView(p))
 	}
-	detail := fmt.Sprintf("link to %s (%s)", res.Link.RemoteConfigVar, res.Link.RemoteResourceName)
-	if n := len(res.Dependents); n > 0 {
-		var ds []string
-		for _, d := range res.Dependents {
-			ds = append(ds, d.Type+" "+d.Identity)
-		}
-		detail += fmt.Sprintf("; also dropped %d dependent object(s): %s", n, strings.Join(ds, ", "))
-	}
-	msg := fmt.Sprintf("Link %s destroyed in %s.", name, localVar)
-	for _, t := range res.Types {
-		if t.Drop {
-			detail += "; dropped copied enum " + t.Type
-		} else {
-			detail += "; kept copied enum " + t.Type + ": " + t.Reason
-			msg += fmt.Sprintf(" Kept the enum type %s: %s.", t.Type, t.Reason)
-		}
-	}
-	a.audit(c, auth.ActionLinkDestroy, target, auth.OutcomeOK, detail, strings.Join(res.DDL, ";\n")+";")
+	detail, msg := destroyedDetail(localVar, name, res)
+	a.audit(c, auth.ActionLinkDestroy, target, auth.OutcomeOK, detail, sqlText(res.DDL))
 	a.cfg.Health.Forget(localVar, name)
 	a.flash(c, flashOK, msg)
 	return redirect(c, "/")
@@ -346,11 +389,7 @@ func (a *App) destroyLink(c echo.Context) error {
 // audit records an action; a failure to record is logged, not shown, so it
 // never turns a done change into an error page.
 func (a *App) audit(c echo.Context, action, target, outcome, detail, ddl string) {
-	actor := ""
-	if s := session(c); s != nil {
-		actor = s.User.Email
-	}
-	a.auditAs(c, actor, action, target, outcome, detail, ddl)
+	a.auditAs(c, actor(c), action, target, outcome, detail, ddl)
 }
 
 func (a *App) auditAs(c echo.Context, actor, action, target, outcome, detail, ddl string) {

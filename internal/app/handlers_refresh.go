@@ -68,6 +68,13 @@ func (a *App) refreshLink(c echo.Context) error {
 		}
 		return Render(c, statusOf(kind), views.RefreshView(p))
 	}
+	a.audit(c, auth.ActionLinkRefresh, target, auth.OutcomeOK, refreshedDetail(res), sqlText(res.DDL))
+	a.flash(c, flashOK, "Link "+name+" refreshed: "+res.Summary.String()+".")
+	return redirect(c, views.LinkPath(localVar, name))
+}
+
+// refreshedDetail is a refresh's audit detail.
+func refreshedDetail(res *links.RefreshResult) string {
 	detail := res.Summary.String()
 	if n := len(res.Plan.Dependents); n > 0 {
 		var ds []string
@@ -76,7 +83,5 @@ func (a *App) refreshLink(c echo.Context) error {
 		}
 		detail += "; also dropped " + strings.Join(ds, ", ")
 	}
-	a.audit(c, auth.ActionLinkRefresh, target, auth.OutcomeOK, detail, strings.Join(res.DDL, ";\n")+";")
-	a.flash(c, flashOK, "Link "+name+" refreshed: "+res.Summary.String()+".")
-	return redirect(c, views.LinkPath(localVar, name))
+	return detail
 }

@@ -25,11 +25,22 @@ func decodeReplicationForm(form url.Values) replicationInput {
 	return replicationInput{DB: nameField(form.Get("db")), Name: nameField(form.Get("name")), Confirm: nameField(form.Get("confirm"))}
 }
 
+// replicationPage reads every fleet database now, so what it shows after
+// a change is read after it; the search (?q=) matches as the inventory's
+// does, and the databases with nothing to show fold into one line.
 func (a *App) replicationPage(c echo.Context) error {
+	query := strings.TrimSpace(c.QueryParam("q"))
+	if len(query) > 200 {
+		return errs.E(errs.Invalid, "The search is longer than 200 characters.")
+	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), a.cfg.Fleet.Deadlines.FleetPage)
 	defer cancel()
 	o := a.cfg.Replication.Overview(ctx)
-	return Render(c, http.StatusOK, views.ReplicationView(views.ReplicationPage{Page: a.page(c, "Replication", "replication"), Overview: o}))
+	shown, empty := replication.Sorted(o.Match(query))
+	return Render(c, http.StatusOK, views.ReplicationView(views.ReplicationPage{
+		Page: a.page(c, "Replication", "replication"), Overview: o, Query: query, Shown: shown, Empty: empty,
+		OrphanAfter: a.cfg.Replication.OrphanAfter,
+	}))
 }
 
 // replicationWarnings reads the fleet's replication warnings for the
@@ -92,17 +103,27 @@ func (a *App) setSubscriptionEnabled(enable bool) echo.HandlerFunc {
 // replicationFailed audits a refused or failed change and answers with a
 // flash on the replication page (or the error page for internal errors).
 func (a *App) replicationFailed(c echo.Context, action string, in replicationInput, err error) error {
+	a.auditReplicationFailure(c, action, target(in), err)
 	if errs.KindOf(err) == errs.Internal {
-		a.audit(c, action, target(in), auth.OutcomeFailed, "internal error", "")
 		return err
+	}
+	a.flash(c, flashErr, errs.MessageOf(err))
+	return redirect(c, views.ReplicationPath(in.DB))
+}
+
+// auditReplicationFailure audits a replication change that did not
+// happen: failed for an internal error, refused (as replication_refused)
+// when pglinks said no, failed otherwise.
+func (a *App) auditReplicationFailure(c echo.Context, action, target string, err error) {
+	if errs.KindOf(err) == errs.Internal {
+		a.audit(c, action, target, auth.OutcomeFailed, "internal error", "")
+		return
 	}
 	outcome := outcomeOf(err)
 	if outcome == auth.OutcomeRefused {
 		action = auth.ActionReplicationRefused
 	}
-	a.audit(c, action, target(in), outcome, errs.MessageOf(err), "")
-	a.flash(c, flashErr, errs.MessageOf(err))
-	return redirect(c, views.ReplicationPath(in.DB))
+	a.audit(c, action, target, outcome, errs.MessageOf(err), "")
 }
 
 func sqlText(stmts []string) string { return strings.Join(stmts, ";\n") + ";" }

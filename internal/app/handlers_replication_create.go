@@ -21,7 +21,7 @@ func (a *App) knownDB(v string) string {
 
 func (a *App) publicationForm(c echo.Context, p views.NewPublicationPage) (views.NewPublicationPage, error) {
 	p.Page = a.page(c, "New publication", "replication")
-	p.Databases = a.cfg.Fleet.Databases
+	p.Databases = a.cfg.Fleet.PostgresDatabases()
 	if p.Errors == nil {
 		p.Errors = views.FormErrors{}
 	}
@@ -107,7 +107,7 @@ func joinProblems(ps []string) string { return strings.Join(ps, " ") }
 
 func (a *App) subscriptionForm(c echo.Context, p views.NewSubscriptionPage) (views.NewSubscriptionPage, error) {
 	p.Page = a.page(c, "New subscription", "replication")
-	p.Databases = a.cfg.Fleet.Databases
+	p.Databases = a.cfg.Fleet.PostgresDatabases()
 	if p.Errors == nil {
 		p.Errors = views.FormErrors{}
 	}

@@ -112,7 +112,7 @@ func TestImportMoreTables(t *testing.T) {
 		t.Fatalf("audit = %+v, %v", entries, err)
 	}
 	page = c.get(linkPath)
-	if !strings.Contains(page.Body, "imports 1 more table: tickets") || strings.Contains(page.Body, `value="tickets"`) || !strings.Contains(page.Body, "2 chosen table(s)") {
+	if !strings.Contains(page.Body, "imports 1 more table: tickets") || strings.Contains(page.Body, `value="tickets"`) || !strings.Contains(page.Body, "2 chosen tables") {
 		t.Errorf("link page after the import:\n%s", page.Body)
 	}
 

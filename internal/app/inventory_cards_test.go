@@ -38,6 +38,9 @@ func TestInventoryGzipLeavesTokenAndQueryUncompressed(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: not a valid gzip stream: %v", path, err)
 		}
+		// The test client drops <wbr> from the bodies it returns (names
+		// break there); the same for this one.
+		page = bytes.ReplaceAll(page, []byte("<wbr>"), nil)
 		if string(page) != plain.Body {
 			t.Fatalf("%s: gzip answer differs from the plain one:\n%s\n----\n%s", path, page, plain.Body)
 		}

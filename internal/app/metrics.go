@@ -22,7 +22,8 @@ type replicationCollector struct {
 	labels  *metricLabels
 	timeout time.Duration
 
-	up, slotRetained, slotActive, subRunning, subEnabled *prometheus.Desc
+	up, slotRetained, slotActive, subRunning, subEnabled         *prometheus.Desc
+	slotInvalidated, slotInactive, subApplyErrors, subSyncErrors *prometheus.Desc
 }
 
 func newReplicationCollector(repl *replication.Service, labels *metricLabels) *replicationCollector {
@@ -40,11 +41,19 @@ func newReplicationCollector(repl *replication.Service, labels *metricLabels) *r
 			"1 when the subscription's apply worker is running.", []string{"database", "subscription"}, nil),
 		subEnabled: prometheus.NewDesc("pglinks_subscription_enabled",
 			"1 when the subscription is enabled.", []string{"database", "subscription"}, nil),
+		slotInvalidated: prometheus.NewDesc("pglinks_replication_slot_invalidated",
+			"1 when the server has invalidated the slot (invalidation_reason, conflicting, or wal_status lost): it can no longer be used.", []string{"database", "slot", "slot_type"}, nil),
+		slotInactive: prometheus.NewDesc("pglinks_replication_slot_inactive_seconds",
+			"How long the slot has been inactive, 0 while active: from the server's inactive_since (PostgreSQL 17 and later), else since pglinks first saw it inactive.", []string{"database", "slot", "slot_type"}, nil),
+		subApplyErrors: prometheus.NewDesc("pglinks_subscription_apply_errors_total",
+			"Errors of the subscription's apply worker since its statistics were reset (pg_stat_subscription_stats, PostgreSQL 15 and later).", []string{"database", "subscription"}, nil),
+		subSyncErrors: prometheus.NewDesc("pglinks_subscription_sync_errors_total",
+			"Errors of the subscription's table sync workers since its statistics were reset (PostgreSQL 15 and later).", []string{"database", "subscription"}, nil),
 	}
 }
 
 func (rc *replicationCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{rc.up, rc.slotRetained, rc.slotActive, rc.subRunning, rc.subEnabled} {
+	for _, d := range []*prometheus.Desc{rc.up, rc.slotRetained, rc.slotActive, rc.subRunning, rc.subEnabled, rc.slotInvalidated, rc.slotInactive, rc.subApplyErrors, rc.subSyncErrors} {
 		ch <- d
 	}
 }
@@ -80,10 +89,16 @@ func (rc *replicationCollector) Collect(ch chan<- prometheus.Metric) {
 				out.gauge(rc.slotRetained, float64(*sl.RetainedBytes), v, sl.Name, sl.Type, orphaned)
 			}
 			out.gauge(rc.slotActive, b2f(sl.Active), v, sl.Name, sl.Type, orphaned)
+			out.gauge(rc.slotInvalidated, b2f(sl.Invalidated()), v, sl.Name, sl.Type)
+			out.gauge(rc.slotInactive, sl.InactiveFor(o.ReadAt).Seconds(), v, sl.Name, sl.Type)
 		}
 		for _, s := range d.Subscriptions {
 			out.gauge(rc.subRunning, b2f(s.WorkerRunning), v, s.Name)
 			out.gauge(rc.subEnabled, b2f(s.Enabled), v, s.Name)
+			if s.ApplyErrors != nil {
+				out.counter(rc.subApplyErrors, float64(*s.ApplyErrors), v, s.Name)
+				out.counter(rc.subSyncErrors, float64(*s.SyncErrors), v, s.Name)
+			}
 		}
 	}
 }

@@ -74,6 +74,15 @@ type metricSink struct {
 
 // gauge sends one gauge, its labels made valid first.
 func (s *metricSink) gauge(desc *prometheus.Desc, v float64, labels ...string) {
+	s.send(desc, prometheus.GaugeValue, v, labels)
+}
+
+// counter sends one counter (a count a server keeps), as gauge does.
+func (s *metricSink) counter(desc *prometheus.Desc, v float64, labels ...string) {
+	s.send(desc, prometheus.CounterValue, v, labels)
+}
+
+func (s *metricSink) send(desc *prometheus.Desc, vt prometheus.ValueType, v float64, labels []string) {
 	for i, l := range labels {
 		if !utf8.ValidString(l) {
 			labels[i] = escapeInvalidUTF8(l)
@@ -86,7 +95,7 @@ func (s *metricSink) gauge(desc *prometheus.Desc, v float64, labels ...string) {
 		return
 	}
 	s.seen[key] = true
-	metric, err := prometheus.NewConstMetric(desc, prometheus.GaugeValue, v, labels...)
+	metric, err := prometheus.NewConstMetric(desc, vt, v, labels...)
 	if err != nil {
 		s.m.dropped.Inc()
 		return

@@ -23,6 +23,7 @@ type linkCollector struct {
 	started   time.Time
 
 	healthy, stale, rtt, checked    *prometheus.Desc
+	linkFailure, dbFailure          *prometheus.Desc
 	conns, connsPeak, connsMax      *prometheus.Desc
 	lease, oldestCard, cardsNotRead *prometheus.Desc
 }
@@ -47,6 +48,10 @@ func newLinkCollector(a *App, ml *metricLabels) *linkCollector {
 			"Round trip of the last successful probe through the link, remote connection included.", labels, nil),
 		checked: prometheus.NewDesc("pglinks_link_checked_timestamp_seconds",
 			"When the link's last probe ran (Unix time): the link's one health record, the same in every process and on every page.", labels, nil),
+		linkFailure: prometheus.NewDesc("pglinks_link_failure_reason",
+			"1 while the link's last probe failed, labelled with why (the cause the link page names: password_refused, timeout, connection_refused, ...).", append(labels[:3:3], "reason"), nil),
+		dbFailure: prometheus.NewDesc("pglinks_database_failure_reason",
+			"1 while pglinks' last read of the fleet database failed, labelled with why (the cause its card names: password_refused, timeout, connection_refused, ...).", []string{"database", "reason"}, nil),
 		conns: prometheus.NewDesc("pglinks_fleet_connections",
 			"Connections pglinks holds open to fleet databases now, by class: user (pages and changes) or status (background reads and probes).", []string{"class"}, nil),
 		connsPeak: prometheus.NewDesc("pglinks_fleet_connections_peak",
@@ -61,6 +66,8 @@ func (lc *linkCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- lc.stale
 	ch <- lc.rtt
 	ch <- lc.checked
+	ch <- lc.linkFailure
+	ch <- lc.dbFailure
 	ch <- lc.conns
 	ch <- lc.connsPeak
 	ch <- lc.connsMax
@@ -91,6 +98,9 @@ func (lc *linkCollector) Collect(ch chan<- prometheus.Metric) {
 	inv := lc.links.Inventory(ctx)
 	health := lc.health.Lookup(inv)
 	for _, st := range inv {
+		if !st.Reachable && !st.Pending && st.DB.ConfigErr == nil {
+			out.gauge(lc.dbFailure, 1, st.DB.ConfigVar, reasonLabel(st.Cause))
+		}
 		for _, l := range st.Links {
 			labels := []string{st.DB.ConfigVar, l.Name, l.RemoteConfigVar}
 			if r := l.Stale; r != nil {
@@ -103,10 +113,20 @@ func (lc *linkCollector) Collect(ch chan<- prometheus.Metric) {
 				out.gauge(lc.rtt, h.RTT.Seconds(), labels...)
 			case links.HealthBroken:
 				out.gauge(lc.healthy, 0, labels...)
+				out.gauge(lc.linkFailure, 1, append(labels, reasonLabel(h.Cause))...)
 			}
 			if !h.CheckedAt.IsZero() {
 				out.gauge(lc.checked, float64(h.CheckedAt.UnixMilli())/1000, labels...)
 			}
 		}
 	}
+}
+
+// reasonLabel is a failure's cause as a label value ("other" when it was
+// not classified).
+func reasonLabel(c fleet.Cause) string {
+	if c == "" {
+		return string(fleet.CauseOther)
+	}
+	return string(c)
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -10,10 +11,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/pgtest"
 	"github.com/pglinks/pglinks/internal/replication"
 )
 
@@ -69,7 +73,9 @@ func TestReplicationPageForViewers(t *testing.T) {
 	}
 	c.signIn(viewerEmail)
 	r := c.get("/replication")
-	if r.Status != http.StatusOK || !strings.Contains(r.Body, `data-testid="repl-db-DATABASE_URL"`) || !strings.Contains(r.Body, "No subscriptions, publications or replication slots.") {
+	// Databases with nothing to show fold into one line.
+	if r.Status != http.StatusOK || strings.Contains(r.Body, `data-testid="repl-db-DATABASE_URL"`) ||
+		!regexp.MustCompile(`2 databases have no subscriptions, publications or slots:</h2> *<span[^>]*>[^<]*\(DATABASE_URL\), [^<]*\(HEROKU_POSTGRESQL_BLUE_URL\)\.</span>`).MatchString(r.Body) {
 		t.Fatalf("viewer page: %d\n%s", r.Status, r.Body)
 	}
 	if r := c.get("/replication/slots/drop?db=DATABASE_URL&name=x"); r.Status != http.StatusForbidden {
@@ -141,8 +147,8 @@ func TestMetricsSurviveInvalidUTF8Names(t *testing.T) {
 	for _, want := range []string{
 		`pglinks_subscription_enabled{database="DATABASE_URL",subscription="twni\\xFFn"} 0`,
 		`pglinks_database_up{database="DATABASE_URL"} 1`,
-		`pglinks_metrics_label_values_replaced_total 4`, // two names, each in two series
-		`pglinks_metrics_series_dropped_total 2`,        // x\xff collides with x\xFF: enabled and worker_running
+		`pglinks_metrics_label_values_replaced_total 8`, // two names, each in four series
+		`pglinks_metrics_series_dropped_total 4`,        // x\xff collides with x\xFF: enabled, worker_running and both error counts
 	} {
 		if !strings.Contains(r.Body, want) {
 			t.Errorf("metrics lack %q:\n%s", want, r.Body)
@@ -159,5 +165,61 @@ func TestMetricsSurviveInvalidUTF8Names(t *testing.T) {
 	cmd.Stdin = strings.NewReader(r.Body)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+// An invalidated slot, and how long a slot has been inactive, are in
+// /metrics: a physical slot whose WAL max_slot_wal_keep_size let go
+// (wal_status lost, on every supported version), on a cluster of its own.
+func TestMetricsSlotInvalidated(t *testing.T) {
+	const token = "s3cret-metrics-token"
+	ctx := context.Background()
+	c, err := pgtest.Start(ctx, pgtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Stop() })
+	super := c.SuperURL("postgres")
+	execSQL(t, super, "ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'")
+	execSQL(t, super, "SELECT pg_reload_conf()")
+	execSQL(t, super, "SELECT pg_create_physical_replication_slot('lost', true)")
+	execSQL(t, super, "CREATE TABLE filler (x text)")
+	for range 4 {
+		execSQL(t, super, "INSERT INTO filler SELECT repeat('x', 100) FROM generate_series(1, 1000); SELECT pg_switch_wal()")
+	}
+	execSQL(t, super, "CHECKPOINT")
+	if n := queryInt(t, super, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'lost' AND wal_status = 'lost'"); n != 1 {
+		t.Fatal("the slot was not invalidated")
+	}
+	execSQL(t, super, "SELECT pg_create_physical_replication_slot('kept', true)")
+	var offset atomic.Int64
+	e := newEnv(t, func(cfg *Config) {
+		fl, err := fleet.Load([]string{"DATABASE_URL=" + super})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fl.Log = slog.New(slog.DiscardHandler)
+		t.Cleanup(fl.Close)
+		svc := links.NewService(fl, fl.Log)
+		svc.Registry = cfg.Links.Registry
+		t.Cleanup(svc.Close)
+		cfg.Fleet, cfg.Links, cfg.Health, cfg.MetricsToken = fl, svc, links.NewMonitor(svc), token
+		cfg.Replication = replication.New(fl)
+		cfg.Replication.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	})
+	cl := e.client(t)
+	cl.do("GET", "/metrics", nil, "Authorization", "Bearer "+token) // pglinks first sees the slots inactive
+	offset.Store(int64(10 * time.Minute))
+	r := cl.do("GET", "/metrics", nil, "Authorization", "Bearer "+token)
+	for _, want := range []string{
+		`pglinks_replication_slot_invalidated{database="DATABASE_URL",slot="lost",slot_type="physical"} 1`,
+		`pglinks_replication_slot_invalidated{database="DATABASE_URL",slot="kept",slot_type="physical"} 0`,
+	} {
+		if !strings.Contains(r.Body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, r.Body)
+		}
+	}
+	if !regexp.MustCompile(`pglinks_replication_slot_inactive_seconds\{database="DATABASE_URL",slot="kept",slot_type="physical"\} 60[0-9](\.[0-9]+)?\n`).MatchString(r.Body) {
+		t.Errorf("the slot is not inactive for 10 min:\n%s", r.Body)
 	}
 }

@@ -115,7 +115,7 @@ func (a *App) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			case errors.Is(r.Context().Err(), context.Canceled):
 				attrs = append(attrs, "ended", "client went away")
 			}
-			a.log.Info("request", attrs...)
+			a.log.Log(r.Context(), a.cfg.RequestLogLevel, "request", attrs...)
 		}
 		return nil
 	}

@@ -19,18 +19,19 @@ func Render(c echo.Context, status int, comp templ.Component) error {
 	return c.HTMLBlob(status, buf.Bytes())
 }
 
-// RenderBounded writes page(false), or page(true), its compact form, when
-// the full one would weigh more than max bytes.
-func RenderBounded(c echo.Context, status, max int, page func(compact bool) templ.Component) error {
+// RenderBounded writes page(0), the full page, or when that would weigh
+// more than max bytes the first of page(1), page(2), ... (each leaner than
+// the one before) that does not, or the last of levels.
+func RenderBounded(c echo.Context, status, max, levels int, page func(level int) templ.Component) error {
 	buf := templ.GetBuffer()
 	defer templ.ReleaseBuffer(buf)
-	if err := page(false).Render(c.Request().Context(), buf); err != nil {
-		return err
-	}
-	if buf.Len() > max {
+	for level := 0; level < levels; level++ {
 		buf.Reset()
-		if err := page(true).Render(c.Request().Context(), buf); err != nil {
+		if err := page(level).Render(c.Request().Context(), buf); err != nil {
 			return err
+		}
+		if buf.Len() <= max {
+			break
 		}
 	}
 	return c.HTMLBlob(status, buf.Bytes())

@@ -57,7 +57,7 @@ func TestSignInLimitSharedAcrossProcesses(t *testing.T) {
 		if r.Status != http.StatusTooManyRequests {
 			t.Fatalf("6th attempt on process %d answered %d, want 429: the limit is per process", i+1, r.Status)
 		}
-		if !strings.Contains(r.Body, "Too many failed sign-in attempts. Try again in 15 minute(s).") || r.Header.Get("Retry-After") == "" {
+		if !strings.Contains(r.Body, "Too many failed sign-in attempts. Try again in 15 minutes.") || r.Header.Get("Retry-After") == "" {
 			t.Fatalf("process %d: refusal without its message or Retry-After: %.300s", i+1, r.Body)
 		}
 	}

@@ -26,11 +26,22 @@ const (
 	ActionLinkRefreshRefused = "link_refresh_refused"
 	ActionLinkImportTables   = "link_import_tables" // more remote tables into a LIMIT TO link
 	ActionLinkImportRefused  = "link_import_tables_refused"
+	ActionQueryCheck         = "query_check"         // a SELECT over a link checked (or run with EXPLAIN ANALYZE); DDL holds the statement
+	ActionQueryCheckRefused  = "query_check_refused" // refused: not a read-only SELECT, timed out, volatile function
+	ActionLinkOption         = "link_option"         // a postgres_fdw option of a link changed
+	ActionLinkOptionRefused  = "link_option_refused"
+	ActionLinkAnalyze        = "link_analyze" // ANALYZE of a link's foreign tables
 	ActionUserAdd            = "user_add"
 	ActionUserRemove         = "user_remove"
 	ActionUserSetRole        = "user_set_role"
 	ActionPasswordReset      = "password_reset"  // an admin set a new generated password
 	ActionPasswordChange     = "password_change" // a user changed their own password
+	ActionTokenCreate        = "token_create"    // a user made an API token
+	ActionTokenRevoke        = "token_revoke"    // its owner or an admin revoked one
+	// ActionLinkConnectionsEnd: the connections local sessions held
+	// through a link were ended on its remote.
+	ActionLinkConnectionsEnd        = "link_connections_end"
+	ActionLinkConnectionsEndRefused = "link_connections_end_refused"
 	// ActionDenied is a change refused before it reached the domain: a
 	// viewer posting to an admin route, or a missing or wrong CSRF token.
 	ActionDenied = "denied"
@@ -55,10 +66,13 @@ var Actions = []string{
 	ActionLinkRepair, ActionLinkRepairRefused,
 	ActionLinkRefresh, ActionLinkRefreshRefused,
 	ActionLinkImportTables, ActionLinkImportRefused,
+	ActionQueryCheck, ActionQueryCheckRefused, ActionLinkOption, ActionLinkOptionRefused, ActionLinkAnalyze,
+	ActionLinkConnectionsEnd, ActionLinkConnectionsEndRefused,
 	ActionUserAdd, ActionUserRemove, ActionUserSetRole, ActionDenied,
 	ActionSubscriptionEnable, ActionSubscriptionDisable, ActionSubscriptionDrop, ActionSlotDrop, ActionReplicationRefused,
 	ActionPublicationCreate, ActionSubscriptionCreate,
 	ActionPasswordReset, ActionPasswordChange,
+	ActionTokenCreate, ActionTokenRevoke,
 }
 
 // Audit outcomes.

@@ -24,7 +24,7 @@ import (
 )
 
 // Scenarios, in the order they run.
-var Scenarios = []string{"inventory", "degraded", "fleet200", "fleet1000", "linkpage", "create"}
+var Scenarios = []string{"inventory", "degraded", "fleet200", "fleet1000", "linkpage", "create", "querycheck", "redis"}
 
 // Config sizes a run.
 type Config struct {
@@ -206,7 +206,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (rep *Report, err error) 
 	}
 	steps := map[string]func(context.Context) error{
 		"inventory": e.inventory, "degraded": e.degraded, "fleet200": e.fleet200, "fleet1000": e.fleetLarge,
-		"linkpage": e.linkPage, "create": e.create,
+		"linkpage": e.linkPage, "create": e.create, "querycheck": e.queryCheck, "redis": e.redisScenario,
 	}
 	for _, name := range Scenarios {
 		if !cfg.runs(name) {

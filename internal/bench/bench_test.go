@@ -25,7 +25,7 @@ func TestQuick(t *testing.T) {
 	if len(rep.Rows) == 0 {
 		t.Fatal("no rows measured")
 	}
-	for _, want := range []string{"`GET /` p50, c=1", "shown unreachable", "link page", "create link"} {
+	for _, want := range []string{"`GET /` p50, c=1", "shown unreachable", "link page", "create link", "rows fetched over the network", "seed's join", "Redis commands per joined row"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the table has no %q row", want)
 		}

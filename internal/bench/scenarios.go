@@ -417,7 +417,7 @@ func (e *env) benchServer(ctx context.Context, name string, ds ...*benchDBs) (*s
 }
 
 // A large link's count may be a remembered one: "10000 (counted 07:41:02 UTC)".
-var tableCountRe = regexp.MustCompile(`Foreign tables</dt>\s*<dd[^>]*>\s*([0-9,]+)(?:\s*\(counted [^)<]*\))?\s*</dd>`)
+var tableCountRe = regexp.MustCompile(`Foreign tables</dt>\s*<dd[^>]*>\s*(?:<bdi[^>]*>)?([0-9,]+)(?:\s*\(counted [^)<]*\))?\s*(?:</bdi>)?\s*</dd>`)
 
 func tableCount(page []byte) int {
 	m := tableCountRe.FindSubmatch(page)

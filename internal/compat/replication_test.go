@@ -21,6 +21,7 @@ type replWorld struct {
 	sub, pub *pgtest.Database
 	subSuper string
 	svc      *replication.Service
+	clock    *testClock
 }
 
 func newReplWorld(t *testing.T, p pair) *replWorld {
@@ -32,6 +33,7 @@ func newReplWorld(t *testing.T, p pair) *replWorld {
 	execAs(t, clusters[p.remote].SuperURL("postgres"), "ALTER ROLE "+pgIdent(w.pub.Owner)+" REPLICATION")
 	svc := newService(t, []string{localVar + "=" + w.subSuper, remoteVar + "=" + w.pub.URL}, p.local, nil)
 	w.svc = replication.New(svc.Fleet)
+	w.clock = withClock(w.svc)
 	t.Cleanup(func() { w.cleanup() })
 	return w
 }
@@ -175,7 +177,7 @@ func TestReplication(t *testing.T) {
 				t.Errorf("publications: %+v", pubDB.Publications)
 			}
 			sl := findSlot(o, first)
-			if sl == nil || sl.UsedBy != localVar+"/"+first || sl.Orphaned || !sl.Active || sl.RetainedBytes == nil || sl.WALStatus != "reserved" {
+			if sl == nil || sl.UsedBy.String() != localVar+"/"+first || sl.Orphaned || !sl.Active || sl.RetainedBytes == nil || sl.WALStatus != "reserved" {
 				t.Errorf("slot: %+v", sl)
 			}
 			if ws := append(o.WarningsFor(localVar), o.WarningsFor(remoteVar)...); len(ws) != 0 {
@@ -215,8 +217,18 @@ func TestReplication(t *testing.T) {
 			}
 			eventually(t, 30*time.Second, "disabled, its slot inactive", func() bool {
 				o := w.overview(t)
-				return hasWarning(o, localVar, "disabled", first) && hasWarning(o, remoteVar, "inactive_slot", first)
+				sl := findSlot(o, first)
+				return hasWarning(o, localVar, "disabled", first) && sl != nil && !sl.Active
 			})
+			// Inactive for moments is no alarm; past the threshold it is.
+			if o := w.overview(t); hasWarning(o, remoteVar, "inactive_slot", first) {
+				t.Errorf("alarm on a slot inactive for moments: %+v", o.Warnings)
+			}
+			w.clock.Advance(replication.DefaultOrphanAfter)
+			if o := w.overview(t); !hasWarning(o, remoteVar, "inactive_slot", first) {
+				t.Errorf("no alarm past the threshold: %+v", o.Warnings)
+			}
+			w.clock.Advance(-replication.DefaultOrphanAfter) // the slots made next are new
 			execAs(t, w.pub.URL, "INSERT INTO orders VALUES (4, 'while disabled')")
 			if _, err := w.svc.SetEnabled(ctx, localVar, first, true); err != nil {
 				t.Fatal(err)
@@ -260,11 +272,17 @@ func TestReplication(t *testing.T) {
 			if err != nil || !res.SafePath || res.OrphanedSlot != second {
 				t.Fatalf("drop: %+v, %v", res, err)
 			}
-			eventually(t, 30*time.Second, "the slot left behind flagged orphaned and inactive", func() bool {
-				o := w.overview(t)
-				sl := findSlot(o, second)
-				return sl != nil && sl.Orphaned && !sl.Active && hasWarning(o, remoteVar, "orphaned_slot", second)
+			eventually(t, 30*time.Second, "the slot left behind orphaned and inactive", func() bool {
+				sl := findSlot(w.overview(t), second)
+				return sl != nil && sl.Orphaned && !sl.Active
 			})
+			if sp, err := w.svc.PlanDropSlot(ctx, remoteVar, second); err != nil || sp.Refusal == "" {
+				t.Fatalf("a slot inactive for moments offered for dropping: %+v, %v", sp, err)
+			}
+			w.clock.Advance(replication.DefaultOrphanAfter)
+			if o := w.overview(t); !hasWarning(o, remoteVar, "orphaned_slot", second) {
+				t.Fatalf("no orphaned warning past the threshold: %+v", o.Warnings)
+			}
 			sp, err := w.svc.PlanDropSlot(ctx, remoteVar, second)
 			if err != nil || sp.Refusal != "" {
 				t.Fatalf("plan drop slot: %+v, %v", sp, err)

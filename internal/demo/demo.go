@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/pgtest"
+	"github.com/pglinks/pglinks/internal/redistest"
 )
 
 //go:embed seed_shop.sql
@@ -25,9 +26,12 @@ var seedAnalytics string
 //go:embed seed_warehouse.sql
 var seedWarehouse string
 
-// Env is a running demo: two clusters and the config vars pointing at them.
+// Env is a running demo: two clusters, a Redis, and the config vars
+// pointing at them.
 type Env struct {
 	Clusters []*pgtest.Cluster
+	// Redis is the demo's Redis (REDIS_URL; redis.go).
+	Redis *redistest.Server
 	// Vars are environment entries: the fleet's config vars, resource
 	// names and PGLINKS_STATE_URL.
 	Vars map[string]string
@@ -51,8 +55,8 @@ type Options struct {
 // non-superuser roles with password authentication (as on hosted plans),
 // one of them without postgres_fdw, a reporting database that subscribes
 // to crm, the regional store databases (Stores), a config var for a
-// decommissioned database nothing answers for (RetiredVar), and a state
-// database.
+// decommissioned database nothing answers for (RetiredVar), a TLS Redis
+// (RedisVar) with pglinks_redis installed in shop, and a state database.
 func Start(ctx context.Context) (*Env, error) { return StartWithProgress(ctx, Options{}, nil) }
 
 // StartWithProgress is Start with opts, calling progress (when not nil)
@@ -98,7 +102,7 @@ func StartWithProgress(ctx context.Context, opts Options, progress func(string))
 	say(fmt.Sprintf("creating and seeding %d regional store databases (HEROKU_POSTGRESQL_STORE_<CITY>_URL) meanwhile", len(Stores)))
 	storesReady := startStores(ctx, env.Clusters)
 	specs := []dbSpec{
-		{"DATABASE_URL", "shop", "postgresql-animate-91581", seedShop, 0, pgtest.DBOptions{}},
+		{"DATABASE_URL", "shop", "postgresql-animate-91581", seedShop, 0, pgtest.DBOptions{Redis: true}},
 		{"HEROKU_POSTGRESQL_BLUE_URL", "analytics", "postgresql-colorful-33594", seedAnalytics, 0, pgtest.DBOptions{}},
 		{"HEROKU_POSTGRESQL_ORANGE_URL", "crm", "postgresql-round-06985", seedCRM + seedSalesforce, 1, pgtest.DBOptions{}},
 		{"HEROKU_POSTGRESQL_GRAY_URL", "warehouse", "postgresql-silent-27114", seedWarehouse, 1, pgtest.DBOptions{NoFDW: true}},
@@ -126,7 +130,7 @@ func StartWithProgress(ctx context.Context, opts Options, progress func(string))
 		names += s.configVar + "=" + s.resource
 	}
 	env.Vars["PGLINKS_RESOURCE_NAMES"] = names
-	if err := startReplication(ctx, env, crm, env.Clusters[1], env.Clusters[0]); err != nil {
+	if err := startReplication(ctx, env, crm, env.Clusters[1], env.Clusters); err != nil {
 		env.Stop()
 		return nil, err
 	}
@@ -135,6 +139,11 @@ func StartWithProgress(ctx context.Context, opts Options, progress func(string))
 		return nil, err
 	}
 	if err := addRetired(env); err != nil {
+		env.Stop()
+		return nil, err
+	}
+	say("starting a TLS redis-server with a counter per widget of shop (REDIS_URL)")
+	if err := startRedis(ctx, env); err != nil {
 		env.Stop()
 		return nil, err
 	}
@@ -147,10 +156,13 @@ func StartWithProgress(ctx context.Context, opts Options, progress func(string))
 	return env, nil
 }
 
-// Stop stops every cluster and removes its files.
+// Stop stops every cluster and the Redis, and removes their files.
 func (e *Env) Stop() {
 	for _, c := range e.Clusters {
 		c.Stop()
+	}
+	if e.Redis != nil {
+		e.Redis.Stop()
 	}
 }
 

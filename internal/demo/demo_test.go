@@ -30,12 +30,21 @@ func TestDemoPath(t *testing.T) {
 		if !st.Reachable {
 			t.Fatalf("%s unreachable: %s", st.DB.ConfigVar, st.Error)
 		}
+		if st.DB.IsRedis() {
+			if st.DB.ConfigVar != RedisVar || st.Redis == nil || st.Redis.Keys != Widgets+3 || !st.DB.Redis.TLS {
+				t.Errorf("the demo's Redis: %+v %+v", st.DB, st.Redis)
+			}
+			continue
+		}
+		if rs := st.RedisSupport; st.DB.ConfigVar == RedisLinkLocal && (rs == nil || !rs.OK) {
+			t.Errorf("shop cannot take Redis links: %+v", rs)
+		}
 		support[st.DB.ConfigVar] = st.Support.OK
 		if want := env.Clusters[0].Major(); st.DB.ConfigVar == "DATABASE_URL" && st.Support.Major() != want || st.DB.ConfigVar == "HEROKU_POSTGRESQL_ORANGE_URL" && st.Support.Major() != other {
 			t.Errorf("%s runs PostgreSQL %d", st.DB.ConfigVar, st.Support.Major())
 		}
 	}
-	if len(inv) != 6+len(Stores) || !support["DATABASE_URL"] || !support["HEROKU_POSTGRESQL_ORANGE_URL"] || support["HEROKU_POSTGRESQL_GRAY_URL"] {
+	if len(inv) != 7+len(Stores) || !support["DATABASE_URL"] || !support["HEROKU_POSTGRESQL_ORANGE_URL"] || support["HEROKU_POSTGRESQL_GRAY_URL"] {
 		t.Fatalf("demo fleet support = %v", support)
 	}
 
@@ -43,7 +52,7 @@ func TestDemoPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Tables != 4 || len(res.CopiedTypes) != 1 {
+	if res.Tables != 5 || len(res.CopiedTypes) != 1 {
 		t.Fatalf("create: %d tables, copied %v", res.Tables, res.CopiedTypes)
 	}
 	_, page, err := svc.LinkPage(ctx, "HEROKU_POSTGRESQL_ORANGE_URL", "shop", "", 0, 50)

@@ -10,7 +10,9 @@ import (
 )
 
 // The demo's crm link shows drift once crm gains a table, and a refresh
-// brings the table in without a destroy.
+// brings the table in without a destroy. Both clusters run the default
+// major here, so the replication path is walked on it too (TestDemoPath
+// walks it on the newest).
 func TestDemoDrift(t *testing.T) {
 	ctx := context.Background()
 	env, svc := startDemo(t)
@@ -46,4 +48,5 @@ func TestDemoDrift(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM crm.tickets").Scan(&n); err != nil || n != 25 {
 		t.Fatalf("crm.tickets through the link: %d, %v", n, err)
 	}
+	checkDemoReplication(t, svc)
 }

@@ -6,16 +6,22 @@ import (
 	"time"
 
 	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/internal/pgversion"
 	"github.com/pglinks/pglinks/internal/replication"
 )
 
 // checkDemoReplication walks the README's replication path on the demo:
-// the subscription runs with its table ready, disabling it leaves a warning
-// and an inactive slot holding WAL, and dropping it cleans the slot up.
+// the subscription runs with its table ready, managed as the reporting
+// database's own role on PostgreSQL 16 and later and as a superuser
+// before; disabling it leaves a warning and an inactive slot holding WAL,
+// an alarm once PGLINKS_SLOT_ORPHAN_AFTER has passed; dropping it cleans
+// the slot up.
 func checkDemoReplication(t *testing.T, svc *links.Service) {
 	t.Helper()
 	ctx := context.Background()
 	repl := replication.New(svc.Fleet)
+	var skew time.Duration
+	repl.Now = func() time.Time { return time.Now().Add(skew) }
 	find := func() (*replication.Overview, *replication.Subscription, *replication.Slot) {
 		o := repl.Overview(ctx)
 		var sub *replication.Subscription
@@ -50,19 +56,37 @@ func checkDemoReplication(t *testing.T, svc *links.Service) {
 		}
 	}
 	wait("a running subscription with its table ready", func(o *replication.Overview, s *replication.Subscription, sl *replication.Slot) bool {
-		return s != nil && s.WorkerRunning && s.Tables.Ready == 1 && s.PublisherVar == "HEROKU_POSTGRESQL_ORANGE_URL" &&
+		return s != nil && s.WorkerRunning && s.Tables.Ready == 1 && (s.PublisherVar == "HEROKU_POSTGRESQL_ORANGE_URL" || s.SlotOn == "HEROKU_POSTGRESQL_ORANGE_URL") &&
 			sl != nil && sl.Active && !sl.Orphaned && len(o.Warnings) == 0
 	})
+	o, _, _ := find()
+	for _, d := range o.Databases {
+		if d.DB.ConfigVar != ReportingVar {
+			continue
+		}
+		// PostgreSQL 16 lets the database's own role manage its
+		// subscription; before, only a superuser can.
+		if newer := pgversion.AtLeast(d.Version, 16); d.Superuser == newer || !d.CanManageSubscriptions() {
+			t.Errorf("reporting on PostgreSQL %d: superuser %v, manage %q", d.Version, d.Superuser, d.ManageReason)
+		}
+	}
 	if _, err := repl.SetEnabled(ctx, ReportingVar, Subscription, false); err != nil {
 		t.Fatal(err)
 	}
-	wait("a disabled subscription and its inactive slot holding WAL", func(o *replication.Overview, s *replication.Subscription, sl *replication.Slot) bool {
+	kinds := func(o *replication.Overview) map[string]bool {
 		kinds := map[string]bool{}
 		for _, w := range o.Warnings {
 			kinds[w.Kind] = true
 		}
-		return s != nil && !s.WorkerRunning && sl != nil && !sl.Active && sl.RetainedBytes != nil && kinds["disabled"] && kinds["inactive_slot"]
+		return kinds
+	}
+	wait("a disabled subscription and its inactive slot holding WAL", func(o *replication.Overview, s *replication.Subscription, sl *replication.Slot) bool {
+		return s != nil && !s.WorkerRunning && sl != nil && !sl.Active && sl.RetainedBytes != nil && kinds(o)["disabled"] && !kinds(o)["inactive_slot"]
 	})
+	skew = replication.DefaultOrphanAfter
+	if o, _, sl := find(); !kinds(o)["inactive_slot"] || !sl.DropOffered() || sl.Breaks() != ReportingVar+"/"+Subscription {
+		t.Errorf("disabled for %s: slot %+v warnings %+v", skew, sl, o.Warnings)
+	}
 	res, err := repl.DropSubscription(ctx, replication.DropSubscriptionRequest{ConfigVar: ReportingVar, Name: Subscription, Confirm: Subscription})
 	if err != nil {
 		t.Fatal(err)

@@ -1,3 +1,6 @@
+-- pg_trgm (trusted: the owner may create it) for the demo's query check
+-- of the link crm, whose condition uses similarity().
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE TABLE page_views (
     id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     path      text NOT NULL,

@@ -1,3 +1,7 @@
+-- pg_trgm on the remote side too, so listing it in the link crm's
+-- extensions option sends similarity() conditions here; a server build
+-- without it (some PGLINKS_DEMO_PG majors) goes on without.
+DO $$ BEGIN CREATE EXTENSION IF NOT EXISTS pg_trgm; EXCEPTION WHEN undefined_file OR feature_not_supported THEN NULL; END $$;
 CREATE TYPE deal_stage AS ENUM ('lead', 'qualified', 'proposal', 'won', 'lost');
 CREATE TABLE accounts (
     id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

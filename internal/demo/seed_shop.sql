@@ -36,3 +36,11 @@ INSERT INTO orders (customer_id, status, total)
 SELECT 1 + g % 200, (ARRAY['pending', 'paid', 'shipped', 'refunded']::order_status[])[1 + g % 4], (g % 300) + 9.5
   FROM generate_series(1, 1000) g;
 INSERT INTO "Order Items (2024) <draft>" SELECT g, 1 + g % 40, 1 + g % 3 FROM generate_series(1, 500) g;
+-- Widgets whose counters live in the demo's Redis (REDIS_URL, keys
+-- widget:N), for seed 004's join through the Redis link hredis.
+CREATE TABLE widgets (
+    id    int PRIMARY KEY,
+    name  text NOT NULL,
+    stock int NOT NULL
+);
+INSERT INTO widgets SELECT g, 'Widget ' || g, (g * 37) % 120 FROM generate_series(1, 25) g;

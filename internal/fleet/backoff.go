@@ -9,13 +9,16 @@ const (
 	backoffMax = 2 * time.Minute
 )
 
-// Outage is what the fleet knows of a database that did not answer its
-// last status read: since when, why, and when it is asked again. Every
-// domain on the fleet honours it, so a dead database costs nobody a
-// timeout before its back-off ends.
+// Outage is what the fleet knows of a database whose last status read
+// failed: since when, why (Reason in words, Cause classified), and when it
+// is asked again. Every domain on the fleet honours it, so a dead database
+// costs nobody a timeout before its back-off ends. Only a cause that
+// asking again can help (Cause.Retried) is backed off: a refused password
+// has no RetryAt, its database is read as often as any other.
 type Outage struct {
 	Since, RetryAt time.Time
 	Reason         string
+	Cause          Cause
 }
 
 // Outage is configVar's current outage; false when its last status read

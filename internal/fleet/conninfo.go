@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/pglinks/pglinks/internal/errs"
 )
 
 // ConnectionInfo is how an outside client connects to a fleet database:
@@ -34,6 +36,9 @@ func (f *Fleet) ConnInfo(configVar string) (*ConnectionInfo, error) {
 	d, err := f.Lookup(configVar)
 	if err != nil {
 		return nil, err
+	}
+	if d.IsRedis() {
+		return nil, errs.E(errs.Invalid, "%s is a Redis: clients connect to it with the URL in its config var (redis-cli -u \"$%s\"). This page is for PostgreSQL databases.", d.ConfigVar, d.ConfigVar)
 	}
 	ci := &ConnectionInfo{
 		ConfigVar: d.ConfigVar, ResourceName: d.ResourceName,

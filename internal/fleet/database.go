@@ -12,10 +12,14 @@ import (
 )
 
 // Database is one member of the fleet: a config var holding a postgres URL
-// and a human resource name.
+// (or a redis URL: Kind, Redis) and a human resource name.
 type Database struct {
 	ConfigVar    string
 	ResourceName string
+	// Kind is KindRedis for a Redis (redis_database.go); "" is PostgreSQL.
+	Kind Kind
+	// Redis is how pglinks reaches a Redis; nil for PostgreSQL.
+	Redis *RedisConfig
 
 	url      string // full URL, with password: never log or render
 	masked   string // MaskURLs(url), computed when the fleet is loaded
@@ -60,9 +64,11 @@ func (d *Database) ConnString() string {
 }
 
 // Load reads the fleet from environment entries ("KEY=value"):
-// DATABASE_URL, every HEROKU_POSTGRESQL_<NAME>_URL, and every variable
-// named in PGLINKS_DATABASES (comma-separated). PGLINKS_RESOURCE_NAMES
-// ("VAR=name,VAR2=name2") overrides the default resource names.
+// DATABASE_URL, every HEROKU_POSTGRESQL_<NAME>_URL, REDIS_URL and every
+// HEROKU_REDIS_<NAME>_URL, and every variable named in PGLINKS_DATABASES
+// (comma-separated; a redis:// or rediss:// URL there is a Redis).
+// PGLINKS_RESOURCE_NAMES ("VAR=name,VAR2=name2") overrides the default
+// resource names.
 func Load(environ []string) (*Fleet, error) {
 	env := map[string]string{}
 	for _, kv := range environ {
@@ -91,6 +97,9 @@ func Load(environ []string) (*Fleet, error) {
 	for _, k := range heroku {
 		add(k)
 	}
+	for _, k := range redisVars(env) {
+		add(k)
+	}
 	for _, k := range strings.Split(env["PGLINKS_DATABASES"], ",") {
 		k = strings.TrimSpace(k)
 		if k == "" {
@@ -110,7 +119,7 @@ func Load(environ []string) (*Fleet, error) {
 	}
 	var dbs []*Database
 	for _, k := range vars {
-		d := parseDatabase(k, env[k])
+		d := parseMember(k, env[k])
 		if n, ok := names[k]; ok {
 			d.ResourceName = n
 		}

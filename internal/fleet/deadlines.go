@@ -63,6 +63,13 @@ type Deadlines struct {
 	ReplicationStatement time.Duration
 	// Scrape bounds reading the fleet for one /metrics scrape.
 	Scrape time.Duration
+	// QueryCheck is the statement_timeout of a query check's EXPLAIN (or
+	// EXPLAIN ANALYZE) of an admin's SELECT; the remote's estimate of each
+	// foreign scan gets half of it, and the whole check four times it.
+	QueryCheck time.Duration
+	// AnalyzeTable bounds analyzing one foreign table (one transaction,
+	// statement_timeout), AnalyzeAll a whole "Analyze foreign tables" run.
+	AnalyzeTable, AnalyzeAll time.Duration
 }
 
 // DefaultDeadlines are the production bounds.
@@ -86,6 +93,9 @@ func DefaultDeadlines() Deadlines {
 		ReplicationProbe:     2 * time.Second,
 		ReplicationStatement: 10 * time.Second,
 		Scrape:               10 * time.Second,
+		QueryCheck:           5 * time.Second,
+		AnalyzeTable:         20 * time.Second,
+		AnalyzeAll:           45 * time.Second,
 	}
 }
 

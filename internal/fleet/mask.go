@@ -281,28 +281,21 @@ func scanConninfoValue(s string, i int) int {
 	return min(j, len(s))
 }
 
-// MaskURLs hides the password of every postgres:// or postgresql:// URL in
-// s, in the user info and in password= query parameters:
-// postgres://user:secret@host/db -> postgres://user:***@host/db.
+// MaskURLs hides the password of every postgres://, postgresql://,
+// redis:// or rediss:// URL in s, in the user info and in password= query
+// parameters: postgres://user:secret@host/db -> postgres://user:***@host/db,
+// rediss://:secret@host:6380 -> rediss://:***@host:6380.
 func MaskURLs(s string) string {
 	lower := asciiLower(s)
 	var b strings.Builder
 	done := 0
 	for from := 0; from < len(s); {
-		i := strings.Index(lower[from:], "postgres")
-		if i < 0 {
+		i, start, ok := nextMaskedScheme(lower, from)
+		if !ok {
 			break
 		}
-		i += from
-		start := -1
-		for _, scheme := range []string{"postgresql://", "postgres://"} {
-			if strings.HasPrefix(lower[i:], scheme) {
-				start = i + len(scheme)
-				break
-			}
-		}
 		if start < 0 {
-			from = i + len("postgres")
+			from = i + 1
 			continue
 		}
 		tokEnd := start
@@ -333,6 +326,30 @@ func MaskURLs(s string) string {
 	}
 	b.WriteString(s[done:])
 	return b.String()
+}
+
+// maskedSchemes are the URL schemes whose passwords MaskURLs hides.
+var maskedSchemes = []string{"postgresql://", "postgres://", "rediss://", "redis://"}
+
+// nextMaskedScheme finds the next "postgres" or "redis" at or after from:
+// i is where it starts, and start is just past its "scheme://" (-1 when
+// it does not start a URL of maskedSchemes).
+func nextMaskedScheme(lower string, from int) (i, start int, ok bool) {
+	i = -1
+	for _, word := range []string{"postgres", "redis"} {
+		if j := strings.Index(lower[from:], word); j >= 0 && (i < 0 || from+j < i) {
+			i = from + j
+		}
+	}
+	if i < 0 {
+		return 0, 0, false
+	}
+	for _, scheme := range maskedSchemes {
+		if strings.HasPrefix(lower[i:], scheme) {
+			return i, i + len(scheme), true
+		}
+	}
+	return i, -1, true
 }
 
 // isURLBreak ends a URL found in free text. Quotes do not: a password may

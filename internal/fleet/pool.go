@@ -96,6 +96,9 @@ func (f *Fleet) evictIdle(class Class) bool {
 func poolKey(d *Database, class Class) string { return d.ConfigVar + "\x00" + string(class) }
 
 func (f *Fleet) pool(d *Database, class Class) (*pool, error) {
+	if d.IsRedis() {
+		return nil, notPostgres(d)
+	}
 	budget := f.connBudget()
 	f.mu.Lock()
 	defer f.mu.Unlock()

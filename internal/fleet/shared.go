@@ -25,6 +25,7 @@ type SharedRecord struct {
 	Took                  time.Duration
 	FailingSince, RetryAt time.Time
 	Down                  string
+	Cause                 Cause
 	// Body is the value as JSON; nil marks the record deleted.
 	Body []byte
 	// Seq increases with every write to the state database.
@@ -112,7 +113,7 @@ func Share[T any](sh *Shared, s *Snapshots[T]) {
 			sh.Log.Error("share snapshot", "kind", s.kind, "database", configVar, "err", err)
 			return
 		}
-		sh.Put(SharedRecord{Kind: s.kind, Key: configVar, AsOf: sn.AsOf, Took: sn.Took, FailingSince: sn.FailingSince, RetryAt: sn.RetryAt, Down: sn.Down, Body: body})
+		sh.Put(SharedRecord{Kind: s.kind, Key: configVar, AsOf: sn.AsOf, Took: sn.Took, FailingSince: sn.FailingSince, RetryAt: sn.RetryAt, Down: sn.Down, Cause: sn.Cause, Body: body})
 	})
 	sh.Register(s.kind, func(r SharedRecord) {
 		if r.Body == nil {
@@ -123,7 +124,7 @@ func Share[T any](sh *Shared, s *Snapshots[T]) {
 			sh.Log.Warn("shared snapshot unreadable", "kind", r.Kind, "database", r.Key, "err", err)
 			return
 		}
-		s.Apply(r.Key, Snapshot[T]{Val: v, AsOf: r.AsOf, Took: r.Took, FailingSince: r.FailingSince, RetryAt: r.RetryAt, Down: r.Down})
+		s.Apply(r.Key, Snapshot[T]{Val: v, AsOf: r.AsOf, Took: r.Took, FailingSince: r.FailingSince, RetryAt: r.RetryAt, Down: r.Down, Cause: r.Cause})
 	})
 }
 

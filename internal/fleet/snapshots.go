@@ -31,8 +31,10 @@ const DefaultSnapshotMaxAge = 30 * time.Second
 type Read[T any] struct {
 	Val T
 	// Down says why the database did not answer ("" when it did): the read
-	// is kept and the database backed off.
-	Down string
+	// is kept and, when asking again can help (Cause.Retried; "" counts as
+	// such), the database backed off.
+	Down  string
+	Cause Cause
 	// Busy says why pglinks could not ask (its own connections were all in
 	// use): the read says nothing of the database and is not kept.
 	Busy string
@@ -52,10 +54,12 @@ type Snapshot[T any] struct {
 	// is slow to answer, or not to answer, in its slow lane).
 	AsOf time.Time
 	Took time.Duration
-	// FailingSince and RetryAt are set while the database does not
-	// answer: since when, and when it is asked again; Down says why.
+	// FailingSince is set while the database's reads fail (Down says why,
+	// Cause classifies it), and RetryAt when it is backed off: when it is
+	// asked again.
 	FailingSince, RetryAt time.Time
 	Down                  string
+	Cause                 Cause
 	// Pending is set when nothing is known of the database yet: it was
 	// not read since pglinks started, its read did not finish in time for
 	// this page, or waited for pglinks' own connections (the cap) rather
@@ -286,14 +290,20 @@ func (s *Snapshots[T]) keep(d *Database, start time.Time, took time.Duration, r 
 		return sn
 	}
 	if r.Down != "" {
-		n := s.failures[d.ConfigVar] + 1
-		s.failures[d.ConfigVar] = n
-		sn.Down = r.Down
+		sn.Down, sn.Cause = r.Down, r.Cause
 		sn.FailingSince = start
-		if cur, ok := s.m[d.ConfigVar]; ok && !cur.FailingSince.IsZero() {
-			sn.FailingSince = cur.FailingSince
+		if cur, ok := s.m[d.ConfigVar]; ok && !cur.FailingSince.IsZero() && cur.Cause == r.Cause {
+			sn.FailingSince = cur.FailingSince // the same failure again
+		} else {
+			s.failures[d.ConfigVar] = 0
 		}
-		sn.RetryAt = start.Add(backoff(n))
+		// Only a cause that asking again can help is backed off ("" counts
+		// as one): a refused password is read as often as any database.
+		if r.Cause == "" || r.Cause.Retried() {
+			n := s.failures[d.ConfigVar] + 1
+			s.failures[d.ConfigVar] = n
+			sn.RetryAt = start.Add(backoff(n))
+		}
 	} else {
 		delete(s.failures, d.ConfigVar)
 	}
@@ -317,7 +327,7 @@ func (s *Snapshots[T]) noteOutage(configVar string, sn Snapshot[T]) {
 		s.fleet.answered(configVar)
 		return
 	}
-	s.fleet.setOutage(configVar, Outage{Since: sn.FailingSince, RetryAt: sn.RetryAt, Reason: sn.Down})
+	s.fleet.setOutage(configVar, Outage{Since: sn.FailingSince, RetryAt: sn.RetryAt, Reason: sn.Down, Cause: sn.Cause})
 }
 
 // Apply keeps sn, a snapshot another process kept (or this one, read back

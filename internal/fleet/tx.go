@@ -16,6 +16,18 @@ import (
 // is terminated, so no transaction or advisory lock outlives the
 // operation.
 func (f *Fleet) Begin(ctx context.Context, d *Database, opts pgx.TxOptions) (tx pgx.Tx, done func(), err error) {
+	return f.begin(ctx, d, opts, false)
+}
+
+// BeginOnce is Begin on a connection that is closed afterwards instead of
+// going back to the pool: for work through a link's foreign server, whose
+// remote connection postgres_fdw would otherwise keep open in a pooled
+// session of pglinks' for as long as that session lives.
+func (f *Fleet) BeginOnce(ctx context.Context, d *Database, opts pgx.TxOptions) (tx pgx.Tx, done func(), err error) {
+	return f.begin(ctx, d, opts, true)
+}
+
+func (f *Fleet) begin(ctx context.Context, d *Database, opts pgx.TxOptions, closeAfter bool) (tx pgx.Tx, done func(), err error) {
 	conn, err := f.Acquire(ctx, d, ClassUser)
 	if err != nil {
 		return nil, nil, err
@@ -32,15 +44,21 @@ func (f *Fleet) Begin(ctx context.Context, d *Database, opts pgx.TxOptions) (tx 
 		if err := tx.Rollback(rctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
 			f.log().Warn("rollback failed; terminating the backend", "database", d.ConfigVar, "pid", pid, "err", err)
 			conn.Conn().PgConn().Close(rctx)
-			f.terminateBackend(d, pid)
+			f.TerminateBackend(d, pid)
+		} else if closeAfter {
+			conn.Conn().Close(rctx) // the pool drops it on Release
 		}
 		conn.Release()
 	}, nil
 }
 
-// terminateBackend ends a backend of pglinks' own role in d, over another
-// connection: for a transaction whose connection could not roll it back.
-func (f *Fleet) terminateBackend(d *Database, pid uint32) {
+// TerminateBackend ends a backend of pglinks' own role in d, over another
+// connection: for a transaction whose connection could not roll it back,
+// or whose statement overran its bound. It signals the backend and does
+// not wait for it to end: a backend waiting on a silent remote inside
+// postgres_fdw's cleanup ends only when that wait does (up to 30 s), and
+// nobody should wait with it.
+func (f *Fleet) TerminateBackend(d *Database, pid uint32) {
 	ctx, cancel := context.WithTimeout(context.Background(), f.Deadlines.Rollback)
 	defer cancel()
 	conn, err := f.Acquire(ctx, d, ClassUser)
@@ -49,7 +67,7 @@ func (f *Fleet) terminateBackend(d *Database, pid uint32) {
 		return
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, "SELECT pg_terminate_backend($1, 5000)", int64(pid)); err != nil {
+	if _, err := conn.Exec(ctx, "SELECT pg_terminate_backend($1)", int64(pid)); err != nil {
 		f.log().Warn("terminate backend", "database", d.ConfigVar, "pid", pid, "err", err)
 	}
 }

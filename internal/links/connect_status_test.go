@@ -83,6 +83,34 @@ func TestConnectImportRules(t *testing.T) {
 	}
 }
 
+// A link of a Heroku Connect schema is named after the schema when no
+// name is given, not after the remote's random resource name, and made
+// unique when the local database already has that name (here a schema
+// made by hand, which is not a link).
+func TestConnectDefaultName(t *testing.T) {
+	f := connectFixture(t)
+	ctx := context.Background()
+	mustStatus(t, f.svc, blue) // the status read that finds the Connect schema
+	mapped := []string{"account", "contact", "opportunity"}
+	res, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: blue, LocalVar: "DATABASE_URL", RemoteSchema: "salesforce", Tables: mapped, ReadOnly: true})
+	if err != nil || res.Link.Name != "salesforce" {
+		t.Fatalf("first Connect link: %+v, %v; want the name salesforce", res, err)
+	}
+	execAs(t, f.local.URL, "CREATE SCHEMA salesforce_2")
+	if name, err := f.svc.DefaultLinkName(ctx, blue, "DATABASE_URL", "salesforce"); err != nil || name != "salesforce_3" {
+		t.Fatalf("default name with salesforce and salesforce_2 taken: %q, %v", name, err)
+	}
+	res, err = f.svc.CreateLink(ctx, CreateRequest{RemoteVar: blue, LocalVar: "DATABASE_URL", RemoteSchema: "salesforce", Tables: mapped, ReadOnly: true})
+	if err != nil || res.Link.Name != "salesforce_3" {
+		t.Fatalf("second Connect link: %+v, %v; want salesforce_3", res, err)
+	}
+	// Other schemas keep the resource name's rule.
+	remote, _ := f.svc.Fleet.Get(blue)
+	if name, err := f.svc.DefaultLinkName(ctx, blue, "DATABASE_URL", ""); err != nil || name != DefaultName(remote.ResourceName, "", nil) {
+		t.Fatalf("public's default name: %q, %v", name, err)
+	}
+}
+
 // A database that stops answering keeps its last known Connect schemas, so
 // a Connect-backed link's page can say the remote is unreachable.
 func TestConnectSchemaKeptWhileUnreachable(t *testing.T) {

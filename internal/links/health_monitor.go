@@ -43,6 +43,7 @@ type Monitor struct {
 	results  map[string]LinkHealth
 	deleted  map[string]time.Time // forgotten links: older results are not taken back
 	inflight map[string]bool
+	stale    map[string]string // links last seen stale, by HealthKey: what changed
 	wg       sync.WaitGroup
 	probes   atomic.Int64
 }
@@ -58,7 +59,8 @@ const (
 const HealthKind = "link_health"
 
 // NewMonitor returns a Monitor over svc with the defaults, and makes it
-// the record of svc's own changes to links.
+// the record of svc's own changes to links (the first one made over svc):
+// svc weighs its results when it judges whether a link is stale.
 func NewMonitor(svc *Service) *Monitor {
 	m := &Monitor{
 		svc:         svc,
@@ -68,9 +70,20 @@ func NewMonitor(svc *Service) *Monitor {
 		results:     map[string]LinkHealth{},
 		deleted:     map[string]time.Time{},
 		inflight:    map[string]bool{},
+		stale:       map[string]string{},
 	}
-	svc.health = m
+	if svc.health == nil {
+		svc.health = m
+	}
 	return m
+}
+
+// cached is a link's last result, however old, without queueing a probe.
+func (m *Monitor) cached(localVar, name string) (LinkHealth, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h, ok := m.results[HealthKey(localVar, name)]
+	return h, ok
 }
 
 func (m *Monitor) now() time.Time {
@@ -155,19 +168,42 @@ func (m *Monitor) Get(localVar, name string) LinkHealth {
 // HealthKey. It never probes.
 func (m *Monitor) Lookup(inv []DatabaseStatus) map[string]LinkHealth {
 	out := map[string]LinkHealth{}
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	for _, st := range inv {
 		for _, l := range st.Links {
-			k := HealthKey(st.DB.ConfigVar, l.Name)
-			h, ok := m.results[k]
-			if !ok {
-				h = LinkHealth{State: HealthUnknown}
-			}
-			out[k] = h
+			out[HealthKey(st.DB.ConfigVar, l.Name)] = m.Get(st.DB.ConfigVar, l.Name)
+			m.noteStale(st.DB.ConfigVar, l)
 		}
 	}
 	return out
+}
+
+// noteStale logs a link that turns stale (its remote's config var no
+// longer matches what the link holds) at WARN, once, with its database
+// and name, and at INFO when it matches again: an operator watching the
+// log learns of a rotation or failover without opening a page.
+func (m *Monitor) noteStale(localVar string, l Link) {
+	if l.Stale == nil {
+		return // not compared in this read: nothing learnt
+	}
+	key := HealthKey(localVar, l.Name)
+	now := l.Stale.Summary()
+	if !l.Stale.Stale() {
+		now = ""
+	}
+	m.mu.Lock()
+	was, seen := m.stale[key]
+	if now == "" {
+		delete(m.stale, key)
+	} else {
+		m.stale[key] = now
+	}
+	m.mu.Unlock()
+	switch {
+	case now != "" && now != was:
+		m.svc.Log.Warn("link stale", "database", localVar, "link", l.Name, "remote", l.RemoteConfigVar, "change", now)
+	case now == "" && seen:
+		m.svc.Log.Info("link matches its remote again", "database", localVar, "link", l.Name)
+	}
 }
 
 // Check probes a link now and records the result. Unless force is set, a
@@ -199,7 +235,10 @@ func (m *Monitor) probe(ctx context.Context, localVar, name string) (LinkHealth,
 	return h, nil
 }
 
-// Put records a probe made elsewhere (a repair's own).
+// Put records a probe made elsewhere (a repair's own), in every process.
+// A link that turns broken is logged at WARN with its database, name and
+// why, and one that works again at INFO, so the log says when links break
+// whoever looks.
 func (m *Monitor) Put(localVar, name string, h LinkHealth) {
 	key := HealthKey(localVar, name)
 	m.mu.Lock()
@@ -207,10 +246,17 @@ func (m *Monitor) Put(localVar, name string, h LinkHealth) {
 		m.mu.Unlock()
 		return
 	}
+	before, known := m.results[key]
 	m.results[key] = h
 	delete(m.deleted, key)
 	sh := m.shared
 	m.mu.Unlock()
+	switch {
+	case h.State == HealthBroken && (!known || before.State != HealthBroken):
+		m.svc.Log.Warn("link broken", "database", localVar, "link", name, "reason", h.Reason)
+	case h.State == HealthHealthy && known && before.State == HealthBroken:
+		m.svc.Log.Info("link healthy again", "database", localVar, "link", name)
+	}
 	if sh != nil {
 		body, err := json.Marshal(h)
 		if err == nil {
@@ -226,6 +272,7 @@ func (m *Monitor) Forget(localVar, name string) {
 	now := m.now()
 	m.mu.Lock()
 	delete(m.results, key)
+	delete(m.stale, key)
 	m.deleted[key] = now
 	sh := m.shared
 	m.mu.Unlock()
@@ -308,13 +355,6 @@ func (m *Monitor) probeDue(ctx context.Context, interval time.Duration) {
 			m.probe(context.WithoutCancel(ctx), d.localVar, d.name)
 		})
 	}
-}
-
-// healthRecorder is what Service tells of its own changes to links.
-type healthRecorder interface {
-	linkChanged(ctx context.Context, localVar, name string)
-	linkProbed(localVar, name string, h LinkHealth)
-	linkGone(localVar, name string)
 }
 
 func (m *Monitor) linkChanged(ctx context.Context, localVar, name string) {

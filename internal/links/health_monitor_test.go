@@ -3,11 +3,14 @@ package links
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
@@ -96,7 +99,7 @@ func TestMonitorProbesInTheBackgroundOnly(t *testing.T) {
 		switch {
 		case i < 2 && h.State != HealthHealthy:
 			t.Errorf("l%d: %+v", i, h)
-		case i == 2 && (h.State != HealthBroken || !strings.HasPrefix(h.Reason, "timeout")):
+		case i == 2 && (h.State != HealthBroken || !strings.HasPrefix(h.Reason, "remote unreachable: not answering") || h.Cause != fleet.CauseTimeout):
 			t.Errorf("silent remote l2: %+v", h)
 		}
 	}
@@ -285,4 +288,78 @@ func TestMonitorRunProbesWithoutViews(t *testing.T) {
 	}
 	cancel()
 	mon.Wait()
+}
+
+// A link that turns broken or stale is logged at WARN, once, with its
+// database and name (and at INFO when it recovers), from the probes and
+// the inventory reads the monitor sees: the log tells an operator of a
+// rotation or failover without anyone opening a page.
+func TestMonitorLogsLinksGoingBrokenOrStale(t *testing.T) {
+	f := linkFleet(t, 2, false)
+	var logs lockedLog
+	f.svc.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	mon := NewMonitor(f.svc)
+	mon.MinInterval = 0
+	ctx := context.Background()
+	for _, name := range []string{"l0", "l1"} {
+		if h, err := mon.Check(ctx, "DATABASE_URL", name, true); err != nil || h.State != HealthHealthy {
+			t.Fatalf("%s: %+v, %v", name, h, err)
+		}
+	}
+	mon.Lookup(f.svc.Inventory(ctx))
+	if s := logs.String(); strings.Contains(s, "level=WARN") {
+		t.Fatalf("healthy links logged a warning:\n%s", s)
+	}
+
+	// l1 points at a silent port: broken, logged once however often probed.
+	execAs(t, f.local.URL, fmt.Sprintf("ALTER SERVER l1 OPTIONS (SET port '%s')", silentListener(t)))
+	for range 2 {
+		if h, _ := mon.Check(ctx, "DATABASE_URL", "l1", true); h.State != HealthBroken {
+			t.Fatalf("l1 on a silent port: %+v", h)
+		}
+	}
+	if n := strings.Count(logs.String(), `level=WARN msg="link broken" database=DATABASE_URL link=l1 reason=`); n != 1 {
+		t.Errorf("%d broken warnings for l1, want 1:\n%s", n, logs.String())
+	}
+	// The inventory now finds it stale (its port no longer the remote's).
+	mon.Lookup(f.svc.Inventory(ctx))
+	mon.Lookup(f.svc.Inventory(ctx))
+	if n := strings.Count(logs.String(), `level=WARN msg="link stale" database=DATABASE_URL link=l1 remote=HEROKU_POSTGRESQL_BLUE_URL change="host/port changed`); n != 1 {
+		t.Errorf("%d stale warnings for l1, want 1:\n%s", n, logs.String())
+	}
+	if strings.Contains(logs.String(), "link=l0") {
+		t.Errorf("l0, healthy and matching, was logged:\n%s", logs.String())
+	}
+
+	// Pointed back: it matches and works again, said at INFO.
+	d, _ := f.svc.Fleet.Get("HEROKU_POSTGRESQL_BLUE_URL")
+	execAs(t, f.local.URL, fmt.Sprintf("ALTER SERVER l1 OPTIONS (SET port '%s')", d.Port))
+	if h, _ := mon.Check(ctx, "DATABASE_URL", "l1", true); h.State != HealthHealthy {
+		t.Fatalf("l1 pointed back: %+v", h)
+	}
+	mon.Lookup(f.svc.Inventory(ctx))
+	for _, want := range []string{`level=INFO msg="link healthy again" database=DATABASE_URL link=l1`, `level=INFO msg="link matches its remote again" database=DATABASE_URL link=l1`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("no %q in:\n%s", want, logs.String())
+		}
+	}
+	mon.Wait()
+}
+
+// lockedLog collects log lines written from several goroutines.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

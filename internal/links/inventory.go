@@ -44,6 +44,11 @@ type Link struct {
 	// local catalog alone; nil when it was not compared. It is how pages
 	// learn whether a link is stale, whichever read made the Link.
 	Stale *StaleReport
+	// Kind is fleet.KindRedis for a link that reads a Redis through
+	// pglinks_redis (DBName is then the Redis database number, TLS whether
+	// its server connects with TLS); else it reads PostgreSQL.
+	Kind fleet.Kind
+	TLS  bool
 
 	meta   linkMeta
 	record LinkRecord
@@ -51,8 +56,12 @@ type Link struct {
 
 // Support says whether links can be made in a database by pglinks' role.
 type Support struct {
-	OK            bool
-	Reason        string // why not, when !OK
+	OK     bool
+	Reason string // why not, when !OK, with the fix when there is one
+	// Why is Reason without its fix; Fix is the SQL a superuser can run
+	// to make links possible, one statement each ("" when there is none).
+	Why           string
+	Fix           []string
 	Role          string
 	Superuser     bool
 	ServerVersion string
@@ -74,8 +83,12 @@ type DatabaseStatus struct {
 	DB        *fleet.Database `json:"-"`
 	Reachable bool
 	Error     string // why it is unreachable or unreadable
-	Support   Support
-	Links     []Link
+	// Cause classifies why it could not be read (fleet.Classify): the card
+	// names it ("password refused", "not answering") and says pglinks
+	// asks again only when that can help.
+	Cause   fleet.Cause
+	Support Support
+	Links   []Link
 	// Unrecorded names foreign servers that carry a pglinks comment but
 	// match none of pglinks' records: not links, and never managed here.
 	Unrecorded []string
@@ -86,6 +99,12 @@ type DatabaseStatus struct {
 	FailingSince, RetryAt time.Time
 	// Connect lists the Heroku Connect schemas found here.
 	Connect []connect.Schema
+	// Redis is what a Redis said of itself; nil for PostgreSQL (and for
+	// a Redis that did not answer).
+	Redis *fleet.RedisInfo
+	// RedisSupport says whether Redis links can be made in a PostgreSQL
+	// database; nil when the fleet has no Redis.
+	RedisSupport *RedisSupport
 	// Pending is set when the database has not been read yet: its read
 	// did not finish in time for this page, or waited for pglinks' own
 	// connections (the cap) rather than for the database. Nothing is
@@ -107,11 +126,17 @@ func (s *Service) readStatus(ctx context.Context, sess *fleet.Session, recs map[
 	if d.ConfigErr != nil {
 		return DatabaseStatus{DB: d, Error: d.ConfigErr.Error()}
 	}
+	if d.IsRedis() {
+		return s.readRedisStatus(ctx, d)
+	}
 	st := DatabaseStatus{DB: d}
 	conn, err := sess.Conn(ctx)
 	if err != nil {
 		st.Error = errs.MessageOf(err)
 		st.busy = fleet.IsBusy(err)
+		if !st.busy {
+			st.Cause = fleet.Classify(err).Cause
+		}
 		return st
 	}
 	st.Reachable = true
@@ -125,6 +150,7 @@ func (s *Service) readStatus(ctx context.Context, sess *fleet.Session, recs map[
 		if fleet.IsTimeout(err) {
 			// It accepted the connection, then did not answer.
 			st.Reachable = false
+			st.Cause = fleet.CauseTimeout
 			st.Error = d.ConfigVar + " (" + d.ResourceName + ") accepted the connection but did not answer in time"
 			sess.Broken(errs.Wrap(errs.Unavailable, err, "%s", st.Error))
 			return st
@@ -133,6 +159,7 @@ func (s *Service) readStatus(ctx context.Context, sess *fleet.Session, recs map[
 		return st
 	}
 	st.Support = supportOf(sup, installed, available, usage, canCreate)
+	st.RedisSupport = s.readRedisSupport(ctx, conn, d, sup)
 	if maybeConnect {
 		st.Connect = s.readConnect(ctx, conn, d)
 	}
@@ -148,17 +175,24 @@ func (s *Service) readStatus(ctx context.Context, sess *fleet.Session, recs map[
 // supportOf says whether links can be made, and if not why, from what the
 // status statement read.
 func supportOf(sup Support, installed, available, usage, canCreate bool) Support {
+	grant := "GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO " + fleet.Ident(sup.Role) + ";"
 	switch {
 	case !installed && !available:
-		sup.Reason = "postgres_fdw is not available on this server, so data links cannot be made here."
+		sup.Why = "postgres_fdw is not available on this server, so data links cannot be made here."
 	case !installed && !sup.Superuser:
-		sup.Reason = fmt.Sprintf("postgres_fdw is not installed in this database and role %s cannot install it. A superuser can run: CREATE EXTENSION postgres_fdw; GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO %s;", sup.Role, fleet.Ident(sup.Role))
+		sup.Why = fmt.Sprintf("postgres_fdw is not installed in this database and role %s cannot install it.", sup.Role)
+		sup.Fix = []string{"CREATE EXTENSION postgres_fdw;", grant}
 	case installed && !usage:
-		sup.Reason = fmt.Sprintf("Role %s lacks USAGE on the foreign data wrapper postgres_fdw. A superuser can run: GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO %s;", sup.Role, fleet.Ident(sup.Role))
+		sup.Why = fmt.Sprintf("Role %s lacks USAGE on the foreign data wrapper postgres_fdw.", sup.Role)
+		sup.Fix = []string{grant}
 	case !canCreate:
-		sup.Reason = fmt.Sprintf("Role %s cannot create schemas in this database (no CREATE privilege on it).", sup.Role)
+		sup.Why = fmt.Sprintf("Role %s cannot create schemas in this database (no CREATE privilege on it).", sup.Role)
 	default:
 		sup.OK = true
+	}
+	sup.Reason = sup.Why
+	if len(sup.Fix) > 0 {
+		sup.Reason += " A superuser can run: " + strings.Join(sup.Fix, " ")
 	}
 	return sup
 }
@@ -176,6 +210,9 @@ type candidateLink struct {
 	TableCount     int      `json:"table_count"`
 	HasMapping     bool     `json:"has_mapping"`
 	MappingOptions []string `json:"mapping_options"`
+	// FDW is the server's wrapper: postgres_fdw, or pglinks_redis for a
+	// Redis link.
+	FDW string `json:"fdw"`
 }
 
 // matchLinks keeps the candidates matching a record of pglinks' registry
@@ -185,7 +222,7 @@ func matchLinks(cands []candidateLink, local *fleet.Database, recs map[string]Li
 	for _, c := range cands {
 		m, ok := parseMeta(c.ServerComment)
 		rec, recorded := recs[m.ID]
-		if !ok || m.Link != c.Name || !recorded || rec.Name != c.Name || rec.ServerOID != c.ServerOID || rec.LocalConfigVar != local.ConfigVar {
+		if !ok || m.Link != c.Name || !recorded || rec.Name != c.Name || rec.ServerOID != c.ServerOID || rec.LocalConfigVar != local.ConfigVar || !kindMatches(rec, c.FDW) {
 			unrecorded = append(unrecorded, c.Name)
 			continue
 		}
@@ -205,6 +242,10 @@ func matchLinks(cands []candidateLink, local *fleet.Database, recs map[string]Li
 			CopiedTypes:        rec.CopiedTypes,
 			meta:               m,
 			record:             rec,
+		}
+		if rec.Kind == fleet.KindRedis {
+			out = append(out, redisLink(l, c.ServerOptions))
+			continue
 		}
 		for _, o := range c.ServerOptions {
 			k, v, _ := strings.Cut(o, "=")
@@ -246,7 +287,7 @@ func readLinksUpTo(ctx context.Context, q querier, local *fleet.Database, name *
 		return nil, nil, fmt.Errorf("links: list: %w", err)
 	}
 	cands, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (c candidateLink, err error) {
-		err = r.Scan(&c.ServerOID, &c.SchemaOID, &c.Name, &c.ServerComment, &c.ServerOptions, &c.HasSchema, &c.SchemaComment, &c.TableCount)
+		err = r.Scan(&c.ServerOID, &c.SchemaOID, &c.Name, &c.ServerComment, &c.ServerOptions, &c.HasSchema, &c.SchemaComment, &c.TableCount, &c.FDW)
 		return c, err
 	})
 	if err != nil {

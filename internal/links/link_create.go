@@ -35,6 +35,12 @@ type CreateRequest struct {
 	// ConnectTriggerLog allows importing _trigger_log from a Heroku
 	// Connect schema (read-only links only), for debugging.
 	ConnectTriggerLog bool
+	// RedisTables are the tables of a link from a Redis (nil: one strings
+	// table named redis, every key); Writable lets INSERT, UPDATE and
+	// DELETE through it reach the Redis (not transactional: a ROLLBACK
+	// does not undo them). A Redis link is read-only otherwise.
+	RedisTables []RedisTable
+	Writable    bool
 }
 
 // CreatePreview is every statement CreateLink would run, in order,
@@ -44,6 +50,9 @@ type CreatePreview struct {
 	Statements []string
 	Tables     []string
 	Token      string
+	// Redis is what the Redis of a Redis link said through pglinks_redis
+	// at the preview's pre-flight.
+	Redis *fleet.RedisInfo
 }
 
 // CreateResult describes a created link.
@@ -92,8 +101,16 @@ func (s *Service) createLink(ctx context.Context, req CreateRequest, dry bool) (
 	if remote.ConfigVar == local.ConfigVar {
 		return nil, nil, errs.E(errs.Invalid, "A database cannot be linked into itself: pick a different remote and local.").OnField("remote")
 	}
+	if local.IsRedis() {
+		return nil, nil, errs.E(errs.Invalid, "%s is a Redis: links go into PostgreSQL databases. Choose a PostgreSQL database as the local one.", local.ConfigVar).OnField("local")
+	}
+	if remote.IsRedis() {
+		return s.createRedisLink(ctx, req, remote, local, dry)
+	}
 	if req.Name == "" {
-		req.Name = DefaultName(remote.ResourceName)
+		if req.Name, err = s.defaultName(ctx, local, remote, req.RemoteSchema); err != nil {
+			return nil, nil, err
+		}
 	}
 	if err := ValidateName(req.Name); err != nil {
 		return nil, nil, err
@@ -177,7 +194,7 @@ func (s *Service) createLink(ctx context.Context, req CreateRequest, dry bool) (
 	if previewed != "" && previewed != planHash(shown, imported) {
 		return nil, nil, errs.E(errs.Conflict, "What creating link %q would run changed since the preview (the remote or the local database changed). Preview the SQL again; nothing was created.", req.Name)
 	}
-	if res.DDL, err = s.runPlan(ctx, tx, remote, meta.appName(), plan, func(_ statement, err error) error {
+	if res.DDL, err = s.runPlan(ctx, tx, local, remote, meta.appName(), plan, func(_ statement, err error) error {
 		return s.createError(local, remote, req.Name, err)
 	}); err != nil {
 		return nil, nil, err

@@ -114,8 +114,14 @@ func TestCreateLink(t *testing.T) {
 		}
 		remote, _ := f.svc.Fleet.Get("HEROKU_POSTGRESQL_BLUE_URL")
 		// The resource name without its "postgresql-", as the form shows it.
-		if want := strings.ReplaceAll(strings.TrimPrefix(remote.ResourceName, "postgresql-"), "-", "_"); res.Link.Name != want || want != DefaultName(remote.ResourceName) {
+		want := strings.ReplaceAll(strings.TrimPrefix(remote.ResourceName, "postgresql-"), "-", "_")
+		if res.Link.Name != want || want != DefaultName(remote.ResourceName, "", nil) {
 			t.Errorf("name = %q, want %q", res.Link.Name, want)
+		}
+		// Taken by that link, the default gets a suffix: a second link
+		// from the same remote needs no name typed.
+		if name, err := f.svc.DefaultLinkName(ctx, "HEROKU_POSTGRESQL_BLUE_URL", "DATABASE_URL", ""); err != nil || name != want+"_2" {
+			t.Errorf("second default name = %q, %v; want %q", name, err, want+"_2")
 		}
 	})
 
@@ -213,7 +219,7 @@ func TestCreateLink(t *testing.T) {
 		bad := strings.Replace(f.remote.URL, f.remote.Password, "wrong-password", 1)
 		f.svc = newService(t, append(f.env, "HEROKU_POSTGRESQL_GRAY_URL="+bad))
 		_, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_GRAY_URL", LocalVar: "DATABASE_URL", Name: "badpw"})
-		if !errs.Is(err, errs.Unavailable) || !strings.Contains(errs.MessageOf(err), "password authentication failed") {
+		if !errs.Is(err, errs.Unavailable) || !strings.Contains(errs.MessageOf(err), "refused the connection: password refused") {
 			t.Fatalf("err = %v", err)
 		}
 		assertNothingLeft(t, f.local.URL, "badpw")
@@ -232,7 +238,7 @@ func TestCreateLink(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "rotated", CopyEnums: true})
-		if !errs.Is(err, errs.Unavailable) || !strings.Contains(errs.MessageOf(err), "password authentication failed") {
+		if !errs.Is(err, errs.Unavailable) || !strings.Contains(errs.MessageOf(err), "password refused") {
 			t.Fatalf("err = %v", err)
 		}
 		assertNothingLeft(t, f.local.URL, "rotated")

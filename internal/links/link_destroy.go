@@ -93,7 +93,7 @@ func (s *Service) inPlanTx(ctx context.Context, local *fleet.Database, name stri
 func (s *Service) planTxOnce(ctx context.Context, local *fleet.Database, name string, fn func(context.Context, pgx.Tx) error) error {
 	ctx, cancel := fleet.Bound(ctx, s.Fleet.Deadlines.Read)
 	defer cancel()
-	tx, done, err := s.Fleet.Begin(ctx, local, pgx.TxOptions{})
+	tx, done, err := s.Fleet.BeginOnce(ctx, local, pgx.TxOptions{})
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func (s *Service) destroyLink(ctx context.Context, req DestroyRequest) (*Destroy
 	}
 	res := &DestroyResult{Link: plan.Link, Dependents: plan.Dependents}
 	// Dropping talks to no remote: nothing to guard.
-	res.DDL, err = s.runPlan(ctx, tx, nil, "", destroyStatements(plan.Link), func(st statement, err error) error {
+	res.DDL, err = s.runPlan(ctx, tx, local, nil, "", destroyStatements(plan.Link), func(st statement, err error) error {
 		if fleet.PgCode(err) == codeInsufficientPriv {
 			return errs.Wrap(errs.Forbidden, err, "pglinks' role in %s may not destroy %q: %s. Nothing was destroyed.", local.ConfigVar, req.Name, pgMessage(err))
 		}

@@ -137,6 +137,9 @@ type remoteRel struct {
 // emptied for the transaction) with the remote read over pglinks' own
 // connection.
 func (s *Service) readDrift(ctx context.Context, tx pgx.Tx, l *Link) (*Drift, error) {
+	if l.IsRedis() {
+		return nil, DoesNotApply(l, "Drift and refresh")
+	}
 	d := &Drift{CheckedAt: time.Now().UTC()}
 	if _, err := tx.Exec(ctx, "SET LOCAL search_path = ''"); err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,11 +31,26 @@ type LinkHealth struct {
 	// RTT is how long the probe query through the link took, remote
 	// connection included (the probe always opens a fresh one).
 	RTT time.Duration
-	// Reason says in words why a broken link is broken: remote unreachable,
-	// password refused, database gone, remote table missing, timeout.
-	Reason    string
+	// Reason says in words why a broken link is broken: remote unreachable
+	// (not answering, connection refused, host not found), password
+	// refused, database does not exist, remote table missing, ...
+	Reason string
+	// Cause classifies a broken link's failure as cards classify a
+	// database's (fleet.Classify), or CauseTableMissing,
+	// CausePasswordNotAsked: /metrics labels it with this.
+	Cause     fleet.Cause
 	CheckedAt time.Time
+	// Redis is what the Redis of a Redis link said of itself through the
+	// link (pglinks_redis_ping); nil otherwise.
+	Redis *fleet.RedisInfo
 }
+
+// Causes of a broken link that are the link's own, beside the fleet's
+// causes of a failure to reach a database.
+const (
+	CauseTableMissing     fleet.Cause = "remote_table_missing"
+	CausePasswordNotAsked fleet.Cause = "password_not_requested"
+)
 
 // Age is how long ago the probe ran.
 func (h LinkHealth) Age(now time.Time) time.Duration {
@@ -87,7 +103,7 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 		return h, err
 	}
 	if err != nil {
-		h.CheckedAt = time.Now()
+		h.CheckedAt, h.Cause = time.Now(), fleet.Classify(err).Cause
 		h.Reason = "local database " + errs.MessageOf(fleet.ConnectError(local, err))
 		return h, nil
 	}
@@ -99,7 +115,7 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 
 	tx, err := conn.Begin(ctx)
 	if err != nil {
-		h.CheckedAt = time.Now()
+		h.CheckedAt, h.Cause = time.Now(), fleet.Classify(err).Cause
 		h.Reason = "local database " + errs.MessageOf(fleet.ConnectError(local, err))
 		return h, nil
 	}
@@ -112,13 +128,16 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 		if errors.Is(err, errLinkBusy) {
 			return LinkHealth{}, errs.Wrap(errs.Unavailable, err, "Link %s was not probed: a change to it is in progress. Try again in a moment.", name)
 		}
-		h.CheckedAt = time.Now()
+		h.CheckedAt, h.Cause = time.Now(), fleet.Classify(err).Cause
 		h.Reason = "local database " + errs.MessageOf(fleet.ConnectError(local, err))
 		return h, nil
 	}
 	st, err := s.readStored(ctx, tx, local, name)
 	if err != nil {
 		return LinkHealth{}, err
+	}
+	if st.link.IsRedis() {
+		return s.probeRedis(ctx, tx, st), nil
 	}
 	remote := &fleet.Database{ConfigVar: st.link.RemoteConfigVar, ResourceName: st.link.RemoteResourceName}
 
@@ -127,7 +146,7 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 		budget += time.Duration(ct) * time.Second
 	}
 	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", budget.Milliseconds())); err != nil {
-		h.CheckedAt = time.Now()
+		h.CheckedAt, h.Cause = time.Now(), fleet.CauseOther
 		h.Reason = "could not set a time limit: " + pgMessage(err)
 		return h, nil
 	}
@@ -138,7 +157,7 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 	probe := "pg_temp." + fleet.Ident(probeTableName)
 	if _, err := tx.Exec(ctx, "CREATE FOREIGN TABLE "+probe+" () SERVER "+fleet.Ident(name)+
 		" OPTIONS (schema_name 'pg_catalog', table_name 'pg_database')"); err != nil {
-		h.CheckedAt = time.Now()
+		h.CheckedAt, h.Cause = time.Now(), fleet.CauseOther
 		h.Reason = "could not prepare the probe: " + pgMessage(err)
 		return h, nil
 	}
@@ -153,7 +172,7 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 		// Every remote table the link's foreign tables name must exist...
 		var missing []string
 		if missing, readable, err = checkRemoteTables(ctx, tx, name); err == nil && len(missing) > 0 {
-			h.CheckedAt, h.RTT = time.Now(), 0
+			h.CheckedAt, h.RTT, h.Cause = time.Now(), 0, CauseTableMissing
 			h.Reason = "remote table missing: " + listSome(missing, 5)
 			return h, nil
 		}
@@ -165,7 +184,7 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 	}
 	if err != nil {
 		h.CheckedAt, h.RTT = time.Now(), 0
-		h.Reason = probeReason(local, remote, err, ctx)
+		h.Reason, h.Cause = probeReason(remote, st, err, ctx)
 		return h, nil
 	}
 	h.State = HealthHealthy
@@ -270,34 +289,37 @@ func listSome(items []string, n int) string {
 	return fmt.Sprintf("%s and %d more", strings.Join(items[:n], ", "), len(items)-n)
 }
 
-// probeReason puts a failed probe in words.
-func probeReason(local, remote *fleet.Database, err error, ctx context.Context) string {
+// probeReason puts a failed probe in words and classifies it: a failure
+// to reach the remote by its cause (fleet.Classify, the words cards use),
+// read from what postgres_fdw relays of libpq's message.
+func probeReason(remote *fleet.Database, st *storedLink, err error, ctx context.Context) (string, fleet.Cause) {
+	who := remote.ConfigVar
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		text := pgErr.Message + " " + pgErr.Detail
-		who := remote.ConfigVar
 		switch {
-		case pgErr.Code == "57014" || strings.Contains(text, "timeout expired"):
-			return "timeout: " + who + " did not answer in time"
-		case strings.Contains(text, "password authentication failed"):
-			return "password refused: " + who + " rejected the credentials stored in the link"
-		case strings.Contains(text, "does not exist") && strings.Contains(text, "database"):
-			return "database gone: " + who + " has no database by the name the link uses"
 		case pgErr.Code == "42P01" || strings.Contains(text, "relation") && strings.Contains(text, "does not exist"):
-			return "remote table missing: " + pgErr.Message
+			return "remote table missing: " + pgErr.Message, CauseTableMissing
 		case pgErr.Code == codePasswordRequired || strings.Contains(text, "does not request a password"):
-			return "refused: " + who + " does not ask for a password, which postgres_fdw requires for non-superusers"
-		case pgErr.Code == codeFDWUnableToConn || strings.HasPrefix(pgErr.Code, "08"):
-			detail := shortReason(pgErr.Detail)
-			if strings.Contains(detail, "refused") {
-				return "remote unreachable: connection refused"
-			}
-			return "remote unreachable: " + detail
+			return "refused: " + who + " does not ask for a password, which postgres_fdw requires for non-superusers", CausePasswordNotAsked
 		}
-		return "query through the link failed: " + pgErr.Message
+	} else if ctx.Err() != nil {
+		return "remote unreachable: not answering: " + who + " did not answer in time", fleet.CauseTimeout
 	}
-	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
-		return "timeout: no answer in time"
+	f := fleet.Classify(err)
+	host := st.server["host"]
+	why := f.Explain(net.JoinHostPort(host, st.server["port"]), host, "the link's user mapping", st.server["dbname"])
+	switch {
+	case f.Cause == fleet.CauseOther:
+		return "query through the link failed: " + f.Detail, f.Cause
+	case f.Cause == fleet.CauseTimeout:
+		return "remote unreachable: not answering: " + who + " did not answer in time", f.Cause
+	case f.Cause.Network():
+		return "remote unreachable: " + f.Cause.Words() + ": " + why, f.Cause
+	case f.Cause == fleet.CausePassword:
+		return "password refused: " + who + " rejected the credentials stored in the link", f.Cause
+	case why == "":
+		return f.Cause.Words() + ": " + who, f.Cause
 	}
-	return "probe failed: " + errs.MessageOf(fdwError(local, remote, err))
+	return f.Cause.Words() + ": " + who + ": " + why, f.Cause
 }

@@ -101,7 +101,7 @@ func TestProbeBrokenReasons(t *testing.T) {
 	t.Cleanup(func() {
 		clusterB.Exec(ctx, "postgres", fmt.Sprintf("ALTER DATABASE %s RENAME TO %s", fleet.Ident(f.remote.Name+"_x"), fleet.Ident(f.remote.Name)))
 	})
-	if h := probe(t, f.svc, "sales"); h.State != HealthBroken || !strings.HasPrefix(h.Reason, "database gone") {
+	if h := probe(t, f.svc, "sales"); h.State != HealthBroken || !strings.HasPrefix(h.Reason, "database does not exist") || h.Cause != fleet.CauseNoDatabase {
 		t.Fatalf("renamed database: %+v", h)
 	}
 }

@@ -155,7 +155,7 @@ func (s *Service) importTables(ctx context.Context, req ImportRequest) (*ImportR
 		return nil, err
 	}
 	res := &ImportResult{Plan: p}
-	if res.DDL, err = s.runPlan(ctx, tx, remote, p.Link.meta.appName(), p.stmts, changeFailed(local, remote, fmt.Sprintf("Importing into link %q", req.Name), "the import")); err != nil {
+	if res.DDL, err = s.runPlan(ctx, tx, local, remote, p.Link.meta.appName(), p.stmts, changeFailed(local, remote, fmt.Sprintf("Importing into link %q", req.Name), "the import")); err != nil {
 		return nil, err
 	}
 	rec := p.Link.record
@@ -187,6 +187,9 @@ func (s *Service) planImport(ctx context.Context, tx pgx.Tx, local *fleet.Databa
 	l := &ls[0]
 	if l.SchemaMissing {
 		return nil, errs.E(errs.Conflict, "The schema of link %q in %s is missing or was replaced by hand, so pglinks will not import into it.", name, local.ConfigVar)
+	}
+	if l.IsRedis() {
+		return nil, DoesNotApply(l, "Importing tables")
 	}
 	if l.Tables == nil {
 		return nil, errs.E(errs.Invalid, "Link %q imports every table of its remote schema already: tables the remote adds show as drift and come in with a refresh. Nothing was changed.", name).OnField("tables")

@@ -137,7 +137,7 @@ func (s *Service) refreshLink(ctx context.Context, req RefreshRequest) (*Refresh
 		return nil, err
 	}
 	res := &RefreshResult{Plan: p, Summary: p.Summary}
-	if res.DDL, err = s.runPlan(ctx, tx, remote, p.Link.meta.appName(), p.stmts, changeFailed(local, remote, fmt.Sprintf("Refreshing link %q", req.Name), "the refresh")); err != nil {
+	if res.DDL, err = s.runPlan(ctx, tx, local, remote, p.Link.meta.appName(), p.stmts, changeFailed(local, remote, fmt.Sprintf("Refreshing link %q", req.Name), "the refresh")); err != nil {
 		return nil, err
 	}
 	rec := p.Link.record

@@ -37,13 +37,19 @@ type RepairResult struct {
 }
 
 // PlanRepair says what a repair of the link would run. It reads the local
-// catalog only.
+// catalog, and proves that the remote's config var authenticates: a plan
+// that would write credentials or an address that do not work is refused
+// (errs.Conflict wrapping ErrEnvRefused when the remote refuses them,
+// errs.Unavailable when it does not answer), and shows nothing to run.
 func (s *Service) PlanRepair(ctx context.Context, localVar, name string) (*RepairPlan, error) {
 	l, err := s.checkStale(ctx, localVar, name)
 	if err != nil {
 		return nil, err
 	}
 	if err := repairable(l, l.Stale); err != nil {
+		return nil, err
+	}
+	if err := s.proveForRepair(ctx, l, true); err != nil {
 		return nil, err
 	}
 	stmts, err := repairStatements(name, l.Stale)
@@ -61,7 +67,7 @@ func repairable(l *Link, r *StaleReport) error {
 		return errs.E(errs.Conflict, "Link %s cannot be repaired: %s.", l.Name, r.RemoteMisconfigured)
 	case r.NoMapping:
 		return errs.E(errs.Conflict, "Link %s cannot be repaired: %s. Destroy and recreate it.", l.Name, r.Summary())
-	case !r.Repairable():
+	case !r.fixable():
 		return errs.E(errs.Conflict, "Link %s matches %s: there is nothing to repair.", l.Name, r.RemoteVar)
 	}
 	return nil
@@ -141,15 +147,20 @@ func (s *Service) repairLink(ctx context.Context, req RepairRequest) (*RepairRes
 	if err := repairable(&st.link, report); err != nil {
 		return nil, err
 	}
+	l := st.link
+	l.Stale = report
+	// Proven again under the link's lock, right before it is written: the
+	// config var may have been refused since the plan was shown.
+	if err := s.proveForRepair(ctx, &l, false); err != nil {
+		return nil, err
+	}
 	stmts, err := repairStatements(req.Name, report)
 	if err != nil {
 		return nil, err
 	}
-	l := st.link
-	l.Stale = report
 	res := &RepairResult{Link: &l}
 	// Repair statements only touch the local catalog: nothing to guard.
-	res.DDL, err = s.runPlan(ctx, tx, nil, "", stmts, func(st statement, err error) error {
+	res.DDL, err = s.runPlan(ctx, tx, local, nil, "", stmts, func(st statement, err error) error {
 		if fleet.PgCode(err) == codeInsufficientPriv {
 			return errs.Wrap(errs.Forbidden, err, "pglinks' role in %s may not change link %s: %s", local.ConfigVar, req.Name, pgMessage(err))
 		}
@@ -157,6 +168,13 @@ func (s *Service) repairLink(ctx context.Context, req RepairRequest) (*RepairRes
 	})
 	if err != nil {
 		return nil, err
+	}
+	if st.link.IsRedis() {
+		// The new address and credentials must work before they are kept:
+		// pglinks_redis reads the mapping as this transaction left it.
+		if err := s.checkRedisRepair(ctx, tx, local, &st.link); err != nil {
+			return nil, err
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("links: repair %s in %s: commit: %w", req.Name, local.ConfigVar, err)

@@ -19,6 +19,13 @@ import (
 // connects are compared: host, port, dbname, sslmode and the mapping's user
 // and password. Tuning options (connect_timeout, keepalives*,
 // application_name, ...) are pglinks' own and never make a link stale.
+//
+// A difference alone does not make a link stale: several pglinks
+// processes share one state database, and one started before a rotation
+// holds an older config var than the link another one repaired. So the
+// config var's credentials are proven (link_proof.go): a link differs from
+// a config var the remote refuses is not stale, and this pglinks'
+// environment is said to be older (EnvNote).
 
 // StaleReport says whether and how a link differs from its remote's config
 // var. It never holds a password.
@@ -37,19 +44,72 @@ type StaleReport struct {
 	// password)".
 	Changes []string
 
+	// EnvKnown is set when RemoteVar's credentials were proven (a fresh
+	// connect as its role, the way the link would connect) for a link
+	// that differs from it; EnvFailure is why they did not authenticate
+	// (zero when they did).
+	EnvKnown   bool
+	EnvFailure fleet.Failure
+	// LinkWorks and LinkRefused say what a probe of the link made now
+	// found (neither when there is none, or it failed for another
+	// reason): whether the link's own credentials work.
+	LinkWorks, LinkRefused bool
+
 	serverOps  []optionChange
 	mappingOps []optionChange
 }
 
 // Stale reports whether the link needs a repair (or, when the remote is
-// gone, cannot be repaired).
+// gone, cannot be repaired): it differs from its remote's config var, and
+// that config var is not refused by the remote (EnvRefused).
 func (r *StaleReport) Stale() bool {
-	return r != nil && (r.RemoteGone || r.RemoteMisconfigured != "" || len(r.Changes) > 0)
+	return r != nil && (r.RemoteGone || r.RemoteMisconfigured != "" || len(r.Changes) > 0 && !r.EnvRefused())
 }
 
-// Repairable reports whether a repair can bring the link in line.
-func (r *StaleReport) Repairable() bool {
+// fixable reports whether ALTER statements could bring the link in line
+// with its remote's config var, before that config var is proven.
+func (r *StaleReport) fixable() bool {
 	return r != nil && !r.RemoteGone && r.RemoteMisconfigured == "" && !r.NoMapping && (len(r.serverOps) > 0 || len(r.mappingOps) > 0)
+}
+
+// Repairable reports whether a repair can bring the link in line and is
+// offered: there is something to change and the config var's credentials
+// were proven to authenticate.
+func (r *StaleReport) Repairable() bool {
+	return r.fixable() && r.EnvKnown && r.EnvFailure.OK()
+}
+
+// Differs reports whether the link's address or credentials differ from
+// its remote's config var, whichever of them is right.
+func (r *StaleReport) Differs() bool { return r != nil && len(r.Changes) > 0 }
+
+// EnvRefused reports whether the remote refuses this pglinks' config var
+// (its password, role, database or TLS setting): then the config var is
+// no reference to repair the link to.
+func (r *StaleReport) EnvRefused() bool {
+	return r != nil && r.EnvKnown && r.EnvFailure.Cause.Refusal()
+}
+
+// EnvNote says, for a link that differs from its remote's config var,
+// what is known of that config var when it does not simply work: refused
+// (and which side is newer, when the link's own probe tells), not proven
+// because the remote did not answer, or not proven yet. "" otherwise.
+func (r *StaleReport) EnvNote() string {
+	switch {
+	case !r.Differs() || r.RemoteGone || r.RemoteMisconfigured != "":
+		return ""
+	case !r.EnvKnown:
+		return fmt.Sprintf("Checking whether this pglinks' %s authenticates to the remote before a repair is offered.", r.RemoteVar)
+	case r.EnvRefused() && r.LinkWorks:
+		return fmt.Sprintf("This pglinks' %s is refused by the remote (%s) while the link's own credentials work: its environment is older than the link's; restart it with the current config var.", r.RemoteVar, r.EnvFailure.Cause.Words())
+	case r.EnvRefused() && r.LinkRefused:
+		return fmt.Sprintf("This pglinks' %s is refused by the remote too (%s), like the link's own credentials: the remote's credentials are newer than both; restart this pglinks with the current config var, then repair the link.", r.RemoteVar, r.EnvFailure.Cause.Words())
+	case r.EnvRefused():
+		return fmt.Sprintf("This pglinks' %s is refused by the remote too (%s): its environment is older than the remote's credentials; restart it with the current config var.", r.RemoteVar, r.EnvFailure.Cause.Words())
+	case !r.EnvFailure.OK():
+		return fmt.Sprintf("This pglinks could not prove that %s's credentials authenticate (%s), so no repair is offered until it answers.", r.RemoteVar, r.EnvFailure.Cause.Words())
+	}
+	return ""
 }
 
 // Summary is the report in one sentence.
@@ -136,6 +196,9 @@ func optionMap(opts []string) map[string]string {
 
 // compare builds the report for a stored link against the fleet.
 func (s *Service) compare(st *storedLink) *StaleReport {
+	if st.link.IsRedis() {
+		return s.compareRedis(st)
+	}
 	r := &StaleReport{RemoteVar: st.link.RemoteConfigVar}
 	remote, ok := s.Fleet.Get(st.link.RemoteConfigVar)
 	if !ok {
@@ -144,6 +207,10 @@ func (s *Service) compare(st *storedLink) *StaleReport {
 	}
 	if remote.ConfigErr != nil {
 		r.RemoteMisconfigured = fmt.Sprintf("remote %s is misconfigured (%v), so the link cannot be compared with it", remote.ConfigVar, remote.ConfigErr)
+		return r
+	}
+	if remote.IsRedis() {
+		r.RemoteMisconfigured = fmt.Sprintf("remote %s now holds a Redis URL, so the link cannot be compared with it", remote.ConfigVar)
 		return r
 	}
 	set := func(key, want string) {

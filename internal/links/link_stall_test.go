@@ -67,6 +67,65 @@ func TestCreateStalledRemote(t *testing.T) {
 	}
 }
 
+// The same stall behind a middlebox that keeps the local side of the socket
+// open after the remote's side is cut: cutting the remote frees nothing,
+// so pglinks ends the local backend and stops waiting for it. The create
+// still fails about a second after statement_timeout; the backend itself,
+// inside postgres_fdw's cleanup with interrupts held, goes only when that
+// wait (30 s) ends or its socket closes.
+func TestCreateStalledRemoteKeptOpen(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	proxy, err := clusterB.NewProxy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	svc := newService(t, []string{
+		"DATABASE_URL=" + f.local.URL,
+		"HEROKU_POSTGRESQL_BLUE_URL=" + proxy.URL(f.remote.URL),
+	})
+	svc.Fleet.Deadlines.Statement = 2 * time.Second
+	svc.Fleet.Deadlines.Keepalive = time.Second
+	proxy.KeepOpen()
+	proxy.Stall("pglinks/", "pg_class")
+
+	start := time.Now()
+	_, err = svc.CreateLink(ctx, CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "stall", CopyEnums: true})
+	took := time.Since(start)
+	if proxy.Stalled() == 0 {
+		t.Fatal("the proxy never stalled the import: the test reproduces nothing")
+	}
+	if !errs.Is(err, errs.Unavailable) || !strings.Contains(errs.MessageOf(err), "stopped answering") {
+		t.Fatalf("err = %v, want a clear unavailable message", err)
+	}
+	t.Logf("stalled create behind a middlebox failed after %v (statement_timeout %v)", took.Round(time.Millisecond), svc.Fleet.Deadlines.Statement)
+	// README's bound. Without ending the local backend it took
+	// statement_timeout + 30 s (postgres_fdw's cleanup wait).
+	if limit := svc.Fleet.Deadlines.Statement + 8*time.Second; took > limit {
+		t.Fatalf("create took %v, more than %v", took, limit)
+	}
+	// Nothing was created, whatever the backend still does.
+	assertNothingLeft(t, f.local.URL, "stall")
+	// The middlebox goes: the backend's socket closes and it is gone at
+	// once, with its lock.
+	proxy.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for queryInt(t, f.local.URL, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'`) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the link's lock is still held 10 s after the middlebox went")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := queryInt(t, f.local.URL, `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'`); n != 0 {
+		t.Fatalf("%d local backends still busy", n)
+	}
+	if _, err := newService(t, f.env).CreateLink(ctx, CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "stall", CopyEnums: true}); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+}
+
 // A context that ends (the browser went away, the request deadline passed)
 // cancels the backend's statement: the lock is free again at once.
 func TestCreateCancelledContext(t *testing.T) {

@@ -29,6 +29,8 @@ type linkMeta struct {
 	MappingRole        string    `json:"mapping_role"`
 	Tables             []string  `json:"tables,omitempty"`
 	ReadOnly           bool      `json:"read_only,omitempty"`
+	// Kind is "redis" for a link that reads a Redis.
+	Kind string `json:"kind,omitempty"`
 }
 
 func (m linkMeta) comment() string {

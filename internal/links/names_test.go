@@ -40,8 +40,31 @@ func TestDefaultName(t *testing.T) {
 		"---":                       "link_",
 		strings.Repeat("x", 80):     strings.Repeat("x", 63),
 	} {
-		if got := DefaultName(in); got != want {
+		if got := DefaultName(in, "", nil); got != want {
 			t.Errorf("DefaultName(%q) = %q, want %q", in, got, want)
 		}
+	}
+	// A Heroku Connect schema names the link, whatever the resource name.
+	if got := DefaultName("postgresql-round-06985", "salesforce", nil); got != "salesforce" {
+		t.Errorf("Connect schema: %q, want salesforce", got)
+	}
+	if got := DefaultName("postgresql-round-06985", "Sales-Force", nil); got != "sales_force" {
+		t.Errorf("Connect schema made valid: %q", got)
+	}
+	// Taken names get the first free suffix, within 63 characters.
+	taken := map[string]bool{"salesforce": true, "salesforce_2": true, "colorful_33594": true}
+	isTaken := func(n string) bool { return taken[n] }
+	for _, c := range []struct{ resource, schema, want string }{
+		{"postgresql-round-06985", "salesforce", "salesforce_3"},
+		{"postgresql-colorful-33594", "", "colorful_33594_2"},
+		{"postgresql-round-06985", "", "round_06985"},
+	} {
+		if got := DefaultName(c.resource, c.schema, isTaken); got != c.want {
+			t.Errorf("DefaultName(%q, %q, taken) = %q, want %q", c.resource, c.schema, got, c.want)
+		}
+	}
+	long := strings.Repeat("x", 63)
+	if got := DefaultName(long, "", func(n string) bool { return n == long }); got != strings.Repeat("x", 61)+"_2" || ValidateName(got) != nil {
+		t.Errorf("long name made unique: %q", got)
 	}
 }

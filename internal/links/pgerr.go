@@ -37,25 +37,20 @@ func fdwError(local, remote *fleet.Database, err error) error {
 		return errs.Wrap(errs.Unavailable, err, "%s accepted the connection from %s without asking for a password. "+
 			"postgres_fdw lets non-superusers connect only to servers that ask for one: use password (scram-sha-256) authentication for TCP connections on the remote.",
 			who, local.ConfigVar)
-	case strings.Contains(text, "password authentication failed"):
-		return errs.Wrap(errs.Unavailable, err, "%s rejected the credentials of its config var when %s connected (password authentication failed).", who, local.ConfigVar)
-	case pgErr.Code == codeFDWUnableToConn || strings.HasPrefix(pgErr.Code, "08"):
-		return errs.Wrap(errs.Unavailable, err, "%s could not reach %s: %s", local.ConfigVar, who, shortReason(pgErr.Detail))
+	case pgErr.Code == codeFDWUnableToConn || strings.HasPrefix(pgErr.Code, "08") || strings.Contains(text, "password authentication failed"):
+		// Classified as cards classify a database (fleet.Classify).
+		f := fleet.Classify(err)
+		what := f.Cause.Words()
+		if why := f.Explain(remote.HostPort(), remote.Host, "its config var", remote.DBName); why != "" {
+			what += ": " + why
+		}
+		if f.Cause.Network() || f.Cause == fleet.CauseOther {
+			return errs.Wrap(errs.Unavailable, err, "%s could not reach %s: %s", local.ConfigVar, who, what)
+		}
+		return errs.Wrap(errs.Unavailable, err, "%s refused the connection from %s: %s", who, local.ConfigVar, what)
 	case pgErr.Code == codeUndefinedObject && strings.HasPrefix(pgErr.Message, "type "):
 		return errs.Wrap(errs.Invalid, err, "A table of %s uses a type that %s lacks: %s. Create it in %s first (pglinks can copy enum types for you).",
 			who, local.ConfigVar, pgErr.Message, local.ConfigVar)
 	}
 	return err
-}
-
-// shortReason trims libpq's multi-line detail to its first useful line.
-func shortReason(detail string) string {
-	detail = strings.TrimSpace(detail)
-	if i := strings.IndexByte(detail, '\n'); i > 0 {
-		detail = detail[:i]
-	}
-	if detail == "" {
-		return "connection failed"
-	}
-	return detail
 }

@@ -35,17 +35,18 @@ func shownAll(stmts []statement) []string {
 	return out
 }
 
-// runPlan runs a confirmed plan's statements in tx, in order, and returns
-// them as shown. A statement that talks to remote through the link's
-// server (named appName on the remote) is guarded (guardRemote), so a
-// remote that stops answering ends it within its statement_timeout.
-// failed words a failure the statement does not word itself.
-func (s *Service) runPlan(ctx context.Context, tx pgx.Tx, remote *fleet.Database, appName string, stmts []statement, failed func(statement, error) error) ([]string, error) {
+// runPlan runs a confirmed plan's statements in tx, a transaction on
+// local, in order, and returns them as shown. A statement that talks to
+// remote through the link's server (named appName on the remote) is
+// guarded (guardRemote), so a remote that stops answering ends it within
+// a couple of seconds after its statement_timeout. failed words a failure
+// the statement does not word itself.
+func (s *Service) runPlan(ctx context.Context, tx pgx.Tx, local, remote *fleet.Database, appName string, stmts []statement, failed func(statement, error) error) ([]string, error) {
 	var ran []string
 	for _, st := range stmts {
 		stop := func() {}
 		if st.remote {
-			stop = s.guardRemote(ctx, remote, appName)
+			stop = s.guardRemote(ctx, tx, local, remote, appName)
 		}
 		_, err := tx.Exec(ctx, st.sql)
 		stop()

@@ -161,7 +161,7 @@ func typeGapsError(local *fleet.Database, gaps []typeGap, canCopyEnums bool) err
 		case g.LocalKind != "":
 			desc = fmt.Sprintf("%s (a %s on the remote, but a %s in %s", g.QualifiedName(), g.Kind, g.LocalKind, local.ConfigVar)
 		default:
-			desc = fmt.Sprintf("%s (enum; %s lacks the label(s) %s", g.QualifiedName(), local.ConfigVar, quoteList(g.MissingLabels))
+			desc = fmt.Sprintf("%s (enum; labels %s lacks: %s", g.QualifiedName(), local.ConfigVar, quoteList(g.MissingLabels))
 		}
 		used := g.UsedBy
 		if len(used) > 3 {

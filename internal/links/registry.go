@@ -41,6 +41,9 @@ type LinkRecord struct {
 	// CopiedTypes are the enum types pglinks created in the local database
 	// for this link, as quoted schema-qualified names.
 	CopiedTypes []string
+	// Kind is what the link reads: fleet.KindRedis through pglinks_redis,
+	// else PostgreSQL through postgres_fdw.
+	Kind fleet.Kind
 }
 
 // Registry keeps the records. The state database implements it
@@ -74,11 +77,11 @@ func (r *StateRegistry) AddLink(ctx context.Context, l LinkRecord) error {
 	defer cancel()
 	_, err := r.pool.Exec(ctx, `INSERT INTO pglinks.links (id, local_config_var, local_database, name, server_oid, schema_oid,
 		remote_config_var, remote_resource_name, remote_schema, mapping_role, created_at, created_by,
-		tables, read_only, copied_types)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		tables, read_only, copied_types, kind)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		l.ID, l.LocalConfigVar, l.LocalDatabase, l.Name, int64(l.ServerOID), int64(l.SchemaOID),
 		l.RemoteConfigVar, l.RemoteResourceName, l.RemoteSchema, l.MappingRole, l.CreatedAt, l.CreatedBy,
-		l.Tables, l.ReadOnly, nonNil(l.CopiedTypes))
+		l.Tables, l.ReadOnly, nonNil(l.CopiedTypes), kindColumn(l.Kind))
 	return stateError("record link "+l.Name, err)
 }
 
@@ -94,7 +97,7 @@ func (r *StateRegistry) Links(ctx context.Context, localVar string) ([]LinkRecor
 	defer cancel()
 	rows, err := r.pool.Query(ctx, `SELECT id, local_config_var, local_database, name, server_oid, schema_oid,
 		remote_config_var, remote_resource_name, remote_schema, mapping_role, created_at, created_by,
-		tables, read_only, copied_types
+		tables, read_only, copied_types, kind
 		FROM pglinks.links WHERE $1 = '' OR local_config_var = $1 ORDER BY local_config_var, name`, localVar)
 	if err != nil {
 		return nil, stateError("read link records", err)
@@ -102,10 +105,14 @@ func (r *StateRegistry) Links(ctx context.Context, localVar string) ([]LinkRecor
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (LinkRecord, error) {
 		var l LinkRecord
 		var srv, nsp int64
+		var kind string
 		err := row.Scan(&l.ID, &l.LocalConfigVar, &l.LocalDatabase, &l.Name, &srv, &nsp,
 			&l.RemoteConfigVar, &l.RemoteResourceName, &l.RemoteSchema, &l.MappingRole, &l.CreatedAt, &l.CreatedBy,
-			&l.Tables, &l.ReadOnly, &l.CopiedTypes)
+			&l.Tables, &l.ReadOnly, &l.CopiedTypes, &kind)
 		l.ServerOID, l.SchemaOID = uint32(srv), uint32(nsp)
+		if kind == "redis" {
+			l.Kind = fleet.KindRedis
+		}
 		return l, err
 	})
 	return out, stateError("read link records", err)
@@ -120,6 +127,14 @@ func (r *StateRegistry) UpdateLink(ctx context.Context, l LinkRecord) error {
 		return fmt.Errorf("links: update link record %s: no such record", l.Name)
 	}
 	return stateError("update link record "+l.Name, err)
+}
+
+// kindColumn is a link kind as pglinks.links.kind holds it.
+func kindColumn(k fleet.Kind) string {
+	if k == fleet.KindRedis {
+		return "redis"
+	}
+	return "postgres"
 }
 
 func nonNil(s []string) []string {

@@ -28,9 +28,14 @@ type Service struct {
 	viewMu    sync.Mutex
 	inv       *inventoryView
 	pages     linkPages
-	// health keeps the links' health records (a Monitor registers
-	// itself): pglinks' own changes to a link record it at once.
-	health healthRecorder
+	proofs    envProofs
+	// health is the health monitor made over this service (NewMonitor):
+	// it keeps each link's one health record, which pglinks' own changes
+	// to a link update at once, and what a link's own last probe found
+	// weighs in its staleness.
+	health *Monitor
+	// redisAvail remembers which servers have pglinks_redis.
+	redisAvail availability
 }
 
 // NewService returns a Service over the fleet f.
@@ -61,7 +66,7 @@ func (s *Service) database(configVar, field string) (*fleet.Database, error) {
 // with statement_timeout and idle_in_transaction_session_timeout set for
 // the transaction alone.
 func (s *Service) beginLocked(ctx context.Context, d *fleet.Database, name string) (pgx.Tx, func(), error) {
-	tx, done, err := s.Fleet.Begin(ctx, d, pgx.TxOptions{})
+	tx, done, err := s.Fleet.BeginOnce(ctx, d, pgx.TxOptions{})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -77,19 +82,53 @@ func (s *Service) beginLocked(ctx context.Context, d *fleet.Database, name strin
 }
 
 // guardRemote watches a statement that talks to remote through a link's
-// foreign server. When it runs past its statement_timeout (plus a grace), or ctx
-// ends, it cuts the link's connections on the remote side: PostgreSQL
-// reports the timeout to pglinks only after postgres_fdw has waited (up to
-// 30 s) for the silent remote to answer its cancel. stop ends the watch.
-func (s *Service) guardRemote(ctx context.Context, remote *fleet.Database, appName string) (stop func()) {
+// foreign server, run by tx's backend in local. When it runs past its
+// statement_timeout (plus a grace), or ctx ends, it cuts the link's
+// connections on the remote side: PostgreSQL reports the timeout to
+// pglinks only after postgres_fdw has waited (up to 30 s) for the silent
+// remote to answer its cancel, and once the remote's side is closed it
+// rolls back at once. Behind a middlebox that keeps the local side of the
+// socket open, cutting the remote frees nothing; so if the statement has
+// not ended a moment later, pglinks ends the local backend too and stops
+// waiting for it (abandonLocal). stop ends the watch.
+func (s *Service) guardRemote(ctx context.Context, tx pgx.Tx, local, remote *fleet.Database, appName string) (stop func()) {
 	var once sync.Once
 	abandon := func() { once.Do(func() { s.abandonRemote(remote, appName) }) }
-	timer := time.AfterFunc(s.Fleet.Deadlines.Statement+time.Second, abandon)
+	ended := make(chan struct{})
+	overran := func() {
+		abandon()
+		select {
+		case <-ended:
+		case <-time.After(localGrace):
+			s.abandonLocal(tx, local)
+		}
+	}
+	timer := time.AfterFunc(s.Fleet.Deadlines.Statement+time.Second, overran)
 	stopCtx := context.AfterFunc(ctx, abandon)
 	return func() {
+		close(ended)
 		timer.Stop()
 		stopCtx()
 	}
+}
+
+// localGrace is how long a statement whose remote connections were cut
+// may take to end on its own before its local backend is ended.
+const localGrace = 500 * time.Millisecond
+
+// abandonLocal ends the local backend of tx, whose statement overran and
+// did not end when its remote connections were cut (postgres_fdw waits up
+// to 30 s for an answer to its cancel, on a socket a middlebox keeps
+// open), and stops pglinks' own wait for it by expiring its socket's
+// deadline: the statement then fails at once. The backend is signalled
+// (pglinks may end its own role's backends), but PostgreSQL holds
+// interrupts while it aborts: it ends, with its transaction and the
+// link's lock, only when postgres_fdw's 30 s cleanup wait does.
+func (s *Service) abandonLocal(tx pgx.Tx, local *fleet.Database) {
+	pc := tx.Conn().PgConn()
+	s.Log.Warn("ending a local backend stuck on a silent remote", "local", local.ConfigVar, "pid", pc.PID())
+	s.Fleet.TerminateBackend(local, pc.PID())
+	pc.Conn().SetDeadline(time.Now())
 }
 
 // abandonRemote ends, on the remote, the connections a link's foreign
@@ -108,8 +147,7 @@ func (s *Service) abandonRemote(remote *fleet.Database, appName string) {
 	defer conn.Release()
 	var n int
 	err = conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid))
-		  FROM pg_stat_activity
-		 WHERE left(application_name, length($1)) = $1 AND usename = current_user AND pid <> pg_backend_pid()`, appName).Scan(&n)
+		  FROM pg_stat_activity WHERE `+remoteConnsWhere+` AND usename = current_user`, appName).Scan(&n)
 	if err != nil {
 		s.Log.Warn("abandon remote connections", "remote", remote.ConfigVar, "err", err)
 		return

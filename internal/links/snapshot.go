@@ -2,6 +2,7 @@ package links
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,7 +42,7 @@ func (s *Service) statusReader(ctx context.Context, configVar string) (fleet.Rea
 		case st.busy:
 			r.Busy = st.Error
 		case !st.Reachable:
-			r.Down = st.Error
+			r.Down, r.Cause = st.Error, st.Cause
 			if prev, ok := s.statuses().Get(d.ConfigVar); ok && st.Connect == nil {
 				r.Val.Connect = prev.Val.Connect // last known, so pages still know it
 			}
@@ -106,10 +107,31 @@ func (s *Service) Inventory(ctx context.Context) []DatabaseStatus {
 		out := make([]DatabaseStatus, len(sns))
 		for i, sn := range sns {
 			out[i] = statusOf(s.Fleet.Databases[i], sn)
+			s.judgeAll(&out[i])
 		}
 		return out
 	}
-	return s.view().statuses
+	return s.judgedAll(s.view().statuses)
+}
+
+// judgedAll is inv with each card's links judged (judgeAll) by what this
+// process knows of its config vars now, which changes without the
+// snapshots changing; inv is shared, so it is copied only when a
+// judgement changes a card.
+func (s *Service) judgedAll(inv []DatabaseStatus) []DatabaseStatus {
+	out := inv
+	for i := range inv {
+		st := inv[i]
+		s.judgeAll(&st)
+		if len(st.Links) == 0 || &st.Links[0] == &inv[i].Links[0] {
+			continue
+		}
+		if &out[0] == &inv[0] {
+			out = slices.Clone(inv)
+		}
+		out[i] = st
+	}
+	return out
 }
 
 // InventoryReadBy is Inventory with ReadBy of it, both built once per
@@ -120,7 +142,7 @@ func (s *Service) InventoryReadBy(ctx context.Context) ([]DatabaseStatus, map[st
 		return inv, ReadBy(inv)
 	}
 	v := s.view()
-	return v.statuses, v.readBy
+	return s.judgedAll(v.statuses), v.readBy
 }
 
 // RefreshStatus reads one database now, whatever its snapshot or back-off:
@@ -130,7 +152,9 @@ func (s *Service) RefreshStatus(ctx context.Context, configVar string) (Database
 	if err != nil {
 		return DatabaseStatus{}, err
 	}
-	return statusOf(d, s.statuses().Refresh(ctx, d)), nil
+	st := statusOf(d, s.statuses().Refresh(ctx, d))
+	s.judgeAll(&st)
+	return st, nil
 }
 
 // invalidate reads a database's card again after pglinks changed it, so

@@ -14,7 +14,9 @@ import (
 type ForeignTable struct {
 	Schema, Name, Server      string
 	RemoteSchema, RemoteTable string
-	Columns                   []Column
+	// RedisType and KeyPrefix are a Redis link's table options.
+	RedisType, KeyPrefix string
+	Columns              []Column
 	// ColumnCount is how many columns the table has: more than Columns
 	// when a page lists only the first ones.
 	ColumnCount int
@@ -74,6 +76,12 @@ func (s *Service) LinkPage(ctx context.Context, localVar, name, filter string, o
 		link, page = l, p
 		return nil
 	})
+	if err == nil && link.Stale.Differs() && !link.Stale.RemoteGone && link.Stale.RemoteMisconfigured == "" {
+		if remote, ok := s.Fleet.Get(link.RemoteConfigVar); ok {
+			proof, known := s.freshProof(ctx, remote)
+			s.judgeNow(ctx, link, proof, known, true)
+		}
+	}
 	return link, page, err
 }
 
@@ -105,7 +113,7 @@ func scanForeignTables(rows pgx.Rows) ([]ForeignTable, error) {
 	for rows.Next() {
 		var ft ForeignTable
 		var col Column
-		if err := rows.Scan(&ft.Schema, &ft.Name, &ft.Server, &ft.RemoteSchema, &ft.RemoteTable, &col.Name, &col.Type, &col.NotNull, &ft.ColumnCount); err != nil {
+		if err := rows.Scan(&ft.Schema, &ft.Name, &ft.Server, &ft.RemoteSchema, &ft.RemoteTable, &ft.RedisType, &ft.KeyPrefix, &col.Name, &col.Type, &col.NotNull, &ft.ColumnCount); err != nil {
 			return nil, err
 		}
 		if n := len(out); n == 0 || out[n-1].Name != ft.Name {

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Options tune a cluster.
@@ -235,6 +236,17 @@ func (c *Cluster) initdb(ctx context.Context, opts Options) error {
 // with a parent-death signal, so a test binary that is killed takes its
 // clusters with it instead of leaving them running.
 func (c *Cluster) start(ctx context.Context) error {
+	return c.startUntil(ctx, func(conn *pgx.Conn, err error) bool {
+		if err == nil {
+			c.major = majorOf(conn.PgConn().ParameterStatus("server_version"))
+		}
+		return err == nil
+	})
+}
+
+// startUntil starts the postmaster and waits until ready says a connection
+// attempt (conn when it worked, err when not) shows the server as wanted.
+func (c *Cluster) startUntil(ctx context.Context, ready func(conn *pgx.Conn, err error) bool) error {
 	logf, err := os.Create(filepath.Join(c.Dir, "server.log"))
 	if err != nil {
 		return err
@@ -261,9 +273,11 @@ func (c *Cluster) start(ctx context.Context) error {
 		attempt, cancel := context.WithTimeout(ctx, time.Second)
 		conn, err := pgx.Connect(attempt, c.SuperURL("postgres"))
 		cancel()
-		if err == nil {
-			c.major = majorOf(conn.PgConn().ParameterStatus("server_version"))
+		ok := ready(conn, err)
+		if conn != nil {
 			conn.Close(ctx)
+		}
+		if ok {
 			return nil
 		}
 		select {
@@ -343,6 +357,47 @@ func (c *Cluster) Resume(ctx context.Context, port int) error {
 	return c.start(ctx)
 }
 
+// SmartShutdown begins a smart shutdown: the server keeps its sessions
+// but refuses new connections ("the database system is shutting down",
+// SQLSTATE 57P03) and stops when the last session ends. Halt ends it at
+// once.
+func (c *Cluster) SmartShutdown() {
+	if c.proc != nil {
+		c.proc.Process.Signal(syscall.SIGTERM)
+	}
+}
+
+// ResumeNotAccepting starts a halted server again as a standby with no
+// primary and hot_standby off: it runs and refuses every connection with
+// SQLSTATE 57P03 ("the database system is not accepting connections"), as
+// a server that is starting up or recovering does. For tests of that
+// state only: Stop ends it; it is not meant to be resumed again.
+func (c *Cluster) ResumeNotAccepting(ctx context.Context) error {
+	if c.proc != nil {
+		return errors.New("pgtest: ResumeNotAccepting: the server is running")
+	}
+	signal := filepath.Join(c.dataDir(), "standby.signal")
+	if err := os.WriteFile(signal, nil, 0o600); err != nil {
+		return err
+	}
+	if err := c.chown(signal); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(c.dataDir(), "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString("\nhot_standby = off\n")
+	f.Close()
+	if err != nil {
+		return err
+	}
+	return c.startUntil(ctx, func(_ *pgx.Conn, err error) bool {
+		var pgErr *pgconn.PgError
+		return errors.As(err, &pgErr) && pgErr.Code == "57P03"
+	})
+}
+
 // FreePort returns a TCP port on 127.0.0.1 that nothing listens on now.
 func FreePort() (int, error) { return freePort() }
 
@@ -404,6 +459,9 @@ type DBOptions struct {
 	// NoFDW leaves postgres_fdw uninstalled and the owner without USAGE on
 	// it, like a plan where links are not supported.
 	NoFDW bool
+	// Redis installs pglinks_redis (ext/pglinks_redis, `make ext`) and
+	// grants the role USAGE on it, as an admin does for Redis links.
+	Redis bool
 }
 
 // CreateDatabase creates a role (LOGIN, password, not superuser), a database
@@ -430,6 +488,12 @@ func (c *Cluster) CreateDatabase(ctx context.Context, name string, opts DBOption
 		if err := c.Exec(ctx, name, fmt.Sprintf(
 			"CREATE EXTENSION IF NOT EXISTS postgres_fdw; GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO %s", owner)); err != nil {
 			return nil, err
+		}
+	}
+	if opts.Redis {
+		if err := c.Exec(ctx, name, fmt.Sprintf(
+			"CREATE EXTENSION IF NOT EXISTS pglinks_redis; GRANT USAGE ON FOREIGN DATA WRAPPER pglinks_redis TO %s", owner)); err != nil {
+			return nil, fmt.Errorf("%w (pglinks_redis is installed by `make ext`)", err)
 		}
 	}
 	return d, nil

@@ -19,7 +19,10 @@ import (
 // query never reaches the server and nothing comes back. The connection is
 // not closed, so keepalives and connect timeouts see a live peer. If the
 // server closes its side (for example its backend is terminated), the
-// client's side is closed too.
+// client's side is closed too, unless KeepOpen was called: then a stalled
+// connection's client side stays open until the client closes it or the
+// proxy is closed, as behind a middlebox that acknowledges and never
+// forwards, where the client's kernel keeps the socket open.
 type Proxy struct {
 	Port int
 
@@ -32,6 +35,7 @@ type Proxy struct {
 	slowApp string        // application_name prefix of connections to slow down
 	delay   time.Duration // how long each of their statements is held
 	stalled int
+	keep    bool // stalled connections keep their client side open
 	conns   map[net.Conn]struct{}
 	closed  bool
 }
@@ -76,6 +80,15 @@ func (p *Proxy) Slow(appPrefix string, d time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.slowApp, p.delay = appPrefix, d
+}
+
+// KeepOpen makes connections that stall from now on keep their client side
+// open after the server closes its side: the client sees a live peer that
+// never answers, whatever happens to the server's end.
+func (p *Proxy) KeepOpen() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.keep = true
 }
 
 // Unstall lets new connections through untouched; stalled ones stay stalled.
@@ -158,7 +171,7 @@ func (p *Proxy) serve(client net.Conn) {
 		break
 	}
 	p.mu.Lock()
-	stallApp, marker := p.app, p.marker
+	stallApp, marker, keep := p.app, p.marker, p.keep
 	slowApp, delay := p.slowApp, p.delay
 	p.mu.Unlock()
 	watch := stallApp != "" && len(app) >= len(stallApp) && app[:len(stallApp)] == stallApp
@@ -184,7 +197,9 @@ func (p *Proxy) serve(client net.Conn) {
 	}
 	done := make(chan struct{}, 2)
 	// Server to client: forward until stalled, then swallow; the server
-	// closing its side closes the client's.
+	// closing its side closes the client's, unless the connection stalled
+	// and keeps its client side open (the client to server side then
+	// swallows until the client or the proxy closes it).
 	go func() {
 		buf := make([]byte, 32<<10)
 		for {
@@ -198,7 +213,9 @@ func (p *Proxy) serve(client net.Conn) {
 				break
 			}
 		}
-		client.Close()
+		if !(keep && stalled()) {
+			client.Close()
+		}
 		done <- struct{}{}
 	}()
 	// Client to server: message by message, so the marker is seen before

@@ -6,20 +6,21 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pglinks/pglinks/internal/redis"
 )
 
-// Error is an error reply from Redis ("ERR ...", "WRONGPASS ...").
-type Error string
+// Error is an error reply from Redis ("ERR ...", "WRONGPASS ..."); the
+// RESP protocol itself is internal/redis'.
+type Error = redis.Error
 
-func (e Error) Error() string { return string(e) }
-
-// Client is a minimal RESP2 client: one connection, one command at a time.
-// It exists to set up and inspect test servers, not as a product client.
+// Client is a minimal RESP2 client: one connection, one command at a time,
+// no bounds but the context's. It exists to set up and inspect test
+// servers; pglinks' own client is internal/redis.
 type Client struct {
 	conn net.Conn
 	r    *bufio.Reader
@@ -117,97 +118,61 @@ func (c *Client) Pipeline(ctx context.Context, cmds [][]any) ([]any, error) {
 }
 
 func appendCommand(buf []byte, args []any) ([]byte, error) {
-	buf = append(buf, '*')
-	buf = strconv.AppendInt(buf, int64(len(args)), 10)
-	buf = append(buf, '\r', '\n')
-	for _, a := range args {
-		var s string
+	strs := make([]string, len(args))
+	for i, a := range args {
 		switch v := a.(type) {
 		case string:
-			s = v
+			strs[i] = v
 		case []byte:
-			s = string(v)
+			strs[i] = string(v)
 		case int:
-			s = strconv.Itoa(v)
+			strs[i] = strconv.Itoa(v)
 		case int64:
-			s = strconv.FormatInt(v, 10)
+			strs[i] = strconv.FormatInt(v, 10)
 		default:
 			return nil, fmt.Errorf("redistest: unsupported argument type %T", a)
 		}
-		buf = append(buf, '$')
-		buf = strconv.AppendInt(buf, int64(len(s)), 10)
-		buf = append(buf, '\r', '\n')
-		buf = append(buf, s...)
-		buf = append(buf, '\r', '\n')
 	}
-	return buf, nil
+	return redis.AppendCommand(buf, strs...), nil
 }
 
 // Status is a status reply ("+OK"), kept apart from bulk strings only where
 // replies are passed on (the proxy).
-type Status string
+type Status = redis.Status
+
+// limits are Redis' own (proto-max-bulk-len): tests move megabytes.
+var limits = redis.Limits{MaxBulk: 512 << 20, MaxArray: 1 << 24}
 
 // readReply reads one RESP2 value; an error reply comes back as Error.
 func readReply(r *bufio.Reader) (any, error) { return readValue(r, false) }
 
-// readValue reads one RESP2 value; with keepStatus, status replies are
-// Status rather than string.
+// readValue reads one RESP2 value as the tests use them: status replies
+// as string (Status with keepStatus), an error reply as the error (inside
+// an array, as an Error value).
 func readValue(r *bufio.Reader, keepStatus bool) (any, error) {
-	line, err := r.ReadString('\n')
+	v, err := redis.ReadReply(r, limits)
 	if err != nil {
 		return nil, err
 	}
-	if len(line) < 3 || line[len(line)-2] != '\r' {
-		return nil, fmt.Errorf("redistest: malformed reply line %q", line)
+	if e, ok := v.(Error); ok {
+		return nil, e
 	}
-	body := line[1 : len(line)-2]
-	switch line[0] {
-	case '+':
+	return plain(v, keepStatus), nil
+}
+
+func plain(v any, keepStatus bool) any {
+	switch x := v.(type) {
+	case Status:
 		if keepStatus {
-			return Status(body), nil
+			return x
 		}
-		return body, nil
-	case '-':
-		return nil, Error(body)
-	case ':':
-		return strconv.ParseInt(body, 10, 64)
-	case '$':
-		n, err := strconv.Atoi(body)
-		if err != nil {
-			return nil, err
+		return string(x)
+	case []any:
+		for i := range x {
+			x[i] = plain(x[i], keepStatus)
 		}
-		if n < 0 {
-			return nil, nil
-		}
-		b := make([]byte, n+2)
-		if _, err := io.ReadFull(r, b); err != nil {
-			return nil, err
-		}
-		return string(b[:n]), nil
-	case '*':
-		n, err := strconv.Atoi(body)
-		if err != nil {
-			return nil, err
-		}
-		if n < 0 {
-			return nil, nil
-		}
-		out := make([]any, n)
-		for i := range out {
-			v, err := readValue(r, keepStatus)
-			var rerr Error
-			if errors.As(err, &rerr) {
-				out[i] = rerr
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			out[i] = v
-		}
-		return out, nil
 	}
-	return nil, fmt.Errorf("redistest: unknown reply type %q", line[0])
+	return v
 }
 
 // CommandCalls parses INFO commandstats into calls per command name

@@ -32,7 +32,10 @@ type Options struct {
 	// CertHosts are the names and IP addresses the server certificate is
 	// for; default 127.0.0.1, ::1 and localhost.
 	CertHosts []string
-	// Args are more redis-server arguments, e.g. "--requirepass", "secret".
+	// Password is the default user's password (requirepass); the
+	// server's own connections use it.
+	Password string
+	// Args are more redis-server arguments.
 	Args []string
 }
 
@@ -75,7 +78,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{TLS: opts.TLS}
+	s := &Server{TLS: opts.TLS, adminAuth: DialOptions{Password: opts.Password}}
 	if s.Dir, err = os.MkdirTemp("", "pglinks-redis-"); err != nil {
 		return nil, err
 	}
@@ -126,6 +129,9 @@ func (s *Server) start(ctx context.Context, bin string, opts Options) error {
 	} else {
 		args = append(args, "--port", port)
 	}
+	if opts.Password != "" {
+		args = append(args, "--requirepass", opts.Password)
+	}
 	args = append(args, opts.Args...)
 
 	logf, err := os.Create(filepath.Join(s.Dir, "redis.log"))
@@ -152,7 +158,7 @@ func (s *Server) start(ctx context.Context, bin string, opts Options) error {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		attempt, cancel := context.WithTimeout(ctx, time.Second)
-		c, err := s.Dial(attempt, DialOptions{})
+		c, err := s.Dial(attempt, s.adminAuth)
 		if err == nil {
 			_, err = c.Do(attempt, "PING")
 			c.Close()

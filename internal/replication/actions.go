@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -79,7 +80,7 @@ func (s *Service) subscription(ctx context.Context, configVar, name string) (*Da
 
 // SetEnabled enables or disables a subscription.
 func (s *Service) SetEnabled(ctx context.Context, configVar, name string, enable bool) (*Result, error) {
-	defer s.forgetOverview()
+	defer s.changed()
 	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status+s.Fleet.Deadlines.ReplicationStatement)
 	defer cancel()
 	d, sub, err := s.subscription(ctx, configVar, name)
@@ -106,6 +107,9 @@ func (s *Service) SetEnabled(ctx context.Context, configVar, name string, enable
 	if enable {
 		state = "enabled"
 	}
+	// From now on the worker starts (or stops): "starting" ("stopping")
+	// until Settle has passed.
+	s.memory().Mark(Key{configVar, kindSubscription, name}, state, s.now())
 	return &Result{SQL: []string{stmt}, Message: fmt.Sprintf("Subscription %s on %s %s.", name, configVar, state)}, nil
 }
 
@@ -121,6 +125,27 @@ type DropPlan struct {
 	Publisher string
 	// SlotFate says in words what happens to the slot.
 	SlotFate string
+	// PlainSQL is the plain drop (it also drops the slot on the
+	// publisher), run unless the publisher is known not to answer; nil
+	// when it will not run. SafeSQL is PostgreSQL's safe path, in one
+	// transaction, run when the publisher does not answer; nil when the
+	// subscription has no slot.
+	PlainSQL, SafeSQL []string
+	// StatementTimeout bounds each statement.
+	StatementTimeout time.Duration
+}
+
+// dropStatements are the statements of both ways to drop sub.
+func dropStatements(sub *Subscription) (plain, safe []string) {
+	drop := fmt.Sprintf("DROP SUBSCRIPTION %s", fleet.Ident(sub.Name))
+	if sub.SlotName == "" {
+		return []string{drop}, nil
+	}
+	return []string{drop}, []string{
+		fmt.Sprintf("ALTER SUBSCRIPTION %s DISABLE", fleet.Ident(sub.Name)),
+		fmt.Sprintf("ALTER SUBSCRIPTION %s SET (slot_name = NONE)", fleet.Ident(sub.Name)),
+		drop,
+	}
 }
 
 // PlanDropSubscription reads the subscription and probes its publisher.
@@ -131,7 +156,8 @@ func (s *Service) PlanDropSubscription(ctx context.Context, configVar, name stri
 	if err != nil {
 		return nil, err
 	}
-	p := &DropPlan{DB: d, Sub: sub, PublisherKnown: sub.ConnInfoReadable && sub.Publisher.Host != ""}
+	p := &DropPlan{DB: d, Sub: sub, PublisherKnown: sub.ConnInfoReadable && sub.Publisher.Host != "", StatementTimeout: s.Fleet.Deadlines.ReplicationStatement}
+	p.PlainSQL, p.SafeSQL = dropStatements(sub)
 	p.Publisher = sub.PublisherVar
 	if p.Publisher == "" {
 		p.Publisher = sub.PublisherShown
@@ -148,8 +174,9 @@ func (s *Service) PlanDropSubscription(ctx context.Context, configVar, name stri
 	case !p.PublisherKnown:
 		p.SlotFate = fmt.Sprintf("pglinks cannot read where the publisher is (the connection info is not readable by this role), so it tries a plain DROP SUBSCRIPTION, which also drops the slot %s on the publisher, bounded to %s; if the publisher does not answer, it takes PostgreSQL's safe path (DISABLE, SET (slot_name = NONE), DROP) and the slot stays there, orphaned.", sub.SlotName, s.Fleet.Deadlines.ReplicationStatement)
 	case p.PublisherReachable:
-		p.SlotFate = fmt.Sprintf("The publisher %s answers, so DROP SUBSCRIPTION also drops the slot %s there and the WAL it holds is released.", p.Publisher, sub.SlotName)
+		p.SlotFate = fmt.Sprintf("The publisher %s answers, so DROP SUBSCRIPTION also drops the slot %s there and the WAL it holds is released. Should the subscriber fail to reach it all the same, pglinks takes PostgreSQL's safe path (DISABLE, SET (slot_name = NONE), DROP) and the slot stays there, orphaned.", p.Publisher, sub.SlotName)
 	default:
+		p.PlainSQL = nil
 		p.SlotFate = fmt.Sprintf("The publisher %s does not answer, so pglinks takes PostgreSQL's safe path: DISABLE, SET (slot_name = NONE), then DROP SUBSCRIPTION. The slot %s stays on the publisher, orphaned, and retains WAL until it is dropped there (\"Drop slot\" on the replication page once the publisher is back).", p.Publisher, sub.SlotName)
 	}
 	return p, nil
@@ -191,7 +218,7 @@ type DropSubscriptionRequest struct {
 // disabled, detached from its slot and dropped, and the result names the
 // slot left orphaned on the publisher.
 func (s *Service) DropSubscription(ctx context.Context, req DropSubscriptionRequest) (*Result, error) {
-	defer s.forgetOverview()
+	defer s.changed()
 	if req.Confirm != req.Name {
 		return nil, errs.E(errs.Invalid, "Type the subscription name exactly to confirm; nothing was changed.").OnField("confirm")
 	}
@@ -210,26 +237,25 @@ func (s *Service) DropSubscription(ctx context.Context, req DropSubscriptionRequ
 		return nil, err
 	}
 	defer c.Release()
-	drop := fmt.Sprintf("DROP SUBSCRIPTION %s", fleet.Ident(sub.Name))
 	if sub.SlotName == "" {
-		if err := s.writeTx(ctx, c, []string{drop}); err != nil {
+		if err := s.writeTx(ctx, c, plan.PlainSQL); err != nil {
 			return nil, writeErr(err, "drop subscription "+sub.Name, req.ConfigVar)
 		}
-		return &Result{SQL: []string{drop}, Message: fmt.Sprintf("Subscription %s dropped from %s; it had no slot.", sub.Name, req.ConfigVar)}, nil
+		return &Result{SQL: plan.PlainSQL, Message: fmt.Sprintf("Subscription %s dropped from %s; it had no slot.", sub.Name, req.ConfigVar)}, nil
 	}
-	if plan.PublisherReachable || !plan.PublisherKnown {
+	if plan.PlainSQL != nil {
 		// With a slot, DROP SUBSCRIPTION cannot run in a transaction block:
 		// bound it with a session statement_timeout, reset afterwards.
 		setTimeout := fmt.Sprintf("SET statement_timeout = %d", s.Fleet.Deadlines.ReplicationStatement.Milliseconds())
 		_, err := c.Exec(ctx, setTimeout)
 		if err == nil {
-			_, err = c.Exec(ctx, drop)
+			_, err = c.Exec(ctx, plan.PlainSQL[0])
 			if _, rerr := c.Exec(ctx, "RESET statement_timeout"); rerr != nil {
 				c.Conn().Close(ctx) // do not return a connection with a changed session
 			}
 		}
 		if err == nil {
-			return &Result{SQL: []string{setTimeout, drop}, Message: fmt.Sprintf("Subscription %s dropped from %s, and its slot %s dropped on %s.", sub.Name, req.ConfigVar, sub.SlotName, plan.Publisher)}, nil
+			return &Result{SQL: append([]string{setTimeout}, plan.PlainSQL...), Message: fmt.Sprintf("Subscription %s dropped from %s, and its slot %s dropped on %s.", sub.Name, req.ConfigVar, sub.SlotName, plan.Publisher)}, nil
 		}
 		if !publisherUnreachable(err) {
 			return nil, writeErr(err, "drop subscription "+sub.Name, req.ConfigVar)
@@ -237,11 +263,7 @@ func (s *Service) DropSubscription(ctx context.Context, req DropSubscriptionRequ
 		// The subscriber could not reach the publisher even though pglinks
 		// could: take the safe path all the same.
 	}
-	stmts := []string{
-		fmt.Sprintf("ALTER SUBSCRIPTION %s DISABLE", fleet.Ident(sub.Name)),
-		fmt.Sprintf("ALTER SUBSCRIPTION %s SET (slot_name = NONE)", fleet.Ident(sub.Name)),
-		drop,
-	}
+	stmts := plan.SafeSQL
 	if err := s.writeTx(ctx, c, stmts); err != nil {
 		return nil, writeErr(err, "drop subscription "+sub.Name, req.ConfigVar)
 	}
@@ -280,32 +302,69 @@ type DropSlotRequest struct {
 type SlotPlan struct {
 	DB   *Database
 	Slot *Slot
-	// Refusal, when set, says why the slot cannot be dropped.
-	Refusal string
+	// Refusal, when set, says why the slot cannot be dropped now;
+	// forbidden when pglinks' role may not drop slots there at all.
+	Refusal   string
+	forbidden bool
+	// Unread names the fleet databases that could not be read: a
+	// subscription there may use the slot.
+	Unread []string
+	// At is when the slot was read: its state is as of then.
+	At time.Time
+	// OrphanAfter is the threshold the slot was judged by.
+	OrphanAfter time.Duration
+	// SQL is what the drop runs (the name goes as a parameter).
+	SQL []string
 }
 
-// PlanDropSlot reads the slot and says whether it may be dropped.
+// PlanDropSlot reads the slot, and every fleet database for a subscription
+// that names it, and says whether it may be dropped now: only a slot
+// inactive for longer than OrphanAfter (or invalidated), so one about to
+// be used again is never dropped; and what it breaks.
 func (s *Service) PlanDropSlot(ctx context.Context, configVar, name string) (*SlotPlan, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status)
-	defer cancel()
-	d, err := s.Fleet.Lookup(configVar)
-	if err != nil {
+	if _, err := s.Fleet.Lookup(configVar); err != nil {
 		return nil, err
 	}
-	r := s.ReadDatabase(ctx, d)
-	if !r.Reachable {
-		return nil, errs.E(errs.Unavailable, "%s", r.Error)
+	o := s.Overview(ctx)
+	var r *Database
+	p := &SlotPlan{At: o.ReadAt, OrphanAfter: s.OrphanAfter}
+	for i := range o.Databases {
+		d := &o.Databases[i]
+		if d.DB.ConfigVar == configVar {
+			r = d
+		} else if !d.Reachable && d.DB.ConfigErr == nil {
+			p.Unread = append(p.Unread, d.DB.ConfigVar)
+		}
+	}
+	if r == nil || !r.Reachable {
+		msg := configVar + " could not be read"
+		if r != nil {
+			msg = r.Error
+		}
+		return nil, errs.E(errs.Unavailable, "%s", msg)
 	}
 	for i := range r.Slots {
 		if r.Slots[i].Name != name {
 			continue
 		}
-		p := &SlotPlan{DB: &r, Slot: &r.Slots[i]}
+		p.DB, p.Slot = r, &r.Slots[i]
+		lit, err := fleet.QuoteLiteral(name)
+		if err != nil {
+			return nil, errs.E(errs.Invalid, "Slot name %q cannot be used: %v.", name, err)
+		}
+		p.SQL = []string{"SELECT pg_drop_replication_slot(" + lit + ")"}
+		sl := p.Slot
 		switch {
-		case p.Slot.Active:
-			p.Refusal = fmt.Sprintf("Slot %s is active (used by process %d): a slot in use cannot be dropped. Disable or drop the subscription that uses it first.", name, p.Slot.ActivePID)
+		case sl.Active:
+			p.Refusal = fmt.Sprintf("Slot %s is active (used by process %d): a slot in use cannot be dropped. Disable or drop the subscription that uses it first.", name, sl.ActivePID)
 		case r.DropSlotReason != "":
-			p.Refusal = fmt.Sprintf("Slot %s cannot be dropped from here: %s.", name, r.DropSlotReason)
+			p.Refusal, p.forbidden = fmt.Sprintf("Slot %s cannot be dropped from here: %s.", name, r.DropSlotReason), true
+		case sl.Synced:
+			p.Refusal = fmt.Sprintf("Slot %s is synchronized from the primary (synced): PostgreSQL does not let it be dropped on this standby; drop it on the primary.", name)
+		case sl.State == SlotStarting:
+			p.Refusal = fmt.Sprintf("Slot %s is about to be used: its subscription %s is starting. Dropping it would break that subscription.", name, sl.Breaks())
+		case !sl.DropOffered():
+			p.Refusal = fmt.Sprintf("Slot %s has been inactive %s, less than %s (PGLINKS_SLOT_ORPHAN_AFTER): its subscriber may be about to use it again, so pglinks does not offer to drop it yet.", name, inactiveWords(sl, o.ReadAt), Approx(s.OrphanAfter))
 		}
 		return p, nil
 	}
@@ -314,23 +373,23 @@ func (s *Service) PlanDropSlot(ctx context.Context, configVar, name string) (*Sl
 
 // DropSlot drops an inactive replication slot.
 func (s *Service) DropSlot(ctx context.Context, req DropSlotRequest) (*Result, error) {
-	defer s.forgetOverview()
+	defer s.changed()
 	if req.Confirm != req.Name {
 		return nil, errs.E(errs.Invalid, "Type the slot name exactly to confirm; nothing was changed.").OnField("confirm")
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status+s.Fleet.Deadlines.ReplicationStatement)
-	defer cancel()
 	p, err := s.PlanDropSlot(ctx, req.ConfigVar, req.Name)
 	if err != nil {
 		return nil, err
 	}
 	if p.Refusal != "" {
 		kind := errs.Conflict
-		if !p.Slot.Active {
+		if p.forbidden {
 			kind = errs.Forbidden
 		}
 		return nil, errs.E(kind, "%s", p.Refusal)
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.Fleet.Deadlines.Status+s.Fleet.Deadlines.ReplicationStatement)
+	defer cancel()
 	c, err := s.conn(ctx, req.ConfigVar)
 	if err != nil {
 		return nil, err
@@ -351,16 +410,14 @@ func (s *Service) DropSlot(ctx context.Context, req DropSlotRequest) (*Result, e
 	if err := tx.Commit(ctx); err != nil {
 		return nil, writeErr(err, "drop slot "+req.Name, req.ConfigVar)
 	}
-	name, err := fleet.QuoteLiteral(req.Name)
-	if err != nil {
-		return nil, errs.E(errs.Invalid, "Slot name %q cannot be used: %v.", req.Name, err)
-	}
-	stmt := "SELECT pg_drop_replication_slot(" + name + ")"
 	held := ""
 	if p.Slot.RetainedBytes != nil {
 		held = fmt.Sprintf("; the %s of WAL it held can be recycled", HumanBytes(*p.Slot.RetainedBytes))
 	}
-	return &Result{SQL: []string{setTimeout, stmt}, Message: fmt.Sprintf("Slot %s dropped on %s%s.", req.Name, req.ConfigVar, held)}, nil
+	if b := p.Slot.Breaks(); b != "" {
+		held += fmt.Sprintf(". Subscription %s can no longer resume: drop it, or create it again", b)
+	}
+	return &Result{SQL: append([]string{setTimeout}, p.SQL...), Message: fmt.Sprintf("Slot %s dropped on %s%s.", req.Name, req.ConfigVar, held)}, nil
 }
 
 // writeErr words a failed change: privileges, busy objects and timeouts in

@@ -46,6 +46,9 @@ func (s *Service) States() *fleet.Snapshots[Database] {
 // session.
 func (s *Service) readSession(ctx context.Context, sess *fleet.Session) fleet.Read[Database] {
 	d := sess.D
+	if d.IsRedis() {
+		return fleet.Read[Database]{Val: Database{Error: d.ConfigVar + " is a Redis: it has no replication to read."}}
+	}
 	conn, err := sess.Conn(ctx)
 	if err != nil {
 		msg := errs.MessageOf(err)
@@ -87,26 +90,34 @@ func (s *Service) BackgroundOverview() *Overview {
 	}
 	v, urgent := snaps.Version(), snaps.Urgent()
 	dbs := s.Fleet.Databases
-	o := &Overview{Databases: make([]Database, len(dbs))}
+	o := &Overview{Databases: make([]Database, 0, len(dbs))}
 	for i, sn := range snaps.All(context.Background()) {
 		d := dbs[i]
+		var db Database
 		switch {
+		case d.IsRedis():
+			continue // a Redis has no replication to read
 		case d.ConfigErr != nil:
-			o.Databases[i] = Database{DB: d, Error: d.ConfigVar + " is misconfigured: " + d.ConfigErr.Error()}
+			db = Database{DB: d, Error: d.ConfigVar + " is misconfigured: " + d.ConfigErr.Error()}
 		case sn.Pending:
-			o.Databases[i] = Database{DB: d, Error: sn.Why}
+			db = Database{DB: d, Error: sn.Why}
 		default:
-			db := sn.Val
+			db = sn.Val
 			db.DB = d
 			// correlate writes into these: the snapshot's stay as read.
 			db.Subscriptions, db.Slots = slices.Clone(db.Subscriptions), slices.Clone(db.Slots)
-			o.Databases[i] = db
 			if o.ReadAt.IsZero() || sn.AsOf.Before(o.ReadAt) {
 				o.ReadAt = sn.AsOf // as old as its oldest read
 			}
 		}
+		o.Databases = append(o.Databases, db)
 	}
 	s.correlate(o)
+	at := s.now()
+	s.settle(o, at)
+	for i := range o.Databases {
+		o.Warnings = append(o.Warnings, s.warningsOf(&o.Databases[i], o.Incomplete, at)...)
+	}
 	s.bg.overview, s.bg.version, s.bg.urgent, s.bg.built = o, v, urgent, now
 	return o
 }

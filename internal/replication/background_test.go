@@ -32,7 +32,7 @@ func TestBackgroundOverview(t *testing.T) {
 	if s := findSub(o, subVar, w.subName); s == nil || !s.Enabled {
 		t.Fatalf("subscription: %+v", s)
 	}
-	if sl := findSlot(o, pubVar, w.subName); sl == nil || sl.UsedBy != subVar+"/"+w.subName || sl.Orphaned {
+	if sl := findSlot(o, pubVar, w.subName); sl == nil || sl.UsedBy == nil || sl.UsedBy.ConfigVar != subVar || sl.UsedBy.Subscription != w.subName || sl.Orphaned {
 		t.Fatalf("the subscription's slot: %+v", sl)
 	}
 	// Disabled by pglinks: its state is read again at once (the sweep is

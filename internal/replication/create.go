@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
 	"github.com/pglinks/pglinks/internal/fleet"
+	"github.com/pglinks/pglinks/internal/pgversion"
 )
 
 // Preflight is what pglinks checked before a create: every problem found,
@@ -149,7 +150,7 @@ func (s *Service) PlanPublication(ctx context.Context, req PublicationRequest) (
 
 // CreatePublication runs a publication request whose preflight is clean.
 func (s *Service) CreatePublication(ctx context.Context, req PublicationRequest) (*Preflight, *Result, error) {
-	defer s.forgetOverview()
+	defer s.changed()
 	p, err := s.PlanPublication(ctx, req)
 	if err != nil || !p.OK() {
 		return p, nil, err
@@ -265,10 +266,10 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 		needSlots = 2 // a table sync slot while the tables are copied
 	}
 	if freeSlots < needSlots {
-		p.problem("%s has %d free replication slot(s) (max_replication_slots); the subscription needs %d.", req.PublisherVar, max(freeSlots, 0), needSlots)
+		p.problem("Replication slots free on %s (max_replication_slots): %d; the subscription needs %d.", req.PublisherVar, max(freeSlots, 0), needSlots)
 	}
 	if freeSenders < needSlots {
-		p.problem("%s has %d free WAL sender(s) (max_wal_senders); the subscription needs %d.", req.PublisherVar, max(freeSenders, 0), needSlots)
+		p.problem("WAL senders free on %s (max_wal_senders): %d; the subscription needs %d.", req.PublisherVar, max(freeSenders, 0), needSlots)
 	}
 	var tables []publishedTable
 	if pubExists {
@@ -276,9 +277,9 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 		// (column lists); before, every column is published (generated
 		// columns, from 12, never are).
 		columns := `t.attnames::text[]`
-		if pubVersion < 150000 {
+		if !pgversion.AtLeast(pubVersion, 15) {
 			generated := ""
-			if pubVersion >= 120000 {
+			if pgversion.AtLeast(pubVersion, 12) {
 				generated = ` AND a.attgenerated = ''`
 			}
 			columns = `coalesce((SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
@@ -312,30 +313,48 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 	var subSuper, canCreateSub, subExists bool
 	err = sc.QueryRow(ctx, `SELECT current_setting('server_version_num')::int, current_user::text,
 		coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false),
-		CASE WHEN current_setting('server_version_num')::int >= 160000
-			THEN pg_has_role(current_user, 'pg_create_subscription', 'USAGE') AND has_database_privilege(current_database(), 'CREATE')
-			ELSE false END,
 		EXISTS (SELECT 1 FROM pg_subscription WHERE subname = $1 AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()))`,
-		req.Name).Scan(&version, &subRole, &subSuper, &canCreateSub, &subExists)
+		req.Name).Scan(&version, &subRole, &subSuper, &subExists)
+	if err == nil && pgversion.AtLeast(version, 16) {
+		// 16 added the role that lets others than superusers subscribe.
+		err = sc.QueryRow(ctx, `SELECT pg_has_role(current_user, 'pg_create_subscription', 'USAGE') AND has_database_privilege(current_database(), 'CREATE')`).Scan(&canCreateSub)
+	}
 	if err != nil {
 		return nil, writeErr(err, "check the subscriber", req.SubscriberVar)
 	}
 	if !subSuper && !canCreateSub {
-		if version < 160000 {
-			p.problem("Creating a subscription on PostgreSQL %d needs a superuser; %s connects as %s, which is not one.", version/10000, req.SubscriberVar, subRole)
+		if !pgversion.AtLeast(version, 16) {
+			p.problem("Creating a subscription on PostgreSQL %s needs a superuser (PostgreSQL 16 lets members of pg_create_subscription do it); %s connects as %s, which is not one.", pgversion.Label(version), req.SubscriberVar, subRole)
 		} else {
 			p.problem("Creating a subscription needs a superuser or a member of pg_create_subscription with CREATE on the database; role %s of %s is neither.", subRole, req.SubscriberVar)
 		}
 	}
+	conninfo, masked, err := subscriptionConnInfo(pubDB)
+	if err != nil {
+		return nil, err
+	}
+	if !subSuper && pgversion.AtLeast(version, 16) && parseKeywords(masked)["password"] == "" {
+		// password_required = true, which only a superuser may turn off.
+		p.problem("A subscription owned by a role that is not a superuser (%s) must log in to its publisher with a password (password_required = true), and the URL in %s carries none.", subRole, req.PublisherVar)
+	}
 	if subExists {
 		p.problem("A subscription named %s already exists in %s.", req.Name, req.SubscriberVar)
 	}
+	// From 16 on the apply worker writes each table as its owner unless
+	// run_as_owner is set, so the subscription's owner must be able to
+	// SET ROLE to it.
+	setRole := "true"
+	if pgversion.AtLeast(version, 16) {
+		setRole = "pg_has_role(c.relowner, 'SET')"
+	}
 	for _, t := range tables {
 		var cols []string
-		var found bool
-		err := sc.QueryRow(ctx, `SELECT true, coalesce((SELECT array_agg(a.attname::text) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}')
+		var found, canSet bool
+		var owner string
+		err := sc.QueryRow(ctx, `SELECT true, coalesce((SELECT array_agg(a.attname::text) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}'),
+				pg_get_userbyid(c.relowner)::text, `+setRole+`
 			FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-			WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`, t.schema, t.name).Scan(&found, &cols)
+			WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`, t.schema, t.name).Scan(&found, &cols, &owner, &canSet)
 		qualified := fleet.DisplayIdent(t.schema) + "." + fleet.DisplayIdent(t.name)
 		if err == pgx.ErrNoRows {
 			p.problem("The published table %s is missing on %s: the schema is not replicated, create the table there first.", qualified, req.SubscriberVar)
@@ -355,14 +374,13 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 			}
 		}
 		if len(missing) > 0 {
-			p.problem("The table %s on %s lacks the published column(s) %s.", qualified, req.SubscriberVar, strings.Join(missing, ", "))
+			p.problem("The table %s on %s lacks published columns: %s.", qualified, req.SubscriberVar, strings.Join(missing, ", "))
+		}
+		if !canSet {
+			p.problem("On PostgreSQL 16 and later the subscription applies changes to %s as its owner %s (run_as_owner = false), and role %s, which would own the subscription, may not SET ROLE to %s: GRANT %s TO %s, or make %s the table's owner.", qualified, fleet.DisplayIdent(owner), subRole, fleet.DisplayIdent(owner), fleet.DisplayIdent(owner), fleet.DisplayIdent(subRole), fleet.DisplayIdent(subRole))
 		}
 	}
 
-	conninfo, masked, err := subscriptionConnInfo(pubDB)
-	if err != nil {
-		return nil, err
-	}
 	qConninfo, err := fleet.QuoteLiteral(conninfo)
 	if err != nil {
 		return nil, errs.E(errs.Invalid, "The URL of %s cannot be used in a subscription: %v.", req.PublisherVar, err).OnField("publisher")
@@ -390,7 +408,7 @@ func subscriptionConnInfo(d *fleet.Database) (conninfo, masked string, err error
 // CREATE SUBSCRIPTION that creates a slot cannot run in a transaction
 // block, so it is bounded by a session statement_timeout, reset after.
 func (s *Service) CreateSubscription(ctx context.Context, req SubscriptionRequest) (*Preflight, *Result, error) {
-	defer s.forgetOverview()
+	defer s.changed()
 	p, err := s.PlanSubscription(ctx, req)
 	if err != nil || !p.OK() {
 		return p, nil, err
@@ -413,5 +431,7 @@ func (s *Service) CreateSubscription(ctx context.Context, req SubscriptionReques
 	if err != nil {
 		return p, nil, writeErr(err, "create subscription "+req.Name, req.SubscriberVar)
 	}
+	// Created enabled: "starting" until its worker runs or Settle passes.
+	s.memory().Mark(Key{req.SubscriberVar, kindSubscription, req.Name}, "enabled", s.now())
 	return p, &Result{SQL: append([]string{setTimeout}, p.AuditSQL...), Message: fmt.Sprintf("Subscription %s created in %s, subscribed to %s on %s.", req.Name, req.SubscriberVar, req.Publication, req.PublisherVar)}, nil
 }

@@ -67,7 +67,7 @@ func TestCreateSubscriptionPreflight(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := strings.Join(p.Problems, "\n")
-	for _, want := range []string{"public.extra is missing on " + subVar, `public.wide on ` + subVar + ` lacks the published column(s) "b c"`} {
+	for _, want := range []string{"public.extra is missing on " + subVar, `public.wide on ` + subVar + ` lacks published columns: "b c"`} {
 		if !strings.Contains(all, want) {
 			t.Errorf("problems lack %q:\n%s", want, all)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -61,6 +62,26 @@ type world struct {
 	pubSuperURL  string
 	subSuperURL  string
 	pubOwnerRole string
+	clock        *testClock
+}
+
+// testClock is the real clock moved forward by Advance, so thresholds pass
+// without waiting; server timestamps (inactive_since) still compare.
+type testClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
 }
 
 type worldOpts struct {
@@ -113,6 +134,8 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	fl.Log = slog.New(slog.DiscardHandler)
 	t.Cleanup(fl.Close)
 	w.svc = New(fl)
+	w.clock = &testClock{}
+	w.svc.Now = w.clock.Now
 	return w
 }
 

@@ -20,11 +20,11 @@ import (
 // not asked again before its back-off ends), then ties subscriptions to the slots that feed them and
 // words the warnings.
 func (s *Service) Overview(ctx context.Context) *Overview {
-	dbs := s.Fleet.Databases
+	dbs := s.Fleet.PostgresDatabases() // a Redis has no replication to read
 	out := &Overview{Databases: make([]Database, len(dbs))}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, overviewWorkers)
-	now := time.Now()
+	now := time.Now() // the inventory's back-off runs on the real clock
 	for i, d := range dbs {
 		// A database the fleet knows is not answering is not asked
 		// again before its back-off ends.
@@ -40,8 +40,12 @@ func (s *Service) Overview(ctx context.Context) *Overview {
 		}()
 	}
 	wg.Wait()
-	out.ReadAt = time.Now()
+	out.ReadAt = s.now()
 	s.correlate(out)
+	s.settle(out, out.ReadAt)
+	for i := range out.Databases {
+		out.Warnings = append(out.Warnings, s.warningsOf(&out.Databases[i], out.Incomplete, out.ReadAt)...)
+	}
 	return out
 }
 
@@ -82,25 +86,61 @@ func (s *Service) readOn(ctx context.Context, c *pgx.Conn, d *fleet.Database) Da
 		return r
 	}
 	r.Reachable = true
-	if r.Version < 100000 {
+	if !pgversion.AtLeast(r.Version, 10) {
 		r.Notes = append(r.Notes, "Logical replication needs PostgreSQL 10 or later; this server is older.")
 		r.ManageReason = "this server has no logical replication"
 		r.DropSlotReason = r.ManageReason
 		return r
 	}
+	if err := readSlotSettings(ctx, c, &r); err != nil {
+		r.Notes = append(r.Notes, "The slot limits (max_slot_wal_keep_size) could not be read: "+readErr(err))
+	}
 	if !r.Superuser && !r.Replication {
 		r.DropSlotReason = fmt.Sprintf("dropping slots needs a role with REPLICATION (or a superuser); role %s has neither", r.Role)
 	}
 	if err := s.readSubscriptions(ctx, c, &r); err != nil {
+		r.subscriptionsPartial = true
 		r.Notes = append(r.Notes, "Subscriptions could not be read: "+readErr(err))
 	}
 	if err := readPublications(ctx, c, &r); err != nil {
 		r.Notes = append(r.Notes, "Publications could not be read: "+readErr(err))
 	}
 	if err := readSlots(ctx, c, &r); err != nil {
+		r.slotsPartial = true
 		r.Notes = append(r.Notes, "Replication slots could not be read: "+readErr(err))
 	}
 	return r
+}
+
+// readSlotSettings reads the server's limits on what slots retain:
+// max_slot_wal_keep_size (13 and later, in MB) and
+// idle_replication_slot_timeout (18 and later).
+func readSlotSettings(ctx context.Context, c *pgx.Conn, r *Database) error {
+	if !pgversion.AtLeast(r.Version, 13) {
+		return nil
+	}
+	var keepMB int64
+	if err := c.QueryRow(ctx, `SELECT setting::bigint FROM pg_settings WHERE name = 'max_slot_wal_keep_size'`).Scan(&keepMB); err != nil {
+		return err
+	}
+	if keepMB >= 0 {
+		b := keepMB << 20
+		r.MaxSlotWALKeep = &b
+	}
+	if !pgversion.AtLeast(r.Version, 18) {
+		return nil
+	}
+	var n int64
+	var unit string
+	if err := c.QueryRow(ctx, `SELECT setting::bigint, coalesce(unit, 's') FROM pg_settings WHERE name = 'idle_replication_slot_timeout'`).Scan(&n, &unit); err != nil {
+		return err
+	}
+	d := time.Duration(n) * time.Second
+	if unit == "min" {
+		d = time.Duration(n) * time.Minute
+	}
+	r.IdleSlotTimeout = &d
+	return nil
 }
 
 // readErr words a read failure without echoing connection strings.
@@ -134,11 +174,20 @@ func (s *Service) readSubscriptions(ctx context.Context, c *pgx.Conn, r *Databas
 	if readable {
 		conninfo = "s.subconninfo"
 	}
-	// Only columns every version since 10 has, and granted to PUBLIC from
-	// 14 on.
+	// Columns every version since 10 has, and granted to PUBLIC from 14
+	// on; the options 16 and 17 added where the server has them.
+	options := "NULL::bool, NULL::bool"
+	if pgversion.AtLeast(r.Version, 16) {
+		options = "s.subpasswordrequired, s.subrunasowner"
+	}
+	if pgversion.AtLeast(r.Version, 17) {
+		options += ", s.subfailover"
+	} else {
+		options += ", NULL::bool"
+	}
 	rows, err := c.Query(ctx, `SELECT s.oid, s.subname::text, pg_get_userbyid(s.subowner)::text, s.subenabled,
 		coalesce(s.subslotname::text, ''), s.subpublications::text[], `+conninfo+`,
-		pg_has_role(s.subowner, 'USAGE')
+		pg_has_role(s.subowner, 'USAGE'), `+options+`
 		FROM pg_subscription s
 		WHERE s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 		ORDER BY s.subname`)
@@ -150,7 +199,8 @@ func (s *Service) readSubscriptions(ctx context.Context, c *pgx.Conn, r *Databas
 		var sub Subscription
 		var ci *string
 		var own bool
-		err := row.Scan(&sub.OID, &sub.Name, &sub.Owner, &sub.Enabled, &sub.SlotName, &sub.Publications, &ci, &own)
+		err := row.Scan(&sub.OID, &sub.Name, &sub.Owner, &sub.Enabled, &sub.SlotName, &sub.Publications, &ci, &own,
+			&sub.PasswordRequired, &sub.RunAsOwner, &sub.Failover)
 		if ci != nil {
 			sub.ConnInfoReadable = true
 			sub.Publisher = parseConnInfo(*ci)
@@ -164,8 +214,8 @@ func (s *Service) readSubscriptions(ctx context.Context, c *pgx.Conn, r *Databas
 	}
 	switch {
 	case r.Superuser:
-	case r.Version < 160000:
-		r.ManageReason = fmt.Sprintf("changing subscriptions needs a superuser on PostgreSQL %d (subscriptions are owned by superusers); role %s is not one", r.Version/10000, r.Role)
+	case !pgversion.AtLeast(r.Version, 16):
+		r.ManageReason = fmt.Sprintf("changing subscriptions needs a superuser on PostgreSQL %s (subscriptions are owned by superusers; 16 lets their non-superuser owners change them); role %s is not one", pgversion.Label(r.Version), r.Role)
 	case !owned:
 		r.ManageReason = fmt.Sprintf("changing a subscription needs its owner or a superuser; role %s is neither for some subscriptions here", r.Role)
 	}
@@ -179,7 +229,7 @@ func (s *Service) readSubscriptions(ctx context.Context, c *pgx.Conn, r *Databas
 	// The apply worker of each subscription: relid IS NULL (table sync
 	// workers have one); from 16 on, parallel apply workers have a leader.
 	workerSQL := `SELECT subid, pid, latest_end_lsn::text, last_msg_receipt_time, latest_end_time FROM pg_stat_subscription WHERE relid IS NULL`
-	if r.Version >= 160000 {
+	if pgversion.AtLeast(r.Version, 16) {
 		workerSQL += ` AND leader_pid IS NULL`
 	}
 	wrows, err := c.Query(ctx, workerSQL)
@@ -217,7 +267,7 @@ func (s *Service) readSubscriptions(ctx context.Context, c *pgx.Conn, r *Databas
 			}
 		}
 	}
-	if r.Version >= 150000 {
+	if pgversion.AtLeast(r.Version, 15) {
 		readSubscriptionStats(ctx, c, r)
 	}
 	srows, err := c.Query(ctx, `SELECT srsubid, srsubstate::text, count(*)::int FROM pg_subscription_rel GROUP BY 1, 2`)
@@ -257,7 +307,7 @@ func (s *Service) readSubscriptions(ctx context.Context, c *pgx.Conn, r *Databas
 
 func readPublications(ctx context.Context, c *pgx.Conn, r *Database) error {
 	truncate := "false"
-	if r.Version >= 110000 {
+	if pgversion.AtLeast(r.Version, 11) {
 		truncate = "p.pubtruncate"
 	}
 	rows, err := c.Query(ctx, `SELECT p.pubname::text, p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, `+truncate+`,
@@ -277,15 +327,24 @@ func readPublications(ctx context.Context, c *pgx.Conn, r *Database) error {
 }
 
 func readSlots(ctx context.Context, c *pgx.Conn, r *Database) error {
-	walStatus, safeSize := "NULL::text", "NULL::bigint"
-	if r.Version >= 130000 {
-		walStatus, safeSize = "wal_status", "safe_wal_size"
+	// Each version's pg_replication_slots: wal_status and safe_wal_size
+	// from 13, conflicting from 16, inactive_since, invalidation_reason,
+	// failover and synced from 17.
+	cols := []string{"NULL::text", "NULL::bigint", "NULL::bool", "NULL::timestamptz", "NULL::text", "false", "false"}
+	if pgversion.AtLeast(r.Version, 13) {
+		cols[0], cols[1] = "wal_status", "safe_wal_size"
+	}
+	if pgversion.AtLeast(r.Version, 16) {
+		cols[2] = "conflicting"
+	}
+	if pgversion.AtLeast(r.Version, 17) {
+		cols[3], cols[4], cols[5], cols[6] = "inactive_since", "invalidation_reason", "failover", "synced"
 	}
 	// Logical slots belong to one database; physical slots to the server.
 	rows, err := c.Query(ctx, `WITH cur AS (SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END AS lsn)
 		SELECT slot_name::text, slot_type, coalesce(plugin::text, ''), active, active_pid, temporary,
-			pg_wal_lsn_diff(cur.lsn, restart_lsn)::bigint, `+walStatus+`, `+safeSize+`,
-			pg_wal_lsn_diff(cur.lsn, confirmed_flush_lsn)::bigint
+			pg_wal_lsn_diff(cur.lsn, restart_lsn)::bigint, pg_wal_lsn_diff(cur.lsn, confirmed_flush_lsn)::bigint,
+			`+strings.Join(cols, ", ")+`
 		FROM pg_replication_slots, cur
 		WHERE database IS NULL OR database = current_database()
 		ORDER BY slot_name`)
@@ -295,13 +354,17 @@ func readSlots(ctx context.Context, c *pgx.Conn, r *Database) error {
 	slots, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Slot, error) {
 		var sl Slot
 		var pid *int32
-		var ws *string
-		err := row.Scan(&sl.Name, &sl.Type, &sl.Plugin, &sl.Active, &pid, &sl.Temporary, &sl.RetainedBytes, &ws, &sl.SafeWALSize, &sl.LagBytes)
+		var ws, reason *string
+		err := row.Scan(&sl.Name, &sl.Type, &sl.Plugin, &sl.Active, &pid, &sl.Temporary, &sl.RetainedBytes, &sl.LagBytes,
+			&ws, &sl.SafeWALSize, &sl.Conflicting, &sl.InactiveSince, &reason, &sl.Failover, &sl.Synced)
 		if pid != nil {
 			sl.ActivePID = int(*pid)
 		}
 		if ws != nil {
 			sl.WALStatus = *ws
+		}
+		if reason != nil {
+			sl.InvalidationReason = *reason
 		}
 		return sl, err
 	})
@@ -330,12 +393,12 @@ func (s *Service) correlate(o *Overview) {
 		sub *Subscription
 	}
 	claims := map[string][]claim{}
-	byOID := map[uint32]bool{}
+	byOID := map[uint32]claim{}
 	for i := range o.Databases {
 		d := &o.Databases[i]
 		for j := range d.Subscriptions {
 			sub := &d.Subscriptions[j]
-			byOID[sub.OID] = true
+			byOID[sub.OID] = claim{d.DB.ConfigVar, sub}
 			if sub.SlotName != "" {
 				claims[sub.SlotName] = append(claims[sub.SlotName], claim{d.DB.ConfigVar, sub})
 			}
@@ -352,33 +415,34 @@ func (s *Service) correlate(o *Overview) {
 				// A subscription whose publisher is unknown (conninfo not
 				// readable) may be this slot's user.
 				if c.sub.PublisherVar == d.DB.ConfigVar || c.sub.PublisherVar == "" {
-					sl.UsedBy = c.db + "/" + c.sub.Name
+					sl.UsedBy = &SlotUser{ConfigVar: c.db, Subscription: c.sub.Name}
 					if c.sub.PublisherVar == d.DB.ConfigVar {
 						c.sub.LagBytes = sl.LagBytes
+					} else if c.sub.SlotOn == "" {
+						c.sub.SlotOn = d.DB.ConfigVar
 					}
 					break
 				}
 			}
-			if sl.UsedBy == "" && isSyncSlotOf(sl.Name, byOID) {
-				sl.UsedBy = "a table sync worker"
+			if sl.UsedBy == nil {
+				if c, ok := byOID[syncSlotOID(sl.Name)]; ok {
+					sl.UsedBy = &SlotUser{ConfigVar: c.db, Subscription: c.sub.Name, SyncWorker: true}
+				}
 			}
-			sl.Orphaned = sl.UsedBy == ""
+			sl.Orphaned = sl.UsedBy == nil
 		}
-	}
-	for i := range o.Databases {
-		o.Warnings = append(o.Warnings, warningsOf(&o.Databases[i], o.Incomplete)...)
 	}
 }
 
-// isSyncSlotOf reports whether name is a table sync slot
-// (pg_<suboid>_sync_<relid>_<sysid>) of a known subscription.
-func isSyncSlotOf(name string, oids map[uint32]bool) bool {
+// syncSlotOID is the subscription oid of a table sync slot
+// (pg_<suboid>_sync_<relid>_<sysid>), 0 for another name.
+func syncSlotOID(name string) uint32 {
 	var oid, rel uint32
 	var sys uint64
 	if n, _ := fmt.Sscanf(name, "pg_%d_sync_%d_%d", &oid, &rel, &sys); n != 3 {
-		return false
+		return 0
 	}
-	return oids[oid]
+	return oid
 }
 
 // matchFleet finds the fleet database a publisher endpoint points at.
@@ -386,7 +450,7 @@ func matchFleet(f *fleet.Fleet, e Endpoint) string {
 	if e.Host == "" {
 		return ""
 	}
-	for _, d := range f.Databases {
+	for _, d := range f.PostgresDatabases() {
 		if d.ConfigErr != nil {
 			continue
 		}

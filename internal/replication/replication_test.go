@@ -49,6 +49,9 @@ func TestSubscriptionShownWithRowsFlowing(t *testing.T) {
 	if sub.LagBytes == nil {
 		t.Error("lag not computed from the publisher's slot")
 	}
+	if sub.State != SubRunning || sub.PasswordRequired != nil || sub.RunAsOwner != nil {
+		t.Errorf("state %q, options %v %v (PostgreSQL 15 has none)", sub.State, sub.PasswordRequired, sub.RunAsOwner)
+	}
 	pub := findDB(o, pubVar)
 	if len(pub.Publications) != 1 || pub.Publications[0].Name != "pub_orders" || pub.Publications[0].AllTables ||
 		strings.Join(pub.Publications[0].Tables, ",") != "public.orders" ||
@@ -56,8 +59,8 @@ func TestSubscriptionShownWithRowsFlowing(t *testing.T) {
 		t.Errorf("publications %+v", pub.Publications)
 	}
 	slot := findSlot(o, pubVar, w.subName)
-	if slot == nil || slot.Type != "logical" || slot.Plugin != "pgoutput" || !slot.Active || slot.Orphaned ||
-		slot.UsedBy != subVar+"/"+w.subName || slot.RetainedBytes == nil || slot.WALStatus != "reserved" {
+	if slot == nil || slot.Type != "logical" || slot.Plugin != "pgoutput" || !slot.Active || slot.Orphaned || slot.State != SlotActive ||
+		slot.UsedBy.String() != subVar+"/"+w.subName || slot.RetainedBytes == nil || slot.WALStatus != "reserved" || slot.DropOffered() {
 		t.Fatalf("slot %+v", slot)
 	}
 	if ws := o.Warnings; len(ws) != 0 {
@@ -90,6 +93,8 @@ func TestDisableThenEnable(t *testing.T) {
 		s := findSlot(o, pubVar, w.subName)
 		return s != nil && !s.Active
 	})
+	w.clock.Advance(w.svc.OrphanAfter)
+	o = w.overview(t)
 	if !hasWarning(o, pubVar, "inactive_slot", w.subName) {
 		t.Errorf("no inactive slot warning: %+v", o.Warnings)
 	}
@@ -122,6 +127,11 @@ func TestDropSubscriptionWithPublisherStopped(t *testing.T) {
 	if plan.PublisherReachable || !strings.Contains(plan.SlotFate, "safe path") {
 		t.Errorf("plan %+v", plan)
 	}
+	// With the publisher known not to answer, only the safe path runs.
+	safe := []string{`ALTER SUBSCRIPTION "` + w.subName + `" DISABLE`, `ALTER SUBSCRIPTION "` + w.subName + `" SET (slot_name = NONE)`, `DROP SUBSCRIPTION "` + w.subName + `"`}
+	if plan.PlainSQL != nil || strings.Join(plan.SafeSQL, ";") != strings.Join(safe, ";") {
+		t.Errorf("plan SQL: plain %q, safe %q", plan.PlainSQL, plan.SafeSQL)
+	}
 	start := time.Now()
 	res, err := w.svc.DropSubscription(ctx, DropSubscriptionRequest{ConfigVar: subVar, Name: w.subName, Confirm: w.subName})
 	took := time.Since(start)
@@ -131,9 +141,8 @@ func TestDropSubscriptionWithPublisherStopped(t *testing.T) {
 	if took > 8*time.Second {
 		t.Errorf("drop took %s", took)
 	}
-	if !res.SafePath || res.OrphanedSlot != w.subName || res.OrphanedOn != pubVar || len(res.SQL) != 3 ||
-		!strings.Contains(res.SQL[1], "SET (slot_name = NONE)") {
-		t.Errorf("result %+v", res)
+	if !res.SafePath || res.OrphanedSlot != w.subName || res.OrphanedOn != pubVar || strings.Join(res.SQL, ";") != strings.Join(safe, ";") {
+		t.Errorf("result %+v, want the SQL the plan showed", res)
 	}
 	if n := pgtest.MustQueryInt(t, w.subSuperURL, "SELECT count(*) FROM pg_subscription WHERE subname = $1", w.subName); n != 0 {
 		t.Fatal("subscription still there")
@@ -152,8 +161,15 @@ func TestDropSubscriptionWithPublisherStopped(t *testing.T) {
 	if slot.Active || !slot.Orphaned || slot.RetainedBytes == nil {
 		t.Fatalf("slot %+v, want orphaned and inactive", slot)
 	}
-	if !hasWarning(o, pubVar, "orphaned_slot", w.subName) {
-		t.Errorf("no orphaned warning: %+v", o.Warnings)
+	// Inactive for less than the threshold: no alarm yet, no offer.
+	if hasWarning(o, pubVar, "orphaned_slot", w.subName) || slot.DropOffered() || slot.State != SlotInactive {
+		t.Errorf("a slot inactive for %s is already an alarm (%s): %+v", slot.InactiveFor(o.ReadAt), slot.State, o.Warnings)
+	}
+	w.clock.Advance(w.svc.OrphanAfter)
+	o = w.overview(t)
+	slot = findSlot(o, pubVar, w.subName)
+	if !hasWarning(o, pubVar, "orphaned_slot", w.subName) || !slot.DropOffered() {
+		t.Errorf("no orphaned warning or offer after %s: %+v", w.svc.OrphanAfter, o.Warnings)
 	}
 	before := *slot.RetainedBytes
 	pgtest.MustExec(t, w.pub.URL, "INSERT INTO orders SELECT g, repeat('x', 200) FROM generate_series(100, 5100) g")
@@ -185,6 +201,15 @@ func TestDropSubscriptionWithPublisherUp(t *testing.T) {
 	w := newWorld(t, worldOpts{})
 	w.waitReady(t)
 	ctx := context.Background()
+	plan, err := w.svc.PlanDropSubscription(ctx, subVar, w.subName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The plain drop, and the safe path should the subscriber not reach
+	// the publisher after all.
+	if strings.Join(plan.PlainSQL, ";") != `DROP SUBSCRIPTION "`+w.subName+`"` || len(plan.SafeSQL) != 3 {
+		t.Errorf("plan SQL: plain %q, safe %q", plan.PlainSQL, plan.SafeSQL)
+	}
 	if _, err := w.svc.DropSubscription(ctx, DropSubscriptionRequest{ConfigVar: subVar, Name: w.subName, Confirm: "sub_orders"}); !errs.Is(err, errs.Invalid) || errs.FieldOf(err) != "confirm" {
 		t.Fatalf("mismatch: %v", err)
 	}
@@ -192,7 +217,7 @@ func TestDropSubscriptionWithPublisherUp(t *testing.T) {
 		t.Fatal("mismatched confirmation dropped the subscription")
 	}
 	// The active slot is refused, with the reason.
-	_, err := w.svc.DropSlot(ctx, DropSlotRequest{ConfigVar: pubVar, Name: w.subName, Confirm: w.subName})
+	_, err = w.svc.DropSlot(ctx, DropSlotRequest{ConfigVar: pubVar, Name: w.subName, Confirm: w.subName})
 	if !errs.Is(err, errs.Conflict) || !strings.Contains(errs.MessageOf(err), "active") {
 		t.Fatalf("active slot: %v", err)
 	}
@@ -200,8 +225,8 @@ func TestDropSubscriptionWithPublisherUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.SafePath {
-		t.Errorf("safe path taken with the publisher up: %+v", res)
+	if res.SafePath || res.SQL[len(res.SQL)-1] != plan.PlainSQL[0] {
+		t.Errorf("safe path taken with the publisher up, or not the SQL shown: %+v", res)
 	}
 	if n := pgtest.MustQueryInt(t, pubCluster.SuperURL("postgres"), "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", w.subName); n != 0 {
 		t.Fatal("plain drop left the slot")

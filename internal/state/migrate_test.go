@@ -35,7 +35,7 @@ func TestMigrate(t *testing.T) {
 		if n := countVersions(t, s.Pool()); n != len(ms) {
 			t.Fatalf("%d versions recorded, want %d", n, len(ms))
 		}
-		for _, table := range []string{"users", "sessions", "audit", "links"} {
+		for _, table := range []string{"users", "sessions", "audit", "links", "api_tokens", "query_checks"} {
 			var ok bool
 			if err := s.Pool().QueryRow(ctx, "SELECT to_regclass('pglinks.' || $1) IS NOT NULL", table).Scan(&ok); err != nil || !ok {
 				t.Fatalf("table pglinks.%s missing (err %v)", table, err)
@@ -102,6 +102,44 @@ func TestMigrate(t *testing.T) {
 		var users, links int
 		if err := s.Pool().QueryRow(ctx, "SELECT (SELECT count(*) FROM pglinks.users WHERE email = 'kept@example.com'), (SELECT count(*) FROM pglinks.links WHERE name = 'crm')").Scan(&users, &links); err != nil || users != 1 || links != 1 {
 			t.Fatalf("rows after opening: %d users, %d links, %v", users, links, err)
+		}
+	})
+
+	// API tokens came after query checks (0007) but keep version 0006: a
+	// state database that has every other migration gets 0006 applied when
+	// it opens, and keeps what it holds.
+	t.Run("EarlierVersionAddedLater", func(t *testing.T) {
+		db := mustCreateDatabase(t)
+		pool, err := pgxpool.New(ctx, db.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		for _, m := range ms {
+			if m.version == 6 {
+				continue
+			}
+			if err := applyMigration(ctx, pool, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := pool.Exec(ctx, "INSERT INTO pglinks.users (email, role, password_hash) VALUES ('keep@example.com', 'admin', 'x')"); err != nil {
+			t.Fatal(err)
+		}
+		if err := Migrate(ctx, pool); err != nil {
+			t.Fatal(err)
+		}
+		if n := countVersions(t, pool); n != len(ms) {
+			t.Fatalf("%d versions recorded, want %d", n, len(ms))
+		}
+		var name string
+		var tokens, users int
+		if err := pool.QueryRow(ctx, `SELECT (SELECT name FROM pglinks.schema_migrations WHERE version = 6),
+			(SELECT count(*) FROM pglinks.api_tokens), (SELECT count(*) FROM pglinks.users)`).Scan(&name, &tokens, &users); err != nil {
+			t.Fatal(err)
+		}
+		if name != "0006_api_tokens.sql" || tokens != 0 || users != 1 {
+			t.Fatalf("after migrating: version 6 %q, %d tokens, %d users", name, tokens, users)
 		}
 	})
 

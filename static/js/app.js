@@ -8,19 +8,22 @@ if (summary && !document.querySelector("[autofocus]")) summary.focus();
 
 // Typed-name confirmations: say inline what is wrong while typing, and
 // refuse to submit a mismatch (Enter included) with the same message.
+// Names are compared exactly, as the server does: "twin " is not "twin".
 document.querySelectorAll("form[data-confirm-name]").forEach((form) => {
   const input = form.querySelector("input[name=confirm]");
   const button = form.querySelector("button[type=submit]");
   const hint = form.querySelector("[data-confirm-hint]");
   if (!input || !button || !hint) return;
   const want = form.dataset.confirmName;
+  const what = form.dataset.confirmWhat || "link name";
   const problem = () => {
-    const got = input.value.trim();
+    const got = input.value;
     if (got === want) return "";
     if (got === "") return `Type ${want} to confirm.`;
+    if (got.trim() === want.trim()) return `Spaces count: type the ${what} exactly, “${want}”.`;
     if (got.toLowerCase() === want.toLowerCase()) return `Names are case-sensitive: type ${want} exactly.`;
     if (want.startsWith(got)) return `Keep typing: ${want}.`;
-    return `“${got}” does not match the link name ${want}.`;
+    return `“${got}” does not match the ${what} ${want}.`;
   };
   const sync = (loud) => {
     const p = problem();
@@ -30,7 +33,7 @@ document.querySelectorAll("form[data-confirm-name]").forEach((form) => {
     if (p && loud) input.setAttribute("aria-invalid", "true");
     else input.removeAttribute("aria-invalid");
   };
-  input.addEventListener("input", () => sync(input.value.trim() !== "" && !want.startsWith(input.value.trim())));
+  input.addEventListener("input", () => sync(input.value !== "" && !want.startsWith(input.value)));
   form.addEventListener("submit", (ev) => {
     if (problem()) {
       ev.preventDefault();
@@ -51,6 +54,19 @@ document.querySelectorAll("button[data-fill]").forEach((b) => {
     input.focus();
   });
 });
+
+// appendName adds a name to el that wraps only after "_", "." or "/", as
+// views.Name renders names: never inside a word.
+const appendName = (el, s) => {
+  let start = 0;
+  for (let i = 0; i < s.length - 1; i++) {
+    if ("_./".includes(s[i])) {
+      el.append(s.slice(start, i + 1), document.createElement("wbr"));
+      start = i + 1;
+    }
+  }
+  el.append(s.slice(start));
+};
 
 // Create form: the name placeholder follows the chosen remote, and picking a
 // remote already linked into the chosen local warns at once.
@@ -77,14 +93,40 @@ if (createForm) {
     if (!hint || !remote || !local) return;
     const same = serverWarned && remote.value + "\n" + local.value === posted;
     const names = same ? [] : (existing[local.value] || {})[remote.value] || [];
-    hint.textContent = names.length
-      ? `${local.value} already has a link from ${remote.value}: ${names.join(", ")}.`
-      : "";
+    hint.textContent = "";
+    if (names.length) {
+      appendName(hint, local.value);
+      hint.append(` already has ${names.length} ${names.length === 1 ? "link" : "links"} from `);
+      appendName(hint, remote.value);
+      hint.append(": ");
+      names.forEach((n, i) => {
+        if (i > 0) hint.append(", ");
+        appendName(hint, n);
+      });
+      hint.append(".");
+    }
     hint.classList.toggle("hidden", names.length === 0);
   };
   remote && remote.addEventListener("change", update);
   local && local.addEventListener("change", update);
   update();
+
+  // Ticking a table chooses "Only the tables chosen below". Picking "All
+  // tables" is then said in so many words (tables_mode=all), so ticks
+  // left in place no longer count; without this script the server reads
+  // ticked tables as "only these".
+  const all = createForm.querySelector("input[data-tables-all]");
+  const some = createForm.querySelector("input[data-tables-some]");
+  createForm.querySelectorAll("input[type=checkbox][name=table]").forEach((box) => {
+    box.addEventListener("change", () => {
+      if (box.checked && some) some.checked = true;
+    });
+  });
+  if (all) {
+    all.addEventListener("change", () => {
+      if (all.checked) all.value = "all";
+    });
+  }
 }
 
 // Copy buttons copy the text of the element they name.

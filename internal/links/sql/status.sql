@@ -30,13 +30,14 @@ SELECT current_user::text,
                                     JOIN pg_class c ON c.oid = ft.ftrelid
                                    WHERE ft.ftserver = s.oid AND c.relnamespace = n.oid),
                   'has_mapping', um.umid IS NOT NULL,
-                  'mapping_options', coalesce(um.umoptions, '{}'))
+                  'mapping_options', coalesce(um.umoptions, '{}'),
+                  'fdw', w.fdwname)
                 ORDER BY s.srvname)
            FROM pg_foreign_server s
            JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
            LEFT JOIN pg_namespace n ON n.nspname = s.srvname
            LEFT JOIN pg_user_mappings um ON um.srvid = s.oid AND um.usename = current_user
-          WHERE w.fdwname = 'postgres_fdw'
+          WHERE w.fdwname IN ('postgres_fdw', 'pglinks_redis')
             AND obj_description(s.oid, 'pg_foreign_server') LIKE '{"pglinks"%'), '[]') AS links
   FROM pg_roles r
  WHERE r.rolname = current_user

@@ -6,7 +6,8 @@
 -- reads; a person's Refresh, Check now or link change writes from the
 -- process that served it. Every process reads the rows written since the
 -- highest seq it has seen, so all of them show the same results with the
--- same ages. as_of (when the read started) orders writes: an older result
+-- same ages. down says why a database did not answer, cause classifies it
+-- (fleet.Cause). as_of (when the read started) orders writes: an older result
 -- never replaces a newer one; took_ms is how long the read took (the lease's
 -- next holder reads slow databases in its slow lane from the start). body is the result as JSON (never a password); NULL marks a deleted
 -- one (a destroyed link's health).
@@ -20,6 +21,7 @@ CREATE TABLE pglinks.background_results (
     failing_since timestamptz,
     retry_at      timestamptz,
     down          text NOT NULL DEFAULT '',
+    cause         text NOT NULL DEFAULT '',
     body          json,
     seq           bigint NOT NULL DEFAULT nextval('pglinks.background_seq'),
     PRIMARY KEY (kind, key)

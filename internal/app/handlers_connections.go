@@ -1,0 +1,57 @@
+package app
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/links"
+	"github.com/pglinks/pglinks/views"
+)
+
+// linkConns reads the connections local sessions hold through l, on its
+// remote, for the link page; a failure to read them is said in the
+// section, never fails the page.
+func (a *App) linkConns(c echo.Context, l *links.Link) *links.RemoteConnections {
+	rc, err := a.cfg.Links.LinkConnections(c.Request().Context(), l.LocalConfigVar, l.Name)
+	if err != nil {
+		msg := errs.MessageOf(err)
+		if msg == "" {
+			msg = "pglinks could not read them."
+		}
+		return &links.RemoteConnections{Link: l, Unread: "Not read: " + msg, KeepSupported: true}
+	}
+	return rc
+}
+
+// confirmEndConnections shows what ending a link's connections on its
+// remote runs, and how many it ends.
+func (a *App) confirmEndConnections(c echo.Context) error {
+	local, err := a.cfg.Fleet.Lookup(c.Param("db"))
+	if err != nil {
+		return err
+	}
+	rc, err := a.cfg.Links.LinkConnections(c.Request().Context(), local.ConfigVar, c.Param("name"))
+	if err != nil {
+		return err
+	}
+	return Render(c, http.StatusOK, views.EndConnectionsView(views.EndConnectionsPage{
+		Page: a.page(c, "End connections of "+rc.Link.Name, "databases"), Local: local, Conns: rc,
+	}))
+}
+
+// endConnections ends a link's connections on its remote and records it.
+func (a *App) endConnections(c echo.Context) error {
+	localVar, name := c.Param("db"), c.Param("name")
+	target := localVar + "/" + name
+	n, stmt, err := a.cfg.Links.EndLinkConnections(c.Request().Context(), localVar, name)
+	if err != nil {
+		a.auditRefusal(c, auth.ActionLinkConnectionsEnd, auth.ActionLinkConnectionsEndRefused, target, err)
+		return err
+	}
+	a.audit(c, auth.ActionLinkConnectionsEnd, target, auth.OutcomeOK, fmt.Sprintf("ended %d connection(s) that local sessions held through the link, on its remote", n), stmt+";")
+	a.flash(c, flashOK, fmt.Sprintf("Ended %d connection(s) through link %s on its remote: each session connects afresh at its next statement through the link.", n, name))
+	return redirect(c, views.LinkPath(localVar, name))
+}
