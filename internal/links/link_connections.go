@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pglinks/pglinks/internal/errs"
 	"github.com/pglinks/pglinks/internal/fleet"
@@ -172,7 +173,7 @@ func (s *Service) connectionsRemote(l *Link) (*fleet.Database, string) {
 // the remote, for the confirmation page and the audit trail.
 func EndConnectionsSQL(appName string) string {
 	lit, _ := fleet.QuoteLiteral(appName)
-	return "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE left(application_name, " +
+	return "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE left(application_name, " +
 		fmt.Sprint(len(appName)) + ") = " + lit + " AND usename = current_user AND pid <> pg_backend_pid()"
 }
 
@@ -201,11 +202,41 @@ func (s *Service) EndLinkConnections(ctx context.Context, localVar, name string)
 		return 0, "", errs.Wrap(errs.Unavailable, err, "%s Nothing was ended.", errs.MessageOf(err))
 	}
 	defer conn.Release()
-	var n int
+	var ended []int32
 	stmt := EndConnectionsSQL(app)
-	if err := conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE ended) FROM (`+stmt+`) AS t(ended)`).Scan(&n); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT coalesce(array_agg(pid) FILTER (WHERE ended), '{}') FROM (`+stmt+`) AS t(pid, ended)`).Scan(&ended); err != nil {
 		return 0, "", errs.Wrap(errs.Unavailable, err, "Ending the connections of link %s on %s failed: %s", name, remote.ConfigVar, pgMessage(err))
 	}
+	n := len(ended)
+	// pg_terminate_backend only signals: wait (briefly) for the backends
+	// to exit, so the page that says they were ended no longer lists them.
+	waitGone(ctx, conn.Conn(), ended, endWait)
 	s.Log.Info("ended a link's remote connections", "local", localVar, "link", name, "remote", remote.ConfigVar, "connections", n)
 	return n, stmt, nil
+}
+
+// endWait bounds how long ending a link's connections waits for the
+// ended backends to exit.
+const endWait = 2 * time.Second
+
+// waitGone polls until none of pids is in c's pg_stat_activity, for at
+// most limit (and ctx): a backend told to terminate exits at its next
+// interrupt check, within milliseconds unless it is stuck.
+func waitGone(ctx context.Context, c *pgx.Conn, pids []int32, limit time.Duration) {
+	if len(pids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	for {
+		var left int
+		if err := c.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)`, pids).Scan(&left); err != nil || left == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
