@@ -163,6 +163,9 @@ type program struct {
 	shared *fleet.Shared
 	lease  *fleet.Lease
 	sweep  *fleet.Sweeper
+	// standby reads, while another process holds the lease, the databases
+	// whose snapshots nobody with this process's config vars keeps fresh.
+	standby *fleet.Sweeper
 }
 
 // leaseName is the lease of the fleet's background work.
@@ -212,6 +215,10 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 	// Background results are shared through the state database: what any
 	// process found is what every process shows.
 	shared := fleet.NewShared(db.Shared(), log)
+	// Each process shows only what was read with its own values of the
+	// config vars (see fleet.Targets): the key is the session key every
+	// process behind one address shares.
+	shared.Target = fleet.Targets(fl, []byte(cfg.SessionKeys[0]))
 	fleet.Share(shared, svc.Cards())
 	fleet.Share(shared, repl.States())
 	health.Share(shared)
@@ -252,6 +259,8 @@ func open(ctx context.Context, cfg *config, log *slog.Logger) (*program, error) 
 		ln: ln, fleet: fl, links: svc, health: health, repl: repl, state: db, store: store, log: log,
 		shared: shared, lease: lease,
 		sweep: &fleet.Sweeper{Fleet: fl, Facets: []fleet.Facet{svc.Cards(), repl.States()}},
+		standby: &fleet.Sweeper{Fleet: fl, Facets: []fleet.Facet{svc.Cards(), repl.States()},
+			Workers: 2, Standby: max(fl.SnapshotMaxAge/2, cfg.LeaseTTL), Pause: lease.Held},
 	}
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -313,6 +322,9 @@ func (p *program) background(ctx context.Context) (stop func()) {
 			work.Wait()
 		})
 	})
+	if p.fleet.SnapshotMaxAge > 0 {
+		wg.Go(func() { p.standby.Run(bg) })
+	}
 	wg.Go(func() { p.closeUnusedPools(bg) })
 	return func() {
 		cancel()

@@ -2,6 +2,9 @@ package fleet
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"sync"
@@ -19,6 +22,9 @@ import (
 // keeps it.
 type SharedRecord struct {
 	Kind, Key string
+	// Target fingerprints the config var Key as the process that read it
+	// had it (see Targets); "" for records that do not depend on it.
+	Target string
 	// AsOf orders records: a record older than the one kept is ignored,
 	// here and in the state database.
 	AsOf                  time.Time
@@ -48,6 +54,9 @@ type Shared struct {
 	// Poll is how often the records other processes wrote are read
 	// (DefaultSharedPoll when 0).
 	Poll time.Duration
+	// Target fingerprints this process's value of a config var (Targets);
+	// nil: every record applies.
+	Target func(configVar string) string
 
 	mu      sync.Mutex
 	apply   map[string]func(SharedRecord)
@@ -104,8 +113,34 @@ func (sh *Shared) Put(rec SharedRecord) {
 	}
 }
 
+func (sh *Shared) target(configVar string) string {
+	if sh.Target == nil {
+		return ""
+	}
+	return sh.Target(configVar)
+}
+
+// Targets fingerprints each of f's config vars as this process has it:
+// HMAC-SHA256 under key of its URL, password included. A snapshot read
+// with another value of a config var (by a process started before a
+// rotation or a failover, or after it) says nothing true about this
+// process's: Share applies only the records of its own values. key is
+// what every process behind one address shares already
+// (PGLINKS_SESSION_KEYS), so the state database holds no plain hash of a
+// password.
+func Targets(f *Fleet, key []byte) func(configVar string) string {
+	m := make(map[string]string, len(f.Databases))
+	for _, d := range f.Databases {
+		mac := hmac.New(sha256.New, key)
+		mac.Write([]byte(d.url))
+		m[d.ConfigVar] = hex.EncodeToString(mac.Sum(nil)[:16])
+	}
+	return func(v string) string { return m[v] }
+}
+
 // Share publishes the snapshots s keeps and applies the records of its
-// kind to it.
+// kind to it: only those read with this process's value of their config
+// var (Shared.Target).
 func Share[T any](sh *Shared, s *Snapshots[T]) {
 	s.Publish(func(configVar string, sn Snapshot[T]) {
 		body, err := json.Marshal(sn.Val)
@@ -113,10 +148,10 @@ func Share[T any](sh *Shared, s *Snapshots[T]) {
 			sh.Log.Error("share snapshot", "kind", s.kind, "database", configVar, "err", err)
 			return
 		}
-		sh.Put(SharedRecord{Kind: s.kind, Key: configVar, AsOf: sn.AsOf, Took: sn.Took, FailingSince: sn.FailingSince, RetryAt: sn.RetryAt, Down: sn.Down, Cause: sn.Cause, Body: body})
+		sh.Put(SharedRecord{Kind: s.kind, Key: configVar, Target: sh.target(configVar), AsOf: sn.AsOf, Took: sn.Took, FailingSince: sn.FailingSince, RetryAt: sn.RetryAt, Down: sn.Down, Cause: sn.Cause, Body: body})
 	})
 	sh.Register(s.kind, func(r SharedRecord) {
-		if r.Body == nil {
+		if r.Body == nil || r.Target != sh.target(r.Key) {
 			return
 		}
 		var v T

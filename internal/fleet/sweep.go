@@ -56,10 +56,21 @@ type Sweeper struct {
 	// Recheck is the longest the sweep sleeps before it looks for due
 	// databases again (a second when 0).
 	Recheck time.Duration
+	// Standby makes this a stand-by sweep, for a process that does not
+	// hold the background lease: it reads a database only when its
+	// snapshot is Standby later than due (nobody sharing this process's
+	// value of its config var keeps it fresh: the lease holder was started
+	// with another, during a rolling restart, or died), and one never read
+	// only Standby after it started. It looks once per Recheck.
+	Standby time.Duration
+	// Pause, when set and true, skips the sweep's looks (a stand-by
+	// sweep's while this process holds the lease).
+	Pause func() bool
 
-	mu    sync.Mutex
-	dbs   map[string]*sweepDB
-	stats SweepStats
+	mu      sync.Mutex
+	dbs     map[string]*sweepDB
+	stats   SweepStats
+	started time.Time
 }
 
 // DefaultSlowAfter is when a round of a database makes it slow.
@@ -129,6 +140,10 @@ func (s *Sweeper) Run(ctx context.Context) {
 	// one is due every few milliseconds, and looking at them all that
 	// often would cost more than reading them.
 	tick := min(sweepTick, recheck)
+	if s.Standby > 0 {
+		tick = recheck // it has time: what it reads is overdue already
+	}
+	s.started = s.now()
 	done := make(chan struct{}, 1)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -144,6 +159,11 @@ func (s *Sweeper) Run(ctx context.Context) {
 				continue // nothing waits for the worker that finished
 			}
 		case <-timer.C:
+		}
+		if s.Pause != nil && s.Pause() {
+			pending = false
+			timer.Reset(recheck)
+			continue
 		}
 		var wait time.Duration
 		wait, pending = s.dispatch(ctx, &wg, workers, slowMax, tick, done)
@@ -201,6 +221,13 @@ func (s *Sweeper) dispatch(ctx context.Context, wg *sync.WaitGroup, workers, slo
 		c := sweepCand{d: d, slow: true}
 		for j, f := range s.Facets {
 			at, hard := dues[j][i].at, dues[j][i].hard
+			switch {
+			case s.Standby <= 0 || hard:
+			case dues[j][i].unknown:
+				at = s.started.Add(s.Standby)
+			default:
+				at = at.Add(s.Standby)
+			}
 			if j == 0 {
 				c.slow = false
 			}

@@ -301,3 +301,56 @@ func TestSnapshotsApplyNewerOnly(t *testing.T) {
 		t.Fatalf("a newer snapshot was not applied: %+v", sn)
 	}
 }
+
+// A stand-by sweep (a process without the lease) reads nothing while
+// what others share keeps its snapshots fresh; a snapshot nobody keeps
+// fresh (the lease holder has another value of its config var, or died)
+// it reads once it is Standby overdue, and one never read Standby after
+// it started. Paused, it reads nothing at all.
+func TestStandbySweepReadsOnlyWhatNobodyKeepsFresh(t *testing.T) {
+	c := newClock()
+	f, ss, rec := sweepFleet(t, 2, c)
+	const standby = 15 * time.Second
+	paused := make(chan bool, 1)
+	paused <- false
+	isPaused := func() bool { p := <-paused; paused <- p; return p }
+	sw := &Sweeper{Fleet: f, Facets: []Facet{ss}, Workers: 1, Now: c.Now, Recheck: 5 * time.Millisecond, Standby: standby, Pause: isPaused}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	// The holder's read of DB00 arrives from the state database.
+	ss.Apply("DB00", Snapshot[string]{Val: "up", AsOf: c.Now()})
+	go func() { sw.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(50 * time.Millisecond)
+	c.add(standby - time.Second)
+	time.Sleep(50 * time.Millisecond)
+	if got := rec.reads(); len(got) != 0 {
+		t.Fatalf("a stand-by read before anything was overdue: %v", got)
+	}
+	c.add(time.Second)
+	eventually(t, "DB01, never read, read Standby after the start", func() bool { return slices.Equal(rec.reads(), []string{"DB01"}) })
+	rec.reset()
+	// The holder keeps DB00 fresh: the stand-by never reads it.
+	refresh := RefreshAfter(f.SnapshotMaxAge, f.Deadlines)
+	for range 3 {
+		c.add(refresh)
+		ss.Apply("DB00", Snapshot[string]{Val: "up", AsOf: c.Now()})
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := rec.reads(); slices.Contains(got, "DB00") {
+		t.Fatalf("read a database the holder keeps fresh: %v", got)
+	}
+	rec.reset()
+	// Paused (this process took the lease): nothing, however overdue.
+	<-paused
+	paused <- true
+	c.add(10 * f.SnapshotMaxAge)
+	time.Sleep(50 * time.Millisecond)
+	if got := rec.reads(); len(got) != 0 {
+		t.Fatalf("a paused stand-by read %v", got)
+	}
+	// The holder stops sharing DB00 (it died): read once overdue by Standby.
+	<-paused
+	paused <- false
+	eventually(t, "DB00 read once nobody keeps it fresh", func() bool { return slices.Contains(rec.reads(), "DB00") })
+}

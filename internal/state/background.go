@@ -24,25 +24,25 @@ func tstz(t time.Time) pgtype.Timestamptz { return pgtype.Timestamptz{Time: t, V
 // same kind and key is kept already. recs must not repeat a kind and key.
 func (s *Shared) Save(ctx context.Context, recs []fleet.SharedRecord) error {
 	n := len(recs)
-	kinds, keys, downs, causes := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	kinds, keys, targets, downs, causes := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	asOf, failing, retry := make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
 	bodies := make([]pgtype.Text, n)
 	took := make([]int32, n)
 	for i, r := range recs {
-		kinds[i], keys[i], downs[i], causes[i] = r.Kind, r.Key, r.Down, string(r.Cause)
+		kinds[i], keys[i], targets[i], downs[i], causes[i] = r.Kind, r.Key, r.Target, r.Down, string(r.Cause)
 		took[i] = int32(min(r.Took.Milliseconds(), 1<<31-1))
 		asOf[i], failing[i], retry[i] = tstz(r.AsOf), tstz(r.FailingSince), tstz(r.RetryAt)
 		bodies[i] = pgtype.Text{String: string(r.Body), Valid: r.Body != nil}
 	}
 	ctx, cancel := context.WithTimeout(ctx, DefaultCallTimeout)
 	defer cancel()
-	_, err := s.db.pool.Exec(ctx, `INSERT INTO pglinks.background_results AS r (kind, key, as_of, took_ms, failing_since, retry_at, down, cause, body)
-		SELECT k, key, a, t, f, rt, d, c, b::json
-		  FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int[], $5::timestamptz[], $6::timestamptz[], $7::text[], $8::text[], $9::text[]) AS u(k, key, a, t, f, rt, d, b, c)
-		ON CONFLICT (kind, key) DO UPDATE
+	_, err := s.db.pool.Exec(ctx, `INSERT INTO pglinks.background_results AS r (kind, key, target, as_of, took_ms, failing_since, retry_at, down, cause, body)
+		SELECT k, key, tg, a, t, f, rt, d, c, b::json
+		  FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int[], $5::timestamptz[], $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::text[]) AS u(k, key, a, t, f, rt, d, b, c, tg)
+		ON CONFLICT (kind, key, target) DO UPDATE
 		   SET as_of = excluded.as_of, took_ms = excluded.took_ms, failing_since = excluded.failing_since, retry_at = excluded.retry_at,
 		       down = excluded.down, cause = excluded.cause, body = excluded.body, seq = nextval('pglinks.background_seq')
-		 WHERE excluded.as_of >= r.as_of`, kinds, keys, asOf, took, failing, retry, downs, bodies, causes)
+		 WHERE excluded.as_of >= r.as_of`, kinds, keys, asOf, took, failing, retry, downs, bodies, causes, targets)
 	if err != nil {
 		return fmt.Errorf("state: save background results: %w", err)
 	}
@@ -53,7 +53,7 @@ func (s *Shared) Save(ctx context.Context, recs []fleet.SharedRecord) error {
 func (s *Shared) Since(ctx context.Context, seq int64, limit int) ([]fleet.SharedRecord, error) {
 	ctx, cancel := context.WithTimeout(ctx, DefaultCallTimeout)
 	defer cancel()
-	rows, err := s.db.pool.Query(ctx, `SELECT kind, key, as_of, took_ms, failing_since, retry_at, down, cause, body::text, seq
+	rows, err := s.db.pool.Query(ctx, `SELECT kind, key, target, as_of, took_ms, failing_since, retry_at, down, cause, body::text, seq
 		  FROM pglinks.background_results WHERE seq > $1 ORDER BY seq LIMIT $2`, seq, limit)
 	if err != nil {
 		return nil, fmt.Errorf("state: read background results: %w", err)
@@ -64,7 +64,7 @@ func (s *Shared) Since(ctx context.Context, seq int64, limit int) ([]fleet.Share
 		var body pgtype.Text
 		var took int32
 		var cause string
-		err := row.Scan(&r.Kind, &r.Key, &r.AsOf, &took, &failing, &retry, &r.Down, &cause, &body, &r.Seq)
+		err := row.Scan(&r.Kind, &r.Key, &r.Target, &r.AsOf, &took, &failing, &retry, &r.Down, &cause, &body, &r.Seq)
 		r.Cause = fleet.Cause(cause)
 		r.FailingSince, r.RetryAt = failing.Time, retry.Time
 		r.Took = time.Duration(took) * time.Millisecond

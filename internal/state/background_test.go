@@ -99,3 +99,67 @@ func TestSharedResults(t *testing.T) {
 		t.Fatalf("deleted record: %+v, %v", recs, err)
 	}
 }
+
+// Two processes with different values of one config var (a rolling
+// restart after a rotation) each keep their own row of its card, and each
+// applies only the row read with its own value; the cause of a failure
+// comes back with it.
+func TestSharedResultsPerTarget(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t)
+	const v = "HEROKU_POSTGRESQL_ORANGE_URL"
+	load := func(url string) *fleet.Fleet {
+		f, err := fleet.Load([]string{"PGLINKS_DATABASES=" + v, v + "=" + url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	oldF := load("postgres://u:old-password@127.0.0.1:5432/d")
+	newF := load("postgres://u:new-password@127.0.0.1:5432/d")
+	key := []byte("the session key every process shares")
+	type proc struct {
+		sh    *fleet.Shared
+		cards *fleet.Snapshots[string]
+	}
+	mk := func(f *fleet.Fleet) proc {
+		sh := fleet.NewShared(db.Shared(), nil)
+		sh.Target = fleet.Targets(f, key)
+		cards := fleet.NewSnapshots(f, fleet.SnapshotOptions{Kind: "card", FleetOutages: true}, func(context.Context, string) (fleet.Reader[string], error) {
+			return nil, nil
+		})
+		fleet.Share(sh, cards)
+		return proc{sh, cards}
+	}
+	oldP, newP := mk(oldF), mk(newF)
+	if fleet.Targets(oldF, key)(v) == fleet.Targets(newF, key)(v) || fleet.Targets(oldF, key)(v) != fleet.Targets(load("postgres://u:old-password@127.0.0.1:5432/d"), key)(v) {
+		t.Fatal("targets do not tell the two values apart, or differ for one value")
+	}
+	t0 := time.Now().Truncate(time.Microsecond)
+	// The process with the old password reads the card: refused.
+	oldP.sh.Put(fleet.SharedRecord{Kind: "card", Key: v, Target: fleet.Targets(oldF, key)(v), AsOf: t0, FailingSince: t0, Down: "password refused", Cause: fleet.CausePassword, Body: []byte(`"refused"`)})
+	newP.sh.Put(fleet.SharedRecord{Kind: "card", Key: v, Target: fleet.Targets(newF, key)(v), AsOf: t0.Add(-time.Second), Body: []byte(`"up"`)})
+	for _, p := range []proc{oldP, newP} {
+		if err := p.sh.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []proc{oldP, newP} {
+		if err := p.sh.Load(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sn, ok := newP.cards.Get(v); !ok || sn.Val != "up" || sn.Down != "" {
+		t.Fatalf("the new password's process shows %+v (%v): another value's read", sn, ok)
+	}
+	if _, down := newF.Outage(v); down {
+		t.Fatal("the new password's process took the old one's outage")
+	}
+	sn, ok := oldP.cards.Get(v)
+	if !ok || sn.Val != "refused" || sn.Cause != fleet.CausePassword {
+		t.Fatalf("the old password's process shows %+v (%v)", sn, ok)
+	}
+	if o, down := oldF.Outage(v); !down || o.Cause != fleet.CausePassword {
+		t.Fatalf("outage %+v, %v", o, down)
+	}
+}

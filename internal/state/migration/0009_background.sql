@@ -7,7 +7,10 @@
 -- process that served it. Every process reads the rows written since the
 -- highest seq it has seen, so all of them show the same results with the
 -- same ages. down says why a database did not answer, cause classifies it
--- (fleet.Cause). as_of (when the read started) orders writes: an older result
+-- (fleet.Cause). target fingerprints the config var as the process that read
+-- it had it (an HMAC of its URL): during a rolling restart after a rotation
+-- or a failover each value has its own row, and a process shows only its own.
+-- as_of (when the read started) orders writes: an older result
 -- never replaces a newer one; took_ms is how long the read took (the lease's
 -- next holder reads slow databases in its slow lane from the start). body is the result as JSON (never a password); NULL marks a deleted
 -- one (a destroyed link's health).
@@ -16,6 +19,7 @@ CREATE SEQUENCE pglinks.background_seq;
 CREATE TABLE pglinks.background_results (
     kind          text NOT NULL CHECK (kind <> ''),
     key           text NOT NULL CHECK (key <> ''),
+    target        text NOT NULL DEFAULT '',
     as_of         timestamptz NOT NULL,
     took_ms       integer NOT NULL DEFAULT 0,
     failing_since timestamptz,
@@ -24,7 +28,7 @@ CREATE TABLE pglinks.background_results (
     cause         text NOT NULL DEFAULT '',
     body          json,
     seq           bigint NOT NULL DEFAULT nextval('pglinks.background_seq'),
-    PRIMARY KEY (kind, key)
+    PRIMARY KEY (kind, key, target)
 );
 
 CREATE INDEX background_results_seq_idx ON pglinks.background_results (seq);
