@@ -240,15 +240,10 @@ func runCreate(ctx context.Context, c *apiClient, f *cliFlags, cio cliIO) error 
 	if v := f.strs["schema"]; v != "" {
 		body["remote_schema"] = v
 	}
-	if v, ok := f.strs["tables"]; ok {
-		var tables []string
-		for _, t := range strings.Split(v, ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				tables = append(tables, t)
-			}
-		}
-		if len(tables) == 0 {
-			return usageError("links:create: --tables needs table names, comma-separated")
+	if _, ok := f.strs["tables"]; ok {
+		tables, err := f.tables("links:create")
+		if err != nil {
+			return err
 		}
 		body["tables"] = tables
 	}
