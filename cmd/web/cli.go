@@ -31,6 +31,7 @@ const linksUsage = `Links, from a terminal (a client of pglinks' API; see README
   web links:info LOCAL NAME                        a link and its foreign tables (the \det)
   web links:create REMOTE LOCAL [--as NAME] [--schema S] [--tables a,b] [--read-only]
                    [--no-copy-enums] [--duplicate-ok] [--dry-run]
+                   [--redis-table NAME:TYPE[:PREFIX]]... [--writable]   (a Redis remote)
   web links:destroy LOCAL NAME [--confirm NAME]    asks for the name on a terminal
   web links:refresh LOCAL NAME [--confirm NAME]    shows the plan, asks, applies it
   web links:repair LOCAL NAME [--confirm NAME]     shows the plan, asks, applies it
@@ -77,14 +78,15 @@ func stdinIsTerminal(in io.Reader) func() bool {
 type cliFlags struct {
 	args  []string
 	bools map[string]bool
-	strs  map[string]string
+	strs  map[string]string // the last value of each value flag
+	all   map[string][]string
 }
 
 // parseCLI reads args against the flags a verb knows (value flags take
 // the next argument or =value). Anything else starting with - is a usage
 // error, --token first of all.
 func parseCLI(verb string, args []string, boolFlags, strFlags []string) (*cliFlags, error) {
-	f := &cliFlags{bools: map[string]bool{}, strs: map[string]string{}}
+	f := &cliFlags{bools: map[string]bool{}, strs: map[string]string{}, all: map[string][]string{}}
 	isBool := map[string]bool{"json": true}
 	isStr := map[string]bool{"url": true, "token-file": true}
 	for _, b := range boolFlags {
@@ -120,6 +122,7 @@ func parseCLI(verb string, args []string, boolFlags, strFlags []string) (*cliFla
 				value = args[i]
 			}
 			f.strs[name] = value
+			f.all[name] = append(f.all[name], value)
 		default:
 			return nil, usageError(fmt.Sprintf("%s: unknown flag %s", verb, a))
 		}
@@ -158,7 +161,7 @@ func linksCommand(ctx context.Context, verb string, args []string, cio cliIO) er
 	verbs := map[string]verbSpec{
 		"links":         {nil, []string{"db"}, runLinks},
 		"links:info":    {nil, nil, runLinkInfo},
-		"links:create":  {[]string{"read-only", "no-copy-enums", "duplicate-ok", "dry-run"}, []string{"as", "schema", "tables"}, runCreate},
+		"links:create":  {[]string{"read-only", "no-copy-enums", "duplicate-ok", "dry-run", "writable"}, []string{"as", "schema", "tables", "redis-table"}, runCreate},
 		"links:destroy": {nil, []string{"confirm"}, runDestroy},
 		"links:refresh": {nil, []string{"confirm"}, runRefresh},
 		"links:repair":  {nil, []string{"confirm"}, runRepair},

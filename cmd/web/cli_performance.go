@@ -113,17 +113,20 @@ func writeOptions(cio cliIO, local, name string, p *cliPerformance) {
 	heading(w, fmt.Sprintf("Options of link %s in %s", show(name), local))
 	rows := make([][]string, len(p.Options))
 	for i, o := range p.Options {
-		value := o.Value
+		value := show(o.Value)
+		if value == "" {
+			value = "(none)"
+		}
 		if !o.IsSet {
 			value += " (default)"
 		}
-		scope := "server"
+		perTable := ""
 		if o.Table {
-			scope = "server, table"
+			perTable = "yes"
 		}
-		rows[i] = []string{o.Key, show(value), scope}
+		rows[i] = []string{o.Key, value, perTable}
 	}
-	psqlTable(w, "", []string{"Option", "Value", "Set on"}, rows)
+	psqlTable(w, "", []string{"Option", "Value", "Per table too"}, rows)
 	if len(p.Tables) > 0 {
 		fmt.Fprintf(w, "\nForeign tables with options of their own (%d):\n", p.TablesWithOptions)
 		for _, t := range p.Tables {
