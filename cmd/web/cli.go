@@ -31,9 +31,27 @@ const linksUsage = `Links, from a terminal (a client of pglinks' API; see README
   web links:info LOCAL NAME                        a link and its foreign tables (the \det)
   web links:create REMOTE LOCAL [--as NAME] [--schema S] [--tables a,b] [--read-only]
                    [--no-copy-enums] [--duplicate-ok] [--dry-run]
+                   [--redis-table NAME:TYPE[:PREFIX]]... [--writable]   (a Redis remote)
   web links:destroy LOCAL NAME [--confirm NAME]    asks for the name on a terminal
   web links:refresh LOCAL NAME [--confirm NAME]    shows the plan, asks, applies it
   web links:repair LOCAL NAME [--confirm NAME]     shows the plan, asks, applies it
+  web links:import LOCAL NAME [--tables a,b] [--confirm NAME]
+                                                   lists what a link of chosen tables may import;
+                                                   with --tables shows the plan, asks, imports
+  web links:check LOCAL NAME                       probes the link now (exit 1 when broken)
+  web links:query LOCAL NAME (--sql 'SELECT ...' | --file FILE | -) [--analyze]
+                                                   checks a SELECT over the link: the remote SQL per
+                                                   foreign scan, what stays local and why (saved)
+  web links:queries LOCAL NAME                     the link's saved query checks
+  web links:queries:info LOCAL NAME ID             one saved query check
+  web links:options LOCAL NAME [--set KEY=VALUE [--table T]] [--confirm NAME]
+                                                   the link's postgres_fdw options and advice; with
+                                                   --set shows the statement, asks, runs it (KEY= resets)
+  web links:analyze LOCAL NAME [--confirm NAME]    ANALYZE of the link's foreign tables, after asking
+  web links:connections LOCAL NAME                 connections local sessions hold through the link,
+                                                   read on its remote, and keep_connections
+  web links:connections:end LOCAL NAME [--confirm NAME]
+                                                   ends them on the remote; asks for the name
   Every verb takes --json (the API's JSON), --url URL and --token-file FILE (mode 0600).
   Environment: PGLINKS_URL, PGLINKS_TOKEN or PGLINKS_TOKEN_FILE.
   Exit status: 0 done, 1 refused or failed, 2 usage.
@@ -60,14 +78,15 @@ func stdinIsTerminal(in io.Reader) func() bool {
 type cliFlags struct {
 	args  []string
 	bools map[string]bool
-	strs  map[string]string
+	strs  map[string]string // the last value of each value flag
+	all   map[string][]string
 }
 
 // parseCLI reads args against the flags a verb knows (value flags take
 // the next argument or =value). Anything else starting with - is a usage
 // error, --token first of all.
 func parseCLI(verb string, args []string, boolFlags, strFlags []string) (*cliFlags, error) {
-	f := &cliFlags{bools: map[string]bool{}, strs: map[string]string{}}
+	f := &cliFlags{bools: map[string]bool{}, strs: map[string]string{}, all: map[string][]string{}}
 	isBool := map[string]bool{"json": true}
 	isStr := map[string]bool{"url": true, "token-file": true}
 	for _, b := range boolFlags {
@@ -103,6 +122,7 @@ func parseCLI(verb string, args []string, boolFlags, strFlags []string) (*cliFla
 				value = args[i]
 			}
 			f.strs[name] = value
+			f.all[name] = append(f.all[name], value)
 		default:
 			return nil, usageError(fmt.Sprintf("%s: unknown flag %s", verb, a))
 		}
@@ -118,6 +138,20 @@ func (f *cliFlags) want(verb string, names ...string) error {
 	return nil
 }
 
+// tables is --tables a,b as names; an empty list is a usage error.
+func (f *cliFlags) tables(verb string) ([]string, error) {
+	var tables []string
+	for _, t := range strings.Split(f.strs["tables"], ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			tables = append(tables, t)
+		}
+	}
+	if len(tables) == 0 {
+		return nil, usageError(verb + ": --tables needs table names, comma-separated")
+	}
+	return tables, nil
+}
+
 // linksCommand runs one links verb.
 func linksCommand(ctx context.Context, verb string, args []string, cio cliIO) error {
 	type verbSpec struct {
@@ -127,10 +161,20 @@ func linksCommand(ctx context.Context, verb string, args []string, cio cliIO) er
 	verbs := map[string]verbSpec{
 		"links":         {nil, []string{"db"}, runLinks},
 		"links:info":    {nil, nil, runLinkInfo},
-		"links:create":  {[]string{"read-only", "no-copy-enums", "duplicate-ok", "dry-run"}, []string{"as", "schema", "tables"}, runCreate},
+		"links:create":  {[]string{"read-only", "no-copy-enums", "duplicate-ok", "dry-run", "writable"}, []string{"as", "schema", "tables", "redis-table"}, runCreate},
 		"links:destroy": {nil, []string{"confirm"}, runDestroy},
 		"links:refresh": {nil, []string{"confirm"}, runRefresh},
 		"links:repair":  {nil, []string{"confirm"}, runRepair},
+
+		"links:import":          {nil, []string{"tables", "confirm"}, runImport},
+		"links:check":           {nil, nil, runCheck},
+		"links:query":           {[]string{"analyze"}, []string{"sql", "file"}, runQuery},
+		"links:queries":         {nil, nil, runQueries},
+		"links:queries:info":    {nil, nil, runQueryInfo},
+		"links:options":         {nil, []string{"set", "table", "confirm"}, runOptions},
+		"links:analyze":         {nil, []string{"confirm"}, runAnalyze},
+		"links:connections":     {nil, nil, runConnections},
+		"links:connections:end": {nil, []string{"confirm"}, runEndConnections},
 	}
 	spec, ok := verbs[verb]
 	if !ok {
@@ -167,6 +211,17 @@ func confirmName(verb, name string, f *cliFlags, cio cliIO, warning []string) (s
 	}
 	// Only the line ending goes: the comparison is exact, as on the pages.
 	return strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r"), nil
+}
+
+// cannotAsk refuses, before anything is read or planned, a change that
+// must be confirmed when there is neither --confirm nor a terminal to ask
+// on; nil when it can be confirmed.
+func cannotAsk(verb, name string, f *cliFlags, cio cliIO) error {
+	if _, ok := f.strs["confirm"]; ok || cio.isTerminal() {
+		return nil
+	}
+	_, err := confirmName(verb, name, f, cio, nil)
+	return err
 }
 
 // errNotConfirmed is a confirmation that does not match: nothing is done.

@@ -39,6 +39,7 @@ type cliStale struct {
 
 type cliLink struct {
 	Name      string
+	Kind      string
 	Local     string
 	CreatedAt time.Time `json:"created_at"`
 	CreatedBy string    `json:"created_by"`
@@ -134,6 +135,8 @@ type cliForeignTable struct {
 	Schema, Name, Server string
 	RemoteSchema         string `json:"remote_schema"`
 	RemoteTable          string `json:"remote_table"`
+	RedisType            string `json:"redis_type"`
+	KeyPrefix            string `json:"key_prefix"`
 	Columns              []struct {
 		Name, Type string
 		NotNull    bool `json:"not_null"`
@@ -191,26 +194,36 @@ func runLinkInfo(ctx context.Context, c *apiClient, f *cliFlags, cio cliIO) erro
 	if l.Stale != nil && l.Stale.Stale {
 		stale = l.Stale.Summary
 	}
-	styledObject(w,
-		kv{"created_at", herokuTime(l.CreatedAt)},
-		kv{"created_by", show(l.CreatedBy)},
-		kv{"remote", fmt.Sprintf("%s (%s)", l.Remote.ConfigVar, l.Remote.ResourceName)},
-		kv{"remote_name", show(l.RemoteName)},
-		kv{"remote_schema", show(l.RemoteSchema)},
-		kv{"tables", imports},
-		kv{"read_only", fmt.Sprint(l.ReadOnly)},
-		kv{"health", healthText(l.Health)},
-		kv{"stale", stale},
-	)
-	fmt.Fprintln(w)
-	rows := make([][]string, len(tables))
-	for i, t := range tables {
-		rows[i] = []string{show(t.Schema), show(t.Name), show(t.Server)}
+	rows := []kv{
+		{"created_at", herokuTime(l.CreatedAt)},
+		{"created_by", show(l.CreatedBy)},
+		{"remote", fmt.Sprintf("%s (%s)", l.Remote.ConfigVar, l.Remote.ResourceName)},
+		{"remote_name", show(l.RemoteName)},
 	}
-	psqlTable(w, "List of foreign tables", []string{"Schema", "Table", "Server"}, rows)
+	if l.Kind == "redis" { // no schema, no catalog, no drift: tables by key type and prefix
+		rows = append(rows, kv{"kind", "redis"}, kv{"tables", fmt.Sprint(l.TableCount)})
+	} else {
+		rows = append(rows, kv{"remote_schema", show(l.RemoteSchema)}, kv{"tables", imports})
+	}
+	rows = append(rows, kv{"read_only", fmt.Sprint(l.ReadOnly)}, kv{"health", healthText(l.Health)})
+	if l.Kind != "redis" {
+		rows = append(rows, kv{"stale", stale})
+	}
+	styledObject(w, rows...)
+	fmt.Fprintln(w)
+	det := make([][]string, len(tables))
+	for i, t := range tables {
+		det[i] = []string{show(t.Schema), show(t.Name), show(t.Server)}
+	}
+	psqlTable(w, "List of foreign tables", []string{"Schema", "Table", "Server"}, det)
 	for _, t := range tables {
 		fmt.Fprintf(w, "\n%s.%s", show(t.Schema), show(t.Name))
-		if t.RemoteTable != t.Name || t.RemoteSchema != l.RemoteSchema {
+		switch {
+		case l.Kind == "redis" && t.KeyPrefix == "":
+			fmt.Fprintf(w, " (redis %s, every key)", show(t.RedisType))
+		case l.Kind == "redis":
+			fmt.Fprintf(w, " (redis %s, keys starting with %q)", show(t.RedisType), show(t.KeyPrefix))
+		case t.RemoteTable != t.Name || t.RemoteSchema != l.RemoteSchema:
 			fmt.Fprintf(w, " (remote %s.%s)", show(t.RemoteSchema), show(t.RemoteTable))
 		}
 		fmt.Fprintln(w)
@@ -240,19 +253,29 @@ func runCreate(ctx context.Context, c *apiClient, f *cliFlags, cio cliIO) error 
 	if v := f.strs["schema"]; v != "" {
 		body["remote_schema"] = v
 	}
-	if v, ok := f.strs["tables"]; ok {
-		var tables []string
-		for _, t := range strings.Split(v, ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				tables = append(tables, t)
-			}
-		}
-		if len(tables) == 0 {
-			return usageError("links:create: --tables needs table names, comma-separated")
+	if _, ok := f.strs["tables"]; ok {
+		tables, err := f.tables("links:create")
+		if err != nil {
+			return err
 		}
 		body["tables"] = tables
 	}
-	for flag, field := range map[string]string{"read-only": "read_only", "duplicate-ok": "duplicate_ok", "dry-run": "dry_run"} {
+	if specs := f.all["redis-table"]; len(specs) > 0 {
+		tables := make([]map[string]string, len(specs))
+		for i, spec := range specs {
+			// The prefix is the rest: a key prefix may hold colons.
+			parts := strings.SplitN(spec, ":", 3)
+			if len(parts) < 2 || parts[0] == "" {
+				return usageError(fmt.Sprintf("links:create: --redis-table takes NAME:TYPE[:PREFIX] (TYPE string, hash, list, set or zset), not %q", spec))
+			}
+			tables[i] = map[string]string{"name": parts[0], "type": parts[1]}
+			if len(parts) == 3 {
+				tables[i]["key_prefix"] = parts[2]
+			}
+		}
+		body["redis_tables"] = tables
+	}
+	for flag, field := range map[string]string{"read-only": "read_only", "duplicate-ok": "duplicate_ok", "dry-run": "dry_run", "writable": "writable"} {
 		if f.bools[flag] {
 			body[field] = true
 		}

@@ -47,7 +47,7 @@ func center(s string, n int) string {
 	return strings.Repeat(" ", left) + pad(s, n-left)
 }
 
-// psqlTable prints rows as psql's aligned format does: a centered title,
+// psqlTable prints rows as psql's aligned format does: a centered title (if any),
 // centered headers, left-aligned cells and "(N rows)".
 func psqlTable(w io.Writer, title string, headers []string, rows [][]string) {
 	widths := make([]int, len(headers))
@@ -70,7 +70,9 @@ func psqlTable(w io.Writer, title string, headers []string, rows [][]string) {
 		}
 		return strings.TrimRight(" "+strings.Join(parts, " | "), " ")
 	}
-	fmt.Fprintln(w, strings.TrimRight(center(title, total), " "))
+	if title != "" {
+		fmt.Fprintln(w, strings.TrimRight(center(title, total), " "))
+	}
 	fmt.Fprintln(w, line(headers, center))
 	dashes := make([]string, len(widths))
 	for i, n := range widths {

@@ -24,6 +24,7 @@ import (
 	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
+	"github.com/pglinks/pglinks/internal/redistest"
 	"github.com/pglinks/pglinks/internal/replication"
 	"github.com/pglinks/pglinks/internal/state"
 )
@@ -35,9 +36,14 @@ type cliEnv struct {
 	bin, url             string
 	admin, viewer        string
 	local, remote, state *pgtest.Database
+	redis                *redistest.Server // with newCLIEnvWith(t, true)
 }
 
-func newCLIEnv(t *testing.T) *cliEnv {
+func newCLIEnv(t *testing.T) *cliEnv { t.Helper(); return newCLIEnvWith(t, false) }
+
+// newCLIEnvWith, with redis, also serves REDIS_URL (a Redis with a
+// password) and installs pglinks_redis in the local database.
+func newCLIEnvWith(t *testing.T, redis bool) *cliEnv {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a cluster")
@@ -55,7 +61,7 @@ func newCLIEnv(t *testing.T) *cliEnv {
 		}
 		return d
 	}
-	e := &cliEnv{local: mk("shop", pgtest.DBOptions{}), remote: mk("crm", pgtest.DBOptions{}), state: mk("state", pgtest.DBOptions{NoFDW: true})}
+	e := &cliEnv{local: mk("shop", pgtest.DBOptions{Redis: redis}), remote: mk("crm", pgtest.DBOptions{}), state: mk("state", pgtest.DBOptions{NoFDW: true})}
 	pgtest.MustExec(t, e.remote.URL, `CREATE TABLE customers (id int NOT NULL, name text); CREATE TABLE "evil`+"\u202e"+`live" (x int); CREATE TABLE "`+"\x1b[2J"+`" (y int)`)
 	db, err := state.Open(ctx, e.state.URL)
 	if err != nil {
@@ -75,8 +81,16 @@ func newCLIEnv(t *testing.T) *cliEnv {
 		return secret
 	}
 	e.admin, e.viewer = token("admin@example.com", auth.RoleAdmin), token("viewer@example.com", auth.RoleViewer)
-	fl, err := fleet.Load([]string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + e.remote.URL,
-		"PGLINKS_RESOURCE_NAMES=DATABASE_URL=postgresql-animate-91581,HEROKU_POSTGRESQL_BLUE_URL=postgresql-colorful-33594"})
+	vars := []string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + e.remote.URL,
+		"PGLINKS_RESOURCE_NAMES=DATABASE_URL=postgresql-animate-91581,HEROKU_POSTGRESQL_BLUE_URL=postgresql-colorful-33594"}
+	if redis {
+		if e.redis, err = redistest.Start(ctx, redistest.Options{Password: cliRedisPassword}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.redis.Stop)
+		vars = append(vars, fmt.Sprintf("REDIS_URL=redis://:%s@127.0.0.1:%d/0", cliRedisPassword, e.redis.Port))
+	}
+	fl, err := fleet.Load(vars)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,6 +70,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if len(args) == 0 {
 		return usageError("no command given")
 	}
+	if args[0] == "links" || strings.HasPrefix(args[0], "links:") {
+		return linksCommand(ctx, args[0], args[1:], cliIO{in: stdin, out: stdout, errw: stderr, isTerminal: stdinIsTerminal(stdin), environ: os.Getenv})
+	}
 	switch args[0] {
 	case "serve":
 		cfg, err := configFromEnv(os.Environ())
@@ -81,8 +84,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runDemo(ctx, stdout)
 	case "user":
 		return userCommand(ctx, args[1:], stdin, stdout)
-	case "links", "links:info", "links:create", "links:destroy", "links:refresh", "links:repair":
-		return linksCommand(ctx, args[0], args[1:], cliIO{in: stdin, out: stdout, errw: stderr, isTerminal: stdinIsTerminal(stdin), environ: os.Getenv})
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

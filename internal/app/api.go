@@ -52,6 +52,7 @@ func (a *App) apiRoutes() {
 	v1.GET("/databases/:db/links/:name/query", a.apiQueryChecks)
 	v1.GET("/databases/:db/links/:name/query/:id", a.apiQueryCheck)
 	v1.GET("/databases/:db/links/:name/performance", a.apiPerformance)
+	v1.GET("/databases/:db/links/:name/connections", a.apiConnections)
 	v1.GET("/replication", a.apiReplication)
 
 	adm := v1.Group("", a.apiRequireAdmin)
@@ -68,6 +69,8 @@ func (a *App) apiRoutes() {
 	adm.GET("/databases/:db/links/:name/options", a.apiPlanOption)
 	adm.POST("/databases/:db/links/:name/options", a.apiChangeOption)
 	adm.POST("/databases/:db/links/:name/analyze", a.apiAnalyzeTables)
+	adm.GET("/databases/:db/links/:name/connections/end", a.apiPlanEndConnections)
+	adm.POST("/databases/:db/links/:name/connections/end", a.apiEndConnections)
 	adm.POST("/replication/subscriptions/enable", a.apiSetSubscriptionEnabled(true))
 	adm.POST("/replication/subscriptions/disable", a.apiSetSubscriptionEnabled(false))
 	adm.GET("/replication/subscriptions/drop", a.apiPlanDropSubscription)

@@ -35,6 +35,34 @@ type apiCreateRequest struct {
 	// PreviewToken, from a dry run, makes the create run exactly the
 	// statements the dry run showed.
 	PreviewToken string `json:"preview_token"`
+	// RedisTables and Writable are a Redis remote's, as its form's: null
+	// (or absent) is one strings table named redis, every key.
+	RedisTables []apiRedisTableJSON `json:"redis_tables"`
+	Writable    bool                `json:"writable"`
+}
+
+// apiRedisTableJSON is one foreign table of a Redis link: the keys of a
+// type whose names start with key_prefix ("" every key); type defaults
+// to string, as on the form.
+type apiRedisTableJSON struct {
+	Name      string `json:"name"`
+	Type      string `json:"type"`
+	KeyPrefix string `json:"key_prefix"`
+}
+
+// redisTables is in as the domain's, nil when none was given.
+func (in apiCreateRequest) redisTables() []links.RedisTable {
+	if in.RedisTables == nil {
+		return nil
+	}
+	out := []links.RedisTable{}
+	for _, t := range in.RedisTables {
+		if t.Type == "" {
+			t.Type = "string"
+		}
+		out = append(out, links.RedisTable{Name: t.Name, Type: t.Type, KeyPrefix: t.KeyPrefix})
+	}
+	return out
 }
 
 type apiCreatePreviewJSON struct {
@@ -91,7 +119,7 @@ func (a *App) apiCreateLink(c echo.Context) error {
 	req := links.CreateRequest{
 		RemoteVar: in.Remote, LocalVar: local.ConfigVar, Name: in.Name, CopyEnums: in.CopyEnums == nil || *in.CopyEnums,
 		RemoteSchema: in.RemoteSchema, Tables: in.Tables, ReadOnly: in.ReadOnly, ConnectTriggerLog: in.ConnectTriggerLog,
-		Token: in.PreviewToken, Actor: actor(c),
+		Token: in.PreviewToken, Actor: actor(c), RedisTables: in.redisTables(), Writable: in.Writable,
 	}
 	if in.DryRun {
 		req.Token = ""
@@ -302,6 +330,9 @@ func (a *App) apiPlanImport(c echo.Context) error {
 	l, err := a.cfg.Links.GetLink(ctx, local.ConfigVar, c.Param("name"))
 	if err != nil {
 		return err
+	}
+	if l.IsRedis() { // as the page: a Redis has no catalog to import from
+		return links.DoesNotApply(l, "Importing tables")
 	}
 	out := apiImportJSON{Link: linkJSON(l, a.cfg.Health.Get(local.ConfigVar, l.Name)), Importable: []string{}}
 	if l.Tables != nil {

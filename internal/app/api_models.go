@@ -3,6 +3,7 @@ package app
 import (
 	"time"
 
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/links"
 )
 
@@ -32,6 +33,7 @@ type apiLinkRefJSON struct {
 // apiDatabaseJSON is one database's card.
 type apiDatabaseJSON struct {
 	ConfigVar    string `json:"config_var"`
+	Kind         string `json:"kind"` // postgres or redis
 	ResourceName string `json:"resource_name"`
 	URL          string `json:"url"` // password masked
 	Host         string `json:"host"`
@@ -84,6 +86,7 @@ type apiStaleJSON struct {
 // apiLinkJSON is one link as `pg:links` lists it, and more.
 type apiLinkJSON struct {
 	Name      string        `json:"name"`
+	Kind      string        `json:"kind"` // postgres, or redis: the remote is a Redis
 	Local     string        `json:"local"`
 	CreatedAt time.Time     `json:"created_at"`
 	CreatedBy string        `json:"created_by"`
@@ -99,6 +102,14 @@ type apiLinkJSON struct {
 	CopiedTypes   []string      `json:"copied_types"`
 	Health        apiHealthJSON `json:"health"`
 	Stale         *apiStaleJSON `json:"stale"` // null: not compared
+}
+
+// kindJSON names a fleet member's kind: the zero kind is PostgreSQL.
+func kindJSON(k fleet.Kind) string {
+	if k == fleet.KindPostgres {
+		return "postgres"
+	}
+	return string(k)
 }
 
 func nonNil[T any](s []T) []T {
@@ -125,7 +136,7 @@ func staleJSON(r *links.StaleReport) *apiStaleJSON {
 
 func linkJSON(l *links.Link, h links.LinkHealth) apiLinkJSON {
 	out := apiLinkJSON{
-		Name: l.Name, Local: l.LocalConfigVar, CreatedAt: l.CreatedAt, CreatedBy: l.CreatedBy,
+		Name: l.Name, Kind: kindJSON(l.Kind), Local: l.LocalConfigVar, CreatedAt: l.CreatedAt, CreatedBy: l.CreatedBy,
 		Remote:     apiRemoteJSON{ConfigVar: l.RemoteConfigVar, ResourceName: l.RemoteResourceName},
 		RemoteName: l.ServerName, RemoteSchema: l.RemoteSchema,
 		Server:   apiServerJSON{Host: l.Host, Port: l.Port, DBName: l.DBName},
@@ -143,7 +154,7 @@ func linkJSON(l *links.Link, h links.LinkHealth) apiLinkJSON {
 func databaseJSON(st links.DatabaseStatus, health map[string]links.LinkHealth, readBy []links.Link) apiDatabaseJSON {
 	d := st.DB
 	out := apiDatabaseJSON{
-		ConfigVar: d.ConfigVar, ResourceName: d.ResourceName, URL: d.MaskedURL(),
+		ConfigVar: d.ConfigVar, Kind: kindJSON(d.Kind), ResourceName: d.ResourceName, URL: d.MaskedURL(),
 		Host: d.Host, Port: d.Port, DBName: d.DBName, User: d.User, SSLMode: d.SSLMode,
 		Reachable: st.Reachable, Pending: st.Pending, Error: st.Error,
 		AsOf: timePtr(st.AsOf), FailingSince: timePtr(st.FailingSince), RetryAt: timePtr(st.RetryAt),
@@ -170,18 +181,21 @@ type apiColumnJSON struct {
 }
 
 type apiForeignTableJSON struct {
-	Schema       string          `json:"schema"`
-	Name         string          `json:"name"`
-	Server       string          `json:"server"`
-	RemoteSchema string          `json:"remote_schema"`
-	RemoteTable  string          `json:"remote_table"`
-	Columns      []apiColumnJSON `json:"columns"`
+	Schema       string `json:"schema"`
+	Name         string `json:"name"`
+	Server       string `json:"server"`
+	RemoteSchema string `json:"remote_schema"`
+	RemoteTable  string `json:"remote_table"`
+	// RedisType and KeyPrefix are a Redis link's table's ("" otherwise).
+	RedisType string          `json:"redis_type"`
+	KeyPrefix string          `json:"key_prefix"`
+	Columns   []apiColumnJSON `json:"columns"`
 }
 
 func foreignTablesJSON(ts []links.ForeignTable) []apiForeignTableJSON {
 	out := []apiForeignTableJSON{}
 	for _, t := range ts {
-		ft := apiForeignTableJSON{Schema: t.Schema, Name: t.Name, Server: t.Server, RemoteSchema: t.RemoteSchema, RemoteTable: t.RemoteTable, Columns: []apiColumnJSON{}}
+		ft := apiForeignTableJSON{Schema: t.Schema, Name: t.Name, Server: t.Server, RemoteSchema: t.RemoteSchema, RemoteTable: t.RemoteTable, RedisType: t.RedisType, KeyPrefix: t.KeyPrefix, Columns: []apiColumnJSON{}}
 		for _, c := range t.Columns {
 			ft.Columns = append(ft.Columns, apiColumnJSON{Name: c.Name, Type: c.Type, NotNull: c.NotNull})
 		}

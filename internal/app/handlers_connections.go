@@ -45,13 +45,24 @@ func (a *App) confirmEndConnections(c echo.Context) error {
 // endConnections ends a link's connections on its remote and records it.
 func (a *App) endConnections(c echo.Context) error {
 	localVar, name := c.Param("db"), c.Param("name")
+	_, _, msg, err := a.endLinkConnections(c, localVar, name)
+	if err != nil {
+		return err
+	}
+	a.flash(c, flashOK, msg)
+	return redirect(c, views.LinkPath(localVar, name))
+}
+
+// endLinkConnections ends a link's connections on its remote and audits
+// it (or its refusal), for the page and the API alike: it returns how
+// many were ended, the statement that ran and what to tell the user.
+func (a *App) endLinkConnections(c echo.Context, localVar, name string) (int, string, string, error) {
 	target := localVar + "/" + name
 	n, stmt, err := a.cfg.Links.EndLinkConnections(c.Request().Context(), localVar, name)
 	if err != nil {
 		a.auditRefusal(c, auth.ActionLinkConnectionsEnd, auth.ActionLinkConnectionsEndRefused, target, err)
-		return err
+		return 0, "", "", err
 	}
 	a.audit(c, auth.ActionLinkConnectionsEnd, target, auth.OutcomeOK, fmt.Sprintf("ended %d connection(s) that local sessions held through the link, on its remote", n), stmt+";")
-	a.flash(c, flashOK, fmt.Sprintf("Ended %d connection(s) through link %s on its remote: each session connects afresh at its next statement through the link.", n, name))
-	return redirect(c, views.LinkPath(localVar, name))
+	return n, stmt, fmt.Sprintf("Ended %d connection(s) through link %s on its remote: each session connects afresh at its next statement through the link.", n, name), nil
 }
