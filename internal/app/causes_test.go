@@ -38,6 +38,7 @@ func (e *env) withEnv(t *testing.T, env []string, opts ...func(*Config)) *env {
 // said to be asked again; a closed port is "connection refused", asked
 // again after its back-off.
 func TestFailuresNamedByCause(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	const token = "metrics-token"
 	e := newEnv(t)
