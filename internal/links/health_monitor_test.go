@@ -63,6 +63,7 @@ func linkFleet(t testing.TB, n int, broken bool) *fixture {
 }
 
 func TestMonitorRefreshesInTheBackground(t *testing.T) {
+	t.Parallel()
 	f := linkFleet(t, 3, true)
 	mon := NewMonitor(f.svc)
 	mon.SetWorkers(2)
@@ -112,6 +113,7 @@ func TestMonitorRefreshesInTheBackground(t *testing.T) {
 }
 
 func TestReadBy(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "HEROKU_POSTGRESQL_ORANGE_URL="+newDB(t, clusterB, "other", pgtest.DBOptions{}).URL)
 	createSales(t, f)
 	if _, err := f.svc.CreateLink(context.Background(), CreateRequest{RemoteVar: "DATABASE_URL", LocalVar: "HEROKU_POSTGRESQL_ORANGE_URL", Name: "back"}); err != nil {
@@ -184,6 +186,7 @@ func benchInventoryHealth(b *testing.B, ttl time.Duration, broken bool) {
 // Every link of the inventory carries its comparison with its remote's
 // config var, made from the card's one catalog read.
 func TestStaleReportsForInventory(t *testing.T) {
+	t.Parallel()
 	f := linkFleet(t, 2, false)
 	execAs(t, f.local.URL, "ALTER SERVER l1 OPTIONS (SET host 'localhost')")
 	got := map[string]*StaleReport{}
@@ -205,6 +208,7 @@ func TestStaleReportsForInventory(t *testing.T) {
 // Run probes the links of the inventory's snapshots with nobody looking:
 // after a restart, health is known without a page view.
 func TestMonitorRunProbesWithoutViews(t *testing.T) {
+	t.Parallel()
 	f := linkFleet(t, 2, false)
 	mon := NewMonitor(f.svc)
 	if got := mon.Lookup(f.svc.CachedInventory()); len(got) != 0 {
@@ -240,6 +244,7 @@ func TestMonitorRunProbesWithoutViews(t *testing.T) {
 // the inventory reads the monitor sees: the log tells an operator of a
 // rotation or failover without anyone opening a page.
 func TestMonitorLogsLinksGoingBrokenOrStale(t *testing.T) {
+	t.Parallel()
 	f := linkFleet(t, 2, false)
 	var logs lockedLog
 	f.svc.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))

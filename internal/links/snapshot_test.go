@@ -12,6 +12,7 @@ import (
 // inventory its StatusTimeout; the views after it are served from the
 // remembered failure, with since-when and next-try, until the back-off ends.
 func TestInventoryBacksOffSilentDatabase(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	proxy, err := clusterB.NewProxy()
@@ -60,6 +61,7 @@ func TestInventoryBacksOffSilentDatabase(t *testing.T) {
 
 // pglinks' own writes show at once, whatever the snapshot's age.
 func TestInventorySnapshotInvalidatedByCreate(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	f.svc.Fleet.SnapshotMaxAge = time.Hour
@@ -82,6 +84,7 @@ func TestInventorySnapshotInvalidatedByCreate(t *testing.T) {
 
 // Run keeps snapshots fresh in the background.
 func TestRunRefreshesInTheBackground(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	f.svc.Fleet.SnapshotMaxAge = time.Hour
 	ctx, cancel := context.WithCancel(context.Background())
@@ -103,6 +106,7 @@ func TestRunRefreshesInTheBackground(t *testing.T) {
 // is older than SnapshotMaxAge it is served as it is while a background
 // read runs, and the view after that read shows what it found.
 func TestInventoryServesOldCardWhileReading(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	proxy, err := clusterB.NewProxy()
