@@ -117,7 +117,13 @@ func TestStateDatabaseSilent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() {
+		// The proxy goes first: pgx closes a connection whose statement
+		// timed out by draining it until the server hangs up, up to 15 s,
+		// and behind a stalled proxy the server never does.
+		proxy.Close()
+		db.Close()
+	}()
 	store := auth.NewStore(db)
 	if _, err := store.AddUser(ctx, adminEmail, auth.RoleAdmin, password); err != nil {
 		t.Fatal(err)
