@@ -11,6 +11,7 @@ import (
 // into the app database in one step (mapped tables only, read-only), and
 // sees which Salesforce writes failed and why, as text.
 func TestConnectLinkShowsFailedWrites(t *testing.T) {
+	t.Parallel()
 	f := newFleet(t)
 	sql, err := os.ReadFile("../internal/connect/testdata/salesforce.sql")
 	if err != nil {

@@ -31,6 +31,7 @@ func queryText(t *testing.T, url, sql string, args ...any) string {
 // previews and applies the refresh, and queries the new table through the
 // link, with no destroy.
 func TestLinkFollowsItsRemote(t *testing.T) {
+	t.Parallel()
 	f := newFleet(t)
 	hostileSchema := `Sales "Q1" <b>x</b>`
 	long63 := "T" + strings.Repeat("x", 61) + "Z"

@@ -3,7 +3,7 @@
 //
 //   - TestMain starts the playwright driver and chromium once per test binary;
 //   - newPage gives each test a fresh browser context and page;
-//   - buildBinary and startServer build and run `web serve` on a free port;
+//   - buildBinary and startServer build and run `web serve` on a port the kernel picks;
 //   - screenshot saves full-page PNGs under e2e/screenshots (git-ignored).
 //
 // Nothing is ever downloaded: the driver is playwright-core from npm, unpacked
@@ -16,13 +16,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -303,8 +302,10 @@ func (s *server) Write(p []byte) (int, error) {
 	return s.logs.Write(p)
 }
 
-// startServer runs the built binary as `web serve` on a free port of
-// 127.0.0.1 and waits until GET /healthz answers 200. The process sees only
+// startServer runs the built binary as `web serve` on port 0 of 127.0.0.1
+// (the kernel picks a free port as the server binds it, so no other test
+// can take it first), reads the address from the server's "pglinks
+// listening" log line, and waits until GET /healthz answers 200. The process sees only
 // env plus a minimal base (PATH, HOME, TMPDIR, LANG), so settings from the
 // developer's shell (DATABASE_URL, ...) never leak into a test. It is stopped
 // (SIGTERM, then SIGKILL) when the test ends; if the test failed, its logs are
@@ -312,10 +313,8 @@ func (s *server) Write(p []byte) (int, error) {
 func startServer(t *testing.T, env []string) *server {
 	t.Helper()
 	bin := buildBinary(t)
-	port := freePort(t)
 
 	s := &server{
-		URL:  "http://127.0.0.1:" + strconv.Itoa(port),
 		logs: new(bytes.Buffer),
 		done: make(chan struct{}),
 	}
@@ -323,7 +322,7 @@ func startServer(t *testing.T, env []string) *server {
 	// Tests change catalogs by hand between page views: no inventory
 	// snapshots, every view reads (the snapshots have tests of their own).
 	s.cmd.Env = append(append(baseEnv(), "PGLINKS_INVENTORY_MAX_AGE=0s"), env...)
-	s.cmd.Env = append(s.cmd.Env, "PORT="+strconv.Itoa(port), "HOST=127.0.0.1")
+	s.cmd.Env = append(s.cmd.Env, "PORT=0", "HOST=127.0.0.1")
 	s.cmd.Stdout = s
 	s.cmd.Stderr = s
 	// Kill the server with the test binary even when cleanups cannot run
@@ -354,7 +353,16 @@ func startServer(t *testing.T, env []string) *server {
 			t.Fatalf("web serve exited before answering /healthz: %v (logs below)", waitErr)
 		default:
 		}
-		resp, err := client.Get(s.URL + "/healthz")
+		if s.URL == "" {
+			if m := listeningRe.FindStringSubmatch(s.Logs()); m != nil {
+				s.URL = "http://" + m[1]
+			}
+		}
+		var resp *http.Response
+		err := errors.New("not listening yet")
+		if s.URL != "" {
+			resp, err = client.Get(s.URL + "/healthz")
+		}
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -374,6 +382,9 @@ func startServer(t *testing.T, env []string) *server {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// listeningRe finds the address in serve's log line once it listens.
+var listeningRe = regexp.MustCompile(`msg="pglinks listening" addr=(127\.0\.0\.1:[0-9]+)`)
 
 // stop sends SIGTERM, waits up to 10s for a graceful exit, then kills.
 func (s *server) stop(t *testing.T) {
@@ -402,17 +413,6 @@ func baseEnv() []string {
 	return env
 }
 
-// freePort asks the kernel for a free TCP port on 127.0.0.1.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func findRepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
@@ -435,6 +435,7 @@ func isExecutable(path string) bool {
 
 // TestBrowserSmoke proves the harness: driver, chromium, locators, screenshots.
 func TestBrowserSmoke(t *testing.T) {
+	t.Parallel()
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprint(w, `<!doctype html>

@@ -94,6 +94,7 @@ func clickButton(t *testing.T, page playwright.Page, testID string) {
 // the link broken and stale, an admin repairs it in two clicks, and the
 // link and a view on it work again for the local app role.
 func TestRotatedPasswordIsRepaired(t *testing.T) {
+	t.Parallel()
 	f := newFleet(t)
 	_, b := clusters(t)
 	makeLink(t, f.env, "HEROKU_POSTGRESQL_BLUE_URL", "DATABASE_URL", "sales")
@@ -233,6 +234,7 @@ func TestRotatedPasswordIsRepaired(t *testing.T) {
 // pages still render; it comes back: healthy after Check now; it moves to
 // another port (a failover): stale host/port, repaired, healthy.
 func TestHaltedAndMovedRemote(t *testing.T) {
+	t.Parallel()
 	clusters(t)
 	ctx := context.Background()
 	c, err := pgtest.Start(ctx, pgtest.Options{})

@@ -11,6 +11,7 @@ import (
 // the link page's drift section, confirmed on a page that shows the exact
 // SQL (the enum the table needs comes along), applied, and queried.
 func TestDriftImportMoreTables(t *testing.T) {
+	t.Parallel()
 	f := newFleet(t)
 	srv := startServer(t, f.env)
 	page := newSizedPage(t, 1280) // axe-core needs the CSP bypassed

@@ -37,6 +37,7 @@ func countLinkObjects(t *testing.T, url, name string) int {
 }
 
 func TestAdminCreatesInspectsAndDestroysALink(t *testing.T) {
+	t.Parallel()
 	f := newFleet(t)
 	srv := startServer(t, f.env)
 	page := newPage(t)
@@ -170,6 +171,7 @@ func TestAdminCreatesInspectsAndDestroysALink(t *testing.T) {
 }
 
 func TestViewerSeesNoControls(t *testing.T) {
+	t.Parallel()
 	f := newFleet(t)
 	execSQL(t, f.local.URL, "SELECT 1") // the fleet is up
 	srv := startServer(t, f.env)

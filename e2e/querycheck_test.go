@@ -12,6 +12,7 @@ import (
 // is previewed and applied, and the same query checked again is sent
 // whole. Then EXPLAIN ANALYZE after its confirmation.
 func TestQueryCheckFindsAndFixes(t *testing.T) {
+	t.Parallel()
 	f := newFleet(t)
 	execSQL(t, f.remote.URL, "CREATE EXTENSION pg_trgm")
 	execSQL(t, f.local.URL, "CREATE EXTENSION pg_trgm")

@@ -23,6 +23,7 @@ const seedJoin = `SELECT w.id, w.name, w.stock, r.value AS my_counter FROM widge
 // 004's join runs verbatim through it. The Redis card, the form and the
 // link page fit at 1280 and 390 px and pass axe, with screenshots.
 func TestRedisLinkInTheBrowser(t *testing.T) {
+	t.Parallel()
 	a, _ := clusters(t)
 	ctx := context.Background()
 	n := dbSeq.Add(1)

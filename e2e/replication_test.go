@@ -494,8 +494,10 @@ func TestReplicationPagesFitPhoneAndLaptop(t *testing.T) {
 		env = append(env, fmt.Sprintf("HEROKU_POSTGRESQL_EMPTY%d_URL=%s", i, d.URL))
 	}
 	srv := startServer(t, env)
+	// The widths only read, each in its own browser context: side by side.
 	for _, width := range uxWidths {
 		t.Run(fmt.Sprint(width), func(t *testing.T) {
+			t.Parallel()
 			page := newSizedPage(t, width)
 			goTo(t, page, srv.URL+"/login")
 			signIn(t, page, srv.URL, f.adminEmail, f.adminPassword)

@@ -15,6 +15,7 @@ import (
 // Each width's admin hands over to the other user, who signs in with the
 // password the reset showed.
 func TestNoOneClickAccidents(t *testing.T) {
+	t.Parallel()
 	f := newFleet(t)
 	srv := startServer(t, f.env)
 	actor, other := f.adminEmail, f.viewerEmail

@@ -21,6 +21,7 @@ func selectValue(t *testing.T, page playwright.Page, sel, value string) {
 // errors, a second link from the same remote warns by name, and a server
 // refusal shows the inventory's fix.
 func TestCreateFormGuidesANewcomer(t *testing.T) {
+	t.Parallel()
 	f := newFleet(t)
 	srv := startServer(t, f.env)
 	page := newSizedPage(t, 390)
@@ -89,6 +90,7 @@ func TestCreateFormGuidesANewcomer(t *testing.T) {
 // to its history, the destroy page explains a wrong name as it is typed and
 // on Enter, and Cancel goes back to the link.
 func TestLinkAndDestroyPages(t *testing.T) {
+	t.Parallel()
 	f := newFleet(t)
 	srv := startServer(t, f.env)
 	page := newSizedPage(t, 1280)
@@ -145,6 +147,7 @@ func TestLinkAndDestroyPages(t *testing.T) {
 // first, shown once, in the one notice area, with a copy button), a user
 // changes their own, and last sign-in is shown.
 func TestUsersAndAccount(t *testing.T) {
+	t.Parallel()
 	f := newFleet(t)
 	srv := startServer(t, f.env)
 	page := newSizedPage(t, 390)
@@ -221,6 +224,7 @@ func TestUsersAndAccount(t *testing.T) {
 // TestAuditFiltersAndExport: a bad filter shows the audit page with the
 // error, dates narrow the trail, and the CSV export defuses formulas.
 func TestAuditFiltersAndExport(t *testing.T) {
+	t.Parallel()
 	f := newFleet(t)
 	srv := startServer(t, f.env)
 	page := newSizedPage(t, 1280)
@@ -301,6 +305,7 @@ func TestAuditFiltersAndExport(t *testing.T) {
 // the local list does, and after a name error the "Create another link
 // anyway" tick and the tables stay as they were.
 func TestCreateFormKeepsWhatWasChosen(t *testing.T) {
+	t.Parallel()
 	f := newFleet(t)
 	srv := startServer(t, f.env)
 	page := newSizedPage(t, 390)

@@ -263,6 +263,7 @@ var topLevelPages = map[string]bool{
 // words, breadcrumbs below the top level, on a phone every button and
 // link in view, and a screenshot of each.
 func TestEveryPageFitsAndPassesAxe(t *testing.T) {
+	t.Parallel()
 	f := newFleet(t)
 	srv := startServer(t, f.env)
 	const long = "postgresql_colorful_33594_with_a_rather_long_name"
@@ -289,8 +290,11 @@ func TestEveryPageFitsAndPassesAxe(t *testing.T) {
 	t.Cleanup(func() {
 		execSQL(t, a.SuperURL(f.local.Name), `ALTER SUBSCRIPTION sweep_sub SET (slot_name = NONE); DROP SUBSCRIPTION sweep_sub`)
 	})
+	// The widths sweep side by side, each in its own browser context; what
+	// they add (tokens, users) is named after the width.
 	for _, width := range uxWidths {
 		t.Run(fmt.Sprint(width), func(t *testing.T) {
+			t.Parallel()
 			page := newSizedPage(t, width)
 			check := func(name string) {
 				t.Helper()

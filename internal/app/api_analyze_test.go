@@ -15,6 +15,7 @@ import (
 // token's name; a table that fails does not stop the run and marks it
 // failed; a viewer's token analyzes nothing.
 func TestAPIAnalyzeTables(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.api(t, adminEmail, "ci")
 	v := e.api(t, viewerEmail, "laptop")

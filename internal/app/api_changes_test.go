@@ -17,6 +17,7 @@ import (
 // A create through the API and one through the browser, of the same link
 // at the same moment: exactly one wins, the other is told it conflicts.
 func TestAPIConcurrentCreateWithBrowser(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.api(t, adminEmail, "ci")
 	b := e.client(t)
@@ -61,6 +62,7 @@ func TestAPIConcurrentCreateWithBrowser(t *testing.T) {
 // Refresh, import and repair through the API: each plan, then its apply
 // with the plan's fingerprint (a stale one changes nothing).
 func TestAPIRefreshImportRepair(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.api(t, adminEmail, "ops")
 	base := "/api/v1/databases/DATABASE_URL/links"
@@ -165,6 +167,7 @@ func TestAPIRefreshImportRepair(t *testing.T) {
 // with their exact typed confirmations, and creates that run only after a
 // clean preflight.
 func TestAPIReplication(t *testing.T) {
+	t.Parallel()
 	// The replication clock moves instead of the test waiting out the
 	// slot threshold (PGLINKS_SLOT_ORPHAN_AFTER).
 	var offset atomic.Int64
@@ -325,6 +328,7 @@ func TestAPIReplication(t *testing.T) {
 
 // The audit trail with the page's filters, a page at a time.
 func TestAPIAudit(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	createSales(t, e)
 	a := e.api(t, adminEmail, "auditor")
@@ -366,6 +370,7 @@ func TestAPIAudit(t *testing.T) {
 // Each token has its own bucket: an empty one is 429 with Retry-After,
 // and another token goes on.
 func TestAPIRateLimit(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *Config) { c.APIRate, c.APIBurst = 0.01, 3 })
 	a := e.api(t, adminEmail, "loop")
 	for range 3 {

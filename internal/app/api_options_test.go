@@ -16,6 +16,7 @@ import (
 // names included; refusals are 422 on their field and audited; a viewer's
 // token may neither preview nor apply.
 func TestAPILinkOptions(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.api(t, adminEmail, "ci")
 	v := e.api(t, viewerEmail, "laptop")

@@ -27,6 +27,7 @@ func apiLinkCRM(t *testing.T, e *env, a *apiClient) {
 // the statement only when it calls nothing volatile; any role lists and
 // reads saved checks, a viewer's token runs none.
 func TestAPIQueryCheck(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.api(t, adminEmail, "ci")
 	v := e.api(t, viewerEmail, "laptop")

@@ -18,6 +18,7 @@ import (
 // Every /api/v1 route the app serves is in openapi.json, and every
 // operation there is served: the document cannot drift from the router.
 func TestAPIRoutesMatchOpenAPI(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	doc, err := openapi3.NewLoader().LoadFromData(openAPIDoc)
 	if err != nil {
@@ -54,6 +55,7 @@ func TestAPIRoutesMatchOpenAPI(t *testing.T) {
 // browser's session cookie (with its CSRF token) is 401, for reads and
 // for writes, and changes nothing. The document itself needs no token.
 func TestAPIRequiresToken(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	anon := &apiClient{t: t, e: e}
 	r := anon.get("/api/v1/openapi.json")
@@ -94,6 +96,7 @@ func TestAPIRequiresToken(t *testing.T) {
 // Revoked and expired tokens, and tokens of a removed user, are refused;
 // a role change applies at the next request.
 func TestAPITokenLifecycle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	viewer := e.api(t, viewerEmail, "laptop")
@@ -158,6 +161,7 @@ func TestAPITokenLifecycle(t *testing.T) {
 // A viewer's token reads everything a viewer sees and changes nothing:
 // every change and plan is 403, audited with the token named.
 func TestAPIViewerReadsOnly(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	createSales(t, e)
 	v := e.api(t, viewerEmail, "dashboards")
@@ -226,6 +230,7 @@ type apiTestLink struct {
 // or with a wrong confirmation changes nothing, and the audit names the
 // token.
 func TestAPICreateAndDestroy(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.api(t, adminEmail, "ci-deploy")
 	const actor = adminEmail + " (token ci-deploy)"
@@ -386,6 +391,7 @@ func TestAPICreateAndDestroy(t *testing.T) {
 // The request body is read strictly, and every refusal has the one error
 // shape, naming the field.
 func TestAPIStrictJSON(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a := e.api(t, adminEmail, "ci")
 	links := "/api/v1/databases/DATABASE_URL/links"
@@ -418,6 +424,7 @@ func TestAPIStrictJSON(t *testing.T) {
 // Names read from a remote come back as the exact strings they are: JSON
 // data, never markup or escapes of pglinks' own.
 func TestAPIHostileNames(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	hostile := []string{`<script>alert(1)</script>`, `it's "quoted"`, "evil\u202Elive", "with  spaces ", `back\slash`}
 	for _, n := range hostile[1:] {

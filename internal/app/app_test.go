@@ -49,6 +49,7 @@ var createForm = url.Values{"remote": {"HEROKU_POSTGRESQL_BLUE_URL"}, "local": {
 var destroyForm = url.Values{"confirm": {"sales"}}
 
 func TestAnonymous(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	createSales(t, e)
 	c := e.client(t)
@@ -77,6 +78,7 @@ func TestAnonymous(t *testing.T) {
 }
 
 func TestViewerCannotChangeAnything(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	createSales(t, e)
 	c := e.client(t)
@@ -118,6 +120,7 @@ func TestViewerCannotChangeAnything(t *testing.T) {
 }
 
 func TestCSRF(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	createSales(t, e)
 	admin := e.client(t)
@@ -163,6 +166,7 @@ func TestCSRF(t *testing.T) {
 }
 
 func TestLoginRedirects(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for next, want := range map[string]string{
 		"/audit?target=x":        "/audit?target=x",
@@ -185,6 +189,7 @@ func TestLoginRedirects(t *testing.T) {
 }
 
 func TestLoginFailures(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.client(t)
 	// Without the sign-in form's token (a login CSRF attempt) nobody signs in.
@@ -225,6 +230,7 @@ func TestLoginFailures(t *testing.T) {
 }
 
 func TestLogoutEndsSessionServerSide(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.client(t)
 	c.signIn(adminEmail)
@@ -249,6 +255,7 @@ func TestLogoutEndsSessionServerSide(t *testing.T) {
 }
 
 func TestSessionCookieAndFixation(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.client(t)
 	r := c.login(adminEmail, password, "")
@@ -278,6 +285,7 @@ func TestSessionCookieAndFixation(t *testing.T) {
 }
 
 func TestSecureCookieBehindTrustedProxy(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *Config) {
 		c.TrustedProxies = mustCIDRs(t, "127.0.0.1/32")
 	})
@@ -298,6 +306,7 @@ func TestSecureCookieBehindTrustedProxy(t *testing.T) {
 }
 
 func TestKeyRotationKeepsSessions(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.client(t)
 	c.signIn(adminEmail)
@@ -322,6 +331,7 @@ func TestKeyRotationKeepsSessions(t *testing.T) {
 }
 
 func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.client(t)
 	for _, p := range []string{"/login", "/healthz", "/static/css/app.css", "/nope"} {
@@ -362,6 +372,7 @@ var (
 )
 
 func TestCreateAndDestroyThroughHandlers(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.client(t)
 	c.signIn(adminEmail)
@@ -444,6 +455,7 @@ func TestCreateAndDestroyThroughHandlers(t *testing.T) {
 }
 
 func TestUsersThroughHandlers(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.client(t)
 	c.signIn(adminEmail)
@@ -516,6 +528,7 @@ func regexpFind(t *testing.T, s, re string) string {
 }
 
 func TestIdleSessionEnds(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.client(t)
 	c.signIn(adminEmail)
@@ -534,6 +547,7 @@ func TestIdleSessionEnds(t *testing.T) {
 }
 
 func TestInventoryShowsMisconfiguredDatabase(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	a, err := New(testConfig(newLinks(t, []string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_RED_URL=mysql://root:topsecret@db/x"}, e.state), e.store, e.keys))
 	if err != nil {
@@ -555,6 +569,7 @@ func TestInventoryShowsMisconfiguredDatabase(t *testing.T) {
 // New refuses a Config that lacks a part cmd/web wires: the app builds
 // none of them itself.
 func TestNewRefusesMissingParts(t *testing.T) {
+	t.Parallel()
 	whole := routesApp(t).cfg
 	for name, drop := range map[string]func(*Config){
 		"Fleet":       func(c *Config) { c.Fleet = nil },
@@ -575,6 +590,7 @@ func TestNewRefusesMissingParts(t *testing.T) {
 // A database that is not in the fleet gets the one answer, 404 with the
 // one message, whichever page asks: the fleet's Lookup says it for all.
 func TestUnknownDatabaseOneAnswer(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.client(t)
 	c.signIn(adminEmail)
@@ -603,6 +619,7 @@ func TestUnknownDatabaseOneAnswer(t *testing.T) {
 // A refused create and a refused repair are audited as every refused link
 // change is: under their own *_refused action, with the message shown.
 func TestRefusedCreateAndRepairAudited(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	c := e.client(t)

@@ -12,6 +12,7 @@ import (
 )
 
 func TestCSVSafe(t *testing.T) {
+	t.Parallel()
 	got := csvSafe("=1+2", "+cmd", "-2", "@SUM(A1)", "\tx", "plain", "", "a=b")
 	want := []string{"'=1+2", "'+cmd", "'-2", "'@SUM(A1)", "'\tx", "plain", "", "a=b"}
 	for i := range want {
@@ -22,6 +23,7 @@ func TestCSVSafe(t *testing.T) {
 }
 
 func TestParseAuditQuery(t *testing.T) {
+	t.Parallel()
 	aq, f := parseAuditQuery(url.Values{"action": {"login"}, "from": {"2026-01-02"}, "to": {"2026-01-03"}, "target": {" x "}})
 	if len(aq.Errors) != 0 || f.Action != "login" || f.Target != "x" ||
 		!f.Since.Equal(time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)) || !f.Until.Equal(time.Date(2026, 1, 4, 0, 0, 0, 0, time.UTC)) {
@@ -41,6 +43,7 @@ func TestParseAuditQuery(t *testing.T) {
 }
 
 func TestSuggestNameAfterRefusal(t *testing.T) {
+	t.Parallel()
 	if got := suggestName("Shop-Orders", errs.Invalid); got != "shop_orders" {
 		t.Errorf("invalid: %q", got)
 	}

@@ -16,6 +16,7 @@ import (
 // runs none of its code: the page says which columns cannot be read
 // safely, and the secret is nowhere.
 func TestConnectLinkPageRunsNoRemoteCode(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	in, err := cluster.AddIntruder(context.Background(), e.remote)
 	if err != nil {

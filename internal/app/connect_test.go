@@ -14,6 +14,7 @@ import (
 // tampered form cannot import its system tables, and the link page shows
 // the sync state with Salesforce's messages as text.
 func TestConnectPages(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	sql, err := os.ReadFile("../connect/testdata/salesforce.sql")
 	if err != nil {

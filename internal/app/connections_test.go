@@ -16,6 +16,7 @@ import (
 // link, read on the remote, with keep_connections; an admin ends them
 // after a confirmation, and the audit trail records the statement.
 func TestLinkConnectionsPage(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t)
 	if _, err := e.app.cfg.Links.CreateLink(ctx, links.CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "crm"}); err != nil {

@@ -12,6 +12,7 @@ import (
 // a stale plan is refused and audited; a create form with an unknown
 // schema creates nothing.
 func TestDriftPages(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.client(t)
 	c.signIn(adminEmail)

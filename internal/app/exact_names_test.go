@@ -11,6 +11,7 @@ import (
 // the one named in the form, exactly, and a typed confirmation must equal
 // that name byte for byte (no trimming on either side).
 func TestReplicationActionsUseExactNames(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	// Subscriptions need a superuser on PostgreSQL 15: make the local
 	// database's role one, as on a self-hosted server.
@@ -65,6 +66,7 @@ func TestReplicationActionsUseExactNames(t *testing.T) {
 
 // A link's typed confirmation is compared exactly too.
 func TestDestroyConfirmationIsExact(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.client(t)
 	c.signIn(adminEmail)

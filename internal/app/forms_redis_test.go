@@ -9,6 +9,7 @@ import (
 )
 
 func TestDecodeRedisOptions(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		form url.Values

@@ -8,6 +8,7 @@ import (
 )
 
 func TestSafeNext(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"/":                  "/",
 		"/audit":             "/audit",

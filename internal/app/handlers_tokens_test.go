@@ -17,6 +17,7 @@ var tokenRe = regexp.MustCompile(`data-testid="new-token-value">(pgl_[A-Za-z0-9_
 // against the API with the user's role; its owner revokes it there, and
 // it stops working.
 func TestAccountTokens(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.client(t)
 	c.signIn(viewerEmail)
@@ -94,6 +95,7 @@ func TestAccountTokens(t *testing.T) {
 
 // An admin sees everyone's tokens on the Users page and revokes any.
 func TestAdminRevokesAnyonesToken(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	secret := e.tokenFor(t, viewerEmail, `<b>laptop</b>`)
 	c := e.client(t)

@@ -37,6 +37,7 @@ func (c *client) loginCancelled(email, pw string) int {
 // Only a correct password clears an account's failures: a sign-in that
 // failed for another reason (here a cancelled request) must not reset them.
 func TestLoginLimitNotResetByOtherFailures(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.client(t)
 	for i := range 4 {
@@ -59,6 +60,7 @@ func TestLoginLimitNotResetByOtherFailures(t *testing.T) {
 // A NUL byte in a form field or a query parameter is refused with a clear
 // 400, never a 500 from the database.
 func TestNULBytesRefused(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.client(t)
 	c.get("/login")
@@ -82,6 +84,7 @@ func TestNULBytesRefused(t *testing.T) {
 // Directory paths under /static answer 404 instead of redirecting to
 // themselves.
 func TestStaticDirectories(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.client(t)
 	for _, path := range []string{"/static/css/", "/static/js/", "/static/", "/static/css", "/static/nope.css"} {
@@ -98,6 +101,7 @@ func TestStaticDirectories(t *testing.T) {
 // pages answer 503 naming the state database within the call timeout,
 // instead of hanging.
 func TestStateDatabaseSilent(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	n := seq.Add(1)
 	stateDB, err := cluster.CreateDatabase(ctx, fmt.Sprintf("state_silent_%d", n), pgtest.DBOptions{NoFDW: true})
@@ -113,7 +117,13 @@ func TestStateDatabaseSilent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() {
+		// The proxy goes first: pgx closes a connection whose statement
+		// timed out by draining it until the server hangs up, up to 15 s,
+		// and behind a stalled proxy the server never does.
+		proxy.Close()
+		db.Close()
+	}()
 	store := auth.NewStore(db)
 	if _, err := store.AddUser(ctx, adminEmail, auth.RoleAdmin, password); err != nil {
 		t.Fatal(err)
@@ -149,6 +159,7 @@ func TestStateDatabaseSilent(t *testing.T) {
 // A big link's page stays small: one page of tables, a filter, and names
 // read from the remote shown with their invisible characters escaped.
 func TestLinkPagePagedAndNamesEscaped(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	execSQL(t, e.remote.URL, `DO $$ BEGIN FOR i IN 1..130 LOOP EXECUTE format('CREATE TABLE t_%s (id int, v text)', lpad(i::text, 3, '0')); END LOOP; END $$;
 		CREATE TABLE "`+"\u202E"+`evil" (x int)`)
@@ -196,6 +207,7 @@ func TestLinkPagePagedAndNamesEscaped(t *testing.T) {
 // take, in PostgreSQL's own words; a forged link is neither listed nor
 // destroyable.
 func TestDestroyPageListsColumnsAndIgnoresForgeries(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.client(t)
 	c.signIn(adminEmail)
@@ -234,6 +246,7 @@ func queryString(t *testing.T, url, sql string) string {
 // a clear 503 within the bound, the attempt in the audit trail, and the
 // same name free again right after.
 func TestCreateStalledRemoteThroughForm(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	proxy, err := cluster.NewProxy()
 	if err != nil {

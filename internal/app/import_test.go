@@ -16,6 +16,7 @@ import (
 // confirmation page; viewers see the available tables but no form and
 // cannot post; bad choices come back with the message and the ticks.
 func TestImportMoreTables(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.client(t)
 	c.signIn(adminEmail)

@@ -23,6 +23,7 @@ const megabyte = `'MEGA:' || repeat('"', 1048576)`
 // capped and counted, and each cut message can be read whole (up to
 // connect.MessageBytes) on a page of its own.
 func TestConnectLinkPageIsBounded(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	sql, err := os.ReadFile("../connect/testdata/salesforce.sql")
 	if err != nil {
@@ -101,6 +102,7 @@ ANALYZE salesforce.account`)
 // saying so), and so does a page filtered to one table, which lists its
 // columns.
 func TestLinkPageIsBoundedWhateverTheRemoteHolds(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	execSQL(t, e.remote.URL, `
 CREATE SCHEMA wide;
@@ -152,6 +154,7 @@ END $$`)
 // (ids included) is long and made of double quotes; the same in
 // _trigger_log. The link page stays under views.LinkPageBytes.
 func TestConnectLinkPageIsBoundedWhateverTheRemoteHolds(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	execSQL(t, e.remote.URL, `
 CREATE SCHEMA hc;

@@ -13,6 +13,7 @@ import (
 // now shows the result for this view; the next views show it as the last
 // comparison, and the remembered table count says when it was counted.
 func TestLargeLinkPageViews(t *testing.T) {
+	t.Parallel()
 	be := newBenchLinkEnv(t, links.LargeLinkTables+1)
 	const path = "/databases/DATABASE_URL/links/bench"
 	status, body := be.get(t, path)

@@ -22,6 +22,9 @@ import (
 var cluster *pgtest.Cluster
 
 func TestMain(m *testing.M) {
+	// Fixtures add users and sign in, each a password hash: cheap ones
+	// here (the parameters themselves are auth's tests' business).
+	auth.UseCheapHashesInTests()
 	var err error
 	if cluster, err = pgtest.Start(context.Background(), pgtest.Options{}); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -22,6 +22,7 @@ import (
 )
 
 func TestMetricsOffWithoutToken(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.client(t).get("/metrics")
 	if r.Status != http.StatusNotFound {
@@ -30,6 +31,7 @@ func TestMetricsOffWithoutToken(t *testing.T) {
 }
 
 func TestMetricsNeedTheBearerToken(t *testing.T) {
+	t.Parallel()
 	const token = "s3cret-metrics-token"
 	e := newEnv(t, func(c *Config) { c.MetricsToken = token })
 	c := e.client(t)
@@ -66,6 +68,7 @@ func TestMetricsNeedTheBearerToken(t *testing.T) {
 }
 
 func TestReplicationPageForViewers(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.client(t)
 	if r := c.get("/replication"); r.Status != http.StatusSeeOther {
@@ -85,6 +88,7 @@ func TestReplicationPageForViewers(t *testing.T) {
 
 // Each link's health and staleness are in /metrics once probed.
 func TestMetricsLinkHealth(t *testing.T) {
+	t.Parallel()
 	const token = "s3cret-metrics-token"
 	e := newEnv(t, func(c *Config) { c.MetricsToken = token })
 	c := e.client(t)
@@ -117,6 +121,7 @@ func TestMetricsLinkHealth(t *testing.T) {
 // series; a name that escapes to another series' labels is left out, also
 // counted. promtool accepts the whole answer.
 func TestMetricsSurviveInvalidUTF8Names(t *testing.T) {
+	t.Parallel()
 	const token = "s3cret-metrics-token"
 	db := fmt.Sprintf("ascii_%d", seq.Add(1))
 	execSQL(t, cluster.SuperURL("postgres"), fmt.Sprintf(`CREATE DATABASE %s ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`, db))
@@ -172,6 +177,7 @@ func TestMetricsSurviveInvalidUTF8Names(t *testing.T) {
 // /metrics: a physical slot whose WAL max_slot_wal_keep_size let go
 // (wal_status lost, on every supported version), on a cluster of its own.
 func TestMetricsSlotInvalidated(t *testing.T) {
+	t.Parallel()
 	const token = "s3cret-metrics-token"
 	ctx := context.Background()
 	c, err := pgtest.Start(ctx, pgtest.Options{})

@@ -67,6 +67,7 @@ func matchRoute(routes []*echo.Route, method, u string) *echo.Route {
 // Every path views build is a route of the app, with the method the view
 // uses, and every route that takes a parameter is built by views/paths.go.
 func TestPathsMatchRoutes(t *testing.T) {
+	t.Parallel()
 	routes := routesApp(t).echo.Routes()
 	const db, name, id = "HEROKU_POSTGRESQL_BLUE_URL", "a b/c<d>", int64(42)
 	built := []struct{ method, path string }{
@@ -138,6 +139,7 @@ func TestPathsMatchRoutes(t *testing.T) {
 // Every literal path a template links to or posts to is a route of the
 // app: a path with a parameter must come from a builder instead.
 func TestTemplatePathsAreRoutes(t *testing.T) {
+	t.Parallel()
 	routes := routesApp(t).echo.Routes()
 	files, err := filepath.Glob("../../views/*.templ")
 	if err != nil || len(files) == 0 {

@@ -17,6 +17,7 @@ import (
 // sent; EXPLAIN ANALYZE only after its confirmation; viewers read saved
 // checks and the Performance section but may run nothing.
 func TestQueryCheckPages(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	execSQL(t, e.remote.URL, `CREATE EXTENSION pg_trgm; INSERT INTO customers SELECT g, 'n' || g FROM generate_series(1, 500) g`)
 	execSQL(t, e.local.URL, `CREATE EXTENSION pg_trgm`)

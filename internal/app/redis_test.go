@@ -75,6 +75,7 @@ func newRedisEnv(t *testing.T) *redisEnv {
 }
 
 func TestRedisLinkThroughHandlers(t *testing.T) {
+	t.Parallel()
 	e := newRedisEnv(t)
 	c := e.client(t)
 	c.signIn(adminEmail)
@@ -207,6 +208,7 @@ func TestRedisLinkThroughHandlers(t *testing.T) {
 // A writable link says, before it is made, that its writes are not
 // transactional; a viewer is offered nothing to change.
 func TestRedisWritableAndViewer(t *testing.T) {
+	t.Parallel()
 	e := newRedisEnv(t)
 	c := e.client(t)
 	c.signIn(adminEmail)

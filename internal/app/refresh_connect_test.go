@@ -16,6 +16,7 @@ import (
 // table only and says why Connect's system tables stay out; the refresh
 // leaves them out of the link.
 func TestRefreshPageLeavesConnectSystemTablesOut(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	execSQL(t, e.remote.URL, `CREATE SCHEMA sf;
 CREATE TABLE sf.account (id serial PRIMARY KEY, sfid varchar(18), _hc_lastop varchar(32), _hc_err text, name text)`)

@@ -18,6 +18,7 @@ import (
 // config var is refused by the remote: its environment is the older one),
 // and its repair is refused with a 409, audited, and writes nothing.
 func TestRotationTwoProcesses(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	const token = "metrics-token"
 	p1 := newEnv(t, func(c *Config) { c.MetricsToken = token })

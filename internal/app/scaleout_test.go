@@ -15,6 +15,7 @@ import (
 // databases' advisory locks: a session made on one is good on the other,
 // and of two creates of one name at once, exactly one wins.
 func TestTwoProcessesShareStateAndLocks(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	second := func() *httptest.Server {
 		svc := newLinks(t, []string{"DATABASE_URL=" + e.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + e.remote.URL}, e.state)
@@ -78,6 +79,7 @@ func TestTwoProcessesShareStateAndLocks(t *testing.T) {
 
 // A large fleet's inventory offers search and shows 20 cards a page.
 func TestInventorySearchAndPages(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	vars := []string{"DATABASE_URL=" + e.local.URL}
 	var names []string

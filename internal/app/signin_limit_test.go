@@ -43,6 +43,7 @@ func secondProcess(t *testing.T, e *env, via func(string) string) *env {
 // five failures in all, and the sixth is refused by either process. The
 // correct password is refused too while the account is locked.
 func TestSignInLimitSharedAcrossProcesses(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	other := secondProcess(t, e, nil)
 	clients := []*client{e.client(t), other.client(t)}
@@ -69,6 +70,7 @@ func TestSignInLimitSharedAcrossProcesses(t *testing.T) {
 // sign-in limit answers 503 naming that database, within the call timeout:
 // never a sign-in let through unchecked.
 func TestSignInLimitStateDatabaseSilent(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	proxy, err := cluster.NewProxy()
 	if err != nil {

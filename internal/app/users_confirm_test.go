@@ -52,6 +52,7 @@ func (b *lockedBuffer) String() string {
 // its own reached by a redirect: reloading that page neither resets again
 // nor shows the password again, and the password is in no URL and no log.
 func TestResetPasswordConfirmedAndShownOnce(t *testing.T) {
+	t.Parallel()
 	var logs lockedBuffer
 	e := newEnv(t, func(c *Config) {
 		c.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -124,6 +125,7 @@ func TestResetPasswordConfirmedAndShownOnce(t *testing.T) {
 // Demoting yourself asks first, says what you lose, and lands on a page a
 // viewer may see; another user's role changes in one click.
 func TestDemoteSelfConfirmed(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.client(t)
 	c.signIn(adminEmail)

@@ -16,6 +16,7 @@ const limitToCustomers = `LIMIT TO (&#34;customers&#34;)`
 // "All tables" said in so many words (tables_mode=all) imports all, ticks
 // or not.
 func TestCreateFormTickedTablesMeanOnlyThose(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.client(t)
 	c.signIn(adminEmail)
@@ -53,6 +54,7 @@ func TestCreateFormTickedTablesMeanOnlyThose(t *testing.T) {
 // "Create another link anyway", once ticked, stays ticked through a name
 // error and is not asked again.
 func TestCreateFormKeepsDuplicateTick(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.client(t)
 	c.signIn(adminEmail)
@@ -96,6 +98,7 @@ func withValues(v url.Values, key, value string) url.Values {
 // The repair address of a link that matches its remote is a page saying
 // so, leading back to the link, not an error page.
 func TestRepairPageOfHealthyLink(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	c := e.client(t)
 	c.signIn(adminEmail)
@@ -120,6 +123,7 @@ func TestRepairPageOfHealthyLink(t *testing.T) {
 // into one row between the changes; the CSV keeps every entry with its
 // stored action.
 func TestAuditInWordsWithSignInsFolded(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	admin := e.client(t)
 	admin.signIn(adminEmail)

@@ -9,6 +9,7 @@ import (
 )
 
 func TestRecord(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 
 	t.Run("OK", func(t *testing.T) {
@@ -82,6 +83,7 @@ ALTER SUBSCRIPTION sub CONNECTION 'host=remote password=conn-pw dbname=app';`,
 }
 
 func TestListAudit(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, clk := mustOpen(t)
 	targets := []string{

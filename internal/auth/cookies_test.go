@@ -68,6 +68,7 @@ func withSessionID(tb testing.TB, c *Cookies, id string) *http.Request {
 }
 
 func TestNewCookies(t *testing.T) {
+	t.Parallel()
 	t.Run("OK", func(t *testing.T) {
 		for _, keys := range [][]string{{keyA}, {keyB}, {keyC}, {" " + keyA + " ", "", keyB}, {GenerateSessionKey()}} {
 			if _, err := NewCookies(keys, false); err != nil {
@@ -107,6 +108,7 @@ func TestNewCookies(t *testing.T) {
 }
 
 func TestCookies(t *testing.T) {
+	t.Parallel()
 	id := newToken()
 
 	t.Run("RoundTrip", func(t *testing.T) {
@@ -219,6 +221,7 @@ func TestCookies(t *testing.T) {
 }
 
 func TestFlashes(t *testing.T) {
+	t.Parallel()
 	c := mustCookies(t, []string{keyA}, false)
 
 	t.Run("OK", func(t *testing.T) {
@@ -313,6 +316,7 @@ func TestFlashes(t *testing.T) {
 }
 
 func TestCookiesOnce(t *testing.T) {
+	t.Parallel()
 	c := mustCookies(t, []string{keyA}, false)
 	const secret = "a generated password"
 	put := func(t *testing.T, r *http.Request, name string) *http.Request {

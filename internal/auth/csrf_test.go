@@ -7,6 +7,7 @@ import (
 )
 
 func TestValidCSRF(t *testing.T) {
+	t.Parallel()
 	sess := &Session{CSRFToken: "tok-123"}
 	tests := []struct {
 		name  string
@@ -31,6 +32,7 @@ func TestValidCSRF(t *testing.T) {
 }
 
 func TestLoginCSRF(t *testing.T) {
+	t.Parallel()
 	c := mustCookies(t, []string{keyA}, false)
 
 	t.Run("OK", func(t *testing.T) {

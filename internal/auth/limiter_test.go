@@ -55,6 +55,7 @@ func attemptRows(t *testing.T, l *Limiter) int {
 }
 
 func TestLimiter(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 
 	t.Run("AccountLockout", func(t *testing.T) {
@@ -226,6 +227,7 @@ func TestLimiter(t *testing.T) {
 // Two processes, each with its own connections and limiter over one state
 // database, share one limit.
 func TestLimiterSharedAcrossProcesses(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 
 	t.Run("Alternating", func(t *testing.T) {
@@ -285,6 +287,7 @@ func TestLimiterSharedAcrossProcesses(t *testing.T) {
 // A state database that cannot be reached refuses sign-ins as unavailable
 // (503), never lets them through unchecked, and within the call timeout.
 func TestLimiterStateDatabaseDown(t *testing.T) {
+	t.Parallel()
 	// A state database reached through a proxy that then goes away.
 	proxy, err := cluster.NewProxy()
 	if err != nil {

@@ -17,7 +17,21 @@ import (
 // database.
 var cluster *pgtest.Cluster
 
+// productionParams are the hash parameters the server uses, kept before
+// TestMain makes hashes cheap for the tests that only need some hash.
+var productionParams = defaultParams
+
+// useProductionHashes makes this test's hashes the server's, for the tests
+// of the parameters and of the hash's cost. Only tests that do not call
+// t.Parallel may use it: they run before the parallel ones start.
+func useProductionHashes(t *testing.T) {
+	saved := defaultParams
+	defaultParams = productionParams
+	t.Cleanup(func() { defaultParams = saved })
+}
+
 func TestMain(m *testing.M) {
+	UseCheapHashesInTests()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	c, err := pgtest.Start(ctx, pgtest.Options{})
 	cancel()

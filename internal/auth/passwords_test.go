@@ -8,6 +8,7 @@ import (
 )
 
 func TestHashPassword(t *testing.T) {
+	useProductionHashes(t) // serial: see useProductionHashes
 	ctx := context.Background()
 	phc := regexp.MustCompile(`^\$argon2id\$v=19\$m=65536,t=2,p=2\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$`)
 
@@ -63,6 +64,7 @@ func TestHashPassword(t *testing.T) {
 }
 
 func TestGeneratePassword(t *testing.T) {
+	t.Parallel()
 	seen := map[string]bool{}
 	for range 200 {
 		pw := GeneratePassword()

@@ -11,6 +11,7 @@ import (
 )
 
 func TestCreateSession(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 
 	t.Run("OK", func(t *testing.T) {
@@ -79,6 +80,7 @@ func TestCreateSession(t *testing.T) {
 }
 
 func TestLookupSession(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 
 	setup := func(t *testing.T) (*Store, *fakeClock, *Session) {
@@ -172,6 +174,7 @@ func TestLookupSession(t *testing.T) {
 }
 
 func TestDeleteSession(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := mustOpen(t)
 	ada := mustAddUser(t, s, "ada@example.com", RoleAdmin)

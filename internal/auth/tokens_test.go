@@ -11,6 +11,7 @@ import (
 )
 
 func TestTokens(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, clk := mustOpen(t)
 	alice := mustAddUser(t, s, "alice@example.com", RoleAdmin)
@@ -156,6 +157,7 @@ func TestTokens(t *testing.T) {
 }
 
 func TestTokenLimitPerUser(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := mustOpen(t)
 	u := mustAddUser(t, s, "many@example.com", RoleViewer)

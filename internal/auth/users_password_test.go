@@ -9,6 +9,7 @@ import (
 )
 
 func TestRecordSignIn(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, clk := mustOpen(t)
 	u := mustAddUser(t, s, "a@example.com", RoleAdmin)
@@ -29,6 +30,7 @@ func TestRecordSignIn(t *testing.T) {
 }
 
 func TestChangeOwnPassword(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := mustOpen(t)
 	u := mustAddUser(t, s, "a@example.com", RoleViewer)
@@ -70,6 +72,7 @@ func TestChangeOwnPassword(t *testing.T) {
 }
 
 func TestListAuditDateRange(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := mustOpen(t)
 	day := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)

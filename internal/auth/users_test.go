@@ -11,6 +11,7 @@ import (
 )
 
 func TestParseRole(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   string
 		want Role
@@ -36,6 +37,7 @@ func TestParseRole(t *testing.T) {
 }
 
 func TestNormalizeEmail(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in, want string
 		ok       bool
@@ -72,6 +74,7 @@ func TestNormalizeEmail(t *testing.T) {
 }
 
 func TestAddUser(t *testing.T) {
+	useProductionHashes(t) // serial: see useProductionHashes
 	ctx := context.Background()
 
 	t.Run("OK", func(t *testing.T) {
@@ -129,6 +132,7 @@ func TestAddUser(t *testing.T) {
 }
 
 func TestListUsers(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := mustOpen(t)
 
@@ -154,6 +158,7 @@ func TestListUsers(t *testing.T) {
 }
 
 func TestGetUser(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, _ := mustOpen(t)
 	ada := mustAddUser(t, s, "ada@example.com", RoleAdmin)
@@ -172,6 +177,7 @@ func TestGetUser(t *testing.T) {
 }
 
 func TestRemoveUser(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 
 	t.Run("OK", func(t *testing.T) {
@@ -244,6 +250,7 @@ func TestRemoveUser(t *testing.T) {
 }
 
 func TestSetRole(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 
 	t.Run("OK", func(t *testing.T) {
@@ -316,6 +323,7 @@ func TestSetRole(t *testing.T) {
 }
 
 func TestSetPassword(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 
 	t.Run("OK", func(t *testing.T) {
@@ -352,6 +360,7 @@ func TestSetPassword(t *testing.T) {
 }
 
 func TestAuthenticate(t *testing.T) {
+	useProductionHashes(t) // serial: see useProductionHashes
 	ctx := context.Background()
 	s, _ := mustOpen(t)
 	ada := mustAddUser(t, s, "ada@example.com", RoleAdmin)

@@ -119,7 +119,7 @@ func TestSubscriptionsByTheirOwner(t *testing.T) {
 			t.Fatalf("on %d: problems %q", p.local, pf.Problems)
 		}
 		var sub *replication.Subscription
-		eventually(t, 30*time.Second, "the owner's subscription running", func() bool {
+		pgtest.Eventually(t, 30*time.Second, "the owner's subscription running", func() bool {
 			sub = findSub(svc.Overview(ctx), "sub_own")
 			return sub != nil && sub.State == replication.SubRunning && sub.Tables.Ready == 1
 		})
@@ -251,14 +251,14 @@ func TestInvalidatedSlot(t *testing.T) {
 				clusters[m.sub].Exec(ctx, sub.Name, "ALTER SUBSCRIPTION sub_lost DISABLE; ALTER SUBSCRIPTION sub_lost SET (slot_name = NONE); DROP SUBSCRIPTION sub_lost")
 			})
 			svc := replication.New(newService(t, []string{localVar + "=" + subSuper, remoteVar + "=" + pub.URL}, m.sub, nil).Fleet)
-			eventually(t, 30*time.Second, "the subscription running", func() bool {
+			pgtest.Eventually(t, 30*time.Second, "the subscription running", func() bool {
 				s := findSub(svc.Overview(ctx), "sub_lost")
 				return s != nil && s.State == replication.SubRunning && s.Tables.Ready == 1
 			})
 			if _, err := svc.SetEnabled(ctx, localVar, "sub_lost", false); err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, 30*time.Second, "the slot given up by the server", func() bool {
+			pgtest.Eventually(t, 30*time.Second, "the slot given up by the server", func() bool {
 				if sl := findSlot(svc.Overview(ctx), "sub_lost"); sl == nil || sl.Active {
 					return false
 				}
@@ -324,7 +324,7 @@ func TestIdleSlotTimeout(t *testing.T) {
 
 	execAs(t, c.SuperURL("postgres"), "ALTER SYSTEM SET idle_replication_slot_timeout = '1s'")
 	execAs(t, c.SuperURL("postgres"), "SELECT pg_reload_conf()")
-	eventually(t, 30*time.Second, "the server invalidating the idle slot", func() bool {
+	pgtest.Eventually(t, 30*time.Second, "the server invalidating the idle slot", func() bool {
 		execAs(t, c.SuperURL("postgres"), "CHECKPOINT")
 		sl := findSlot(svc.Overview(ctx), "idle")
 		return sl != nil && sl.State == replication.SlotInvalidated
@@ -366,7 +366,7 @@ func TestSubscriptionErrorCounts(t *testing.T) {
 				}
 			} else {
 				var o *replication.Overview
-				eventually(t, 30*time.Second, "an apply error counted", func() bool {
+				pgtest.Eventually(t, 30*time.Second, "an apply error counted", func() bool {
 					o = w.overview(t)
 					s := findSub(o, "sub_err")
 					return s != nil && s.ApplyErrors != nil && *s.ApplyErrors > 0

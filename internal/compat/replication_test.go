@@ -103,7 +103,7 @@ func hasWarning(o *replication.Overview, configVar, kind, object string) bool {
 // ready.
 func (w *replWorld) waitRunning(t *testing.T, name string) {
 	t.Helper()
-	eventually(t, 30*time.Second, name+" running with its table ready", func() bool {
+	pgtest.Eventually(t, 30*time.Second, name+" running with its table ready", func() bool {
 		sub := findSub(w.overview(t), name)
 		return sub != nil && sub.Enabled && sub.WorkerRunning && sub.Tables.Ready == 1 && sub.Tables.Total() == 1
 	})
@@ -112,7 +112,7 @@ func (w *replWorld) waitRunning(t *testing.T, name string) {
 // waitRows waits until the subscriber holds n rows.
 func (w *replWorld) waitRows(t *testing.T, n int) {
 	t.Helper()
-	eventually(t, 30*time.Second, fmt.Sprintf("%d rows on the subscriber", n), func() bool {
+	pgtest.Eventually(t, 30*time.Second, fmt.Sprintf("%d rows on the subscriber", n), func() bool {
 		return queryInt(t, w.sub.URL, "SELECT count(*) FROM orders") == n
 	})
 }
@@ -215,7 +215,7 @@ func TestReplication(t *testing.T) {
 			if _, err := w.svc.SetEnabled(ctx, localVar, first, false); err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, 30*time.Second, "disabled, its slot inactive", func() bool {
+			pgtest.Eventually(t, 30*time.Second, "disabled, its slot inactive", func() bool {
 				o := w.overview(t)
 				sl := findSlot(o, first)
 				return hasWarning(o, localVar, "disabled", first) && sl != nil && !sl.Active
@@ -272,7 +272,7 @@ func TestReplication(t *testing.T) {
 			if err != nil || !res.SafePath || res.OrphanedSlot != second {
 				t.Fatalf("drop: %+v, %v", res, err)
 			}
-			eventually(t, 30*time.Second, "the slot left behind orphaned and inactive", func() bool {
+			pgtest.Eventually(t, 30*time.Second, "the slot left behind orphaned and inactive", func() bool {
 				sl := findSlot(w.overview(t), second)
 				return sl != nil && sl.Orphaned && !sl.Active
 			})

@@ -15,6 +15,7 @@ import (
 // people loading the inventory at once, never make the inventory call a
 // healthy database unreachable.
 func TestInventoryWhilePoolBusy(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	createSales(t, f)
@@ -67,6 +68,7 @@ func TestInventoryWhilePoolBusy(t *testing.T) {
 // The link page reads one page of tables, filtered by name, whatever the
 // size of the link.
 func TestForeignTablesPage(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	execAs(t, f.remote.URL, `DO $$ BEGIN FOR i IN 1..120 LOOP EXECUTE format('CREATE TABLE t_%s (id int, v text)', lpad(i::text, 3, '0')); END LOOP; END $$`)

@@ -46,6 +46,7 @@ func capFleet(t *testing.T, n, maxConns int) (*Service, []string, func() int) {
 // connection cap read every database, never show one unreachable, and
 // never hold more connections than the cap.
 func TestConnCapInventory(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	svc, _, count := capFleet(t, 10, 4) // 2 for status reads, 2 for users
 	svc.Fleet.Deadlines.Status = 3 * time.Second
@@ -110,6 +111,7 @@ func TestConnCapInventory(t *testing.T) {
 // connection is released another database's request takes its place by
 // closing the idle one.
 func TestConnCapClasses(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	svc, vars, count := capFleet(t, 4, 8) // 4 for status reads, 4 for users
 	var held []*pgxpool.Conn
@@ -159,6 +161,7 @@ func TestConnCapClasses(t *testing.T) {
 // use is not a failure of the database: the card says it is not read
 // yet, with no back-off; a database read before keeps its last snapshot.
 func TestConnCapStatusBusy(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	svc, vars, _ := capFleet(t, 3, 4) // 2 for status reads
 	svc.Fleet.SnapshotMaxAge = time.Hour

@@ -27,6 +27,7 @@ func connectFixture(t *testing.T) *fixture {
 }
 
 func TestConnectSchemaInStatus(t *testing.T) {
+	t.Parallel()
 	f := connectFixture(t)
 	st := mustStatus(t, f.svc, blue)
 	if len(st.Connect) != 1 || st.Connect[0].Name != "salesforce" || !slices.Equal(st.Connect[0].Mapped, []string{"account", "contact", "opportunity"}) {
@@ -38,6 +39,7 @@ func TestConnectSchemaInStatus(t *testing.T) {
 }
 
 func TestConnectImportRules(t *testing.T) {
+	t.Parallel()
 	f := connectFixture(t)
 	ctx := context.Background()
 	mapped := []string{"account", "contact", "opportunity"}
@@ -88,6 +90,7 @@ func TestConnectImportRules(t *testing.T) {
 // unique when the local database already has that name (here a schema
 // made by hand, which is not a link).
 func TestConnectDefaultName(t *testing.T) {
+	t.Parallel()
 	f := connectFixture(t)
 	ctx := context.Background()
 	mustStatus(t, f.svc, blue) // the status read that finds the Connect schema
@@ -114,6 +117,7 @@ func TestConnectDefaultName(t *testing.T) {
 // A database that stops answering keeps its last known Connect schemas, so
 // a Connect-backed link's page can say the remote is unreachable.
 func TestConnectSchemaKeptWhileUnreachable(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := connectFixture(t)
 	if st, err := f.svc.RefreshStatus(ctx, blue); err != nil || connect.Find(st.Connect, "salesforce") == nil {

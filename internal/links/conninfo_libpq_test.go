@@ -15,6 +15,7 @@ import (
 // subscription's worker in production) exactly as the URL meant it: spaces,
 // plus signs, percent signs, quotes, backslashes and options survive.
 func TestLibpqConnInfoAsLibpqReadsIt(t *testing.T) {
+	t.Parallel()
 	psql, err := exec.LookPath("psql")
 	if err != nil {
 		t.Skip("psql not installed")

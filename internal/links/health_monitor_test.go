@@ -66,6 +66,7 @@ func linkFleet(t testing.TB, n int, broken bool) *fixture {
 // (the lease holder's background work) probes it, the oldest record
 // first; a silent remote costs Run its timeout, never a view.
 func TestMonitorProbesInTheBackgroundOnly(t *testing.T) {
+	t.Parallel()
 	f := linkFleet(t, 3, true)
 	mon := NewMonitor(f.svc)
 	mon.SetWorkers(2)
@@ -166,6 +167,7 @@ func TestLinkChangesRecordHealth(t *testing.T) {
 }
 
 func TestReadBy(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "HEROKU_POSTGRESQL_ORANGE_URL="+newDB(t, clusterB, "other", pgtest.DBOptions{}).URL)
 	createSales(t, f)
 	if _, err := f.svc.CreateLink(context.Background(), CreateRequest{RemoteVar: "DATABASE_URL", LocalVar: "HEROKU_POSTGRESQL_ORANGE_URL", Name: "back"}); err != nil {
@@ -238,6 +240,7 @@ func benchInventoryHealth(b *testing.B, ttl time.Duration, broken bool) {
 // Every link of the inventory carries its comparison with its remote's
 // config var, made from the card's one catalog read.
 func TestStaleReportsForInventory(t *testing.T) {
+	t.Parallel()
 	f := linkFleet(t, 2, false)
 	execAs(t, f.local.URL, "ALTER SERVER l1 OPTIONS (SET host 'localhost')")
 	got := map[string]*StaleReport{}
@@ -259,6 +262,7 @@ func TestStaleReportsForInventory(t *testing.T) {
 // Run probes the links of the inventory's cards with nobody looking:
 // after a restart, health is known without a page view.
 func TestMonitorRunProbesWithoutViews(t *testing.T) {
+	t.Parallel()
 	f := linkFleet(t, 2, false)
 	mon := NewMonitor(f.svc)
 	for k, h := range mon.Lookup(f.svc.CachedInventory()) {
@@ -295,6 +299,7 @@ func TestMonitorRunProbesWithoutViews(t *testing.T) {
 // the inventory reads the monitor sees: the log tells an operator of a
 // rotation or failover without anyone opening a page.
 func TestMonitorLogsLinksGoingBrokenOrStale(t *testing.T) {
+	t.Parallel()
 	f := linkFleet(t, 2, false)
 	var logs lockedLog
 	f.svc.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))

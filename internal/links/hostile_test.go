@@ -43,6 +43,7 @@ func addIntruder(t *testing.T, c *pgtest.Cluster, d *pgtest.Database) *pgtest.In
 // each side, holding aggregates, functions and operators that are closer
 // matches than the built-in ones and leak what only pglinks' role can read.
 func TestReadsIgnoreAHijackedSearchPath(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	shortTimeouts(f.svc)
@@ -126,6 +127,7 @@ func TestReadsIgnoreAHijackedSearchPath(t *testing.T) {
 // never from a view (whose functions would run as pglinks' remote role) or
 // from a table whose policies would.
 func TestProbeReadsNoRemoteCode(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	shortTimeouts(f.svc)

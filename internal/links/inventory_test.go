@@ -10,9 +10,11 @@ import (
 )
 
 func TestInventory(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 
 	t.Run("UnreachableDoesNotHoldUpOthers", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t, "HEROKU_POSTGRESQL_GRAY_URL="+blackholeURL(t), "HEROKU_POSTGRESQL_RED_URL="+closedPortURL(t))
 		createSales(t, f)
 		start := time.Now()
@@ -45,6 +47,7 @@ func TestInventory(t *testing.T) {
 	})
 
 	t.Run("NotSupported", func(t *testing.T) {
+		t.Parallel()
 		nofdw := newDB(t, clusterA, "nofdw", pgtest.DBOptions{NoFDW: true})
 		svc := newService(t, []string{"DATABASE_URL=" + nofdw.URL})
 		// The extension is there but the role may not use it.
@@ -58,6 +61,7 @@ func TestInventory(t *testing.T) {
 	})
 
 	t.Run("HandMadeServersAreNotLinks", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		execAs(t, f.local.URL, `CREATE SERVER handmade FOREIGN DATA WRAPPER postgres_fdw;
 			COMMENT ON SERVER handmade IS 'made by a person'`)

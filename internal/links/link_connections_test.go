@@ -12,6 +12,7 @@ import (
 // remote (postgres_fdw_get_connections() would show only pglinks' own
 // session's) and ended there, after which the sessions connect afresh.
 func TestLinkRemoteConnections(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	createSales(t, f)

@@ -16,9 +16,11 @@ import (
 )
 
 func TestCreateLink(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 
 	t.Run("OK", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		res, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "sales", CopyEnums: true, Actor: "ada@example.com"})
 		if err != nil {
@@ -81,6 +83,7 @@ func TestCreateLink(t *testing.T) {
 	})
 
 	t.Run("PasswordWithQuotes", func(t *testing.T) {
+		t.Parallel()
 		// The remote password goes into the user mapping as a literal: quotes
 		// and backslashes must survive quoting exactly.
 		f := newFixture(t)
@@ -107,6 +110,7 @@ func TestCreateLink(t *testing.T) {
 	})
 
 	t.Run("DefaultName", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		res, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", CopyEnums: true})
 		if err != nil {
@@ -126,6 +130,7 @@ func TestCreateLink(t *testing.T) {
 	})
 
 	t.Run("ErrInvalidName", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		for _, name := range []string{"Sales", "sales; DROP SCHEMA public", "public", "pg_catalog", strings.Repeat("a", 64)} {
 			_, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: name, CopyEnums: true})
@@ -136,6 +141,7 @@ func TestCreateLink(t *testing.T) {
 	})
 
 	t.Run("ErrSameDatabase", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		_, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: "DATABASE_URL", LocalVar: "DATABASE_URL", Name: "self"})
 		if !errs.Is(err, errs.Invalid) || !strings.Contains(errs.MessageOf(err), "itself") {
@@ -144,6 +150,7 @@ func TestCreateLink(t *testing.T) {
 	})
 
 	t.Run("ErrUnknownDatabase", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		_, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: "NOPE_URL", LocalVar: "DATABASE_URL", Name: "x"})
 		if !errs.Is(err, errs.NotFound) || errs.FieldOf(err) != "remote" {
@@ -152,6 +159,7 @@ func TestCreateLink(t *testing.T) {
 	})
 
 	t.Run("ErrNameTaken", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		execAs(t, f.local.URL, "CREATE SCHEMA reports; CREATE TABLE reports.keep (id int)")
 		_, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "reports", CopyEnums: true})
@@ -177,6 +185,7 @@ func TestCreateLink(t *testing.T) {
 	})
 
 	t.Run("ErrMissingType", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		_, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "sales"})
 		msg := errs.MessageOf(err)
@@ -190,6 +199,7 @@ func TestCreateLink(t *testing.T) {
 	})
 
 	t.Run("ErrRemoteDown", func(t *testing.T) {
+		t.Parallel()
 		closed := closedPortURL(t)
 		f := newFixture(t, "HEROKU_POSTGRESQL_GRAY_URL="+closed)
 		start := time.Now()
@@ -205,6 +215,7 @@ func TestCreateLink(t *testing.T) {
 	})
 
 	t.Run("ErrRemoteSilent", func(t *testing.T) {
+		t.Parallel()
 		// Accepts TCP and never answers: must fail within the connect timeout.
 		f := newFixture(t, "HEROKU_POSTGRESQL_GRAY_URL="+blackholeURL(t))
 		_, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_GRAY_URL", LocalVar: "DATABASE_URL", Name: "silent"})
@@ -215,6 +226,7 @@ func TestCreateLink(t *testing.T) {
 	})
 
 	t.Run("ErrBadCredentials", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		bad := strings.Replace(f.remote.URL, f.remote.Password, "wrong-password", 1)
 		f.svc = newService(t, append(f.env, "HEROKU_POSTGRESQL_GRAY_URL="+bad))
@@ -226,6 +238,7 @@ func TestCreateLink(t *testing.T) {
 	})
 
 	t.Run("ErrMidCreateRollsBack", func(t *testing.T) {
+		t.Parallel()
 		// The remote's password is rotated after pglinks connected: pglinks'
 		// pooled connection still works, but postgres_fdw's fresh connection
 		// from the local server fails at IMPORT FOREIGN SCHEMA, after the
@@ -248,6 +261,7 @@ func TestCreateLink(t *testing.T) {
 	})
 
 	t.Run("ErrRemoteAsksNoPassword", func(t *testing.T) {
+		t.Parallel()
 		// A remote that lets the role in without a password: postgres_fdw
 		// refuses non-superusers there, and the message must say why.
 		f := newFixture(t)
@@ -263,6 +277,7 @@ func TestCreateLink(t *testing.T) {
 	})
 
 	t.Run("ErrNoFDW", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		nofdw := newDB(t, clusterA, "nofdw", pgtest.DBOptions{NoFDW: true})
 		svc := newService(t, append(f.env, "HEROKU_POSTGRESQL_WHITE_URL="+nofdw.URL))
@@ -278,6 +293,7 @@ func TestCreateLink(t *testing.T) {
 	})
 
 	t.Run("ConcurrentSameName", func(t *testing.T) {
+		t.Parallel()
 		// Two pglinks processes (separate services, separate connections)
 		// create the same link at once: exactly one wins.
 		f := newFixture(t)
@@ -310,6 +326,7 @@ func TestCreateLink(t *testing.T) {
 	})
 
 	t.Run("ErrLockBusy", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		f.svc.Fleet.Deadlines.Lock = 200 * time.Millisecond
 		conn, err := pgx.Connect(ctx, f.local.URL)

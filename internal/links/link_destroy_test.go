@@ -17,9 +17,11 @@ func createSales(t *testing.T, f *fixture) {
 }
 
 func TestDestroyLink(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 
 	t.Run("OK", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		createSales(t, f)
 		// Something else in the database that must survive.
@@ -52,6 +54,7 @@ func TestDestroyLink(t *testing.T) {
 	})
 
 	t.Run("ErrConfirmMismatch", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		createSales(t, f)
 		plan, _ := f.svc.PlanDestroy(ctx, "DATABASE_URL", "sales")
@@ -67,6 +70,7 @@ func TestDestroyLink(t *testing.T) {
 	})
 
 	t.Run("ErrNotALink", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		createSales(t, f)
 		execAs(t, f.local.URL, `CREATE SCHEMA mine; CREATE TABLE mine.t (id int);
@@ -100,6 +104,7 @@ func TestDestroyLink(t *testing.T) {
 	})
 
 	t.Run("DependentsListedAndGuarded", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		createSales(t, f)
 		execAs(t, f.local.URL, `CREATE VIEW public.big_customers AS SELECT * FROM sales.customers WHERE id > 0;
@@ -146,6 +151,7 @@ func TestDestroyLink(t *testing.T) {
 	// something the drop takes elsewhere. A default outside that depends
 	// on the link still is, and its column, which stays, is not.
 	t.Run("GeneratedColumnsStayInside", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		execAs(t, f.remote.URL, `CREATE TABLE invoices (id int, net numeric, gross numeric GENERATED ALWAYS AS (net * 1.2) STORED)`)
 		createSales(t, f)
@@ -177,6 +183,7 @@ func TestDestroyLink(t *testing.T) {
 	})
 
 	t.Run("ErrBlockedByForeignTableElsewhere", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		createSales(t, f)
 		execAs(t, f.local.URL, "CREATE FOREIGN TABLE public.stray (id int) SERVER sales OPTIONS (table_name 'customers')")
@@ -194,6 +201,7 @@ func TestDestroyLink(t *testing.T) {
 	})
 
 	t.Run("ConcurrentDestroy", func(t *testing.T) {
+		t.Parallel()
 		// Two pglinks processes destroy the same link at once: one wins, the
 		// other is told there is nothing left to destroy.
 		f := newFixture(t)

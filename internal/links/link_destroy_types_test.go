@@ -8,6 +8,7 @@ import (
 )
 
 func TestDestroyCopiedEnums(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	for _, used := range []bool{false, true} {
 		f := newFixture(t)

@@ -11,6 +11,7 @@ import (
 )
 
 func TestDriftAndRefresh(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	if _, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: blue, LocalVar: "DATABASE_URL", Name: "crm", CopyEnums: true}); err != nil {
@@ -136,6 +137,7 @@ func TestDriftAndRefresh(t *testing.T) {
 }
 
 func TestDriftLimitToAndBlockers(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	if _, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: blue, LocalVar: "DATABASE_URL", Name: "few", Tables: []string{"customers", "orders"}, CopyEnums: true}); err != nil {
@@ -179,6 +181,7 @@ func TestDriftLimitToAndBlockers(t *testing.T) {
 }
 
 func TestDriftRemoteUnreachable(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	if _, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: blue, LocalVar: "DATABASE_URL", Name: "gone", CopyEnums: true}); err != nil {

@@ -14,6 +14,7 @@ import (
 // failover would (stale host/port, repaired in place, healthy). It has its
 // own cluster so halting it disturbs no other test.
 func TestRemoteHaltedThenMoved(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	c, err := pgtest.Start(ctx, pgtest.Options{})
 	if err != nil {
@@ -107,6 +108,7 @@ func TestRemoteHaltedThenMoved(t *testing.T) {
 }
 
 func TestStaleIgnoresTuningOptions(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	createSales(t, f)
@@ -126,6 +128,7 @@ func TestStaleIgnoresTuningOptions(t *testing.T) {
 }
 
 func TestRemoteNoLongerInFleet(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	createSales(t, f)
@@ -147,6 +150,7 @@ func TestRemoteNoLongerInFleet(t *testing.T) {
 }
 
 func TestStaleWithoutMappingIsNotRepairable(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	createSales(t, f)

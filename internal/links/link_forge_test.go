@@ -15,6 +15,7 @@ import (
 // from a real link. It must never show as a link, and destroy must never
 // drop it.
 func TestForgedLinkIsNotALink(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	createSales(t, f)
@@ -56,6 +57,7 @@ func TestForgedLinkIsNotALink(t *testing.T) {
 // A real link whose schema was swapped for a hand-made one with the same
 // name and a copied comment: the schema's oid no longer matches the record.
 func TestSwappedSchemaIsNotDropped(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	createSales(t, f)
@@ -73,6 +75,7 @@ func TestSwappedSchemaIsNotDropped(t *testing.T) {
 // Something that is not part of a link, put into the link's schema, blocks
 // destroy, and the plan says what it is.
 func TestDestroyRefusesSchemaWithOtherObjects(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	for _, tc := range []struct{ name, sql, want string }{
 		{"Table", "CREATE TABLE sales.notes (body text); INSERT INTO sales.notes VALUES ('keep me')", "table sales.notes"},
@@ -107,6 +110,7 @@ func TestDestroyRefusesSchemaWithOtherObjects(t *testing.T) {
 // Everything DROP SCHEMA ... CASCADE takes from outside the schema is
 // listed, down to single columns, and destroy takes nothing else.
 func TestDestroyListsColumnsAndOddDependents(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name, setup string
@@ -140,6 +144,7 @@ func TestDestroyListsColumnsAndOddDependents(t *testing.T) {
 			[]string{"column c of table public.snap"}, false, "SELECT id FROM public.snap WHERE NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'public.snap'::regclass AND attname = 'c' AND NOT attisdropped)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			f := newFixture(t)
 			createSales(t, f)
 			execAs(t, f.local.URL, tc.setup)

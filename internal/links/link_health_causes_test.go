@@ -14,6 +14,7 @@ import (
 // for real on the remote or in the link's server options, from what
 // postgres_fdw relays of libpq's message.
 func TestProbeClassifiesCauses(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	shortTimeouts(f.svc)
 	createSales(t, f)

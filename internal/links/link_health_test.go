@@ -31,6 +31,7 @@ func probe(t *testing.T, svc *Service, name string) LinkHealth {
 }
 
 func TestProbeHealthy(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	shortTimeouts(f.svc)
 	createSales(t, f)
@@ -48,6 +49,7 @@ func TestProbeHealthy(t *testing.T) {
 }
 
 func TestProbeLinkWithoutTables(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	shortTimeouts(f.svc)
 	execAs(t, f.remote.URL, "CREATE SCHEMA empty")
@@ -65,6 +67,7 @@ func TestProbeLinkWithoutTables(t *testing.T) {
 }
 
 func TestProbeBrokenReasons(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	shortTimeouts(f.svc)
 	createSales(t, f)
@@ -117,6 +120,7 @@ func rotate(t *testing.T, c *pgtest.Cluster, db *pgtest.Database) string {
 }
 
 func TestRotationBreaksLinkAndRepairFixesIt(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	shortTimeouts(f.svc)

@@ -12,6 +12,7 @@ import (
 )
 
 func TestImportTables(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	const db = "DATABASE_URL"
@@ -146,6 +147,7 @@ func TestImportTables(t *testing.T) {
 }
 
 func TestImportConnectSystemTables(t *testing.T) {
+	t.Parallel()
 	f := connectFixture(t)
 	ctx := context.Background()
 	if _, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: blue, LocalVar: "DATABASE_URL", Name: "sf", RemoteSchema: "salesforce", Tables: []string{"account"}}); err != nil {
@@ -181,6 +183,7 @@ func TestImportConnectSystemTables(t *testing.T) {
 // starts: the import gives up within the statement timeout, changes
 // nothing, and holds no lock; once the remote answers it goes through.
 func TestImportStalledRemote(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	proxy, err := clusterB.NewProxy()
@@ -214,7 +217,7 @@ func TestImportStalledRemote(t *testing.T) {
 	if limit := svc.Fleet.Deadlines.Statement + 8*time.Second; took > limit {
 		t.Fatalf("import took %v, more than %v", took, limit)
 	}
-	if n := queryInt(t, f.local.URL, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'`); n != 0 {
+	if n := advisoryLocks(t, svc, f.local.URL); n != 0 {
 		t.Fatalf("%d advisory locks still held", n)
 	}
 	if n := queryInt(t, f.local.URL, "SELECT (SELECT count(*) FROM pg_class WHERE relname = 'orders') + (SELECT count(*) FROM pg_type WHERE typname = 'order_status')"); n != 0 {

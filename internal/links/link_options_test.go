@@ -22,9 +22,11 @@ const hostileSchema = `Sales "Q1" <b>x</b>`
 var long63 = "T" + strings.Repeat("x", 61) + "Z"
 
 func TestCreateOptions(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 
 	t.Run("ChosenSchemaAndCatalog", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		execAs(t, f.remote.URL, `CREATE SCHEMA `+fleet.Ident(hostileSchema)+`;
 			CREATE TABLE `+fleet.Ident(hostileSchema, "Mixed'Case")+` (id int, "<i>v</i>" text);
@@ -64,6 +66,7 @@ func TestCreateOptions(t *testing.T) {
 	})
 
 	t.Run("LimitToAndCopiedTypes", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		res, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: blue, LocalVar: "DATABASE_URL", Name: "few", Tables: []string{"orders"}, CopyEnums: true})
 		if err != nil {
@@ -84,6 +87,7 @@ func TestCreateOptions(t *testing.T) {
 	})
 
 	t.Run("ReadOnly", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		ro, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: blue, LocalVar: "DATABASE_URL", Name: "ro", Tables: []string{"customers"}, ReadOnly: true})
 		if err != nil {
@@ -113,6 +117,7 @@ func TestCreateOptions(t *testing.T) {
 	})
 
 	t.Run("TamperedNamesCreateNothing", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		for _, req := range []CreateRequest{
 			{Name: "bad", Tables: []string{"customers", "nope<script>"}},
@@ -134,6 +139,7 @@ func TestCreateOptions(t *testing.T) {
 	})
 
 	t.Run("PreviewIsWhatRuns", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		req := CreateRequest{RemoteVar: blue, LocalVar: "DATABASE_URL", Name: "pv", CopyEnums: true, ReadOnly: true}
 		p, err := f.svc.PreviewCreate(ctx, req)

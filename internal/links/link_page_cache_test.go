@@ -12,6 +12,7 @@ import (
 // pglinks changes the database; the comparison with the remote runs in the
 // background, is shown as remembered, and "now" compares at once.
 func TestLargeLinkPage(t *testing.T) {
+	t.Parallel()
 	f := benchFixture(t, LargeLinkTables+1) // plus the fixture's 3 tables
 	ctx := context.Background()
 	if _, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "big", CopyEnums: true}); err != nil {
@@ -96,6 +97,7 @@ func TestLargeLinkPage(t *testing.T) {
 // A small link's page compares with the remote on every view and counts
 // every time.
 func TestSmallLinkPageReadsNow(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	if _, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: "HEROKU_POSTGRESQL_BLUE_URL", LocalVar: "DATABASE_URL", Name: "small", CopyEnums: true}); err != nil {

@@ -11,6 +11,7 @@ import (
 )
 
 func TestLinkPerformance(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	execAs(t, f.local.URL, "CREATE EXTENSION pg_trgm")

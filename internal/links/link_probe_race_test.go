@@ -42,11 +42,13 @@ func racingProbes(t *testing.T, svc *Service, name string) (stop func()) {
 // link, many rounds, and each change succeeds (its plan is taken under the
 // same lock, and a collision with other work would be retried).
 func TestChangesRacingProbes(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	const rounds = 10
 	pause := func(round int) { time.Sleep(time.Duration(round%5) * 15 * time.Millisecond) }
 
 	t.Run("Destroy", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		for round := range rounds {
 			createSales(t, f)
@@ -66,6 +68,7 @@ func TestChangesRacingProbes(t *testing.T) {
 	})
 
 	t.Run("Refresh", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		createSales(t, f)
 		stop := racingProbes(t, f.svc, "sales")
@@ -87,6 +90,7 @@ func TestChangesRacingProbes(t *testing.T) {
 	})
 
 	t.Run("Import", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		for round := range rounds {
 			execAs(t, f.remote.URL, fmt.Sprintf("CREATE TABLE more_%d (x int)", round))
@@ -110,6 +114,7 @@ func TestChangesRacingProbes(t *testing.T) {
 	})
 
 	t.Run("Repair", func(t *testing.T) {
+		t.Parallel()
 		f := newFixture(t)
 		createSales(t, f)
 		for round := range rounds {
@@ -136,6 +141,7 @@ func TestChangesRacingProbes(t *testing.T) {
 // A deadlock or serialization failure is tried again a bounded number of
 // times, then answered as a retryable conflict, never an internal error.
 func TestRetryCollisions(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	deadlock := fmt.Errorf("links: destroy x: %w", &pgconn.PgError{Code: codeDeadlock, Message: "deadlock detected"})
 	calls := 0

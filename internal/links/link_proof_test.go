@@ -15,6 +15,7 @@ import (
 // working link stale nor write its refused password back into it, from
 // the plan or from a repair asked for anyway.
 func TestRepairNeverWritesRefusedCredentials(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	shortTimeouts(f.svc)

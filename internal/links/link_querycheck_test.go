@@ -11,6 +11,7 @@ import (
 )
 
 func TestParseCheckStatement(t *testing.T) {
+	t.Parallel()
 	ok := []string{
 		"SELECT 1",
 		"  select * from shop.customers where id < 3 ;  ",
@@ -101,6 +102,7 @@ func hasReason(rs []Reason, code, object string) bool {
 }
 
 func TestQueryCheck(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := checkFixture(t)
 

@@ -15,6 +15,7 @@ import (
 // read-write link or a read-only one; the drift names them as left out
 // and is otherwise in step.
 func TestRefreshLeavesConnectSystemTablesOut(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	execAs(t, f.remote.URL, `CREATE SCHEMA sf;

@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
 // A remote that lets pglinks' own pre-flight through, then stops answering
 // on the postgres_fdw connection once IMPORT FOREIGN SCHEMA starts.
 func TestCreateStalledRemote(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	proxy, err := clusterB.NewProxy()
@@ -51,7 +53,7 @@ func TestCreateStalledRemote(t *testing.T) {
 		WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'`); n != 0 {
 		t.Fatalf("%d local backends still busy after the stalled create", n)
 	}
-	if n := queryInt(t, f.local.URL, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'`); n != 0 {
+	if n := advisoryLocks(t, svc, f.local.URL); n != 0 {
 		t.Fatalf("%d advisory locks still held", n)
 	}
 	assertNothingLeft(t, f.local.URL, "stall")
@@ -74,6 +76,7 @@ func TestCreateStalledRemote(t *testing.T) {
 // inside postgres_fdw's cleanup with interrupts held, goes only when that
 // wait (30 s) ends or its socket closes.
 func TestCreateStalledRemoteKeptOpen(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	proxy, err := clusterB.NewProxy()
@@ -110,13 +113,9 @@ func TestCreateStalledRemoteKeptOpen(t *testing.T) {
 	// The middlebox goes: the backend's socket closes and it is gone at
 	// once, with its lock.
 	proxy.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for queryInt(t, f.local.URL, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'`) != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the link's lock is still held 10 s after the middlebox went")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	pgtest.Eventually(t, 10*time.Second, "the link's lock to go with the middlebox", func() bool {
+		return advisoryLocks(t, svc, f.local.URL) == 0
+	})
 	if n := queryInt(t, f.local.URL, `SELECT count(*) FROM pg_stat_activity
 		WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'`); n != 0 {
 		t.Fatalf("%d local backends still busy", n)
@@ -129,6 +128,7 @@ func TestCreateStalledRemoteKeptOpen(t *testing.T) {
 // A context that ends (the browser went away, the request deadline passed)
 // cancels the backend's statement: the lock is free again at once.
 func TestCreateCancelledContext(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	proxy, err := clusterB.NewProxy()
 	if err != nil {
@@ -167,6 +167,7 @@ func TestCreateCancelledContext(t *testing.T) {
 // page's reads and the destroy plan say so within ReadTimeout instead of
 // hanging the page.
 func TestReadsSilentDatabase(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	createSales(t, f)

@@ -13,6 +13,7 @@ import (
 // label would fail every query through the link. Refused with the labels
 // named, or, when copying is allowed, the labels are added.
 func TestCreateEnumLabelMismatch(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	t.Run("Refused", func(t *testing.T) {
 		f := newFixture(t)
@@ -56,6 +57,7 @@ func TestCreateEnumLabelMismatch(t *testing.T) {
 // second finds the type the first made), or one says something a person
 // understands; never a raw catalog error.
 func TestConcurrentEnumCopies(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	var wg sync.WaitGroup

@@ -159,6 +159,17 @@ func linkObjects(t testing.TB, url, name string) (schemas, servers, mappings int
 	return
 }
 
+// advisoryLocks counts the advisory locks held in the database of
+// localURL and in svc's state database (both on clusterA): every lock a
+// link of this test can hold, whatever the tests beside it hold on the same
+// cluster.
+func advisoryLocks(t testing.TB, svc *Service, localURL string) int {
+	t.Helper()
+	stateDB := svc.Registry.(*StateRegistry).pool.Config().ConnConfig.Database
+	return queryInt(t, localURL, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+		AND database IN (SELECT oid FROM pg_database WHERE datname IN (current_database(), $1))`, stateDB)
+}
+
 func assertNothingLeft(t testing.TB, url, name string) {
 	t.Helper()
 	if s, sv, m := linkObjects(t, url, name); s+sv+m != 0 {

@@ -7,6 +7,7 @@ import (
 )
 
 func TestSuggestName(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"Shop-Orders":   "shop_orders",
 		"Sales Data":    "sales_data",

@@ -6,6 +6,7 @@ import (
 )
 
 func TestValidateName(t *testing.T) {
+	t.Parallel()
 	for name, ok := range map[string]bool{
 		"sales": true, "datalink_test": true, "a1": true, "1abc": true, "_x": true,
 		strings.Repeat("a", 63): true,
@@ -28,6 +29,7 @@ func TestValidateName(t *testing.T) {
 }
 
 func TestDefaultName(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"postgresql-colorful-33594": "colorful_33594",
 		"postgresql-round-06985":    "round_06985",

@@ -69,6 +69,7 @@ func newRedisFixture(t *testing.T, tls bool, opts pgtest.DBOptions) *redisFixtur
 }
 
 func TestRedisLinkCreate(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newRedisFixture(t, true, pgtest.DBOptions{Redis: true})
 	req := CreateRequest{RemoteVar: "REDIS_URL", LocalVar: "DATABASE_URL", Name: "hredis", Actor: "test"}
@@ -182,6 +183,7 @@ func TestRedisLinkCreate(t *testing.T) {
 // Tables of other types and prefixes, and writes when (only when) asked
 // for.
 func TestRedisLinkTables(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newRedisFixture(t, false, pgtest.DBOptions{Redis: true})
 	res, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: "REDIS_URL", LocalVar: "DATABASE_URL", Name: "cache", Writable: true,
@@ -237,6 +239,7 @@ func TestRedisLinkTables(t *testing.T) {
 // The pre-flight asks the Redis through pglinks_redis and says why it
 // could not, in words; nothing is left behind.
 func TestRedisLinkPreflight(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	secure := startRedis(t, redistest.Options{TLS: true, Password: redisPassword})
 	plain := startRedis(t, redistest.Options{Password: redisPassword})
@@ -315,6 +318,7 @@ func TestRedisLinkPreflight(t *testing.T) {
 
 // Health through the link, a password rotation, the repair, and destroy.
 func TestRedisLinkRotationRepairDestroy(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newRedisFixture(t, true, pgtest.DBOptions{Redis: true})
 	if _, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: "REDIS_URL", LocalVar: "DATABASE_URL", Name: "hredis"}); err != nil {
@@ -390,6 +394,7 @@ func TestRedisLinkRotationRepairDestroy(t *testing.T) {
 
 // A Redis that stops answering shows on its card, in words, backed off.
 func TestRedisCardDown(t *testing.T) {
+	t.Parallel()
 	s := startRedis(t, redistest.Options{Password: redisPassword})
 	svc := newService(t, []string{"REDIS_URL=" + redisURL(s, redisPassword)})
 	if st := mustStatus(t, svc, "REDIS_URL"); !st.Reachable || st.Redis == nil {
@@ -408,6 +413,7 @@ func TestRedisCardDown(t *testing.T) {
 // A server of pglinks_redis that carries a link's comment is a link only
 // with a record of the same kind.
 func TestRedisLinkKindMustMatch(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newRedisFixture(t, false, pgtest.DBOptions{Redis: true})
 	if _, err := f.svc.CreateLink(ctx, CreateRequest{RemoteVar: "REDIS_URL", LocalVar: "DATABASE_URL", Name: "hredis"}); err != nil {

@@ -37,6 +37,7 @@ func eventually(t testing.TB, limit time.Duration, what string, cond func() bool
 // then shows the failure, since when and the next try, and the sweep
 // leaves it alone until the back-off ends.
 func TestInventoryBacksOffSilentDatabase(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	proxy, err := clusterB.NewProxy()
@@ -84,6 +85,7 @@ func TestInventoryBacksOffSilentDatabase(t *testing.T) {
 
 // pglinks' own writes show at once, whatever the snapshot's age.
 func TestInventorySnapshotInvalidatedByCreate(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	f.svc.Fleet.SnapshotMaxAge = time.Hour
@@ -110,6 +112,7 @@ func TestInventorySnapshotInvalidatedByCreate(t *testing.T) {
 // older than RefreshAfter; views meanwhile serve the card they have, at
 // once, and show what the next read found.
 func TestSweepKeepsCardsFresh(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
 	proxy, err := clusterB.NewProxy()

@@ -471,9 +471,16 @@ func (c *Cluster) CreateDatabase(ctx context.Context, name string, opts DBOption
 	d := &Database{Name: name, Owner: name + "_owner", Password: RandomToken(12)}
 	d.URL = c.URL(d.Owner, d.Password, name)
 	owner := pgx.Identifier{d.Owner}.Sanitize()
+	create := fmt.Sprintf("CREATE DATABASE %s OWNER %s", pgx.Identifier{name}.Sanitize(), owner)
+	if c.major >= 15 {
+		// Copying template1's files (with fsync off) takes about half the
+		// time of 15's default, which writes every page to the WAL: a
+		// test's databases are a good part of what it costs.
+		create += " STRATEGY FILE_COPY"
+	}
 	stmts := []string{
 		fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", owner, d.Password),
-		fmt.Sprintf("CREATE DATABASE %s OWNER %s", pgx.Identifier{name}.Sanitize(), owner),
+		create,
 	}
 	for _, s := range stmts {
 		if err := c.Exec(ctx, "postgres", s); err != nil {

@@ -98,7 +98,7 @@ func TestCreateSubscriptionPreflight(t *testing.T) {
 	if strings.Contains(audit, w.pub.Password) || !strings.Contains(audit, "connect_timeout=5") || !strings.Contains(audit, "copy_data = true") {
 		t.Errorf("audit SQL %q", audit)
 	}
-	eventually(t, 20*time.Second, "the first row copied to the subscriber", func() bool {
+	pgtest.Eventually(t, 20*time.Second, "the first row copied to the subscriber", func() bool {
 		return pgtest.MustQueryInt(t, w.sub.URL, "SELECT count(*) FROM orders") == 1
 	})
 	w.waitReady(t)
@@ -174,7 +174,7 @@ func TestSubscriptionConnInfoKeepsTheURLsMeaning(t *testing.T) {
 	if audit := strings.Join(res.SQL, "\n"); strings.Contains(audit, w.pub.Password) || !strings.Contains(audit, "password=***") {
 		t.Errorf("audit SQL shows the password or no mask: %s", audit)
 	}
-	eventually(t, 20*time.Second, "the subscription's walsender on the publisher", func() bool {
+	pgtest.Eventually(t, 20*time.Second, "the subscription's walsender on the publisher", func() bool {
 		return pgtest.MustQueryInt(t, pubCluster.SuperURL("postgres"), "SELECT count(*) FROM pg_stat_replication WHERE application_name = $1", appName) == 1
 	})
 }

@@ -149,18 +149,6 @@ func (w *world) cleanupSubscription(t *testing.T) {
 	_ = pubCluster.Exec(ctx, "postgres", `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, w.subName)
 }
 
-// eventually polls cond until it holds or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func (w *world) overview(t *testing.T) *Overview {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -212,7 +200,7 @@ func hasWarning(o *Overview, configVar, kind, object string) bool {
 // ready.
 func (w *world) waitReady(t *testing.T) {
 	t.Helper()
-	eventually(t, 20*time.Second, "subscription running with tables ready", func() bool {
+	pgtest.Eventually(t, 20*time.Second, "subscription running with tables ready", func() bool {
 		sub := findSub(w.overview(t), subVar, w.subName)
 		return sub != nil && sub.WorkerRunning && sub.Tables.Ready == 1 && sub.Tables.Total() == 1
 	})

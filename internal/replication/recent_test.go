@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
 // Once read, the overview the inventory's cards use is served as it is when
@@ -21,7 +23,7 @@ func TestRecentOverviewServedWhileRead(t *testing.T) {
 	if again := w.svc.RecentOverview(ctx, maxAge); again != first {
 		t.Fatalf("an old overview was not served as it is (read at %v, first at %v)", again.ReadAt, first.ReadAt)
 	}
-	eventually(t, 10*time.Second, "a newer overview", func() bool {
+	pgtest.Eventually(t, 10*time.Second, "a newer overview", func() bool {
 		o := w.svc.RecentOverview(ctx, time.Hour)
 		return o != first && o.ReadAt.After(first.ReadAt) && len(o.Databases) == 2
 	})

@@ -16,7 +16,7 @@ func TestSubscriptionShownWithRowsFlowing(t *testing.T) {
 	w := newWorld(t, worldOpts{})
 	w.waitReady(t)
 	pgtest.MustExec(t, w.pub.URL, "INSERT INTO orders VALUES (2, 'second')")
-	eventually(t, 15*time.Second, "row 2 on the subscriber", func() bool {
+	pgtest.Eventually(t, 15*time.Second, "row 2 on the subscriber", func() bool {
 		return pgtest.MustQueryInt(t, w.sub.URL, "SELECT count(*) FROM orders WHERE id = 2") == 1
 	})
 
@@ -80,7 +80,7 @@ func TestDisableThenEnable(t *testing.T) {
 		t.Errorf("SQL %v, want %s", res.SQL, want)
 	}
 	var o *Overview
-	eventually(t, 15*time.Second, "worker stopped", func() bool {
+	pgtest.Eventually(t, 15*time.Second, "worker stopped", func() bool {
 		o = w.overview(t)
 		s := findSub(o, subVar, w.subName)
 		return s != nil && !s.Enabled && !s.WorkerRunning
@@ -88,7 +88,7 @@ func TestDisableThenEnable(t *testing.T) {
 	if !hasWarning(o, subVar, "disabled", w.subName) {
 		t.Errorf("no disabled warning: %+v", o.Warnings)
 	}
-	eventually(t, 10*time.Second, "slot inactive", func() bool {
+	pgtest.Eventually(t, 10*time.Second, "slot inactive", func() bool {
 		o = w.overview(t)
 		s := findSlot(o, pubVar, w.subName)
 		return s != nil && !s.Active
@@ -101,7 +101,7 @@ func TestDisableThenEnable(t *testing.T) {
 	if _, err := w.svc.SetEnabled(ctx, subVar, w.subName, true); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 15*time.Second, "worker running again", func() bool {
+	pgtest.Eventually(t, 15*time.Second, "worker running again", func() bool {
 		s := findSub(w.overview(t), subVar, w.subName)
 		return s != nil && s.Enabled && s.WorkerRunning
 	})
@@ -153,7 +153,7 @@ func TestDropSubscriptionWithPublisherStopped(t *testing.T) {
 	}
 	resumed = true
 	var o *Overview
-	eventually(t, 15*time.Second, "publisher readable again", func() bool {
+	pgtest.Eventually(t, 15*time.Second, "publisher readable again", func() bool {
 		o = w.overview(t)
 		return findSlot(o, pubVar, w.subName) != nil
 	})

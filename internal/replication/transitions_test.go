@@ -63,7 +63,7 @@ func TestTransitionsAreNotAlarms(t *testing.T) {
 	} else if s.WorkerRunning && s.State != SubStopping {
 		t.Errorf("disabled with its worker running: %q, want stopping", s.State)
 	}
-	eventually(t, 15*time.Second, "worker stopped and slot inactive", func() bool {
+	pgtest.Eventually(t, 15*time.Second, "worker stopped and slot inactive", func() bool {
 		o = w.overview(t)
 		return findSub(o, subVar, w.subName).State == SubDisabled && !findSlot(o, pubVar, w.subName).Active
 	})
@@ -109,7 +109,7 @@ func TestTransitionsAreNotAlarms(t *testing.T) {
 	// Settle passed and still no worker: now it is a stopped worker, and
 	// its slot an alarm again.
 	w.clock.Advance(w.svc.Settle)
-	eventually(t, 10*time.Second, "worker stopped (read between its retries)", func() bool {
+	pgtest.Eventually(t, 10*time.Second, "worker stopped (read between its retries)", func() bool {
 		o = w.overview(t)
 		return findSub(o, subVar, w.subName).State == SubStopped
 	})
@@ -195,7 +195,7 @@ func TestOverviewAfterAChangeIsReadAfterIt(t *testing.T) {
 	}
 	w.clock.Advance(time.Minute)
 	w.svc.RecentOverview(ctx, time.Second) // old: served as it is, read again meanwhile
-	eventually(t, 10*time.Second, "the background read waiting on the lock", func() bool {
+	pgtest.Eventually(t, 10*time.Second, "the background read waiting on the lock", func() bool {
 		return pgtest.MustQueryInt(t, w.subSuperURL, "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'pg_publication'::regclass") > 0
 	})
 
@@ -212,7 +212,7 @@ func TestOverviewAfterAChangeIsReadAfterIt(t *testing.T) {
 	if s := findSub(o, subVar, w.subName); s == nil || s.Enabled {
 		t.Fatalf("after Disable, the overview shows %+v: read before the change", s)
 	}
-	eventually(t, 10*time.Second, "the stale read finished", func() bool {
+	pgtest.Eventually(t, 10*time.Second, "the stale read finished", func() bool {
 		return pgtest.MustQueryInt(t, w.subSuperURL, "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'pg_publication'::regclass") == 0
 	})
 	time.Sleep(200 * time.Millisecond)
