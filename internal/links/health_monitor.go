@@ -43,7 +43,8 @@ type Monitor struct {
 	results  map[string]LinkHealth
 	deleted  map[string]time.Time // forgotten links: older results are not taken back
 	inflight map[string]bool
-	stale    map[string]string // links last seen stale, by HealthKey: what changed
+	stale    map[string]string    // links last seen stale, by HealthKey: what changed
+	started  map[string]time.Time // when the recorded probe of each link started
 	wg       sync.WaitGroup
 	probes   atomic.Int64
 }
@@ -71,6 +72,7 @@ func NewMonitor(svc *Service) *Monitor {
 		deleted:     map[string]time.Time{},
 		inflight:    map[string]bool{},
 		stale:       map[string]string{},
+		started:     map[string]time.Time{},
 	}
 	if svc.health == nil {
 		svc.health = m
@@ -224,6 +226,7 @@ func (m *Monitor) Check(ctx context.Context, localVar, name string, force bool) 
 // progress) keeps its record.
 func (m *Monitor) probe(ctx context.Context, localVar, name string) (LinkHealth, error) {
 	m.probes.Add(1)
+	started := time.Now()
 	h, err := m.svc.ProbeLink(ctx, localVar, name)
 	if err != nil {
 		if !fleet.IsBusy(err) && !errors.Is(err, errLinkBusy) { // busy says nothing of the link: keep what is known
@@ -231,7 +234,7 @@ func (m *Monitor) probe(ctx context.Context, localVar, name string) (LinkHealth,
 		}
 		return h, err
 	}
-	m.Put(localVar, name, h)
+	m.put(localVar, name, h, started)
 	return h, nil
 }
 
@@ -240,12 +243,21 @@ func (m *Monitor) probe(ctx context.Context, localVar, name string) (LinkHealth,
 // why, and one that works again at INFO, so the log says when links break
 // whoever looks.
 func (m *Monitor) Put(localVar, name string, h LinkHealth) {
+	m.put(localVar, name, h, h.CheckedAt.Add(-h.RTT))
+}
+
+// put records h, a probe that started at started, unless a probe that
+// started later was recorded already: a probe that began before a change
+// (a rotated password) and ended after a newer one must not overwrite
+// what the newer one found.
+func (m *Monitor) put(localVar, name string, h LinkHealth, started time.Time) {
 	key := HealthKey(localVar, name)
 	m.mu.Lock()
-	if cur, ok := m.results[key]; ok && cur == h {
+	if cur, ok := m.results[key]; ok && cur == h || m.started[key].After(started) {
 		m.mu.Unlock()
 		return
 	}
+	m.started[key] = started
 	before, known := m.results[key]
 	m.results[key] = h
 	delete(m.deleted, key)
