@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pglinks/pglinks/internal/fleet"
+	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
 // The inventory's replication warnings come from each database's
@@ -23,7 +24,7 @@ func TestBackgroundOverview(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { sw.Run(ctx); close(done) }()
-	eventually(t, 15*time.Second, "both databases read in the background", func() bool {
+	pgtest.Eventually(t, 15*time.Second, "both databases read in the background", func() bool {
 		o = w.svc.BackgroundOverview()
 		return !o.Incomplete
 	})
