@@ -61,7 +61,7 @@ type sizes struct {
 func (c Config) sizes() sizes {
 	var sz sizes
 	if c.Quick {
-		sz = sizes{fleet: 6, bigFleet: 24, largeFleet: 60, slow: 3, silent: 1, idleWindow: 5 * time.Second, countWindow: 25 * time.Second,
+		sz = sizes{fleet: 6, bigFleet: 24, largeFleet: 60, slow: 3, silent: 1, idleWindow: 5 * time.Second, countWindow: 8 * time.Second,
 			linkTables: []int{50, 200}, createTables: 60, c1N: 10, c8N: 40}
 	} else {
 		sz = sizes{fleet: 40, bigFleet: 200, largeFleet: 1000, slow: 50, silent: 10, idleWindow: 40 * time.Second, countWindow: time.Minute,
