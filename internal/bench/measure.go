@@ -124,6 +124,25 @@ func page(s *server, name string, path func(i int) string, check func(body []byt
 	}}
 }
 
+// gzipPage is page as a browser asks for it: Accept-Encoding gzip, the
+// answer read as sent, not inflated (inflating is the browser's work, not
+// the server's); status 200 required.
+func gzipPage(s *server, name string, path func(i int) string) target {
+	return target{name: name, fn: func(ctx context.Context, i int) (time.Duration, error) {
+		p := path(i)
+		t0 := time.Now()
+		code, err := s.getGzip(ctx, p)
+		d := time.Since(t0)
+		if err != nil {
+			return d, fmt.Errorf("GET %s (gzip): %w", p, err)
+		}
+		if code != http.StatusOK {
+			return d, fmt.Errorf("GET %s (gzip): status %d", p, code)
+		}
+		return d, nil
+	}}
+}
+
 func fixed(p string) func(int) string { return func(int) string { return p } }
 
 // inventorySQL is the one catalog statement pglinks runs to read a

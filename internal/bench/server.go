@@ -188,6 +188,25 @@ func (s *server) gzipSize(ctx context.Context, path string) int {
 	return len(b)
 }
 
+// getGzip fetches path as a browser does (Accept-Encoding: gzip) and
+// reads the whole body as sent.
+func (s *server) getGzip(ctx context.Context, path string) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, reqTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+path, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, err
+}
+
 // get fetches path and reads the whole body.
 func (s *server) get(ctx context.Context, path string) (int, []byte, error) {
 	return s.do(ctx, http.MethodGet, path, nil, reqTimeout)
