@@ -213,7 +213,7 @@ func startSampler(ctx context.Context, clusters []*pgtest.Cluster) *connSampler 
 		defer func() {
 			for _, c := range conns {
 				if c != nil {
-					c.Close(context.Background())
+					closeConn(c)
 				}
 			}
 		}()
@@ -241,7 +241,7 @@ func startSampler(ctx context.Context, clusters []*pgtest.Cluster) *connSampler 
 					count(*) FILTER (WHERE application_name LIKE 'pglinks/%') FROM pg_stat_activity`).Scan(&o, &f)
 				cancel()
 				if err != nil {
-					conns[i].Close(context.Background())
+					closeConn(conns[i])
 					conns[i] = nil
 					ok = false
 					continue

@@ -72,12 +72,20 @@ func startAgeSampler(ctx context.Context, stateURL string, keys []string, since 
 	return a
 }
 
+// closeConn closes conn, waiting at most a second for the server to take
+// its Terminate.
+func closeConn(conn *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	conn.Close(ctx)
+}
+
 func (a *ageSampler) run(ctx context.Context) {
 	defer close(a.done)
 	var conn *pgx.Conn
 	defer func() {
 		if conn != nil {
-			conn.Close(context.Background())
+			closeConn(conn)
 		}
 	}()
 	t := time.NewTicker(500 * time.Millisecond)
@@ -105,7 +113,7 @@ func (a *ageSampler) run(ctx context.Context) {
 				WHERE kind = 'card' AND key = ANY($1)`, a.keys, a.since).Scan(&n, &fresh, &oldest, &worst)
 			now := time.Now()
 			if err != nil {
-				conn.Close(context.Background())
+				closeConn(conn)
 				conn = nil
 			} else {
 				a.mu.Lock()
@@ -339,7 +347,7 @@ func (e *env) backgroundLoad(ctx context.Context, ms []*member) (bgLoad, error) 
 				if err != nil {
 					return err
 				}
-				defer conn.Close(context.Background())
+				defer closeConn(conn)
 				if err := conn.QueryRow(qctx, `SELECT coalesce(sum(s.calls), 0)::float8
 					  FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
 					 WHERE d.datname = ANY($1) AND s.userid <> (SELECT oid FROM pg_roles WHERE rolname = 'postgres')`, names[c]).Scan(&st); err != nil {

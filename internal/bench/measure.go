@@ -3,11 +3,12 @@ package bench
 import (
 	"context"
 	"fmt"
-	"github.com/pglinks/pglinks/internal/links"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pglinks/pglinks/internal/links"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"

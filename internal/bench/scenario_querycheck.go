@@ -83,7 +83,7 @@ func (e *env) queryCheck(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer local.Close(context.Background())
+	defer closeConn(local)
 	before, err := fetched(ctx, local, query)
 	if err != nil {
 		return fmt.Errorf("querycheck: before: %w", err)

@@ -462,7 +462,7 @@ func (e *env) linkFloor(ctx context.Context, d *benchDBs, name, schema string, t
 	}
 	closeAll := func() {
 		for _, c := range []*pgx.Conn{local, remote, state} {
-			c.Close(context.Background())
+			closeConn(c)
 		}
 	}
 	sqlLinks := links.CatalogSQL("links")
@@ -665,7 +665,7 @@ func (e *env) create(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer local.Close(context.Background())
+	defer closeConn(local)
 	n := max(3, e.rounds)
 	if e.cfg.Quick {
 		n = e.rounds
