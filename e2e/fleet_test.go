@@ -27,11 +27,11 @@ func clusters(t *testing.T) (*pgtest.Cluster, *pgtest.Cluster) {
 	t.Helper()
 	clustersOnce.Do(func() {
 		ctx := context.Background()
-		if clusterA, clustersErr = pgtest.Start(ctx, pgtest.Options{}); clustersErr != nil {
+		if clusterA, clustersErr = pgtest.Start(ctx, pgtest.Options{ForTests: true}); clustersErr != nil {
 			return
 		}
 		atExit(func() { clusterA.Stop() })
-		if clusterB, clustersErr = pgtest.Start(ctx, pgtest.Options{}); clustersErr != nil {
+		if clusterB, clustersErr = pgtest.Start(ctx, pgtest.Options{ForTests: true}); clustersErr != nil {
 			return
 		}
 		atExit(func() { clusterB.Stop() })

@@ -237,7 +237,7 @@ func TestHaltedAndMovedRemote(t *testing.T) {
 	t.Parallel()
 	clusters(t)
 	ctx := context.Background()
-	c, err := pgtest.Start(ctx, pgtest.Options{})
+	c, err := pgtest.Start(ctx, pgtest.Options{ForTests: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,7 +55,7 @@ func TestConfigFromEnv(t *testing.T) {
 
 func TestUserCommands(t *testing.T) {
 	ctx := context.Background()
-	c, err := pgtest.Start(ctx, pgtest.Options{})
+	c, err := pgtest.Start(ctx, pgtest.Options{ForTests: true})
 	if err != nil {
 		t.Fatal(err)
 	}

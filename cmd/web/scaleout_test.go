@@ -32,7 +32,7 @@ type scaleoutFleet struct {
 func newScaleoutFleet(t *testing.T, n int) *scaleoutFleet {
 	t.Helper()
 	ctx := context.Background()
-	c, err := pgtest.Start(ctx, pgtest.Options{Settings: []string{
+	c, err := pgtest.Start(ctx, pgtest.Options{ForTests: true, Settings: []string{
 		"shared_preload_libraries = 'pg_stat_statements'",
 		"pg_stat_statements.max = 5000",
 	}})

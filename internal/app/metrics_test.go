@@ -180,7 +180,7 @@ func TestMetricsSlotInvalidated(t *testing.T) {
 	t.Parallel()
 	const token = "s3cret-metrics-token"
 	ctx := context.Background()
-	c, err := pgtest.Start(ctx, pgtest.Options{})
+	c, err := pgtest.Start(ctx, pgtest.Options{ForTests: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func useProductionHashes(t *testing.T) {
 func TestMain(m *testing.M) {
 	UseCheapHashesInTests()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	c, err := pgtest.Start(ctx, pgtest.Options{})
+	c, err := pgtest.Start(ctx, pgtest.Options{ForTests: true})
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

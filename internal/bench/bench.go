@@ -61,7 +61,7 @@ type sizes struct {
 func (c Config) sizes() sizes {
 	var sz sizes
 	if c.Quick {
-		sz = sizes{fleet: 6, bigFleet: 24, largeFleet: 60, slow: 3, silent: 1, idleWindow: 5 * time.Second, countWindow: 8 * time.Second,
+		sz = sizes{fleet: 6, bigFleet: 24, largeFleet: 60, slow: 3, silent: 1, idleWindow: 3 * time.Second, countWindow: 4 * time.Second,
 			linkTables: []int{50, 200}, createTables: 60, c1N: 10, c8N: 40}
 	} else {
 		sz = sizes{fleet: 40, bigFleet: 200, largeFleet: 1000, slow: 50, silent: 10, idleWindow: 40 * time.Second, countWindow: time.Minute,
@@ -268,7 +268,9 @@ func (e *env) setup(ctx context.Context) error {
 	go func() { defer wg.Done(); e.bin, buildErr = buildServer(ctx, root, e.dir) }()
 	// pg_stat_statements counts pglinks' background statements per
 	// database (fleet1000): up to 1,000 databases × a dozen statements.
-	opts := pgtest.Options{Settings: []string{"shared_preload_libraries = 'pg_stat_statements'", "pg_stat_statements.max = 20000"}}
+	// The quick size checks answers, not timings: its clusters are test
+	// clusters.
+	opts := pgtest.Options{ForTests: e.cfg.Quick, Settings: []string{"shared_preload_libraries = 'pg_stat_statements'", "pg_stat_statements.max = 20000"}}
 	go func() { defer wg.Done(); e.a, aErr = pgtest.Start(ctx, opts) }()
 	go func() { defer wg.Done(); e.b, bErr = pgtest.Start(ctx, opts) }()
 	wg.Wait()

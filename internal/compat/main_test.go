@@ -63,7 +63,7 @@ func TestMain(m *testing.M) {
 func startCluster(major int) (*pgtest.Cluster, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := pgtest.Start(ctx, pgtest.Options{Major: major, Logical: true})
+	c, err := pgtest.Start(ctx, pgtest.Options{ForTests: true, Major: major, Logical: true})
 	if err != nil {
 		return nil, err
 	}

@@ -50,7 +50,7 @@ func withClock(svc *replication.Service) *testClock {
 func ownCluster(t *testing.T, major int, settings ...string) *pgtest.Cluster {
 	t.Helper()
 	ctx := ctxFor(t)
-	c, err := pgtest.Start(ctx, pgtest.Options{Major: major, Logical: true})
+	c, err := pgtest.Start(ctx, pgtest.Options{ForTests: true, Major: major, Logical: true})
 	if err != nil {
 		t.Fatal(err)
 	}

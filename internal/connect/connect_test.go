@@ -17,7 +17,7 @@ var cluster *pgtest.Cluster
 
 func TestMain(m *testing.M) {
 	var err error
-	if cluster, err = pgtest.Start(context.Background(), pgtest.Options{}); err != nil {
+	if cluster, err = pgtest.Start(context.Background(), pgtest.Options{ForTests: true}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

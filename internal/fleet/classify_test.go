@@ -22,12 +22,12 @@ func TestClassifyRealFailures(t *testing.T) {
 		t.Skip("starts two clusters")
 	}
 	ctx := context.Background()
-	main, err := pgtest.Start(ctx, pgtest.Options{})
+	main, err := pgtest.Start(ctx, pgtest.Options{ForTests: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer main.Stop()
-	tiny, err := pgtest.Start(ctx, pgtest.Options{})
+	tiny, err := pgtest.Start(ctx, pgtest.Options{ForTests: true})
 	if err != nil {
 		t.Fatal(err)
 	}

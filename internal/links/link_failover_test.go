@@ -16,7 +16,7 @@ import (
 func TestRemoteHaltedThenMoved(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	c, err := pgtest.Start(ctx, pgtest.Options{})
+	c, err := pgtest.Start(ctx, pgtest.Options{ForTests: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,11 +21,11 @@ var clusterA, clusterB *pgtest.Cluster
 func TestMain(m *testing.M) {
 	ctx := context.Background()
 	var err error
-	if clusterA, err = pgtest.Start(ctx, pgtest.Options{}); err != nil {
+	if clusterA, err = pgtest.Start(ctx, pgtest.Options{ForTests: true}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	if clusterB, err = pgtest.Start(ctx, pgtest.Options{}); err != nil {
+	if clusterB, err = pgtest.Start(ctx, pgtest.Options{ForTests: true}); err != nil {
 		clusterA.Stop()
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

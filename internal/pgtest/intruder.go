@@ -42,7 +42,7 @@ func (c *Cluster) AddIntruder(ctx context.Context, d *Database) (*Intruder, erro
 	in.URL = c.URL(in.Role, in.Password, d.Name)
 	role := pgx.Identifier{in.Role}.Sanitize()
 	if err := c.Exec(ctx, d.Name, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'; GRANT CREATE ON DATABASE %s TO %s",
-		role, in.Password, pgx.Identifier{d.Name}.Sanitize(), role)); err != nil {
+		role, c.passwordLiteral(in.Password), pgx.Identifier{d.Name}.Sanitize(), role)); err != nil {
 		return nil, err
 	}
 	if err := execURL(ctx, d.URL, "CREATE TABLE public.people (secret text)"); err != nil {

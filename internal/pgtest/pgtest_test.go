@@ -80,7 +80,7 @@ func TestEveryMajor(t *testing.T) {
 		t.Run(fmt.Sprint(major), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			c, err := Start(ctx, Options{Major: major, Logical: true})
+			c, err := Start(ctx, Options{Major: major, Logical: true, ForTests: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -126,5 +126,38 @@ func TestMajorOf(t *testing.T) {
 		if got := majorOf(in); got != want {
 			t.Errorf("majorOf(%q) = %d, want %d", in, got, want)
 		}
+	}
+}
+
+// A ForTests cluster keeps one-iteration scram-sha-256 secrets, and they
+// work as any other: the right password in, a wrong one refused, through
+// pgx and through postgres_fdw (libpq) alike.
+func TestForTestsAuth(t *testing.T) {
+	ctx := context.Background()
+	c, err := Start(ctx, Options{ForTests: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Stop() })
+	db, err := c.CreateDatabase(ctx, "fast", DBOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, role := range []string{"postgres", db.Owner} {
+		secret := MustQueryString(t, c.SuperURL("postgres"), "SELECT rolpassword FROM pg_authid WHERE rolname = $1", role)
+		if !strings.HasPrefix(secret, "SCRAM-SHA-256$1:") {
+			t.Fatalf("%s's secret %.16s..., want one iteration", role, secret)
+		}
+	}
+	if _, err := pgx.Connect(ctx, c.URL(db.Owner, "wrong", db.Name)); err == nil || !strings.Contains(err.Error(), "password authentication failed") {
+		t.Fatalf("wrong password: %v", err)
+	}
+	// The owner's password through libpq: a loopback user mapping.
+	MustExec(t, db.URL, fmt.Sprintf(`CREATE SERVER self FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port '%d', dbname 'fast');
+		CREATE USER MAPPING FOR CURRENT_USER SERVER self OPTIONS (user '%s', password '%s');
+		CREATE TABLE t (x int); INSERT INTO t VALUES (7);
+		CREATE FOREIGN TABLE ft (x int) SERVER self OPTIONS (table_name 't')`, c.Port, db.Owner, db.Password))
+	if n := MustQueryInt(t, db.URL, "SELECT x FROM ft"); n != 7 {
+		t.Fatalf("through postgres_fdw: %d", n)
 	}
 }

@@ -129,7 +129,7 @@ func TestCreateSubscriptionNeedsPrivileges(t *testing.T) {
 
 func TestPreflightNamesWalLevel(t *testing.T) {
 	ctx := context.Background()
-	plain, err := pgtest.Start(ctx, pgtest.Options{})
+	plain, err := pgtest.Start(ctx, pgtest.Options{ForTests: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,11 +21,11 @@ var pubCluster, subCluster *pgtest.Cluster
 func TestMain(m *testing.M) {
 	ctx := context.Background()
 	var err error
-	if pubCluster, err = pgtest.Start(ctx, pgtest.Options{Logical: true}); err != nil {
+	if pubCluster, err = pgtest.Start(ctx, pgtest.Options{ForTests: true, Logical: true}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	if subCluster, err = pgtest.Start(ctx, pgtest.Options{Logical: true}); err != nil {
+	if subCluster, err = pgtest.Start(ctx, pgtest.Options{ForTests: true, Logical: true}); err != nil {
 		pubCluster.Stop()
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -16,7 +16,7 @@ var cluster *pgtest.Cluster
 
 func TestMain(m *testing.M) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	c, err := pgtest.Start(ctx, pgtest.Options{})
+	c, err := pgtest.Start(ctx, pgtest.Options{ForTests: true})
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 	}
 	ctx := context.Background()
 	var err error
-	if cluster, err = pgtest.Start(ctx, pgtest.Options{}); err != nil {
+	if cluster, err = pgtest.Start(ctx, pgtest.Options{ForTests: true}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
