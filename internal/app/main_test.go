@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,8 +26,14 @@ func TestMain(m *testing.M) {
 	// Fixtures add users and sign in, each a password hash: cheap ones
 	// here (the parameters themselves are auth's tests' business).
 	auth.UseCheapHashesInTests()
+	flag.Parse()
+	// The fuzz targets decode forms and need no database; every fuzz
+	// worker is a process of its own that would start a cluster here.
+	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" || flag.Lookup("test.fuzzworker").Value.String() == "true" {
+		os.Exit(m.Run())
+	}
 	var err error
-	if cluster, err = pgtest.Start(context.Background(), pgtest.Options{}); err != nil {
+	if cluster, err = pgtest.Start(context.Background(), pgtest.Options{ForTests: true}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
