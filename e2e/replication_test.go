@@ -18,7 +18,7 @@ import (
 )
 
 // A publisher and a subscriber cluster with wal_level=logical, started on
-// first use and shared by the replication tests.
+// first use and shared by the replication tests that leave both running.
 var (
 	logicalOnce            sync.Once
 	logicalErr             error
@@ -28,23 +28,52 @@ var (
 func logicalClusters(t *testing.T) (*pgtest.Cluster, *pgtest.Cluster) {
 	t.Helper()
 	logicalOnce.Do(func() {
-		ctx := context.Background()
-		for _, c := range []**pgtest.Cluster{&pubCluster, &subCluster} {
-			if *c, logicalErr = pgtest.Start(ctx, pgtest.Options{Logical: true}); logicalErr != nil {
-				return
-			}
-			cl := *c
-			atExit(func() { cl.Stop() })
-			// Restart stopped apply workers sooner than the 5 s default.
-			if err := cl.Exec(ctx, "postgres", "ALTER SYSTEM SET wal_retrieve_retry_interval = '300ms'"); err == nil {
-				cl.Exec(ctx, "postgres", "SELECT pg_reload_conf()")
-			}
-		}
+		pubCluster, subCluster, logicalErr = startLogicalPair(atExit)
 	})
 	if logicalErr != nil {
 		t.Fatal(logicalErr)
 	}
 	return pubCluster, subCluster
+}
+
+// ownLogicalClusters is a publisher and a subscriber for a test that
+// stops one of them, which the shared pair's other users must not see.
+func ownLogicalClusters(t *testing.T) (*pgtest.Cluster, *pgtest.Cluster) {
+	t.Helper()
+	p, s, err := startLogicalPair(t.Cleanup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, s
+}
+
+// startLogicalPair starts a publisher and a subscriber side by side;
+// cleanup is given what stops each. Room for the apply and table-sync
+// workers of the tests that run at once on them.
+func startLogicalPair(cleanup func(func())) (pub, sub *pgtest.Cluster, err error) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var errs [2]error
+	cs := [2]*pgtest.Cluster{}
+	for i := range cs {
+		wg.Go(func() {
+			cs[i], errs[i] = pgtest.Start(ctx, pgtest.Options{ForTests: true, Logical: true, Settings: []string{
+				"max_worker_processes = 32", "max_logical_replication_workers = 24",
+				// Restart stopped apply workers sooner than the 5 s default.
+				"wal_retrieve_retry_interval = '300ms'",
+			}})
+		})
+	}
+	wg.Wait()
+	for i, c := range cs {
+		if c != nil {
+			cleanup(func() { c.Stop() })
+		}
+		if errs[i] != nil {
+			err = errs[i]
+		}
+	}
+	return cs[0], cs[1], err
 }
 
 const (
@@ -72,6 +101,12 @@ type replFleet struct {
 func newReplFleet(t *testing.T) *replFleet {
 	t.Helper()
 	p, s := logicalClusters(t)
+	return newReplFleetOn(t, p, s)
+}
+
+// newReplFleetOn is newReplFleet on the publisher p and the subscriber s.
+func newReplFleetOn(t *testing.T, p, s *pgtest.Cluster) *replFleet {
+	t.Helper()
 	ctx := context.Background()
 	n := dbSeq.Add(1)
 	mk := func(c *pgtest.Cluster, name string) *pgtest.Database {
@@ -144,7 +179,10 @@ func reloadUntil(t *testing.T, page playwright.Page, loc playwright.Locator, re 
 }
 
 func TestReplicationOrphanedSlotFlow(t *testing.T) {
-	f := newReplFleet(t)
+	t.Parallel()
+	// Its own clusters: it stops the publisher.
+	pubCluster, subCluster := ownLogicalClusters(t)
+	f := newReplFleetOn(t, pubCluster, subCluster)
 	// Slots become alarms after 8 s inactive here, not the default 5 min.
 	srv := startServer(t, append(f.env, "PGLINKS_SLOT_ORPHAN_AFTER=8s"))
 	page := newPage(t)
@@ -336,6 +374,7 @@ func httpSession(t *testing.T, base, email, password string) (*http.Client, stri
 }
 
 func TestReplicationViewerAndMetrics(t *testing.T) {
+	t.Parallel()
 	f := newReplFleet(t)
 	srv := startServer(t, f.env)
 
@@ -414,6 +453,7 @@ func TestReplicationViewerAndMetrics(t *testing.T) {
 }
 
 func TestReplicationCreateFromBrowser(t *testing.T) {
+	t.Parallel()
 	f := newReplFleet(t)
 	srv := startServer(t, f.env)
 	subName := f.subName + "_customers"
@@ -483,6 +523,7 @@ func TestReplicationCreateFromBrowser(t *testing.T) {
 // line, the inventory's search, every row a block with its actions in view
 // on a phone, and no serious accessibility violation.
 func TestReplicationPagesFitPhoneAndLaptop(t *testing.T) {
+	t.Parallel()
 	f := newReplFleet(t)
 	// Enough databases for the search, most of them with nothing to show.
 	env := append([]string{}, f.env...)

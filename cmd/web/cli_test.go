@@ -49,7 +49,7 @@ func newCLIEnvWith(t *testing.T, redis bool) *cliEnv {
 		t.Skip("starts a cluster")
 	}
 	ctx := context.Background()
-	c, err := pgtest.Start(ctx, pgtest.Options{})
+	c, err := pgtest.Start(ctx, pgtest.Options{ForTests: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,6 +167,7 @@ func (r cliRun) want(t *testing.T, code int, in string, parts ...string) {
 }
 
 func TestCLI(t *testing.T) {
+	t.Parallel()
 	e := newCLIEnv(t)
 	linkCount := func() int {
 		return pgtest.MustQueryInt(t, e.local.URL, "SELECT count(*) FROM pg_foreign_server")
@@ -298,6 +299,7 @@ $`)
 // On a terminal, links:destroy warns, asks for the name, and destroys
 // only when it is typed exactly.
 func TestCLIDestroyPrompt(t *testing.T) {
+	t.Parallel()
 	e := newCLIEnv(t)
 	e.asAdmin(t, "links:create", "HEROKU_POSTGRESQL_BLUE_URL", "DATABASE_URL", "--as", "sales").want(t, 0, "stdout", "done")
 	count := func() int { return pgtest.MustQueryInt(t, e.local.URL, "SELECT count(*) FROM pg_foreign_server") }

@@ -30,6 +30,7 @@ import (
 // the summary again, and Ctrl-C (SIGINT) ends it with exit status 0 and its
 // files removed.
 func TestDemoAsPrinted(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts two clusters")
 	}

@@ -144,6 +144,7 @@ func allRead(p *program) bool {
 // the same ages, and a change in a fleet database shows the same on all
 // three within the cards' max age.
 func TestThreeProcessesShareBackgroundWork(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts a cluster and three processes")
 	}
@@ -204,6 +205,7 @@ func TestThreeProcessesShareBackgroundWork(t *testing.T) {
 // another `web serve` takes the background work over within the lease's
 // bound (TTL + TTL/3), and the cards go on being read.
 func TestLeaseTakenOverAfterSIGKILL(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the server and starts three processes")
 	}
