@@ -88,17 +88,27 @@ test: deps-test node_modules/.package-lock.json $(CI_CHECKS) lint ## Run all tes
 	$(GO) test -race -count=1 -timeout 30m ./...
 	@$(MAKE) fuzz
 
-fuzz: ## Run each Fuzz function under internal/ for FUZZTIME (default 10s)
-	@found=0; \
+fuzz: ## Run each Fuzz function under internal/ for FUZZTIME (default 10s), side by side
+	@dir=$$(mktemp -d); n=0; pids=; \
 	for file in $$(grep -rlE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*\(' internal || true); do \
 		pkg=./$$(dirname "$$file"); \
 		for fn in $$(sed -nE 's/^func (Fuzz[A-Za-z0-9_]*)\(.*/\1/p' "$$file"); do \
-			found=$$((found + 1)); \
+			n=$$((n + 1)); \
 			echo "$(GO) test -run '^\$$' -fuzz '^$$fn\$$' -fuzztime $(FUZZTIME) $$pkg"; \
-			$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
+			( rc=0; $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) "$$pkg" > "$$dir/$$fn.log" 2>&1 || rc=$$?; \
+			  echo $$rc > "$$dir/$$fn.rc" ) & pids="$$pids $$!"; \
 		done; \
 	done; \
-	echo "fuzz: $$found fuzz target(s) run"
+	for pid in $$pids; do wait $$pid || true; done; failed=0; \
+	for log in "$$dir"/*.log; do \
+		[ -e "$$log" ] || continue; \
+		fn=$$(basename "$$log" .log); \
+		if [ "$$(cat "$$dir/$$fn.rc" 2>/dev/null)" != 0 ]; then failed=$$((failed + 1)); echo "--- $$fn failed:"; cat "$$dir/$$fn.log"; \
+		else echo "$$fn: $$(grep -E 'execs:' "$$dir/$$fn.log" | tail -1 | sed -E 's/.*execs: ([0-9]+).*/\1 inputs/' || true)"; fi; \
+	done; \
+	rm -rf "$$dir"; \
+	echo "fuzz: $$n fuzz target(s) run side by side, $$failed failed"; \
+	[ "$$failed" = 0 ]
 
 e2e: deps-test node_modules/.package-lock.json ## Run the browser (e2e) tests only, verbose
 	$(GO) test -count=1 -v ./e2e/
