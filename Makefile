@@ -9,7 +9,10 @@ SHELL := bash
 MAKEFLAGS += --no-print-directory
 
 GO ?= go
-FUZZTIME ?= 10s
+# Inputs per fuzz target. A count, not a duration: Go 1.26's fuzzing
+# coordinator can fail a target with "context deadline exceeded" when a
+# duration ends while a worker is busy (go.dev/issue/75804, fixed in 1.27).
+FUZZTIME ?= 30000x
 
 # playwright-go finds the driver (scripts/deps.sh test puts it here) and node
 # through these; the e2e harness reads the same variables.
@@ -88,7 +91,7 @@ test: deps-test node_modules/.package-lock.json $(CI_CHECKS) lint ## Run all tes
 	$(GO) test -race -count=1 -timeout 30m ./...
 	@$(MAKE) fuzz
 
-fuzz: ## Run each Fuzz function under internal/ for FUZZTIME (default 10s), side by side
+fuzz: ## Run each Fuzz function under internal/ for FUZZTIME (default 30000x: inputs), side by side
 	@dir=$$(mktemp -d); n=0; pids=; \
 	for file in $$(grep -rlE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*\(' internal || true); do \
 		pkg=./$$(dirname "$$file"); \
