@@ -456,6 +456,22 @@ func (c *Cluster) URL(user, password, db string) string {
 // SuperURL is a superuser URL to database db.
 func (c *Cluster) SuperURL(db string) string { return c.URL("postgres", c.superPassword, db) }
 
+// execEach runs each statement on its own, in order, as the superuser in
+// database db, over one connection.
+func (c *Cluster) execEach(ctx context.Context, db string, stmts ...string) error {
+	conn, err := pgx.Connect(ctx, c.SuperURL(db))
+	if err != nil {
+		return fmt.Errorf("pgtest: connect %s: %w", db, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	for _, s := range stmts {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			return fmt.Errorf("pgtest: exec in %s: %w", db, err)
+		}
+	}
+	return nil
+}
+
 // Exec runs sql as the superuser in database db.
 func (c *Cluster) Exec(ctx context.Context, db, sql string, args ...any) error {
 	conn, err := pgx.Connect(ctx, c.SuperURL(db))
@@ -502,30 +518,29 @@ func (c *Cluster) CreateDatabase(ctx context.Context, name string, opts DBOption
 		// test's databases are a good part of what it costs.
 		create += " STRATEGY FILE_COPY"
 	}
-	stmts := []string{
+	// Two connections, one to make the role and the database, one to set
+	// the database up: a backend's start is a good part of what a test
+	// database costs.
+	if err := c.execEach(ctx, "postgres",
 		fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", owner, c.passwordLiteral(d.Password)),
-		create,
-	}
-	for _, s := range stmts {
-		if err := c.Exec(ctx, "postgres", s); err != nil {
-			return nil, err
-		}
-	}
-	// New objects in public belong to the owner, as on hosted plans.
-	if err := c.Exec(ctx, name, fmt.Sprintf("ALTER SCHEMA public OWNER TO %s", owner)); err != nil {
+		create); err != nil {
 		return nil, err
 	}
+	// New objects in public belong to the owner, as on hosted plans.
+	setup := []string{fmt.Sprintf("ALTER SCHEMA public OWNER TO %s", owner)}
 	if !opts.NoFDW {
-		if err := c.Exec(ctx, name, fmt.Sprintf(
-			"CREATE EXTENSION IF NOT EXISTS postgres_fdw; GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO %s", owner)); err != nil {
-			return nil, err
-		}
+		setup = append(setup, "CREATE EXTENSION IF NOT EXISTS postgres_fdw",
+			fmt.Sprintf("GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO %s", owner))
 	}
 	if opts.Redis {
-		if err := c.Exec(ctx, name, fmt.Sprintf(
-			"CREATE EXTENSION IF NOT EXISTS pglinks_redis; GRANT USAGE ON FOREIGN DATA WRAPPER pglinks_redis TO %s", owner)); err != nil {
-			return nil, fmt.Errorf("%w (pglinks_redis is installed by `make ext`)", err)
+		setup = append(setup, "CREATE EXTENSION IF NOT EXISTS pglinks_redis",
+			fmt.Sprintf("GRANT USAGE ON FOREIGN DATA WRAPPER pglinks_redis TO %s", owner))
+	}
+	if err := c.execEach(ctx, name, setup...); err != nil {
+		if opts.Redis {
+			err = fmt.Errorf("%w (pglinks_redis is installed by `make ext`)", err)
 		}
+		return nil, err
 	}
 	return d, nil
 }
