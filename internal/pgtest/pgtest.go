@@ -463,7 +463,12 @@ func (c *Cluster) execEach(ctx context.Context, db string, stmts ...string) erro
 	if err != nil {
 		return fmt.Errorf("pgtest: connect %s: %w", db, err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() {
+		// Closing waits at most a second, even when ctx has ended.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		conn.Close(cctx)
+	}()
 	for _, s := range stmts {
 		if _, err := conn.Exec(ctx, s); err != nil {
 			return fmt.Errorf("pgtest: exec in %s: %w", db, err)
