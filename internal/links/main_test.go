@@ -19,6 +19,9 @@ import (
 var clusterA, clusterB *pgtest.Cluster
 
 func TestMain(m *testing.M) {
+	// Most tests here wait on PostgreSQL (timeouts, silent and stalled
+	// remotes, background rounds) rather than use a core.
+	pgtest.WaitingTests(8)
 	ctx := context.Background()
 	var err error
 	if clusterA, err = pgtest.Start(ctx, pgtest.Options{ForTests: true}); err != nil {

@@ -2,6 +2,7 @@ package pgtest
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"strings"
 	"testing"
@@ -159,5 +160,21 @@ func TestForTestsAuth(t *testing.T) {
 		CREATE FOREIGN TABLE ft (x int) SERVER self OPTIONS (table_name 't')`, c.Port, db.Owner, db.Password))
 	if n := MustQueryInt(t, db.URL, "SELECT x FROM ft"); n != 7 {
 		t.Fatalf("through postgres_fdw: %d", n)
+	}
+}
+
+// WaitingTests sets -parallel unless it was given on the command line.
+func TestWaitingTests(t *testing.T) {
+	f := flag.Lookup("test.parallel")
+	before := f.Value.String()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	WaitingTests(5)
+	got := f.Value.String()
+	if given && got != before {
+		t.Errorf("-parallel %s was given, WaitingTests made it %s", before, got)
+	}
+	if !given && got != "5" {
+		t.Errorf("-parallel not given: %s after WaitingTests(5), want 5", got)
 	}
 }
