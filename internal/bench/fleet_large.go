@@ -202,6 +202,13 @@ func (e *env) fleetLarge(ctx context.Context) error {
 	}
 	label := fmt.Sprintf("%d DBs", n)
 	keys := e.vars(all)
+	// A cold start, as in slowSilent: the earlier scenarios' process shared
+	// the cards of the databases this fleet starts with, and a new process
+	// reads those again only when they age, so "every card read once after
+	// start" would wait for their refresh instead of timing the first sweep.
+	if err := execURL(ctx, e.stateURL, "DELETE FROM pglinks.background_results"); err != nil {
+		return err
+	}
 	// Started here, so that the time to read every card counts from the
 	// process's start.
 	start := time.Now()
@@ -234,6 +241,7 @@ func (e *env) fleetLarge(ctx context.Context) error {
 	if !ok {
 		e.rep.fail("%s: not every card read %s after start", label, secs(3*maxAge))
 	}
+	e.logf("%s: every card read once %s after start", label, took.Round(time.Millisecond))
 	e.rep.row(label+": every card read once, after start", secs(took), "max age "+secs(maxAge), x(ratio(took.Seconds(), maxAge.Seconds())), "≤ max age", boolp(ok && took <= maxAge))
 	ages.phase()
 
@@ -299,6 +307,7 @@ func (e *env) fleetLarge(ctx context.Context) error {
 	}
 	e.rep.note("%s: c=1 %d and c=8 %d inventory answers over %d interleaved rounds, pages 1..%d; the cards' ages are read from the state database (pglinks.background_results.as_of, when each card's read started)", label, len(i1.Latencies), len(i8.Latencies), e.rounds, np)
 
+	e.logf("%s: idle and page load measured", label)
 	// Background statements: one process, then three.
 	one, err := e.backgroundLoad(ctx, all)
 	if err != nil {
@@ -319,6 +328,7 @@ func (e *env) fleetLarge(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	e.logf("%s: background statements counted with one process and with three", label)
 	rs := ratio(three.statements, one.statements)
 	e.rep.row(label+": background statements per fleet DB per minute, 3 processes", fmt.Sprintf("%.2f", three.statements), fmt.Sprintf("1 process %.2f", one.statements), x(rs), "≈ 1× (one lease holder)", boolp(rs <= 1.25))
 	e.rep.row(label+": new PostgreSQL sessions per fleet DB per minute, 3 processes", fmt.Sprintf("%.2f", three.sessions), fmt.Sprintf("1 process %.2f", one.sessions), x(ratio(three.sessions, one.sessions)), "", nil)
@@ -439,6 +449,7 @@ func (e *env) slowSilent(ctx context.Context, all []*member) error {
 	if !ok {
 		e.rep.fail("%s: not every healthy card read %s after start", label, secs(3*maxAge))
 	}
+	e.logf("%s: every healthy card read once %s after start", label, took.Round(time.Millisecond))
 	e.rep.row(label+": every healthy card read once, after start", secs(took), "max age "+secs(maxAge), x(ratio(took.Seconds(), maxAge.Seconds())), "≤ max age", boolp(ok && took <= maxAge))
 	ages.phase()
 	slowAges.phase()
