@@ -19,15 +19,19 @@ var cluster *pgtest.Cluster
 
 // productionParams are the hash parameters the server uses, kept before
 // TestMain makes hashes cheap for the tests that only need some hash.
-var productionParams = defaultParams
+var (
+	productionParams = defaultParams
+	productionFloor  = minHashMemory
+)
 
-// useProductionHashes makes this test's hashes the server's, for the tests
-// of the parameters and of the hash's cost. Only tests that do not call
-// t.Parallel may use it: they run before the parallel ones start.
+// useProductionHashes makes this test's hashes, and the least memory a
+// hash may name, the server's, for the tests of the parameters and of the
+// hash's cost. Only tests that do not call t.Parallel may use it: they run
+// before the parallel ones start.
 func useProductionHashes(t *testing.T) {
-	saved := defaultParams
-	defaultParams = productionParams
-	t.Cleanup(func() { defaultParams = saved })
+	saved, savedFloor := defaultParams, minHashMemory
+	defaultParams, minHashMemory = productionParams, productionFloor
+	t.Cleanup(func() { defaultParams, minHashMemory = saved, savedFloor })
 }
 
 func TestMain(m *testing.M) {

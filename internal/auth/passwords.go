@@ -38,6 +38,10 @@ type argonParams struct {
 
 var defaultParams = argonParams{memory: 64 * 1024, time: 2, threads: 2, saltLen: 16, keyLen: 32}
 
+// minHashMemory (KiB) is the least memory a stored hash may name: one
+// below it is refused as malformed.
+var minHashMemory uint32 = 8 * 1024
+
 // hashSlots bounds concurrent hashes: each holds 64 MiB, and a burst of
 // logins must not exhaust the server's memory.
 var hashSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
@@ -119,8 +123,9 @@ func decodeHash(encoded string) (argonParams, []byte, []byte, error) {
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.memory, &p.time, &p.threads); err != nil {
 		return p, nil, nil, errMalformedHash
 	}
-	// Bounds stop a corrupted row from asking for gigabytes or hours.
-	if p.memory < 8*1024 || p.memory > 1024*1024 || p.time < 1 || p.time > 16 || p.threads < 1 {
+	// Bounds stop a corrupted row from asking for gigabytes or hours, and
+	// a weak hash from being accepted.
+	if p.memory < minHashMemory || p.memory > 1024*1024 || p.time < 1 || p.time > 16 || p.threads < 1 {
 		return p, nil, nil, errMalformedHash
 	}
 	b64 := base64.RawStdEncoding
