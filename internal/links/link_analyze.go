@@ -132,8 +132,12 @@ func (s *Service) analyzeTable(ctx context.Context, local, remote *fleet.Databas
 		return err
 	}
 	if remote != nil && remote.ConfigErr == nil {
-		timer := time.AfterFunc(timeout+time.Second, func() { s.abandonRemote(remote, l.meta.appName()) })
-		defer timer.Stop()
+		cut := s.remoteCut(remote, l.meta.appName())
+		timer := time.AfterFunc(timeout+time.Second, cut.run)
+		defer func() {
+			timer.Stop()
+			cut.settle()
+		}()
 	}
 	if _, err := tx.Exec(tctx, "ANALYZE "+fleet.Ident(l.Name, table)); err != nil {
 		return err

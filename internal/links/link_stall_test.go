@@ -2,6 +2,7 @@ package links
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -199,5 +200,43 @@ func TestReadsSilentDatabase(t *testing.T) {
 	}
 	if proxy.Stalled() == 0 {
 		t.Fatal("nothing stalled: the test proves nothing")
+	}
+}
+
+// When the operation a guard watches returns (stop), no cut it started is
+// still under way and none starts later: a cut that outlived its operation
+// would end connections opened through the link after it, by sessions
+// that have nothing to do with the stall.
+func TestGuardStopLeavesNoCutBehind(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var logs lockedLog
+	f.svc.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	f.svc.Fleet.Deadlines.Statement = time.Minute // only the context ends the watch
+	local, remote := mustDB(t, f.svc, "DATABASE_URL"), mustDB(t, f.svc, "HEROKU_POSTGRESQL_BLUE_URL")
+	const cut = "abandoned stalled remote connections"
+	for i := range 10 {
+		ctx, cancel := context.WithCancel(context.Background())
+		// The context ends (the request was cancelled): the guard starts
+		// its cut as the operation returns. No tx: that path never ends
+		// the local backend.
+		stop := f.svc.guardRemote(ctx, nil, local, remote, "pglinks/guardtest/x")
+		cancel()
+		stop()
+		before := strings.Count(logs.String(), cut)
+		time.Sleep(150 * time.Millisecond)
+		if after := strings.Count(logs.String(), cut); after != before {
+			t.Fatalf("round %d: a cut finished after stop returned (%d cuts logged before, %d after)", i, before, after)
+		}
+	}
+	// Stopped first, a guard never cuts.
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := f.svc.guardRemote(ctx, nil, local, remote, "pglinks/guardtest/y")
+	stop()
+	n := strings.Count(logs.String(), cut)
+	cancel()
+	time.Sleep(150 * time.Millisecond)
+	if strings.Count(logs.String(), cut) != n {
+		t.Fatal("a stopped guard cut connections when its context ended")
 	}
 }

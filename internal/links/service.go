@@ -90,10 +90,11 @@ func (s *Service) beginLocked(ctx context.Context, d *fleet.Database, name strin
 // rolls back at once. Behind a middlebox that keeps the local side of the
 // socket open, cutting the remote frees nothing; so if the statement has
 // not ended a moment later, pglinks ends the local backend too and stops
-// waiting for it (abandonLocal). stop ends the watch.
+// waiting for it (abandonLocal). stop ends the watch; when it returns, no
+// cut is under way or still to come.
 func (s *Service) guardRemote(ctx context.Context, tx pgx.Tx, local, remote *fleet.Database, appName string) (stop func()) {
-	var once sync.Once
-	abandon := func() { once.Do(func() { s.abandonRemote(remote, appName) }) }
+	cut := s.remoteCut(remote, appName)
+	abandon := cut.run
 	ended := make(chan struct{})
 	overran := func() {
 		abandon()
@@ -109,8 +110,28 @@ func (s *Service) guardRemote(ctx context.Context, tx pgx.Tx, local, remote *fle
 		close(ended)
 		timer.Stop()
 		stopCtx()
+		cut.settle()
 	}
 }
+
+// remoteCut ends a link's connections on its remote (abandonRemote) at
+// most once.
+type remoteCut struct {
+	once sync.Once
+	run  func()
+}
+
+func (s *Service) remoteCut(remote *fleet.Database, appName string) *remoteCut {
+	c := &remoteCut{}
+	c.run = func() { c.once.Do(func() { s.abandonRemote(remote, appName) }) }
+	return c
+}
+
+// settle waits for a cut already under way (bounded by Deadlines.Abandon)
+// and keeps one not yet begun from ever running: once the operation it
+// watched has returned, a late cut would end connections that sessions
+// open through the link after it.
+func (c *remoteCut) settle() { c.once.Do(func() {}) }
 
 // localGrace is how long a statement whose remote connections were cut
 // may take to end on its own before its local backend is ended.
