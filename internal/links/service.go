@@ -94,10 +94,9 @@ func (s *Service) beginLocked(ctx context.Context, d *fleet.Database, name strin
 // cut is under way or still to come.
 func (s *Service) guardRemote(ctx context.Context, tx pgx.Tx, local, remote *fleet.Database, appName string) (stop func()) {
 	cut := s.remoteCut(remote, appName)
-	abandon := cut.run
 	ended := make(chan struct{})
 	overran := func() {
-		abandon()
+		cut.run()
 		select {
 		case <-ended:
 		case <-time.After(localGrace):
@@ -105,7 +104,7 @@ func (s *Service) guardRemote(ctx context.Context, tx pgx.Tx, local, remote *fle
 		}
 	}
 	timer := time.AfterFunc(s.Fleet.Deadlines.Statement+time.Second, overran)
-	stopCtx := context.AfterFunc(ctx, abandon)
+	stopCtx := context.AfterFunc(ctx, cut.run)
 	return func() {
 		close(ended)
 		timer.Stop()
@@ -117,15 +116,18 @@ func (s *Service) guardRemote(ctx context.Context, tx pgx.Tx, local, remote *fle
 // remoteCut ends a link's connections on its remote (abandonRemote) at
 // most once.
 type remoteCut struct {
-	once sync.Once
-	run  func()
+	once    sync.Once
+	s       *Service
+	remote  *fleet.Database
+	appName string
 }
 
 func (s *Service) remoteCut(remote *fleet.Database, appName string) *remoteCut {
-	c := &remoteCut{}
-	c.run = func() { c.once.Do(func() { s.abandonRemote(remote, appName) }) }
-	return c
+	return &remoteCut{s: s, remote: remote, appName: appName}
 }
+
+// run cuts, unless a cut ran or settle was called before.
+func (c *remoteCut) run() { c.once.Do(func() { c.s.abandonRemote(c.remote, c.appName) }) }
 
 // settle waits for a cut already under way (bounded by Deadlines.Abandon)
 // and keeps one not yet begun from ever running: once the operation it
