@@ -165,14 +165,8 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{bin: bin, superPassword: RandomToken(12), fastAuth: opts.ForTests}
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			return nil, fmt.Errorf("pgtest: running as root needs the \"postgres\" OS user: %w", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	if c.cred, err = serverCred(); err != nil {
+		return nil, err
 	}
 	sweepStale()
 	// Short path: the unix socket path must stay under 107 bytes.
@@ -184,6 +178,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		c.removeDir()
 		return nil, err
 	}
+	own := c.superPassword
 	if err := c.initdb(ctx, opts); err != nil {
 		c.removeDir()
 		return nil, err
@@ -198,14 +193,14 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 			c.Stop()
 			return nil, fmt.Errorf("pgtest: asked for PostgreSQL %d, but %s runs %d", opts.Major, bin, c.major)
 		}
-		if err == nil && c.fastAuth {
-			// After initdb, which on PostgreSQL 13 hashes what it reads
-			// from --pwfile whatever its form.
-			err = c.Exec(ctx, "postgres", fmt.Sprintf("ALTER ROLE postgres PASSWORD '%s'", c.passwordLiteral(c.superPassword)))
-			if err != nil {
+		if err == nil {
+			// The template's password becomes the cluster's own (hashed
+			// as passwordLiteral says).
+			if err := c.Exec(ctx, "postgres", fmt.Sprintf("ALTER ROLE postgres PASSWORD '%s'", c.passwordLiteral(own))); err != nil {
 				c.Stop()
 				return nil, err
 			}
+			c.superPassword = own
 		}
 		if err == nil {
 			return c, nil
@@ -217,22 +212,35 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 }
 
+// serverCred is who the server binaries run as: the "postgres" OS user when
+// the process is root (initdb refuses root), else nil (this process's user).
+func serverCred() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, fmt.Errorf("pgtest: running as root needs the \"postgres\" OS user: %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
 func (c *Cluster) dataDir() string { return filepath.Join(c.Dir, "data") }
 
+// initdb makes c's data directory, a copy of the template of its binaries,
+// and sets it up for c. Until Start gives the superuser c's own password,
+// the template's opens it.
 func (c *Cluster) initdb(ctx context.Context, opts Options) error {
-	pwfile := filepath.Join(c.Dir, "pwfile")
-	if err := os.WriteFile(pwfile, []byte(c.superPassword+"\n"), 0o600); err != nil {
+	t, err := c.template(ctx, templateRoot)
+	if err != nil {
 		return err
 	}
-	if err := c.chown(pwfile); err != nil {
+	if err := c.copyTemplate(ctx, t); err != nil {
 		return err
 	}
-	defer os.Remove(pwfile)
-	if out, err := c.run(ctx, "initdb", "-D", c.dataDir(), "-U", "postgres", "-E", "UTF8",
-		"--locale=C.UTF-8", "--auth-local=trust", "--auth-host=scram-sha-256",
-		"--pwfile="+pwfile, "--no-sync"); err != nil {
-		return fmt.Errorf("pgtest: initdb: %w: %s", err, out)
-	}
+	c.superPassword = t.password
 	conf := []string{
 		"listen_addresses = '127.0.0.1'",
 		fmt.Sprintf("unix_socket_directories = '%s'", c.Dir),

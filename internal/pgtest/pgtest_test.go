@@ -4,7 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -176,5 +179,76 @@ func TestWaitingTests(t *testing.T) {
 	}
 	if !given && got != "5" {
 		t.Errorf("-parallel not given: %s after WaitingTests(5), want 5", got)
+	}
+}
+
+// Clusters are copies of one initdb per set of binaries, made once even
+// when several processes ask at the same time, and each takes a password
+// of its own: the template's opens none of them.
+func TestTemplate(t *testing.T) {
+	ctx := context.Background()
+	bin, err := BinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := serverCred()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Cluster{bin: bin, cred: cred}
+	dir, err := os.MkdirTemp("", "pgtest-template-") // t.TempDir's parent is closed to the server user
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(dir, "templates")
+	got := make([]template, 3)
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Go(func() {
+			var err error
+			if got[i], err = c.template(ctx, root); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	for _, g := range got[1:] {
+		if g != got[0] {
+			t.Fatalf("templates differ: %+v and %+v", got[0], g)
+		}
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 1 {
+		t.Fatalf("%d entries in the template root, want one (no initdb left half-made): %v", len(entries), entries)
+	}
+
+	a, err := Start(ctx, Options{ForTests: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop()
+	b, err := Start(ctx, Options{ForTests: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Stop()
+	tmpl, err := a.template(ctx, templateRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.superPassword == b.superPassword || a.superPassword == tmpl.password {
+		t.Fatal("clusters share a superuser password")
+	}
+	for _, c := range []*Cluster{a, b} {
+		if _, err := pgx.Connect(ctx, c.URL("postgres", tmpl.password, "postgres")); err == nil || !strings.Contains(err.Error(), "password authentication failed") {
+			t.Fatalf("the template's password: %v", err)
+		}
+		MustExec(t, c.SuperURL("postgres"), "SELECT 1")
 	}
 }
