@@ -62,6 +62,17 @@ var axeSource struct {
 	err  error
 }
 
+// axeContexts holds the browser contexts that run axe-core in every new
+// document (AddInitScript): sending its 650 kB with each page checked cost
+// more than running it (BENCHMARKS.md).
+var axeContexts sync.Map // playwright.BrowserContext -> struct{}
+
+// axeContextsHas records bctx in axeContexts and says whether it was there.
+func axeContextsHas(bctx playwright.BrowserContext) bool {
+	_, seen := axeContexts.LoadOrStore(bctx, struct{}{})
+	return seen
+}
+
 // checkAxe runs axe-core (node_modules/axe-core, installed by `npm ci`) on
 // the page and fails on serious or critical violations.
 func checkAxe(t *testing.T, page playwright.Page, what string) {
@@ -73,8 +84,21 @@ func checkAxe(t *testing.T, page playwright.Page, what string) {
 	if axeSource.err != nil {
 		t.Fatalf("axe-core: %v (run `npm ci`)", axeSource.err)
 	}
-	if _, err := page.AddScriptTag(playwright.PageAddScriptTagOptions{Content: playwright.String(axeSource.js)}); err != nil {
-		t.Fatalf("inject axe-core into %s: %v", what, err)
+	if bctx := page.Context(); !axeContextsHas(bctx) {
+		// Documents made from now on have it; this one gets it below.
+		bctx.OnClose(func(playwright.BrowserContext) { axeContexts.Delete(bctx) })
+		if err := bctx.AddInitScript(playwright.Script{Content: playwright.String(axeSource.js)}); err != nil {
+			t.Fatalf("axe-core for the pages of %s: %v", what, err)
+		}
+	}
+	loaded, err := page.Evaluate(`() => typeof axe !== "undefined"`)
+	if err != nil {
+		t.Fatalf("axe on %s: %v", what, err)
+	}
+	if loaded != true {
+		if _, err := page.AddScriptTag(playwright.PageAddScriptTagOptions{Content: playwright.String(axeSource.js)}); err != nil {
+			t.Fatalf("inject axe-core into %s: %v", what, err)
+		}
 	}
 	res, err := page.Evaluate(`async () => {
 		const r = await axe.run(document, { resultTypes: ["violations"] });
