@@ -109,10 +109,7 @@ func newCLIEnvWith(t *testing.T, redis bool) *cliEnv {
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
-	e.bin = filepath.Join(t.TempDir(), "web")
-	if out, err := exec.Command("go", "build", "-o", e.bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	e.bin = webBinary(t)
 	return e
 }
 

@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -37,10 +36,7 @@ func TestDemoAsPrinted(t *testing.T) {
 	if _, err := exec.LookPath("psql"); err != nil {
 		t.Skip("psql not installed")
 	}
-	bin := filepath.Join(t.TempDir(), "web")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := webBinary(t)
 	cmd := exec.Command(bin, "demo")
 	var env []string
 	for _, kv := range os.Environ() {

@@ -210,10 +210,7 @@ func TestLeaseTakenOverAfterSIGKILL(t *testing.T) {
 		t.Skip("builds the server and starts three processes")
 	}
 	f := newScaleoutFleet(t, 2)
-	bin := filepath.Join(t.TempDir(), "web")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := webBinary(t)
 	keys := auth.GenerateSessionKey()
 	procs := map[int]*exec.Cmd{}
 	for i := range 3 {
