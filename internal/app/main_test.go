@@ -18,6 +18,7 @@ import (
 	"github.com/pglinks/pglinks/internal/auth"
 	"github.com/pglinks/pglinks/internal/pgtest"
 	"github.com/pglinks/pglinks/internal/state"
+	"github.com/pglinks/pglinks/internal/state/statetest"
 )
 
 var cluster *pgtest.Cluster
@@ -73,7 +74,10 @@ func newEnv(t *testing.T, opts ...func(*Config)) *env {
 		return d
 	}
 	e := &env{local: mk("local", pgtest.DBOptions{}), remote: mk("remote", pgtest.DBOptions{})}
-	stateDB := mk("state", pgtest.DBOptions{NoFDW: true})
+	stateDB, err := statetest.CreateDatabase(ctx, cluster, fmt.Sprintf("state_%d", n))
+	if err != nil {
+		t.Fatal(err)
+	}
 	execSQL(t, e.remote.URL, `CREATE TABLE customers (id int, name text); CREATE TABLE "<script>alert(1)</script>" (x int)`)
 	db, err := state.Open(ctx, stateDB.URL)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/pglinks/pglinks/internal/errs"
 	"github.com/pglinks/pglinks/internal/pgtest"
 	"github.com/pglinks/pglinks/internal/state"
+	"github.com/pglinks/pglinks/internal/state/statetest"
 )
 
 // cluster is shared by every test in the package; each test gets its own
@@ -54,7 +55,7 @@ func TestMain(m *testing.M) {
 // mustCreateDatabase makes a fresh, empty state database.
 func mustCreateDatabase(tb testing.TB) *pgtest.Database {
 	tb.Helper()
-	db, err := cluster.CreateDatabase(context.Background(), "auth_"+pgtest.RandomToken(6), pgtest.DBOptions{NoFDW: true})
+	db, err := statetest.CreateDatabase(context.Background(), cluster, "auth_"+pgtest.RandomToken(6))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
 	"github.com/pglinks/pglinks/internal/state"
+	"github.com/pglinks/pglinks/internal/state/statetest"
 )
 
 // Two clusters, so links cross servers as in production; each test gets
@@ -104,7 +105,11 @@ func newService(t testing.TB, env []string) *Service {
 // newRegistry makes a migrated state database and a registry in it.
 func newRegistry(t testing.TB) *StateRegistry {
 	t.Helper()
-	db, err := state.Open(context.Background(), newDB(t, clusterA, "state", pgtest.DBOptions{NoFDW: true}).URL)
+	d, err := statetest.CreateDatabase(context.Background(), clusterA, fmt.Sprintf("state_%d", dbSeq.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := state.Open(context.Background(), d.URL)
 	if err != nil {
 		t.Fatal(err)
 	}

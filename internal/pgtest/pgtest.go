@@ -71,6 +71,9 @@ type Cluster struct {
 	stopOnce      sync.Once
 	proc          *exec.Cmd
 	exited        chan struct{}
+
+	templatesMu sync.Mutex
+	templates   map[string]error // Template's, by name
 }
 
 // BinDir finds the directory holding initdb and pg_ctl: $PGLINKS_PG_BINDIR,
@@ -515,6 +518,9 @@ type DBOptions struct {
 	// Redis installs pglinks_redis (ext/pglinks_redis, `make ext`) and
 	// grants the role USAGE on it, as an admin does for Redis links.
 	Redis bool
+	// Template is a database made by Cluster.Template: the new one is a
+	// copy of it, what it holds given to the new owner.
+	Template string
 }
 
 // CreateDatabase creates a role (LOGIN, password, not superuser), a database
@@ -525,6 +531,9 @@ func (c *Cluster) CreateDatabase(ctx context.Context, name string, opts DBOption
 	d.URL = c.URL(d.Owner, d.Password, name)
 	owner := pgx.Identifier{d.Owner}.Sanitize()
 	create := fmt.Sprintf("CREATE DATABASE %s OWNER %s", pgx.Identifier{name}.Sanitize(), owner)
+	if opts.Template != "" {
+		create += " TEMPLATE " + pgx.Identifier{opts.Template}.Sanitize()
+	}
 	if c.major >= 15 {
 		// Copying template1's files (with fsync off) takes about half the
 		// time of 15's default, which writes every page to the WAL: a
@@ -541,6 +550,9 @@ func (c *Cluster) CreateDatabase(ctx context.Context, name string, opts DBOption
 	}
 	// New objects in public belong to the owner, as on hosted plans.
 	setup := []string{fmt.Sprintf("ALTER SCHEMA public OWNER TO %s", owner)}
+	if opts.Template != "" {
+		setup = append(setup, fmt.Sprintf("REASSIGN OWNED BY %s TO %s", pgx.Identifier{opts.Template + "_owner"}.Sanitize(), owner))
+	}
 	if !opts.NoFDW {
 		setup = append(setup, "CREATE EXTENSION IF NOT EXISTS postgres_fdw",
 			fmt.Sprintf("GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO %s", owner))

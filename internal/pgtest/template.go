@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // initdbArgs are the initdb options of every cluster, after -D.
@@ -108,4 +110,37 @@ func (c *Cluster) copyTemplate(ctx context.Context, t template) error {
 		return fmt.Errorf("pgtest: copying %s: %w: %s", t.data, err, out)
 	}
 	return nil
+}
+
+// Template makes database name once per cluster, filled by fill (which
+// connects with the URL it is given, as the database's owner), for
+// CreateDatabase's DBOptions.Template: a test's database made that way is a
+// file copy instead of fill run again, e.g. a state database's migrations.
+// Once filled it takes no connections (so copies never wait for one to
+// end) and belongs to the superuser, so the copies' REASSIGN OWNED moves
+// only what fill made.
+func (c *Cluster) Template(ctx context.Context, name string, opts DBOptions, fill func(ctx context.Context, url string) error) error {
+	c.templatesMu.Lock()
+	defer c.templatesMu.Unlock()
+	if err, done := c.templates[name]; done {
+		return err
+	}
+	err := func() error {
+		d, err := c.CreateDatabase(ctx, name, opts)
+		if err != nil {
+			return err
+		}
+		if err := fill(ctx, d.URL); err != nil {
+			return fmt.Errorf("pgtest: filling template %s: %w", name, err)
+		}
+		db := pgx.Identifier{name}.Sanitize()
+		return c.execEach(ctx, "postgres",
+			fmt.Sprintf("ALTER DATABASE %s OWNER TO postgres", db),
+			fmt.Sprintf("ALTER DATABASE %s WITH IS_TEMPLATE true ALLOW_CONNECTIONS false", db))
+	}()
+	if c.templates == nil {
+		c.templates = map[string]error{}
+	}
+	c.templates[name] = err
+	return err
 }
