@@ -91,14 +91,25 @@ test: deps-test node_modules/.package-lock.json $(CI_CHECKS) lint ## Run all tes
 	$(GO) test -race -count=1 -timeout 30m ./...
 	@$(MAKE) fuzz
 
+# One instrumented test binary per package, built one after another, then
+# every target side by side: a fuzzing build instruments the standard library
+# and every dependency too, and builds side by side each compiled all of it
+# (192 s of a cold-cache CI run, BENCHMARKS.md).
 fuzz: ## Run each Fuzz function under internal/ for FUZZTIME (default 30000x: inputs), side by side
-	@dir=$$(mktemp -d); n=0; pids=; \
-	for file in $$(grep -rlE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*\(' internal || true); do \
-		pkg=./$$(dirname "$$file"); \
-		for fn in $$(sed -nE 's/^func (Fuzz[A-Za-z0-9_]*)\(.*/\1/p' "$$file"); do \
+	@dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; n=0; pids=; \
+	cache=$$($(GO) env GOCACHE)/fuzz; \
+	pkgs=$$(grep -rlE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*\(' internal | xargs -r -n1 dirname | sort -u); \
+	for pkgdir in $$pkgs; do \
+		echo "$(GO) test -c -fuzz . ./$$pkgdir"; \
+		$(GO) test -c -fuzz . -o "$$dir/$$(echo $$pkgdir | tr / _).test" "./$$pkgdir" || exit 1; \
+	done; \
+	for pkgdir in $$pkgs; do \
+		bin="$$dir/$$(echo $$pkgdir | tr / _).test"; importpath=$$($(GO) list "./$$pkgdir"); \
+		for fn in $$(sed -nE 's/^func (Fuzz[A-Za-z0-9_]*)\(.*/\1/p' $$pkgdir/*_test.go); do \
 			n=$$((n + 1)); \
-			echo "$(GO) test -run '^\$$' -fuzz '^$$fn\$$' -fuzztime $(FUZZTIME) $$pkg"; \
-			( rc=0; $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) "$$pkg" > "$$dir/$$fn.log" 2>&1 || rc=$$?; \
+			echo "$$pkgdir: $$fn for $(FUZZTIME)"; \
+			( rc=0; cd "$$pkgdir" && "$$bin" -test.run '^$$' -test.fuzz "^$$fn\$$" -test.fuzztime $(FUZZTIME) \
+				-test.fuzzcachedir "$$cache/$$importpath" -test.timeout 10m > "$$dir/$$fn.log" 2>&1 || rc=$$?; \
 			  echo $$rc > "$$dir/$$fn.rc" ) & pids="$$pids $$!"; \
 		done; \
 	done; \
@@ -106,10 +117,9 @@ fuzz: ## Run each Fuzz function under internal/ for FUZZTIME (default 30000x: in
 	for log in "$$dir"/*.log; do \
 		[ -e "$$log" ] || continue; \
 		fn=$$(basename "$$log" .log); \
-		if [ "$$(cat "$$dir/$$fn.rc" 2>/dev/null)" != 0 ]; then failed=$$((failed + 1)); echo "--- $$fn failed:"; cat "$$dir/$$fn.log"; \
-		else echo "$$fn: $$(grep -E 'execs:' "$$dir/$$fn.log" | tail -1 | sed -E 's/.*execs: ([0-9]+).*/\1 inputs/' || true)"; fi; \
+		if [ "$$(cat "$$dir/$$fn.rc" 2>/dev/null)" != 0 ]; then failed=$$((failed + 1)); echo "--- $$fn failed:"; cat "$$log"; \
+		else echo "$$fn: $$(grep -E 'execs:' "$$log" | tail -1 | sed -E 's/.*execs: ([0-9]+).*/\1 inputs/' || true)"; fi; \
 	done; \
-	rm -rf "$$dir"; \
 	echo "fuzz: $$n fuzz target(s) run side by side, $$failed failed"; \
 	[ "$$failed" = 0 ]
 

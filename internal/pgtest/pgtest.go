@@ -236,7 +236,7 @@ func (c *Cluster) dataDir() string { return filepath.Join(c.Dir, "data") }
 // and sets it up for c. Until Start gives the superuser c's own password,
 // the template's opens it.
 func (c *Cluster) initdb(ctx context.Context, opts Options) error {
-	t, err := c.template(ctx, templateRoot)
+	t, err := c.dataTemplate(ctx, templateRoot)
 	if err != nil {
 		return err
 	}

@@ -205,12 +205,12 @@ func TestTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := filepath.Join(dir, "templates")
-	got := make([]template, 3)
+	got := make([]dataTemplate, 3)
 	var wg sync.WaitGroup
 	for i := range got {
 		wg.Go(func() {
 			var err error
-			if got[i], err = c.template(ctx, root); err != nil {
+			if got[i], err = c.dataTemplate(ctx, root); err != nil {
 				t.Error(err)
 			}
 		})
@@ -238,7 +238,7 @@ func TestTemplate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Stop()
-	tmpl, err := a.template(ctx, templateRoot)
+	tmpl, err := a.dataTemplate(ctx, templateRoot)
 	if err != nil {
 		t.Fatal(err)
 	}

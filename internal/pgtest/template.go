@@ -20,17 +20,17 @@ var initdbArgs = []string{"-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8",
 	"--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync"}
 
 // templateRoot holds the initdb'ed data directories new clusters are
-// copied from (see template). Not under a "pglinks-pg-" name: sweepStale
+// copied from (see dataTemplate). Not under a "pglinks-pg-" name: sweepStale
 // leaves it alone.
 const templateRoot = "/tmp/pglinks-pgtemplates"
 
-// template is a data directory as initdb leaves it, and the superuser's
+// dataTemplate is a data directory as initdb leaves it, and the superuser's
 // password it was made with.
-type template struct {
+type dataTemplate struct {
 	data, password string
 }
 
-// template returns the data directory of c's server binaries as initdb
+// dataTemplate returns the data directory of c's server binaries as initdb
 // made it, making it once per machine: initdb costs about 1.3 CPU-seconds,
 // a copy of its 40 MB about 0.1, and `go test ./...` starts dozens of
 // clusters in processes side by side. The key names the binaries (path,
@@ -38,13 +38,13 @@ type template struct {
 // new minor version or another user gets its own. Two processes making
 // the same one at once both run initdb; the first to rename its result into
 // place wins and the other uses that.
-func (c *Cluster) template(ctx context.Context, root string) (template, error) {
+func (c *Cluster) dataTemplate(ctx context.Context, root string) (dataTemplate, error) {
 	key := sha256.New()
 	fmt.Fprintf(key, "layout 1\n%s\n%s\nuid %d\n", c.bin, strings.Join(initdbArgs, " "), os.Geteuid())
 	for _, name := range []string{"initdb", "postgres"} {
 		fi, err := os.Stat(filepath.Join(c.bin, name))
 		if err != nil {
-			return template{}, fmt.Errorf("pgtest: %w", err)
+			return dataTemplate{}, fmt.Errorf("pgtest: %w", err)
 		}
 		fmt.Fprintf(key, "%s %d %d\n", name, fi.Size(), fi.ModTime().UnixNano())
 	}
@@ -53,23 +53,23 @@ func (c *Cluster) template(ctx context.Context, root string) (template, error) {
 		return t, nil
 	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
-		return template{}, err
+		return dataTemplate{}, err
 	}
 	tmp, err := os.MkdirTemp(root, "new-")
 	if err != nil {
-		return template{}, err
+		return dataTemplate{}, err
 	}
 	defer os.RemoveAll(tmp)              // left only when the rename did not take it
 	if err := c.chown(tmp); err != nil { // initdb, as the server user, makes data/ in it
-		return template{}, err
+		return dataTemplate{}, err
 	}
 	password := RandomToken(16)
 	pwfile := filepath.Join(tmp, "pwfile")
 	if err := os.WriteFile(pwfile, []byte(password+"\n"), 0o600); err != nil {
-		return template{}, err
+		return dataTemplate{}, err
 	}
 	if err := c.chown(pwfile); err != nil {
-		return template{}, err
+		return dataTemplate{}, err
 	}
 	args := append([]string{"-D", filepath.Join(tmp, "data")}, initdbArgs...)
 	cmd := exec.CommandContext(ctx, filepath.Join(c.bin, "initdb"), append(args, "--pwfile="+pwfile)...)
@@ -77,35 +77,35 @@ func (c *Cluster) template(ctx context.Context, root string) (template, error) {
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "LC_ALL=C.UTF-8"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred, Setpgid: true}
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return template{}, fmt.Errorf("pgtest: initdb: %w: %s", err, out)
+		return dataTemplate{}, fmt.Errorf("pgtest: initdb: %w: %s", err, out)
 	}
 	// The password stays readable by this user only; the data directory
 	// is the server user's, as initdb made it.
 	if err := os.WriteFile(filepath.Join(tmp, "password"), []byte(password), 0o600); err != nil {
-		return template{}, err
+		return dataTemplate{}, err
 	}
 	if err := os.Remove(pwfile); err != nil {
-		return template{}, err
+		return dataTemplate{}, err
 	}
 	if err := os.Rename(tmp, dir); err != nil && !errors.Is(err, syscall.EEXIST) && !errors.Is(err, syscall.ENOTEMPTY) {
-		return template{}, err
+		return dataTemplate{}, err
 	}
 	return readTemplate(dir)
 }
 
-func readTemplate(dir string) (template, error) {
+func readTemplate(dir string) (dataTemplate, error) {
 	pw, err := os.ReadFile(filepath.Join(dir, "password"))
 	if err != nil {
-		return template{}, err
+		return dataTemplate{}, err
 	}
 	if _, err := os.Stat(filepath.Join(dir, "data", "PG_VERSION")); err != nil {
-		return template{}, err
+		return dataTemplate{}, err
 	}
-	return template{data: filepath.Join(dir, "data"), password: string(pw)}, nil
+	return dataTemplate{data: filepath.Join(dir, "data"), password: string(pw)}, nil
 }
 
 // copyTemplate copies t's data directory to c's, owners and modes kept.
-func (c *Cluster) copyTemplate(ctx context.Context, t template) error {
+func (c *Cluster) copyTemplate(ctx context.Context, t dataTemplate) error {
 	if out, err := exec.CommandContext(ctx, "cp", "-a", t.data, c.dataDir()).CombinedOutput(); err != nil {
 		return fmt.Errorf("pgtest: copying %s: %w: %s", t.data, err, out)
 	}
