@@ -227,6 +227,21 @@ func TestTemplate(t *testing.T) {
 	if entries, _ := os.ReadDir(root); len(entries) != 1 {
 		t.Fatalf("%d entries in the template root, want one (no initdb left half-made): %v", len(entries), entries)
 	}
+	// A template that lost a file (a /tmp cleaner) is made again.
+	conf := filepath.Join(got[0].data, "postgresql.conf")
+	if err := os.Remove(conf); err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.dataTemplate(ctx, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.password == got[0].password {
+		t.Fatal("a damaged template was used again")
+	}
+	if _, err := os.Stat(conf); err != nil {
+		t.Fatalf("the template made again: %v", err)
+	}
 
 	a, err := Start(ctx, Options{ForTests: true})
 	if err != nil {

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -49,8 +51,16 @@ func (c *Cluster) dataTemplate(ctx context.Context, root string) (dataTemplate, 
 		fmt.Fprintf(key, "%s %d %d\n", name, fi.Size(), fi.ModTime().UnixNano())
 	}
 	dir := filepath.Join(root, hex.EncodeToString(key.Sum(nil))[:16])
-	if t, err := readTemplate(dir); err == nil {
+	t, err := readTemplate(dir)
+	if err == nil {
 		return t, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) || dirExists(dir) {
+		// Damaged since it was made (a /tmp cleaner takes old files):
+		// made again.
+		if err := os.RemoveAll(dir); err != nil {
+			return dataTemplate{}, err
+		}
 	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return dataTemplate{}, err
@@ -84,6 +94,13 @@ func (c *Cluster) dataTemplate(ctx context.Context, root string) (dataTemplate, 
 	if err := os.WriteFile(filepath.Join(tmp, "password"), []byte(password), 0o600); err != nil {
 		return dataTemplate{}, err
 	}
+	n, err := countFiles(filepath.Join(tmp, "data"))
+	if err != nil {
+		return dataTemplate{}, err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "files"), []byte(strconv.Itoa(n)), 0o600); err != nil {
+		return dataTemplate{}, err
+	}
 	if err := os.Remove(pwfile); err != nil {
 		return dataTemplate{}, err
 	}
@@ -93,15 +110,39 @@ func (c *Cluster) dataTemplate(ctx context.Context, root string) (dataTemplate, 
 	return readTemplate(dir)
 }
 
+// readTemplate reads the template in dir, which must hold as many files
+// as initdb made.
 func readTemplate(dir string) (dataTemplate, error) {
 	pw, err := os.ReadFile(filepath.Join(dir, "password"))
 	if err != nil {
 		return dataTemplate{}, err
 	}
-	if _, err := os.Stat(filepath.Join(dir, "data", "PG_VERSION")); err != nil {
+	want, err := os.ReadFile(filepath.Join(dir, "files"))
+	if err != nil {
 		return dataTemplate{}, err
 	}
-	return dataTemplate{data: filepath.Join(dir, "data"), password: string(pw)}, nil
+	data := filepath.Join(dir, "data")
+	if n, err := countFiles(data); err != nil || strconv.Itoa(n) != string(want) {
+		return dataTemplate{}, fmt.Errorf("pgtest: template %s has %d files of %s (%v)", dir, n, want, err)
+	}
+	return dataTemplate{data: data, password: string(pw)}, nil
+}
+
+// countFiles counts the regular files under dir.
+func countFiles(dir string) (int, error) {
+	n := 0
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			n++
+		}
+		return err
+	})
+	return n, err
+}
+
+func dirExists(dir string) bool {
+	fi, err := os.Stat(dir)
+	return err == nil && fi.IsDir()
 }
 
 // copyTemplate copies t's data directory to c's, owners and modes kept.
