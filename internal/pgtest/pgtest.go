@@ -438,9 +438,10 @@ func FreePort() (int, error) { return freePort() }
 
 func (c *Cluster) removeDir() { os.RemoveAll(c.Dir) }
 
-func (c *Cluster) run(ctx context.Context, name string, args ...string) ([]byte, error) {
+// run runs server binary name in dir as the server user.
+func (c *Cluster) run(ctx context.Context, dir, name string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, filepath.Join(c.bin, name), args...)
-	cmd.Dir = c.Dir
+	cmd.Dir = dir
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "LC_ALL=C.UTF-8"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred, Setpgid: true}
 	return cmd.CombinedOutput()

@@ -82,11 +82,7 @@ func (c *Cluster) dataTemplate(ctx context.Context, root string) (dataTemplate, 
 		return dataTemplate{}, err
 	}
 	args := append([]string{"-D", filepath.Join(tmp, "data")}, initdbArgs...)
-	cmd := exec.CommandContext(ctx, filepath.Join(c.bin, "initdb"), append(args, "--pwfile="+pwfile)...)
-	cmd.Dir = tmp
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "LC_ALL=C.UTF-8"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred, Setpgid: true}
-	if out, err := cmd.CombinedOutput(); err != nil {
+	if out, err := c.run(ctx, tmp, "initdb", append(args, "--pwfile="+pwfile)...); err != nil {
 		return dataTemplate{}, fmt.Errorf("pgtest: initdb: %w: %s", err, out)
 	}
 	// The password stays readable by this user only; the data directory
