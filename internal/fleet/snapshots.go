@@ -2,8 +2,6 @@ package fleet
 
 import (
 	"context"
-	"encoding/binary"
-	"hash/fnv"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -366,17 +364,24 @@ func (s *Snapshots[T]) dues(vars []string, refreshAfter, spread time.Duration, o
 }
 
 // jitter is a duration in [0, spread) fixed by a database and the time of
-// its read.
+// its read: FNV-1a of the config var and the read's UnixNano (little
+// endian), written out because the sweep asks it of every database on
+// every look and hash/fnv allocates.
 func jitter(configVar string, asOf time.Time, spread time.Duration) time.Duration {
 	if spread <= 0 {
 		return 0
 	}
-	h := fnv.New64a()
-	h.Write([]byte(configVar))
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], uint64(asOf.UnixNano()))
-	h.Write(b[:])
-	return time.Duration(h.Sum64() % uint64(spread))
+	const offset64, prime64 = 14695981039346656037, 1099511628211
+	h := uint64(offset64)
+	for i := range len(configVar) {
+		h = (h ^ uint64(configVar[i])) * prime64
+	}
+	n := uint64(asOf.UnixNano())
+	for range 8 {
+		h = (h ^ (n & 0xff)) * prime64
+		n >>= 8
+	}
+	return time.Duration(h % uint64(spread))
 }
 
 // sweepRead is the sweep's read of d over its round's session. A round

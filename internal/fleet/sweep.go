@@ -67,8 +67,12 @@ type Sweeper struct {
 	// sweep's while this process holds the lease).
 	Pause func() bool
 
-	mu      sync.Mutex
-	dbs     map[string]*sweepDB
+	mu  sync.Mutex
+	dbs map[string]*sweepDB
+	// vars and dues are dispatch's, kept from one look to the next (only
+	// Run's goroutine dispatches).
+	vars    []string
+	dues    [][]dueAt
 	stats   SweepStats
 	started time.Time
 }
@@ -191,14 +195,19 @@ func (s *Sweeper) dispatch(ctx context.Context, wg *sync.WaitGroup, workers, slo
 	refreshAfter := RefreshAfter(s.Fleet.SnapshotMaxAge, s.Fleet.Deadlines)
 	spread := (s.Fleet.SnapshotMaxAge - refreshAfter) / 2
 	dbs := s.Fleet.Databases
-	vars := make([]string, len(dbs))
-	for i, d := range dbs {
-		vars[i] = d.ConfigVar
+	s.vars = s.vars[:0]
+	for _, d := range dbs {
+		s.vars = append(s.vars, d.ConfigVar)
 	}
-	dues := make([][]dueAt, len(s.Facets))
+	if len(s.dues) != len(s.Facets) {
+		s.dues = make([][]dueAt, len(s.Facets))
+	}
+	dues := s.dues
+	for j := range dues {
+		dues[j] = slices.Grow(dues[j][:0], len(dbs))[:len(dbs)]
+	}
 	for j, f := range s.Facets {
-		dues[j] = make([]dueAt, len(dbs))
-		f.dues(vars, refreshAfter, spread, dues[j])
+		f.dues(s.vars, refreshAfter, spread, dues[j])
 	}
 	outages := s.Fleet.outagesNow()
 	s.mu.Lock()
@@ -219,7 +228,8 @@ func (s *Sweeper) dispatch(ctx context.Context, wg *sync.WaitGroup, workers, slo
 			continue
 		}
 		c := sweepCand{d: d, slow: true}
-		for j, f := range s.Facets {
+		// when is facet j's due time for database i, as the sweep sees it.
+		when := func(j int) (time.Time, bool) {
 			at, hard := dues[j][i].at, dues[j][i].hard
 			switch {
 			case s.Standby <= 0 || hard:
@@ -228,6 +238,14 @@ func (s *Sweeper) dispatch(ctx context.Context, wg *sync.WaitGroup, workers, slo
 			default:
 				at = at.Add(s.Standby)
 			}
+			if !st.lastStart.IsZero() && !at.After(st.lastStart) {
+				// The last round kept nothing new (pglinks was busy, or
+				// its records could not be read): not again at once.
+				at, hard = st.lastStart.Add(backoffMin), true
+			}
+			return at, hard
+		}
+		for j := range s.Facets {
 			if j == 0 {
 				c.slow = false
 			}
@@ -235,18 +253,8 @@ func (s *Sweeper) dispatch(ctx context.Context, wg *sync.WaitGroup, workers, slo
 			if !dues[j][i].unknown {
 				c.known = true
 			}
-			if !st.lastStart.IsZero() && !at.After(st.lastStart) {
-				// The last round kept nothing new (pglinks was busy, or
-				// its records could not be read): not again at once.
-				at, hard = st.lastStart.Add(backoffMin), true
-			}
-			if j == 0 || at.Before(c.due) {
+			if at, _ := when(j); j == 0 || at.Before(c.due) {
 				c.due = at
-			}
-			// Facets read together share the round's connection: one due
-			// soon (not in back-off) is read now too.
-			if !at.After(now) || !hard && at.Before(now.Add(refreshAfter/2)) {
-				c.facets = append(c.facets, f)
 			}
 		}
 		if o, down := outages[d.ConfigVar]; down && now.Before(o.RetryAt) {
@@ -257,7 +265,18 @@ func (s *Sweeper) dispatch(ctx context.Context, wg *sync.WaitGroup, workers, slo
 		if !c.slow && c.due.Before(quickDue) {
 			quickDue = c.due
 		}
-		if c.due.After(now) || len(c.facets) == 0 {
+		if c.due.After(now) {
+			next = min(next, c.due.Sub(now))
+			continue
+		}
+		// Facets read together share the round's connection: one due soon
+		// (not in back-off) is read now too.
+		for j, f := range s.Facets {
+			if at, hard := when(j); !at.After(now) || !hard && at.Before(now.Add(refreshAfter/2)) {
+				c.facets = append(c.facets, f)
+			}
+		}
+		if len(c.facets) == 0 {
 			next = min(next, c.due.Sub(now))
 			continue
 		}

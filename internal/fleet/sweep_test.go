@@ -88,7 +88,7 @@ func (r *recorder) reset() {
 
 // sweepFleet is a fleet of n databases (never connected to: the reader
 // does not use its session's connection) with snapshots read by rec.
-func sweepFleet(t *testing.T, n int, c *clock) (*Fleet, *Snapshots[string], *recorder) {
+func sweepFleet(t testing.TB, n int, c *clock) (*Fleet, *Snapshots[string], *recorder) {
 	t.Helper()
 	env := []string{}
 	var names []string
