@@ -52,6 +52,17 @@ func (f *Fleet) begin(ctx context.Context, d *Database, opts pgx.TxOptions, clos
 	}, nil
 }
 
+// Rollback ends tx (a no-op after Commit) within the Rollback deadline,
+// whatever became of ctx: a transaction whose operation ended must still
+// end, and a database that stops answering is given no longer than that.
+// A rollback that fails leaves pgx's connection closed, so a pool never
+// hands it out again.
+func (f *Fleet) Rollback(ctx context.Context, tx pgx.Tx) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.Deadlines.Rollback)
+	defer cancel()
+	_ = tx.Rollback(rctx)
+}
+
 // TerminateBackend ends a backend of pglinks' own role in d, over another
 // connection: for a transaction whose connection could not roll it back,
 // or whose statement overran its bound. It signals the backend and does

@@ -275,7 +275,7 @@ func (s *Service) readRemoteShape(ctx context.Context, remote *fleet.Database, s
 	if err != nil {
 		return nil, nil, false, fleet.ConnectError(remote, err)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
+	defer s.Fleet.Rollback(ctx, tx)
 	if _, err := tx.Exec(ctx, "SET LOCAL search_path = ''"); err != nil {
 		return nil, nil, false, readError(remote, err)
 	}

@@ -119,7 +119,7 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 		h.Reason = "local database " + errs.MessageOf(fleet.ConnectError(local, err))
 		return h, nil
 	}
-	defer tx.Rollback(context.Background())
+	defer s.Fleet.Rollback(ctx, tx)
 
 	// Shared with other probes; a change to the link holds it exclusively,
 	// and the probe then stands aside rather than take the link's catalog

@@ -157,11 +157,7 @@ func (s *Service) CheckQuery(ctx context.Context, req QueryCheckRequest) (*Query
 	if err != nil {
 		return nil, fleet.ConnectError(local, err)
 	}
-	defer func() {
-		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer rcancel()
-		tx.Rollback(rctx)
-	}()
+	defer s.Fleet.Rollback(ctx, tx)
 	if err := fleet.SetTxTimeouts(ctx, tx, s.Fleet.Deadlines.QueryCheck); err != nil {
 		return nil, readError(local, err)
 	}
@@ -689,7 +685,7 @@ func (s *Service) remoteEstimates(ctx context.Context, remoteVar string, res *Qu
 			sc.FetchedNote = "depends on values known only while the query runs (parameters); EXPLAIN ANALYZE shows the rows fetched"
 			continue
 		}
-		rows, err := remoteEstimate(ctx, conn, sc.RemoteSQL, s.Fleet.Deadlines.QueryCheck/2)
+		rows, err := s.remoteEstimate(ctx, conn, sc.RemoteSQL, s.Fleet.Deadlines.QueryCheck/2)
 		if err != nil {
 			sc.FetchedNote = "the remote could not estimate it: " + firstOf(pgMessage(err), err.Error())
 			continue
@@ -698,12 +694,12 @@ func (s *Service) remoteEstimates(ctx context.Context, remoteVar string, res *Qu
 	}
 }
 
-func remoteEstimate(ctx context.Context, conn *pgxpool.Conn, sql string, timeout time.Duration) (float64, error) {
+func (s *Service) remoteEstimate(ctx context.Context, conn *pgxpool.Conn, sql string, timeout time.Duration) (float64, error) {
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return 0, err
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
+	defer s.Fleet.Rollback(ctx, tx)
 	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d; SET LOCAL search_path = pg_catalog", timeout.Milliseconds())); err != nil {
 		return 0, err
 	}
