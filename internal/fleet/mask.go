@@ -1,7 +1,10 @@
 package fleet
 
 import (
+	"errors"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // The masks below keep passwords out of what pglinks shows and keeps: a
@@ -400,3 +403,32 @@ func maskQuery(q string) string {
 	}
 	return strings.Join(params, "&") + frag
 }
+
+// HidePasswords returns err with every fleet database's password in
+// PostgreSQL's words (message, detail, hint, context) replaced by ***:
+// for errors of statements whose text pglinks did not write (a query
+// check), which could make PostgreSQL quote a value it read. Other errors
+// are returned as they are.
+func (f *Fleet) HidePasswords(err error) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return err
+	}
+	var pairs []string
+	for _, d := range f.Databases {
+		if p := d.Password(); len(p) >= minHiddenPassword {
+			pairs = append(pairs, p, "***")
+		}
+	}
+	if len(pairs) == 0 {
+		return err
+	}
+	r := strings.NewReplacer(pairs...)
+	c := *pgErr
+	c.Message, c.Detail, c.Hint, c.Where, c.InternalQuery = r.Replace(c.Message), r.Replace(c.Detail), r.Replace(c.Hint), r.Replace(c.Where), r.Replace(c.InternalQuery)
+	return &c
+}
+
+// minHiddenPassword is the shortest password HidePasswords looks for: a
+// shorter one would mask ordinary words.
+const minHiddenPassword = 4

@@ -191,10 +191,8 @@ func (s *Service) CheckQuery(ctx context.Context, req QueryCheckRequest) (*Query
 	n, _ := strconv.Atoi(vnum)
 	res.ServerMajor = n / 10000
 
-	explain := "EXPLAIN (VERBOSE, COSTS, SUMMARY, FORMAT JSON) "
-	if req.Analyze {
-		explain = "EXPLAIN (ANALYZE, VERBOSE, COSTS, FORMAT JSON) "
-	}
+	const explain = "EXPLAIN (VERBOSE, COSTS, SUMMARY, FORMAT JSON) "
+	const explainAnalyze = "EXPLAIN (ANALYZE, VERBOSE, COSTS, FORMAT JSON) "
 	// A remote that stops answering would hold the statement past its
 	// timeout while postgres_fdw waits for it: cut the link's remote
 	// connections then (see guardRemote).
@@ -210,14 +208,27 @@ func (s *Service) CheckQuery(ctx context.Context, req QueryCheckRequest) (*Query
 	// names the plan prints the same way (which of the functions named
 	// "similarity" this one is, by visibility); their SQL names every
 	// catalog object with pg_catalog, which is searched first anyway.
+	// The statement is planned first, ANALYZE or not, and refused if its
+	// plan reads the user mappings (see readsUserMappings) before anything
+	// of it runs.
 	var raw []byte
+	var secret error
 	if _, err = tx.Exec(ctx, "SELECT pg_catalog.set_config('search_path', "+sqlRoleSearchPath+", true)"); err == nil {
 		err = tx.QueryRow(ctx, explain+sql).Scan(&raw)
+	}
+	if err == nil {
+		if secret = readsUserMappings(raw); secret == nil && req.Analyze {
+			err = tx.QueryRow(ctx, explainAnalyze+sql).Scan(&raw)
+		}
 	}
 	if stop != nil {
 		stop()
 	}
+	if secret != nil {
+		return nil, secret
+	}
 	if err != nil {
+		err = s.Fleet.HidePasswords(err)
 		if stop != nil {
 			// The remote failing (with use_remote_estimate, or under
 			// ANALYZE) is said as such.
@@ -268,6 +279,30 @@ func (s *Service) CheckQuery(ctx context.Context, req QueryCheckRequest) (*Query
 		return 1
 	})
 	return res, nil
+}
+
+// readsUserMappings refuses a plan that reads pg_catalog.pg_user_mapping,
+// whichever way the statement names it (pg_user_mappings,
+// information_schema.user_mapping_options, a view over them): pglinks'
+// role may read its own user mappings, whose options hold the links'
+// remote passwords, and a statement run under ANALYZE could carry one out
+// in an error message or in what it makes PostgreSQL say.
+func readsUserMappings(raw []byte) error {
+	out, err := parsePlan(raw)
+	if err != nil {
+		return err
+	}
+	var walk func(n *planNode) bool
+	walk = func(n *planNode) bool {
+		if n.Schema == "pg_catalog" && n.RelationName == "pg_user_mapping" {
+			return true
+		}
+		return slices.ContainsFunc(n.Plans, walk)
+	}
+	if walk(out.Plan) {
+		return errs.E(errs.Invalid, "The statement reads user mappings (pg_catalog.pg_user_mapping, behind pg_user_mappings and information_schema.user_mapping_options), whose options hold the links' passwords: a query check does not read them.").OnField("sql")
+	}
+	return nil
 }
 
 // guardCheck cuts the link's remote connections when a checked statement
