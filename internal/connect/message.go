@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // Message is one stored message read in full, up to MessageBytes: the
@@ -38,7 +39,7 @@ func MessageColumn(table string) string {
 func ReadMessage(ctx context.Context, conn *pgx.Conn, schema string, only []string, table, id string, o Options) (*Message, error) {
 	o = o.withDefaults()
 	m := &Message{Table: table, ID: id, Column: MessageColumn(table)}
-	notFound := errs.E(errs.NotFound, "There is no row with id %q in %s.%s to read a message from.", clip(id, ShortChars), schema, clip(table, NameChars))
+	notFound := errs.E(errs.NotFound, "There is no row with id %q in %s.%s to read a message from.", fleet.Clip(id, ShortChars), schema, fleet.Clip(table, NameChars))
 	err := readOnly(ctx, conn, o, func(tx pgx.Tx) error {
 		found, err := Detect(ctx, tx, schema)
 		if err != nil {
@@ -49,7 +50,7 @@ func ReadMessage(ctx context.Context, conn *pgx.Conn, schema string, only []stri
 			return errs.E(errs.NotFound, "%s is not a Heroku Connect schema (any more).", schema)
 		}
 		if table != TableTriggerLog && (!slices.Contains(sch.Mapped, table) || only != nil && !slices.Contains(only, table)) {
-			return errs.E(errs.NotFound, "%s is not a mapped table of Heroku Connect schema %s that this link imports.", clip(table, NameChars), schema)
+			return errs.E(errs.NotFound, "%s is not a mapped table of Heroku Connect schema %s that this link imports.", fleet.Clip(table, NameChars), schema)
 		}
 		infos, err := readRelInfo(ctx, tx, schema, []string{table}, []string{"id", m.Column})
 		if err != nil {

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -203,27 +202,12 @@ func (ri relInfo) sizeOf(c string) string {
 	return fmt.Sprintf("coalesce(octet_length(%s::text), 0)::int8", pgx.Identifier{c}.Sanitize())
 }
 
-// clip cuts s to n characters, marking a cut with an ellipsis.
-func clip(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	i := 0
-	for k := range s {
-		if i == n {
-			return s[:k] + "…"
-		}
-		i++
-	}
-	return s
-}
-
 // readErr says in words why something was not read.
 func readErr(err error) string {
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.Is(err, errUnsafe):
-		return clip(err.Error(), 300)
+		return fleet.Clip(err.Error(), 300)
 	case errors.Is(err, context.DeadlineExceeded):
 		return "not read: no answer in time"
 	case errors.As(err, &pgErr) && pgErr.Code == "42501" && strings.Contains(pgErr.Message, "row-level security"):
@@ -231,7 +215,7 @@ func readErr(err error) string {
 	case strings.Contains(err.Error(), "statement timeout"):
 		return "not read: the query took longer than its time limit"
 	}
-	return clip("not read: "+err.Error(), 300)
+	return fleet.Clip("not read: "+err.Error(), 300)
 }
 
 // pgCode is err's SQLSTATE, or "".

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pglinks/pglinks/internal/fleet"
 )
 
 // Ops are the values of _hc_lastop, in the order the page shows them; ""
@@ -278,9 +279,9 @@ func readTriggerLog(ctx context.Context, conn *pgx.Conn, schema string, ri relIn
 			var e LogEntry
 			err := r.Scan(&e.ID, &e.Table, &e.Record, &e.Action, &e.Message, &e.MessageSize)
 			e.IDCut = utf8.RuneCountInString(e.ID) > ShortChars
-			e.ID, e.Table, e.Record, e.Action = clip(e.ID, ShortChars), clip(e.Table, NameChars), clip(e.Record, ShortChars), clip(e.Action, ShortChars)
+			e.ID, e.Table, e.Record, e.Action = fleet.Clip(e.ID, ShortChars), fleet.Clip(e.Table, NameChars), fleet.Clip(e.Record, ShortChars), fleet.Clip(e.Action, ShortChars)
 			e.MessageCut = utf8.RuneCountInString(e.Message) > MessageChars
-			e.Message = clip(e.Message, MessageChars)
+			e.Message = fleet.Clip(e.Message, MessageChars)
 			return e, err
 		})
 		return err
@@ -456,9 +457,9 @@ func readTable(ctx context.Context, tx pgx.Tx, schema string, ri relInfo, o Opti
 		var raw string
 		err := r.Scan(&f.ID, &f.SFID, &raw, &f.ErrSize)
 		f.IDCut = utf8.RuneCountInString(f.ID) > ShortChars
-		f.ID, f.SFID = clip(f.ID, ShortChars), clip(f.SFID, ShortChars)
+		f.ID, f.SFID = fleet.Clip(f.ID, ShortChars), fleet.Clip(f.SFID, ShortChars)
 		if utf8.RuneCountInString(raw) > MessageChars {
-			f.Err = HCErr{Raw: clip(raw, MessageChars), Cut: true}
+			f.Err = HCErr{Raw: fleet.Clip(raw, MessageChars), Cut: true}
 		} else {
 			f.Err = ParseHCErr(raw)
 		}
@@ -484,7 +485,7 @@ func countOps(ctx context.Context, tx pgx.Tx, from string) ([]OpCount, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (OpCount, error) {
 		var c OpCount
 		err := r.Scan(&c.Op, &c.N)
-		c.Op = clip(c.Op, ShortChars)
+		c.Op = fleet.Clip(c.Op, ShortChars)
 		return c, err
 	})
 }

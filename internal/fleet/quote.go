@@ -49,3 +49,20 @@ func DisplayIdent(s string) string {
 	}
 	return s
 }
+
+// Clip cuts s, text a database said (a message, a reason, a name), to n
+// characters, marking a cut with an ellipsis: whatever a remote sends,
+// what pglinks keeps and shows of it has a bound.
+func Clip(s string, n int) string {
+	if len(s) <= n || utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	i := 0
+	for k := range s {
+		if i == n {
+			return s[:k] + "…"
+		}
+		i++
+	}
+	return s
+}

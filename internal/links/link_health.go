@@ -33,7 +33,8 @@ type LinkHealth struct {
 	RTT time.Duration
 	// Reason says in words why a broken link is broken: remote unreachable
 	// (not answering, connection refused, host not found), password
-	// refused, database does not exist, remote table missing, ...
+	// refused, database does not exist, remote table missing, ... At most
+	// MaxReasonChars characters, whatever the remote said.
 	Reason string
 	// Cause classifies a broken link's failure as cards classify a
 	// database's (fleet.Classify), or CauseTableMissing,
@@ -79,6 +80,17 @@ const probeTableName = "pglinks_probe"
 // Errors are returned only when the link cannot be read (it does not
 // exist); a failing probe is a LinkHealth with State HealthBroken.
 func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHealth, error) {
+	h, err := s.probeLink(ctx, localVar, name)
+	h.Reason = fleet.Clip(h.Reason, MaxReasonChars)
+	return h, err
+}
+
+// MaxReasonChars bounds a link's health reason, which quotes what the
+// remote said (an error of megabytes, from a hostile server): every card,
+// page, API answer and log line that shows it.
+const MaxReasonChars = 500
+
+func (s *Service) probeLink(ctx context.Context, localVar, name string) (LinkHealth, error) {
 	local, err := s.database(localVar, "local")
 	if err != nil {
 		return LinkHealth{}, err
