@@ -40,7 +40,7 @@ func TestHostileReplies(t *testing.T) {
 		{"StatusForGet", "GET", "+OK\r\n", "key = 'k'", "unexpected reply from " + endpoint + " to GET"},
 		{"ShortMGET", "MGET", "*1\r\n$1\r\nv\r\n", "key IN ('k', 'j')", "unexpected reply from " + endpoint + " to MGET"},
 		{"ErrorReply", "MGET", "-ERR something broke\r\n", "key IN ('k', 'j')",
-			endpoint + " answered MGET with an error: ERR something broke"},
+			endpoint + ` answered MGET with an error: "ERR something broke"`},
 		{"ClusterNode", "GET", "-MOVED 3999 127.0.0.1:6381\r\n", "key = 'k'", "is a cluster node; Redis Cluster is not supported"},
 		{"TruncatedBulk", "GET", "$10\r\nabc", "key = 'k'", endpoint + " did not answer GET within 1 s (command_timeout)"},
 		{"BadCursor", "SCAN", "*2\r\n$3\r\nabc\r\n*0\r\n", "true", "unexpected reply from " + endpoint + " to SCAN"},

@@ -501,7 +501,18 @@ void
 redis_error_reply(RedisConn *conn, RedisReply *reply, const char *command)
 {
 	const char *msg = reply->type == RR_ERROR ? reply->str : "an unexpected reply";
+	StringInfoData said;
 
+	/*
+	 * The reply is the Redis's own text: shown quoted, control characters
+	 * escaped (it reaches a psql user's terminal) and cut (a Redis may send
+	 * megabytes), as keys are.
+	 */
+	initStringInfo(&said);
+	if (reply->type == RR_ERROR)
+		redis_append_quoted(&said, reply->str, reply->len, 200);
+	else
+		appendStringInfoString(&said, msg);
 	if (strncmp(msg, "NOAUTH", 6) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
@@ -512,15 +523,15 @@ redis_error_reply(RedisConn *conn, RedisReply *reply, const char *command)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("Redis at %s is a cluster node; Redis Cluster is not supported", conn->endpoint),
-				 errdetail("Redis answered %s with: %s", command, msg)));
+				 errdetail("Redis answered %s with: %s", command, said.data)));
 	if (strncmp(msg, "NOPERM", 6) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("Redis at %s refused %s: %s", conn->endpoint, command, msg),
+				 errmsg("Redis at %s refused %s: %s", conn->endpoint, command, said.data),
 				 errhint("The Redis ACL user of the user mapping lacks this command or key pattern.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_ERROR),
-			 errmsg("Redis at %s answered %s with an error: %s", conn->endpoint, command, msg)));
+			 errmsg("Redis at %s answered %s with an error: %s", conn->endpoint, command, said.data)));
 }
 
 /* ---- connecting ---- */
