@@ -46,7 +46,7 @@ func nameParts(s string) []namePart {
 			escape(fmt.Sprintf("<0x%02X>", s[i]))
 			continue
 		}
-		if invisible(r) {
+		if Invisible(r) {
 			escape(fmt.Sprintf("<U+%04X>", r))
 			continue
 		}
@@ -56,10 +56,10 @@ func nameParts(s string) []namePart {
 	return out
 }
 
-// invisible reports characters that change how text around them displays
+// Invisible reports characters that change how text around them displays
 // or that cannot be seen: controls, format characters (bidi controls,
 // zero-width joiners, BOM), line and paragraph separators.
-func invisible(r rune) bool {
+func Invisible(r rune) bool {
 	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Zl, r) || unicode.Is(unicode.Zp, r)
 }
 

@@ -188,6 +188,7 @@ func linksCommand(ctx context.Context, verb string, args []string, cio cliIO) er
 	if err != nil {
 		return err
 	}
+	cio.out, cio.errw = terminalWriter{w: cio.out, json: f.bools["json"]}, terminalWriter{w: cio.errw}
 	return spec.run(ctx, client, f, cio)
 }
 

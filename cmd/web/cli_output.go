@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/pglinks/pglinks/views"
@@ -12,8 +13,9 @@ import (
 
 // Output as Heroku's CLI prints it: "=== " headings and key: value lines
 // with the values aligned (its styledObject), and psql's aligned tables
-// for \det. Every name from a database goes through show: a control or
-// bidi character in a table name must not rewrite the terminal.
+// for \det. Every name from a database goes through show, and everything
+// printed through terminalWriter: a control or bidi character in a table
+// name must not rewrite the terminal.
 
 func show(s string) string { return views.ShowName(s) }
 
@@ -139,4 +141,43 @@ func showAll(names []string) string {
 		out[i] = show(n)
 	}
 	return strings.Join(out, ", ")
+}
+
+// terminalWriter is how the links verbs write: every character that would
+// rewrite a terminal (ESC, BEL, CR, a bidi override, ...) is written as an
+// escape, whatever printed it (a name, a health reason, SQL, a server's
+// message), since all of it may hold what a remote's owner named.
+// Human output shows it as views.ShowName does ("<U+001B>"); JSON as a \u
+// escape, which decodes to the same string. Newlines and tabs pass.
+type terminalWriter struct {
+	w    io.Writer
+	json bool
+}
+
+func (t terminalWriter) Write(p []byte) (int, error) {
+	var b strings.Builder
+	b.Grow(len(p))
+	for i := 0; i < len(p); {
+		r, size := utf8.DecodeRune(p[i:])
+		switch {
+		case r == '\n' || r == '\t':
+			b.WriteRune(r)
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, "<0x%02X>", p[i])
+		case !views.Invisible(r):
+			b.Write(p[i : i+size])
+		case t.json && r > 0xFFFF:
+			r1, r2 := utf16.EncodeRune(r)
+			fmt.Fprintf(&b, `\u%04x\u%04x`, r1, r2)
+		case t.json:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			fmt.Fprintf(&b, "<U+%04X>", r)
+		}
+		i += size
+	}
+	if _, err := io.WriteString(t.w, b.String()); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

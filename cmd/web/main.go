@@ -46,6 +46,8 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
+		// An error can quote a server's message, names from remotes and all.
+		stderr := terminalWriter{w: os.Stderr}
 		var ue usageError
 		if errors.As(err, &ue) {
 			if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "links") {
@@ -54,10 +56,10 @@ func main() {
 				fmt.Fprint(os.Stderr, usage)
 			}
 			fmt.Fprintln(os.Stderr)
-			fmt.Fprintln(os.Stderr, "error:", err)
+			fmt.Fprintln(stderr, "error:", err)
 			os.Exit(2)
 		}
-		fmt.Fprintln(os.Stderr, "error:", err)
+		fmt.Fprintln(stderr, "error:", err)
 		os.Exit(1)
 	}
 }
