@@ -44,7 +44,7 @@ func TestRedisProbeReasonBounded(t *testing.T) {
 	if h.State != HealthBroken {
 		t.Fatalf("probe: %+v", h.State)
 	}
-	if n := utf8.RuneCountInString(h.Reason); n > MaxReasonChars+1 || !strings.HasSuffix(h.Reason, "…") {
-		t.Fatalf("the health reason of a Redis link is %d characters long, want at most %d marked cut: a Redis's error reply reaches the pages whole (starts %q)", n, MaxReasonChars, h.Reason[:120])
+	if n := utf8.RuneCountInString(h.Reason); n > MaxReasonChars+1 || !strings.Contains(h.Reason, "AAAA") {
+		t.Fatalf("the health reason of a Redis link is %d characters long, want at most %d with the start of what the Redis said (starts %q)", n, MaxReasonChars, h.Reason[:min(120, len(h.Reason))])
 	}
 }
