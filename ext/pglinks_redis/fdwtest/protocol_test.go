@@ -11,7 +11,10 @@ import (
 
 // Replies no Redis sends (a peer that is not Redis, or a broken one) end the
 // statement with an error naming the problem; the backend survives and the
-// next statement connects afresh.
+// next statement connects afresh. What the Redis said reaches the message
+// escaped (a control character must not rewrite the terminal of the psql
+// user who ran the query) and cut (a Redis that sends megabytes makes no
+// megabyte error message), as keys in messages are.
 func TestHostileReplies(t *testing.T) {
 	conn, _ := newDB(t)
 	flush(t, plain)
@@ -41,6 +44,8 @@ func TestHostileReplies(t *testing.T) {
 		{"ShortMGET", "MGET", "*1\r\n$1\r\nv\r\n", "key IN ('k', 'j')", "unexpected reply from " + endpoint + " to MGET"},
 		{"ErrorReply", "MGET", "-ERR something broke\r\n", "key IN ('k', 'j')",
 			endpoint + ` answered MGET with an error: "ERR something broke"`},
+		{"HostileErrorReply", "GET", "-ERR \x1b]0;owned\x07\x1b[2J" + strings.Repeat("A", 1<<20) + "\r\n", "key = 'k'",
+			endpoint + ` answered GET with an error: "ERR \x1b]0;owned\x07\x1b[2JAAAA`},
 		{"ClusterNode", "GET", "-MOVED 3999 127.0.0.1:6381\r\n", "key = 'k'", "is a cluster node; Redis Cluster is not supported"},
 		{"TruncatedBulk", "GET", "$10\r\nabc", "key = 'k'", endpoint + " did not answer GET within 1 s (command_timeout)"},
 		{"BadCursor", "SCAN", "*2\r\n$3\r\nabc\r\n*0\r\n", "true", "unexpected reply from " + endpoint + " to SCAN"},
@@ -56,7 +61,13 @@ func TestHostileReplies(t *testing.T) {
 			pe := pgError(t, conn, "SELECT * FROM odd_t WHERE "+tc.query)
 			proxy.RewriteRaw(nil)
 			if !strings.Contains(pe.Message, tc.want) {
-				t.Errorf("got %q, want %q", pe.Message, tc.want)
+				t.Errorf("got %.300q, want %q", pe.Message, tc.want)
+			}
+			if strings.ContainsAny(pe.Message+pe.Detail, "\x1b\x07") {
+				t.Errorf("a control character the Redis sent is in the error: %.300q", pe.Message)
+			}
+			if n := len(pe.Message) + len(pe.Detail); n > 4096 {
+				t.Errorf("the error holds %d bytes of what the Redis sent", n)
 			}
 			if got := fmt.Sprint(rows(t, conn, "SELECT key, value FROM odd_t WHERE key = 'k'")); got != "[[k v]]" {
 				t.Errorf("afterwards: %s", got)
