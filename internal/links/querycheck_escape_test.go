@@ -8,16 +8,6 @@ import (
 	"github.com/pglinks/pglinks/internal/errs"
 )
 
-// queryCheckLink is a fixture with the link "shop" made.
-func queryCheckLink(t *testing.T) *fixture {
-	t.Helper()
-	f := newFixture(t)
-	if _, err := f.svc.CreateLink(context.Background(), CreateRequest{RemoteVar: blue, LocalVar: "DATABASE_URL", Name: "shop", CopyEnums: true}); err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
 // A query check never reads a link's password: pglinks' role may read its
 // own user mappings, and a statement run under ANALYZE could carry the
 // password out in PostgreSQL's error (the value a cast refused), whole,
@@ -26,7 +16,7 @@ func queryCheckLink(t *testing.T) *fixture {
 // with or without ANALYZE.
 func TestQueryCheckNeverReadsUserMappings(t *testing.T) {
 	t.Parallel()
-	f := queryCheckLink(t)
+	f := checkFixture(t)
 	// A view made earlier by someone else hides the catalog's name.
 	execAs(t, f.local.URL, `CREATE VIEW public.innocent AS SELECT srvname, umoptions FROM pg_catalog.pg_user_mappings;
 		GRANT SELECT ON public.innocent TO PUBLIC`)
@@ -68,7 +58,7 @@ func TestQueryCheckNeverReadsUserMappings(t *testing.T) {
 // earlier that returns it, whose reads no plan shows).
 func TestQueryCheckErrorHidesPasswords(t *testing.T) {
 	t.Parallel()
-	f := queryCheckLink(t)
+	f := checkFixture(t)
 	execAs(t, f.local.URL, `CREATE FUNCTION public.pw() RETURNS text STABLE LANGUAGE plpgsql AS $$BEGIN RETURN '`+f.remote.Password+`'; END$$`)
 	_, err := f.svc.CheckQuery(context.Background(), QueryCheckRequest{LocalVar: "DATABASE_URL", Name: "shop", SQL: `SELECT * FROM shop.customers WHERE id = public.pw()::int`, Analyze: true})
 	msg := errs.MessageOf(err)
