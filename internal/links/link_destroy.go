@@ -31,8 +31,8 @@ type DestroyPlan struct {
 	// a foreign table elsewhere using the link's server, or anything in the
 	// link's schema besides its own foreign tables and views.
 	Blockers []string
-	// Fingerprint identifies the dependents shown; destroy refuses if they
-	// changed since.
+	// Fingerprint identifies the link, what is in its schema, the
+	// dependents and the types shown; destroy refuses if any changed since.
 	Fingerprint string
 	// Types are the enum types pglinks copied for the link: dropped when
 	// nothing else uses them once the link is gone.
@@ -141,7 +141,7 @@ func (s *Service) destroyLink(ctx context.Context, req DestroyRequest) (*Destroy
 		return nil, errs.E(errs.Conflict, "Link %q cannot be destroyed while these are in the way: %s. Nothing was destroyed.", req.Name, strings.Join(plan.Blockers, "; "))
 	}
 	if req.Fingerprint != plan.Fingerprint {
-		return nil, errs.E(errs.Conflict, "The objects that depend on link %q changed since the confirmation page was shown. Review them again; nothing was destroyed.", req.Name)
+		return nil, errs.E(errs.Conflict, "Link %q, what is in its schema or the objects that depend on it changed since the confirmation page was shown. Review them again; nothing was destroyed.", req.Name)
 	}
 	res := &DestroyResult{Link: plan.Link, Dependents: plan.Dependents}
 	// Dropping talks to no remote: nothing to guard.
@@ -262,7 +262,16 @@ func (s *Service) planDestroy(ctx context.Context, tx pgx.Tx, local *fleet.Datab
 			plan.SQL = append(plan.SQL, "DROP TYPE "+t.Type)
 		}
 	}
-	fp := append([]Dependent{}, plan.Dependents...)
+	// The fingerprint is of everything the page showed that destroy acts
+	// on: which link this is (a link destroyed and made again under the
+	// same name since is another), what is in its schema, what depends on
+	// it and the copied types' fates.
+	r := l.record
+	fp := []Dependent{{Type: "link", Identity: fmt.Sprintf("%s/%d/%d", r.ID, r.ServerOID, r.SchemaOID), Description: r.RemoteConfigVar}}
+	for _, t := range plan.Tables {
+		fp = append(fp, Dependent{Type: "in schema", Identity: t})
+	}
+	fp = append(fp, plan.Dependents...)
 	for _, t := range plan.Types {
 		fp = append(fp, Dependent{Type: "copied type", Identity: t.Type, Description: fmt.Sprint(t.Drop)})
 	}
