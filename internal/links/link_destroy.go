@@ -228,6 +228,9 @@ func (s *Service) planDestroy(ctx context.Context, tx pgx.Tx, local *fleet.Datab
 		return nil, fmt.Errorf("links: contents of %s: %w", name, err)
 	}
 	if plan.Dependents, err = cascadeDependents(ctx, tx, name); err != nil {
+		if fleet.PgCode(err) == codeInsufficientPriv {
+			return nil, notOwnerError(ctx, tx, local, name, err)
+		}
 		if fleet.PgCode(err) == codeLockNotAvailable {
 			return nil, errs.Wrap(errs.Conflict, err, "Sessions are using link %q or objects that depend on it, so pglinks cannot work out what destroying it would drop. Try again in a moment.", name)
 		}
@@ -277,6 +280,18 @@ func (s *Service) planDestroy(ctx context.Context, tx pgx.Tx, local *fleet.Datab
 	}
 	plan.Fingerprint = fingerprint(fp)
 	return plan, nil
+}
+
+// notOwnerError says why pglinks' role may not drop link name's schema
+// (err, PostgreSQL's "must be owner"): who owns it now, and how to give it
+// back.
+func notOwnerError(ctx context.Context, tx pgx.Tx, local *fleet.Database, name string, err error) error {
+	var owner, me string
+	if qerr := tx.QueryRow(ctx, "SELECT nspowner::regrole::text, current_user::text FROM pg_catalog.pg_namespace WHERE nspname = $1", name).Scan(&owner, &me); qerr != nil {
+		return errs.Wrap(errs.Forbidden, err, "pglinks' role in %s may not destroy %q: %s. Nothing was destroyed.", local.ConfigVar, name, pgMessage(err))
+	}
+	return errs.Wrap(errs.Forbidden, err, "pglinks' role %s in %s may not destroy %q: %s. Its schema is owned by %s now; ALTER SCHEMA %s OWNER TO %s gives it back. Nothing was destroyed.",
+		me, local.ConfigVar, name, pgMessage(err), owner, fleet.Ident(name), fleet.Ident(me))
 }
 
 // destroyStatements are the statements that remove a link itself.
