@@ -191,6 +191,9 @@ func (s *Service) planImport(ctx context.Context, tx pgx.Tx, local *fleet.Databa
 	if l.IsRedis() {
 		return nil, DoesNotApply(l, "Importing tables")
 	}
+	if err := s.refuseIfElsewhere(ctx, tx, l, "an import"); err != nil {
+		return nil, err
+	}
 	if l.Tables == nil {
 		return nil, errs.E(errs.Invalid, "Link %q imports every table of its remote schema already: tables the remote adds show as drift and come in with a refresh. Nothing was changed.", name).OnField("tables")
 	}

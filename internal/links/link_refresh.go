@@ -171,6 +171,9 @@ func (s *Service) planRefresh(ctx context.Context, tx pgx.Tx, local *fleet.Datab
 	if l.SchemaMissing {
 		return nil, errs.E(errs.Conflict, "The schema of link %q in %s is missing or was replaced by hand, so pglinks will not refresh it.", name, local.ConfigVar)
 	}
+	if err := s.refuseIfElsewhere(ctx, tx, l, "a refresh"); err != nil {
+		return nil, err
+	}
 	d, err := s.readDrift(ctx, tx, l)
 	if err != nil {
 		return nil, err
@@ -302,4 +305,28 @@ func (s *Service) refreshDependents(ctx context.Context, tx pgx.Tx, name string,
 	}
 	p.Dependents, err = describeGone(ctx, tx, name, before, after)
 	return err
+}
+
+// refuseIfElsewhere refuses a change that compares link l with its
+// remote's config var and then imports through the link's own server (a
+// refresh, an import) while that server points at another host, port or
+// database than the config var: the plan would show one database's tables
+// and the import would take the other's under the same names.
+func (s *Service) refuseIfElsewhere(ctx context.Context, tx pgx.Tx, l *Link, what string) error {
+	if l.IsRedis() {
+		return nil
+	}
+	remote, ok := s.Fleet.Get(l.RemoteConfigVar)
+	if !ok || remote.ConfigErr != nil || remote.IsRedis() {
+		return nil // the drift read says why it cannot compare
+	}
+	st, err := readOptions(ctx, tx, *l)
+	if err != nil {
+		return err
+	}
+	if st.server["host"] == remote.Host && st.server["port"] == remote.Port && st.server["dbname"] == remote.DBName {
+		return nil
+	}
+	return errs.E(errs.Conflict, "Link %q reads another database than %s names now (%s), so %s would compare with one and import from the other. Repair the link first. Nothing was changed.",
+		l.Name, l.RemoteConfigVar, strings.Join(s.compare(st).Changes, "; "), what)
 }
