@@ -61,7 +61,7 @@ func dropCopiedTypes(ctx context.Context, tx pgx.Tx, types []string, run func(st
 		if _, err := tx.Exec(ctx, "SAVEPOINT pglinks_type"); err != nil {
 			return nil, err
 		}
-		_, err := tx.Exec(ctx, ddl)
+		err := execOne(ctx, tx, ddl)
 		var pgErr *pgconn.PgError
 		switch {
 		case err == nil:

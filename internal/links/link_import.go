@@ -330,7 +330,7 @@ func checkInSavepoint(ctx context.Context, tx pgx.Tx, name string, stmts []state
 	var refused error
 	var at string
 	for _, sql := range local {
-		if _, err := tx.Exec(ctx, sql); err != nil {
+		if err := execOne(ctx, tx, sql); err != nil {
 			refused, at = err, sql
 			break
 		}

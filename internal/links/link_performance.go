@@ -304,7 +304,7 @@ func (s *Service) PlanOption(ctx context.Context, localVar, name string, ch Opti
 		if _, err := tx.Exec(ctx, "SAVEPOINT pglinks_option"); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, p.SQL); err != nil {
+		if err := execOne(ctx, tx, p.SQL); err != nil {
 			return errs.Wrap(errs.Invalid, err, "PostgreSQL refuses %s: %s.", p.SQL, pgMessage(err)).OnField("value")
 		}
 		_, err = tx.Exec(ctx, "ROLLBACK TO SAVEPOINT pglinks_option")
@@ -348,7 +348,7 @@ func (s *Service) changeOption(ctx context.Context, req OptionRequest) (*OptionP
 	if err != nil {
 		return nil, err
 	}
-	if _, err := tx.Exec(ctx, p.SQL); err != nil {
+	if err := execOne(ctx, tx, p.SQL); err != nil {
 		if fleet.PgCode(err) == codeInsufficientPriv {
 			return nil, errs.Wrap(errs.Forbidden, err, "pglinks' role in %s may not change link %s: %s", local.ConfigVar, req.Name, pgMessage(err))
 		}

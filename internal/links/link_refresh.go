@@ -217,10 +217,19 @@ func (s *Service) planRefresh(ctx context.Context, tx pgx.Tx, local *fleet.Datab
 				nn = " NOT NULL"
 			}
 			// The type is PostgreSQL's own format_type on the remote, with
-			// every name quoted as needed, as IMPORT FOREIGN SCHEMA uses it.
+			// every name quoted as needed, as IMPORT FOREIGN SCHEMA uses it:
+			// when it parses as one type name and nothing else.
+			if err := checkRemoteType(c.Type); err != nil {
+				p.Blockers = append(p.Blockers, fmt.Sprintf("column %q of %q: %v", c.Name, t.RemoteTable, err))
+				continue
+			}
 			add("ALTER FOREIGN TABLE "+tbl+" ADD COLUMN "+fleet.Ident(c.Name)+" "+c.Type+" OPTIONS (column_name "+q+")"+nn, false)
 		}
 		for _, c := range t.TypeChanged {
+			if err := checkRemoteType(c.RemoteType); err != nil {
+				p.Blockers = append(p.Blockers, fmt.Sprintf("column %q of %q: %v", c.Column, t.RemoteTable, err))
+				continue
+			}
 			add("ALTER FOREIGN TABLE "+tbl+" ALTER COLUMN "+fleet.Ident(c.Column)+" TYPE "+c.RemoteType, false)
 		}
 		p.Summary.ColumnsChanged += len(t.Gone) + len(t.Added) + len(t.TypeChanged)
@@ -282,7 +291,7 @@ func (s *Service) refreshDependents(ctx context.Context, tx pgx.Tx, name string,
 		return err
 	}
 	for _, sql := range local {
-		if _, err := tx.Exec(ctx, sql); err != nil {
+		if err := execOne(ctx, tx, sql); err != nil {
 			if _, rerr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT pglinks_refresh; RELEASE SAVEPOINT pglinks_refresh"); rerr != nil {
 				return rerr
 			}

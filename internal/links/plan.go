@@ -48,7 +48,7 @@ func (s *Service) runPlan(ctx context.Context, tx pgx.Tx, local, remote *fleet.D
 		if st.remote {
 			stop = s.guardRemote(ctx, tx, local, remote, appName)
 		}
-		_, err := tx.Exec(ctx, st.sql)
+		err := execOne(ctx, tx, st.sql)
 		stop()
 		if err != nil {
 			if st.fails != nil {

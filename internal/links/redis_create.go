@@ -213,7 +213,7 @@ func (s *Service) checkRedisThrough(ctx context.Context, tx pgx.Tx, local, remot
 	}
 	info, err := func() (fleet.RedisInfo, error) {
 		for _, st := range stmts {
-			if _, err := tx.Exec(ctx, st.sql); err != nil {
+			if err := execOne(ctx, tx, st.sql); err != nil {
 				return fleet.RedisInfo{}, s.createError(local, remote, server, err)
 			}
 		}
