@@ -296,8 +296,15 @@ func safeNext(next string) string {
 	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || strings.ContainsAny(next, "\r\n\t\\") {
 		return "/"
 	}
-	if u.Path == "/login" || u.Path == "/logout" {
+	if u.Path == "/login" || u.Path == "/logout" || strings.Contains(u.Path, `\`) {
 		return "/"
 	}
-	return u.RequestURI()
+	// The answer is what goes into Location, re-encoded from the decoded
+	// path: "/%2Fevil.example/|" comes back as "//evil.example/%7C", which
+	// a browser reads as another host. Judge what is sent.
+	out := u.RequestURI()
+	if !strings.HasPrefix(out, "/") || strings.HasPrefix(out, "//") || strings.HasPrefix(out, `/\`) {
+		return "/"
+	}
+	return out
 }
