@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -149,13 +150,22 @@ func (a *App) auditCSV(c echo.Context) error {
 	return nil
 }
 
-// csvSafe defuses spreadsheet formulas (CSV injection): a cell starting
-// with = + - @ (or a tab or carriage return) gets a leading quote.
+// csvSafe defuses spreadsheet formulas (CSV injection): a cell that starts
+// with = + - @ (or a tab or carriage return), after any spaces and quotes,
+// gets a leading quote, and so does such a character after a separator
+// inside a cell (, ; tab or a line break): a spreadsheet whose locale
+// splits lines at ";" reads "x;=cmd|..." as two cells, the second a
+// formula. Anyone reaches the export with what they type: a failed
+// sign-in keeps the typed email.
 func csvSafe(cells ...string) []string {
 	for i, s := range cells {
-		if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-			cells[i] = "'" + s
+		s = formulaAfterSeparator.ReplaceAllString(s, "$1'$2")
+		if t := strings.TrimLeft(s, ` "`); t != "" && strings.ContainsRune("=+-@\t\r", rune(t[0])) {
+			s = "'" + s
 		}
+		cells[i] = s
 	}
 	return cells
 }
+
+var formulaAfterSeparator = regexp.MustCompile(`([,;\t\r\n][ "]*)([=+\-@])`)
