@@ -35,19 +35,3 @@ func TestAuditCSVSemicolonLocaleStartsNoFormula(t *testing.T) {
 		}
 	}
 }
-
-func TestCSVSafe(t *testing.T) {
-	for in, want := range map[string]string{
-		"plain":                "plain",
-		"=1+1":                 "'=1+1",
-		` "=1`:                 `' "=1`,
-		"x;=cmd|' /C calc'!A0": "x;'=cmd|' /C calc'!A0",
-		"a, -b\n@c\t+d":        "a, '-b\n'@c\t'+d",
-		"a-b=c":                "a-b=c",
-		"":                     "",
-	} {
-		if got := csvSafe(in)[0]; got != want {
-			t.Errorf("csvSafe(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

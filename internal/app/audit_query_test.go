@@ -13,8 +13,10 @@ import (
 
 func TestCSVSafe(t *testing.T) {
 	t.Parallel()
-	got := csvSafe("=1+2", "+cmd", "-2", "@SUM(A1)", "\tx", "plain", "", "a=b")
-	want := []string{"'=1+2", "'+cmd", "'-2", "'@SUM(A1)", "'\tx", "plain", "", "a=b"}
+	got := csvSafe("=1+2", "+cmd", "-2", "@SUM(A1)", "\tx", "plain", "", "a=b",
+		` "=1`, "x;=cmd|' /C calc'!A0", "a, -b\n@c\t+d", "a-b=c")
+	want := []string{"'=1+2", "'+cmd", "'-2", "'@SUM(A1)", "'\tx", "plain", "", "a=b",
+		`' "=1`, "x;'=cmd|' /C calc'!A0", "a, '-b\n'@c\t'+d", "a-b=c"}
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("cell %d: %q, want %q", i, got[i], want[i])
