@@ -228,10 +228,16 @@ func TestAPIReplication(t *testing.T) {
 	var dplan struct {
 		Subscription struct{ Name string }
 		SlotFate     string `json:"slot_fate"`
+		Fingerprint  string
 	}
 	a.get("/api/v1/replication/subscriptions/drop?db=DATABASE_URL&name=api%20twin%20").JSON(t, &dplan)
-	if dplan.Subscription.Name != twin+" " || dplan.SlotFate == "" {
+	if dplan.Subscription.Name != twin+" " || dplan.SlotFate == "" || dplan.Fingerprint == "" {
 		t.Fatalf("drop plan: %+v", dplan)
+	}
+	// Another plan's fingerprint: the drop is refused.
+	a.do("POST", "/api/v1/replication/subscriptions/drop", map[string]any{"db": "DATABASE_URL", "name": twin + " ", "confirm": twin + " ", "fingerprint": "0000000000000000"}).Err(t, http.StatusConflict, "conflict")
+	if len(subs()) != 2 {
+		t.Fatal("a drop with another plan's fingerprint dropped something")
 	}
 	for _, body := range []map[string]any{{"db": "DATABASE_URL", "name": twin + " "}, {"db": "DATABASE_URL", "name": twin + " ", "confirm": twin}, {"db": "DATABASE_URL", "name": twin, "confirm": twin + " "}} {
 		if e := a.do("POST", "/api/v1/replication/subscriptions/drop", body).Err(t, http.StatusUnprocessableEntity, "invalid"); e.Error.Field != "confirm" {
@@ -245,7 +251,7 @@ func TestAPIReplication(t *testing.T) {
 		Message string
 		SQL     []string
 	}
-	a.do("POST", "/api/v1/replication/subscriptions/drop", map[string]any{"db": "DATABASE_URL", "name": twin + " ", "confirm": twin + " "}).JSON(t, &dropped)
+	a.do("POST", "/api/v1/replication/subscriptions/drop", map[string]any{"db": "DATABASE_URL", "name": twin + " ", "confirm": twin + " ", "fingerprint": dplan.Fingerprint}).JSON(t, &dropped)
 	if got := subs(); len(got) != 1 {
 		t.Fatalf("after the drop: %v (%+v)", got, dropped)
 	} else if _, ok := got[twin]; !ok {
@@ -254,8 +260,8 @@ func TestAPIReplication(t *testing.T) {
 	if n := len(e.auditBy(t, auth.ActionSubscriptionDrop, actor)); n != 1 {
 		t.Errorf("%d drop audit entries by the token", n)
 	}
-	if n := len(e.auditBy(t, auth.ActionReplicationRefused, actor)); n != 4 { // three confirmations and "nope"
-		t.Errorf("%d refused replication entries by the token, want 4", n)
+	if n := len(e.auditBy(t, auth.ActionReplicationRefused, actor)); n != 5 { // three confirmations, a fingerprint and "nope"
+		t.Errorf("%d refused replication entries by the token, want 5", n)
 	}
 
 	// A slot: inactive for less than the threshold it is not a problem and

@@ -224,6 +224,9 @@ type apiReplicationRequest struct {
 	DB      string  `json:"db"`
 	Name    string  `json:"name"`
 	Confirm *string `json:"confirm"`
+	// Fingerprint, on a subscription drop, is the plan's: the drop is
+	// refused when the subscription's slot or publisher changed since.
+	Fingerprint string `json:"fingerprint"`
 }
 
 type apiReplicationResultJSON struct {
@@ -286,6 +289,7 @@ type apiDropSubscriptionPlanJSON struct {
 	StatementTimeoutSeconds int64    `json:"statement_timeout_s"`
 	// ManageReason, when set, says why the drop would be refused.
 	ManageReason string `json:"manage_reason"`
+	Fingerprint  string `json:"fingerprint"`
 }
 
 func (a *App) apiPlanDropSubscription(c echo.Context) error {
@@ -297,6 +301,7 @@ func (a *App) apiPlanDropSubscription(c echo.Context) error {
 		Database: p.DB.DB.ConfigVar, Subscription: subscriptionJSON(p.Sub), PublisherKnown: p.PublisherKnown,
 		PublisherReachable: p.PublisherReachable, Publisher: p.Publisher, SlotFate: p.SlotFate,
 		PlainSQL: p.PlainSQL, SafeSQL: p.SafeSQL, StatementTimeoutSeconds: seconds(p.StatementTimeout), ManageReason: p.DB.ManageReason,
+		Fingerprint: p.Fingerprint,
 	})
 }
 
@@ -315,7 +320,7 @@ func (a *App) apiDropSubscription(c echo.Context) error {
 		return err
 	}
 	t := in.DB + "/" + in.Name
-	res, err := a.cfg.Replication.DropSubscription(c.Request().Context(), replication.DropSubscriptionRequest{ConfigVar: in.DB, Name: in.Name, Confirm: confirmOf(in)})
+	res, err := a.cfg.Replication.DropSubscription(c.Request().Context(), replication.DropSubscriptionRequest{ConfigVar: in.DB, Name: in.Name, Confirm: confirmOf(in), Fingerprint: in.Fingerprint})
 	if err != nil {
 		a.auditReplicationFailure(c, auth.ActionSubscriptionDrop, t, err)
 		return err

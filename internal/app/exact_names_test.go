@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -42,9 +44,30 @@ func TestReplicationActionsUseExactNames(t *testing.T) {
 		t.Fatalf("after enabling %q: enabled = %v", "twin ", got)
 	}
 
+	// The drop confirmation's fingerprint (its slot and publisher).
+	fingerprint := func(name string) string {
+		t.Helper()
+		page := c.get("/replication/subscriptions/drop?db=DATABASE_URL&name=" + url.QueryEscape(name))
+		m := regexp.MustCompile(`name="fingerprint" value="([^"]+)"`).FindStringSubmatch(page.Body)
+		if m == nil {
+			t.Fatalf("no fingerprint on the drop confirmation of %q: %d", name, page.Status)
+		}
+		return m[1]
+	}
+	// A form without the confirmation's fingerprint, or with another's,
+	// drops nothing: 409 and the confirmation as it is now.
+	for _, fp := range []string{"", fingerprint("twin")} {
+		if r := c.post("/replication/subscriptions/drop", url.Values{"db": {"DATABASE_URL"}, "name": {"twin "}, "confirm": {"twin "}, "fingerprint": {fp}}); r.Status != http.StatusConflict || !strings.Contains(r.Body, "twin_1") {
+			t.Errorf("drop with fingerprint %q: %d, want 409 naming the slot", fp, r.Status)
+		}
+		if got := subs(); len(got) != 2 {
+			t.Fatalf("a drop without its confirmation's fingerprint dropped something: left %v", got)
+		}
+	}
+
 	// A confirmation with a space more or less does not match.
 	for _, tc := range []struct{ name, confirm string }{{"twin ", "twin"}, {"twin", "twin "}, {"twin", " twin"}} {
-		r := c.post("/replication/subscriptions/drop", url.Values{"db": {"DATABASE_URL"}, "name": {tc.name}, "confirm": {tc.confirm}})
+		r := c.post("/replication/subscriptions/drop", url.Values{"db": {"DATABASE_URL"}, "name": {tc.name}, "confirm": {tc.confirm}, "fingerprint": {fingerprint(tc.name)}})
 		if r.Status != http.StatusUnprocessableEntity {
 			t.Errorf("drop %q confirmed as %q: %d, want 422", tc.name, tc.confirm, r.Status)
 		}
@@ -54,7 +77,7 @@ func TestReplicationActionsUseExactNames(t *testing.T) {
 	}
 
 	// Dropping "twin " typed exactly drops "twin " and leaves "twin".
-	if r := c.post("/replication/subscriptions/drop", url.Values{"db": {"DATABASE_URL"}, "name": {"twin "}, "confirm": {"twin "}}); r.Status != http.StatusSeeOther {
+	if r := c.post("/replication/subscriptions/drop", url.Values{"db": {"DATABASE_URL"}, "name": {"twin "}, "confirm": {"twin "}, "fingerprint": {fingerprint("twin ")}}); r.Status != http.StatusSeeOther {
 		t.Fatalf("drop: %d %s", r.Status, r.Body)
 	}
 	if got := subs(); len(got) != 1 {

@@ -19,10 +19,11 @@ import (
 // "twin" are two subscriptions.
 type replicationInput struct {
 	DB, Name, Confirm string
+	Fingerprint       string // the drop plan's the confirmation showed
 }
 
 func decodeReplicationForm(form url.Values) replicationInput {
-	return replicationInput{DB: nameField(form.Get("db")), Name: nameField(form.Get("name")), Confirm: nameField(form.Get("confirm"))}
+	return replicationInput{DB: nameField(form.Get("db")), Name: nameField(form.Get("name")), Confirm: nameField(form.Get("confirm")), Fingerprint: nameField(form.Get("fingerprint"))}
 }
 
 // replicationPage reads every fleet database now, so what it shows after
@@ -151,15 +152,21 @@ func (a *App) dropSubscription(c echo.Context) error {
 		return errs.E(errs.Invalid, "The form could not be read.")
 	}
 	in := decodeReplicationForm(form)
-	res, err := a.cfg.Replication.DropSubscription(c.Request().Context(), replication.DropSubscriptionRequest{ConfigVar: in.DB, Name: in.Name, Confirm: in.Confirm})
+	res, err := a.cfg.Replication.DropSubscription(c.Request().Context(), replication.DropSubscriptionRequest{ConfigVar: in.DB, Name: in.Name, Confirm: in.Confirm, Fingerprint: pageFingerprint(in.Fingerprint)})
 	if err != nil {
-		if errs.Is(err, errs.Invalid) {
+		// A typo, or a subscription pointed at another slot since the page
+		// was shown: the page again, with the plan as it is now.
+		if errs.Is(err, errs.Invalid) || errs.Is(err, errs.Conflict) {
 			a.audit(c, auth.ActionReplicationRefused, target(in), auth.OutcomeRefused, errs.MessageOf(err), "")
 			p, perr := a.dropSubscriptionPage(c, in, views.FormErrors{errs.FieldOf(err): errs.MessageOf(err)})
 			if perr != nil {
 				return perr
 			}
-			return Render(c, http.StatusUnprocessableEntity, views.DropSubscriptionView(p))
+			status := http.StatusUnprocessableEntity
+			if errs.Is(err, errs.Conflict) {
+				status = http.StatusConflict
+			}
+			return Render(c, status, views.DropSubscriptionView(p))
 		}
 		return a.replicationFailed(c, auth.ActionSubscriptionDrop, in, err)
 	}
@@ -170,6 +177,15 @@ func (a *App) dropSubscription(c echo.Context) error {
 	}
 	a.flash(c, kind, res.Message)
 	return redirect(c, "/replication")
+}
+
+// pageFingerprint is the fingerprint a confirmation form sent; a form
+// without one (not from the confirmation page) matches no plan.
+func pageFingerprint(fp string) string {
+	if fp == "" {
+		return "\x00"
+	}
+	return fp
 }
 
 func (a *App) dropSlotPage(c echo.Context, in replicationInput, formErrs views.FormErrors) (views.DropSlotPage, error) {

@@ -2,6 +2,8 @@ package replication
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -133,6 +135,10 @@ type DropPlan struct {
 	PlainSQL, SafeSQL []string
 	// StatementTimeout bounds each statement.
 	StatementTimeout time.Duration
+	// Fingerprint identifies what the drop acts on: the subscription, its
+	// slot and its publisher. A drop confirmed against another fingerprint
+	// (the subscription was pointed at another slot since) is refused.
+	Fingerprint string
 }
 
 // dropStatements are the statements of both ways to drop sub.
@@ -165,6 +171,8 @@ func (s *Service) PlanDropSubscription(ctx context.Context, configVar, name stri
 	if p.Publisher == "" {
 		p.Publisher = "its publisher"
 	}
+	h := sha256.Sum256([]byte(sub.Name + "\x00" + sub.SlotName + "\x00" + sub.PublisherVar + "\x00" + sub.PublisherShown))
+	p.Fingerprint = hex.EncodeToString(h[:8])
 	if p.PublisherKnown {
 		p.PublisherReachable = s.probe(ctx, sub) == nil
 	}
@@ -210,6 +218,10 @@ func (s *Service) probe(ctx context.Context, sub *Subscription) error {
 // DropSubscriptionRequest is a drop with its typed confirmation.
 type DropSubscriptionRequest struct {
 	ConfigVar, Name, Confirm string
+	// Fingerprint is the plan's the confirmation showed; the drop is
+	// refused when the plan changed since. "" skips the comparison (API
+	// clients of v1 that do not send it).
+	Fingerprint string
 }
 
 // DropSubscription drops a subscription. When its publisher answers a
@@ -230,6 +242,9 @@ func (s *Service) DropSubscription(ctx context.Context, req DropSubscriptionRequ
 	}
 	if plan.DB.ManageReason != "" {
 		return nil, errs.E(errs.Forbidden, "Subscription %s cannot be dropped: %s.", req.Name, plan.DB.ManageReason)
+	}
+	if req.Fingerprint != "" && req.Fingerprint != plan.Fingerprint {
+		return nil, errs.E(errs.Conflict, "Subscription %s changed since the confirmation page was shown: its slot is now %s on %s. Review the drop again; nothing was changed.", req.Name, orNone(plan.Sub.SlotName), plan.Publisher)
 	}
 	sub := plan.Sub
 	c, err := s.conn(ctx, req.ConfigVar)
@@ -448,4 +463,11 @@ func writeErr(err error, what, configVar string) error {
 		return errs.Wrap(errs.Unavailable, err, "Could not %s on %s: no answer in time.", what, configVar)
 	}
 	return errs.Wrap(errs.Unavailable, err, "Could not %s on %s: the connection failed.", what, configVar)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "NONE"
+	}
+	return s
 }
