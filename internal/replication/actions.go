@@ -92,6 +92,16 @@ func (s *Service) SetEnabled(ctx context.Context, configVar, name string, enable
 	if d.ManageReason != "" {
 		return nil, errs.E(errs.Forbidden, "Subscription %s cannot be changed: %s.", name, d.ManageReason)
 	}
+	state := "disabled"
+	if enable {
+		state = "enabled"
+	}
+	if sub.Enabled == enable {
+		// The page was older than the subscription (someone changed it
+		// since): nothing to do, and nothing starts or stops, so its state
+		// (an alarm too) stays what it is.
+		return &Result{Message: fmt.Sprintf("Subscription %s on %s was %s already; nothing was changed.", name, configVar, state)}, nil
+	}
 	verb := "DISABLE"
 	if enable {
 		verb = "ENABLE"
@@ -104,10 +114,6 @@ func (s *Service) SetEnabled(ctx context.Context, configVar, name string, enable
 	defer c.Release()
 	if err := s.writeTx(ctx, c, []string{stmt}); err != nil {
 		return nil, writeErr(err, "change subscription "+name, configVar)
-	}
-	state := "disabled"
-	if enable {
-		state = "enabled"
 	}
 	// From now on the worker starts (or stops): "starting" ("stopping")
 	// until Settle has passed.
