@@ -466,8 +466,9 @@ func runRepair(ctx context.Context, c *apiClient, f *cliFlags, cio cliIO) error 
 		return confirmChange("links:repair", name, f, cio, nil)
 	}
 	var plan struct {
-		Stale *cliStale
-		SQL   []string
+		Stale       *cliStale
+		SQL         []string
+		Fingerprint string
 	}
 	if _, err := c.get(ctx, path, &plan); err != nil {
 		return err
@@ -486,7 +487,7 @@ func runRepair(ctx context.Context, c *apiClient, f *cliFlags, cio cliIO) error 
 		return err
 	}
 	var res struct{ Health cliHealth }
-	raw, err := c.decode(ctx, http.MethodPost, path, map[string]any{}, &res)
+	raw, err := c.decode(ctx, http.MethodPost, path, map[string]any{"fingerprint": plan.Fingerprint}, &res)
 	if err != nil {
 		return err
 	}

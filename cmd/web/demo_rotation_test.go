@@ -139,10 +139,15 @@ func checkRotationWalkthrough(t *testing.T, out string) {
 	if st, body := do("GET", linkPage, nil); st != http.StatusOK || !strings.Contains(body, "credentials changed (user or password)") {
 		t.Fatalf("the link page on the second dashboard (%d) does not say the credentials changed:\n%s", st, body)
 	}
-	if st, body := do("GET", linkPage+"/repair", nil); st != http.StatusOK || !strings.Contains(body, "ALTER USER MAPPING") || strings.Contains(body, "rotated-Secret-42") {
-		t.Fatalf("the repair confirmation (%d) lacks the masked SQL or shows the password:\n%s", st, body)
+	st, confirm := do("GET", linkPage+"/repair", nil)
+	if st != http.StatusOK || !strings.Contains(confirm, "ALTER USER MAPPING") || strings.Contains(confirm, "rotated-Secret-42") {
+		t.Fatalf("the repair confirmation (%d) lacks the masked SQL or shows the password:\n%s", st, confirm)
 	}
-	if st, body := do("POST", linkPage+"/repair", url.Values{}); st != http.StatusSeeOther {
+	fp := regexp.MustCompile(`name="fingerprint" value="([0-9a-f]+)"`).FindStringSubmatch(confirm)
+	if fp == nil {
+		t.Fatalf("no fingerprint on the repair confirmation:\n%s", confirm)
+	}
+	if st, body := do("POST", linkPage+"/repair", url.Values{"fingerprint": {fp[1]}}); st != http.StatusSeeOther {
 		t.Fatalf("repair: %d\n%s", st, body)
 	}
 	query := regexp.MustCompile(`psql -h 127\.0\.0\.1 -p \d+ -U analytics_owner analytics -c 'SELECT count\(\*\) FROM crm\.deals'`).FindString(script)

@@ -391,9 +391,10 @@ func (a *App) apiImportTables(c echo.Context) error {
 }
 
 type apiRepairPlanJSON struct {
-	Link  apiLinkJSON   `json:"link"`
-	Stale *apiStaleJSON `json:"stale"`
-	SQL   []string      `json:"sql"` // passwords masked
+	Link        apiLinkJSON   `json:"link"`
+	Stale       *apiStaleJSON `json:"stale"`
+	SQL         []string      `json:"sql"` // passwords masked
+	Fingerprint string        `json:"fingerprint"`
 }
 
 func (a *App) apiPlanRepair(c echo.Context) error {
@@ -405,7 +406,7 @@ func (a *App) apiPlanRepair(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(c, http.StatusOK, apiRepairPlanJSON{Link: linkJSON(p.Link, a.cfg.Health.Get(local.ConfigVar, p.Link.Name)), Stale: staleJSON(p.Link.Stale), SQL: nonNil(p.DDL)})
+	return writeJSON(c, http.StatusOK, apiRepairPlanJSON{Link: linkJSON(p.Link, a.cfg.Health.Get(local.ConfigVar, p.Link.Name)), Stale: staleJSON(p.Link.Stale), SQL: nonNil(p.DDL), Fingerprint: p.Fingerprint})
 }
 
 type apiRepairedJSON struct {
@@ -421,14 +422,17 @@ func (a *App) apiRepairLink(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := decodeJSON(c, &struct{}{}); err != nil {
+	var in struct {
+		Fingerprint string `json:"fingerprint"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
 	name := c.Param("name")
 	target := local.ConfigVar + "/" + name
 	ctx, cancel := context.WithTimeout(c.Request().Context(), a.cfg.Fleet.Deadlines.Repair)
 	defer cancel()
-	res, err := a.cfg.Links.RepairLink(ctx, links.RepairRequest{LocalVar: local.ConfigVar, Name: name, Actor: actor(c)})
+	res, err := a.cfg.Links.RepairLink(ctx, links.RepairRequest{LocalVar: local.ConfigVar, Name: name, Fingerprint: in.Fingerprint, Actor: actor(c)})
 	if err != nil {
 		a.auditRefusal(c, auth.ActionLinkRepair, auth.ActionLinkRepairRefused, target, err)
 		return err

@@ -139,7 +139,8 @@ func TestAPIRefreshImportRepair(t *testing.T) {
 			Stale, Repairable bool
 			Summary           string
 		}
-		SQL []string
+		SQL         []string
+		Fingerprint string
 	}
 	a.get(base+"/sales/repair").JSON(t, &rplan)
 	if !rplan.Stale.Stale || !rplan.Stale.Repairable || len(rplan.SQL) == 0 || strings.Contains(strings.Join(rplan.SQL, ";"), e.remote.Password) {
@@ -149,7 +150,9 @@ func TestAPIRefreshImportRepair(t *testing.T) {
 		Health struct{ State string }
 		SQL    []string
 	}
-	a.do("POST", base+"/sales/repair", nil).JSON(t, &repaired)
+	// With another plan's fingerprint nothing runs.
+	a.do("POST", base+"/sales/repair", map[string]any{"fingerprint": "0000000000000000"}).Err(t, http.StatusConflict, "conflict")
+	a.do("POST", base+"/sales/repair", map[string]any{"fingerprint": rplan.Fingerprint}).JSON(t, &repaired)
 	if repaired.Health.State != "healthy" {
 		t.Fatalf("repaired: %+v", repaired)
 	}

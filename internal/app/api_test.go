@@ -182,7 +182,7 @@ func TestAPIViewerReadsOnly(t *testing.T) {
 		{"POST", "/api/v1/databases/DATABASE_URL/links/sales/destroy", map[string]any{"confirm": "sales"}},
 		{"POST", "/api/v1/databases/DATABASE_URL/links/sales/refresh", map[string]any{"fingerprint": "x"}},
 		{"POST", "/api/v1/databases/DATABASE_URL/links/sales/import", map[string]any{"tables": []string{"customers"}, "fingerprint": "x"}},
-		{"POST", "/api/v1/databases/DATABASE_URL/links/sales/repair", nil},
+		{"POST", "/api/v1/databases/DATABASE_URL/links/sales/repair", map[string]any{"fingerprint": "x"}},
 		{"POST", "/api/v1/databases/DATABASE_URL/links/sales/query", map[string]any{"sql": "SELECT * FROM sales.customers"}},
 		{"POST", "/api/v1/databases/DATABASE_URL/links/sales/options", map[string]any{"key": "fetch_size", "value": "1000"}},
 		{"POST", "/api/v1/databases/DATABASE_URL/links/sales/analyze", nil},

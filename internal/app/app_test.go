@@ -518,6 +518,12 @@ func TestUsersThroughHandlers(t *testing.T) {
 	}
 }
 
+// fingerprintOf is the plan fingerprint a confirmation page carries.
+func fingerprintOf(t *testing.T, page string) string {
+	t.Helper()
+	return regexpFind(t, page, `name="fingerprint" value="([0-9a-f]+)"`)
+}
+
 func regexpFind(t *testing.T, s, re string) string {
 	t.Helper()
 	m := regexpMust(re).FindStringSubmatch(s)

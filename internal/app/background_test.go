@@ -85,8 +85,8 @@ func TestHealthOneRecordInEveryProcess(t *testing.T) {
 		t.Fatalf("after the move: %+v", h)
 	}
 	within(t, "the check shown by the other process", func() bool { return rec(other).State == links.HealthBroken })
-	c2.get("/databases/DATABASE_URL/links/sales/repair")
-	if r := c2.post("/databases/DATABASE_URL/links/sales/repair", url.Values{}); r.Status != http.StatusSeeOther {
+	confirm := c2.get("/databases/DATABASE_URL/links/sales/repair")
+	if r := c2.post("/databases/DATABASE_URL/links/sales/repair", url.Values{"fingerprint": {fingerprintOf(t, confirm.Body)}}); r.Status != http.StatusSeeOther {
 		t.Fatalf("repair: %d %.300s", r.Status, r.Body)
 	}
 	repaired := rec(other)

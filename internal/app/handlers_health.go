@@ -67,7 +67,7 @@ func (a *App) repairLink(c echo.Context) error {
 	target := localVar + "/" + name
 	ctx, cancel := context.WithTimeout(c.Request().Context(), a.cfg.Fleet.Deadlines.Repair)
 	defer cancel()
-	res, err := a.cfg.Links.RepairLink(ctx, links.RepairRequest{LocalVar: localVar, Name: name, Actor: session(c).User.Email})
+	res, err := a.cfg.Links.RepairLink(ctx, links.RepairRequest{LocalVar: localVar, Name: name, Fingerprint: c.FormValue("fingerprint"), Actor: session(c).User.Email})
 	if err != nil {
 		a.auditRefusal(c, auth.ActionLinkRepair, auth.ActionLinkRepairRefused, target, err)
 		if errors.Is(err, links.ErrEnvRefused) {

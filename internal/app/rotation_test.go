@@ -40,10 +40,11 @@ func TestRotationTwoProcesses(t *testing.T) {
 		!strings.Contains(r.Body, `data-testid="stale-badge"`) || !strings.Contains(r.Body, `data-testid="repair"`) {
 		t.Fatalf("process 2's link page (%d) does not offer the repair:\n%s", r.Status, r.Body)
 	}
-	if r := c2.get(linkPage + "/repair"); r.Status != http.StatusOK || !strings.Contains(r.Body, "ALTER USER MAPPING") || strings.Contains(r.Body, rotatedPassword) {
-		t.Fatalf("process 2's repair confirmation (%d):\n%s", r.Status, r.Body)
+	confirm := c2.get(linkPage + "/repair")
+	if confirm.Status != http.StatusOK || !strings.Contains(confirm.Body, "ALTER USER MAPPING") || strings.Contains(confirm.Body, rotatedPassword) {
+		t.Fatalf("process 2's repair confirmation (%d):\n%s", confirm.Status, confirm.Body)
 	}
-	if r := c2.post(linkPage+"/repair", url.Values{}); r.Status != http.StatusSeeOther {
+	if r := c2.post(linkPage+"/repair", url.Values{"fingerprint": {fingerprintOf(t, confirm.Body)}}); r.Status != http.StatusSeeOther {
 		t.Fatalf("process 2's repair: %d %s", r.Status, r.Body)
 	}
 	linkWorks := func() {

@@ -274,7 +274,7 @@ func TestLinks(t *testing.T) {
 			if err != nil || len(plan.DDL) != 1 || strings.Contains(plan.DDL[0], "rotated-Secret-42") {
 				t.Fatalf("repair plan: %+v, %v", plan, err)
 			}
-			res, err := svc2.RepairLink(ctx, links.RepairRequest{LocalVar: localVar, Name: "sales"})
+			res, err := svc2.RepairLink(ctx, links.RepairRequest{LocalVar: localVar, Name: "sales", Fingerprint: plan.Fingerprint})
 			if err != nil || res.Health.State != links.HealthHealthy {
 				t.Fatalf("repair: %+v, %v", res, err)
 			}

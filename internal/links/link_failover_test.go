@@ -89,7 +89,7 @@ func TestRemoteHaltedThenMoved(t *testing.T) {
 	if len(plan.DDL) != 1 || plan.DDL[0] != `ALTER SERVER "sales" OPTIONS (SET port '`+d2.Port+`')` {
 		t.Fatalf("plan = %q", plan.DDL)
 	}
-	res, err := svc2.RepairLink(ctx, RepairRequest{LocalVar: "DATABASE_URL", Name: "sales"})
+	res, err := svc2.RepairLink(ctx, RepairRequest{LocalVar: "DATABASE_URL", Name: "sales", Fingerprint: plan.Fingerprint})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -166,7 +166,7 @@ func TestRotationBreaksLinkAndRepairFixesIt(t *testing.T) {
 	if len(plan.DDL) != 1 || plan.DDL[0] != want {
 		t.Fatalf("plan DDL = %q", plan.DDL)
 	}
-	res, err := svc.RepairLink(ctx, RepairRequest{LocalVar: "DATABASE_URL", Name: "sales", Actor: "test"})
+	res, err := svc.RepairLink(ctx, RepairRequest{LocalVar: "DATABASE_URL", Name: "sales", Fingerprint: plan.Fingerprint, Actor: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,7 +128,7 @@ func TestLinkPerformance(t *testing.T) {
 		execAs(t, clusterB.SuperURL("postgres"), "ALTER ROLE "+fleet.Ident(f.remote.Owner)+" PASSWORD 'rotated-Secret-1'")
 		svc := newService(t, []string{"DATABASE_URL=" + f.local.URL, blue + "=" + strings.Replace(f.remote.URL, f.remote.Password, "rotated-Secret-1", 1)})
 		svc.Registry = f.svc.Registry
-		if _, err := svc.RepairLink(ctx, RepairRequest{LocalVar: "DATABASE_URL", Name: "shop"}); err != nil {
+		if _, err := repairConfirmed(ctx, svc, "DATABASE_URL", "shop"); err != nil {
 			t.Fatal(err)
 		}
 		p, err = svc.LinkPerformance(ctx, link())

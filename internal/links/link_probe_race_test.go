@@ -126,7 +126,7 @@ func TestChangesRacingProbes(t *testing.T) {
 			svc.Registry = f.svc.Registry
 			stop := racingProbes(t, svc, "sales")
 			pause(round)
-			res, err := svc.RepairLink(ctx, RepairRequest{LocalVar: "DATABASE_URL", Name: "sales"})
+			res, err := repairConfirmed(ctx, svc, "DATABASE_URL", "sales")
 			stop()
 			if err != nil {
 				t.Fatalf("round %d: repair: %v (kind %s)", round, err, errs.KindOf(err))

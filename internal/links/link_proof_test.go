@@ -29,7 +29,7 @@ func TestRepairNeverWritesRefusedCredentials(t *testing.T) {
 	if r := staleOf(t, svc2, "DATABASE_URL", "sales"); !r.Stale() || !r.Repairable() || r.EnvNote() != "" {
 		t.Fatalf("process 2 before its repair: stale %v, repairable %v, %q", r.Stale(), r.Repairable(), r.EnvNote())
 	}
-	if _, err := svc2.RepairLink(ctx, RepairRequest{LocalVar: "DATABASE_URL", Name: "sales"}); err != nil {
+	if _, err := repairConfirmed(ctx, svc2, "DATABASE_URL", "sales"); err != nil {
 		t.Fatal(err)
 	}
 	works := func() {
@@ -76,12 +76,13 @@ func TestRepairNeverWritesRefusedCredentials(t *testing.T) {
 	rotated := rotate(t, clusterB, f3.remote)
 	svc3 := newService(t, []string{"DATABASE_URL=" + f3.local.URL, "HEROKU_POSTGRESQL_BLUE_URL=" + rotated})
 	svc3.Registry = f3.svc.Registry
-	if _, err := svc3.PlanRepair(ctx, "DATABASE_URL", "sales"); err != nil {
+	plan3, err := svc3.PlanRepair(ctx, "DATABASE_URL", "sales")
+	if err != nil {
 		t.Fatalf("plan with the current config var: %v", err)
 	}
 	rotate(t, clusterB, f3.remote)
 	before := queryInt(t, f3.local.URL, "SELECT count(*) FROM pg_user_mappings WHERE srvname = 'sales' AND umoptions::text LIKE '%"+rotated[strings.LastIndex(rotated[:strings.Index(rotated, "@")], ":")+1:strings.Index(rotated, "@")]+"%'")
-	_, err = svc3.RepairLink(ctx, RepairRequest{LocalVar: "DATABASE_URL", Name: "sales"})
+	_, err = svc3.RepairLink(ctx, RepairRequest{LocalVar: "DATABASE_URL", Name: "sales", Fingerprint: plan3.Fingerprint})
 	if !errors.Is(err, ErrEnvRefused) {
 		t.Fatalf("repair after a second rotation: %v", err)
 	}

@@ -20,12 +20,29 @@ type RepairPlan struct {
 	Link *Link
 	// DDL is the masked SQL, only the options that changed.
 	DDL []string
+	// Fingerprint identifies the link and the statements shown; a repair
+	// confirmed against another is refused (the server or mapping changed
+	// again since).
+	Fingerprint string
 }
 
-// RepairRequest asks to repair one link.
+// RepairRequest asks to repair one link; Fingerprint is the plan's the
+// confirmation showed.
 type RepairRequest struct {
 	LocalVar, Name string
+	Fingerprint    string
 	Actor          string
+}
+
+// repairFingerprint is a repair plan's fingerprint: the link (its record)
+// and the statements as shown (passwords masked: a password rotated again
+// since sets the same options).
+func repairFingerprint(l *Link, ddl []string) string {
+	fp := []Dependent{{Type: "link", Identity: fmt.Sprintf("%s/%d", l.record.ID, l.record.ServerOID)}}
+	for _, d := range ddl {
+		fp = append(fp, Dependent{Type: "statement", Identity: d})
+	}
+	return fingerprint(fp)
 }
 
 // RepairResult is a done repair and the probe made right after it. Link
@@ -56,7 +73,8 @@ func (s *Service) PlanRepair(ctx context.Context, localVar, name string) (*Repai
 	if err != nil {
 		return nil, err
 	}
-	return &RepairPlan{Link: l, DDL: shownAll(stmts)}, nil
+	ddl := shownAll(stmts)
+	return &RepairPlan{Link: l, DDL: ddl, Fingerprint: repairFingerprint(l, ddl)}, nil
 }
 
 func repairable(l *Link, r *StaleReport) error {
@@ -157,6 +175,9 @@ func (s *Service) repairLink(ctx context.Context, req RepairRequest) (*RepairRes
 	stmts, err := repairStatements(req.Name, report)
 	if err != nil {
 		return nil, err
+	}
+	if req.Fingerprint != repairFingerprint(&l, shownAll(stmts)) {
+		return nil, errs.E(errs.Conflict, "Link %q or what its repair would run changed since the confirmation page was shown. Review the new plan; nothing was changed.", req.Name)
 	}
 	res := &RepairResult{Link: &l}
 	// Repair statements only touch the local catalog: nothing to guard.

@@ -194,3 +194,13 @@ func queryInt(t testing.TB, url, sql string, args ...any) int {
 	t.Helper()
 	return pgtest.MustQueryInt(t, url, sql, args...)
 }
+
+// repairConfirmed repairs link name as its confirmation page does: with
+// the fingerprint of the plan it shows.
+func repairConfirmed(ctx context.Context, svc *Service, localVar, name string) (*RepairResult, error) {
+	plan, err := svc.PlanRepair(ctx, localVar, name)
+	if err != nil {
+		return nil, err
+	}
+	return svc.RepairLink(ctx, RepairRequest{LocalVar: localVar, Name: name, Fingerprint: plan.Fingerprint, Actor: "test"})
+}

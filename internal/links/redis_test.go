@@ -357,7 +357,7 @@ func TestRedisLinkRotationRepairDestroy(t *testing.T) {
 	if got := strings.Join(plan.DDL, ";"); got != `ALTER USER MAPPING FOR CURRENT_USER SERVER "hredis" OPTIONS (SET password '***')` {
 		t.Fatalf("repair plan %q", got)
 	}
-	res, err := svc.RepairLink(ctx, RepairRequest{LocalVar: "DATABASE_URL", Name: "hredis", Actor: "test"})
+	res, err := svc.RepairLink(ctx, RepairRequest{LocalVar: "DATABASE_URL", Name: "hredis", Fingerprint: plan.Fingerprint, Actor: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
