@@ -106,7 +106,8 @@ func healthText(h cliHealth) string {
 func writeLinks(w io.Writer, db cliDatabaseRef, links []cliLink) {
 	heading(w, fmt.Sprintf("%s (%s)", db.ConfigVar, db.ResourceName))
 	switch {
-	case db.Pending || !db.Reachable:
+	case db.Pending || !db.Reachable || db.Error != "" && len(links) == 0:
+		// Unreachable, or its links could not be told: not "no links".
 		fmt.Fprintln(w, db.Error)
 	case len(links) == 0 && !db.Support.OK:
 		fmt.Fprintln(w, db.Support.Reason)

@@ -165,6 +165,9 @@ func databaseJSON(st links.DatabaseStatus, health map[string]links.LinkHealth, r
 		l := &st.Links[i]
 		out.Links = append(out.Links, linkJSON(l, health[links.HealthKey(d.ConfigVar, l.Name)]))
 	}
+	if st.LinksUnknown {
+		out.Links = nil // unknown, not none: error says why
+	}
 	for _, cs := range st.Connect {
 		out.Connect = append(out.Connect, apiConnectJSON{Name: cs.Name, Mapped: nonNil(cs.Mapped)})
 	}

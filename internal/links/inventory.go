@@ -89,6 +89,11 @@ type DatabaseStatus struct {
 	Cause   fleet.Cause
 	Support Support
 	Links   []Link
+	// LinksUnknown is set when the database answered but its links could
+	// not be told (its catalog or pglinks' own records could not be read:
+	// Error says which): Links is empty because nothing is known, not
+	// because there are none.
+	LinksUnknown bool
 	// Unrecorded names foreign servers that carry a pglinks comment but
 	// match none of pglinks' records: not links, and never managed here.
 	Unrecorded []string
@@ -156,6 +161,7 @@ func (s *Service) readStatus(ctx context.Context, sess *fleet.Session, recs map[
 			return st
 		}
 		st.Error = "could not read the catalog: " + err.Error()
+		st.LinksUnknown = true
 		return st
 	}
 	st.Support = supportOf(sup, installed, available, usage, canCreate)
@@ -165,6 +171,7 @@ func (s *Service) readStatus(ctx context.Context, sess *fleet.Session, recs map[
 	}
 	if recErr != nil {
 		st.Error = "could not check pglinks' records of its links: " + errs.MessageOf(recErr)
+		st.LinksUnknown = true
 		return st
 	}
 	st.Links, st.Unrecorded = matchLinks(cands, d, recs)
