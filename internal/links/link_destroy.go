@@ -196,6 +196,13 @@ func (s *Service) planDestroy(ctx context.Context, tx pgx.Tx, local *fleet.Datab
 			OR EXISTS (SELECT 1 FROM pg_foreign_server WHERE srvname = $1)`, name).Scan(&exists); err != nil {
 			return nil, fmt.Errorf("links: look up %s: %w", name, err)
 		}
+		for _, r := range recs {
+			if r.Name == name {
+				// pglinks made it; its server went outside pglinks.
+				return nil, errs.Wrap(errs.Conflict, ErrNotALink, "Link %q in %s was made by pglinks (%s, %s) but its foreign server is gone: it was dropped outside pglinks, and what is left (the schema %s, if it remains) is not something pglinks can prove is the link's, so it does not drop it. Drop it by hand if it is no longer needed. Nothing was destroyed.",
+					name, local.ConfigVar, r.CreatedBy, r.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"), fleet.Ident(name))
+			}
+		}
 		if exists {
 			return nil, errs.Wrap(errs.Forbidden, ErrNotALink, "%q in %s was not created by pglinks; pglinks destroys only links it created. Nothing was destroyed.", name, local.ConfigVar)
 		}
