@@ -158,6 +158,9 @@ func (s *Service) importTables(ctx context.Context, req ImportRequest) (*ImportR
 	if res.DDL, err = s.runPlan(ctx, tx, local, remote, p.Link.meta.appName(), p.stmts, changeFailed(local, remote, fmt.Sprintf("Importing into link %q", req.Name), "the import")); err != nil {
 		return nil, err
 	}
+	if err := checkImported(ctx, tx, req.Name, p.Tables, "import"); err != nil {
+		return nil, err
+	}
 	rec := p.Link.record
 	rec.Tables = append(slices.Clone(rec.Tables), p.Tables...)
 	rec.CopiedTypes = append(slices.Clone(rec.CopiedTypes), p.copied...)
@@ -369,4 +372,29 @@ func retarget(err error, field string) error {
 		return &c
 	}
 	return err
+}
+
+// checkImported refuses a change whose IMPORT FOREIGN SCHEMA ... LIMIT TO
+// did not bring every table of want into link name's schema: PostgreSQL
+// skips, without an error, a table the remote no longer has (dropped
+// between the plan and the statement), and the change would report a
+// table it did not add. The transaction is then rolled back.
+func checkImported(ctx context.Context, tx pgx.Tx, name string, want []string, what string) error {
+	if len(want) == 0 {
+		return nil
+	}
+	var missing []string
+	if err := collectRows(ctx, tx, `SELECT t FROM unnest($2::text[]) AS t
+		WHERE to_regclass(pg_catalog.quote_ident($1) || '.' || pg_catalog.quote_ident(t)) IS NULL`, []any{name, want}, func(r pgx.Rows) error {
+		var t string
+		err := r.Scan(&t)
+		missing = append(missing, t)
+		return err
+	}); err != nil {
+		return fmt.Errorf("links: %s of %s: check the imported tables: %w", what, name, err)
+	}
+	if len(missing) > 0 {
+		return errs.E(errs.Conflict, "The remote no longer has %s, so the %s would not bring it in. Review the new plan; nothing was changed.", joinMax(quoteAll(missing, ""), 5), what)
+	}
+	return nil
 }

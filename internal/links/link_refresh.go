@@ -140,6 +140,9 @@ func (s *Service) refreshLink(ctx context.Context, req RefreshRequest) (*Refresh
 	if res.DDL, err = s.runPlan(ctx, tx, local, remote, p.Link.meta.appName(), p.stmts, changeFailed(local, remote, fmt.Sprintf("Refreshing link %q", req.Name), "the refresh")); err != nil {
 		return nil, err
 	}
+	if err := checkImported(ctx, tx, req.Name, p.Drift.NewTables, "refresh"); err != nil {
+		return nil, err
+	}
 	rec := p.Link.record
 	if !slices.Equal(rec.Tables, p.tables) {
 		rec.Tables = p.tables

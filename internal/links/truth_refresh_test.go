@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
@@ -110,5 +111,32 @@ func TestImportIntoAStaleLinkImportsWhatThePlanShowed(t *testing.T) {
 		WHERE attrelid = to_regclass('few.invoices') AND attnum > 0`)
 	if cols != "id,amount" {
 		t.Fatalf("import planned against HEROKU_POSTGRESQL_BLUE_URL (%s), SQL %q; few.invoices has columns %q, from %s the server points at", f.remote.Name, plan.SQL, cols, other.Name)
+	}
+}
+
+// IMPORT FOREIGN SCHEMA ... LIMIT TO skips, without an error, a table the
+// remote dropped between the plan and the statement: the check after it
+// names what did not come in, and the change is refused.
+func TestCheckImportedNamesWhatDidNotComeIn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	createSales(t, f)
+	conn, err := pgx.Connect(ctx, f.local.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if err := checkImported(ctx, tx, "sales", []string{"customers", "orders"}, "refresh"); err != nil {
+		t.Fatalf("every table there: %v", err)
+	}
+	err = checkImported(ctx, tx, "sales", []string{"customers", "invoices"}, "refresh")
+	if !errs.Is(err, errs.Conflict) || !strings.Contains(errs.MessageOf(err), "invoices") || strings.Contains(errs.MessageOf(err), "customers") {
+		t.Fatalf("err = %v, want a conflict naming invoices only", err)
 	}
 }
