@@ -199,6 +199,9 @@ func (s *Service) createLink(ctx context.Context, req CreateRequest, dry bool) (
 	}); err != nil {
 		return nil, nil, err
 	}
+	if err := checkImported(ctx, tx, req.Name, req.Tables, "create"); err != nil {
+		return nil, nil, err
+	}
 	rec := LinkRecord{
 		ID: meta.ID, LocalConfigVar: local.ConfigVar, Name: req.Name,
 		RemoteConfigVar: remote.ConfigVar, RemoteResourceName: remote.ResourceName,
