@@ -301,6 +301,9 @@ func (a *App) analyzeTables(c echo.Context) error {
 	return redirect(c, views.LinkPath(local.ConfigVar, name)+"#performance")
 }
 
+// maxFailuresSaid is how many failed tables an analyze's message names.
+const maxFailuresSaid = 3
+
 // analyzeLink analyzes a link's foreign tables and audits the run (as
 // failed when a table failed), saying in words how it went.
 func (a *App) analyzeLink(c echo.Context, localVar, name string) (*links.AnalyzeResult, string, error) {
@@ -311,7 +314,11 @@ func (a *App) analyzeLink(c echo.Context, localVar, name string) (*links.Analyze
 		return nil, "", err
 	}
 	msg := fmt.Sprintf("Analyzed %d of %s of %s in %.1f s.", len(res.Analyzed), views.Plural(res.Total, "foreign table", "foreign tables"), name, res.Elapsed.Seconds())
-	for _, f := range res.Failed {
+	for i, f := range res.Failed {
+		if i == maxFailuresSaid {
+			msg += fmt.Sprintf(" %d more failed (the link's Performance section lists them).", len(res.Failed)-i)
+			break
+		}
 		msg += fmt.Sprintf(" %s failed: %s.", f.Table, f.Reason)
 	}
 	if res.Remaining > 0 {

@@ -6,6 +6,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 	"github.com/pglinks/pglinks/internal/auth"
+	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/views"
 )
 
@@ -55,10 +56,21 @@ func (a *App) page(c echo.Context, title, nav string) views.Page {
 
 // flash queues a message for the page after the redirect.
 func (a *App) flash(c echo.Context, kind, msg string) {
-	if err := a.cookieCodec(c).AddFlash(c.Response(), c.Request(), kind, msg); err != nil {
+	// A flash rides in a cookie (4 KB at most, encrypted): a message longer
+	// than a person reads is cut, and one that still does not fit is
+	// replaced, so the result of an action is never lost without a word.
+	err := a.cookieCodec(c).AddFlash(c.Response(), c.Request(), kind, fleet.Clip(msg, maxFlashChars))
+	if err != nil {
+		a.log.Warn("writing flash", "err", err)
+		err = a.cookieCodec(c).AddFlash(c.Response(), c.Request(), kind, "The result is too long to show here: the audit trail has it.")
+	}
+	if err != nil {
 		a.log.Warn("writing flash", "err", err)
 	}
 }
+
+// maxFlashChars bounds a flash message.
+const maxFlashChars = 1000
 
 // redirect answers a POST with 303 See Other.
 func redirect(c echo.Context, to string) error { return c.Redirect(http.StatusSeeOther, to) }

@@ -102,9 +102,18 @@ type AuditEntry struct {
 	RemoteAddr string
 }
 
+// MaxAuditDetail and MaxAuditDDL bound an audit entry's detail and SQL, in
+// characters: the SQL of a create of thousands of tables fits; a remote's
+// megabyte error quoted in a detail does not.
+const (
+	MaxAuditDetail = 16 << 10
+	MaxAuditDDL    = 1 << 20
+)
+
 // Record appends e to the audit trail. Every text field goes through
 // fleet.MaskSecrets first, so a password that slipped into DDL, an error message
-// or a URL is never stored. At defaults to now.
+// or a URL is never stored. Detail and DDL are cut at MaxAuditDetail and
+// MaxAuditDDL. At defaults to now.
 func (s *Store) Record(ctx context.Context, e AuditEntry) (rerr error) {
 	ctx, end := s.call(ctx, &rerr)
 	defer end()
@@ -119,6 +128,9 @@ func (s *Store) Record(ctx context.Context, e AuditEntry) (rerr error) {
 	if e.At.IsZero() {
 		e.At = s.now()
 	}
+	// An entry quotes what databases said and the SQL that ran: bounded,
+	// whatever a remote sent (the audit page reads rows whole).
+	e.Detail, e.DDL = fleet.Clip(e.Detail, MaxAuditDetail), fleet.Clip(e.DDL, MaxAuditDDL)
 	_, err := s.pool.Exec(ctx,
 		`INSERT INTO pglinks.audit (at, actor, action, target, outcome, detail, ddl, remote_addr)
 		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,

@@ -507,7 +507,9 @@ func pgMessage(err error) string {
 	if i := strings.Index(msg, " (SQLSTATE"); i > 0 {
 		msg = msg[:i]
 	}
-	return msg
+	// Through postgres_fdw it is the remote's own words, as long as the
+	// remote likes: every message quoting it is cut.
+	return fleet.Clip(msg, MaxReasonChars)
 }
 
 func newID() string {

@@ -85,9 +85,10 @@ func (s *Service) ProbeLink(ctx context.Context, localVar, name string) (LinkHea
 	return h, err
 }
 
-// MaxReasonChars bounds a link's health reason, which quotes what the
-// remote said (an error of megabytes, from a hostile server): every card,
-// page, API answer and log line that shows it.
+// MaxReasonChars bounds a link's health reason, and every PostgreSQL
+// message pglinks quotes (pgMessage), which can be what a remote said (an
+// error of megabytes, from its owner's view or a hostile server): every
+// card, page, flash, API answer, audit row and log line that shows it.
 const MaxReasonChars = 500
 
 func (s *Service) probeLink(ctx context.Context, localVar, name string) (LinkHealth, error) {
@@ -185,7 +186,7 @@ func (s *Service) probeLink(ctx context.Context, localVar, name string) (LinkHea
 		var missing []string
 		if missing, readable, err = checkRemoteTables(ctx, tx, name); err == nil && len(missing) > 0 {
 			h.CheckedAt, h.RTT, h.Cause = time.Now(), 0, CauseTableMissing
-			h.Reason = "remote table missing: " + listSome(missing, 5)
+			h.Reason = "remote table missing: " + joinMax(missing, 5)
 			return h, nil
 		}
 	}
@@ -294,12 +295,6 @@ func checkRemoteTables(ctx context.Context, tx pgx.Tx, name string) (missing []s
 }
 
 // listSome joins up to n items and says how many more there are.
-func listSome(items []string, n int) string {
-	if len(items) <= n {
-		return strings.Join(items, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(items[:n], ", "), len(items)-n)
-}
 
 // probeReason puts a failed probe in words and classifies it: a failure
 // to reach the remote by its cause (fleet.Classify, the words cards use),

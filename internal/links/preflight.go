@@ -149,7 +149,11 @@ func enumDDL(t RemoteType) (string, error) {
 // where the remote uses it and what to do about it.
 func typeGapsError(local *fleet.Database, gaps []typeGap, canCopyEnums bool) error {
 	var parts []string
-	for _, g := range gaps {
+	for i, g := range gaps {
+		if i == 10 {
+			parts = append(parts, fmt.Sprintf("and %d more types", len(gaps)-i))
+			break
+		}
 		var desc string
 		switch {
 		case g.Missing:
@@ -177,10 +181,11 @@ func typeGapsError(local *fleet.Database, gaps []typeGap, canCopyEnums bool) err
 	return errs.E(errs.Invalid, "The remote's tables use types that %s lacks or has differently: %s. %s", local.ConfigVar, strings.Join(parts, "; "), hint).OnField("remote")
 }
 
+// quoteList lists labels quoted, at most ten of them.
 func quoteList(ls []string) string {
 	q := make([]string, len(ls))
 	for i, l := range ls {
 		q[i] = "'" + l + "'"
 	}
-	return strings.Join(q, ", ")
+	return joinMax(q, 10)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
@@ -123,20 +124,11 @@ func checkChosenTables(remote *fleet.Database, schema string, chosen []string, h
 	return nil
 }
 
+// joinMax lists at most n of ls, and how many more: a list whose length
+// a remote decides (its tables, its enum labels) stays a sentence.
 func joinMax(ls []string, n int) string {
 	if len(ls) > n {
-		return fmt.Sprintf("%s and %d more", joinComma(ls[:n]), len(ls)-n)
+		return fmt.Sprintf("%s and %d more", strings.Join(ls[:n], ", "), len(ls)-n)
 	}
-	return joinComma(ls)
-}
-
-func joinComma(ls []string) string {
-	out := ""
-	for i, l := range ls {
-		if i > 0 {
-			out += ", "
-		}
-		out += l
-	}
-	return out
+	return strings.Join(ls, ", ")
 }
