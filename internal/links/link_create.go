@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -126,6 +127,15 @@ func (s *Service) createLink(ctx context.Context, req CreateRequest, dry bool) (
 		return nil, nil, err
 	}
 
+	tx, done, err := s.beginLocked(ctx, local, req.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer done()
+
+	// The remote is read under the link's lock, right before the plan is
+	// made and compared with the preview: what waited for the lock must
+	// not run against what the remote held before the wait.
 	if req.Tables, err = s.checkConnectImport(ctx, remote, req); err != nil {
 		return nil, nil, err
 	}
@@ -133,12 +143,6 @@ func (s *Service) createLink(ctx context.Context, req CreateRequest, dry bool) (
 	if err != nil {
 		return nil, nil, err
 	}
-
-	tx, done, err := s.beginLocked(ctx, local, req.Name)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer done()
 
 	res := &CreateResult{}
 	if err := checkNameFree(ctx, tx, local, req.Name); err != nil {
@@ -199,7 +203,7 @@ func (s *Service) createLink(ctx context.Context, req CreateRequest, dry bool) (
 	}); err != nil {
 		return nil, nil, err
 	}
-	if err := checkImported(ctx, tx, req.Name, req.Tables, "create"); err != nil {
+	if err := checkMadeAsPlanned(ctx, tx, req.Name, imported); err != nil {
 		return nil, nil, err
 	}
 	rec := LinkRecord{
@@ -516,4 +520,45 @@ func newID() string {
 	b := make([]byte, 12)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// checkMadeAsPlanned refuses a create whose IMPORT made other foreign
+// tables than the plan named (the remote added or dropped tables in the
+// moment between its read and the import): the link would hold tables
+// nobody was shown. The transaction is then rolled back.
+func checkMadeAsPlanned(ctx context.Context, tx pgx.Tx, name string, planned []string) error {
+	var made []string
+	if err := collectRows(ctx, tx, `SELECT c.relname::text FROM pg_catalog.pg_foreign_table ft
+		JOIN pg_catalog.pg_class c ON c.oid = ft.ftrelid
+		WHERE c.relnamespace = to_regnamespace(pg_catalog.quote_ident($1)) ORDER BY 1`, []any{name}, func(r pgx.Rows) error {
+		var t string
+		err := r.Scan(&t)
+		made = append(made, t)
+		return err
+	}); err != nil {
+		return fmt.Errorf("links: create %s: read back its tables: %w", name, err)
+	}
+	want := slices.Sorted(slices.Values(planned))
+	if slices.Equal(made, want) {
+		return nil
+	}
+	var added, gone []string
+	for _, t := range made {
+		if !slices.Contains(want, t) {
+			added = append(added, t)
+		}
+	}
+	for _, t := range want {
+		if !slices.Contains(made, t) {
+			gone = append(gone, t)
+		}
+	}
+	what := []string{}
+	if len(added) > 0 {
+		what = append(what, "it added "+joinMax(added, 5))
+	}
+	if len(gone) > 0 {
+		what = append(what, "it no longer has "+joinMax(gone, 5))
+	}
+	return errs.E(errs.Conflict, "The remote's tables changed while link %q was being created (%s). Preview it again; nothing was created.", name, strings.Join(what, "; "))
 }
