@@ -107,6 +107,7 @@ func runEndConnections(ctx context.Context, c *apiClient, f *cliFlags, cio cliIO
 	var plan struct {
 		Remote, Role, Unread, SQL string
 		Endable                   int
+		Until                     *time.Time // ends only what was read by then
 	}
 	if _, err := c.get(ctx, path, &plan); err != nil {
 		return err
@@ -133,7 +134,7 @@ func runEndConnections(ctx context.Context, c *apiClient, f *cliFlags, cio cliIO
 		Ended   int
 		Message string
 	}
-	raw, err := c.decode(ctx, http.MethodPost, path, map[string]any{"confirm": confirm}, &res)
+	raw, err := c.decode(ctx, http.MethodPost, path, map[string]any{"confirm": confirm, "until": plan.Until}, &res)
 	if err != nil {
 		return err
 	}

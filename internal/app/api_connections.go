@@ -79,6 +79,9 @@ type apiEndConnectionsPlanJSON struct {
 	Endable int         `json:"endable"` // how many the statement would end now
 	Unread  string      `json:"unread"`
 	SQL     string      `json:"sql"` // run on the remote
+	// Until is the remote's clock when the connections were read: send it
+	// back to end only those started by then.
+	Until *time.Time `json:"until"`
 }
 
 // apiPlanEndConnections is the page's confirmation: the statement and
@@ -94,12 +97,15 @@ func (a *App) apiPlanEndConnections(c echo.Context) error {
 	}
 	return writeJSON(c, http.StatusOK, apiEndConnectionsPlanJSON{
 		Link: linkJSON(rc.Link, links.LinkHealth{}), Remote: rc.Link.RemoteConfigVar, Role: rc.Role, Endable: rc.Endable,
-		Unread: rc.Unread, SQL: links.EndConnectionsSQL(rc.AppName),
+		Unread: rc.Unread, SQL: links.EndConnectionsSQL(rc.AppName, rc.Until), Until: timePtr(rc.Until),
 	})
 }
 
 type apiEndConnectionsRequest struct {
 	Confirm *string `json:"confirm"`
+	// Until, from the plan, ends only connections started by then; without
+	// it, every connection through the link is ended.
+	Until *time.Time `json:"until"`
 }
 
 type apiEndedConnectionsJSON struct {
@@ -132,7 +138,11 @@ func (a *App) apiEndConnections(c echo.Context) error {
 		a.auditRefusal(c, auth.ActionLinkConnectionsEnd, auth.ActionLinkConnectionsEndRefused, local.ConfigVar+"/"+name, refusal)
 		return refusal
 	}
-	n, stmt, msg, err := a.endLinkConnections(c, local.ConfigVar, name)
+	var until time.Time
+	if in.Until != nil {
+		until = *in.Until
+	}
+	n, stmt, msg, err := a.endLinkConnections(c, local.ConfigVar, name, until)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/auth"
@@ -72,9 +73,10 @@ func TestAPILinkConnections(t *testing.T) {
 	var plan struct {
 		Remote, Role, SQL string
 		Endable           int
+		Until             *time.Time
 	}
 	a.get(link+"/connections/end").JSON(t, &plan)
-	if plan.Endable != 1 || plan.Remote != "HEROKU_POSTGRESQL_BLUE_URL" || !strings.Contains(plan.SQL, "pg_terminate_backend(pid)") || !strings.Contains(plan.SQL, list.AppName) {
+	if plan.Endable != 1 || plan.Remote != "HEROKU_POSTGRESQL_BLUE_URL" || !strings.Contains(plan.SQL, "pg_terminate_backend(pid)") || !strings.Contains(plan.SQL, list.AppName) || plan.Until == nil {
 		t.Fatalf("plan: %+v", plan)
 	}
 
@@ -97,7 +99,7 @@ func TestAPILinkConnections(t *testing.T) {
 		Ended        int
 		SQL, Message string
 	}
-	a.do("POST", link+"/connections/end", map[string]any{"confirm": "crm"}).JSON(t, &ended)
+	a.do("POST", link+"/connections/end", map[string]any{"confirm": "crm", "until": plan.Until}).JSON(t, &ended)
 	if ended.Ended != 1 || ended.SQL != plan.SQL || !strings.Contains(ended.Message, "Ended 1 connection(s) through link crm") {
 		t.Fatalf("ended: %+v", ended)
 	}

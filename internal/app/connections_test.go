@@ -62,7 +62,8 @@ func TestLinkConnectionsPage(t *testing.T) {
 		t.Fatalf("confirmation (%d):\n%s", r.Status, r.Body)
 	}
 	read()
-	if r := c.post(page+"/connections/end", url.Values{}); r.Status != http.StatusSeeOther {
+	until := regexpFind(t, r.Body, `name="until" value="([^"]+)"`)
+	if r := c.post(page+"/connections/end", url.Values{"until": {until}}); r.Status != http.StatusSeeOther {
 		t.Fatalf("end: %d %s", r.Status, r.Body)
 	}
 	if r := c.get(page); !strings.Contains(r.Body, "Ended 1 connection(s) through link crm") || !strings.Contains(r.Body, `data-testid="no-conns"`) {

@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/pglinks/pglinks/internal/auth"
@@ -45,7 +46,11 @@ func (a *App) confirmEndConnections(c echo.Context) error {
 // endConnections ends a link's connections on its remote and records it.
 func (a *App) endConnections(c echo.Context) error {
 	localVar, name := c.Param("db"), c.Param("name")
-	_, _, msg, err := a.endLinkConnections(c, localVar, name)
+	until, err := time.Parse(time.RFC3339Nano, c.FormValue("until"))
+	if err != nil {
+		return errs.E(errs.Invalid, "This form does not say which connections its confirmation showed: open the confirmation again. Nothing was ended.")
+	}
+	_, _, msg, err := a.endLinkConnections(c, localVar, name, until)
 	if err != nil {
 		return err
 	}
@@ -56,9 +61,9 @@ func (a *App) endConnections(c echo.Context) error {
 // endLinkConnections ends a link's connections on its remote and audits
 // it (or its refusal), for the page and the API alike: it returns how
 // many were ended, the statement that ran and what to tell the user.
-func (a *App) endLinkConnections(c echo.Context, localVar, name string) (int, string, string, error) {
+func (a *App) endLinkConnections(c echo.Context, localVar, name string, until time.Time) (int, string, string, error) {
 	target := localVar + "/" + name
-	n, stmt, err := a.cfg.Links.EndLinkConnections(c.Request().Context(), localVar, name)
+	n, stmt, err := a.cfg.Links.EndLinkConnections(c.Request().Context(), localVar, name, until)
 	if err != nil {
 		a.auditRefusal(c, auth.ActionLinkConnectionsEnd, auth.ActionLinkConnectionsEndRefused, target, err)
 		return 0, "", "", err

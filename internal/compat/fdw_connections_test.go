@@ -38,7 +38,7 @@ func TestLinkRemoteConnections(t *testing.T) {
 			if want := p.local >= 14; rc.KeepSupported != want || !rc.KeepConnectionsOn() {
 				t.Errorf("keep_connections on %d: supported %v, on %v", p.local, rc.KeepSupported, rc.KeepConnectionsOn())
 			}
-			ended, stmt, err := w.svc.EndLinkConnections(ctx, localVar, "sales")
+			ended, stmt, err := w.svc.EndLinkConnections(ctx, localVar, "sales", rc.Until)
 			if err != nil || ended != 1 || !strings.Contains(stmt, "pg_terminate_backend") {
 				t.Fatalf("end: %d, %v", ended, err)
 			}

@@ -57,6 +57,10 @@ type RemoteConnections struct {
 	Role    string
 	Endable int
 	AsOf    time.Time
+	// Until is the remote's clock when they were read: ending them ends
+	// only connections started by then (EndConnectionsSQL), not a session
+	// that connected afterwards, with the link as it is now.
+	Until time.Time
 }
 
 // KeepConnectionsOn reports whether local sessions keep their connections
@@ -147,6 +151,10 @@ func (s *Service) LinkConnections(ctx context.Context, localVar, name string) (*
 		rc.Unread = "Not read: " + errs.MessageOf(readError(remote, err))
 		return rc, nil
 	}
+	if err := conn.QueryRow(ctx, "SELECT clock_timestamp()").Scan(&rc.Until); err != nil {
+		rc.Unread = "Not read: " + errs.MessageOf(readError(remote, err))
+		return rc, nil
+	}
 	if len(rc.Conns) > MaxRemoteConns {
 		rc.Conns, rc.More = rc.Conns[:MaxRemoteConns], true
 	}
@@ -170,11 +178,17 @@ func (s *Service) connectionsRemote(l *Link) (*fleet.Database, string) {
 }
 
 // EndConnectionsSQL is what ending a link's remote connections runs on
-// the remote, for the confirmation page and the audit trail.
-func EndConnectionsSQL(appName string) string {
+// the remote, for the confirmation page and the audit trail: the
+// connections started by until (the remote's clock when the confirmation
+// read them; all of them when zero).
+func EndConnectionsSQL(appName string, until time.Time) string {
 	lit, _ := fleet.QuoteLiteral(appName)
-	return "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE left(application_name, " +
+	stmt := "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE left(application_name, " +
 		fmt.Sprint(len(appName)) + ") = " + lit + " AND usename = current_user AND pid <> pg_backend_pid()"
+	if !until.IsZero() {
+		stmt += " AND backend_start <= '" + until.UTC().Format("2006-01-02 15:04:05.999999") + "+00'"
+	}
+	return stmt
 }
 
 // EndLinkConnections ends, on the remote, the connections local sessions
@@ -185,7 +199,10 @@ func EndConnectionsSQL(appName string) string {
 // are now (PostgreSQL 14 and later reconnect by themselves; on 13 the
 // session's next statement fails once). It returns how many it ended and
 // the statement it ran.
-func (s *Service) EndLinkConnections(ctx context.Context, localVar, name string) (int, string, error) {
+//
+// until is the remote's clock when the confirmation read them
+// (RemoteConnections.Until): connections started later are not ended.
+func (s *Service) EndLinkConnections(ctx context.Context, localVar, name string, until time.Time) (int, string, error) {
 	l, err := s.GetLink(ctx, localVar, name)
 	if err != nil {
 		return 0, "", err
@@ -203,7 +220,7 @@ func (s *Service) EndLinkConnections(ctx context.Context, localVar, name string)
 	}
 	defer conn.Release()
 	var ended []int32
-	stmt := EndConnectionsSQL(app)
+	stmt := EndConnectionsSQL(app, until)
 	if err := conn.QueryRow(ctx, `SELECT coalesce(array_agg(pid) FILTER (WHERE ended), '{}') FROM (`+stmt+`) AS t(pid, ended)`).Scan(&ended); err != nil {
 		return 0, "", errs.Wrap(errs.Unavailable, err, "Ending the connections of link %s on %s failed: %s", name, remote.ConfigVar, pgMessage(err))
 	}

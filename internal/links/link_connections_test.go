@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -46,8 +47,11 @@ func TestLinkRemoteConnections(t *testing.T) {
 		t.Errorf("keep_connections: %q, supported %v, on %v (local %d)", rc.KeepConnections, rc.KeepSupported, rc.KeepConnectionsOn(), rc.LocalMajor)
 	}
 
-	n, stmt, err := f.svc.EndLinkConnections(ctx, "DATABASE_URL", "sales")
-	if err != nil || n != 1 || !strings.Contains(stmt, "pg_terminate_backend(pid)") || !strings.Contains(stmt, "'"+rc.AppName+"'") {
+	if rc.Until.IsZero() {
+		t.Fatal("no remote clock read with the connections")
+	}
+	n, stmt, err := f.svc.EndLinkConnections(ctx, "DATABASE_URL", "sales", rc.Until)
+	if err != nil || n != 1 || !strings.Contains(stmt, "pg_terminate_backend(pid)") || !strings.Contains(stmt, "'"+rc.AppName+"'") || !strings.Contains(stmt, "backend_start <=") {
 		t.Fatalf("end: %d, %q, %v", n, stmt, err)
 	}
 	// The session reconnects at its next read, as a new connection.
@@ -72,7 +76,7 @@ func TestLinkRemoteConnections(t *testing.T) {
 	if err != nil || !strings.Contains(rc.Unread, "not in this fleet any more") || len(rc.Conns) != 0 {
 		t.Fatalf("remote gone: %+v, %v", rc, err)
 	}
-	if _, _, err := gone.EndLinkConnections(ctx, "DATABASE_URL", "sales"); err == nil || !strings.Contains(err.Error(), "Nothing was ended") {
+	if _, _, err := gone.EndLinkConnections(ctx, "DATABASE_URL", "sales", time.Time{}); err == nil || !strings.Contains(err.Error(), "Nothing was ended") {
 		t.Fatalf("end with the remote gone: %v", err)
 	}
 }
