@@ -53,8 +53,8 @@ func driftSummary(d *links.Drift) string {
 			parts = append(parts, plural(n, one, many))
 		}
 	}
-	add(len(d.NewTables), "new table", "new tables")
-	add(len(d.GoneTables), "table gone", "tables gone")
+	add(len(d.NewTables), "table on the remote, not in the link", "tables on the remote, not in the link")
+	add(len(d.GoneTables), "table in the link, not on the remote", "tables in the link, not on the remote")
 	add(len(d.Tables), "table whose columns changed", "tables whose columns changed")
 	add(len(d.Enums), "copied enum whose labels changed", "copied enums whose labels changed")
 	return strings.Join(parts, ", ")

@@ -408,10 +408,10 @@ func runRefresh(ctx context.Context, c *apiClient, f *cliFlags, cio cliIO) error
 	}
 	fmt.Fprintf(w, "Link %s in %s differs from its remote: %s.\n", show(name), local, plan.Summary)
 	if len(plan.Drift.NewTables) > 0 {
-		fmt.Fprintln(w, "  new tables: "+showAll(plan.Drift.NewTables))
+		fmt.Fprintln(w, "  on the remote, not in the link: "+showAll(plan.Drift.NewTables))
 	}
 	if len(plan.Drift.GoneTables) > 0 {
-		fmt.Fprintln(w, "  gone tables: "+showAll(plan.Drift.GoneTables))
+		fmt.Fprintln(w, "  in the link, not on the remote: "+showAll(plan.Drift.GoneTables))
 	}
 	for _, t := range plan.Drift.Tables {
 		fmt.Fprintln(w, "  changed columns: "+show(t.Table))

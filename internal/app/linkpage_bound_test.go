@@ -134,7 +134,7 @@ END $$`)
 	if page.Status != http.StatusOK || len(page.Body) > views.LinkPageBytes {
 		t.Fatalf("link page: %d, %d bytes", page.Status, len(page.Body))
 	}
-	for _, want := range []string{`data-testid="page-compact"`, `data-testid="columns-left-out"`, "50 new tables", "50 tables whose columns changed"} {
+	for _, want := range []string{`data-testid="page-compact"`, `data-testid="columns-left-out"`, "50 tables on the remote, not in the link", "50 tables whose columns changed"} {
 		if !strings.Contains(page.Body, want) {
 			t.Errorf("link page lacks %q", want)
 		}
