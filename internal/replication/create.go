@@ -143,6 +143,21 @@ func (s *Service) PlanPublication(ctx context.Context, req PublicationRequest) (
 		// The names come from the catalog, quoted by format('%I.%I').
 		stmt += " FOR TABLE " + strings.Join(req.Tables, ", ")
 	}
+	// A published table without a replica identity refuses every UPDATE
+	// and DELETE from the moment the publication exists: the application
+	// writing to it would break.
+	var noIdent []string
+	err = collectStrings(ctx, c, `SELECT format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
+		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE (CASE WHEN $1 THEN c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
+			ELSE c.oid = ANY (SELECT to_regclass(q) FROM unnest($2::text[]) AS q) END)
+		  AND NOT c.relispartition AND (`+sqlReplicaIdentity+`) = 'none' ORDER BY 1`, []any{req.AllTables, req.Tables}, &noIdent)
+	if err != nil {
+		return nil, writeErr(err, "check the tables' replica identity", req.ConfigVar)
+	}
+	for _, q := range noIdent {
+		p.problem("The table %s has no replica identity (no primary key, no REPLICA IDENTITY index or FULL): once it is published, every UPDATE and DELETE on it fails on %s. Before publishing it, %s.", q, req.ConfigVar, noIdentityFix(q))
+	}
 	p.SQL = []string{stmt}
 	p.AuditSQL = p.SQL
 	return p, nil
@@ -203,6 +218,23 @@ type SubscriptionRequest struct {
 type publishedTable struct {
 	schema, name string
 	columns      []string
+	ident        string // its replica identity on the publisher (sqlReplicaIdentity)
+}
+
+// sqlReplicaIdentity is how UPDATE and DELETE of the table whose oid is
+// c.oid are published and applied: "full" (whole rows), "key" (its
+// primary key), "index" (its REPLICA IDENTITY index) or "none" (no usable
+// identity: a published table refuses UPDATE and DELETE, a subscriber
+// table cannot apply them).
+const sqlReplicaIdentity = `CASE c.relreplident
+	WHEN 'f' THEN 'full'
+	WHEN 'i' THEN CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid AND x.indisreplident) THEN 'index' ELSE 'none' END
+	WHEN 'd' THEN CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid AND x.indisprimary) THEN 'key' ELSE 'none' END
+	ELSE 'none' END`
+
+// noIdentityFix says how to give a table a replica identity.
+func noIdentityFix(qualified string) string {
+	return fmt.Sprintf("give it a primary key, or run ALTER TABLE %s REPLICA IDENTITY FULL", qualified)
 }
 
 // PlanSubscription checks both databases and names every problem before
@@ -285,14 +317,15 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 			columns = `coalesce((SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
 				WHERE a.attrelid = format('%I.%I', t.schemaname, t.tablename)::regclass AND a.attnum > 0 AND NOT a.attisdropped` + generated + `), '{}')`
 		}
-		rows, err := pc.Query(ctx, `SELECT t.schemaname::text, t.tablename::text, `+columns+`
+		rows, err := pc.Query(ctx, `SELECT t.schemaname::text, t.tablename::text, `+columns+`,
+				(SELECT `+sqlReplicaIdentity+` FROM pg_catalog.pg_class c WHERE c.oid = format('%I.%I', t.schemaname, t.tablename)::regclass)
 			FROM pg_publication_tables t WHERE t.pubname = $1 ORDER BY 1, 2`, req.Publication)
 		if err != nil {
 			return nil, writeErr(err, "read the publication's tables", req.PublisherVar)
 		}
 		tables, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (publishedTable, error) {
 			var t publishedTable
-			return t, row.Scan(&t.schema, &t.name, &t.columns)
+			return t, row.Scan(&t.schema, &t.name, &t.columns, &t.ident)
 		})
 		if err != nil {
 			return nil, writeErr(err, "read the publication's tables", req.PublisherVar)
@@ -350,11 +383,11 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 	for _, t := range tables {
 		var cols []string
 		var found, canSet bool
-		var owner string
+		var owner, ident string
 		err := sc.QueryRow(ctx, `SELECT true, coalesce((SELECT array_agg(a.attname::text) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}'),
-				pg_get_userbyid(c.relowner)::text, `+setRole+`
+				pg_get_userbyid(c.relowner)::text, `+setRole+`, `+sqlReplicaIdentity+`
 			FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-			WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`, t.schema, t.name).Scan(&found, &cols, &owner, &canSet)
+			WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`, t.schema, t.name).Scan(&found, &cols, &owner, &canSet, &ident)
 		qualified := fleet.DisplayIdent(t.schema) + "." + fleet.DisplayIdent(t.name)
 		if err == pgx.ErrNoRows {
 			p.problem("The published table %s is missing on %s: the schema is not replicated, create the table there first.", qualified, req.SubscriberVar)
@@ -375,6 +408,11 @@ func (s *Service) PlanSubscription(ctx context.Context, req SubscriptionRequest)
 		}
 		if len(missing) > 0 {
 			p.problem("The table %s on %s lacks published columns: %s.", qualified, req.SubscriberVar, strings.Join(missing, ", "))
+		}
+		if ident == "none" && (t.ident == "key" || t.ident == "index") {
+			// The apply worker finds each updated or deleted row by its
+			// replica identity: it would stop at the first one.
+			p.problem("The table %s on %s has no replica identity (no primary key, no REPLICA IDENTITY index or FULL), while %s publishes its updates and deletes by key: the subscription would stop at the first UPDATE or DELETE. Before subscribing, %s.", qualified, req.SubscriberVar, req.PublisherVar, noIdentityFix(qualified))
 		}
 		if !canSet {
 			p.problem("On PostgreSQL 16 and later the subscription applies changes to %s as its owner %s (run_as_owner = false), and role %s, which would own the subscription, may not SET ROLE to %s: GRANT %s TO %s, or make %s the table's owner.", qualified, fleet.DisplayIdent(owner), subRole, fleet.DisplayIdent(owner), fleet.DisplayIdent(owner), fleet.DisplayIdent(subRole), fleet.DisplayIdent(subRole))
@@ -434,4 +472,16 @@ func (s *Service) CreateSubscription(ctx context.Context, req SubscriptionReques
 	// Created enabled: "starting" until its worker runs or Settle passes.
 	s.memory().Mark(Key{req.SubscriberVar, kindSubscription, req.Name}, "enabled", s.now())
 	return p, &Result{SQL: append([]string{setTimeout}, p.AuditSQL...), Message: fmt.Sprintf("Subscription %s created in %s, subscribed to %s on %s.", req.Name, req.SubscriberVar, req.Publication, req.PublisherVar)}, nil
+}
+
+// collectStrings reads a one-column query's rows into out.
+func collectStrings(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, sql string, args []any, out *[]string) error {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	*out, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	return err
 }
