@@ -342,6 +342,7 @@ type apiDropSlotPlanJSON struct {
 	ReadAt             time.Time `json:"read_at"`
 	OrphanAfterSeconds int64     `json:"orphan_after_s"`
 	SQL                []string  `json:"sql"`
+	Fingerprint        string    `json:"fingerprint"`
 }
 
 func (a *App) apiPlanDropSlot(c echo.Context) error {
@@ -352,6 +353,7 @@ func (a *App) apiPlanDropSlot(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, apiDropSlotPlanJSON{
 		Database: p.DB.DB.ConfigVar, Slot: slotJSON(p.Slot), Refusal: p.Refusal, Breaks: p.Slot.Breaks(),
 		Unread: nonNil(p.Unread), ReadAt: p.At, OrphanAfterSeconds: seconds(p.OrphanAfter), SQL: nonNil(p.SQL),
+		Fingerprint: p.Fingerprint,
 	})
 }
 
@@ -361,7 +363,7 @@ func (a *App) apiDropSlot(c echo.Context) error {
 		return err
 	}
 	t := in.DB + "/" + in.Name
-	res, err := a.cfg.Replication.DropSlot(c.Request().Context(), replication.DropSlotRequest{ConfigVar: in.DB, Name: in.Name, Confirm: confirmOf(in)})
+	res, err := a.cfg.Replication.DropSlot(c.Request().Context(), replication.DropSlotRequest{ConfigVar: in.DB, Name: in.Name, Confirm: confirmOf(in), Fingerprint: in.Fingerprint})
 	if err != nil {
 		a.auditReplicationFailure(c, auth.ActionSlotDrop, t, err)
 		return err

@@ -211,7 +211,7 @@ func (a *App) dropSlot(c echo.Context) error {
 		return errs.E(errs.Invalid, "The form could not be read.")
 	}
 	in := decodeReplicationForm(form)
-	res, err := a.cfg.Replication.DropSlot(c.Request().Context(), replication.DropSlotRequest{ConfigVar: in.DB, Name: in.Name, Confirm: in.Confirm})
+	res, err := a.cfg.Replication.DropSlot(c.Request().Context(), replication.DropSlotRequest{ConfigVar: in.DB, Name: in.Name, Confirm: in.Confirm, Fingerprint: pageFingerprint(in.Fingerprint)})
 	if err != nil {
 		if errs.Is(err, errs.Invalid) {
 			a.audit(c, auth.ActionReplicationRefused, target(in), auth.OutcomeRefused, errs.MessageOf(err), "")

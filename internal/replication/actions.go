@@ -317,6 +317,10 @@ func containsAny(s string, subs ...string) bool {
 // DropSlotRequest is a slot drop with its typed confirmation.
 type DropSlotRequest struct {
 	ConfigVar, Name, Confirm string
+	// Fingerprint is the plan's the confirmation showed: the drop is
+	// refused when what the slot breaks changed since. "" skips the
+	// comparison (API clients of v1 that do not send it).
+	Fingerprint string
 }
 
 // SlotPlan is what the drop-slot confirmation page says.
@@ -336,6 +340,9 @@ type SlotPlan struct {
 	OrphanAfter time.Duration
 	// SQL is what the drop runs (the name goes as a parameter).
 	SQL []string
+	// Fingerprint identifies what the confirmation shows the drop acts
+	// on: the slot, the subscription it breaks, the databases not read.
+	Fingerprint string
 }
 
 // PlanDropSlot reads the slot, and every fleet database for a subscription
@@ -387,6 +394,8 @@ func (s *Service) PlanDropSlot(ctx context.Context, configVar, name string) (*Sl
 		case !sl.DropOffered():
 			p.Refusal = fmt.Sprintf("Slot %s has been inactive %s, less than %s (PGLINKS_SLOT_ORPHAN_AFTER): its subscriber may be about to use it again, so pglinks does not offer to drop it yet.", name, inactiveWords(sl, o.ReadAt), Approx(s.OrphanAfter))
 		}
+		h := sha256.Sum256([]byte(configVar + "\x00" + name + "\x00" + sl.Breaks() + "\x00" + strings.Join(p.Unread, ",")))
+		p.Fingerprint = hex.EncodeToString(h[:8])
 		return p, nil
 	}
 	return nil, errs.E(errs.NotFound, "There is no replication slot %q in %s.", name, configVar)
@@ -401,6 +410,13 @@ func (s *Service) DropSlot(ctx context.Context, req DropSlotRequest) (*Result, e
 	p, err := s.PlanDropSlot(ctx, req.ConfigVar, req.Name)
 	if err != nil {
 		return nil, err
+	}
+	if req.Fingerprint != "" && req.Fingerprint != p.Fingerprint && p.Refusal == "" {
+		breaks := "no fleet subscription names it"
+		if b := p.Slot.Breaks(); b != "" {
+			breaks = "subscription " + b + " names it"
+		}
+		return nil, errs.E(errs.Conflict, "Slot %s changed since the confirmation page was shown: %s now. Review the drop again; nothing was changed.", req.Name, breaks)
 	}
 	if p.Refusal != "" {
 		kind := errs.Conflict
