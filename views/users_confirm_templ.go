@@ -59,7 +59,7 @@ func ResetPasswordView(p ResetPasswordPage) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, " a new password?</h1></div><div class=\"card-body text-sm text-slate-700\"><ul class=\"list-disc space-y-1 pl-5\"><li>Their current password stops working, and they are signed out everywhere at once.</li><li>pglinks generates a new password and shows it to you once, on the next page.</li><li>Pass it on by a channel only they read; once signed in, they can change it under Account.</li></ul></div><form method=\"post\" action=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, " a new password?</h1></div><div class=\"card-body text-sm text-slate-700\"><ul class=\"list-disc space-y-1 pl-5\"><li>Their current password stops working, they are signed out everywhere at once, and their API tokens are revoked.</li><li>pglinks generates a new password and shows it to you once, on the next page.</li><li>Pass it on by a channel only they read; once signed in, they can change it under Account.</li></ul></div><form method=\"post\" action=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -151,7 +151,7 @@ func NewPasswordView(p NewPasswordPage) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if p.Shown {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<p>Their old password no longer works and they are signed out everywhere. Copy the new one above and pass it on by a channel only they read.</p><p>It is shown only this once: reloading or coming back to this page neither shows it again nor makes another.</p>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<p>Their old password no longer works, they are signed out everywhere and their API tokens are revoked. Copy the new one above and pass it on by a channel only they read.</p><p>It is shown only this once: reloading or coming back to this page neither shows it again nor makes another.</p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

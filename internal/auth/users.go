@@ -208,8 +208,9 @@ func (s *Store) SetRole(ctx context.Context, email string, role Role) (rerr erro
 	return nil
 }
 
-// SetPassword replaces a user's password and ends all their sessions, since
-// a password change usually means the old one leaked. Both happen in one
+// SetPassword replaces a user's password, ends all their sessions and
+// revokes their API tokens, since a reset usually means the old password
+// leaked. All happen in one
 // transaction: no session of the user outlives the new hash, so a session
 // racing the reset cannot change the password after it.
 func (s *Store) SetPassword(ctx context.Context, email, password string) error {
@@ -243,6 +244,11 @@ func (s *Store) storePassword(ctx context.Context, email, hash string) (rerr err
 	}
 	if _, err := tx.Exec(ctx, "DELETE FROM pglinks.sessions WHERE user_id = $1", u.ID); err != nil {
 		return fmt.Errorf("auth: end sessions of %s: %w", email, err)
+	}
+	// A reset answers a password that leaked: whoever held it may have
+	// made an API token with it, which must not outlive the reset.
+	if _, err := tx.Exec(ctx, "DELETE FROM pglinks.api_tokens WHERE user_id = $1", u.ID); err != nil {
+		return fmt.Errorf("auth: revoke API tokens of %s: %w", email, err)
 	}
 	runHook(s.hooks.beforePasswordCommit)
 	if err := tx.Commit(ctx); err != nil {
