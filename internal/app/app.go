@@ -70,6 +70,7 @@ const DefaultRequestTimeout = 75 * time.Second
 // App is the web application.
 type App struct {
 	cfg          Config
+	throttled    throttledSignIns // which throttled sign-ins were audited
 	started      time.Time
 	echo         *echo.Echo
 	log          *slog.Logger

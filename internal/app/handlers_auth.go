@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/pglinks/pglinks/internal/auth"
@@ -50,7 +53,9 @@ func (a *App) login(c echo.Context) error {
 		return err
 	}
 	if attempt == nil {
-		a.auditAs(c, "", auth.ActionLoginFailed, in.Email, auth.OutcomeRefused, "too many failed attempts; throttled", "")
+		if a.throttled.first(ip, in.Email, time.Now()) {
+			a.auditAs(c, "", auth.ActionLoginFailed, in.Email, auth.OutcomeRefused, "too many failed attempts; throttled (further throttled sign-ins of this account or address in the next 15 min are not recorded)", "")
+		}
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
 		return fail(http.StatusTooManyRequests, "Too many failed sign-in attempts. Try again in "+views.Plural(int(math.Ceil(wait.Minutes())), "minute", "minutes")+".")
 	}
@@ -105,4 +110,43 @@ func (a *App) logout(c echo.Context) error {
 	}
 	a.flash(c, flashOK, "You have signed out.")
 	return redirect(c, "/login")
+}
+
+// throttledSignIns remembers, for a failure window, the addresses and
+// accounts whose throttled sign-in was audited: a throttled sign-in checks
+// no password and costs nothing to send, so each one must not cost a row
+// in the audit trail (never pruned, in the state database). One row per
+// lock is kept: a new address of a locked account, or a new account from
+// a locked address, is not recorded again within the window.
+type throttledSignIns struct {
+	mu     sync.Mutex
+	seen   map[string]time.Time // "ip:..." or "email:..." -> when last seen
+	pruned time.Time
+}
+
+// maxThrottledKeys bounds what throttledSignIns remembers: past it (a
+// flood from that many addresses), it forgets and records again.
+const maxThrottledKeys = 100_000
+
+// first reports whether a throttled sign-in from ip for email is the
+// first of its lock in this process, and notes it.
+func (t *throttledSignIns) first(ip, email string, now time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.seen == nil || len(t.seen) >= maxThrottledKeys {
+		t.seen = map[string]time.Time{}
+	}
+	if now.Sub(t.pruned) > time.Minute {
+		for k, at := range t.seen {
+			if now.Sub(at) > auth.DefaultFailureWindow {
+				delete(t.seen, k)
+			}
+		}
+		t.pruned = now
+	}
+	ipKey, emailKey := "ip:"+ip, "email:"+strings.ToLower(strings.TrimSpace(email))
+	_, ipSeen := t.seen[ipKey]
+	_, emailSeen := t.seen[emailKey]
+	t.seen[ipKey], t.seen[emailKey] = now, now
+	return !ipSeen && !emailSeen
 }
