@@ -141,7 +141,21 @@ func (l *Limiter) Allow(ctx context.Context, ip, email string) (_ *Attempt, retr
 	if err := rows.Err(); err != nil {
 		return nil, 0, fmt.Errorf("auth: sign-in limit: read: %w", err)
 	}
+	// An address this account signed in from before is not held by the
+	// account's lock (its own limit still holds): otherwise a stranger
+	// guessing slowly from elsewhere keeps the owner out for as long as
+	// they like.
+	var knownHere bool
+	if known := knownKey(att.keys); known != "" {
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pglinks.sign_in_attempts WHERE key = $1 AND at > $2)",
+			known, now.Add(-knownFor)).Scan(&knownHere); err != nil {
+			return nil, 0, fmt.Errorf("auth: sign-in limit: read: %w", err)
+		}
+	}
 	for _, k := range att.keys {
+		if knownHere && strings.HasPrefix(k.key, "account:") {
+			continue
+		}
 		if c := counts[k.key]; c != nil {
 			if wait := l.blocked(c, k.max, now); wait > retryAfter {
 				retryAfter = wait
@@ -224,10 +238,35 @@ func (l *Limiter) Success(ctx context.Context, a *Attempt) (rerr error) {
 			account = k.key
 		}
 	}
-	if _, err := l.store.pool.Exec(ctx, "DELETE FROM pglinks.sign_in_attempts WHERE id = ANY($1) OR key = $2", a.ids, account); err != nil {
+	// The address becomes known for the account (see Allow), for knownFor.
+	known := knownKey(a.keys)
+	if _, err := l.store.pool.Exec(ctx, `WITH gone AS (DELETE FROM pglinks.sign_in_attempts WHERE id = ANY($1) OR key = $2 OR key = $3)
+		INSERT INTO pglinks.sign_in_attempts (key, at, pending) SELECT $3, $4, false WHERE $3 <> ''`, a.ids, account, known, l.Now()); err != nil {
 		return fmt.Errorf("auth: sign-in limit: record success: %w", err)
 	}
 	return nil
+}
+
+// knownFor is how long an address an account signed in from stays known
+// to it: the account's lock does not hold it back.
+const knownFor = 30 * 24 * time.Hour
+
+// knownKey is the row that says keys' address is known to keys' account,
+// "" when the attempt has no address or no account.
+func knownKey(keys []limitKey) string {
+	var ip, account string
+	for _, k := range keys {
+		switch {
+		case strings.HasPrefix(k.key, "ip:"):
+			ip = strings.TrimPrefix(k.key, "ip:")
+		case strings.HasPrefix(k.key, "account:"):
+			account = strings.TrimPrefix(k.key, "account:")
+		}
+	}
+	if ip == "" || account == "" {
+		return ""
+	}
+	return "known:" + account + "|" + ip
 }
 
 // prune deletes rows that no longer count, at most once per pruneEvery
@@ -244,8 +283,8 @@ func (l *Limiter) prune(ctx context.Context, now time.Time) error {
 		return nil
 	}
 	if _, err := l.store.pool.Exec(ctx,
-		"DELETE FROM pglinks.sign_in_attempts WHERE at <= $1 OR (pending AND at <= $2)",
-		now.Add(-l.window), now.Add(-pendingTTL)); err != nil {
+		`DELETE FROM pglinks.sign_in_attempts WHERE CASE WHEN key LIKE 'known:%' THEN at <= $3 ELSE at <= $1 OR (pending AND at <= $2) END`,
+		now.Add(-l.window), now.Add(-pendingTTL), now.Add(-knownFor)); err != nil {
 		return fmt.Errorf("auth: sign-in limit: prune: %w", err)
 	}
 	return nil
