@@ -82,7 +82,12 @@ func (rc *replicationCollector) Collect(ch chan<- prometheus.Metric) {
 		out.gauge(rc.up, b2f(d.Reachable), v)
 		for _, sl := range d.Slots {
 			orphaned := "false"
-			if sl.Orphaned {
+			switch {
+			case sl.Orphaned && o.Incomplete:
+				// No fleet subscription that was read names it, but some
+				// fleet databases could not be read: one there may.
+				orphaned = "unknown"
+			case sl.Orphaned:
 				orphaned = "true"
 			}
 			if sl.RetainedBytes != nil {
