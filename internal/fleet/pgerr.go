@@ -32,6 +32,18 @@ func IsTimeout(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || pgconn.Timeout(err)
 }
 
+// Ended reports whether err says the server ended the connection itself
+// (its backend was terminated: SQLSTATE 57P01, 57P02), rather than a
+// statement running out of time: a new connection may well be answered at
+// once.
+func Ended(err error) bool {
+	switch PgCode(err) {
+	case codeAdminShutdown, codeCrashShutdown:
+		return true
+	}
+	return false
+}
+
 // PgCode is the SQLSTATE of err, or "" when PostgreSQL did not raise it.
 func PgCode(err error) string {
 	var pgErr *pgconn.PgError

@@ -96,6 +96,15 @@ func (s *Session) Broken(err error) {
 	s.opened, s.err = true, err
 }
 
+// Reopen drops a connection the server ended while it was idle (Ended: a
+// DBA's pg_terminate_backend, a pooler, a restart) and lets the next Conn
+// open a fresh one: the database was not slow, and a read on a new
+// connection says what it is now. Call it once per read.
+func (s *Session) Reopen() {
+	s.Close()
+	s.opened, s.err = false, nil
+}
+
 // Close gives the connection back to its pool, or closes it.
 func (s *Session) Close() {
 	switch {

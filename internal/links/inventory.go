@@ -135,14 +135,18 @@ func (s *Service) readStatus(ctx context.Context, sess *fleet.Session, recs map[
 		return s.readRedisStatus(ctx, d)
 	}
 	st := DatabaseStatus{DB: d}
-	conn, err := sess.Conn(ctx)
-	if err != nil {
-		st.Error = errs.MessageOf(err)
+	// notConnected is the card of a database pglinks could not connect to.
+	notConnected := func(err error) DatabaseStatus {
+		st.Reachable, st.Error = false, errs.MessageOf(err)
 		st.busy = fleet.IsBusy(err)
 		if !st.busy {
 			st.Cause = fleet.Classify(err).Cause
 		}
 		return st
+	}
+	conn, err := sess.Conn(ctx)
+	if err != nil {
+		return notConnected(err)
 	}
 	st.Reachable = true
 	var (
@@ -151,6 +155,15 @@ func (s *Service) readStatus(ctx context.Context, sess *fleet.Session, recs map[
 		cands                                                []candidateLink
 	)
 	err = conn.QueryRow(ctx, sqlStatus).Scan(&sup.Role, &sup.Superuser, &installed, &available, &usage, &canCreate, &sup.ServerVersion, &sup.VersionNum, &maybeConnect, &cands)
+	if fleet.Ended(err) {
+		// The server ended the connection while it was idle: the database
+		// was not slow. Once more, on a new one.
+		sess.Reopen()
+		if conn, err = sess.Conn(ctx); err != nil {
+			return notConnected(err)
+		}
+		err = conn.QueryRow(ctx, sqlStatus).Scan(&sup.Role, &sup.Superuser, &installed, &available, &usage, &canCreate, &sup.ServerVersion, &sup.VersionNum, &maybeConnect, &cands)
+	}
 	if err != nil {
 		if fleet.IsTimeout(err) {
 			// It accepted the connection, then did not answer.
