@@ -3,6 +3,7 @@ package links
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +17,9 @@ import (
 
 // Link is a data link as read back from a local database's catalog.
 type Link struct {
+	// Unread is set on a link known only from pglinks' records: its
+	// database could not be read (ReadBy).
+	Unread             bool
 	Name               string
 	LocalConfigVar     string
 	ServerName         string // the remote name: the foreign server
@@ -94,6 +98,9 @@ type DatabaseStatus struct {
 	// Error says which): Links is empty because nothing is known, not
 	// because there are none.
 	LinksUnknown bool
+	// Recorded are the links pglinks' records say it made here, kept when
+	// the database itself could not be read (ReadBy still names them).
+	Recorded []RecordedLink `json:",omitempty"`
 	// Unrecorded names foreign servers that carry a pglinks comment but
 	// match none of pglinks' records: not links, and never managed here.
 	Unrecorded []string
@@ -123,6 +130,22 @@ func pendingStatus(d *fleet.Database, why string, at time.Time) DatabaseStatus {
 	return DatabaseStatus{DB: d, Pending: true, Error: why, AsOf: at}
 }
 
+// RecordedLink is a link as pglinks' records know it, for a database that
+// could not be read.
+type RecordedLink struct {
+	Name, RemoteConfigVar string
+}
+
+// recorded is what recs say of the links made in a database.
+func recorded(recs map[string]LinkRecord) []RecordedLink {
+	var out []RecordedLink
+	for _, r := range recs {
+		out = append(out, RecordedLink{Name: r.Name, RemoteConfigVar: r.RemoteConfigVar})
+	}
+	slices.SortFunc(out, func(a, b RecordedLink) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
 // readStatus reads one database's card over sess: support, links
 // (matched with recs) and whether they are stale, its Heroku Connect
 // schemas.
@@ -138,6 +161,7 @@ func (s *Service) readStatus(ctx context.Context, sess *fleet.Session, recs map[
 	// notConnected is the card of a database pglinks could not connect to.
 	notConnected := func(err error) DatabaseStatus {
 		st.Reachable, st.Error = false, errs.MessageOf(err)
+		st.Recorded = recorded(recs)
 		st.busy = fleet.IsBusy(err)
 		if !st.busy {
 			st.Cause = fleet.Classify(err).Cause
@@ -170,11 +194,13 @@ func (s *Service) readStatus(ctx context.Context, sess *fleet.Session, recs map[
 			st.Reachable = false
 			st.Cause = fleet.CauseTimeout
 			st.Error = d.ConfigVar + " (" + d.ResourceName + ") accepted the connection but did not answer in time"
+			st.Recorded = recorded(recs)
 			sess.Broken(errs.Wrap(errs.Unavailable, err, "%s", st.Error))
 			return st
 		}
 		st.Error = "could not read the catalog: " + err.Error()
 		st.LinksUnknown = true
+		st.Recorded = recorded(recs)
 		return st
 	}
 	st.Support = supportOf(sup, installed, available, usage, canCreate)

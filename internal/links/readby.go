@@ -13,6 +13,14 @@ func ReadBy(inv []DatabaseStatus) map[string][]Link {
 			}
 			out[l.RemoteConfigVar] = append(out[l.RemoteConfigVar], l)
 		}
+		// A database that could not be read still holds the links pglinks
+		// made there: leaving them out would say nothing reads the remote.
+		for _, r := range st.Recorded {
+			if r.RemoteConfigVar == "" || r.RemoteConfigVar == st.DB.ConfigVar {
+				continue
+			}
+			out[r.RemoteConfigVar] = append(out[r.RemoteConfigVar], Link{Name: r.Name, LocalConfigVar: st.DB.ConfigVar, RemoteConfigVar: r.RemoteConfigVar, Unread: true})
+		}
 	}
 	return out
 }
