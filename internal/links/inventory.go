@@ -136,10 +136,15 @@ type RecordedLink struct {
 	Name, RemoteConfigVar string
 }
 
-// recorded is what recs say of the links made in a database.
-func recorded(recs map[string]LinkRecord) []RecordedLink {
+// recorded is what recs say of the links made in database d (by its
+// config var and the name of the database it points at: a config var moved
+// to another database does not take its links along).
+func recorded(d *fleet.Database, recs map[string]LinkRecord) []RecordedLink {
 	var out []RecordedLink
 	for _, r := range recs {
+		if r.LocalDatabase != "" && r.LocalDatabase != d.DBName {
+			continue
+		}
 		out = append(out, RecordedLink{Name: r.Name, RemoteConfigVar: r.RemoteConfigVar})
 	}
 	slices.SortFunc(out, func(a, b RecordedLink) int { return strings.Compare(a.Name, b.Name) })
@@ -161,7 +166,7 @@ func (s *Service) readStatus(ctx context.Context, sess *fleet.Session, recs map[
 	// notConnected is the card of a database pglinks could not connect to.
 	notConnected := func(err error) DatabaseStatus {
 		st.Reachable, st.Error = false, errs.MessageOf(err)
-		st.Recorded = recorded(recs)
+		st.Recorded = recorded(d, recs)
 		st.busy = fleet.IsBusy(err)
 		if !st.busy {
 			st.Cause = fleet.Classify(err).Cause
@@ -194,13 +199,13 @@ func (s *Service) readStatus(ctx context.Context, sess *fleet.Session, recs map[
 			st.Reachable = false
 			st.Cause = fleet.CauseTimeout
 			st.Error = d.ConfigVar + " (" + d.ResourceName + ") accepted the connection but did not answer in time"
-			st.Recorded = recorded(recs)
+			st.Recorded = recorded(d, recs)
 			sess.Broken(errs.Wrap(errs.Unavailable, err, "%s", st.Error))
 			return st
 		}
 		st.Error = "could not read the catalog: " + err.Error()
 		st.LinksUnknown = true
-		st.Recorded = recorded(recs)
+		st.Recorded = recorded(d, recs)
 		return st
 	}
 	st.Support = supportOf(sup, installed, available, usage, canCreate)
