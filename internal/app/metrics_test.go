@@ -132,19 +132,7 @@ func TestMetricsSurviveInvalidUTF8Names(t *testing.T) {
 		execSQL(t, asciiURL, fmt.Sprintf(`DO $$BEGIN EXECUTE format('CREATE SUBSCRIPTION %%I CONNECTION %%L PUBLICATION p WITH (connect = false, slot_name = %%L)',
 			convert_from('%s'::bytea, 'SQL_ASCII'), 'host=127.0.0.1 port=1 dbname=x', 'odd_%d'); END$$`, hex, i))
 	}
-	e := newEnv(t, func(c *Config) {
-		fl, err := fleet.Load([]string{"DATABASE_URL=" + asciiURL})
-		if err != nil {
-			t.Fatal(err)
-		}
-		fl.Log = slog.New(slog.DiscardHandler)
-		t.Cleanup(fl.Close)
-		svc := links.NewService(fl, fl.Log)
-		svc.Registry = c.Links.Registry
-		t.Cleanup(svc.Close)
-		c.Fleet, c.Links, c.Health, c.Replication = fl, svc, links.NewMonitor(svc), replication.New(fl)
-		c.MetricsToken = token
-	})
+	e := newEnv(t, withFleet(t, token, "DATABASE_URL="+asciiURL))
 	r := e.client(t).do("GET", "/metrics", nil, "Authorization", "Bearer "+token)
 	if r.Status != http.StatusOK {
 		t.Fatalf("/metrics: %d\n%s", r.Status, r.Body)
@@ -200,17 +188,7 @@ func TestMetricsSlotInvalidated(t *testing.T) {
 	execSQL(t, super, "SELECT pg_create_physical_replication_slot('kept', true)")
 	var offset atomic.Int64
 	e := newEnv(t, func(cfg *Config) {
-		fl, err := fleet.Load([]string{"DATABASE_URL=" + super})
-		if err != nil {
-			t.Fatal(err)
-		}
-		fl.Log = slog.New(slog.DiscardHandler)
-		t.Cleanup(fl.Close)
-		svc := links.NewService(fl, fl.Log)
-		svc.Registry = cfg.Links.Registry
-		t.Cleanup(svc.Close)
-		cfg.Fleet, cfg.Links, cfg.Health, cfg.MetricsToken = fl, svc, links.NewMonitor(svc), token
-		cfg.Replication = replication.New(fl)
+		withFleet(t, token, "DATABASE_URL="+super)(cfg)
 		cfg.Replication.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
 	})
 	cl := e.client(t)
@@ -227,5 +205,24 @@ func TestMetricsSlotInvalidated(t *testing.T) {
 	}
 	if !regexp.MustCompile(`pglinks_replication_slot_inactive_seconds\{database="DATABASE_URL",slot="kept",slot_type="physical"\} 60[0-9](\.[0-9]+)?\n`).MatchString(r.Body) {
 		t.Errorf("the slot is not inactive for 10 min:\n%s", r.Body)
+	}
+}
+
+// withFleet is a newEnv option: the app's fleet is env, with its links,
+// link health and replication over it (the state database's registry
+// kept), and /metrics behind token.
+func withFleet(t *testing.T, token string, env ...string) func(*Config) {
+	return func(cfg *Config) {
+		fl, err := fleet.Load(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fl.Log = slog.New(slog.DiscardHandler)
+		t.Cleanup(fl.Close)
+		svc := links.NewService(fl, fl.Log)
+		svc.Registry = cfg.Links.Registry
+		t.Cleanup(svc.Close)
+		cfg.Fleet, cfg.Links, cfg.Health, cfg.MetricsToken = fl, svc, links.NewMonitor(svc), token
+		cfg.Replication = replication.New(fl)
 	}
 }

@@ -2,15 +2,11 @@ package app
 
 import (
 	"context"
-	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/pglinks/pglinks/internal/fleet"
-	"github.com/pglinks/pglinks/internal/links"
 	"github.com/pglinks/pglinks/internal/pgtest"
-	"github.com/pglinks/pglinks/internal/replication"
 )
 
 // A slot whose subscriber database pglinks cannot read is not known to be
@@ -40,19 +36,7 @@ func TestMetricsDoNotCallASlotOrphanedWhenItsSubscriberCannotBeRead(t *testing.T
 	// The subscriber's config var holds a password that no longer works.
 	u, _ := url.Parse(subURL)
 	u.User = url.UserPassword(u.User.Username(), "rotated-away")
-	e := newEnv(t, func(cfg *Config) {
-		fl, err := fleet.Load([]string{"HEROKU_POSTGRESQL_BLUE_URL=" + pubURL, "DATABASE_URL=" + u.String()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		fl.Log = slog.New(slog.DiscardHandler)
-		t.Cleanup(fl.Close)
-		svc := links.NewService(fl, fl.Log)
-		svc.Registry = cfg.Links.Registry
-		t.Cleanup(svc.Close)
-		cfg.Fleet, cfg.Links, cfg.Health, cfg.MetricsToken = fl, svc, links.NewMonitor(svc), token
-		cfg.Replication = replication.New(fl)
-	})
+	e := newEnv(t, withFleet(t, token, "HEROKU_POSTGRESQL_BLUE_URL="+pubURL, "DATABASE_URL="+u.String()))
 	o := e.app.cfg.Replication.Overview(ctx)
 	if !o.Incomplete {
 		t.Fatal("the subscriber was read after all")

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pglinks/pglinks/internal/fleet"
 	"github.com/pglinks/pglinks/internal/pgtest"
@@ -203,4 +204,22 @@ func repairConfirmed(ctx context.Context, svc *Service, localVar, name string) (
 		return nil, err
 	}
 	return svc.RepairLink(ctx, RepairRequest{LocalVar: localVar, Name: name, Fingerprint: plan.Fingerprint, Actor: "test"})
+}
+
+// beginOn opens a transaction on a connection of its own to url; both end
+// with the test (rolled back, closed).
+func beginOn(t testing.TB, url string) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(context.Background()) })
+	return tx
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
 
@@ -33,16 +32,7 @@ func TestExecOneRunsOneStatement(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	d := newDB(t, clusterA, "execone", pgtest.DBOptions{})
-	conn, err := pgx.Connect(ctx, d.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
+	tx := beginOn(t, d.URL)
 	if err := execOne(ctx, tx, "CREATE TABLE one (x int)"); err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
@@ -122,20 +121,11 @@ func TestCheckImportedNamesWhatDidNotComeIn(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	createSales(t, f)
-	conn, err := pgx.Connect(ctx, f.local.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
+	tx := beginOn(t, f.local.URL)
 	if err := checkImported(ctx, tx, "sales", []string{"customers", "orders"}, "refresh"); err != nil {
 		t.Fatalf("every table there: %v", err)
 	}
-	err = checkImported(ctx, tx, "sales", []string{"customers", "invoices"}, "refresh")
+	err := checkImported(ctx, tx, "sales", []string{"customers", "invoices"}, "refresh")
 	if !errs.Is(err, errs.Conflict) || !strings.Contains(errs.MessageOf(err), "invoices") || strings.Contains(errs.MessageOf(err), "customers") {
 		t.Fatalf("err = %v, want a conflict naming invoices only", err)
 	}
