@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/pglinks/pglinks/internal/errs"
 	"github.com/pglinks/pglinks/internal/pgtest"
 )
@@ -18,15 +17,7 @@ import (
 func holdUntilWaited(t *testing.T, url, hold string, op func() error, meanwhile func()) error {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx := beginOn(t, url)
 	defer tx.Rollback(ctx)
 	if _, err := tx.Exec(ctx, hold); err != nil {
 		t.Fatal(err)
