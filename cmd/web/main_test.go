@@ -38,6 +38,8 @@ func TestConfigFromEnv(t *testing.T) {
 	for name, env := range map[string][]string{
 		"no state":        {},
 		"bad proxy":       {"PGLINKS_STATE_URL=x", "PGLINKS_TRUSTED_PROXIES=nope"},
+		"every client":    {"PGLINKS_STATE_URL=x", "PGLINKS_TRUSTED_PROXIES=10.0.0.1, 0.0.0.0/0"},
+		"every v6 client": {"PGLINKS_STATE_URL=x", "PGLINKS_TRUSTED_PROXIES=::/0"},
 		"half TLS":        {"PGLINKS_STATE_URL=x", "PGLINKS_TLS_CERT=/c"},
 		"short timeout":   {"PGLINKS_STATE_URL=x", "PGLINKS_ABSOLUTE_TIMEOUT=5s"},
 		"cap too small":   {"PGLINKS_STATE_URL=x", "PGLINKS_MAX_CONNECTIONS=3"},

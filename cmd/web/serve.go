@@ -103,6 +103,11 @@ func configFromEnv(environ []string) (*config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("PGLINKS_TRUSTED_PROXIES: %q is not an address or CIDR", s)
 		}
+		if ones, _ := n.Mask.Size(); ones == 0 {
+			// Every client would be believed about its own address, and
+			// the sign-in limit counts per address.
+			return nil, fmt.Errorf("PGLINKS_TRUSTED_PROXIES: %q trusts every client to say its own address: name the addresses of your proxies", s)
+		}
 		cfg.TrustedProxies = append(cfg.TrustedProxies, n)
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
