@@ -151,11 +151,15 @@ func (s *Service) PlanPublication(ctx context.Context, req PublicationRequest) (
 		JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 		WHERE (CASE WHEN $1 THEN c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
 			ELSE c.oid = ANY (SELECT to_regclass(q) FROM unnest($2::text[]) AS q) END)
-		  AND NOT c.relispartition AND (`+sqlReplicaIdentity+`) = 'none' ORDER BY 1`, []any{req.AllTables, req.Tables}, &noIdent)
+		  AND NOT c.relispartition AND (`+sqlReplicaIdentity+`) = 'none' ORDER BY 1 LIMIT $3`, []any{req.AllTables, req.Tables, maxNoIdentityNamed + 1}, &noIdent)
 	if err != nil {
 		return nil, writeErr(err, "check the tables' replica identity", req.ConfigVar)
 	}
-	for _, q := range noIdent {
+	for i, q := range noIdent {
+		if i == maxNoIdentityNamed {
+			p.problem("More tables of %s have no replica identity: check every table the publication would hold.", req.ConfigVar)
+			break
+		}
 		p.problem("The table %s has no replica identity (no primary key, no REPLICA IDENTITY index or FULL): once it is published, every UPDATE and DELETE on it fails on %s. Before publishing it, %s.", q, req.ConfigVar, noIdentityFix(q))
 	}
 	p.SQL = []string{stmt}
@@ -231,6 +235,10 @@ const sqlReplicaIdentity = `CASE c.relreplident
 	WHEN 'i' THEN CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid AND x.indisreplident) THEN 'index' ELSE 'none' END
 	WHEN 'd' THEN CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid AND x.indisprimary) THEN 'key' ELSE 'none' END
 	ELSE 'none' END`
+
+// maxNoIdentityNamed bounds the tables without a replica identity a
+// publication's preflight names (FOR ALL TABLES may cover thousands).
+const maxNoIdentityNamed = 10
 
 // noIdentityFix says how to give a table a replica identity.
 func noIdentityFix(qualified string) string {
