@@ -183,7 +183,10 @@ func (s *Service) readStatus(ctx context.Context, sess *fleet.Session, recs map[
 		installed, available, usage, canCreate, maybeConnect bool
 		cands                                                []candidateLink
 	)
-	err = conn.QueryRow(ctx, sqlStatus).Scan(&sup.Role, &sup.Superuser, &installed, &available, &usage, &canCreate, &sup.ServerVersion, &sup.VersionNum, &maybeConnect, &cands)
+	readCatalog := func() error {
+		return conn.QueryRow(ctx, sqlStatus).Scan(&sup.Role, &sup.Superuser, &installed, &available, &usage, &canCreate, &sup.ServerVersion, &sup.VersionNum, &maybeConnect, &cands)
+	}
+	err = readCatalog()
 	if fleet.Ended(err) {
 		// The server ended the connection while it was idle: the database
 		// was not slow. Once more, on a new one.
@@ -191,7 +194,7 @@ func (s *Service) readStatus(ctx context.Context, sess *fleet.Session, recs map[
 		if conn, err = sess.Conn(ctx); err != nil {
 			return notConnected(err)
 		}
-		err = conn.QueryRow(ctx, sqlStatus).Scan(&sup.Role, &sup.Superuser, &installed, &available, &usage, &canCreate, &sup.ServerVersion, &sup.VersionNum, &maybeConnect, &cands)
+		err = readCatalog()
 	}
 	if err != nil {
 		if fleet.IsTimeout(err) {
